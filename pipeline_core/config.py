@@ -1,0 +1,82 @@
+"""``Settings``: the only module that reads the environment or ``mlops.toml``.
+
+Precedence: environment variables (``MLOPS_*``) over ``mlops.toml`` (or the file named by
+``MLOPS_CONFIG``) over defaults. Relative paths are resolved against the working folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from pipeline_core.errors import ConfigError
+
+ENV_PREFIX = "MLOPS_"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Where the product keeps its state and how its workers behave."""
+
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty: SQLite file in data_dir
+    artifact_backend: str = "local"
+    artifact_dir: Path = Path("")  # empty: data_dir / "artifacts"
+    heartbeat_interval: float = 2.0
+    heartbeat_timeout: float = 30.0
+    poll_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'mlops.db'}")
+        if str(self.artifact_dir) in ("", "."):
+            object.__setattr__(self, "artifact_dir", self.data_dir / "artifacts")
+        else:
+            object.__setattr__(self, "artifact_dir", Path(self.artifact_dir).expanduser().resolve())
+        for name in ("heartbeat_interval", "heartbeat_timeout", "poll_interval"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"setting {name} must be positive, got {getattr(self, name)!r}")
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ConfigError(
+                f"setting heartbeat_timeout ({self.heartbeat_timeout}) must exceed "
+                f"heartbeat_interval ({self.heartbeat_interval})"
+            )
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, config_file: str | Path | None = None) -> Settings:
+        """Settings from ``mlops.toml`` (if present) overlaid with ``MLOPS_*`` variables."""
+        env = os.environ if env is None else env
+        path = Path(config_file or env.get(f"{ENV_PREFIX}CONFIG", "mlops.toml"))
+        values: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from exc
+        elif config_file is not None or f"{ENV_PREFIX}CONFIG" in env:
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        for f in fields(cls):
+            key = f"{ENV_PREFIX}{f.name.upper()}"
+            if key in env:
+                values[f.name] = env[key]
+        return cls.from_dict(values, source=str(path))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], *, source: str = "settings") -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        defaults = cls()
+        for key, raw in values.items():
+            if key not in known:
+                raise ConfigError(f"{source}: unknown setting {key!r}; known settings: {sorted(known)}")
+            default = getattr(defaults, key)
+            try:
+                kwargs[key] = type(default)(raw) if not isinstance(default, Path) else Path(str(raw))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{source}: setting {key} = {raw!r} is not a valid {type(default).__name__}") from exc
+        return cls(**kwargs)

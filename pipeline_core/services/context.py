@@ -1,0 +1,34 @@
+"""``ServiceContext``: settings, the metadata database and the artifact store, opened once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline_core.backends.base import ArtifactStore
+from pipeline_core.backends.factory import make_artifact_store
+from pipeline_core.config import Settings
+from pipeline_core.errors import StoreError
+from pipeline_core.store.db import Database
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    db: Database
+    artifacts: ArtifactStore
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_context(settings: Settings | None = None, *, migrate: bool = True) -> ServiceContext:
+    """Open the stores named by ``settings`` and bring the schema up to date."""
+    settings = settings or Settings.load()
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"data folder {str(settings.data_dir)!r} cannot be created: {exc.strerror}") from exc
+    db = Database(settings.database_url)
+    if migrate:
+        db.migrate()
+    return ServiceContext(settings=settings, db=db, artifacts=make_artifact_store(settings))

@@ -1,0 +1,252 @@
+"""The runner: execute one claimed run, persisting every stage as it goes.
+
+Every write is conditional on this worker still owning the run (status running, same
+worker id), so a worker that lost its run to the reaper cannot register a model after
+the fact. The model version, its artifact reference, the run's success and their audit
+events are committed in one transaction: a run killed before it leaves no model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from pipeline_core.data.spec import DataSpec
+from pipeline_core.errors import (
+    ConflictError,
+    GateFailed,
+    NotFoundError,
+    PipelineError,
+    RunCancelled,
+    ValidationFailed,
+)
+from pipeline_core.params import RunParams
+from pipeline_core.pipeline import Hooks, PipelineInputs, PipelineState, Stage, StageResultLike, execute
+from pipeline_core.services import audit
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.datasets import load_frame
+from pipeline_core.stages.validate import Schema
+from pipeline_core.store.db import utcnow
+from pipeline_core.store.models import Dataset, ModelVersion, Run, StageResult
+
+ProgressFn = Callable[[str, str, float], None]  # (stage, "start" | "done" | "failed", seconds)
+
+
+@dataclass
+class RunControl:
+    """Signals between the heartbeat thread and the runner."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    lost: threading.Event = field(default_factory=threading.Event)
+
+
+class OwnershipLost(PipelineError):
+    """The run is no longer ours (reaped or cancelled under us); stop without writing."""
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into plain JSON types."""
+
+    def default(obj: Any) -> Any:
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        return str(obj)
+
+    return json.loads(json.dumps(value, default=default, allow_nan=True))
+
+
+class _PersistingHooks(Hooks):
+    def __init__(self, ctx: ServiceContext, run_id: int, worker_id: str, control: RunControl,
+                 progress: ProgressFn | None) -> None:  # fmt: skip
+        self.ctx, self.run_id, self.worker_id, self.control, self.progress = ctx, run_id, worker_id, control, progress
+
+    def _stage_write(self, name: str, **values: Any) -> None:
+        with self.ctx.db.write() as session:
+            _assert_owned(session, self.run_id, self.worker_id)
+            session.execute(
+                update(StageResult).where(StageResult.run_id == self.run_id, StageResult.name == name).values(**values)
+            )
+
+    def before(self, stage: Stage) -> None:
+        if self.progress:
+            self.progress(stage.name, "start", 0.0)
+        self._stage_write(stage.name, status="running", started_at=utcnow())
+
+    def after(self, stage: Stage, result: StageResultLike, seconds: float) -> None:
+        if self.progress:
+            self.progress(stage.name, "done" if result.gate.passed else "failed", seconds)
+        if stage.name == "register" and result.gate.passed:
+            # Finished in the same transaction that stores the model version.
+            self._stage_write(stage.name, log=list(result.log), duration_seconds=seconds)
+            return
+        self._stage_write(
+            stage.name,
+            status="succeeded" if result.gate.passed else "failed",
+            finished_at=utcnow(),
+            duration_seconds=seconds,
+            log=list(result.log),
+            outputs=jsonable(result.to_dict()),
+            gate_passed=result.gate.passed,
+            gate_reason=result.gate.reason,
+        )
+
+    def failed(self, stage: Stage, error: BaseException, seconds: float) -> None:
+        if self.progress:
+            self.progress(stage.name, "failed", seconds)
+        lines = [f"{type(error).__name__}: {error}"]
+        if not isinstance(error, PipelineError):
+            lines += traceback.format_exception(error)[-6:]
+        self._stage_write(stage.name, status="failed", finished_at=utcnow(), duration_seconds=seconds, log=lines)
+
+    def cancel_requested(self) -> bool:
+        if self.control.lost.is_set():
+            raise OwnershipLost(f"run {self.run_id} is no longer owned by worker {self.worker_id}")
+        return self.control.cancel.is_set()
+
+
+def _assert_owned(session: Session, run_id: int, worker_id: str) -> Run:
+    run = session.get(Run, run_id)
+    if run is None or run.status != "running" or run.worker_id != worker_id:
+        raise OwnershipLost(f"run {run_id} is no longer owned by worker {worker_id}")
+    return run
+
+
+def reference_schema(ctx: ServiceContext, dataset: Dataset) -> Schema | None:
+    """The schema of the training data of the newest model version under the same spec."""
+    with ctx.db.read() as session:
+        ref = session.execute(
+            select(Dataset)
+            .join(ModelVersion, ModelVersion.dataset_id == Dataset.id)
+            .where(Dataset.spec_name == dataset.spec_name, Dataset.id != dataset.id)
+            .order_by(ModelVersion.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    return Schema.from_dict(ref.schema) if ref is not None else None
+
+
+def execute_run(
+    ctx: ServiceContext,
+    run_id: int,
+    *,
+    worker_id: str,
+    control: RunControl | None = None,
+    progress: ProgressFn | None = None,
+) -> str:
+    """Execute claimed run ``run_id``; return its final status."""
+    control = control or RunControl()
+    with ctx.db.read() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NotFoundError(f"run {run_id} does not exist")
+        dataset = session.get(Dataset, run.dataset_id)
+        params_dict, actor = dict(run.params), run.created_by
+    assert dataset is not None  # foreign key
+    hooks = _PersistingHooks(ctx, run_id, worker_id, control, progress)
+    try:
+        spec = DataSpec.from_dict(dataset.spec)
+        inputs = PipelineInputs(
+            frame=load_frame(ctx, dataset),
+            spec=spec,
+            params=RunParams.from_dict(params_dict),
+            dataset={"id": dataset.id, "name": dataset.name, "sha256": dataset.sha256, "source": dataset.source},
+            reference_schema=reference_schema(ctx, dataset),
+        )
+        state = execute(inputs, hooks)
+        return _finish_succeeded(ctx, run_id, worker_id, actor, dataset, state)
+    except OwnershipLost:
+        return "lost"
+    except RunCancelled as exc:
+        return _finish(ctx, run_id, worker_id, "cancelled", str(exc), None)
+    except (ValidationFailed, GateFailed) as exc:
+        gated = exc.stage if isinstance(exc, GateFailed) else "validate"
+        return _finish(ctx, run_id, worker_id, "failed", str(exc), gated)
+    except Exception as exc:  # noqa: BLE001 - any crash of a stage fails the run, with its reason
+        crashed = _running_stage(ctx, run_id)
+        where = f"stage '{crashed}'" if crashed else "run set-up"
+        return _finish(ctx, run_id, worker_id, "failed", f"{where} raised {type(exc).__name__}: {exc}", crashed)
+
+
+def _running_stage(ctx: ServiceContext, run_id: int) -> str | None:
+    with ctx.db.read() as session:
+        return session.execute(
+            select(StageResult.name).where(StageResult.run_id == run_id, StageResult.status.in_(("running", "failed")))
+        ).scalar()
+
+
+def _finish(ctx: ServiceContext, run_id: int, worker_id: str, status: str, error: str, stage: str | None) -> str:
+    try:
+        with ctx.db.write() as session:
+            run = _assert_owned(session, run_id, worker_id)
+            run.status, run.finished_at, run.error, run.failed_stage = status, utcnow(), error, stage
+            session.execute(
+                update(StageResult)
+                .where(StageResult.run_id == run_id, StageResult.status.in_(("pending", "running")))
+                .values(status="cancelled" if status == "cancelled" else "skipped")
+            )
+            audit.record(session, actor=worker_id, action=f"run.{status}", object_type="run", object_id=run_id,
+                         details={"error": error, "stage": stage})  # fmt: skip
+    except OwnershipLost:
+        return "lost"
+    return status
+
+
+def _finish_succeeded(
+    ctx: ServiceContext, run_id: int, worker_id: str, actor: str, dataset: Dataset, state: PipelineState
+) -> str:
+    draft = state.draft
+    stored = ctx.artifacts.put(draft.artifact)
+    if stored != draft.artifact_sha256:
+        raise ConflictError(f"artifact store returned {stored} for artifact {draft.artifact_sha256}")
+    now = utcnow()
+    try:
+        with ctx.db.write() as session:
+            run = _assert_owned(session, run_id, worker_id)
+            name = str(DataSpec.from_dict(dataset.spec).name)
+            latest = session.execute(select(func.max(ModelVersion.version)).where(ModelVersion.name == name)).scalar()
+            version = ModelVersion(
+                name=name,
+                version=(latest or 0) + 1,
+                run_id=run_id,
+                dataset_id=dataset.id,
+                artifact_sha256=draft.artifact_sha256,
+                training_data_sha256=dataset.sha256,
+                model_type=draft.model_type,
+                params=jsonable(draft.params),
+                metrics=jsonable(draft.metrics),
+                lineage=jsonable({**draft.lineage, "run_id": run_id, "created_by": actor}),
+                state="trained",
+                created_by=actor,
+                created_at=now,
+            )
+            session.add(version)
+            session.flush()
+            session.execute(
+                update(StageResult)
+                .where(StageResult.run_id == run_id, StageResult.name == "register")
+                .values(
+                    status="succeeded",
+                    finished_at=now,
+                    outputs=jsonable({**draft.to_dict(), "model_version_id": version.id, "version": version.version}),
+                    gate_passed=True,
+                    gate_reason=draft.gate.reason,
+                )
+            )
+            run.status, run.finished_at = "succeeded", now
+            audit.record(session, actor=worker_id, action="model_version.registered", object_type="model_version",
+                         object_id=version.id, details={"name": name, "version": version.version, "run_id": run_id,
+                                                        "artifact_sha256": draft.artifact_sha256})  # fmt: skip
+            audit.record(session, actor=worker_id, action="run.succeeded", object_type="run", object_id=run_id,
+                         details={"model_version_id": version.id})  # fmt: skip
+    except OwnershipLost:
+        return "lost"
+    return "succeeded"

@@ -1,0 +1,59 @@
+"""Shared fixtures: the German credit spec, small generated frames, a store in a temp folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline_core.config import Settings
+from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
+from pipeline_core.data.load import frame_to_csv_bytes
+from pipeline_core.data.spec import DataSpec
+from pipeline_core.services.context import ServiceContext, open_context
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = REPO.parent / "shared" / "data" / "german_credit_data_biased_training.csv"
+
+
+@pytest.fixture(scope="session")
+def spec() -> DataSpec:
+    return german_credit_spec()
+
+
+@pytest.fixture(scope="session")
+def frame_600() -> pd.DataFrame:
+    return generate_german_credit(600, seed=7)
+
+
+@pytest.fixture
+def frame(frame_600: pd.DataFrame) -> pd.DataFrame:
+    return frame_600.copy()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1)
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[ServiceContext]:
+    context = open_context(settings)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def csv_path(tmp_path: Path, frame: pd.DataFrame) -> Path:
+    path = tmp_path / "credit.csv"
+    path.write_bytes(frame_to_csv_bytes(frame))
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    if not REAL_DATA.is_file():
+        pytest.skip(f"the IBM sample is not at {REAL_DATA} (../shared/data is absent on this machine)")
+    return REAL_DATA

@@ -1,0 +1,75 @@
+"""Metadata database: migrations at start-up, SQLite settings, atomic writes, the audit chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select, text, update
+
+from pipeline_core.errors import StoreError
+from pipeline_core.services import audit
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.store.db import MIGRATIONS, Database, utcnow
+from pipeline_core.store.models import AuditEvent, Base, User
+
+TABLES = {"datasets", "runs", "run_stages", "model_versions", "deployments", "evaluations", "approvals",
+          "audit_events", "users", "workers"}  # fmt: skip
+
+
+def test_migrations_create_every_table_at_head(ctx: ServiceContext) -> None:
+    names = set(inspect(ctx.db.engine).get_table_names())
+    assert names >= TABLES and "alembic_version" in names
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with ctx.db.read() as session:
+        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
+    ctx.db.migrate()  # idempotent at start-up
+
+
+def test_migrations_match_the_models(ctx: ServiceContext) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with ctx.db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(ctx: ServiceContext) -> None:
+    with ctx.db.read() as session:
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_a_failed_write_leaves_nothing_behind(ctx: ServiceContext) -> None:
+    with pytest.raises(RuntimeError), ctx.db.write() as session:
+        session.add(User(username="half", role="validator", created_at=utcnow()))
+        session.flush()
+        raise RuntimeError("crash mid-transaction")
+    with ctx.db.read() as session:
+        assert session.execute(select(User)).first() is None
+
+
+def test_unopenable_database_is_named(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path}/missing-dir/x.db")
+    with pytest.raises(StoreError, match=r"migrating metadata database sqlite:///.*missing-dir/x\.db failed"):
+        db.migrate()
+
+
+def test_audit_chain_detects_tampering(ctx: ServiceContext) -> None:
+    with ctx.db.write() as session:
+        for i in range(5):
+            audit.record(session, actor="alice", action="thing.done", object_type="thing", object_id=i,
+                         details={"i": i})  # fmt: skip
+    with ctx.db.read() as session:
+        status = audit.verify_chain(session)
+    assert status.ok and status.events == 5
+    with ctx.db.write() as session:
+        session.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(actor="mallory"))
+    with ctx.db.read() as session:
+        status = audit.verify_chain(session)
+    assert not status.ok and status.first_bad_seq == 3 and "altered" in status.reason
