@@ -54,6 +54,7 @@ def test_same_data_params_and_seed_give_the_same_model(spec: DataSpec, frame: pd
     b = execute(_inputs(frame, spec, max_iter=40))
     c = execute(_inputs(frame, spec, max_iter=40, seed=7))
     assert a.trained.metrics == b.trained.metrics
+    assert a.draft.artifact_sha256 == b.draft.artifact_sha256  # byte-identical artifact
     assert a.trained.learning_curve == b.trained.learning_curve
     x = frame[spec.feature_names]
     np.testing.assert_array_equal(a.trained.model.predict_proba(x), b.trained.model.predict_proba(x))

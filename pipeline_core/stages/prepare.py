@@ -63,6 +63,9 @@ def build_preprocessor(spec: DataSpec, model_type: ModelType) -> ColumnTransform
 
 def prepare(train: pd.DataFrame, *, spec: DataSpec, model_type: ModelType) -> PrepareResult:
     """Fit the feature pipeline on ``train`` and check that an unseen category scores."""
+    missing = [name for name in spec.feature_names if name not in train.columns]
+    if missing:
+        raise StageError(f"prepare: the training data has no column {missing[0]!r} (spec '{spec.name}')")
     preprocessor = build_preprocessor(spec, model_type)
     try:
         out = preprocessor.fit_transform(train[spec.feature_names])

@@ -120,6 +120,12 @@ def train(
 ) -> TrainResult:
     """Fit on ``train_df`` with a fitted ``preprocessor``; evaluate on ``test_df``."""
     timer = Timer()
+    for name, part in (("training", train_df), ("test", test_df)):
+        if spec.target not in part.columns:
+            raise StageError(f"train: the {name} split has no target column {spec.target!r}")
+        outside = sorted(set(part[spec.target].dropna().astype(str)) - set(spec.labels))
+        if outside:
+            raise StageError(f"train: the {name} split has labels outside the spec in {spec.target!r}: {outside[:5]}")
     x_train, y_train = train_df[spec.feature_names], train_df[spec.target].astype(str)
     x_test, y_test = test_df[spec.feature_names], test_df[spec.target].astype(str)
     model = build_estimator(preprocessor, params)

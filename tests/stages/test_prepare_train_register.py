@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from pipeline_core.data.spec import DataSpec, Thresholds
+from pipeline_core.errors import StageError
 from pipeline_core.params import MODEL_TYPES, RunParams
 from pipeline_core.stages.prepare import prepare
 from pipeline_core.stages.register import load_model, register
@@ -99,3 +101,43 @@ def test_register_round_trips_and_hashes_the_artifact(spec: DataSpec, frame: pd.
     )
     assert draft.lineage["training_data"]["sha256"] == "ab" * 32
     assert draft.lineage["features"] == spec.feature_names
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (lambda f: f.drop(columns=["Age"]), r"prepare: the training data has no column 'Age'"),
+        (lambda f: f.assign(LoanAmount="lots"), r"prepare: fitting the feature pipeline .* failed"),
+    ],
+    ids=["missing-column", "wrong-type"],
+)
+def test_prepare_names_bad_training_data(
+    spec: DataSpec, frame: pd.DataFrame, mutate: Callable[[pd.DataFrame], pd.DataFrame], match: str
+) -> None:
+    with pytest.raises(StageError, match=match):
+        prepare(mutate(frame), spec=spec, model_type="logistic")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (lambda f: f.drop(columns=["Risk"]), r"train: the training split has no target column 'Risk'"),
+        (lambda f: f.assign(Risk="Maybe"), r"training split has labels outside the spec in 'Risk': \['Maybe'\]"),
+    ],
+    ids=["missing-target", "label-outside-spec"],
+)  # fmt: skip
+def test_train_names_bad_labels(
+    spec: DataSpec, frame: pd.DataFrame, mutate: Callable[[pd.DataFrame], pd.DataFrame], match: str
+) -> None:
+    tr, te = _split(frame, spec)
+    prepared = prepare(tr, spec=spec, model_type="hgb")
+    with pytest.raises(StageError, match=match):
+        train(mutate(tr), te, spec=spec, params=RunParams(**FAST), preprocessor=prepared.preprocessor)
+
+
+def test_scoring_a_frame_without_a_feature_names_it(spec: DataSpec, frame: pd.DataFrame) -> None:
+    tr, te = _split(frame, spec)
+    prepared = prepare(tr, spec=spec, model_type="hgb")
+    model = train(tr, te, spec=spec, params=RunParams(**FAST), preprocessor=prepared.preprocessor).model
+    with pytest.raises(ValueError, match="Telephone"):
+        model.predict_proba(te[spec.feature_names].drop(columns=["Telephone"]))
