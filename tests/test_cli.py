@@ -17,7 +17,7 @@ from pipeline_core.params import RunParams
 from pipeline_core.services.audit import verify_chain
 from pipeline_core.services.context import open_context
 from pipeline_core.services.datasets import register_file
-from pipeline_core.services.runs import get_run, launch_run, list_model_versions, reap_stale_runs
+from pipeline_core.services.runs import get_run, launch_run, list_model_versions, live_workers, reap_stale_runs
 from pipeline_core.store.models import AuditEvent
 from tests.processes import cli_settings, run_cli, start_worker, wait_for
 
@@ -136,3 +136,27 @@ def test_a_worker_killed_mid_run_leaves_it_failed_and_no_model(data_dir: Path, s
     assert {s.name: s.status for s in run.stages}["register"] == "pending"
     assert list_model_versions(ctx) == []
     ctx.close()
+
+
+def test_run_wait_follows_a_live_worker_and_exits_with_the_result(data_dir: Path, frame: pd.DataFrame,
+                                                                   tmp_path: Path) -> None:  # fmt: skip
+    good = _write(frame, tmp_path / "good.csv")
+    bad = _write(frame.drop(columns=["Housing"]), tmp_path / "bad.csv")
+    assert run_cli(["runs", "list"], data_dir).returncode == 0  # migrate before the worker starts
+    worker = start_worker(data_dir, tmp_path / "worker.log")
+    try:
+        ctx = open_context(cli_settings(data_dir))
+        wait_for(lambda: bool(live_workers(ctx)), timeout=60, what="the worker to register")
+        ok = run_cli(["run", "--data", str(good), "--wait", "--param", "max_iter=20"], data_dir)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        assert "queued" in ok.stdout and "executing it in this process" not in ok.stdout
+        assert "[succeeded] Train and evaluate" in ok.stdout
+        failed = run_cli(["run", "--data", str(bad), "--wait"], data_dir)
+        assert failed.returncode == 1
+        assert "missing_column: column 'Housing'" in failed.stdout
+        queued_only = run_cli(["run", "--data", str(good), "--param", "max_iter=20"], data_dir)
+        assert queued_only.returncode == 0 and "follow it with: runs show 3" in queued_only.stdout
+        ctx.close()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
