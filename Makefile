@@ -20,7 +20,7 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	touch $@
 
 run: $(VENV)/.runtime
-	$(BIN)/python -m pipeline_core demo
+	$(BIN)/python -m pipeline_core up
 
 worker: $(VENV)/.runtime
 	$(BIN)/python -m pipeline_core worker --verbose

@@ -9,20 +9,27 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import secrets
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
+
+import httpx
 
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import DataError, PipelineError
+from pipeline_core.errors import AuthError, DataError, NotFoundError, PipelineError
 from pipeline_core.params import RunParams
 from pipeline_core.pipeline import STAGES
+from pipeline_core.services import approvals, deployments, feedback, users
 from pipeline_core.services.audit import verify_chain
+from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.datasets import builtin_spec
 from pipeline_core.services.runs import (
@@ -37,9 +44,10 @@ from pipeline_core.services.runs import (
     run_summary,
 )
 from pipeline_core.services.worker import RunWorker, new_worker_id
+from pipeline_core.serving.server import BackgroundServer, serve_forever
 
 EXIT = {"succeeded": 0, "failed": 1, "cancelled": 3, "lost": 1}
-TITLES = {s.name: s.title for s in STAGES}
+TITLES = {s.name: s.title for s in STAGES} | {"deploy": "Deploy to pre-prod", "evaluate": "Evaluate in pre-prod"}
 HEADLINE_METRICS = ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier",
                     "cv_roc_auc_mean")  # fmt: skip
 
@@ -93,8 +101,79 @@ class TerminalProgress:
         self.out.flush()
 
 
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
+DEMO_USERS = (
+    ("demo_scientist", "data_scientist"),
+    ("demo_validator", "validator"),
+    ("demo_manager", "manager"),
+    ("demo_admin", "admin"),
+)
+
+
+def _login(ctx: ServiceContext, args: argparse.Namespace) -> Principal:
+    """The acting user: --user or MLOPS_USER, password from MLOPS_PASSWORD or a prompt."""
+    username = getattr(args, "user", None) or ctx.settings.user
+    if not username:
+        raise AuthError("name the acting user with --user or MLOPS_USER")
+    password = ctx.settings.password
+    if not password:
+        if not sys.stdin.isatty():
+            raise AuthError(f"no password for {username!r}: set MLOPS_PASSWORD or run from a terminal")
+        password = getpass.getpass(f"password for {username}: ")
+    return users.authenticate(ctx, username, password)
+
+
+def _new_password(ctx: ServiceContext, args: argparse.Namespace) -> str:
+    if getattr(args, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise AuthError("give the new password on stdin with --password-stdin")
+    first = getpass.getpass("new password: ")
+    if getpass.getpass("again: ") != first:
+        raise AuthError("the two passwords differ")
+    return first
+
+
+def _ensure_demo_users(ctx: ServiceContext, out: TextIO) -> None:
+    """Create the demo users once, with passwords from MLOPS_DEMO_PASSWORD or generated and shown once."""
+    if users.user_count(ctx) > 0:
+        return
+    out.write("creating demo users (passwords are shown only now; they are stored as argon2 hashes):\n")
+    admin: Principal | None = None
+    for username, role in sorted(DEMO_USERS, key=lambda u: u[1] != "admin"):
+        password = ctx.settings.demo_password or secrets.token_urlsafe(12)
+        principal = users.add_user(ctx, admin, username=username, role=role, password=password)
+        admin = admin or principal
+        shown = "(MLOPS_DEMO_PASSWORD)" if ctx.settings.demo_password else password
+        out.write(f"  {username:<16} {role:<15} {shown}\n")
+
+
+def _demo_scientist(ctx: ServiceContext) -> Principal:
+    try:
+        return users.get_principal(ctx, "demo_scientist")
+    except NotFoundError as exc:
+        raise AuthError("the store has users but no demo_scientist; use `run --user ...` instead of demo") from exc
+
+
+def _scoring_alive(url: str) -> bool:
+    try:
+        return httpx.get(url.rstrip("/") + "/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def scoring_service(ctx: ServiceContext, out: TextIO) -> Iterator[None]:
+    """Make sure a scoring service answers at settings.scoring_url for the pipeline's deploy stage."""
+    if _scoring_alive(ctx.settings.scoring_url):
+        yield
+        return
+    server = BackgroundServer(ctx, host=ctx.settings.serve_host, port=ctx.settings.serve_port)
+    server.start()
+    out.write(f"scoring service started in this process at {server.url}\n")
+    try:
+        yield
+    finally:
+        server.stop()
 
 
 def _load_spec(value: str) -> DataSpec:
@@ -118,7 +197,8 @@ def _execute_or_wait(ctx: ServiceContext, run_id: int, *, wait: bool, out: TextI
             if not worker.claim(run_id):
                 out.write(f"run {run_id} was taken by another worker meanwhile; waiting for it\n")
                 return _wait(ctx, run_id, out)
-            status = worker.execute(run_id)
+            with scoring_service(ctx, out):
+                status = worker.execute(run_id)
         finally:
             worker.stop()
         return _report(ctx, run_id, status, out)
@@ -161,6 +241,7 @@ def _report(ctx: ServiceContext, run_id: int, status: str, out: TextIO) -> int:
         for key in HEADLINE_METRICS:
             if key in model.metrics:
                 out.write(f"    {key:<16} {model.metrics[key]:.4f}\n")
+        out.write(f"  state: {model.state.replace('_', ' ')}\n")
     return EXIT.get(run.status if run.status in EXIT else status, 1)
 
 
@@ -170,14 +251,17 @@ def cmd_demo(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     if not path.exists():
         path.write_bytes(frame_to_csv_bytes(generate_german_credit(args.rows, seed=args.seed)))
     out.write(f"demo data: {path} ({args.rows} generated German credit applicants, seed {args.seed})\n")
-    run = launch_file_run(ctx, str(path), spec=builtin_spec("german_credit"), params=RunParams(), actor=_actor())
+    _ensure_demo_users(ctx, out)
+    actor = _demo_scientist(ctx)
+    run = launch_file_run(ctx, actor, str(path), spec=builtin_spec("german_credit"), params=RunParams())
     out.write(f"run {run.id} queued on dataset {run.dataset.sha256[:12]}…\n")
     return _execute_or_wait(ctx, run.id, wait=True, out=out)
 
 
 def cmd_run(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     params = RunParams.from_strings(args.param or [])
-    run = launch_file_run(ctx, args.data, spec=_load_spec(args.spec), params=params, actor=_actor())
+    actor = _login(ctx, args)
+    run = launch_file_run(ctx, actor, args.data, spec=_load_spec(args.spec), params=params)
     out.write(f"run {run.id} queued on {args.data} (sha256 {run.dataset.sha256[:12]}…)\n")
     return _execute_or_wait(ctx, run.id, wait=args.wait, out=out)
 
@@ -210,7 +294,7 @@ def cmd_runs(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"  error: {run.error}\n")
         return 0
     if args.runs_command == "cancel":
-        run = cancel_run(ctx, args.run_id, actor=_actor())
+        run = cancel_run(ctx, _login(ctx, args), args.run_id)
         out.write(f"run {run.id}: {'cancelled' if run.status == 'cancelled' else 'cancel requested'}\n")
         return 0
     raise AssertionError(args.runs_command)
@@ -238,7 +322,8 @@ def cmd_worker(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
     worker = RunWorker(ctx, progress=TerminalProgress(out) if args.verbose else None)
     out.write(f"worker {worker.id} serving {ctx.db.safe_url}\n")
     out.flush()
-    done = worker.serve(stop, max_runs=args.max_runs)
+    with scoring_service(ctx, out):
+        done = worker.serve(stop, max_runs=args.max_runs)
     out.write(f"worker {worker.id} stopped after {done} run(s)\n")
     return 0
 
@@ -255,6 +340,179 @@ def cmd_audit(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
     out.write(f"audit chain: {'intact' if status.ok else 'BROKEN'} ({status.events} events checked)"
               f"{'' if status.ok else ': ' + status.reason}\n")  # fmt: skip
     return 0 if status.ok else 1
+
+
+def cmd_serve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    host, port = args.host or ctx.settings.serve_host, args.port or ctx.settings.serve_port
+    out.write(f"scoring service on http://{host}:{port} (OpenAPI docs at /docs); Ctrl-C stops it\n")
+    out.flush()
+    serve_forever(ctx, host=host, port=port)
+    return 0
+
+
+def cmd_users(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    if args.users_command == "add":
+        actor = None if users.user_count(ctx) == 0 else _login(ctx, args)
+        added = users.add_user(ctx, actor, username=args.username, role=args.role, password=_new_password(ctx, args))
+        out.write(f"user {added.username} added as {added.role}\n")
+    elif args.users_command == "passwd":
+        actor = _login(ctx, args)
+        users.set_password(ctx, actor, username=args.username, password=_new_password(ctx, args))
+        out.write(f"password of {args.username} changed\n")
+    else:
+        for username, role, disabled in users.list_users(ctx, _login(ctx, args)):
+            out.write(f"{username:<24} {role:<15}{' (disabled)' if disabled else ''}\n")
+    return 0
+
+
+def _write_deployment(info: deployments.DeploymentInfo, base_url: str, out: TextIO) -> None:
+    out.write(f"{info.id:>4}  {info.space:<8} {info.name:<28} {info.model_name} v{info.model_version} "
+              f"(model version {info.model_version_id})  {base_url.rstrip('/')}{info.scoring_path}\n")  # fmt: skip
+
+
+def cmd_deployments(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    actor = _login(ctx, args)
+    for info in deployments.list_deployments(ctx, actor):
+        _write_deployment(info, ctx.settings.scoring_url, out)
+    return 0
+
+
+def cmd_deploy(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    actor = _login(ctx, args)
+    if args.space == "prod":
+        info = approvals.deploy_approved(ctx, actor, args.model_version)
+        _write_deployment(info, ctx.settings.scoring_url, out)
+        return 0
+    result = deployments.deploy(ctx, actor, args.model_version, space=args.space)
+    _write_deployment(result.deployment, ctx.settings.scoring_url, out)
+    if result.api_key:
+        out.write(f"API key (shown once): {result.api_key}\n")
+    return 0
+
+
+def cmd_keys(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    key = deployments.issue_key(ctx, _login(ctx, args), args.deployment, label=args.label)
+    out.write(f"API key for deployment {args.deployment} (shown once): {key}\n")
+    return 0
+
+
+def cmd_score(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    key = ctx.settings.api_key
+    if not key:
+        raise AuthError("set MLOPS_API_KEY to the deployment's API key")
+    frame = feedback.parse_feedback(Path(args.data).read_bytes(), name=args.data)
+    spec = builtin_spec(args.spec) if not args.spec.endswith(".json") else _load_spec(args.spec)
+    missing = [f for f in spec.feature_names if f not in frame.columns]
+    if missing:
+        raise DataError(f"{args.data}: no column(s) {missing}")
+    values = json.loads(frame[spec.feature_names].to_json(orient="values"))
+    url = f"{ctx.settings.scoring_url.rstrip('/')}{deployments.scoring_path(args.deployment)}"
+    try:
+        response = httpx.post(url, json={"input_data": [{"fields": spec.feature_names, "values": values}]},
+                              headers={"Authorization": f"Bearer {key}"}, timeout=60)  # fmt: skip
+    except httpx.HTTPError as exc:
+        raise PipelineError(f"scoring service at {url} did not answer: {exc}") from exc
+    if response.status_code != 200:
+        out.write(response.text + "\n")
+        return 1
+    body = response.json()
+    for sid, (label, proba) in zip(body["scoring_ids"], body["predictions"][0]["values"], strict=True):
+        out.write(f"{sid}  {label:<10} {json.dumps([round(p, 4) for p in proba])}\n")
+    for warning in body.get("warnings", []):
+        out.write(f"warning: record {warning['record']}: {warning['field']}={warning['value']!r} {warning['issue']}\n")
+    return 0
+
+
+def cmd_feedback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    actor = _login(ctx, args)
+    path = Path(args.file)
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"feedback file {args.file!r} cannot be read: {exc.strerror}") from exc
+    batch = feedback.upload_feedback(ctx, actor, args.deployment, feedback.parse_feedback(content, name=args.file),
+                                     source=args.file)  # fmt: skip
+    out.write(f"stored {batch.records} feedback record(s) for deployment {batch.deployment_id} "
+              f"({batch.linked} linked to scoring ids), batch {batch.batch_id}\n")  # fmt: skip
+    return 0
+
+
+def cmd_review(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    queue = approvals.review_queue(ctx, _login(ctx, args))
+    if not queue:
+        out.write("no model version is awaiting review\n")
+    for c in queue:
+        out.write(f"model version {c.model_version_id}: {c.name} v{c.version} by {c.created_by}, "
+                  f"ROC AUC {c.metrics.get('roc_auc', float('nan')):.4f}, evaluations {c.evaluation_ids}, "
+                  f"artifact {c.artifact_sha256}\n")  # fmt: skip
+    return 0
+
+
+def cmd_approve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    actor = _login(ctx, args)
+    outcome = approvals.approve(ctx, actor, args.model_version, comment=args.comment, artifact_sha256=args.artifact,
+                                evidence=args.evidence or None, override_reason=args.override)  # fmt: skip
+    out.write(f"approval {outcome.approval_id} recorded for model version {args.model_version}\n")
+    out.write(f"production deployment check: {'passed' if outcome.check.passed else 'FAILED'}: "
+              f"{'; '.join(outcome.check.reasons)}\n")  # fmt: skip
+    if outcome.deployment:
+        _write_deployment(outcome.deployment, ctx.settings.scoring_url, out)
+    if outcome.error:
+        out.write(f"error: {outcome.error}\n")
+        return 1
+    return 0
+
+
+def cmd_reject(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    decision = approvals.reject(ctx, _login(ctx, args), args.model_version, comment=args.comment)
+    out.write(f"model version {args.model_version} rejected (decision {decision})\n")
+    return 0
+
+
+def cmd_rollback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    result = deployments.rollback(ctx, _login(ctx, args), deployment_id=args.deployment, model_name=args.model)
+    out.write("rolled back: ")
+    _write_deployment(result.deployment, ctx.settings.scoring_url, out)
+    return 0
+
+
+def cmd_up(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    """The product on its embedded default: scoring service, a worker, and one demo run."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server = BackgroundServer(ctx, host=ctx.settings.serve_host, port=ctx.settings.serve_port).start()
+    out.write(f"scoring service: {server.url} (OpenAPI docs at {server.url}/docs)\n")
+    worker = RunWorker(ctx)
+    worker_thread = threading.Thread(target=worker.serve, args=(stop,), daemon=True)
+    worker_thread.start()
+    try:
+        code = cmd_demo(ctx, args, out)
+        dep = next((d for d in deployments.list_deployments(ctx, _demo_scientist(ctx)) if d.space == "preprod"), None)
+        if dep is not None:
+            key = deployments.issue_key(ctx, _demo_scientist(ctx), dep.id, label="printed by `up`")
+            spec = builtin_spec("german_credit")
+            sample = generate_german_credit(2, seed=args.seed)[spec.feature_names]
+            example = ctx.settings.data_dir / "demo" / "score_example.json"
+            values = json.loads(sample.to_json(orient="values"))
+            example.write_text(json.dumps({"input_data": [{"fields": spec.feature_names, "values": values}]}))
+            out.write(
+                "\nscore the pre-prod deployment (the API key is shown once):\n"
+                f"  curl -s -X POST {server.url}{dep.scoring_path} \\\n"
+                f"    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d @{example}\n"
+            )
+        out.write("\nrunning; Ctrl-C stops the worker and the scoring service\n")
+        out.flush()
+        if args.exit_after_demo:
+            return code
+        while not stop.wait(1.0):
+            pass
+        return code
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop.set()
+        worker_thread.join(timeout=120)
+        server.stop()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,7 +556,80 @@ def build_parser() -> argparse.ArgumentParser:
 
     aud = sub.add_parser("audit", help="verify the audit log's hash chain")
     aud.add_argument("audit_command", choices=("verify",))
+
+    up = sub.add_parser("up", help="scoring service + worker + one demo run; runs until Ctrl-C")
+    up.add_argument("--rows", type=int, default=5000)
+    up.add_argument("--seed", type=int, default=0)
+    up.add_argument("--exit-after-demo", action="store_true", help=argparse.SUPPRESS)
+
+    serve = sub.add_parser("serve", help="run the scoring service (WML v4 predictions API)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+
+    usr = sub.add_parser("users", help="add users, change passwords, list users")
+    usr_sub = usr.add_subparsers(dest="users_command", required=True)
+    usr_add = usr_sub.add_parser("add")
+    usr_add.add_argument("username")
+    usr_add.add_argument("--role", required=True, choices=("data_scientist", "validator", "manager", "admin"))
+    usr_add.add_argument("--password-stdin", action="store_true", help="read the new password from stdin")
+    usr_pw = usr_sub.add_parser("passwd")
+    usr_pw.add_argument("username")
+    usr_pw.add_argument("--password-stdin", action="store_true")
+    usr_sub.add_parser("list")
+
+    deps = sub.add_parser("deployments", help="list deployments")
+    deps.add_argument("deployments_command", choices=("list",))
+
+    dep = sub.add_parser("deploy", help="deploy a model version to dev or preprod (prod: after approval)")
+    dep.add_argument("model_version", type=int)
+    dep.add_argument("--space", required=True, choices=("dev", "preprod", "prod"))
+
+    keys = sub.add_parser("keys", help="issue an API key for a deployment")
+    keys.add_argument("keys_command", choices=("issue",))
+    keys.add_argument("--deployment", type=int, required=True)
+    keys.add_argument("--label", default="issued from the CLI")
+
+    sc = sub.add_parser("score", help="score a CSV through the scoring service (key in MLOPS_API_KEY)")
+    sc.add_argument("--deployment", type=int, required=True)
+    sc.add_argument("--data", required=True)
+    sc.add_argument("--spec", default="german_credit")
+
+    fb = sub.add_parser("feedback", help="upload labelled feedback records")
+    fb.add_argument("feedback_command", choices=("upload",))
+    fb.add_argument("--deployment", type=int, required=True)
+    fb.add_argument("--file", required=True, help="CSV, JSON records, or WML fields/values JSON")
+
+    rv = sub.add_parser("review", help="list candidates awaiting review")
+    rv.add_argument("review_command", choices=("list",))
+
+    ap = sub.add_parser("approve", help="approve a candidate (runs the production check and deploys to prod)")
+    ap.add_argument("model_version", type=int)
+    ap.add_argument("--comment", required=True)
+    ap.add_argument("--artifact", required=True, help="the sha256 of the artifact you reviewed")
+    ap.add_argument("--evidence", type=int, action="append", help="evaluation id cited (repeatable)")
+    ap.add_argument("--override", default=None, help="reason to approve despite a failed critical threshold")
+
+    rj = sub.add_parser("reject", help="reject a candidate")
+    rj.add_argument("model_version", type=int)
+    rj.add_argument("--comment", required=True)
+
+    rb = sub.add_parser("rollback", help="serve the previous model version in prod")
+    rb.add_argument("--deployment", type=int, default=None)
+    rb.add_argument("--model", default=None, help="model name, when there are several prod deployments")
+
+    parser.add_argument("--user", default=None, help="acting user (default MLOPS_USER); password: MLOPS_PASSWORD")
+    for sp in _leaf_parsers(sub):
+        sp.add_argument("--user", default=argparse.SUPPRESS, help="acting user (default MLOPS_USER)")
     return parser
+
+
+def _leaf_parsers(sub: Any) -> Iterator[argparse.ArgumentParser]:
+    for parser in sub.choices.values():
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            yield from _leaf_parsers(nested[0])
+        else:
+            yield parser
 
 
 COMMANDS = {
@@ -309,6 +640,18 @@ COMMANDS = {
     "worker": cmd_worker,
     "generate": cmd_generate,
     "audit": cmd_audit,
+    "up": cmd_up,
+    "serve": cmd_serve,
+    "users": cmd_users,
+    "deployments": cmd_deployments,
+    "deploy": cmd_deploy,
+    "keys": cmd_keys,
+    "score": cmd_score,
+    "feedback": cmd_feedback,
+    "review": cmd_review,
+    "approve": cmd_approve,
+    "reject": cmd_reject,
+    "rollback": cmd_rollback,
 }
 
 

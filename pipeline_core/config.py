@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,17 @@ class Settings:
     heartbeat_interval: float = 2.0
     heartbeat_timeout: float = 30.0
     poll_interval: float = 1.0
+    # Scoring service: where it listens, where the pipeline's smoke test calls it, its limits.
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8008
+    scoring_url: str = ""  # empty: http://<serve_host>:<serve_port>
+    max_scoring_rows: int = 10_000
+    serving_refresh_interval: float = 0.5
+    # CLI identity; the password only ever comes from the environment or a prompt.
+    user: str = ""
+    password: str = field(default="", repr=False)
+    demo_password: str = field(default="", repr=False)
+    api_key: str = field(default="", repr=False)  # for the CLI's `score`
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
@@ -38,9 +49,13 @@ class Settings:
             object.__setattr__(self, "artifact_dir", self.data_dir / "artifacts")
         else:
             object.__setattr__(self, "artifact_dir", Path(self.artifact_dir).expanduser().resolve())
-        for name in ("heartbeat_interval", "heartbeat_timeout", "poll_interval"):
+        if not self.scoring_url:
+            object.__setattr__(self, "scoring_url", f"http://{self.serve_host}:{self.serve_port}")
+        for name in ("heartbeat_interval", "heartbeat_timeout", "poll_interval", "serving_refresh_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"setting {name} must be positive, got {getattr(self, name)!r}")
+        if self.max_scoring_rows < 1 or not 0 < self.serve_port < 65536:
+            raise ConfigError("settings max_scoring_rows must be >= 1 and serve_port in 1-65535")
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ConfigError(
                 f"setting heartbeat_timeout ({self.heartbeat_timeout}) must exceed "
@@ -58,6 +73,12 @@ class Settings:
                 values.update(tomllib.loads(path.read_text(encoding="utf-8")))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from exc
+            secrets_in_file = sorted({"password", "demo_password", "api_key"} & set(values))
+            if secrets_in_file:
+                raise ConfigError(
+                    f"config file {str(path)!r} sets {secrets_in_file[0]!r}: secrets come from the environment "
+                    f"(MLOPS_{secrets_in_file[0].upper()}), never from a file that could be committed"
+                )
         elif config_file is not None or f"{ENV_PREFIX}CONFIG" in env:
             raise ConfigError(f"config file {str(path)!r} does not exist")
         for f in fields(cls):

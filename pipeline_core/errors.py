@@ -12,8 +12,13 @@
     │   ├── NotFoundError      no object with that id
     │   ├── IntegrityError     an artifact's bytes do not match its sha256
     │   └── ConflictError      the object changed state under us (already claimed, ...)
-    └── RunError               a run could not be launched, executed or cancelled
-        └── RunCancelled       a cancel request was honoured
+    ├── RunError               a run could not be launched, executed or cancelled
+    │   └── RunCancelled       a cancel request was honoured
+    ├── AuthError              who is acting could not be established (bad credentials)
+    │   └── PermissionDenied   the acting user's role (or authorship) forbids the action
+    ├── DeploymentError        a deployment could not be made, replaced, scored or rolled back
+    │   └── ScoringInputError  a scoring request's payload is unusable (carries the HTTP status)
+    └── ApprovalError          an approval, rejection or production check said no
 
 Wrap third-party failures with ``raise SomeError("... names the object ...") from exc``.
 """
@@ -78,3 +83,27 @@ class RunError(PipelineError):
 
 class RunCancelled(RunError):
     """A cancel request for the run was honoured."""
+
+
+class AuthError(PipelineError):
+    """Who is acting could not be established."""
+
+
+class PermissionDenied(AuthError):
+    """The acting user may not do this (role matrix, or their own model)."""
+
+
+class DeploymentError(PipelineError):
+    """A deployment could not be created, replaced, scored or rolled back."""
+
+
+class ApprovalError(PipelineError):
+    """An approval or rejection was refused, or the production deployment check failed."""
+
+
+class ScoringInputError(DeploymentError):
+    """A scoring payload that cannot be scored; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

@@ -142,24 +142,30 @@ class Hooks:
         return False
 
 
+def run_stage(stage: Stage, inputs: PipelineInputs, state: PipelineState, hooks: Hooks) -> Any:
+    """Run one stage between its hooks; a closed gate raises ``GateFailed`` (``ValidationFailed``)."""
+    if hooks.cancel_requested():
+        raise RunCancelled(f"run cancelled before stage '{stage.name}'")
+    hooks.before(stage)
+    started = time.perf_counter()
+    try:
+        result = stage.run(inputs, state)
+    except Exception as exc:
+        hooks.failed(stage, exc, time.perf_counter() - started)
+        raise
+    hooks.after(stage, result, time.perf_counter() - started)
+    state.results[stage.name] = result
+    if not result.gate.passed:
+        if isinstance(result, ValidationResult):
+            raise ValidationFailed(f"gate of stage 'validate' failed: {result.gate.reason}", result.blocking)
+        raise GateFailed(stage.name, result.gate.reason)
+    return result
+
+
 def execute(inputs: PipelineInputs, hooks: Hooks | None = None) -> PipelineState:
     """Run every stage in order; raise ``GateFailed`` / ``RunCancelled`` to stop."""
     hooks = hooks or Hooks()
     state = PipelineState()
     for stage in STAGES:
-        if hooks.cancel_requested():
-            raise RunCancelled(f"run cancelled before stage '{stage.name}'")
-        hooks.before(stage)
-        started = time.perf_counter()
-        try:
-            result = stage.run(inputs, state)
-        except Exception as exc:
-            hooks.failed(stage, exc, time.perf_counter() - started)
-            raise
-        hooks.after(stage, result, time.perf_counter() - started)
-        state.results[stage.name] = result
-        if not result.gate.passed:
-            if isinstance(result, ValidationResult):
-                raise ValidationFailed(f"gate of stage 'validate' failed: {result.gate.reason}", result.blocking)
-            raise GateFailed(stage.name, result.gate.reason)
+        run_stage(stage, inputs, state, hooks)
     return state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,10 @@ from pipeline_core.config import Settings
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
+from pipeline_core.services import users
+from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
+from pipeline_core.serving.server import BackgroundServer
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "german_credit_data_biased_training.csv"
@@ -46,6 +50,15 @@ def ctx(settings: Settings) -> Iterator[ServiceContext]:
 
 
 @pytest.fixture
+def live_ctx(ctx: ServiceContext) -> Iterator[ServiceContext]:
+    """A store with a scoring service running on a free loopback port, named in its settings."""
+    server = BackgroundServer(ctx).start()
+    ctx.settings = replace(ctx.settings, scoring_url=server.url)
+    yield ctx
+    server.stop()
+
+
+@pytest.fixture
 def csv_path(tmp_path: Path, frame: pd.DataFrame) -> Path:
     path = tmp_path / "credit.csv"
     path.write_bytes(frame_to_csv_bytes(frame))
@@ -57,3 +70,17 @@ def real_data() -> Path:
     if not REAL_DATA.is_file():
         pytest.skip(f"the IBM sample is not at {REAL_DATA} (../shared/data is absent on this machine)")
     return REAL_DATA
+
+
+PASSWORD = "correct horse battery"  # test-only credential for throwaway stores
+
+
+@pytest.fixture
+def people(ctx: ServiceContext) -> dict[str, Principal]:
+    """One user per role (plus a second data scientist and validator) in the test store."""
+    admin = users.add_user(ctx, None, username="ada", role="admin", password=PASSWORD)
+    out = {"admin": admin}
+    for name, role in [("dora", "data_scientist"), ("dan", "data_scientist"), ("vera", "validator"),
+                       ("victor", "validator"), ("max", "manager")]:  # fmt: skip
+        out[name] = users.add_user(ctx, admin, username=name, role=role, password=PASSWORD)
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -10,11 +11,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline_core.config import Settings
+from pipeline_core.services import users
+from pipeline_core.services.authz import Principal
+from pipeline_core.services.context import open_context
+
+USER, PASSWORD = "dora", "correct horse battery"  # test-only credential, created per test store
+_PORTS: dict[Path, int] = {}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def cli_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
+    port = _PORTS.setdefault(data_dir, free_port())
     env.update(
+        MLOPS_USER=USER,
+        MLOPS_PASSWORD=PASSWORD,
+        MLOPS_SERVE_PORT=str(port),
         MLOPS_DATA_DIR=str(data_dir),
         MLOPS_HEARTBEAT_INTERVAL="0.2",
         MLOPS_HEARTBEAT_TIMEOUT="2",
@@ -25,16 +42,29 @@ def cli_env(data_dir: Path) -> dict[str, str]:
 
 
 def cli_settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1)
+    port = _PORTS.setdefault(data_dir, free_port())
+    return Settings(data_dir=data_dir, heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1,
+                    serve_port=port)  # fmt: skip
 
 
-def run_cli(args: list[str], data_dir: Path, *, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def bootstrap_user(data_dir: Path) -> Principal:
+    """The data scientist the CLI acts as (MLOPS_USER / MLOPS_PASSWORD in ``cli_env``)."""
+    ctx = open_context(cli_settings(data_dir))
+    try:
+        return users.add_user(ctx, None, username=USER, role="data_scientist", password=PASSWORD)
+    finally:
+        ctx.close()
+
+
+def run_cli(args: list[str], data_dir: Path, *, timeout: float = 300,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
     return subprocess.run(
         [sys.executable, "-m", "pipeline_core", *args],
         env=cli_env(data_dir),
         cwd=data_dir.parent,
         capture_output=True,
         text=True,
+        input=stdin,
         timeout=timeout,
         check=False,
     )

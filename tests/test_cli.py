@@ -14,19 +14,22 @@ from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.params import RunParams
+from pipeline_core.services import users
 from pipeline_core.services.audit import verify_chain
 from pipeline_core.services.context import open_context
 from pipeline_core.services.datasets import register_file
 from pipeline_core.services.runs import get_run, launch_run, list_model_versions, live_workers, reap_stale_runs
 from pipeline_core.store.models import AuditEvent
-from tests.processes import cli_settings, run_cli, start_worker, wait_for
+from tests.processes import bootstrap_user, cli_settings, run_cli, start_worker, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
+    path = tmp_path / "data"
+    bootstrap_user(path)
+    return path
 
 
 def _write(frame: pd.DataFrame, path: Path) -> Path:
@@ -67,10 +70,13 @@ def test_unusable_files_exit_2_naming_the_file(data_dir: Path, content: bytes | 
     assert f"'{path}' {message}" in result.stderr
 
 
-def test_demo_prints_its_metrics_and_lists_show_them(data_dir: Path) -> None:
+def test_demo_prints_its_metrics_and_lists_show_them(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh"  # a fresh store: demo creates its users
     result = run_cli(["demo", "--rows", "800"], data_dir)
     assert result.returncode == 0, result.stderr
     assert "run 1: succeeded" in result.stdout and "roc_auc" in result.stdout
+    assert "state: awaiting review" in result.stdout
+    assert "demo_validator" in result.stdout and "validator" in result.stdout
     listed = run_cli(["runs", "list"], data_dir)
     assert "succeeded" in listed.stdout
     shown = run_cli(["runs", "show", "1"], data_dir)
@@ -85,8 +91,9 @@ def test_demo_prints_its_metrics_and_lists_show_them(data_dir: Path) -> None:
 def test_two_workers_race_for_runs_and_none_runs_twice(data_dir: Path, spec: DataSpec, tmp_path: Path) -> None:
     ctx = open_context(cli_settings(data_dir))
     path = _write(generate_german_credit(400, seed=3), tmp_path / "small.csv")
-    dataset = register_file(ctx, path, spec=spec, actor="test")
-    ids = [launch_run(ctx, dataset=dataset, params=RunParams(max_iter=20, cv_folds=2), actor="test").id
+    dataset = register_file(ctx, path, spec=spec, actor="dora")
+    actor = users.get_principal(ctx, "dora")
+    ids = [launch_run(ctx, actor, dataset=dataset, params=RunParams(max_iter=20, cv_folds=2)).id
            for _ in range(8)]  # fmt: skip
     workers = [start_worker(data_dir, tmp_path / f"worker{i}.log") for i in range(2)]
     try:
@@ -110,13 +117,13 @@ def test_two_workers_race_for_runs_and_none_runs_twice(data_dir: Path, spec: Dat
     ctx.close()
 
 
-def test_a_worker_killed_mid_run_leaves_it_failed_and_no_model(data_dir: Path, spec: DataSpec,
-                                                                tmp_path: Path) -> None:  # fmt: skip
+def test_a_worker_killed_mid_run_leaves_it_failed_and_no_model(data_dir: Path, spec: DataSpec, tmp_path: Path) -> None:
     ctx = open_context(cli_settings(data_dir))
     path = _write(generate_german_credit(20000, seed=5), tmp_path / "big.csv")
-    dataset = register_file(ctx, path, spec=spec, actor="test")
-    run_id = launch_run(ctx, dataset=dataset, params=RunParams(max_iter=1500, max_leaf_nodes=63, cv_folds=10),
-                        actor="test").id  # fmt: skip
+    dataset = register_file(ctx, path, spec=spec, actor="dora")
+    actor = users.get_principal(ctx, "dora")
+    run_id = launch_run(ctx, actor, dataset=dataset,
+                        params=RunParams(max_iter=1500, max_leaf_nodes=63, cv_folds=10)).id  # fmt: skip
     worker = start_worker(data_dir, tmp_path / "worker.log")
     try:
         wait_for(
@@ -134,12 +141,14 @@ def test_a_worker_killed_mid_run_leaves_it_failed_and_no_model(data_dir: Path, s
     assert run.status == "failed" and "stopped sending heartbeats" in (run.error or "")
     assert run.failed_stage == "train"
     assert {s.name: s.status for s in run.stages}["register"] == "pending"
+    assert {s.name: s.status for s in run.stages}["deploy"] == "pending"
     assert list_model_versions(ctx) == []
     ctx.close()
 
 
-def test_run_wait_follows_a_live_worker_and_exits_with_the_result(data_dir: Path, frame: pd.DataFrame,
-                                                                   tmp_path: Path) -> None:  # fmt: skip
+def test_run_wait_follows_a_live_worker_and_exits_with_the_result(
+    data_dir: Path, frame: pd.DataFrame, tmp_path: Path
+) -> None:
     good = _write(frame, tmp_path / "good.csv")
     bad = _write(frame.drop(columns=["Housing"]), tmp_path / "bad.csv")
     assert run_cli(["runs", "list"], data_dir).returncode == 0  # migrate before the worker starts

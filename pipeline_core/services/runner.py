@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -29,13 +30,16 @@ from pipeline_core.errors import (
     ValidationFailed,
 )
 from pipeline_core.params import RunParams
-from pipeline_core.pipeline import Hooks, PipelineInputs, PipelineState, Stage, StageResultLike, execute
-from pipeline_core.services import audit
+from pipeline_core.pipeline import Hooks, PipelineInputs, PipelineState, Stage, StageResultLike, execute, run_stage
+from pipeline_core.services import audit, deployments
+from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
+from pipeline_core.stages.common import Gate
+from pipeline_core.stages.evaluate import evaluate_preprod
 from pipeline_core.stages.validate import Schema
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Dataset, ModelVersion, Run, StageResult
+from pipeline_core.store.models import Dataset, Evaluation, ModelVersion, Run, StageResult
 
 ProgressFn = Callable[[str, str, float], None]  # (stage, "start" | "done" | "failed", seconds)
 
@@ -162,7 +166,10 @@ def execute_run(
             reference_schema=reference_schema(ctx, dataset),
         )
         state = execute(inputs, hooks)
-        return _finish_succeeded(ctx, run_id, worker_id, actor, dataset, state)
+        mv_id = _register_model(ctx, run_id, worker_id, actor, dataset, state)
+        for stage in _service_stages(ctx, run_id, mv_id):
+            run_stage(stage, inputs, state, hooks)
+        return _finish_awaiting_review(ctx, run_id, worker_id, mv_id, state)
     except OwnershipLost:
         return "lost"
     except RunCancelled as exc:
@@ -200,53 +207,153 @@ def _finish(ctx: ServiceContext, run_id: int, worker_id: str, status: str, error
     return status
 
 
-def _finish_succeeded(
+def _register_model(
     ctx: ServiceContext, run_id: int, worker_id: str, actor: str, dataset: Dataset, state: PipelineState
-) -> str:
+) -> int:
+    """Store the artifact, then the model version and the register stage's success in one transaction."""
     draft = state.draft
     stored = ctx.artifacts.put(draft.artifact)
     if stored != draft.artifact_sha256:
         raise ConflictError(f"artifact store returned {stored} for artifact {draft.artifact_sha256}")
     now = utcnow()
+    with ctx.db.write() as session:
+        _assert_owned(session, run_id, worker_id)
+        name = str(DataSpec.from_dict(dataset.spec).name)
+        latest = session.execute(select(func.max(ModelVersion.version)).where(ModelVersion.name == name)).scalar()
+        version = ModelVersion(
+            name=name,
+            version=(latest or 0) + 1,
+            run_id=run_id,
+            dataset_id=dataset.id,
+            artifact_sha256=draft.artifact_sha256,
+            training_data_sha256=dataset.sha256,
+            model_type=draft.model_type,
+            params=jsonable(draft.params),
+            metrics=jsonable(draft.metrics),
+            lineage=jsonable({**draft.lineage, "run_id": run_id, "created_by": actor}),
+            state="trained",
+            created_by=actor,
+            created_at=now,
+        )
+        session.add(version)
+        session.flush()
+        session.execute(
+            update(StageResult)
+            .where(StageResult.run_id == run_id, StageResult.name == "register")
+            .values(
+                status="succeeded",
+                finished_at=now,
+                outputs=jsonable({**draft.to_dict(), "model_version_id": version.id, "version": version.version}),
+                gate_passed=True,
+                gate_reason=draft.gate.reason,
+            )
+        )
+        audit.record(session, actor=worker_id, action="model_version.registered", object_type="model_version",
+                     object_id=version.id, details={"name": name, "version": version.version, "run_id": run_id,
+                                                    "artifact_sha256": draft.artifact_sha256})  # fmt: skip
+        return version.id
+
+
+@dataclass
+class ServiceStageResult:
+    """The result of a stage the runner does against services (deploy, evaluate)."""
+
+    outputs: dict[str, Any]
+    gate: Gate
+    log: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.outputs, "gate": self.gate.to_dict()}
+
+
+def _service_stages(ctx: ServiceContext, run_id: int, mv_id: int) -> list[Stage]:
+    def deploy_stage(inputs: PipelineInputs, state: PipelineState) -> ServiceStageResult:
+        return _deploy_and_smoke_test(ctx, run_id, mv_id, inputs, state)
+
+    def evaluate_stage(inputs: PipelineInputs, state: PipelineState) -> ServiceStageResult:
+        return _evaluate_in_preprod(ctx, mv_id, inputs, state)
+
+    return [
+        Stage("deploy", "Deploy to pre-prod", deploy_stage),
+        Stage("evaluate", "Evaluate in pre-prod", evaluate_stage),
+    ]
+
+
+SMOKE_ROWS = 5
+
+
+def _deploy_and_smoke_test(
+    ctx: ServiceContext, run_id: int, mv_id: int, inputs: PipelineInputs, state: PipelineState
+) -> ServiceStageResult:
+    """The IBM pipeline's "deployed?" gate: deploy to pre-prod, then score through real HTTP."""
+    result = deployments._put(ctx, f"pipeline:run-{run_id}", mv_id, "preprod", reason="pipeline")
+    dep = result.deployment
+    url = ctx.settings.scoring_url.rstrip("/") + dep.scoring_path
+    log = [f"{'created' if result.created else 'replaced'} pre-prod deployment {dep.id} with model version {mv_id}"]
+    clean = state.validation.clean
+    assert clean is not None
+    rows = clean.iloc[state.validation.test_index[:SMOKE_ROWS]][inputs.spec.feature_names]
+    payload = {
+        "input_data": [{"fields": inputs.spec.feature_names, "values": json.loads(rows.to_json(orient="values"))}]
+    }
+    expected = state.trained.model.predict_proba(rows)
+    key = deployments.issue_key(ctx, SYSTEM, dep.id, label=f"smoke test of run {run_id}")
+    outputs: dict[str, Any] = {"deployment_id": dep.id, "endpoint": url, "model_version_id": mv_id}
+    try:
+        response = httpx.post(url, json=payload, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    except httpx.HTTPError as exc:
+        gate = Gate(False, f"no answer from the scoring service at {url}: {exc}; start it with "
+                           "'python -m pipeline_core serve'")  # fmt: skip
+        return ServiceStageResult(outputs, gate, [*log, f"deployed? {gate.reason}"])
+    finally:
+        deployments.revoke_key(ctx, SYSTEM, key)
+    outputs["smoke_status"] = response.status_code
+    if response.status_code != 200:
+        gate = Gate(False, f"smoke test: {url} answered {response.status_code}: {response.text[:300]}")
+        return ServiceStageResult(outputs, gate, [*log, f"deployed? {gate.reason}"])
+    got = np.array([p for _, p in response.json()["predictions"][0]["values"]], dtype=float)
+    max_diff = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else float("inf")
+    outputs["smoke_max_abs_difference"] = max_diff
+    ok = max_diff <= 1e-9
+    gate = Gate(ok, f"{len(rows)} test records scored through {url}; "
+                    + ("probabilities identical to the trained model" if ok
+                       else f"probabilities differ from the trained model by {max_diff:g}"))  # fmt: skip
+    return ServiceStageResult(outputs, gate, [*log, f"deployed? {gate.reason}"])
+
+
+def _evaluate_in_preprod(
+    ctx: ServiceContext, mv_id: int, inputs: PipelineInputs, state: PipelineState
+) -> ServiceStageResult:
+    deployment_id = state.results["deploy"].outputs["deployment_id"]
+    result = evaluate_preprod(state.trained.metrics, spec=inputs.spec, n_records=int(state.validation.test_index.size))
+    with ctx.db.write() as session:
+        evaluation = Evaluation(model_version_id=mv_id, deployment_id=deployment_id, space="preprod",
+                                data_window=result.data_window, results=jsonable(result.to_dict()),
+                                status=result.status, created_at=utcnow())  # fmt: skip
+        session.add(evaluation)
+        session.flush()
+        audit.record(session, actor="pipeline", action="evaluation.recorded", object_type="evaluation",
+                     object_id=evaluation.id, details={"model_version_id": mv_id, "status": result.status})  # fmt: skip
+        evaluation_id = evaluation.id
+    # A failed critical threshold does not stop the run: the validator sees it, and approval
+    # then needs an explicit override with a reason.
+    gate = Gate(True, f"evaluation {evaluation_id}: {result.status}; {result.gate.reason}")
+    return ServiceStageResult({"evaluation_id": evaluation_id, **result.to_dict()}, gate, result.log)
+
+
+def _finish_awaiting_review(ctx: ServiceContext, run_id: int, worker_id: str, mv_id: int, state: PipelineState) -> str:
+    now = utcnow()
     try:
         with ctx.db.write() as session:
             run = _assert_owned(session, run_id, worker_id)
-            name = str(DataSpec.from_dict(dataset.spec).name)
-            latest = session.execute(select(func.max(ModelVersion.version)).where(ModelVersion.name == name)).scalar()
-            version = ModelVersion(
-                name=name,
-                version=(latest or 0) + 1,
-                run_id=run_id,
-                dataset_id=dataset.id,
-                artifact_sha256=draft.artifact_sha256,
-                training_data_sha256=dataset.sha256,
-                model_type=draft.model_type,
-                params=jsonable(draft.params),
-                metrics=jsonable(draft.metrics),
-                lineage=jsonable({**draft.lineage, "run_id": run_id, "created_by": actor}),
-                state="trained",
-                created_by=actor,
-                created_at=now,
-            )
-            session.add(version)
-            session.flush()
-            session.execute(
-                update(StageResult)
-                .where(StageResult.run_id == run_id, StageResult.name == "register")
-                .values(
-                    status="succeeded",
-                    finished_at=now,
-                    outputs=jsonable({**draft.to_dict(), "model_version_id": version.id, "version": version.version}),
-                    gate_passed=True,
-                    gate_reason=draft.gate.reason,
-                )
-            )
             run.status, run.finished_at = "succeeded", now
-            audit.record(session, actor=worker_id, action="model_version.registered", object_type="model_version",
-                         object_id=version.id, details={"name": name, "version": version.version, "run_id": run_id,
-                                                        "artifact_sha256": draft.artifact_sha256})  # fmt: skip
+            mv = session.get(ModelVersion, mv_id)
+            assert mv is not None
+            mv.state = "awaiting_review"
+            audit.record(session, actor=worker_id, action="model_version.awaiting_review",
+                         object_type="model_version", object_id=mv_id)  # fmt: skip
             audit.record(session, actor=worker_id, action="run.succeeded", object_type="run", object_id=run_id,
-                         details={"model_version_id": version.id})  # fmt: skip
+                         details={"model_version_id": mv_id})  # fmt: skip
     except OwnershipLost:
         return "lost"
     return "succeeded"

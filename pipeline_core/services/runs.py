@@ -13,38 +13,45 @@ from pipeline_core.errors import ConflictError, NotFoundError
 from pipeline_core.params import RunParams
 from pipeline_core.pipeline import STAGE_NAMES
 from pipeline_core.services import audit
+from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import register_file
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Dataset, ModelVersion, Run, StageResult, Worker
 
 FINISHED = ("succeeded", "failed", "cancelled")
+# The pure pipeline stages, then the ones the runner does against services (deploy, evaluate).
+SERVICE_STAGES: tuple[str, ...] = ("deploy", "evaluate")
+RUN_STAGES: tuple[str, ...] = (*STAGE_NAMES, *SERVICE_STAGES)
 
 
-def launch_run(ctx: ServiceContext, *, dataset: Dataset, params: RunParams, actor: str) -> Run:
+def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: Dataset, params: RunParams) -> Run:
     """Queue a run of the pre-prod pipeline on ``dataset``."""
+    require(actor, "launch_run")
     with ctx.db.write() as session:
         run = Run(
             status="queued",
             dataset_id=dataset.id,
             params=params.to_dict(),
-            created_by=actor,
+            created_by=actor.username,
             created_at=utcnow(),
             cancel_requested=False,
         )
         session.add(run)
         session.flush()
-        for position, name in enumerate(STAGE_NAMES):
+        for position, name in enumerate(RUN_STAGES):
             session.add(StageResult(run_id=run.id, name=name, position=position, status="pending", log=[], outputs={}))
-        audit.record(session, actor=actor, action="run.queued", object_type="run", object_id=run.id,
+        audit.record(session, actor=actor.username, action="run.queued", object_type="run", object_id=run.id,
                      details={"dataset_id": dataset.id, "dataset_sha256": dataset.sha256,
                               "params": params.to_dict()})  # fmt: skip
     return get_run(ctx, run.id)
 
 
-def launch_file_run(ctx: ServiceContext, path: str, *, spec: DataSpec, params: RunParams, actor: str) -> Run:
+def launch_file_run(ctx: ServiceContext, actor: Principal, path: str, *, spec: DataSpec, params: RunParams) -> Run:
     """Register the CSV at ``path`` as a dataset and queue a run on it."""
-    return launch_run(ctx, dataset=register_file(ctx, path, spec=spec, actor=actor), params=params, actor=actor)
+    require(actor, "launch_run")
+    dataset = register_file(ctx, path, spec=spec, actor=actor.username)
+    return launch_run(ctx, actor, dataset=dataset, params=params)
 
 
 def get_run(ctx: ServiceContext, run_id: int) -> Run:
@@ -75,8 +82,9 @@ def model_version_for_run(ctx: ServiceContext, run_id: int) -> ModelVersion | No
         return session.execute(select(ModelVersion).where(ModelVersion.run_id == run_id)).scalar_one_or_none()
 
 
-def cancel_run(ctx: ServiceContext, run_id: int, *, actor: str) -> Run:
+def cancel_run(ctx: ServiceContext, actor: Principal, run_id: int) -> Run:
     """Cancel a queued run now, or ask the worker of a running one to stop at the next stage."""
+    require(actor, "cancel_run")
     with ctx.db.write() as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -86,10 +94,10 @@ def cancel_run(ctx: ServiceContext, run_id: int, *, actor: str) -> Run:
         if run.status == "queued":
             run.status = "cancelled"
             run.finished_at = utcnow()
-            run.error = f"cancelled by {actor} before it started"
+            run.error = f"cancelled by {actor.username} before it started"
             session.execute(update(StageResult).where(StageResult.run_id == run_id).values(status="cancelled"))
         run.cancel_requested = True
-        audit.record(session, actor=actor, action="run.cancel_requested", object_type="run", object_id=run_id,
+        audit.record(session, actor=actor.username, action="run.cancel_requested", object_type="run", object_id=run_id,
                      details={"status": run.status})  # fmt: skip
     return get_run(ctx, run_id)
 

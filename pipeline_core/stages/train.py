@@ -186,6 +186,7 @@ def classification_metrics(
     metrics = {
         "roc_auc": float(roc_auc_score(positive, proba)),
         "pr_auc": float(average_precision_score(positive, proba)),
+        "base_rate": float(positive.mean()),
         "accuracy": float(accuracy_score(positive, predicted)),
         "precision": float(precision_score(positive, predicted, zero_division=0)),
         "recall": float(recall_score(positive, predicted, zero_division=0)),

@@ -182,32 +182,10 @@ def validate(
     test_size: float = 0.2,
 ) -> ValidationResult:
     """Check ``frame`` against ``spec`` (and ``reference``), then split it when it passes."""
-    anomalies: list[Anomaly] = []
     frame = frame.reset_index(drop=True)
-    clean = frame.copy()
-
-    expected = [*spec.feature_names, spec.target]
-    for name in expected:
-        if name not in frame.columns:
-            anomalies.append(Anomaly("missing_column", name, "required by the spec but absent from the data", True))
-    for name in frame.columns:
-        if name not in expected:
-            anomalies.append(Anomaly("extra_column", str(name), "not in the spec; it is ignored", False))
-
-    for name in spec.numeric:
-        if name in frame.columns:
-            clean[name] = _check_numeric(frame[name], name, anomalies)
-    for name in spec.categorical:
-        if name in frame.columns:
-            clean[name] = frame[name].where(frame[name].isna(), frame[name].astype(str).str.strip())
-            _check_categories(clean[name], name, spec.feature(name).categories, reference, anomalies)
-    if spec.target in frame.columns:
-        clean[spec.target] = frame[spec.target].where(frame[spec.target].isna(), frame[spec.target].astype(str))
-        _check_labels(clean[spec.target], spec, anomalies)
-    if reference is not None:
-        _check_against_reference(clean, spec, reference, anomalies)
-    _check_duplicates(frame, anomalies)
-
+    clean, anomalies = find_anomalies(frame, spec=spec, reference=reference)
+    if spec.target in clean.columns:
+        _check_class_sizes(clean[spec.target], spec, anomalies)
     stats = column_stats(clean, spec)
     schema = infer_schema(clean, spec)
     blocking = [a for a in anomalies if a.blocking]
@@ -224,6 +202,41 @@ def validate(
     gate = Gate(True, f"no blocking anomalies ({len(anomalies)} warning(s)); split {len(train_idx)}/{len(test_idx)}")
     log.append(f"val check: {gate.reason}")
     return ValidationResult(stats, schema, anomalies, gate, clean, np.sort(train_idx), np.sort(test_idx), log=log)
+
+
+def find_anomalies(
+    frame: pd.DataFrame, *, spec: DataSpec, reference: Schema | None = None, extra_ok: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, list[Anomaly]]:
+    """Typed copy of ``frame`` and its anomalies against the spec and ``reference`` (no split).
+
+    Used for training data here and for feedback records; ``extra_ok`` names columns that
+    are expected beyond the spec (a feedback file's ``scoring_id``).
+    """
+    anomalies: list[Anomaly] = []
+    frame = frame.reset_index(drop=True)
+    clean = frame.copy()
+    expected = [*spec.feature_names, spec.target]
+    for name in expected:
+        if name not in frame.columns:
+            anomalies.append(Anomaly("missing_column", name, "required by the spec but absent from the data", True))
+    for name in frame.columns:
+        if name not in expected and name not in extra_ok:
+            anomalies.append(Anomaly("extra_column", str(name), "not in the spec; it is ignored", False))
+
+    for name in spec.numeric:
+        if name in frame.columns:
+            clean[name] = _check_numeric(frame[name], name, anomalies)
+    for name in spec.categorical:
+        if name in frame.columns:
+            clean[name] = frame[name].where(frame[name].isna(), frame[name].astype(str).str.strip())
+            _check_categories(clean[name], name, spec.feature(name).categories, reference, anomalies)
+    if spec.target in frame.columns:
+        clean[spec.target] = frame[spec.target].where(frame[spec.target].isna(), frame[spec.target].astype(str))
+        _check_labels(clean[spec.target], spec, anomalies)
+    if reference is not None:
+        _check_against_reference(clean, spec, reference, anomalies)
+    _check_duplicates(frame, anomalies)
+    return clean, anomalies
 
 
 def _examples(mask: pd.Series) -> tuple[int, ...]:
@@ -289,6 +302,9 @@ def _check_labels(col: pd.Series, spec: DataSpec, anomalies: list[Anomaly]) -> N
                 True, int(outside.sum()), _examples(outside),
             )
         )  # fmt: skip
+
+
+def _check_class_sizes(col: pd.Series, spec: DataSpec, anomalies: list[Anomaly]) -> None:
     counts = col[col.isin(spec.labels)].value_counts()
     for label in spec.labels:
         n = int(counts.get(label, 0))

@@ -130,17 +130,82 @@ class ModelVersion(Base):
 
 
 class Deployment(Base):
+    """A scoring endpoint in a space; ``model_version_id`` is the version it serves now."""
+
     __tablename__ = "deployments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), default="", server_default="")
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
     space: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     endpoint: Mapped[str | None] = mapped_column(Text)
-    api_key_hash: Mapped[str | None] = mapped_column(String(255))
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class DeploymentKey(Base):
+    """An API key of a deployment, stored as the sha256 of the token."""
+
+    __tablename__ = "deployment_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class DeploymentRevision(Base):
+    """Which model version a deployment served, from when to when: the rollback history."""
+
+    __tablename__ = "deployment_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PayloadRecord(Base):
+    """One scored record: what came in, what went out, by which model."""
+
+    __tablename__ = "payload_records"
+    __table_args__ = (Index("ix_payload_records_deployment_id_id", "deployment_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scoring_id: Mapped[str] = mapped_column(String(64), unique=True)
+    deployment_id: Mapped[int] = mapped_column(Integer)
+    model_version_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prediction: Mapped[str] = mapped_column(String(128))
+    probability: Mapped[list[Any]] = mapped_column(JSON)
+    warnings: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class FeedbackRecord(Base):
+    """A labelled record for a deployment, linked to the scoring id it labels when known."""
+
+    __tablename__ = "feedback_records"
+    __table_args__ = (Index("ix_feedback_records_deployment_id_id", "deployment_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    batch_id: Mapped[str] = mapped_column(String(64), index=True)
+    scoring_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    features: Mapped[dict[str, Any]] = mapped_column(JSON)
+    label: Mapped[str] = mapped_column(String(128))
+    uploaded_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Evaluation(Base):

@@ -16,6 +16,7 @@ from pipeline_core.data.spec import DataSpec, Thresholds
 from pipeline_core.errors import ConflictError, DataError, NotFoundError
 from pipeline_core.params import RunParams
 from pipeline_core.services.audit import verify_chain
+from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import register_dataset, register_file
 from pipeline_core.services.runner import RunControl, execute_run
@@ -35,15 +36,24 @@ from pipeline_core.store.models import AuditEvent, ModelVersion, Run
 FAST = RunParams(max_iter=30, cv_folds=3)
 
 
+def mv_state(ctx: ServiceContext, mv_id: int) -> str:
+    with ctx.db.read() as session:
+        mv = session.get(ModelVersion, mv_id)
+        assert mv is not None
+        return mv.state
+
+
 def _run_here(ctx: ServiceContext, run_id: int) -> str:
     worker = RunWorker(ctx)
     assert worker.claim(run_id)
     return worker.execute(run_id)
 
 
-def test_a_run_registers_a_model_version_with_its_lineage(ctx: ServiceContext, csv_path: Path, spec: DataSpec) -> None:
-    run = launch_file_run(ctx, str(csv_path), spec=spec, params=FAST, actor="alice")
-    assert run.status == "queued" and [s.status for s in run.stages] == ["pending"] * 4
+def test_a_run_registers_a_model_version_with_its_lineage(
+    live_ctx: ServiceContext, ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
+) -> None:
+    run = launch_file_run(ctx, people["dora"], str(csv_path), spec=spec, params=FAST)
+    assert run.status == "queued" and [s.status for s in run.stages] == ["pending"] * 6
     assert _run_here(ctx, run.id) == "succeeded"
 
     run = get_run(ctx, run.id)
@@ -56,73 +66,88 @@ def test_a_run_registers_a_model_version_with_its_lineage(ctx: ServiceContext, c
     assert run.stages[0].outputs["n_train"] + run.stages[0].outputs["n_test"] == 600
 
     mv = model_version_for_run(ctx, run.id)
-    assert mv is not None and mv.version == 1 and mv.created_by == "alice"
+    assert mv is not None and mv.version == 1 and mv.created_by == "dora"
     assert mv.training_data_sha256 == read_csv_file(csv_path).sha256
     assert mv.lineage["training_data"]["sha256"] == mv.training_data_sha256
     model = load_model(ctx.artifacts.get(mv.artifact_sha256))
     assert mv.metrics["roc_auc"] > 0.7 and list(model.classes_) == ["No Risk", "Risk"]
     assert run.stages[3].outputs["model_version_id"] == mv.id
+    deploy, evaluate = run.stages[4].outputs, run.stages[5].outputs
+    assert deploy["smoke_status"] == 200 and deploy["smoke_max_abs_difference"] <= 1e-9
+    assert evaluate["status"] in ("pass", "warn") and evaluate["checks"][0]["name"] == "roc_auc"
 
     with ctx.db.read() as session:
         actions = list(session.execute(select(AuditEvent.action).order_by(AuditEvent.seq)).scalars())
         assert verify_chain(session).ok
-    assert actions == ["dataset.registered", "run.queued", "run.claimed", "model_version.registered", "run.succeeded"]
+    assert [a for a in actions if not a.startswith("user.")] == [
+        "dataset.registered", "run.queued", "run.claimed", "model_version.registered", "deployment.created",
+        "deployment.key_issued", "deployment.key_revoked", "evaluation.recorded", "model_version.awaiting_review",
+        "run.succeeded",
+    ]  # fmt: skip
+    assert mv_state(ctx, mv.id) == "awaiting_review"
 
 
-def test_bad_data_fails_the_run_naming_the_problem(ctx: ServiceContext, frame: pd.DataFrame, spec: DataSpec,
-                                                   tmp_path: Path) -> None:  # fmt: skip
+def test_bad_data_fails_the_run_naming_the_problem(
+    ctx: ServiceContext, people: dict[str, Principal], frame: pd.DataFrame, spec: DataSpec, tmp_path: Path
+) -> None:
     frame.loc[4, "Risk"] = "Perhaps"
     path = tmp_path / "bad.csv"
     path.write_bytes(frame_to_csv_bytes(frame))
-    run = launch_file_run(ctx, str(path), spec=spec, params=FAST, actor="alice")
+    run = launch_file_run(ctx, people["dora"], str(path), spec=spec, params=FAST)
     assert _run_here(ctx, run.id) == "failed"
     run = get_run(ctx, run.id)
     assert run.failed_stage == "validate"
     assert "label_outside_spec: column 'Risk'" in (run.error or "") and "'Perhaps'" in (run.error or "")
-    assert [s.status for s in run.stages] == ["failed", "skipped", "skipped", "skipped"]
+    assert [s.status for s in run.stages] == ["failed"] + ["skipped"] * 5
     assert run.stages[0].outputs["anomalies"][0]["example_lines"] == [6]
     assert model_version_for_run(ctx, run.id) is None
 
 
-def test_train_gate_failure_names_the_threshold(ctx: ServiceContext, csv_path: Path, spec: DataSpec) -> None:
+def test_train_gate_failure_names_the_threshold(
+    ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
+) -> None:
     strict = replace(spec, name="strict_credit", thresholds=Thresholds(min_roc_auc=0.995))
-    dataset = register_file(ctx, csv_path, spec=strict, actor="alice")
-    run = launch_run(ctx, dataset=dataset, params=FAST, actor="alice")
+    dataset = register_file(ctx, csv_path, spec=strict, actor="dora")
+    run = launch_run(ctx, people["dora"], dataset=dataset, params=FAST)
     assert _run_here(ctx, run.id) == "failed"
     run = get_run(ctx, run.id)
     assert run.failed_stage == "train" and "< minimum 0.99" in (run.error or "")
-    assert [s.status for s in run.stages] == ["succeeded", "succeeded", "failed", "skipped"]
+    assert [s.status for s in run.stages] == ["succeeded", "succeeded", "failed", "skipped", "skipped", "skipped"]
     with ctx.db.read() as session:
         assert session.execute(select(func.count()).select_from(ModelVersion)).scalar() == 0
 
 
-def test_cancel_a_queued_run_and_a_running_one(ctx: ServiceContext, csv_path: Path, spec: DataSpec) -> None:
-    queued = launch_file_run(ctx, str(csv_path), spec=spec, params=FAST, actor="alice")
-    assert cancel_run(ctx, queued.id, actor="alice").status == "cancelled"
+def test_cancel_a_queued_run_and_a_running_one(
+    ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
+) -> None:
+    queued = launch_file_run(ctx, people["dora"], str(csv_path), spec=spec, params=FAST)
+    assert cancel_run(ctx, people["dora"], queued.id).status == "cancelled"
     with pytest.raises(ConflictError, match=f"run {queued.id} is already cancelled"):
-        cancel_run(ctx, queued.id, actor="alice")
+        cancel_run(ctx, people["dora"], queued.id)
     with pytest.raises(NotFoundError, match="run 999 does not exist"):
-        cancel_run(ctx, 999, actor="alice")
+        cancel_run(ctx, people["dora"], 999)
 
-    running = launch_file_run(ctx, str(csv_path), spec=spec, params=FAST, actor="alice")
+    running = launch_file_run(ctx, people["dora"], str(csv_path), spec=spec, params=FAST)
     worker = RunWorker(ctx)
     assert worker.claim(running.id)
     control = RunControl()
 
     def cancel_during_prepare(stage: str, event: str, seconds: float) -> None:
         if stage == "prepare" and event == "done":
-            cancel_run(ctx, running.id, actor="bob")
+            cancel_run(ctx, people["dan"], running.id)
             worker.beat(running.id, control)  # the heartbeat is what carries the request
 
     status = execute_run(ctx, running.id, worker_id=worker.id, control=control, progress=cancel_during_prepare)
     assert status == "cancelled"
     run = get_run(ctx, running.id)
-    assert [s.status for s in run.stages] == ["succeeded", "succeeded", "cancelled", "cancelled"]
+    assert [s.status for s in run.stages] == ["succeeded", "succeeded"] + ["cancelled"] * 4
     assert model_version_for_run(ctx, running.id) is None
 
 
-def test_reaper_fails_runs_whose_worker_stopped_beating(ctx: ServiceContext, csv_path: Path, spec: DataSpec) -> None:
-    run = launch_file_run(ctx, str(csv_path), spec=spec, params=FAST, actor="alice")
+def test_reaper_fails_runs_whose_worker_stopped_beating(
+    ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
+) -> None:
+    run = launch_file_run(ctx, people["dora"], str(csv_path), spec=spec, params=FAST)
     worker = RunWorker(ctx, worker_id="worker:gone")
     assert worker.claim(run.id)
     assert reap_stale_runs(ctx) == []  # fresh heartbeat
@@ -136,16 +161,19 @@ def test_reaper_fails_runs_whose_worker_stopped_beating(ctx: ServiceContext, csv
     assert model_version_for_run(ctx, run.id) is None
 
 
-def test_a_table_whose_hash_does_not_match_its_bytes_is_refused(ctx: ServiceContext, csv_path: Path,
-                                                                spec: DataSpec) -> None:  # fmt: skip
+def test_a_table_whose_hash_does_not_match_its_bytes_is_refused(
+    ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
+) -> None:
     forged = replace(read_csv_file(csv_path), sha256="0" * 64)
     with pytest.raises(DataError, match="does not match its bytes"):
-        register_dataset(ctx, forged, spec=spec, actor="alice")
+        register_dataset(ctx, forged, spec=spec, actor="dora")
 
 
-def test_concurrent_claims_never_share_a_run(ctx: ServiceContext, csv_path: Path, spec: DataSpec) -> None:
-    dataset = register_file(ctx, csv_path, spec=spec, actor="alice")
-    ids = {launch_run(ctx, dataset=dataset, params=FAST, actor="alice").id for _ in range(24)}
+def test_concurrent_claims_never_share_a_run(
+    ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
+) -> None:
+    dataset = register_file(ctx, csv_path, spec=spec, actor="dora")
+    ids = {launch_run(ctx, people["dora"], dataset=dataset, params=FAST).id for _ in range(24)}
     claims: list[tuple[str, int]] = []
     lock = threading.Lock()
     start = threading.Barrier(6)
@@ -168,14 +196,21 @@ def test_concurrent_claims_never_share_a_run(ctx: ServiceContext, csv_path: Path
         assert verify_chain(session).ok
 
 
-def test_reference_schema_comes_from_the_last_model(ctx: ServiceContext, csv_path: Path, spec: DataSpec,
-                                                    frame: pd.DataFrame, tmp_path: Path) -> None:  # fmt: skip
-    first = launch_file_run(ctx, str(csv_path), spec=spec, params=FAST, actor="alice")
+def test_reference_schema_comes_from_the_last_model(
+    live_ctx: ServiceContext,
+    ctx: ServiceContext,
+    people: dict[str, Principal],
+    csv_path: Path,
+    spec: DataSpec,
+    frame: pd.DataFrame,
+    tmp_path: Path,
+) -> None:
+    first = launch_file_run(ctx, people["dora"], str(csv_path), spec=spec, params=FAST)
     assert _run_here(ctx, first.id) == "succeeded"
     frame.loc[0, "LoanAmount"] = 99_999
     newer = tmp_path / "newer.csv"
     newer.write_bytes(frame_to_csv_bytes(frame))
-    second = launch_file_run(ctx, str(newer), spec=spec, params=FAST, actor="alice")
+    second = launch_file_run(ctx, people["dora"], str(newer), spec=spec, params=FAST)
     assert _run_here(ctx, second.id) == "succeeded"
     anomalies = get_run(ctx, second.id).stages[0].outputs["anomalies"]
     assert any(a["kind"] == "out_of_range" and a["column"] == "LoanAmount" for a in anomalies)
