@@ -62,7 +62,6 @@ def _authors(session: Session, mv: ModelVersion) -> set[str]:
 
 
 def _check_decider(session: Session, actor: Principal, mv: ModelVersion, action: str) -> None:
-    require(actor, action)
     if actor.username in _authors(session, mv):
         raise PermissionDenied(
             f"{actor.username} trained or launched model version {mv.id}; a validator may not {action} their own model"
@@ -109,6 +108,7 @@ def approve(
     override_reason: str | None = None,
 ) -> ApprovalOutcome:
     """Approve the candidate's exact artifact, then run the production check and deploy to prod."""
+    require(actor, "approve")
     if not comment or not comment.strip():
         raise ApprovalError("an approval needs a comment saying why")
     override = override_reason.strip() if override_reason and override_reason.strip() else None
@@ -197,6 +197,7 @@ def production_check(ctx: ServiceContext, model_version_id: int) -> ProductionCh
 
 def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comment: str) -> int:
     """Reject the candidate, with a comment; returns the decision's id."""
+    require(actor, "reject")
     if not comment or not comment.strip():
         raise ApprovalError("a rejection needs a comment saying why")
     with ctx.db.write() as session:

@@ -100,3 +100,17 @@ def list_users(ctx: ServiceContext, actor: Principal) -> list[tuple[str, str, bo
     with ctx.db.read() as session:
         rows = session.execute(select(User.username, User.role, User.disabled).order_by(User.username)).all()
     return [(str(u), str(r), bool(d)) for u, r, d in rows]
+
+
+def set_role(ctx: ServiceContext, actor: Principal, *, username: str, role: str) -> None:
+    """Change a user's role (admins only)."""
+    require(actor, "manage_users")
+    if role not in ROLES:
+        raise ConfigError(f"role {role!r} is not one of {list(ROLES)}")
+    with ctx.db.write() as session:
+        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        if user is None:
+            raise NotFoundError(f"user {username!r} does not exist")
+        old, user.role = user.role, role
+        audit.record(session, actor=actor.username, action="user.role_changed", object_type="user",
+                     object_id=username, details={"from": old, "to": role})  # fmt: skip

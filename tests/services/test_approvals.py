@@ -1,0 +1,207 @@
+"""Approval gates production: who, which artifact, which evidence; concurrency; rollback."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from pipeline_core.errors import ApprovalError, ConflictError, DeploymentError, PermissionDenied
+from pipeline_core.services import approvals, deployments, users
+from pipeline_core.services.audit import verify_chain
+from pipeline_core.services.authz import Principal
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.store.db import utcnow
+from pipeline_core.store.models import Approval, Deployment, DeploymentRevision, Evaluation, ModelVersion
+from tests.services.helpers import make_candidate
+
+
+def _mv(ctx: ServiceContext, mv_id: int) -> ModelVersion:
+    with ctx.db.read() as session:
+        mv = session.get(ModelVersion, mv_id)
+        assert mv is not None
+        return mv
+
+
+def _prod(ctx: ServiceContext) -> list[Deployment]:
+    with ctx.db.read() as session:
+        return list(session.execute(select(Deployment).where(Deployment.space == "prod")).scalars())
+
+
+@pytest.fixture
+def candidate(live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path) -> int:
+    return make_candidate(live_ctx, people["dora"], tmp_path)
+
+
+def test_approve_records_the_artifact_and_evidence_then_deploys_to_prod(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    mv = _mv(live_ctx, candidate)
+    queue = approvals.review_queue(live_ctx, people["max"])
+    assert [c.model_version_id for c in queue] == [candidate] and queue[0].evaluation_ids
+    outcome = approvals.approve(live_ctx, people["vera"], candidate, comment="metrics and tests hold",
+                                artifact_sha256=mv.artifact_sha256)  # fmt: skip
+    assert outcome.check.passed and outcome.error is None
+    assert outcome.deployment is not None and outcome.deployment.space == "prod"
+    assert outcome.deployment.artifact_sha256 == mv.artifact_sha256
+    assert _mv(live_ctx, candidate).state == "in_production"
+    with live_ctx.db.read() as session:
+        approval = session.get(Approval, outcome.approval_id)
+        assert approval is not None
+        assert (approval.decided_by, approval.artifact_sha256, approval.outcome) == ("vera", mv.artifact_sha256,
+                                                                                    "approved")  # fmt: skip
+        assert approval.evidence["evaluation_ids"] == queue[0].evaluation_ids
+        assert verify_chain(session).ok
+
+
+@pytest.mark.parametrize(
+    ("who", "comment", "error", "match"),
+    [
+        ("vera", "  ", ApprovalError, "an approval needs a comment"),
+        ("dora", "mine is great", PermissionDenied, "dora is a data_scientist"),
+        ("max", "looks fine", PermissionDenied, "max is a manager"),
+        ("admin", "looks fine", PermissionDenied, "ada is a admin"),
+    ],
+)
+def test_approve_refusals(live_ctx: ServiceContext, people: dict[str, Principal], candidate: int, who: str,
+                          comment: str, error: type[Exception], match: str) -> None:  # fmt: skip
+    mv = _mv(live_ctx, candidate)
+    with pytest.raises(error, match=match):
+        approvals.approve(live_ctx, people[who], candidate, comment=comment, artifact_sha256=mv.artifact_sha256)
+    assert _mv(live_ctx, candidate).state == "awaiting_review"
+
+
+def test_a_validator_may_not_approve_a_model_they_launched(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    users.set_role(live_ctx, people["admin"], username="dora", role="validator")  # dora moved teams
+    dora_now = users.authenticate(live_ctx, "dora", "correct horse battery")
+    mv = _mv(live_ctx, candidate)
+    for decide in (
+        lambda: approvals.approve(live_ctx, dora_now, candidate, comment="ok", artifact_sha256=mv.artifact_sha256),
+        lambda: approvals.reject(live_ctx, dora_now, candidate, comment="no"),
+    ):
+        with pytest.raises(PermissionDenied, match=f"dora trained or launched model version {candidate}"):
+            decide()
+
+
+def test_twenty_concurrent_approvals_give_one_approval_and_one_deployment(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    sha = _mv(live_ctx, candidate).artifact_sha256
+    results: list[object] = []
+    lock = threading.Lock()
+    start = threading.Barrier(20)
+
+    def approve(i: int) -> None:
+        start.wait()
+        who = people["vera"] if i % 2 else people["victor"]
+        try:
+            outcome: object = approvals.approve(live_ctx, who, candidate, comment=f"approve #{i}", artifact_sha256=sha)
+        except ConflictError as exc:
+            outcome = exc
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=approve, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wins = [r for r in results if isinstance(r, approvals.ApprovalOutcome)]
+    assert len(results) == 20 and len(wins) == 1, results
+    assert all("already decided" in str(r) for r in results if isinstance(r, ConflictError))
+    with live_ctx.db.read() as session:
+        assert session.execute(select(func.count()).select_from(Approval)).scalar() == 1
+        prod_revisions = session.execute(
+            select(func.count()).select_from(DeploymentRevision).join(Deployment).where(Deployment.space == "prod")
+        ).scalar()
+        assert prod_revisions == 1
+    assert len(_prod(live_ctx)) == 1
+
+
+def test_prod_refused_without_an_approval(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    with pytest.raises(ApprovalError, match=f"model version {candidate} has no approval"):
+        approvals.deploy_approved(live_ctx, people["vera"], candidate)
+    with pytest.raises(DeploymentError, match="deploying to prod goes through approve"):
+        deployments.deploy(live_ctx, people["dora"], candidate, space="prod")
+    assert _prod(live_ctx) == []
+
+
+def test_prod_refused_with_an_approval_of_another_artifact(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    with pytest.raises(ApprovalError, match="the approval names artifact 0+ but model version"):
+        approvals.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256="0" * 64)
+    # An approval on record for other bytes (the artifact was swapped after the review):
+    with live_ctx.db.write() as session:
+        session.add(Approval(model_version_id=candidate, artifact_sha256="f" * 64, outcome="approved", comment="old",
+                             evidence={"evaluation_ids": []}, decided_by="vera", decided_at=utcnow()))  # fmt: skip
+        session.execute(update(ModelVersion).where(ModelVersion.id == candidate).values(state="approved"))
+    with pytest.raises(ApprovalError, match=f"is for artifact f{{64}}, not {_mv(live_ctx, candidate).artifact_sha256}"):
+        approvals.deploy_approved(live_ctx, people["vera"], candidate)
+    assert _prod(live_ctx) == []
+
+
+def _fail_critical(ctx: ServiceContext, mv_id: int) -> None:
+    with ctx.db.write() as session:
+        for ev in session.execute(select(Evaluation).where(Evaluation.model_version_id == mv_id)).scalars():
+            results = dict(ev.results)
+            results["checks"] = [{**c, "status": "fail"} if c["critical"] else c for c in results["checks"]]
+            ev.results, ev.status = results, "fail"
+
+
+def test_prod_refused_with_a_failed_critical_threshold_unless_overridden(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    _fail_critical(live_ctx, candidate)
+    sha = _mv(live_ctx, candidate).artifact_sha256
+    with pytest.raises(ApprovalError, match=r"critical threshold\(s\) failed: roc_auc .* needs an override"):
+        approvals.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha)
+    assert _prod(live_ctx) == [] and _mv(live_ctx, candidate).state == "awaiting_review"
+    outcome = approvals.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha,
+                                override_reason="AUC measured on a 120-record split; full backtest attached")  # fmt: skip
+    assert outcome.check.passed and outcome.deployment is not None
+    with live_ctx.db.read() as session:
+        approval = session.get(Approval, outcome.approval_id)
+        assert approval is not None and approval.override_reason is not None
+
+
+def test_reject_needs_a_comment_and_closes_the_candidate(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    with pytest.raises(ApprovalError, match="a rejection needs a comment"):
+        approvals.reject(live_ctx, people["vera"], candidate, comment="")
+    approvals.reject(live_ctx, people["vera"], candidate, comment="drift on Age bands")
+    assert _mv(live_ctx, candidate).state == "rejected"
+    with pytest.raises(ConflictError, match="is rejected, not awaiting review"):
+        approvals.approve(live_ctx, people["victor"], candidate, comment="ok",
+                          artifact_sha256=_mv(live_ctx, candidate).artifact_sha256)  # fmt: skip
+
+
+def test_replace_then_rollback_prod(live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path) -> None:
+    first = make_candidate(live_ctx, people["dora"], tmp_path, seed=1)
+    approvals.approve(
+        live_ctx, people["vera"], first, comment="v1", artifact_sha256=_mv(live_ctx, first).artifact_sha256
+    )
+    second = make_candidate(live_ctx, people["dan"], tmp_path, seed=2)
+    outcome = approvals.approve(live_ctx, people["victor"], second, comment="v2",
+                                artifact_sha256=_mv(live_ctx, second).artifact_sha256)  # fmt: skip
+    assert outcome.deployment is not None
+    prod = _prod(live_ctx)
+    assert len(prod) == 1 and prod[0].model_version_id == second  # replaced in place: same endpoint
+    assert (_mv(live_ctx, first).state, _mv(live_ctx, second).state) == ("retired", "in_production")
+
+    with pytest.raises(PermissionDenied, match="dora is a data_scientist"):
+        deployments.rollback(live_ctx, people["dora"])
+    result = deployments.rollback(live_ctx, people["vera"])
+    assert result.deployment.id == prod[0].id and result.deployment.model_version_id == first
+    assert (_mv(live_ctx, first).state, _mv(live_ctx, second).state) == ("in_production", "retired")
+    history = [(mv, reason) for mv, reason, *_ in deployments.revisions(live_ctx, prod[0].id)]
+    assert history == [(first, "approval"), (second, "approval"), (first, "rollback")]
+    with live_ctx.db.read() as session:
+        assert verify_chain(session).ok

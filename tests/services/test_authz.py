@@ -1,0 +1,78 @@
+"""The role matrix: every acting service call, for every role, allowed or refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from pipeline_core.data.spec import DataSpec
+from pipeline_core.errors import PermissionDenied, PipelineError
+from pipeline_core.services import approvals, deployments, feedback, users
+from pipeline_core.services.authz import PERMISSIONS, ROLES, Principal
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.datasets import register_file
+from pipeline_core.services.runs import cancel_run, launch_run
+from tests.conftest import PASSWORD
+from tests.services.helpers import FAST
+
+NO_SUCH = 9999  # ids that do not exist: an allowed role gets NotFoundError, a refused one PermissionDenied
+Call = Callable[[ServiceContext, Principal, dict[str, Any]], object]
+
+CALLS: dict[str, tuple[str, Call]] = {
+    "launch a run": ("launch_run", lambda ctx, p, env: launch_run(ctx, p, dataset=env["dataset"], params=FAST)),
+    "cancel a run": ("cancel_run", lambda ctx, p, env: cancel_run(ctx, p, NO_SUCH)),
+    "approve": ("approve", lambda ctx, p, env: approvals.approve(ctx, p, NO_SUCH, comment="ok", artifact_sha256="x")),
+    "reject": ("reject", lambda ctx, p, env: approvals.reject(ctx, p, NO_SUCH, comment="no")),
+    "deploy to dev/preprod": ("deploy_nonprod", lambda ctx, p, env: deployments.deploy(ctx, p, NO_SUCH, space="dev")),
+    "issue an API key": ("deploy_nonprod", lambda ctx, p, env: deployments.issue_key(ctx, p, NO_SUCH, label="t")),
+    "delete a deployment": ("delete_deployment", lambda ctx, p, env: deployments.delete_deployment(ctx, p, NO_SUCH)),
+    "roll back prod": ("rollback", lambda ctx, p, env: deployments.rollback(ctx, p)),
+    "upload feedback": (
+        "upload_feedback",
+        lambda ctx, p, env: feedback.upload_feedback(ctx, p, NO_SUCH, env["frame"]),
+    ),
+    "add a user": (
+        "manage_users",
+        lambda ctx, p, env: users.add_user(ctx, p, username=f"new_{p.username}", role="manager", password=PASSWORD),
+    ),
+    "change a role": ("manage_users", lambda ctx, p, env: users.set_role(ctx, p, username="max", role="manager")),
+    "view deployments": ("view", lambda ctx, p, env: deployments.list_deployments(ctx, p)),
+    "view the review queue": ("view", lambda ctx, p, env: approvals.review_queue(ctx, p)),
+    "view users": ("view", lambda ctx, p, env: users.list_users(ctx, p)),
+}
+
+
+@pytest.mark.parametrize("call_name", sorted(CALLS))
+def test_every_role_is_allowed_or_refused_as_the_matrix_says(
+    ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec, frame: pd.DataFrame,
+    call_name: str,
+) -> None:  # fmt: skip
+    action, call = CALLS[call_name]
+    env = {"dataset": register_file(ctx, csv_path, spec=spec, actor="dora"), "frame": frame}
+    by_role = {"data_scientist": people["dora"], "validator": people["vera"], "manager": people["max"],
+               "admin": people["admin"]}  # fmt: skip
+    assert set(by_role) == set(ROLES)
+    for role, principal in by_role.items():
+        allowed = role in PERMISSIONS[action]
+        if allowed:
+            try:
+                call(ctx, principal, env)
+            except PermissionDenied as exc:  # pragma: no cover - the failure message is the point
+                pytest.fail(f"{role} should be allowed to {call_name}: {exc}")
+            except PipelineError:
+                pass  # allowed, then refused for another reason (no such object): not a role decision
+        else:
+            with pytest.raises(PermissionDenied, match=f"{principal.username} is a {role}"):
+                call(ctx, principal, env)
+
+
+def test_prod_is_reached_by_no_role_except_through_approve(ctx: ServiceContext, people: dict[str, Principal]) -> None:
+    from pipeline_core.errors import DeploymentError
+
+    for principal in people.values():
+        with pytest.raises(DeploymentError, match="deploying to prod goes through approve"):
+            deployments.deploy(ctx, principal, 1, space="prod")
