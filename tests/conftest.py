@@ -18,6 +18,8 @@ from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.serving.server import BackgroundServer
 
+pytest_plugins = ("tests.live",)  # the live scoring-service fixtures, shared by services and serving tests
+
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "german_credit_data_biased_training.csv"
 

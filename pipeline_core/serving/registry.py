@@ -1,7 +1,7 @@
 """Which deployments exist, which keys open them, and their loaded models.
 
 A background thread re-reads the store every ``refresh_interval`` seconds (and a request
-naming an unknown deployment or key triggers a read at once, at most every 50 ms). A
+naming an unknown deployment or key triggers a read at once, shared by concurrent misses). A
 changed deployment is loaded, hash verified, *before* it replaces the entry the scorers
 use, so requests in flight finish on the old model and none fails during a replace.
 Models are cached by artifact sha256.
@@ -70,8 +70,12 @@ class Registry:
         self._models[entry.artifact_sha256] = loaded
         return loaded
 
-    def refresh(self) -> None:
+    def refresh(self, *, unless_since: float | None = None) -> None:
+        """Re-read the store; with ``unless_since``, skip if a read started after that moment."""
         with self._lock:
+            if unless_since is not None and self._last_refresh >= unless_since:
+                return  # someone refreshed while we waited for the lock: their view is new enough
+            started = time.monotonic()
             snapshot = serving_snapshot(self.ctx)
             serving: dict[int, Serving] = {}
             for dep_id, entry in snapshot.deployments.items():
@@ -90,11 +94,12 @@ class Registry:
             # Swap whole dicts: readers see either the old or the new mapping, never a mix.
             self._serving = serving
             self._keys = dict(snapshot.keys)
-            self._last_refresh = time.monotonic()
+            self._last_refresh = started
 
     def _refresh_on_miss(self) -> None:
-        if time.monotonic() - self._last_refresh > 0.05:
-            self.refresh()
+        # A key or deployment created a moment ago must work at once, and a flood of unknown keys
+        # must not become a flood of queries: concurrent misses share one read.
+        self.refresh(unless_since=time.monotonic())
 
     def deployment_for_key(self, key_hash: str) -> int | None:
         dep = self._keys.get(key_hash)

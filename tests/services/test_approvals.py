@@ -135,7 +135,7 @@ def test_prod_refused_without_an_approval(
 def test_prod_refused_with_an_approval_of_another_artifact(
     live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
-    with pytest.raises(ApprovalError, match="the approval names artifact 0+ but model version"):
+    with pytest.raises(ApprovalError, match=r"the approval names artifact 0+ but model version"):
         approvals.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256="0" * 64)
     # An approval on record for other bytes (the artifact was swapped after the review):
     with live_ctx.db.write() as session:
@@ -164,7 +164,7 @@ def test_prod_refused_with_a_failed_critical_threshold_unless_overridden(
         approvals.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha)
     assert _prod(live_ctx) == [] and _mv(live_ctx, candidate).state == "awaiting_review"
     outcome = approvals.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha,
-                                override_reason="AUC measured on a 120-record split; full backtest attached")  # fmt: skip
+                                override_reason="AUC from a 120-record split; backtest attached")  # fmt: skip
     assert outcome.check.passed and outcome.deployment is not None
     with live_ctx.db.read() as session:
         approval = session.get(Approval, outcome.approval_id)

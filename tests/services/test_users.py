@@ -1,0 +1,63 @@
+"""Users: argon2 hashes, bootstrap, authentication, password rules."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from pipeline_core.errors import AuthError, ConfigError, ConflictError, PermissionDenied
+from pipeline_core.services import users
+from pipeline_core.services.authz import Principal
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.store.models import AuditEvent, User
+from tests.conftest import PASSWORD
+
+
+def test_first_user_bootstraps_then_only_admins_add(ctx: ServiceContext) -> None:
+    admin = users.add_user(ctx, None, username="root_admin", role="admin", password=PASSWORD)
+    with pytest.raises(AuthError, match="needs an admin once the first user exists"):
+        users.add_user(ctx, None, username="sneaky", role="admin", password=PASSWORD)
+    ds = users.add_user(ctx, admin, username="ds", role="data_scientist", password=PASSWORD)
+    with pytest.raises(PermissionDenied, match="ds is a data_scientist"):
+        users.add_user(ctx, ds, username="friend", role="admin", password=PASSWORD)
+    with pytest.raises(ConflictError, match="user 'ds' already exists"):
+        users.add_user(ctx, admin, username="ds", role="validator", password=PASSWORD)
+
+
+def test_passwords_are_argon2_hashes_and_never_audited(ctx: ServiceContext) -> None:
+    users.add_user(ctx, None, username="ada", role="admin", password=PASSWORD)
+    with ctx.db.read() as session:
+        stored = session.execute(select(User.password_hash)).scalar_one()
+        details = [e.details for e in session.execute(select(AuditEvent)).scalars()]
+    assert stored is not None and stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert PASSWORD not in str(details)
+
+
+def test_authenticate(ctx: ServiceContext, people: dict[str, Principal]) -> None:
+    assert users.authenticate(ctx, "vera", PASSWORD) == Principal("vera", "validator")
+    for name, password in [("vera", "wrong password!!"), ("nobody", PASSWORD)]:
+        with pytest.raises(AuthError, match=f"login refused for '{name}': unknown user or wrong password"):
+            users.authenticate(ctx, name, password)
+
+
+def test_password_changes(ctx: ServiceContext, people: dict[str, Principal]) -> None:
+    users.set_password(ctx, people["vera"], username="vera", password="a much newer secret")
+    assert users.authenticate(ctx, "vera", "a much newer secret").role == "validator"
+    with pytest.raises(PermissionDenied, match="vera is a validator"):
+        users.set_password(ctx, people["vera"], username="dora", password="taking over dora")
+    users.set_password(ctx, people["admin"], username="dora", password="reset by the admin")
+    assert users.authenticate(ctx, "dora", "reset by the admin").username == "dora"
+
+
+@pytest.mark.parametrize(
+    ("username", "role", "password", "match"),
+    [
+        ("x", "admin", PASSWORD, "username 'x': use 2-64"),
+        ("bob smith", "admin", PASSWORD, "username 'bob smith'"),
+        ("bob", "boss", PASSWORD, "role 'boss' is not one of"),
+        ("bob", "admin", "short", "password: must be at least 12 characters, got 5"),
+    ],
+)
+def test_bad_user_fields_are_named(ctx: ServiceContext, username: str, role: str, password: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        users.add_user(ctx, None, username=username, role=role, password=password)
