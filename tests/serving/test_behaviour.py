@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ from pipeline_core.store.models import PayloadRecord
 from tests.live import Live
 from tests.processes import wait_for
 from tests.services.helpers import make_candidate
+
+
+def _more_than(seen: Counter[int], key: int, n: int) -> bool:
+    return seen[key] > n
 
 
 def test_replacing_a_deployment_fails_no_request(live: Live, applicants: pd.DataFrame, tmp_path: Path) -> None:
@@ -50,7 +55,7 @@ def test_replacing_a_deployment_fails_no_request(live: Live, applicants: pd.Data
         for target in (first, second, first):  # replace three times under load
             before = seen[target]
             deployments.deploy(live.ctx, live.people["dora"], target, space="preprod")
-            wait_for(lambda t=target, b=before: seen[t] > b + 10, timeout=30, what=f"traffic on model {target}")
+            wait_for(partial(_more_than, seen, target, before + 10), timeout=30, what=f"traffic on model {target}")
     finally:
         stop.set()
         for t in threads:
