@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench worker clean
+.PHONY: run test lint bench bench-mlflow worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: lint
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/scoring.py
+
+# MLflow's model server for bench/scoring.py to compare against, in a venv of its own.
+bench-mlflow: $(VENV)/.dev
+	test -x .venv-mlflow/bin/mlflow || ($(PYTHON) -m venv .venv-mlflow && .venv-mlflow/bin/pip install -q -r requirements-mlflow.txt)
+	$(BIN)/python bench/scoring.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

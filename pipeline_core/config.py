@@ -35,6 +35,7 @@ class Settings:
     scoring_url: str = ""  # empty: http://<serve_host>:<serve_port>
     max_scoring_rows: int = 10_000
     serving_refresh_interval: float = 0.5
+    payload_logging: bool = True
     # CLI identity; the password only ever comes from the environment or a prompt.
     user: str = ""
     password: str = field(default="", repr=False)
@@ -97,7 +98,21 @@ class Settings:
                 raise ConfigError(f"{source}: unknown setting {key!r}; known settings: {sorted(known)}")
             default = getattr(defaults, key)
             try:
+                if isinstance(default, bool):
+                    kwargs[key] = _boolean(key, raw, source)
+                    continue
                 kwargs[key] = type(default)(raw) if not isinstance(default, Path) else Path(str(raw))
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{source}: setting {key} = {raw!r} is not a valid {type(default).__name__}") from exc
         return cls(**kwargs)
+
+
+def _boolean(key: str, raw: Any, source: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{source}: setting {key} = {raw!r} is not a boolean (true/false)")

@@ -38,6 +38,19 @@ def test_bad_settings_are_named(env: dict[str, str], match: str) -> None:
         Settings.load(env=env)
 
 
+def test_booleans_and_secrets(tmp_path: Path) -> None:
+    assert Settings.load(env={"MLOPS_PAYLOAD_LOGGING": "off"}).payload_logging is False
+    assert Settings.load(env={"MLOPS_PAYLOAD_LOGGING": "1"}).payload_logging is True
+    with pytest.raises(ConfigError, match="payload_logging = 'maybe' is not a boolean"):
+        Settings.load(env={"MLOPS_PAYLOAD_LOGGING": "maybe"})
+    s = Settings.load(env={"MLOPS_PASSWORD": "hunter2-hunter2"})
+    assert "hunter2" not in repr(s)
+    cfg = tmp_path / "mlops.toml"
+    cfg.write_text('password = "in-a-file"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="secrets come from the environment"):
+        Settings.load(env={}, config_file=cfg)
+
+
 def test_bad_toml_and_unknown_keys(tmp_path: Path) -> None:
     cfg = tmp_path / "mlops.toml"
     cfg.write_text("data_dir = \n", encoding="utf-8")

@@ -1,7 +1,8 @@
-"""Payload records: what the scoring service scored, stored in batches; counts and reads."""
+"""Payload logging's store side: scoring requests stored in batches; exact counts; reads by scoring id."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,22 +10,34 @@ from sqlalchemy import func, insert, select
 
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.store.models import PayloadRecord
+from pipeline_core.store.models import PayloadBatch
 
 
-def store_payload_batch(ctx: ServiceContext, records: Sequence[dict[str, Any]]) -> int:
-    """Insert scored records (one transaction for the batch); returns how many."""
-    if not records:
+def scoring_id(request_id: str, index: int) -> str:
+    return f"{request_id}-{index}"
+
+
+def split_scoring_id(value: str) -> tuple[str, int] | None:
+    request_id, sep, index = value.rpartition("-")
+    if not sep or not request_id or not index.isdigit():
+        return None
+    return request_id, int(index)
+
+
+def store_payload_batch(ctx: ServiceContext, requests: Sequence[dict[str, Any]]) -> int:
+    """Insert logged requests in one transaction; returns how many records they hold."""
+    if not requests:
         return 0
     with ctx.db.write() as session:
-        session.execute(insert(PayloadRecord), list(records))
-    return len(records)
+        session.execute(insert(PayloadBatch), list(requests))
+    return sum(int(r["n_records"]) for r in requests)
 
 
 def count_payload(ctx: ServiceContext, *, deployment_id: int | None = None) -> int:
-    query = select(func.count()).select_from(PayloadRecord)
+    """How many scored records are stored (for one deployment, or all)."""
+    query = select(func.coalesce(func.sum(PayloadBatch.n_records), 0))
     if deployment_id is not None:
-        query = query.where(PayloadRecord.deployment_id == deployment_id)
+        query = query.where(PayloadBatch.deployment_id == deployment_id)
     with ctx.db.read() as session:
         return int(session.execute(query).scalar() or 0)
 
@@ -32,32 +45,50 @@ def count_payload(ctx: ServiceContext, *, deployment_id: int | None = None) -> i
 def recent_payload(
     ctx: ServiceContext, actor: Principal, deployment_id: int, *, limit: int = 100
 ) -> list[dict[str, Any]]:
+    """The newest scored records of a deployment, one dict per record, newest request first."""
     require(actor, "view")
+    out: list[dict[str, Any]] = []
     with ctx.db.read() as session:
-        rows = session.execute(
-            select(PayloadRecord)
-            .where(PayloadRecord.deployment_id == deployment_id)
-            .order_by(PayloadRecord.id.desc())
+        batches = session.execute(
+            select(PayloadBatch)
+            .where(PayloadBatch.deployment_id == deployment_id)
+            .order_by(PayloadBatch.id.desc())
             .limit(limit)
         ).scalars()
-        return [
-            {"scoring_id": r.scoring_id, "model_version_id": r.model_version_id, "created_at": r.created_at.isoformat(),
-             "inputs": r.inputs, "prediction": r.prediction, "probability": r.probability, "warnings": r.warnings}
-            for r in rows
-        ]  # fmt: skip
+        for batch in batches:
+            block = json.loads(batch.request)["input_data"][0]
+            response = json.loads(batch.response)
+            predictions = response["predictions"][0]["values"]
+            warnings: dict[int, list[dict[str, Any]]] = {}
+            for w in response.get("warnings", []):
+                warnings.setdefault(int(w["record"]), []).append(w)
+            for i, (row, (label, proba)) in enumerate(zip(block["values"], predictions, strict=True)):
+                out.append({"scoring_id": scoring_id(batch.request_id, i), "model_version_id": batch.model_version_id,
+                            "created_at": batch.created_at.isoformat(), "inputs": dict(zip(block["fields"], row,
+                            strict=True)), "prediction": label, "probability": proba,
+                            "warnings": warnings.get(i, [])})  # fmt: skip
+                if len(out) >= limit:
+                    return out
+    return out
 
 
 def existing_scoring_ids(ctx: ServiceContext, deployment_id: int, scoring_ids: Sequence[str]) -> set[str]:
+    """The subset of ``scoring_ids`` that name a record this deployment scored."""
+    wanted: dict[str, list[tuple[str, int]]] = {}
+    for value in dict.fromkeys(scoring_ids):
+        parts = split_scoring_id(value)
+        if parts is not None:
+            wanted.setdefault(parts[0], []).append((value, parts[1]))
     found: set[str] = set()
-    ids = list(dict.fromkeys(scoring_ids))
+    request_ids = list(wanted)
     with ctx.db.read() as session:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            found.update(
-                session.execute(
-                    select(PayloadRecord.scoring_id).where(
-                        PayloadRecord.deployment_id == deployment_id, PayloadRecord.scoring_id.in_(chunk)
-                    )
-                ).scalars()
-            )
+        for start in range(0, len(request_ids), 500):
+            chunk = request_ids[start : start + 500]
+            rows = session.execute(
+                select(PayloadBatch.request_id, PayloadBatch.n_records).where(
+                    PayloadBatch.deployment_id == deployment_id, PayloadBatch.request_id.in_(chunk)
+                )
+            ).all()
+            for request_id, n in rows:
+                found.update(v for v, i in wanted[request_id] if i < n)
     return found

@@ -45,9 +45,10 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"errors": [{"code": code, "message": message}]}, status_code=status)
 
 
-def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload: bool = True) -> FastAPI:
+def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload: bool | None = None) -> FastAPI:
     """The app over ``ctx``'s store; starts the deployment refresher and payload logger."""
     limit = max_rows or ctx.settings.max_scoring_rows
+    log_payload = ctx.settings.payload_logging if log_payload is None else log_payload
     registry = Registry(ctx, refresh_interval=ctx.settings.serving_refresh_interval)
     logger = PayloadLogger(lambda batch: store_payload_batch(ctx, batch)) if log_payload else None
 
@@ -123,18 +124,13 @@ def _score(registry: Registry, logger: PayloadLogger | None, limit: int, deploym
         return _error(exc.status, "invalid_input", str(exc))
     except (ValueError, TypeError) as exc:  # a value the model rejects after our checks: still the caller's input
         return _error(400, "invalid_input", f"the model cannot score this input: {exc}")
-    if logger is not None:
-        now = datetime.now(UTC).replace(tzinfo=None)  # naive UTC, like every stored timestamp
-        warnings_by_row: dict[int, list[dict[str, Any]]] = {}
-        for w in result.warnings:
-            warnings_by_row.setdefault(w["record"], []).append(w)
-        logger.log([
-            {"scoring_id": sid, "deployment_id": deployment_id, "model_version_id": serving.model_version_id,
-             "created_at": now, "inputs": dict(zip(fields, row, strict=True)), "prediction": label,
-             "probability": proba, "warnings": warnings_by_row.get(i, [])}
-            for i, (sid, row, label, proba) in enumerate(
-                zip(result.scoring_ids, values, result.labels, result.probabilities, strict=True))
-        ])  # fmt: skip
     body_out = result.to_response()
     body_out["model_version_id"] = serving.model_version_id
-    return Response(json.dumps(body_out), media_type="application/json")
+    text = json.dumps(body_out)
+    if logger is not None:
+        # The exact bytes exchanged, once per request: logging costs one queue append here.
+        logger.log([{"request_id": result.request_id, "deployment_id": deployment_id,
+                     "model_version_id": serving.model_version_id, "n_records": len(values),
+                     "created_at": datetime.now(UTC).replace(tzinfo=None), "request": body.decode("utf-8"),
+                     "response": text}])  # fmt: skip
+    return Response(text, media_type="application/json")

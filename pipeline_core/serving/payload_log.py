@@ -21,7 +21,7 @@ Writer = Callable[[Sequence[dict[str, Any]]], int]
 
 
 class PayloadLogger:
-    def __init__(self, write: Writer, *, interval: float = 0.05, batch_size: int = 2000) -> None:
+    def __init__(self, write: Writer, *, interval: float = 0.2, batch_size: int = 500) -> None:
         self._write = write
         self._interval = interval
         self._batch_size = batch_size

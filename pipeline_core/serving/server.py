@@ -21,7 +21,9 @@ def serve_forever(ctx: ServiceContext, *, host: str, port: int) -> None:
 class BackgroundServer:
     """The scoring service on a thread, on ``port`` (0: any free port); for tests, benches, smoke tests."""
 
-    def __init__(self, ctx: ServiceContext, *, host: str = "127.0.0.1", port: int = 0, log_payload: bool = True):
+    def __init__(
+        self, ctx: ServiceContext, *, host: str = "127.0.0.1", port: int = 0, log_payload: bool | None = None
+    ) -> None:
         self.host = host
         self.app = create_app(ctx, log_payload=log_payload)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -175,21 +175,25 @@ class DeploymentRevision(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
-class PayloadRecord(Base):
-    """One scored record: what came in, what went out, by which model."""
+class PayloadBatch(Base):
+    """One scoring request: its records in, its predictions out, by which model.
 
-    __tablename__ = "payload_records"
-    __table_args__ = (Index("ix_payload_records_deployment_id_id", "deployment_id", "id"),)
+    The request and response are stored as the exact JSON exchanged, once per request, so
+    logging costs one insert however many records a request carries. Record ``i`` of a
+    request has scoring id ``<request_id>-<i>``.
+    """
+
+    __tablename__ = "payload_batches"
+    __table_args__ = (Index("ix_payload_batches_deployment_id_id", "deployment_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    scoring_id: Mapped[str] = mapped_column(String(64), unique=True)
+    request_id: Mapped[str] = mapped_column(String(32), unique=True)
     deployment_id: Mapped[int] = mapped_column(Integer)
     model_version_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
-    prediction: Mapped[str] = mapped_column(String(128))
-    probability: Mapped[list[Any]] = mapped_column(JSON)
-    warnings: Mapped[list[Any]] = mapped_column(JSON)
+    n_records: Mapped[int] = mapped_column(Integer)
+    request: Mapped[str] = mapped_column(Text)
+    response: Mapped[str] = mapped_column(Text)
 
 
 class FeedbackRecord(Base):

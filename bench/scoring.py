@@ -1,0 +1,239 @@
+"""Benchmark: scoring latency and throughput, HTTP vs in-process vs MLflow's model server.
+
+Usage: python bench/scoring.py [--single 1000] [--batches 30]
+
+One default model (HistGradientBoosting on 5,000 generated rows) is trained through the
+pipeline and deployed to pre-prod. Then, for that same model, it prints medians and
+tails of: single-record latency (p50, p99) and batch-of-1,000 throughput (rows/s)
+- in-process ``predict_proba`` on a ready DataFrame (the floor);
+- through HTTP to ``python -m pipeline_core serve`` (its own process, keep-alive client),
+  with payload logging on and off (the logging overhead);
+- through HTTP to ``mlflow models serve`` of the same pipeline, when ``.venv-mlflow``
+  exists (``make bench-mlflow`` creates it from requirements-mlflow.txt).
+Targets: ahead of MLflow everywhere; single p50 <= in-process p50 + 2 ms; batch throughput
+>= 50% of in-process; payload logging overhead <= 10%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from pipeline_core.config import Settings
+from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
+from pipeline_core.data.load import frame_to_csv_bytes
+from pipeline_core.params import RunParams
+from pipeline_core.services import deployments, users
+from pipeline_core.services.context import ServiceContext, open_context
+from pipeline_core.services.runs import launch_file_run, model_version_for_run
+from pipeline_core.services.worker import RunWorker
+from pipeline_core.serving.server import BackgroundServer
+from pipeline_core.stages.register import load_model
+
+REPO = Path(__file__).resolve().parents[1]
+MLFLOW_VENV = REPO / ".venv-mlflow"
+BENCH_PASSWORD = "bench-only-password"
+# The same fitted pipeline, saved as an MLflow model that answers with predict_proba.
+MLFLOW_SAVE = (
+    "import sys, joblib, mlflow.sklearn; mlflow.sklearn.save_model(joblib.load(sys.argv[1]), sys.argv[2], "
+    "serialization_format='cloudpickle', pyfunc_predict_fn='predict_proba')"
+)  # a throwaway store in a temp folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return float(np.percentile(np.array(samples) * 1000.0, q))
+
+
+def timed(call: Callable[[], object], n: int, warmup: int = 30) -> list[float]:
+    for _ in range(warmup):
+        call()
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def prepare(root: Path) -> tuple[ServiceContext, int, str, Any, str]:
+    ctx = open_context(Settings(data_dir=root / "store"))
+    admin = users.add_user(ctx, None, username="bench_admin", role="admin", password=BENCH_PASSWORD)
+    ds = users.add_user(ctx, admin, username="bench_ds", role="data_scientist", password=BENCH_PASSWORD)
+    data = root / "credit.csv"
+    data.write_bytes(frame_to_csv_bytes(generate_german_credit(5000, seed=0)))
+    with BackgroundServer(ctx) as server:  # the deploy stage smoke-tests through HTTP
+        from dataclasses import replace
+
+        ctx.settings = replace(ctx.settings, scoring_url=server.url)
+        run = launch_file_run(ctx, ds, str(data), spec=german_credit_spec(), params=RunParams())
+        worker = RunWorker(ctx)
+        assert worker.claim(run.id)
+        assert worker.execute(run.id) == "succeeded"
+        worker.stop()
+    mv = model_version_for_run(ctx, run.id)
+    assert mv is not None
+    dep = next(d for d in deployments.list_deployments(ctx, ds) if d.space == "preprod")
+    key = deployments.issue_key(ctx, ds, dep.id, label="bench")
+    return ctx, dep.id, key, load_model(ctx.artifacts.get(mv.artifact_sha256)), mv.artifact_sha256
+
+
+def start_process(command: list[str], env: dict[str, str], health: str, cwd: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(health, timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"{command[0]} exited with {proc.returncode}")
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{' '.join(command)} did not become healthy")
+
+
+def http_figures(
+    targets: dict[str, tuple[str, Callable[[pd.DataFrame], dict[str, Any]], dict[str, str]]],
+    single_rows: pd.DataFrame,
+    batch: pd.DataFrame,
+    n_single: int,
+    n_batches: int,
+) -> dict[str, dict[str, float]]:
+    """Interleave calls to every target (A, B, A, B, ...) so machine noise hits them alike."""
+    clients = {name: httpx.Client(timeout=60, headers=headers) for name, (_, _, headers) in targets.items()}
+    singles = {name: [json.dumps(make(single_rows.iloc[[i % len(single_rows)]])).encode() for i in range(64)]
+               for name, (_, make, _) in targets.items()}  # fmt: skip
+    bigs = {name: json.dumps(make(batch)).encode() for name, (_, make, _) in targets.items()}
+    json_type = {"Content-Type": "application/json"}
+
+    def call(name: str, body: bytes) -> float:
+        started = time.perf_counter()
+        r = clients[name].post(targets[name][0], content=body, headers=json_type)
+        r.raise_for_status()
+        return time.perf_counter() - started
+
+    single: dict[str, list[float]] = {name: [] for name in targets}
+    many: dict[str, list[float]] = {name: [] for name in targets}
+    for i in range(30 + n_single):
+        for name in targets:
+            elapsed = call(name, singles[name][i % 64])
+            if i >= 30:
+                single[name].append(elapsed)
+    for i in range(3 + n_batches):
+        for name in targets:
+            elapsed = call(name, bigs[name])
+            if i >= 3:
+                many[name].append(elapsed)
+    for client in clients.values():
+        client.close()
+    return {name: {"p50": percentile(single[name], 50), "p99": percentile(single[name], 99),
+                   "rows_per_s": len(batch) / statistics.median(many[name])} for name in targets}  # fmt: skip
+
+
+def wml_body(spec_fields: list[str]) -> Callable[[pd.DataFrame], dict[str, Any]]:
+    def body(frame: pd.DataFrame) -> dict[str, Any]:
+        return {"input_data": [{"fields": spec_fields, "values": json.loads(frame.to_json(orient="values"))}]}
+
+    return body
+
+
+def mlflow_body(frame: pd.DataFrame) -> dict[str, Any]:
+    return {"dataframe_split": json.loads(frame.to_json(orient="split", index=False))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--single", type=int, default=1000)
+    parser.add_argument("--batches", type=int, default=30)
+    args = parser.parse_args()
+    spec = german_credit_spec()
+    applicants = generate_german_credit(2000, seed=5)[spec.feature_names]
+    singles, batch = applicants.iloc[:64], applicants.iloc[:1000]
+    rows: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        ctx, dep_id, key, model, artifact_sha = prepare(root)
+
+        one_row = [singles.iloc[[i]] for i in range(64)]
+        count = iter(range(10**9))
+        single = timed(lambda: model.predict_proba(one_row[next(count) % 64]), args.single)
+        batches = timed(lambda: model.predict_proba(batch), args.batches, warmup=3)
+        rows["in-process predict_proba"] = {"p50": percentile(single, 50), "p99": percentile(single, 99),
+                                            "rows_per_s": len(batch) / statistics.median(batches)}  # fmt: skip
+
+        targets: dict[str, tuple[str, Callable[[pd.DataFrame], dict[str, Any]], dict[str, str]]] = {}
+        procs = []
+        try:
+            for logging in (True, False):
+                port = free_port()
+                env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
+                env |= {"MLOPS_DATA_DIR": str(root / "store"), "MLOPS_SERVE_PORT": str(port),
+                        "MLOPS_PAYLOAD_LOGGING": "1" if logging else "0"}  # fmt: skip
+                procs.append(start_process([sys.executable, "-m", "pipeline_core", "serve"], env,
+                                           f"http://127.0.0.1:{port}/health", root))  # fmt: skip
+                name = f"HTTP, this service{' (payload logged)' if logging else ' (no payload log)'}"
+                targets[name] = (f"http://127.0.0.1:{port}{deployments.scoring_path(dep_id)}",
+                                 wml_body(spec.feature_names), {"Authorization": f"Bearer {key}"})  # fmt: skip
+            mlflow = MLFLOW_VENV / "bin" / "mlflow"
+            if mlflow.exists():
+                saved = root / "mlflow_model"
+                artifact = root / "model.joblib"
+                artifact.write_bytes(ctx.artifacts.get(artifact_sha))
+                python = str(MLFLOW_VENV / "bin" / "python")
+                subprocess.run([python, "-c", MLFLOW_SAVE, str(artifact), str(saved)], check=True)
+                port = free_port()
+                env = dict(os.environ) | {"PATH": f"{MLFLOW_VENV / 'bin'}:{os.environ.get('PATH', '')}"}
+                command = [str(mlflow), "models", "serve", "-m", str(saved), "--env-manager", "local",
+                           "-p", str(port), "-h", "127.0.0.1"]  # fmt: skip
+                procs.append(start_process(command, env, f"http://127.0.0.1:{port}/health", root))
+                targets["HTTP, mlflow models serve"] = (f"http://127.0.0.1:{port}/invocations", mlflow_body, {})
+            rows |= http_figures(targets, singles, batch, args.single, args.batches)
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait(timeout=60)
+        ctx.close()
+
+    print(f"\nscoring one model (HistGradientBoosting, 20 features); {args.single} single-record calls, "
+          f"{args.batches} batches of 1,000 rows; medians and percentiles in ms")  # fmt: skip
+    print(f"  {'path':<44} {'p50 ms':>8} {'p99 ms':>8} {'batch rows/s':>13}")
+    for name, fig in rows.items():
+        print(f"  {name:<44} {fig['p50']:8.2f} {fig['p99']:8.2f} {fig['rows_per_s']:13,.0f}")
+    base = rows["in-process predict_proba"]
+    ours = rows["HTTP, this service (payload logged)"]
+    bare = rows["HTTP, this service (no payload log)"]
+    print(f"\n  single p50 over in-process:     +{ours['p50'] - base['p50']:.2f} ms   (target <= +2 ms)")
+    print(f"  batch throughput vs in-process: {ours['rows_per_s'] / base['rows_per_s']:.0%}      (target >= 50%)")
+    print(f"  payload logging overhead:       p50 {ours['p50'] / bare['p50'] - 1:+.1%}, "
+          f"batch {bare['rows_per_s'] / ours['rows_per_s'] - 1:+.1%}   (target <= 10%)")  # fmt: skip
+    if "HTTP, mlflow models serve" in rows:
+        ml = rows["HTTP, mlflow models serve"]
+        print(f"  vs MLflow: p50 {ml['p50'] / ours['p50']:.2f}x, p99 {ml['p99'] / ours['p99']:.2f}x, "
+              f"batch {ours['rows_per_s'] / ml['rows_per_s']:.2f}x (>1 means this service is ahead)")  # fmt: skip
+    else:
+        print(f"  (MLflow not measured: {MLFLOW_VENV} is absent; `make bench-mlflow` creates it)")
+
+
+if __name__ == "__main__":
+    main()
