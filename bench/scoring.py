@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -120,7 +121,9 @@ def http_figures(
     n_single: int,
     n_batches: int,
 ) -> dict[str, dict[str, float]]:
-    """Interleave calls to every target (A, B, A, B, ...) so machine noise hits them alike."""
+    """Interleave calls to every target, in a fresh random order each round, so that machine noise
+    and position in the round (measured: the first call of a round is slower) hit all alike."""
+    rng = random.Random(0)
     clients = {name: httpx.Client(timeout=60, headers=headers) for name, (_, _, headers) in targets.items()}
     singles = {name: [json.dumps(make(single_rows.iloc[[i % len(single_rows)]])).encode() for i in range(64)]
                for name, (_, make, _) in targets.items()}  # fmt: skip
@@ -135,13 +138,16 @@ def http_figures(
 
     single: dict[str, list[float]] = {name: [] for name in targets}
     many: dict[str, list[float]] = {name: [] for name in targets}
+    order = list(targets)
     for i in range(30 + n_single):
-        for name in targets:
+        rng.shuffle(order)
+        for name in order:
             elapsed = call(name, singles[name][i % 64])
             if i >= 30:
                 single[name].append(elapsed)
     for i in range(3 + n_batches):
-        for name in targets:
+        rng.shuffle(order)
+        for name in order:
             elapsed = call(name, bigs[name])
             if i >= 3:
                 many[name].append(elapsed)
