@@ -123,8 +123,11 @@ def _login(ctx: ServiceContext, args: argparse.Namespace) -> Principal:
 
 
 def _new_password(ctx: ServiceContext, args: argparse.Namespace) -> str:
+    """From stdin (--password-stdin), MLOPS_NEW_PASSWORD, or a prompt; never an argument (ps shows those)."""
     if getattr(args, "password_stdin", False):
         return sys.stdin.readline().rstrip("\n")
+    if ctx.settings.new_password:
+        return ctx.settings.new_password
     if not sys.stdin.isatty():
         raise AuthError("give the new password on stdin with --password-stdin")
     first = getpass.getpass("new password: ")

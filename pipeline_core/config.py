@@ -41,6 +41,7 @@ class Settings:
     password: str = field(default="", repr=False)
     demo_password: str = field(default="", repr=False)
     api_key: str = field(default="", repr=False)  # for the CLI's `score`
+    new_password: str = field(default="", repr=False)  # for `users add` / `users passwd` in scripts
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
@@ -74,7 +75,7 @@ class Settings:
                 values.update(tomllib.loads(path.read_text(encoding="utf-8")))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from exc
-            secrets_in_file = sorted({"password", "demo_password", "api_key"} & set(values))
+            secrets_in_file = sorted({"password", "demo_password", "api_key", "new_password"} & set(values))
             if secrets_in_file:
                 raise ConfigError(
                     f"config file {str(path)!r} sets {secrets_in_file[0]!r}: secrets come from the environment "
