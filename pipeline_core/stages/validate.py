@@ -128,17 +128,22 @@ class ValidationResult:
 def column_stats(frame: pd.DataFrame, spec: DataSpec) -> dict[str, dict[str, Any]]:
     """Per-column count, nulls and distribution summary."""
     stats: dict[str, dict[str, Any]] = {}
+    nulls = frame.isna().sum()
+    numeric = [c for c in frame.columns if c in spec.numeric and pd.api.types.is_numeric_dtype(frame[c])]
+    described = frame[numeric].describe() if numeric else pd.DataFrame()  # one pass for every numeric column
     for name in frame.columns:
-        col = frame[name]
-        entry: dict[str, Any] = {"count": int(col.notna().sum()), "nulls": int(col.isna().sum())}
-        entry["null_rate"] = entry["nulls"] / max(len(col), 1)
-        if name in spec.numeric and pd.api.types.is_numeric_dtype(col):
-            described = col.describe()
+        n_null = int(nulls[name])
+        entry: dict[str, Any] = {
+            "count": len(frame) - n_null,
+            "nulls": n_null,
+            "null_rate": n_null / max(len(frame), 1),
+        }
+        if name in numeric:
             for key in ("mean", "std", "min", "25%", "50%", "75%", "max"):
-                value = described.get(key)
-                entry[key] = None if value is None or pd.isna(value) else float(value)
+                value = described.at[key, name]
+                entry[key] = None if pd.isna(value) else float(value)
         else:
-            counts = col.astype("string").value_counts()
+            counts = frame[name].value_counts()
             entry["distinct"] = int(counts.size)
             entry["top"] = {str(k): int(v) for k, v in counts.head(20).items()}
         stats[str(name)] = entry
