@@ -91,7 +91,11 @@ def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> 
 
     assert run_cli(["audit", "verify"], data_dir).stdout.startswith("audit chain: intact")
     db = sqlite3.connect(data_dir / "mlops.db")
-    with db:
+    with pytest.raises(sqlite3.IntegrityError, match="audit events are append-only"), db:
+        db.execute("UPDATE audit_events SET actor = 'mallory' WHERE action = 'model_version.approved'")
+    with db:  # someone with file access removes the guard, then edits: the chain still tells
+        db.execute("DROP TRIGGER audit_events_no_update")
+        db.execute("DROP TRIGGER audit_events_no_delete")
         db.execute("UPDATE audit_events SET actor = 'mallory' WHERE action = 'model_version.approved'")
     edited = run_cli(["audit", "verify"], data_dir)
     assert edited.returncode == 1 and "BROKEN" in edited.stdout and "was altered" in edited.stdout

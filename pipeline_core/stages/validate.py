@@ -141,7 +141,7 @@ def column_stats(frame: pd.DataFrame, spec: DataSpec) -> dict[str, dict[str, Any
         if name in numeric:
             for key in ("mean", "std", "min", "25%", "50%", "75%", "max"):
                 value = described.at[key, name]
-                entry[key] = None if pd.isna(value) else float(value)
+                entry[key] = None if pd.isna(value) else float(value)  # type: ignore[arg-type]
         else:
             counts = frame[name].value_counts()
             entry["distinct"] = int(counts.size)

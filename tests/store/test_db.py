@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select, text, update
+from sqlalchemy import delete, inspect, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline_core.errors import StoreError
 from pipeline_core.services import audit
@@ -68,7 +69,14 @@ def test_audit_chain_detects_tampering(ctx: ServiceContext) -> None:
     with ctx.db.read() as session:
         status = audit.verify_chain(session)
     assert status.ok and status.events == 5
+    # The database refuses edits and deletions outright ...
+    for statement in (update(AuditEvent).where(AuditEvent.seq == 3).values(actor="mallory"),
+                      delete(AuditEvent).where(AuditEvent.seq == 3)):  # fmt: skip
+        with pytest.raises(SQLAlchemyError, match="audit events are append-only"), ctx.db.write() as session:
+            session.execute(statement)
+    # ... and someone who drops the guard first is caught by the chain.
     with ctx.db.write() as session:
+        session.execute(text("DROP TRIGGER audit_events_no_update"))
         session.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(actor="mallory"))
     with ctx.db.read() as session:
         status = audit.verify_chain(session)
