@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 from pipeline_core.data.german_credit import german_credit_spec
 from pipeline_core.data.load import LoadedTable, parse_csv_bytes, read_csv_file
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import DataError, NotFoundError
+from pipeline_core.errors import DataError
 from pipeline_core.services import audit
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.stages.validate import infer_schema
@@ -80,11 +80,3 @@ def register_file(ctx: ServiceContext, path: str | Path, *, spec: DataSpec, acto
 def load_frame(ctx: ServiceContext, dataset: Dataset) -> pd.DataFrame:
     """The dataset's table, parsed from the verified bytes in the artifact store."""
     return parse_csv_bytes(ctx.artifacts.get(dataset.sha256), name=dataset.name).frame
-
-
-def get_dataset(ctx: ServiceContext, dataset_id: int) -> Dataset:
-    with ctx.db.read() as session:
-        dataset = session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise NotFoundError(f"dataset {dataset_id} does not exist")
-    return dataset

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -296,10 +295,3 @@ def serving_snapshot(ctx: ServiceContext) -> ServingSnapshot:
         deployments={int(d): ServingEntry(int(d), int(m), str(s), dict(spec)) for d, m, s, spec in rows},
         keys={str(h): int(d) for h, d in keys},
     )
-
-
-def payload_model_versions(ctx: ServiceContext, ids: Sequence[int]) -> dict[int, int]:
-    """deployment id -> the model version it serves (for tests and reports)."""
-    with ctx.db.read() as session:
-        rows = session.execute(select(Deployment.id, Deployment.model_version_id).where(Deployment.id.in_(ids))).all()
-    return {int(d): int(m) for d, m in rows}

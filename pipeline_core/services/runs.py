@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from pipeline_core.data.spec import DataSpec
@@ -163,9 +163,3 @@ def run_summary(run: Run) -> dict[str, Any]:
             for s in run.stages
         ],
     }
-
-
-def count_runs(ctx: ServiceContext) -> dict[str, int]:
-    with ctx.db.read() as session:
-        rows = session.execute(select(Run.status, func.count()).group_by(Run.status)).all()
-    return {str(status): int(n) for status, n in rows}

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from pipeline_core.services import audit
 from pipeline_core.services.context import ServiceContext
@@ -61,10 +62,7 @@ class RunWorker:
         with self.ctx.db.write() as session:
             return self._claim_in(session, run_id)
 
-    def _claim_in(self, session: object, run_id: int) -> bool:
-        from sqlalchemy.orm import Session
-
-        assert isinstance(session, Session)
+    def _claim_in(self, session: Session, run_id: int) -> bool:
         now = utcnow()
         result = session.execute(
             update(Run)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from pipeline_core.services import deployments
-from pipeline_core.services.payloads import count_payload, existing_scoring_ids
+from pipeline_core.services.payloads import count_payload, existing_scoring_ids, recent_payload
 from pipeline_core.serving.server import BackgroundServer
 from pipeline_core.store.models import PayloadBatch
 from tests.live import Live
@@ -78,6 +78,12 @@ def test_every_scored_record_is_logged_exactly_once(live: Live, applicants: pd.D
     wait_for(lambda: count_payload(live.ctx, deployment_id=live.deployment_id) == expected, timeout=10,
              what=f"{expected} payload records")  # fmt: skip
     assert len(set(scoring_ids)) == sum(sizes)
+    newest = recent_payload(live.ctx, live.people["max"], live.deployment_id, limit=40)
+    assert [r["scoring_id"] for r in newest] == scoring_ids[-33:] + scoring_ids[-1033:-1000][:7]
+    assert newest[0]["inputs"]["Age"] == int(applicants["Age"].iloc[0]) and newest[0]["prediction"] in (
+        "Risk",
+        "No Risk",
+    )
     # The store can name every one of them: each scoring id resolves to a stored record.
     assert existing_scoring_ids(live.ctx, live.deployment_id, scoring_ids) == set(scoring_ids)
     with live.ctx.db.read() as session:
