@@ -1,0 +1,61 @@
+"""Quality monitor on hand-made frames with answers worked out by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from pipeline_core.data.spec import DataSpec, Thresholds
+from pipeline_core.monitors.quality import quality
+from pipeline_core.monitors.results import MonitorResult
+
+
+@pytest.fixture
+def tiny_spec(spec: DataSpec) -> DataSpec:
+    return replace(spec, thresholds=Thresholds(quality_min_records=4, min_roc_auc=0.6))
+
+
+def _frame(labels: list[str], probability: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"Risk": labels, "probability": probability})
+
+
+def test_metrics_by_hand(tiny_spec: DataSpec) -> None:
+    # Positive class = "Risk". Probabilities: R .9, R .4, N .6, N .1, N .2
+    # Pairs (R, N): (.9 > .6, .1, .2) = 3 wins; (.4 < .6, > .1, > .2) = 2 wins -> AUC = 5/6.
+    # At 0.5: predicted R for .9 and .6 -> TP 1 (the .9), FP 1 (the .6), FN 1 (the .4), TN 2.
+    current = _frame(["Risk", "Risk", "No Risk", "No Risk", "No Risk"], [0.9, 0.4, 0.6, 0.1, 0.2])
+    result = quality(current, current, spec=tiny_spec)
+    value = {m.name: m.value for m in result.metrics}
+    assert value["roc_auc"] == pytest.approx(5 / 6)
+    assert value["accuracy"] == pytest.approx(3 / 5)
+    assert value["precision"] == pytest.approx(1 / 2)
+    assert value["recall"] == pytest.approx(1 / 2) == value["true_positive_rate"]
+    assert value["false_positive_rate"] == pytest.approx(1 / 3)
+    assert value["f1"] == pytest.approx(1 / 2)
+    brier = ((0.9 - 1) ** 2 + (0.4 - 1) ** 2 + 0.6**2 + 0.1**2 + 0.2**2) / 5
+    assert value["brier"] == pytest.approx(brier)
+    import math
+
+    ll = -(math.log(0.9) + math.log(0.4) + math.log(0.4) + math.log(0.9) + math.log(0.8)) / 5
+    assert value["log_loss"] == pytest.approx(ll)
+    # Average precision: ranked .9 R (P=1, R=.5), .6 N, .4 R (P=2/3, R=1) -> AP = .5*1 + .5*2/3.
+    assert value["pr_auc"] == pytest.approx(0.5 + 0.5 * 2 / 3)
+    assert result.details["confusion_matrix"]["matrix"] == [[2, 1], [1, 1]]
+    assert result.metric("roc_auc").status == "pass" and result.metric("roc_auc").critical
+
+
+def test_auc_below_threshold_fails_critically(tiny_spec: DataSpec) -> None:
+    current = _frame(["Risk", "No Risk", "Risk", "No Risk"], [0.2, 0.8, 0.3, 0.7])  # perfectly wrong: AUC 0
+    result = quality(current, current, spec=tiny_spec)
+    assert result.metric("roc_auc").value == 0.0 and result.status == "fail"
+    assert [m.name for m in result.failed_critical] == ["roc_auc"]
+
+
+def test_insufficient_data_says_so(tiny_spec: DataSpec) -> None:
+    result = quality(_frame(["Risk", "No Risk"], [0.9, 0.1]), _frame([], []), spec=tiny_spec)
+    assert result.status == "insufficient"
+    assert result.metrics[0].value is None and result.metrics[0].detail == "insufficient data: 2 < 4"
+    again = MonitorResult.from_dict(result.to_dict())
+    assert again.to_dict() == result.to_dict()
