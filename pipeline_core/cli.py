@@ -24,7 +24,7 @@ import httpx
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import AuthError, DataError, NotFoundError, PipelineError
+from pipeline_core.errors import AuthError, DataError, DeploymentError, NotFoundError, PipelineError
 from pipeline_core.params import RunParams
 from pipeline_core.pipeline import STAGES
 from pipeline_core.services import approvals, deployments, feedback, users
@@ -170,7 +170,20 @@ def scoring_service(ctx: ServiceContext, out: TextIO) -> Iterator[None]:
     if _scoring_alive(ctx.settings.scoring_url):
         yield
         return
-    server = BackgroundServer(ctx, host=ctx.settings.serve_host, port=ctx.settings.serve_port)
+    try:
+        server = BackgroundServer(ctx, host=ctx.settings.serve_host, port=ctx.settings.serve_port)
+    except OSError as exc:
+        # Another process (a second worker starting at the same moment) took the port first.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if _scoring_alive(ctx.settings.scoring_url):
+                yield
+                return
+            time.sleep(0.2)
+        raise DeploymentError(
+            f"cannot start the scoring service on {ctx.settings.serve_host}:{ctx.settings.serve_port} "
+            f"({exc.strerror}) and nothing answers at {ctx.settings.scoring_url}"
+        ) from exc
     server.start()
     out.write(f"scoring service started in this process at {server.url}\n")
     try:

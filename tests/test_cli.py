@@ -102,8 +102,9 @@ def test_two_workers_race_for_runs_and_none_runs_twice(data_dir: Path, spec: Dat
     finally:
         for w in workers:
             w.send_signal(signal.SIGTERM)
-        for w in workers:
-            assert w.wait(timeout=60) == 0
+        codes = [w.wait(timeout=60) for w in workers]
+        logs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
+        assert codes == [0, 0], logs
     with ctx.db.read() as session:
         claims = Counter(
             int(e.object_id)
