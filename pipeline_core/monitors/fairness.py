@@ -96,8 +96,13 @@ def bias_scan(current: pd.DataFrame, reference: pd.DataFrame, favourable: np.nda
     """The groups with the lowest disparate impact against everyone else, lowest first."""
     minimum = spec.thresholds.fairness_min_records
     found = []
+    seen: set[tuple[str, bytes]] = set()
     for group in scan_groups(current, reference, categorical=spec.categorical, numeric=spec.numeric,
                              bands=config.scan_bands):  # fmt: skip
+        key = (group.feature, np.packbits(group.mask).tobytes())
+        if key in seen:  # the same records under another name (a top band and its tail)
+            continue
+        seen.add(key)
         n_in = int(group.mask.sum())
         n_out = len(group.mask) - n_in
         if n_in < minimum or n_out < minimum:

@@ -39,9 +39,10 @@ def scan_groups(current: pd.DataFrame, reference: pd.DataFrame, *, categorical: 
     for name in numeric:
         values = pd.to_numeric(current[name], errors="coerce").to_numpy(dtype=float)
         edges = np.unique(np.quantile(pd.to_numeric(reference[name], errors="coerce").dropna(), quantiles))
-        for lo, hi in pairwise(edges):
-            groups.append(ScanGroup(name, f"{lo:g} < {name} <= {hi:g}", (values > lo) & (values <= hi)))
+        # Tails first: where a band and a tail hold the same records, the tail reads better.
         for edge in edges[1:-1]:
             groups.append(ScanGroup(name, f"{name} > {edge:g}", values > edge))
             groups.append(ScanGroup(name, f"{name} <= {edge:g}", values <= edge))
+        for lo, hi in pairwise(edges):
+            groups.append(ScanGroup(name, f"{lo:g} < {name} <= {hi:g}", (values > lo) & (values <= hi)))
     return groups
