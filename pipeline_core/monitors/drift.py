@@ -21,7 +21,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
 
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.monitors.results import Metric, MonitorResult, insufficient, judged
+from pipeline_core.results import Metric, MonitorResult, insufficient, judged
 
 PROBABILITY = "probability"
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.monitors.groups import group_mask, scan_groups
-from pipeline_core.monitors.results import Metric, MonitorResult, insufficient, judged
+from pipeline_core.results import Metric, MonitorResult, insufficient, judged
 
 PREDICTION = "prediction"
 

@@ -21,7 +21,7 @@ from sklearn.metrics import (
 )
 
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.monitors.results import Metric, MonitorResult, insufficient, judged
+from pipeline_core.results import Metric, MonitorResult, insufficient, judged
 
 PROBABILITY = "probability"
 

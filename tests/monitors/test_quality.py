@@ -9,7 +9,7 @@ import pytest
 
 from pipeline_core.data.spec import DataSpec, Thresholds
 from pipeline_core.monitors.quality import quality
-from pipeline_core.monitors.results import MonitorResult
+from pipeline_core.results import MonitorResult
 
 
 @pytest.fixture

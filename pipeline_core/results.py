@@ -1,4 +1,4 @@
-"""Typed monitor results: every metric with its value, threshold, direction and verdict.
+"""Typed check results shared by the evaluate stage and the monitors: value, threshold, verdict.
 
 A monitor returns a ``MonitorResult``; each ``Metric`` says pass / warn / fail, or
 "insufficient data: N < M" instead of a number when there are too few records to judge.
