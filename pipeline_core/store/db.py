@@ -16,6 +16,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,10 +73,18 @@ class Database:
             yield session
 
     def migrate(self) -> None:
-        """Create or upgrade the schema to the newest Alembic revision."""
+        """Create or upgrade the schema to the newest Alembic revision.
+
+        Every process calls this at start-up; a read-only look at the current revision comes
+        first, so an up-to-date store is not locked for writing just to learn that.
+        """
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:
+            head = ScriptDirectory.from_config(config).get_current_head()
+            with self.engine.connect() as connection:
+                if MigrationContext.configure(connection).get_current_revision() == head:
+                    return
             with self._write_engine.begin() as connection:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
