@@ -13,7 +13,7 @@ import pytest
 
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.services import deployments
+from pipeline_core.services import deployments, evaluations
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.payloads import count_payload
@@ -53,9 +53,11 @@ def live(live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path,
     mv = make_candidate(live_ctx, people["dora"], tmp_path)
     dep = next(d for d in deployments.list_deployments(live_ctx, people["dora"]) if d.space == "preprod")
     key = deployments.issue_key(live_ctx, people["dora"], dep.id, label="tests")
-    # The pipeline's smoke test scored 5 records; let the payload logger store them first, so
-    # that tests counting records start from a settled number.
-    wait_for(lambda: count_payload(live_ctx, deployment_id=dep.id) == 5, timeout=10, what="the smoke test's payload")
+    # The pipeline's smoke test scored 5 records and its evaluation the test split; let the payload
+    # logger store them first, so that tests counting records start from a settled number.
+    evaluated = evaluations.list_evaluations(live_ctx, people["dora"], model_version_id=mv)[0].data_window["records"]
+    wait_for(lambda: count_payload(live_ctx, deployment_id=dep.id) == 5 + evaluated, timeout=10,
+             what="the pipeline's payload")  # fmt: skip
     with httpx.Client(base_url=live_ctx.settings.scoring_url, timeout=30) as client:
         yield Live(live_ctx, client, dep.id, key, spec, people, mv)
 

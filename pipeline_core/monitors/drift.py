@@ -8,6 +8,12 @@ counted on integer codes with ``np.bincount``, which is what keeps a million row
 
 Data consistency counts records that break constraints learned from the reference:
 a category never seen there, or a number outside its range.
+
+The drop in accuracy on unlabelled traffic is estimated as Watson OpenScale does: a
+model trained on labelled held-out records (``error_reference``: features, true label and
+the deployed model's prediction) learns where the deployed model errs; its mean predicted
+error on the current records, against the error rate it was trained on, is the estimated
+drop. The records it thinks most likely mispredicted are listed as the drifted records.
 """
 
 from __future__ import annotations
@@ -19,17 +25,25 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
 
 PROBABILITY = "probability"
+PREDICTION = "prediction"
+SCORING_ID = "scoring_id"
 
 
 @dataclass(frozen=True, kw_only=True)
 class DriftConfig:
     max_categories_for_integers: int = 10
     dataset_drift_share: float = 0.5
+    # An estimated accuracy drop beyond this fails the (critical) drop-in-accuracy check.
+    max_accuracy_drop: float = 0.05
+    min_error_reference: int = 50
+    max_drifted_records: int = 100
+    seed: int = 0
 
 
 def _is_categorical(name: str, reference: pd.Series, spec: DataSpec, config: DriftConfig) -> bool:
@@ -38,13 +52,35 @@ def _is_categorical(name: str, reference: pd.Series, spec: DataSpec, config: Dri
     return pd.api.types.is_integer_dtype(reference) and reference.nunique() <= config.max_categories_for_integers
 
 
+def _counts(values: pd.Series, categories: pd.Index) -> np.ndarray:
+    """How often each of ``categories`` occurs in ``values``; a categorical column is counted on its codes."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        per_code = np.bincount(codes[codes >= 0], minlength=len(values.cat.categories))
+        out = np.zeros(len(categories))
+        np.add.at(out, categories.get_indexer(values.cat.categories), per_code)
+        return out
+    present = values.dropna()
+    return np.bincount(categories.get_indexer(pd.Index(present)), minlength=len(categories)).astype(float)
+
+
+def _categories(*columns: pd.Series) -> pd.Index:
+    seen: list[pd.Index] = []
+    for column in columns:
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            seen.append(pd.Index(column.cat.categories))
+        else:
+            seen.append(pd.Index(pd.unique(column.dropna())))
+    out = seen[0]
+    for more in seen[1:]:
+        out = out.append(more)
+    return pd.Index(pd.unique(out.to_numpy()))
+
+
 def js_distance(reference: pd.Series, current: pd.Series) -> float:
     """Jensen-Shannon distance (natural log, as scipy and Evidently) of the category frequencies."""
-    ref, cur = reference.dropna(), current.dropna()
-    categories = pd.Index(pd.unique(pd.concat([ref, cur], ignore_index=True)))
-    k = len(categories)
-    ref_counts = np.bincount(categories.get_indexer(ref), minlength=k).astype(float)
-    cur_counts = np.bincount(categories.get_indexer(cur), minlength=k).astype(float)
+    categories = _categories(reference, current)
+    ref_counts, cur_counts = _counts(reference, categories), _counts(current, categories)
     return float(jensenshannon(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum()))
 
 
@@ -55,9 +91,18 @@ def normed_wasserstein(reference: pd.Series, current: pd.Series) -> float:
 
 
 def drift(
-    current: pd.DataFrame, reference: pd.DataFrame, *, spec: DataSpec, config: DriftConfig | None = None
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    spec: DataSpec,
+    config: DriftConfig | None = None,
+    error_reference: pd.DataFrame | None = None,
 ) -> MonitorResult:
-    """Drift of ``current`` (scored payload) from ``reference`` (training data)."""
+    """Drift of ``current`` (scored payload) from ``reference`` (training data).
+
+    With ``error_reference`` (labelled records the model did not train on, with its
+    predictions), the drop in accuracy is estimated and the likely mispredicted records listed.
+    """
     config = config or DriftConfig()
     minimum = spec.thresholds.drift_min_records
     threshold = spec.thresholds.drift
@@ -86,7 +131,75 @@ def drift(
     consistency = data_consistency(current, reference, spec=spec)
     metrics.append(Metric("inconsistent_records_share", consistency["share"],
                           detail=f"{consistency['records']} of {n} records break a learned constraint"))  # fmt: skip
-    return MonitorResult("drift", metrics, n, minimum, {"features": features, "data_consistency": consistency})
+    details: dict[str, Any] = {"features": features, "data_consistency": consistency}
+    if error_reference is not None:
+        drop = accuracy_drop(current, error_reference, spec=spec, config=config)
+        details["accuracy_drop"] = drop
+        if drop["estimated_drop"] is None:
+            metrics.append(insufficient("drop_in_accuracy", drop["reference_records"], config.min_error_reference,
+                                        threshold=config.max_accuracy_drop, critical=True))  # fmt: skip
+        else:
+            metrics.append(judged("drop_in_accuracy", drop["estimated_drop"], config.max_accuracy_drop, higher=False,
+                                  critical=True, detail=f"estimated accuracy {drop['estimated_accuracy']:.4f} vs "
+                                  f"{drop['reference_accuracy']:.4f} on held-out data"))  # fmt: skip
+    return MonitorResult("drift", metrics, n, minimum, details)
+
+
+def _ordinal(frame: pd.DataFrame, spec: DataSpec, categories: dict[str, pd.Index]) -> np.ndarray:
+    """Features as floats for the error model: categories as their index in ``categories`` (NaN if unseen)."""
+    out = np.empty((len(frame), len(spec.feature_names)), dtype=float)
+    for j, name in enumerate(spec.feature_names):
+        column = frame[name]
+        if name in categories:
+            known = categories[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                lookup = known.get_indexer(column.cat.categories.astype(str)).astype(float)
+                lookup[lookup < 0] = np.nan
+                codes = column.cat.codes.to_numpy()
+                out[:, j] = np.where(codes >= 0, lookup[np.maximum(codes, 0)], np.nan)
+            else:
+                index = known.get_indexer(pd.Index(column.astype(str))).astype(float)
+                index[index < 0] = np.nan
+                out[:, j] = index
+        else:
+            out[:, j] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    return out
+
+
+def accuracy_drop(current: pd.DataFrame, error_reference: pd.DataFrame, *, spec: DataSpec,
+                  config: DriftConfig) -> dict[str, Any]:  # fmt: skip
+    """OpenScale's "drop in accuracy": where the deployed model errs, learned and applied to ``current``."""
+    labelled = error_reference[error_reference[spec.target].notna()]
+    errors = (labelled[PREDICTION].astype(str) != labelled[spec.target].astype(str)).to_numpy()
+    out: dict[str, Any] = {"reference_records": len(labelled), "estimated_drop": None, "records": []}
+    if len(labelled) < config.min_error_reference or errors.all() or not errors.any():
+        out["reason"] = (f"insufficient data: {len(labelled)} < {config.min_error_reference}"
+                         if len(labelled) < config.min_error_reference
+                         else "the held-out records hold no errors (or only errors) to learn from")  # fmt: skip
+        return out
+    categories = {name: pd.Index(sorted(labelled[name].astype(str).unique())) for name in spec.categorical}
+    mask = [name in categories for name in spec.feature_names]
+    # Small and regularised: the held-out set is a few hundred records with a few dozen errors.
+    detector = HistGradientBoostingClassifier(max_depth=3, max_iter=100, learning_rate=0.05, min_samples_leaf=20,
+                                              categorical_features=mask, random_state=config.seed)  # fmt: skip
+    detector.fit(_ordinal(labelled, spec, categories), errors)
+    p_error = detector.predict_proba(_ordinal(current, spec, categories))[:, 1]
+    p_reference = detector.predict_proba(_ordinal(labelled, spec, categories))[:, 1]
+    reference_accuracy = float(1 - errors.mean())
+    # The detector's own bias on the data it learned from is removed from the estimate.
+    estimated_accuracy = float(1 - p_error.mean() + (p_reference.mean() - errors.mean()))
+    likely = np.flatnonzero(p_error >= 0.5)
+    order = likely[np.argsort(-p_error[likely], kind="stable")][: config.max_drifted_records]
+    records = []
+    for i in order:
+        row: dict[str, Any] = {"record": int(i), "error_probability": float(p_error[i])}
+        if SCORING_ID in current.columns:
+            row["scoring_id"] = str(current[SCORING_ID].iloc[i])
+        records.append(row)
+    out.update(reference_accuracy=reference_accuracy, estimated_accuracy=estimated_accuracy,
+               estimated_drop=reference_accuracy - estimated_accuracy, likely_mispredicted=int(likely.size),
+               records=records)  # fmt: skip
+    return out
 
 
 def data_consistency(current: pd.DataFrame, reference: pd.DataFrame, *, spec: DataSpec) -> dict[str, Any]:
@@ -95,11 +208,17 @@ def data_consistency(current: pd.DataFrame, reference: pd.DataFrame, *, spec: Da
     columns: dict[str, dict[str, Any]] = {}
     for name in spec.categorical:
         known = set(reference[name].dropna().astype(str))
-        values = current[name].astype(str)
-        unseen = (~values.isin(known) & current[name].notna()).to_numpy()
+        column = current[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            # Decide once per category, not once per record.
+            new = np.array([str(c) not in known for c in column.cat.categories], dtype=bool)
+            codes = column.cat.codes.to_numpy()
+            unseen = (codes >= 0) & new[np.maximum(codes, 0)] if new.size else np.zeros(len(column), dtype=bool)
+        else:
+            unseen = (~column.astype(str).isin(known) & column.notna()).to_numpy()
         if unseen.any():
-            columns[name] = {"unseen_categories": int(unseen.sum()),
-                             "values": sorted(set(values[unseen]))[:10]}  # fmt: skip
+            values = column[unseen].astype(str)
+            columns[name] = {"unseen_categories": int(unseen.sum()), "values": sorted(set(values))[:10]}
         bad |= unseen
     for name in spec.numeric:
         ref = pd.to_numeric(reference[name], errors="coerce")

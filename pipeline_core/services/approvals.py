@@ -92,8 +92,9 @@ def failed_critical(evaluations: Sequence[Evaluation]) -> list[str]:
     for ev in evaluations:
         for check in ev.results.get("checks", []):
             if check.get("critical") and check.get("status") == "fail":
-                failed.append(f"{check['name']} {check['value']:.4f} fails threshold {check['threshold']:.2f} "
-                              f"(evaluation {ev.id})")  # fmt: skip
+                value = "no value" if check.get("value") is None else f"{check['value']:.4f}"
+                threshold = "" if check.get("threshold") is None else f" fails threshold {check['threshold']:.2f}"
+                failed.append(f"{check['name']} {value}{threshold} (evaluation {ev.id})")
     return failed
 
 

@@ -1,16 +1,30 @@
-"""Payload logging's store side: scoring requests stored in batches; exact counts; reads by scoring id."""
+"""Payload logging's store side: scored records in columnar chunks; windows, counts, scoring ids.
+
+The payload logger hands over a flush of requests; each (deployment, model version) in
+it becomes one chunk (``pipeline_core.data.columnar``) plus one ``PayloadBatch`` row per
+request saying where its records are. Evaluations read a window of chunks as one frame.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import groupby
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import func, insert, select
 
+from pipeline_core.data.columnar import decode_frames, encode_frame
+from pipeline_core.data.spec import DataSpec
+from pipeline_core.errors import NotFoundError
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.store.models import PayloadBatch
+from pipeline_core.store.models import Dataset, Deployment, ModelVersion, PayloadBatch, PayloadChunk
+
+# Columns a chunk holds beside the model's input fields.
+PREDICTION, PROBABILITY, SCORING_ID, UNSEEN = "prediction", "probability", "scoring_id", "unseen"
 
 
 def scoring_id(request_id: str, index: int) -> str:
@@ -24,13 +38,137 @@ def split_scoring_id(value: str) -> tuple[str, int] | None:
     return request_id, int(index)
 
 
+def _chunk_frame(requests: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    frames = []
+    for r in requests:
+        # Fields sorted so every chunk has one column order, whatever order a request used.
+        frame = pd.DataFrame(r["values"], columns=r["fields"])[sorted(r["fields"])]
+        frame[PREDICTION] = r["predictions"]
+        frame[PROBABILITY] = r["probabilities"]
+        frame[SCORING_ID] = [scoring_id(r["request_id"], i) for i in range(len(frame))]
+        frame[UNSEEN] = r["unseen"]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
 def store_payload_batch(ctx: ServiceContext, requests: Sequence[dict[str, Any]]) -> int:
-    """Insert logged requests in one transaction; returns how many records they hold."""
+    """Store logged requests as columnar chunks in one transaction; returns how many records they hold."""
     if not requests:
         return 0
+
+    def key(r: dict[str, Any]) -> tuple[int, int]:
+        return int(r["deployment_id"]), int(r["model_version_id"])
+
     with ctx.db.write() as session:
-        session.execute(insert(PayloadBatch), list(requests))
+        for (deployment_id, model_version_id), group in groupby(sorted(requests, key=key), key=key):
+            batch = list(group)
+            frame = _chunk_frame(batch)
+            categorical = [c for c in frame.columns if frame[c].dtype == object and c != SCORING_ID]
+            chunk = PayloadChunk(
+                deployment_id=deployment_id,
+                model_version_id=model_version_id,
+                first_at=min(r["created_at"] for r in batch),
+                last_at=max(r["created_at"] for r in batch),
+                n_records=len(frame),
+                data=encode_frame(frame, categorical=categorical),
+            )
+            session.add(chunk)
+            session.flush()
+            offsets, offset = [], 0
+            for r in batch:
+                offsets.append(offset)
+                offset += int(r["n_records"])
+            session.execute(
+                insert(PayloadBatch),
+                [
+                    {
+                        "request_id": r["request_id"],
+                        "deployment_id": deployment_id,
+                        "model_version_id": model_version_id,
+                        "created_at": r["created_at"],
+                        "n_records": int(r["n_records"]),
+                        "chunk_id": chunk.id,
+                        "chunk_offset": o,
+                    }
+                    for r, o in zip(batch, offsets, strict=True)
+                ],
+            )
     return sum(int(r["n_records"]) for r in requests)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayloadWindow:
+    """Which scored records an evaluation reads: by time, model version, and at most ``max_records``."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    model_version_id: int | None = None
+    max_records: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "model_version_id": self.model_version_id,
+            "max_records": self.max_records,
+        }
+
+
+def read_payload(
+    ctx: ServiceContext, deployment_id: int, window: PayloadWindow | None = None, *, scoring_ids: bool = False
+) -> pd.DataFrame:
+    """The scored records of a deployment in ``window``, oldest first, one row per record.
+
+    With ``max_records``, the newest chunks are read until that many records are in.
+    Scoring ids are left out unless asked for: a million distinct strings cost more than
+    everything else in the frame.
+    """
+    window = window or PayloadWindow()
+    query = select(PayloadChunk.id, PayloadChunk.n_records).where(PayloadChunk.deployment_id == deployment_id)
+    if window.since is not None:
+        query = query.where(PayloadChunk.last_at >= window.since)
+    if window.until is not None:
+        query = query.where(PayloadChunk.first_at <= window.until)
+    if window.model_version_id is not None:
+        query = query.where(PayloadChunk.model_version_id == window.model_version_id)
+    with ctx.db.read() as session:
+        chosen, total = [], 0
+        for chunk_id, n in session.execute(query.order_by(PayloadChunk.id.desc())).all():
+            if window.max_records is not None and total >= window.max_records:
+                break
+            chosen.append(chunk_id)
+            total += n
+        chosen.reverse()
+        blobs: list[bytes] = []
+        for start in range(0, len(chosen), 500):
+            part = chosen[start : start + 500]
+            rows: dict[int, bytes] = {
+                i: data
+                for i, data in session.execute(
+                    select(PayloadChunk.id, PayloadChunk.data).where(PayloadChunk.id.in_(part))
+                ).tuples()
+            }
+            blobs.extend(rows[i] for i in part)
+    frame = decode_frames(blobs)
+    if not scoring_ids and SCORING_ID in frame.columns:
+        frame = frame.drop(columns=[SCORING_ID])
+    if window.max_records is not None and len(frame) > window.max_records:
+        frame = frame.iloc[len(frame) - window.max_records :].reset_index(drop=True)
+    return frame
+
+
+def deployment_spec(ctx: ServiceContext, deployment_id: int) -> DataSpec:
+    """The spec of the model a deployment serves."""
+    with ctx.db.read() as session:
+        row = session.execute(
+            select(Dataset.spec)
+            .join(ModelVersion, ModelVersion.dataset_id == Dataset.id)
+            .join(Deployment, Deployment.model_version_id == ModelVersion.id)
+            .where(Deployment.id == deployment_id)
+        ).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError(f"deployment {deployment_id} does not exist")
+    return DataSpec.from_dict(row)
 
 
 def count_payload(ctx: ServiceContext, *, deployment_id: int | None = None) -> int:
@@ -45,30 +183,22 @@ def count_payload(ctx: ServiceContext, *, deployment_id: int | None = None) -> i
 def recent_payload(
     ctx: ServiceContext, actor: Principal, deployment_id: int, *, limit: int = 100
 ) -> list[dict[str, Any]]:
-    """The newest scored records of a deployment, one dict per record, newest request first."""
+    """The newest scored records of a deployment, one dict per record, newest first."""
     require(actor, "view")
-    out: list[dict[str, Any]] = []
-    with ctx.db.read() as session:
-        batches = session.execute(
-            select(PayloadBatch)
-            .where(PayloadBatch.deployment_id == deployment_id)
-            .order_by(PayloadBatch.id.desc())
-            .limit(limit)
-        ).scalars()
-        for batch in batches:
-            block = json.loads(batch.request)["input_data"][0]
-            response = json.loads(batch.response)
-            predictions = response["predictions"][0]["values"]
-            warnings: dict[int, list[dict[str, Any]]] = {}
-            for w in response.get("warnings", []):
-                warnings.setdefault(int(w["record"]), []).append(w)
-            for i, (row, (label, proba)) in enumerate(zip(block["values"], predictions, strict=True)):
-                out.append({"scoring_id": scoring_id(batch.request_id, i), "model_version_id": batch.model_version_id,
-                            "created_at": batch.created_at.isoformat(), "inputs": dict(zip(block["fields"], row,
-                            strict=True)), "prediction": label, "probability": proba,
-                            "warnings": warnings.get(i, [])})  # fmt: skip
-                if len(out) >= limit:
-                    return out
+    frame = read_payload(ctx, deployment_id, PayloadWindow(max_records=limit), scoring_ids=True)
+    extra = {PREDICTION, PROBABILITY, SCORING_ID, UNSEEN}
+    inputs = [c for c in frame.columns if c not in extra]
+    out = []
+    for row in frame.iloc[::-1].to_dict(orient="records"):
+        out.append(
+            {
+                "scoring_id": row[SCORING_ID],
+                "inputs": {c: row[c] for c in inputs},
+                "prediction": row[PREDICTION],
+                "probability": float(row[PROBABILITY]),
+                "unseen_categories": int(row[UNSEEN]),
+            }
+        )
     return out
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -29,17 +30,18 @@ from pipeline_core.errors import (
     RunCancelled,
     ValidationFailed,
 )
+from pipeline_core.monitors.suite import run_monitors
 from pipeline_core.params import RunParams
 from pipeline_core.pipeline import Hooks, PipelineInputs, PipelineState, Stage, StageResultLike, execute, run_stage
-from pipeline_core.services import audit, deployments
+from pipeline_core.services import audit, deployments, evaluations
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
+from pipeline_core.services.jsonable import jsonable
 from pipeline_core.stages.common import Gate
-from pipeline_core.stages.evaluate import evaluate_preprod
 from pipeline_core.stages.validate import Schema
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Dataset, Evaluation, ModelVersion, Run, StageResult
+from pipeline_core.store.models import Dataset, ModelVersion, Run, StageResult
 
 ProgressFn = Callable[[str, str, float], None]  # (stage, "start" | "done" | "failed", seconds)
 
@@ -54,19 +56,6 @@ class RunControl:
 
 class OwnershipLost(PipelineError):
     """The run is no longer ours (reaped or cancelled under us); stop without writing."""
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars and arrays turned into plain JSON types."""
-
-    def default(obj: Any) -> Any:
-        if isinstance(obj, np.generic):
-            return obj.item()
-        if isinstance(obj, np.ndarray):
-            return obj.tolist()
-        return str(obj)
-
-    return json.loads(json.dumps(value, default=default, allow_nan=True))
 
 
 class _PersistingHooks(Hooks):
@@ -321,24 +310,69 @@ def _deploy_and_smoke_test(
     return ServiceStageResult(outputs, gate, [*log, f"deployed? {gate.reason}"])
 
 
+def _score_over_http(ctx: ServiceContext, url: str, deployment_id: int, rows: pd.DataFrame, spec: DataSpec,
+                     classes: list[str], *, label: str) -> pd.DataFrame:  # fmt: skip
+    """``rows`` scored through the deployment's endpoint (so payload logging sees them), with scoring ids."""
+    key = deployments.issue_key(ctx, SYSTEM, deployment_id, label=label)
+    positive = classes.index(spec.positive_label)
+    labels: list[str] = []
+    probabilities: list[float] = []
+    ids: list[str] = []
+    step = max(1, ctx.settings.max_scoring_rows)
+    try:
+        with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {key}"}) as client:
+            for start in range(0, len(rows), step):
+                part = rows.iloc[start : start + step][spec.feature_names]
+                payload = {"input_data": [{"fields": spec.feature_names,
+                                           "values": json.loads(part.to_json(orient="values"))}]}  # fmt: skip
+                response = client.post(url, json=payload)
+                if response.status_code != 200:
+                    raise GateFailed("evaluate", f"{url} answered {response.status_code}: {response.text[:300]}")
+                body = response.json()
+                for label_, proba in body["predictions"][0]["values"]:
+                    labels.append(str(label_))
+                    probabilities.append(float(proba[positive]))
+                ids += body["scoring_ids"]
+    except httpx.HTTPError as exc:
+        raise GateFailed("evaluate", f"no answer from the scoring service at {url}: {exc}") from exc
+    finally:
+        deployments.revoke_key(ctx, SYSTEM, key)
+    out = rows.copy()
+    out["prediction"], out["probability"], out["scoring_id"] = labels, probabilities, ids
+    return out
+
+
 def _evaluate_in_preprod(
     ctx: ServiceContext, mv_id: int, inputs: PipelineInputs, state: PipelineState
 ) -> ServiceStageResult:
-    deployment_id = state.results["deploy"].outputs["deployment_id"]
-    result = evaluate_preprod(state.trained.metrics, spec=inputs.spec, n_records=int(state.validation.test_index.size))
+    """Every monitor on the test split scored through the pre-prod endpoint, against the training split."""
+    deploy = state.results["deploy"].outputs
+    spec, model = inputs.spec, state.trained.model
+    clean = state.validation.clean
+    assert clean is not None
+    test = clean.iloc[state.validation.test_index]
+    classes = [str(c) for c in model.classes_]
+    label = f"pre-prod evaluation of model version {mv_id}"
+    current = _score_over_http(ctx, deploy["endpoint"], deploy["deployment_id"], test, spec, classes, label=label)
+    reference = evaluations.score_frame(model, clean.iloc[state.validation.train_index], spec)
+    results = run_monitors(current, reference, spec=spec, model=model, labelled=current, held_out=current)
+    window = {"source": "test split scored through the pre-prod endpoint", "records": len(current),
+              "endpoint": deploy["endpoint"]}  # fmt: skip
     with ctx.db.write() as session:
-        evaluation = Evaluation(model_version_id=mv_id, deployment_id=deployment_id, space="preprod",
-                                data_window=result.data_window, results=jsonable(result.to_dict()),
-                                status=result.status, created_at=utcnow())  # fmt: skip
-        session.add(evaluation)
-        session.flush()
-        audit.record(session, actor="pipeline", action="evaluation.recorded", object_type="evaluation",
-                     object_id=evaluation.id, details={"model_version_id": mv_id, "status": result.status})  # fmt: skip
-        evaluation_id = evaluation.id
+        outcome = evaluations.store_evaluation(session, model_version_id=mv_id, deployment_id=deploy["deployment_id"],
+                                               space="preprod", data_window=window, results=results, actor="pipeline",
+                                               retrain_on_failure=False)  # fmt: skip
+    failed = [f"{r.monitor}.{m.name}" for r in results if r.monitor != "mrm" for m in r.failed_critical]
+    log = [f"{r.monitor}: {r.status}" + "".join(f"; {m.name} {m.value:.4f} vs {m.threshold:.2f} {m.status}"
+           for m in r.metrics if m.critical and m.value is not None) for r in results]  # fmt: skip
+    log.append(f"risk level {outcome.risk_level}; {len(current)} test records scored through {deploy['endpoint']}")
     # A failed critical threshold does not stop the run: the validator sees it, and approval
     # then needs an explicit override with a reason.
-    gate = Gate(True, f"evaluation {evaluation_id}: {result.status}; {result.gate.reason}")
-    return ServiceStageResult({"evaluation_id": evaluation_id, **result.to_dict()}, gate, result.log)
+    reason = "no critical threshold failed" if not failed else "failed critical: " + ", ".join(failed)
+    gate = Gate(True, f"evaluation {outcome.evaluation_id}: {outcome.status}; {reason}")
+    outputs = {"evaluation_id": outcome.evaluation_id, "status": outcome.status, "risk_level": outcome.risk_level,
+               "alerts": outcome.alerts, "records": len(current)}  # fmt: skip
+    return ServiceStageResult(outputs, gate, log)
 
 
 def _finish_awaiting_review(ctx: ServiceContext, run_id: int, worker_id: str, mv_id: int, state: PipelineState) -> str:

@@ -128,9 +128,14 @@ def _score(registry: Registry, logger: PayloadLogger | None, limit: int, deploym
     body_out["model_version_id"] = serving.model_version_id
     text = json.dumps(body_out)
     if logger is not None:
-        # The exact bytes exchanged, once per request: logging costs one queue append here.
+        # Logging costs one queue append here; the writer thread turns batches into columnar chunks.
+        positive = serving.loaded.classes.index(serving.loaded.spec.positive_label)
+        unseen = [0] * len(values)
+        for warning in result.warnings:
+            unseen[warning["record"]] += 1
         logger.log([{"request_id": result.request_id, "deployment_id": deployment_id,
                      "model_version_id": serving.model_version_id, "n_records": len(values),
-                     "created_at": datetime.now(UTC).replace(tzinfo=None), "request": body.decode("utf-8"),
-                     "response": text}])  # fmt: skip
+                     "created_at": datetime.now(UTC).replace(tzinfo=None), "fields": fields, "values": values,
+                     "predictions": result.labels, "probabilities": [p[positive] for p in result.probabilities],
+                     "unseen": unseen}])  # fmt: skip
     return Response(text, media_type="application/json")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -175,12 +176,32 @@ class DeploymentRevision(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
-class PayloadBatch(Base):
-    """One scoring request: its records in, its predictions out, by which model.
+class PayloadChunk(Base):
+    """The records of many scoring requests in one columnar (Parquet) block.
 
-    The request and response are stored as the exact JSON exchanged, once per request, so
-    logging costs one insert however many records a request carries. Record ``i`` of a
-    request has scoring id ``<request_id>-<i>``.
+    The payload logger writes one chunk per flush and deployment: features, prediction,
+    probability of the positive label and scoring id per record. Evaluations read a
+    window of chunks, so a million records are a few hundred blobs, not a million rows.
+    """
+
+    __tablename__ = "payload_chunks"
+    __table_args__ = (Index("ix_payload_chunks_deployment_id_last_at", "deployment_id", "last_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(Integer)
+    model_version_id: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(DateTime)
+    last_at: Mapped[datetime] = mapped_column(DateTime)
+    n_records: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PayloadBatch(Base):
+    """One scoring request: how many records, by which model, and where its records are.
+
+    Record ``i`` of a request has scoring id ``<request_id>-<i>`` and is row
+    ``chunk_offset + i`` of chunk ``chunk_id``. ``request`` and ``response`` hold the
+    JSON exchanged for requests logged before payload went columnar (migration 0004).
     """
 
     __tablename__ = "payload_batches"
@@ -192,8 +213,10 @@ class PayloadBatch(Base):
     model_version_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     n_records: Mapped[int] = mapped_column(Integer)
-    request: Mapped[str] = mapped_column(Text)
-    response: Mapped[str] = mapped_column(Text)
+    chunk_id: Mapped[int | None] = mapped_column(Integer)
+    chunk_offset: Mapped[int | None] = mapped_column(Integer)
+    request: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[str | None] = mapped_column(Text)
 
 
 class FeedbackRecord(Base):
@@ -213,7 +236,10 @@ class FeedbackRecord(Base):
 
 
 class Evaluation(Base):
+    """One run of the monitors: pre-prod (test split) or production (a payload window)."""
+
     __tablename__ = "evaluations"
+    __table_args__ = (Index("ix_evaluations_deployment_id_created_at", "deployment_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
@@ -223,6 +249,43 @@ class Evaluation(Base):
     results: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class Alert(Base):
+    """A critical threshold failed in an evaluation; open until someone acknowledges it."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id"), index=True)
+    deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployments.id"))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    monitor: Mapped[str] = mapped_column(String(32))
+    metric: Mapped[str] = mapped_column(String(128))
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class RetrainingRequest(Base):
+    """Raised by a failed production evaluation; done when a retraining run is launched from it."""
+
+    __tablename__ = "retraining_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    drifted_records: Mapped[list[Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    launched_by: Mapped[str | None] = mapped_column(String(128))
 
 
 class Approval(Base):

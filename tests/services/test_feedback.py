@@ -33,12 +33,14 @@ def test_csv_json_records_and_wml_fields_values_are_stored_exactly(live: Live, a
 
 def test_feedback_links_to_scoring_ids(live: Live, applicants: pd.DataFrame) -> None:
     frame = _labelled(applicants, 5)
-    scored = live.post(live.payload(frame)).json()["scoring_ids"]
-    frame["scoring_id"] = scored
     from pipeline_core.services.payloads import count_payload
     from tests.processes import wait_for
 
-    wait_for(lambda: count_payload(live.ctx, deployment_id=live.deployment_id) >= 10, timeout=10, what="payload")
+    before = count_payload(live.ctx, deployment_id=live.deployment_id)
+    scored = live.post(live.payload(frame)).json()["scoring_ids"]
+    frame["scoring_id"] = scored
+    wait_for(lambda: count_payload(live.ctx, deployment_id=live.deployment_id) == before + 5, timeout=10,
+             what="payload")  # fmt: skip
     batch = upload_feedback(live.ctx, live.people["dora"], live.deployment_id, frame)
     assert batch.linked == 5
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from pipeline_core.data.load import frame_to_csv_bytes, read_csv_file
 from pipeline_core.data.spec import DataSpec, Thresholds
 from pipeline_core.errors import ConflictError, DataError, NotFoundError
+from pipeline_core.monitors.suite import MONITORS
 from pipeline_core.params import RunParams
 from pipeline_core.services.audit import verify_chain
 from pipeline_core.services.authz import Principal
@@ -31,7 +32,7 @@ from pipeline_core.services.runs import (
 from pipeline_core.services.worker import RunWorker
 from pipeline_core.stages.register import load_model
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import AuditEvent, ModelVersion, Run
+from pipeline_core.store.models import AuditEvent, Evaluation, ModelVersion, Run
 
 FAST = RunParams(max_iter=30, cv_folds=3)
 
@@ -74,7 +75,12 @@ def test_a_run_registers_a_model_version_with_its_lineage(
     assert run.stages[3].outputs["model_version_id"] == mv.id
     deploy, evaluate = run.stages[4].outputs, run.stages[5].outputs
     assert deploy["smoke_status"] == 200 and deploy["smoke_max_abs_difference"] <= 1e-9
-    assert evaluate["status"] in ("pass", "warn") and evaluate["checks"][0]["name"] == "roc_auc"
+    assert evaluate["status"] in ("pass", "warn") and evaluate["risk_level"] in ("low", "medium")
+    with ctx.db.read() as session:
+        stored = session.get(Evaluation, evaluate["evaluation_id"])
+        assert stored is not None and stored.space == "preprod" and stored.data_window["records"] == 120  # 20% of 600
+        assert set(stored.results["monitors"]) == set(MONITORS)
+        assert stored.results["checks"][0]["name"] == "roc_auc" and stored.results["checks"][0]["critical"]
 
     with ctx.db.read() as session:
         actions = list(session.execute(select(AuditEvent.action).order_by(AuditEvent.seq)).scalars())
