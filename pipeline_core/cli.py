@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,14 +25,15 @@ import httpx
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import AuthError, DataError, DeploymentError, NotFoundError, PipelineError
+from pipeline_core.errors import AuthError, ConfigError, DataError, DeploymentError, NotFoundError, PipelineError
 from pipeline_core.params import RunParams
 from pipeline_core.pipeline import STAGES
-from pipeline_core.services import approvals, deployments, feedback, users
+from pipeline_core.services import approvals, deployments, evaluations, feedback, reports, retraining, users
 from pipeline_core.services.audit import verify_chain
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.datasets import builtin_spec
+from pipeline_core.services.payloads import PayloadWindow
 from pipeline_core.services.runs import (
     cancel_run,
     get_run,
@@ -492,6 +494,86 @@ def cmd_rollback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> 
     return 0
 
 
+def cmd_evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    actor = _login(ctx, args)
+    since = _timestamp(args.since) if args.since else None
+    window = PayloadWindow(since=since, max_records=args.max_records or ctx.settings.evaluation_max_records)
+    outcome = evaluations.evaluate_deployment(ctx, actor, args.deployment, window=window)
+    out.write(f"evaluation {outcome.evaluation_id} of deployment {args.deployment}: {outcome.status}, "
+              f"risk level {outcome.risk_level}\n")  # fmt: skip
+    for result in outcome.results:
+        out.write(f"  {result.monitor}: {result.status} ({result.n_records} records)\n")
+        for m in result.metrics:
+            if m.critical or m.status == "fail":
+                shown = "insufficient data" if m.value is None else f"{m.value:.4f}"
+                out.write(f"    {m.name} {shown} {m.status}{' (critical)' if m.critical else ''}\n")
+    for alert_id in outcome.alerts:
+        out.write(f"alert {alert_id} raised\n")
+    if outcome.retraining_request_id is not None:
+        out.write(f"retraining request {outcome.retraining_request_id} created; "
+                  f"run 'retrain --request {outcome.retraining_request_id}'\n")  # fmt: skip
+    return 1 if outcome.status == "fail" else 0
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError as exc:
+        raise ConfigError(f"--since {text!r} is not an ISO timestamp (e.g. 2026-11-26T09:00)") from exc
+
+
+def cmd_evaluations(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    found = evaluations.list_evaluations(ctx, _login(ctx, args), deployment_id=args.deployment,
+                                         model_version_id=args.model_version)  # fmt: skip
+    if not found:
+        out.write("no evaluations yet\n")
+    for ev in found:
+        out.write(f"evaluation {ev.id} {ev.created_at:%Y-%m-%d %H:%M:%S} {ev.space} model version "
+                  f"{ev.model_version_id}: {ev.status}, risk {ev.results.get('risk_level')}, "
+                  f"{ev.data_window.get('records')} records\n")  # fmt: skip
+    return 0
+
+
+def cmd_alerts(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    actor = _login(ctx, args)
+    if args.alerts_command == "ack":
+        evaluations.acknowledge_alert(ctx, actor, args.alert)
+        out.write(f"alert {args.alert} acknowledged\n")
+        return 0
+    found = evaluations.list_alerts(ctx, actor, status=None if args.all else "open")
+    if not found:
+        out.write("no open alerts\n" if not args.all else "no alerts\n")
+    for a in found:
+        out.write(f"alert {a.id} [{a.status}] {a.created_at:%Y-%m-%d %H:%M:%S} deployment {a.deployment_id} "
+                  f"model version {a.model_version_id}: {a.message}\n")  # fmt: skip
+    return 0
+
+
+def cmd_retrain(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    actor = _login(ctx, args)
+    outcome = retraining.retrain(ctx, actor, deployment_id=args.deployment, request_id=args.request)
+    out.write(f"retraining run {outcome.run_id} queued on dataset {outcome.dataset_id}: {outcome.training_records} "
+              f"training + {outcome.feedback_records} feedback records"
+              + (f" (request {outcome.request_id})" if outcome.request_id else "") + "\n")  # fmt: skip
+    if outcome.drifted_records:
+        out.write(f"{len(outcome.drifted_records)} drifted record(s) to label, e.g.:\n")
+        for r in outcome.drifted_records[:20]:
+            why = r.get("reason") or f"error probability {r['error_probability']:.3f}"
+            out.write(f"  {r.get('scoring_id', 'record ' + str(r['record']))}: {why}\n")
+    return _execute_or_wait(ctx, outcome.run_id, wait=args.wait, out=out)
+
+
+def cmd_report(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    text = reports.validation_report(ctx, _login(ctx, args), args.model_version, evaluation_id=args.evaluation)
+    path = Path(args.out)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"report file {args.out!r} cannot be written: {exc.strerror}") from exc
+    out.write(f"validation report of model version {args.model_version} written to {path} ({len(text):,} bytes)\n")
+    return 0
+
+
 def cmd_up(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     """The product on its embedded default: scoring service, a worker, and one demo run."""
     stop = threading.Event()
@@ -633,6 +715,34 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--deployment", type=int, default=None)
     rb.add_argument("--model", default=None, help="model name, when there are several prod deployments")
 
+    ev = sub.add_parser("evaluate", help="evaluate a deployment now on its payload and feedback")
+    ev.add_argument("--deployment", type=int, required=True)
+    ev.add_argument("--max-records", type=int, default=None, help="newest records read (default: settings)")
+    ev.add_argument("--since", default=None, help="only records scored since this ISO timestamp (UTC)")
+
+    evs = sub.add_parser("evaluations", help="evaluations over time")
+    evs.add_argument("evaluations_command", choices=("list",))
+    evs.add_argument("--deployment", type=int, default=None)
+    evs.add_argument("--model-version", type=int, default=None)
+
+    al = sub.add_parser("alerts", help="list or acknowledge alerts")
+    al_sub = al.add_subparsers(dest="alerts_command", required=True)
+    al_list = al_sub.add_parser("list")
+    al_list.add_argument("--all", action="store_true", help="acknowledged ones too")
+    al_ack = al_sub.add_parser("ack")
+    al_ack.add_argument("alert", type=int)
+
+    rt = sub.add_parser("retrain", help="retrain on training data + labelled feedback; ends in review")
+    rt_which = rt.add_mutually_exclusive_group(required=True)
+    rt_which.add_argument("--deployment", type=int, default=None)
+    rt_which.add_argument("--request", type=int, default=None, help="a retraining request id")
+    rt.add_argument("--wait", action="store_true", help="wait until the run finishes")
+
+    rp = sub.add_parser("report", help="write a model version's validation report (HTML)")
+    rp.add_argument("model_version", type=int)
+    rp.add_argument("--out", required=True)
+    rp.add_argument("--evaluation", type=int, default=None, help="default: the newest evaluation")
+
     parser.add_argument("--user", default=None, help="acting user (default MLOPS_USER); password: MLOPS_PASSWORD")
     for sp in _leaf_parsers(sub):
         sp.add_argument("--user", default=argparse.SUPPRESS, help="acting user (default MLOPS_USER)")
@@ -668,6 +778,11 @@ COMMANDS = {
     "approve": cmd_approve,
     "reject": cmd_reject,
     "rollback": cmd_rollback,
+    "evaluate": cmd_evaluate,
+    "evaluations": cmd_evaluations,
+    "alerts": cmd_alerts,
+    "retrain": cmd_retrain,
+    "report": cmd_report,
 }
 
 

@@ -36,6 +36,9 @@ class Settings:
     max_scoring_rows: int = 10_000
     serving_refresh_interval: float = 0.5
     payload_logging: bool = True
+    # Production evaluations the worker runs: every interval seconds (0: never), over at most this many records.
+    evaluation_interval: float = 3600.0
+    evaluation_max_records: int = 1_000_000
     # CLI identity; the password only ever comes from the environment or a prompt.
     user: str = ""
     password: str = field(default="", repr=False)
@@ -56,6 +59,8 @@ class Settings:
         for name in ("heartbeat_interval", "heartbeat_timeout", "poll_interval", "serving_refresh_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"setting {name} must be positive, got {getattr(self, name)!r}")
+        if self.evaluation_interval < 0 or self.evaluation_max_records < 1:
+            raise ConfigError("settings evaluation_interval must be >= 0 and evaluation_max_records >= 1")
         if self.max_scoring_rows < 1 or not 0 < self.serve_port < 65536:
             raise ConfigError("settings max_scoring_rows must be >= 1 and serve_port in 1-65535")
         if self.heartbeat_timeout <= self.heartbeat_interval:

@@ -19,7 +19,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "delete_deployment": frozenset({"data_scientist", "admin"}),
     "rollback": frozenset({"validator", "admin"}),
     "upload_feedback": frozenset({"data_scientist", "validator", "admin"}),
-    "evaluate_now": frozenset({"data_scientist", "validator", "admin"}),
+    # "system": the worker's scheduled evaluations.
+    "evaluate_now": frozenset({"data_scientist", "validator", "admin", "system"}),
     "manage_users": frozenset({"admin"}),
     "manage_thresholds": frozenset({"admin"}),
 }

@@ -3,28 +3,34 @@
 Any number of workers (processes, machines) can serve one store. A claim is an UPDATE
 guarded by ``status = 'queued'``, so exactly one claimant sees its row change. While a
 run executes, a heartbeat thread stamps it; a worker that dies stops stamping, and the
-reaper (run by every worker and by the CLI) fails the run after the timeout.
+reaper (run by every worker and by the CLI) fails the run after the timeout. Between
+runs, a worker also keeps the production evaluation schedule (``evaluation_interval``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pipeline_core.services import audit
+from pipeline_core.services import audit, evaluations
+from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.payloads import PayloadWindow
 from pipeline_core.services.runner import ProgressFn, RunControl, execute_run
 from pipeline_core.services.runs import reap_stale_runs
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Run, Worker
 
 MAX_CLAIM_ATTEMPTS = 5
+log = logging.getLogger(__name__)
 
 
 def new_worker_id(kind: str = "worker") -> str:
@@ -39,6 +45,7 @@ class RunWorker:
         self.ctx = ctx
         self.id = worker_id or new_worker_id()
         self.progress = progress
+        self._next_evaluation_check = 0.0
         now = utcnow()
         with ctx.db.write() as session:
             session.merge(Worker(id=self.id, hostname=socket.gethostname(), pid=os.getpid(), started_at=now,
@@ -128,6 +135,7 @@ class RunWorker:
                 run_id = self.claim_next()
                 if run_id is None:
                     self.beat()
+                    self.evaluate_due()
                     if on_idle:
                         on_idle()
                     stop.wait(self.ctx.settings.poll_interval)
@@ -136,6 +144,30 @@ class RunWorker:
                 done += 1
         finally:
             self.stop()
+        return done
+
+    def evaluate_due(self) -> list[int]:
+        """Evaluate every production deployment whose last evaluation is older than the interval.
+
+        Between runs only, so a schedule never delays a queued run by more than one evaluation.
+        A deployment without traffic is skipped; any other failure is logged and retried next time.
+        """
+        interval = self.ctx.settings.evaluation_interval
+        if interval <= 0 or time.monotonic() < self._next_evaluation_check:
+            return []
+        self._next_evaluation_check = time.monotonic() + min(interval, 60.0)
+        done = []
+        window = PayloadWindow(max_records=self.ctx.settings.evaluation_max_records)
+        for deployment_id in evaluations.due_deployments(self.ctx, interval=interval):
+            try:
+                outcome = evaluations.evaluate_deployment(self.ctx, SYSTEM, deployment_id, window=window)
+            except evaluations.EvaluationError as exc:
+                log.info("scheduled evaluation of deployment %d skipped: %s", deployment_id, exc)
+                continue
+            except Exception:
+                log.exception("scheduled evaluation of deployment %d failed", deployment_id)
+                continue
+            done.append(outcome.evaluation_id)
         return done
 
     def stop(self) -> None:

@@ -87,7 +87,9 @@ def test_a_run_registers_a_model_version_with_its_lineage(
         assert verify_chain(session).ok
     assert [a for a in actions if not a.startswith("user.")] == [
         "dataset.registered", "run.queued", "run.claimed", "model_version.registered", "deployment.created",
-        "deployment.key_issued", "deployment.key_revoked", "evaluation.recorded", "model_version.awaiting_review",
+        "deployment.key_issued", "deployment.key_revoked",  # the smoke test's key
+        "deployment.key_issued", "deployment.key_revoked",  # the evaluation's key
+        "evaluation.recorded", "model_version.awaiting_review",
         "run.succeeded",
     ]  # fmt: skip
     assert mv_state(ctx, mv.id) == "awaiting_review"
