@@ -86,6 +86,20 @@ def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> 
     stored = _as("vera", ["feedback", "upload", "--deployment", prod_id, "--file", str(fb)], data_dir)
     assert "stored 4 feedback record(s)" in stored and "4 linked to scoring ids" in stored
 
+    # Monitoring: four scored records are too few to judge, and the evaluation says so.
+    evaluated = _as("vera", ["evaluate", "--deployment", prod_id], data_dir)
+    assert re.search(r"evaluation \d+ of deployment \d+: warn, risk level medium", evaluated)
+    assert "roc_auc insufficient data insufficient (critical)" in evaluated
+    refused = run_cli(["--user", "ada", "evaluate", "--deployment", prod_id, "--since", "yesterday"], data_dir)
+    assert refused.returncode == 2 and "--since 'yesterday' is not an ISO timestamp" in refused.stderr
+    assert " prod model version " in _as("vera", ["evaluations", "list", "--deployment", prod_id], data_dir)
+    assert _as("vera", ["alerts", "list"], data_dir) == "no open alerts\n"
+    report = tmp_path / "report.html"
+    assert "written to" in _as("vera", ["report", mv, "--out", str(report)], data_dir)
+    assert report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    retrained = _as("dora", ["retrain", "--deployment", prod_id, "--wait"], data_dir)
+    assert "+ 4 feedback records" in retrained and "state: awaiting review" in retrained
+
     nothing = run_cli(["--user", "vera", "rollback"], data_dir)
     assert nothing.returncode == 2 and "nothing to roll back to" in nothing.stderr
 

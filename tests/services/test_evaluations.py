@@ -1,0 +1,160 @@
+"""Production evaluations end to end: drifted traffic over HTTP, feedback, alert, retraining to review."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from pipeline_core.data.german_credit import generate_german_credit
+from pipeline_core.data.spec import DataSpec
+from pipeline_core.errors import NotFoundError, PermissionDenied
+from pipeline_core.services import approvals, deployments, evaluations, reports, retraining
+from pipeline_core.services.authz import Principal
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.datasets import load_frame
+from pipeline_core.services.feedback import upload_feedback
+from pipeline_core.services.payloads import PayloadWindow, count_payload
+from pipeline_core.services.runs import model_version_for_run
+from pipeline_core.services.worker import RunWorker
+from pipeline_core.store.models import Alert, Dataset, Evaluation, ModelVersion, RetrainingRequest, Run
+from tests.processes import wait_for
+from tests.services.helpers import make_candidate
+
+
+def _to_prod(ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path) -> tuple[int, int, str]:
+    mv_id = make_candidate(ctx, people["dora"], tmp_path)
+    with ctx.db.read() as session:
+        mv = session.get(ModelVersion, mv_id)
+        assert mv is not None
+        sha = mv.artifact_sha256
+    outcome = approvals.approve(ctx, people["vera"], mv_id, comment="quality, fairness and drift reviewed",
+                                artifact_sha256=sha)  # fmt: skip
+    assert outcome.deployment is not None and outcome.deployment.space == "prod"
+    key = deployments.issue_key(ctx, people["dora"], outcome.deployment.id, label="e2e")
+    return mv_id, outcome.deployment.id, key
+
+
+def _score(ctx: ServiceContext, dep_id: int, key: str, frame: pd.DataFrame, spec: DataSpec) -> dict:  # type: ignore[type-arg]
+    url = ctx.settings.scoring_url + deployments.scoring_path(dep_id)
+    values = frame[spec.feature_names].to_json(orient="values")
+    body = '{"input_data": [{"fields": ' + pd.Series(spec.feature_names).to_json(orient="values") + ', "values": '
+    response = httpx.post(url, content=body + values + "}]}", headers={"Authorization": f"Bearer {key}",
+                          "Content-Type": "application/json"}, timeout=60)  # fmt: skip
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _drifted(n: int, seed: int) -> pd.DataFrame:
+    frame = generate_german_credit(n, seed=seed)
+    frame["LoanAmount"] = (frame["LoanAmount"] * 2.5).round().astype(int)  # inflation shock
+    frame["Housing"] = "free"
+    return frame
+
+
+def test_drifted_traffic_and_bad_feedback_raise_an_alert_and_retraining_reaches_review(
+    live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path, spec: DataSpec
+) -> None:
+    ctx = live_ctx
+    mv_id, dep_id, key = _to_prod(ctx, people, tmp_path)
+    before = count_payload(ctx, deployment_id=dep_id)
+    traffic = _drifted(400, seed=31)
+    answer = _score(ctx, dep_id, key, traffic, spec)
+    wait_for(lambda: count_payload(ctx, deployment_id=dep_id) == before + 400, timeout=10, what="payload logged")
+
+    # The world changed: the true outcomes of 150 scored applicants contradict the model.
+    predicted = [label for label, _ in answer["predictions"][0]["values"]]
+    feedback = traffic.iloc[:150].copy()
+    feedback["Risk"] = ["No Risk" if p == "Risk" else "Risk" for p in predicted[:150]]
+    feedback["scoring_id"] = answer["scoring_ids"][:150]
+    assert upload_feedback(ctx, people["dora"], dep_id, feedback).linked == 150
+
+    outcome = evaluations.evaluate_deployment(ctx, people["victor"], dep_id)
+    assert outcome.status == "fail" and outcome.risk_level == "high"
+    by_monitor = {r.monitor: r for r in outcome.results}
+    assert by_monitor["quality"].metric("roc_auc").status == "fail"  # labels flipped: AUC far below 0.6
+    drift = by_monitor["drift"].details["features"]
+    assert drift["LoanAmount"]["drifted"] and drift["Housing"]["drifted"]
+    assert not drift["Sex"]["drifted"] and not drift["Job"]["drifted"]
+
+    with ctx.db.read() as session:
+        evaluation = session.get(Evaluation, outcome.evaluation_id)
+        assert evaluation is not None and evaluation.space == "prod" and evaluation.created_by == "victor"
+        assert evaluation.data_window["records"] == 400 and evaluation.data_window["feedback_records"] == 150
+        alerts = session.execute(select(Alert).where(Alert.evaluation_id == evaluation.id)).scalars().all()
+        assert "roc_auc" in {a.metric for a in alerts} and all(a.status == "open" for a in alerts)
+        request = session.get(RetrainingRequest, outcome.retraining_request_id)
+        assert request is not None and request.status == "open" and "roc_auc failed" in request.reason
+        # Drifted records name the scored records (scoring ids of this deployment).
+        assert request.drifted_records
+        named = [r["scoring_id"] for r in request.drifted_records if "scoring_id" in r]
+        assert set(named) <= set(answer["scoring_ids"])
+    assert {a.id for a in evaluations.list_alerts(ctx, people["max"])} >= set(outcome.alerts)
+
+    retrained = retraining.retrain(ctx, people["dan"], request_id=outcome.retraining_request_id)
+    assert retrained.feedback_records == 150 and retrained.drifted_records == request.drifted_records
+    worker = RunWorker(ctx)
+    assert worker.claim(retrained.run_id)
+    assert worker.execute(retrained.run_id) == "succeeded"
+    worker.stop()
+    new_mv = model_version_for_run(ctx, retrained.run_id)
+    assert new_mv is not None and new_mv.state == "awaiting_review" and new_mv.id != mv_id
+    with ctx.db.read() as session:
+        dataset = session.get(Dataset, retrained.dataset_id)
+        assert dataset is not None
+        request = session.get(RetrainingRequest, outcome.retraining_request_id)
+        assert request is not None and request.status == "launched" and request.run_id == retrained.run_id
+        assert session.get(Run, retrained.run_id).created_by == "dan"  # type: ignore[union-attr]
+    data = load_frame(ctx, dataset)
+    assert len(data) == retrained.training_records + 150
+    # The appended records carry the uploaded true labels, never the model's predictions.
+    assert list(data["Risk"].iloc[-150:]) == list(feedback["Risk"])
+    assert (data["Risk"].iloc[-150:].to_numpy() != np.array(predicted[:150])).all()
+
+    html = reports.validation_report(ctx, people["max"], mv_id, evaluation_id=outcome.evaluation_id)
+    assert "roc_auc" in html and "Drop in accuracy" in html
+
+
+def test_the_worker_keeps_the_evaluation_schedule(
+    live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path, spec: DataSpec
+) -> None:
+    ctx = live_ctx
+    _, dep_id, key = _to_prod(ctx, people, tmp_path)
+    worker = RunWorker(ctx)
+    assert worker.evaluate_due() == []  # no traffic yet: skipped, nothing stored
+    before = count_payload(ctx, deployment_id=dep_id)
+    _score(ctx, dep_id, key, generate_german_credit(150, seed=5), spec)
+    wait_for(lambda: count_payload(ctx, deployment_id=dep_id) == before + 150, timeout=10, what="payload logged")
+    worker._next_evaluation_check = 0.0
+    done = worker.evaluate_due()
+    assert len(done) == 1
+    worker._next_evaluation_check = 0.0
+    assert worker.evaluate_due() == []  # evaluated within the interval: not due again
+    ctx.settings = replace(ctx.settings, evaluation_interval=0.0)
+    worker._next_evaluation_check = 0.0
+    assert worker.evaluate_due() == []  # 0 turns the schedule off
+    worker.stop()
+    history = evaluations.list_evaluations(ctx, people["max"], deployment_id=dep_id)
+    assert [e.id for e in history] == done and history[0].created_by == "system"
+
+
+def test_refusals_store_nothing(live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path) -> None:
+    ctx = live_ctx
+    _, dep_id, _ = _to_prod(ctx, people, tmp_path)
+    with ctx.db.read() as session:
+        stored = len(session.execute(select(Evaluation.id)).all())
+    with pytest.raises(PermissionDenied, match="max is a manager; evaluate now needs"):
+        evaluations.evaluate_deployment(ctx, people["max"], dep_id)
+    with pytest.raises(evaluations.EvaluationError, match=f"deployment {dep_id} has no scored records"):
+        evaluations.evaluate_deployment(ctx, people["vera"], dep_id, window=PayloadWindow(max_records=10))
+    with pytest.raises(NotFoundError, match="deployment 999 does not exist"):
+        evaluations.evaluate_deployment(ctx, people["vera"], 999)
+    with pytest.raises(PermissionDenied, match="launch run"):
+        retraining.retrain(ctx, people["vera"], deployment_id=dep_id)
+    with ctx.db.read() as session:
+        assert len(session.execute(select(Evaluation.id)).all()) == stored
