@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -40,14 +42,14 @@ def _to_prod(ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path) 
     return mv_id, outcome.deployment.id, key
 
 
-def _score(ctx: ServiceContext, dep_id: int, key: str, frame: pd.DataFrame, spec: DataSpec) -> dict:  # type: ignore[type-arg]
+def _score(ctx: ServiceContext, dep_id: int, key: str, frame: pd.DataFrame, spec: DataSpec) -> dict[str, Any]:
     url = ctx.settings.scoring_url + deployments.scoring_path(dep_id)
-    values = frame[spec.feature_names].to_json(orient="values")
-    body = '{"input_data": [{"fields": ' + pd.Series(spec.feature_names).to_json(orient="values") + ', "values": '
-    response = httpx.post(url, content=body + values + "}]}", headers={"Authorization": f"Bearer {key}",
-                          "Content-Type": "application/json"}, timeout=60)  # fmt: skip
+    values = json.loads(frame[spec.feature_names].to_json(orient="values"))
+    body = {"input_data": [{"fields": spec.feature_names, "values": values}]}
+    response = httpx.post(url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=60)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 def _drifted(n: int, seed: int) -> pd.DataFrame:
