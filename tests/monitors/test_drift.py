@@ -60,3 +60,52 @@ def test_data_consistency_counts_exactly(spec: DataSpec) -> None:
 def test_too_few_records(spec: DataSpec) -> None:
     result = drift(generate_german_credit(20, seed=1), generate_german_credit(500, seed=2), spec=spec)
     assert result.status == "insufficient" and result.metrics[0].detail == "insufficient data: 20 < 100"
+
+
+def test_categorical_columns_give_the_same_answers_as_strings(spec: DataSpec) -> None:
+    reference = generate_german_credit(1000, seed=1)
+    current = generate_german_credit(1000, seed=2)
+    current.loc[:99, "Job"] = "astronaut"
+    as_codes = current.astype({name: "category" for name in spec.categorical})
+    plain, coded = drift(current, reference, spec=spec), drift(as_codes, reference, spec=spec)
+    for name in spec.feature_names:
+        assert coded.details["features"][name]["value"] == pytest.approx(plain.details["features"][name]["value"])
+    assert coded.details["data_consistency"] == plain.details["data_consistency"]
+    assert plain.details["data_consistency"]["columns"]["Job"] == {"unseen_categories": 100, "values": ["astronaut"]}
+
+
+def _error_reference(spec: DataSpec) -> pd.DataFrame:
+    """Held-out records where the model errs on every renter and on no one else."""
+    frame = generate_german_credit(600, seed=5)
+    rent = (frame["Housing"] == "rent").to_numpy()
+    frame["prediction"] = np.where(rent, np.where(frame["Risk"] == "Risk", "No Risk", "Risk"), frame["Risk"])
+    return frame
+
+
+def test_drop_in_accuracy_is_estimated_where_the_model_errs(spec: DataSpec) -> None:
+    held_out = _error_reference(spec)
+    reference_accuracy = 1 - (held_out["Housing"] == "rent").mean()
+    renters = generate_german_credit(400, seed=6).assign(Housing="rent")
+    owners = generate_german_credit(400, seed=7).assign(Housing="own")
+    bad = drift(renters, held_out, spec=spec, error_reference=held_out)
+    good = drift(owners, held_out, spec=spec, error_reference=held_out)
+    dropped, kept = bad.details["accuracy_drop"], good.details["accuracy_drop"]
+    assert dropped["reference_accuracy"] == pytest.approx(reference_accuracy)
+    # All renters are mispredicted: accuracy falls to about 0, a drop of about the reference accuracy.
+    assert dropped["estimated_drop"] == pytest.approx(reference_accuracy, abs=0.1)
+    assert bad.metric("drop_in_accuracy").status == "fail" and bad.metric("drop_in_accuracy").critical
+    assert kept["estimated_drop"] < 0 and good.metric("drop_in_accuracy").status == "pass"  # owners: never wrong
+    # The drifted records listed are the likely mispredicted ones, most likely first.
+    assert dropped["likely_mispredicted"] == 400 and len(dropped["records"]) == 100
+    probabilities = [r["error_probability"] for r in dropped["records"]]
+    assert probabilities == sorted(probabilities, reverse=True) and kept["records"] == []
+
+
+def test_drop_in_accuracy_needs_enough_labelled_errors(spec: DataSpec) -> None:
+    held_out = _error_reference(spec).head(30)
+    result = drift(generate_german_credit(200, seed=8), held_out, spec=spec, error_reference=held_out)
+    metric = result.metric("drop_in_accuracy")
+    assert metric.status == "insufficient" and metric.detail == "insufficient data: 30 < 50"
+    perfect = _error_reference(spec).assign(prediction=lambda f: f["Risk"])
+    result = drift(generate_german_credit(200, seed=8), perfect, spec=spec, error_reference=perfect)
+    assert result.details["accuracy_drop"]["reason"].startswith("the held-out records hold no errors")

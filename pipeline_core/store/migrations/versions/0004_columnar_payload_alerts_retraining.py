@@ -83,11 +83,13 @@ def upgrade() -> None:
 def _copy_json_payload_into_chunks() -> None:
     """One chunk per request logged as JSON; the same columns the payload logger writes."""
     bind = op.get_bind()
+    # Typed columns, so timestamps come back as datetimes on every engine.
+    batches = sa.table("payload_batches", sa.column("id", sa.Integer), sa.column("request_id", sa.String),
+                       sa.column("deployment_id", sa.Integer), sa.column("model_version_id", sa.Integer),
+                       sa.column("created_at", sa.DateTime), sa.column("request", sa.Text),
+                       sa.column("response", sa.Text), sa.column("chunk_id", sa.Integer))  # fmt: skip
     rows = bind.execute(
-        sa.text(
-            "SELECT id, request_id, deployment_id, model_version_id, created_at, request, response "
-            "FROM payload_batches WHERE chunk_id IS NULL AND request IS NOT NULL ORDER BY id"
-        )
+        sa.select(batches).where(batches.c.chunk_id.is_(None), batches.c.request.is_not(None)).order_by(batches.c.id)
     ).all()
     chunks = sa.table(
         "payload_chunks",

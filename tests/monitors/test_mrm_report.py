@@ -1,0 +1,118 @@
+"""MRM risk levels from hand-made results, and the validation report as a complete, valid HTML file."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline_core.data.german_credit import generate_german_credit
+from pipeline_core.data.spec import DataSpec
+from pipeline_core.monitors.explain import ExplainConfig
+from pipeline_core.monitors.mrm import risk_evaluation
+from pipeline_core.monitors.report import SECTIONS, render_validation_report
+from pipeline_core.monitors.suite import SuiteConfig, run_monitors
+from pipeline_core.results import Metric, MonitorResult, insufficient, judged
+
+
+def _result(*metrics: Metric) -> MonitorResult:
+    return MonitorResult("quality", list(metrics), 500, 100)
+
+
+@pytest.mark.parametrize(
+    ("metrics", "model_tests", "level", "run", "passed", "failed"),
+    [
+        ([judged("roc_auc", 0.8, 0.6, higher=True, critical=True)], [], "low", 1, 1, 0),
+        ([judged("roc_auc", 0.61, 0.6, higher=True, critical=True)], [], "low", 1, 1, 0),  # warn still passes
+        ([judged("roc_auc", 0.5, 0.6, higher=True, critical=True)], [], "high", 1, 0, 1),
+        (
+            [judged("roc_auc", 0.8, 0.6, higher=True, critical=True), judged("pr_auc", 0.2, 0.3, higher=True)],
+            [],
+            "medium",
+            2,
+            1,
+            1,
+        ),
+        ([insufficient("roc_auc", 20, 100, critical=True)], [], "medium", 1, 0, 0),
+        ([Metric("brier", 0.2)], [], "low", 0, 0, 0),  # information only: not a test
+        (
+            [judged("roc_auc", 0.8, 0.6, higher=True, critical=True)],
+            [{"name": "invariance", "status": "fail", "critical": True}],
+            "high",
+            2,
+            1,
+            1,
+        ),
+    ],
+    ids=["pass", "warn", "critical-fail", "noncritical-fail", "insufficient", "info-only", "model-test-fail"],
+)
+def test_risk_levels_and_counts(metrics: list[Metric], model_tests: list[dict[str, object]], level: str, run: int,
+                                passed: int, failed: int) -> None:  # fmt: skip
+    result = risk_evaluation([_result(*metrics)], model_tests=model_tests)
+    counts = {m.name: m.value for m in result.metrics}
+    assert result.details["risk_level"] == level
+    assert (counts["tests_run"], counts["tests_passed"], counts["tests_failed"]) == (run, passed, failed)
+
+
+class _Checker(HTMLParser):
+    """Balanced tags (void elements aside), and the ids present."""
+
+    VOID: ClassVar[set[str]] = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "source", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.ids: set[str] = set()
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.ids.update(v for k, v in attrs if k == "id" and v)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+            return
+        self.stack.pop()
+
+
+def test_the_report_is_valid_html_with_every_section(spec: DataSpec) -> None:
+    from pipeline_core.params import RunParams
+    from pipeline_core.pipeline import PipelineInputs, execute
+
+    frame = generate_german_credit(2000, seed=4)  # a test split large enough for the bias scan
+    state = execute(PipelineInputs(frame=frame, spec=spec, params=RunParams(max_iter=30, cv_folds=2), dataset={},
+                                   reference_schema=None))  # fmt: skip
+    model, clean = state.trained.model, state.validation.clean
+    assert clean is not None
+
+    def scored(rows: pd.DataFrame) -> pd.DataFrame:
+        p = model.predict_proba(rows[spec.feature_names])[:, 1]
+        return rows.assign(probability=p, prediction=np.where(p >= 0.5, "Risk", "No Risk"))
+
+    test, train = scored(clean.iloc[state.validation.test_index]), scored(clean.iloc[state.validation.train_index])
+    config = SuiteConfig(explain=ExplainConfig(n_repeats=2, background_records=20, max_evals=100, explained_records=1))
+    results = run_monitors(test, train, spec=spec, model=model, labelled=test, held_out=test, config=config)
+    html = render_validation_report(title="Validation report: german_credit v1 <test>",
+                                    model={"artifact sha256": "abc", "created by": "dora"},
+                                    evaluation={"id": 7, "space": "preprod", "data_window": {"records": len(test)}},
+                                    results=results,
+                                    model_tests=[{"name": "invariance", "status": "pass"}])  # fmt: skip
+    assert html.startswith("<!DOCTYPE html>") and html.endswith("</html>")
+    checker = _Checker()
+    checker.feed(html)
+    checker.close()
+    assert checker.errors == [] and checker.stack == []
+    assert {s.lower().replace(" ", "-") for s in SECTIONS} <= checker.ids
+    assert "&lt;test&gt;" in html  # every value is escaped
+    assert html.count("plotly.js v") == 1 and "<script src=" not in html  # self-contained: plotly.js inlined once
+    assert html.count('class="plotly-graph-div"') >= 5  # confusion matrix, scan, drift, importance, SHAP
+    for word in ("Risk level", "roc_auc", "Bias scan", "Drift per feature", "Data consistency", "Contrastive",
+                 "invariance", "dora"):  # fmt: skip
+        assert word in html, word
