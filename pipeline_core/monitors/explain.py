@@ -40,6 +40,8 @@ class Classifier(Protocol):
 @dataclass(frozen=True, kw_only=True)
 class ExplainConfig:
     n_repeats: int = 5
+    # Permutation importance on at most this many labelled records (each repeat predicts them once per feature).
+    importance_max_samples: int = 500
     background_records: int = 50
     explained_records: int = 3
     max_evals: int = 400
@@ -80,6 +82,7 @@ def global_importance(
         n_repeats=config.n_repeats,
         random_state=config.seed,
         n_jobs=1,
+        max_samples=min(config.importance_max_samples, len(labelled)),
     )
     rows: list[dict[str, Any]] = [
         {"feature": name, "importance": float(m), "std": float(s)}
@@ -250,8 +253,13 @@ def explainability(
     spec: DataSpec,
     model: Classifier,
     config: ExplainConfig | None = None,
+    importance: list[dict[str, Any]] | None = None,
 ) -> MonitorResult:
-    """Global importance on labelled ``reference``; local and contrastive explanations of records of ``current``."""
+    """Global importance on labelled ``reference``; local and contrastive explanations of records of ``current``.
+
+    Global importance depends only on the model and ``reference``: pass ``importance`` computed
+    earlier (``global_importance``) to reuse it across evaluations of the same model version.
+    """
     config = config or ExplainConfig()
     labelled = reference[reference[spec.target].notna()] if spec.target in reference.columns else reference.iloc[:0]
     n = len(labelled)
@@ -259,7 +267,8 @@ def explainability(
         return MonitorResult(
             "explainability", [insufficient("global_importance", n, config.min_records)], n, config.min_records
         )
-    importance = global_importance(model, labelled, spec=spec, config=config)
+    if importance is None:
+        importance = global_importance(model, labelled, spec=spec, config=config)
     metrics = [Metric(f"importance[{r['feature']}]", r["importance"], detail=f"± {r['std']:.4f}") for r in importance]
     explained = []
     sample = current.head(config.explained_records)

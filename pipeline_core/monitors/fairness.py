@@ -13,7 +13,7 @@ favourable label as the positive outcome):
 The bias scan compares every category, quantile band and tail with everyone else and
 reports the groups with the lowest disparate impact, so a skew the configured groups do
 not isolate (in the German credit data: applicants over about 45) is still seen.
-Everything is computed on boolean arrays, not with per-group DataFrames.
+Everything is computed on category codes and sorted columns, not with per-group DataFrames.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.monitors.groups import group_mask, scan_groups
+from pipeline_core.monitors.groups import group_mask, scan_counts
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
 
 PREDICTION = "prediction"
@@ -95,19 +95,18 @@ def bias_scan(current: pd.DataFrame, reference: pd.DataFrame, favourable: np.nda
               config: FairnessConfig) -> list[dict[str, Any]]:  # fmt: skip
     """The groups with the lowest disparate impact against everyone else, lowest first."""
     minimum = spec.thresholds.fairness_min_records
+    total, total_favourable = len(favourable), float(favourable.sum())
     found = []
-    seen: set[tuple[str, bytes]] = set()
-    for group in scan_groups(current, reference, categorical=spec.categorical, numeric=spec.numeric,
+    seen: set[tuple[object, ...]] = set()
+    for group in scan_counts(current, reference, favourable, categorical=spec.categorical, numeric=spec.numeric,
                              bands=config.scan_bands):  # fmt: skip
-        key = (group.feature, np.packbits(group.mask).tobytes())
-        if key in seen:  # the same records under another name (a top band and its tail)
+        if group.key in seen:  # the same records under another name (a top band and its tail)
             continue
-        seen.add(key)
-        n_in = int(group.mask.sum())
-        n_out = len(group.mask) - n_in
+        seen.add(group.key)
+        n_in, n_out = group.records, total - group.records
         if n_in < minimum or n_out < minimum:
             continue
-        inside, outside = _rate(favourable, group.mask), _rate(favourable, ~group.mask)
+        inside, outside = group.favourable / n_in, (total_favourable - group.favourable) / n_out
         if outside == 0:
             continue
         found.append({"feature": group.feature, "group": group.description, "records": n_in,

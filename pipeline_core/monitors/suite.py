@@ -45,6 +45,7 @@ def run_monitors(
     held_out: pd.DataFrame | None,
     model_tests: Sequence[dict[str, Any]] = (),
     config: SuiteConfig | None = None,
+    importance: list[dict[str, Any]] | None = None,
 ) -> list[MonitorResult]:
     """Quality, fairness, drift, explainability on the given frames, then the MRM risk evaluation."""
     config = config or SuiteConfig()
@@ -57,7 +58,12 @@ def run_monitors(
     if config.explain_enabled:
         results.append(
             explainability(
-                current, held_out if held_out is not None else reference, spec=spec, model=model, config=config.explain
+                current,
+                held_out if held_out is not None else reference,
+                spec=spec,
+                model=model,
+                config=config.explain,
+                importance=importance,
             )
         )
     results.append(risk_evaluation(results, model_tests=model_tests))

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import NotFoundError, PipelineError
+from pipeline_core.monitors.explain import ExplainConfig, global_importance
 from pipeline_core.monitors.suite import SuiteConfig, overall_status, run_monitors
 from pipeline_core.params import RunParams
 from pipeline_core.results import MonitorResult
@@ -61,6 +62,12 @@ class ModelFrames:
     spec: DataSpec
     reference: pd.DataFrame  # training split, scored
     held_out: pd.DataFrame  # test split, scored
+    importance: list[dict[str, Any]] | None = None  # global importance on held_out, computed once
+
+    def global_importance(self, config: ExplainConfig) -> list[dict[str, Any]]:
+        if self.importance is None:
+            self.importance = global_importance(self.model, self.held_out, spec=self.spec, config=config)
+        return self.importance
 
 
 _CACHE: OrderedDict[tuple[str, int], ModelFrames] = OrderedDict()
@@ -282,6 +289,7 @@ def evaluate_deployment(
         )
     feedback = feedback_frame(ctx, deployment_id, frames.spec)
     labelled = score_frame(frames.model, feedback, frames.spec) if len(feedback) else None
+    config = config or SuiteConfig()
     results = run_monitors(
         current,
         frames.reference,
@@ -290,6 +298,7 @@ def evaluate_deployment(
         labelled=labelled,
         held_out=frames.held_out,
         config=config,
+        importance=frames.global_importance(config.explain),
     )
     data_window = {**window.to_dict(), "source": "payload", "records": len(current), "feedback_records": len(feedback)}
     with ctx.db.write() as session:

@@ -15,10 +15,11 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
 
 from pipeline_core.data.columnar import decode_frames, encode_frame
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import NotFoundError
+from pipeline_core.errors import DataError, NotFoundError
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.models import Dataset, Deployment, ModelVersion, PayloadBatch, PayloadChunk
@@ -51,6 +52,17 @@ def _chunk_frame(requests: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _add_chunk(session: Session, deployment_id: int, model_version_id: int, frame: pd.DataFrame,
+               first_at: datetime, last_at: datetime) -> int:  # fmt: skip
+    categorical = [c for c in frame.columns if frame[c].dtype == object and c != SCORING_ID]
+    data = encode_frame(frame, categorical=categorical)
+    chunk = PayloadChunk(deployment_id=deployment_id, model_version_id=model_version_id, first_at=first_at,
+                         last_at=last_at, n_records=len(frame), data=data)  # fmt: skip
+    session.add(chunk)
+    session.flush()
+    return chunk.id
+
+
 def store_payload_batch(ctx: ServiceContext, requests: Sequence[dict[str, Any]]) -> int:
     """Store logged requests as columnar chunks in one transaction; returns how many records they hold."""
     if not requests:
@@ -62,38 +74,38 @@ def store_payload_batch(ctx: ServiceContext, requests: Sequence[dict[str, Any]])
     with ctx.db.write() as session:
         for (deployment_id, model_version_id), group in groupby(sorted(requests, key=key), key=key):
             batch = list(group)
-            frame = _chunk_frame(batch)
-            categorical = [c for c in frame.columns if frame[c].dtype == object and c != SCORING_ID]
-            chunk = PayloadChunk(
-                deployment_id=deployment_id,
-                model_version_id=model_version_id,
-                first_at=min(r["created_at"] for r in batch),
-                last_at=max(r["created_at"] for r in batch),
-                n_records=len(frame),
-                data=encode_frame(frame, categorical=categorical),
-            )
-            session.add(chunk)
-            session.flush()
+            chunk_id = _add_chunk(session, deployment_id, model_version_id, _chunk_frame(batch),
+                                  min(r["created_at"] for r in batch), max(r["created_at"] for r in batch))  # fmt: skip
             offsets, offset = [], 0
             for r in batch:
                 offsets.append(offset)
                 offset += int(r["n_records"])
-            session.execute(
-                insert(PayloadBatch),
-                [
-                    {
-                        "request_id": r["request_id"],
-                        "deployment_id": deployment_id,
-                        "model_version_id": model_version_id,
-                        "created_at": r["created_at"],
-                        "n_records": int(r["n_records"]),
-                        "chunk_id": chunk.id,
-                        "chunk_offset": o,
-                    }
-                    for r, o in zip(batch, offsets, strict=True)
-                ],
-            )
+            session.execute(insert(PayloadBatch), [
+                {"request_id": r["request_id"], "deployment_id": deployment_id, "model_version_id": model_version_id,
+                 "created_at": r["created_at"], "n_records": int(r["n_records"]), "chunk_id": chunk_id,
+                 "chunk_offset": o} for r, o in zip(batch, offsets, strict=True)
+            ])  # fmt: skip
     return sum(int(r["n_records"]) for r in requests)
+
+
+def store_payload_frame(ctx: ServiceContext, *, deployment_id: int, model_version_id: int, frame: pd.DataFrame,
+                        request_id: str, created_at: datetime) -> int:  # fmt: skip
+    """Store already-scored records as one request (bulk loads: imports, benchmarks), as the logger would."""
+    required = {PREDICTION, PROBABILITY}
+    missing = sorted(required - set(frame.columns))
+    if missing:
+        raise DataError(f"payload frame for deployment {deployment_id} lacks column(s) {missing}")
+    out = frame[sorted(c for c in frame.columns if c not in required | {SCORING_ID, UNSEEN})].copy()
+    out[PREDICTION] = frame[PREDICTION].astype(str).to_numpy()
+    out[PROBABILITY] = frame[PROBABILITY].astype(float).to_numpy()
+    out[SCORING_ID] = [scoring_id(request_id, i) for i in range(len(frame))]
+    out[UNSEEN] = frame[UNSEEN].to_numpy() if UNSEEN in frame.columns else 0
+    with ctx.db.write() as session:
+        chunk_id = _add_chunk(session, deployment_id, model_version_id, out, created_at, created_at)
+        batch = PayloadBatch(request_id=request_id, deployment_id=deployment_id, model_version_id=model_version_id,
+                             created_at=created_at, n_records=len(out), chunk_id=chunk_id, chunk_offset=0)  # fmt: skip
+        session.add(batch)
+    return len(out)
 
 
 @dataclass(frozen=True, kw_only=True)

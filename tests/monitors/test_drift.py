@@ -12,7 +12,7 @@ from scipy.stats import wasserstein_distance
 
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.monitors.drift import data_consistency, drift, js_distance, normed_wasserstein
+from pipeline_core.monitors.drift import DriftConfig, data_consistency, drift, js_distance, normed_wasserstein
 
 
 def test_statistics_by_hand() -> None:
@@ -109,3 +109,17 @@ def test_drop_in_accuracy_needs_enough_labelled_errors(spec: DataSpec) -> None:
     perfect = _error_reference(spec).assign(prediction=lambda f: f["Risk"])
     result = drift(generate_german_credit(200, seed=8), perfect, spec=spec, error_reference=perfect)
     assert result.details["accuracy_drop"]["reason"].startswith("the held-out records hold no errors")
+
+
+def test_drop_in_accuracy_on_a_sample_of_large_traffic(spec: DataSpec) -> None:
+    held_out = _error_reference(spec)
+    renters = generate_german_credit(400, seed=6).assign(Housing="rent")
+    renters["scoring_id"] = [f"r-{i}" for i in range(len(renters))]
+    full = drift(renters, held_out, spec=spec, error_reference=held_out).details["accuracy_drop"]
+    sampled = drift(renters, held_out, spec=spec, error_reference=held_out,
+                    config=DriftConfig(max_scored_records=100)).details["accuracy_drop"]  # fmt: skip
+    assert sampled["scored_records"] == 100 and full["scored_records"] == 400
+    assert sampled["estimated_drop"] == pytest.approx(full["estimated_drop"], abs=0.05)
+    assert sampled["likely_mispredicted"] == 400  # scaled from the sample back to all records
+    # Listed records point into the whole traffic: their scoring ids are those records' ids.
+    assert all(r["scoring_id"] == f"r-{r['record']}" for r in sampled["records"])
