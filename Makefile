@@ -37,6 +37,7 @@ test: lint
 bench: $(VENV)/.dev
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/scoring.py
+	$(BIN)/python bench/monitors.py
 
 # MLflow's model server for bench/scoring.py to compare against, in a venv of its own.
 bench-mlflow: $(VENV)/.dev
