@@ -70,9 +70,9 @@ def setup(root: Path, sizes: list[int]) -> tuple[int, int]:
     """The store under ``root``: a deployed model, payload for each size, feedback; (deployment, model version)."""
     from scoring import prepare  # bench/ is on sys.path when run as a script
 
+    from pipeline_core.services.deployments import deployment_spec
     from pipeline_core.services.evaluations import score_frame
     from pipeline_core.services.feedback import upload_feedback
-    from pipeline_core.services.payloads import deployment_spec
 
     ctx, dep_id, _, model, _ = prepare(root)
     spec = deployment_spec(ctx, dep_id)

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ConflictError, DeploymentError, NotFoundError, PipelineError
 from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
@@ -295,3 +296,17 @@ def serving_snapshot(ctx: ServiceContext) -> ServingSnapshot:
         deployments={int(d): ServingEntry(int(d), int(m), str(s), dict(spec)) for d, m, s, spec in rows},
         keys={str(h): int(d) for h, d in keys},
     )
+
+
+def deployment_spec(ctx: ServiceContext, deployment_id: int) -> DataSpec:
+    """The spec of the model an active deployment serves."""
+    with ctx.db.read() as session:
+        row = session.execute(
+            select(Dataset.spec)
+            .join(ModelVersion, ModelVersion.dataset_id == Dataset.id)
+            .join(Deployment, Deployment.model_version_id == ModelVersion.id)
+            .where(Deployment.id == deployment_id, Deployment.status == "active")
+        ).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError(f"deployment {deployment_id} does not exist or was deleted")
+    return DataSpec.from_dict(dict(row))

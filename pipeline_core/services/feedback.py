@@ -17,15 +17,14 @@ import pandas as pd
 from sqlalchemy import func, insert, select
 
 from pipeline_core.data.load import parse_csv_bytes
-from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import DataError, NotFoundError
-from pipeline_core.services import audit
+from pipeline_core.errors import DataError
+from pipeline_core.services import audit, deployments
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.payloads import existing_scoring_ids
 from pipeline_core.stages.validate import find_anomalies
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Dataset, Deployment, FeedbackRecord, ModelVersion
+from pipeline_core.store.models import FeedbackRecord
 
 SCORING_ID = "scoring_id"
 
@@ -74,25 +73,12 @@ def parse_feedback(content: bytes | str | Any, *, name: str = "feedback") -> pd.
     return frame
 
 
-def _deployment_spec(ctx: ServiceContext, deployment_id: int) -> DataSpec:
-    with ctx.db.read() as session:
-        row = session.execute(
-            select(Dataset.spec)
-            .join(ModelVersion, ModelVersion.dataset_id == Dataset.id)
-            .join(Deployment, Deployment.model_version_id == ModelVersion.id)
-            .where(Deployment.id == deployment_id, Deployment.status == "active")
-        ).scalar_one_or_none()
-    if row is None:
-        raise NotFoundError(f"deployment {deployment_id} does not exist or was deleted")
-    return DataSpec.from_dict(dict(row))
-
-
 def upload_feedback(
     ctx: ServiceContext, actor: Principal, deployment_id: int, frame: pd.DataFrame, *, source: str = "upload"
 ) -> FeedbackBatch:
     """Validate and store labelled records for ``deployment_id``; all or nothing."""
     require(actor, "upload_feedback")
-    spec = _deployment_spec(ctx, deployment_id)
+    spec = deployments.deployment_spec(ctx, deployment_id)
     clean, anomalies = find_anomalies(frame, spec=spec, extra_ok=(SCORING_ID,))
     blocking = [a for a in anomalies if a.blocking]
     if blocking:

@@ -18,11 +18,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline_core.data.columnar import decode_frames, encode_frame
-from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import DataError, NotFoundError
+from pipeline_core.errors import DataError
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.store.models import Dataset, Deployment, ModelVersion, PayloadBatch, PayloadChunk
+from pipeline_core.store.models import PayloadBatch, PayloadChunk
 
 # Columns a chunk holds beside the model's input fields.
 PREDICTION, PROBABILITY, SCORING_ID, UNSEEN = "prediction", "probability", "scoring_id", "unseen"
@@ -167,20 +166,6 @@ def read_payload(
     if window.max_records is not None and len(frame) > window.max_records:
         frame = frame.iloc[len(frame) - window.max_records :].reset_index(drop=True)
     return frame
-
-
-def deployment_spec(ctx: ServiceContext, deployment_id: int) -> DataSpec:
-    """The spec of the model a deployment serves."""
-    with ctx.db.read() as session:
-        row = session.execute(
-            select(Dataset.spec)
-            .join(ModelVersion, ModelVersion.dataset_id == Dataset.id)
-            .join(Deployment, Deployment.model_version_id == ModelVersion.id)
-            .where(Deployment.id == deployment_id)
-        ).scalar_one_or_none()
-    if row is None:
-        raise NotFoundError(f"deployment {deployment_id} does not exist")
-    return DataSpec.from_dict(row)
 
 
 def count_payload(ctx: ServiceContext, *, deployment_id: int | None = None) -> int:
