@@ -292,7 +292,7 @@ def main() -> None:
             print(
                 f"{n:>9,} rows: parts that grow with rows ({', '.join(scaling)}) "
                 f"{sum(per[name] for name in scaling):.4f}; full evaluation {ours['total'] / n * 1000:.4f} "
-                f"(includes constant work: model, explanations, storing); Evidently {evidently['seconds'] / n * 1000:.4f}"
+                f"(with constant work: model, explanations, storing); Evidently {evidently['seconds'] / n * 1000:.4f}"
             )
 
 
