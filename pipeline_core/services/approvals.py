@@ -244,3 +244,33 @@ def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
             )
             out.append(Candidate(mv.id, mv.name, mv.version, mv.artifact_sha256, mv.created_by, dict(mv.metrics), ids))
     return out
+
+
+def decisions(ctx: ServiceContext, actor: Principal, *, limit: int = 20) -> list[dict[str, Any]]:
+    """Recent approvals and rejections, newest first: which version, who, when, why."""
+    require(actor, "view")
+    with ctx.db.read() as session:
+        rows = session.execute(
+            select(Approval, ModelVersion.name, ModelVersion.version)
+            .join(ModelVersion, ModelVersion.id == Approval.model_version_id)
+            .order_by(Approval.id.desc())
+            .limit(limit)
+        ).all()
+        return [{"model_version_id": a.model_version_id, "model": f"{name} v{version}", "outcome": a.outcome,
+                 "decided_by": a.decided_by, "decided_at": a.decided_at, "comment": a.comment,
+                 "override": a.override_reason or "", "evidence": a.evidence.get("evaluation_ids", [])}
+                for a, name, version in rows]  # fmt: skip
+
+
+def decision_refused(ctx: ServiceContext, actor: Principal, model_version_id: int) -> str | None:
+    """Why ``actor`` may not approve or reject this candidate, or None when they may (the UI shows it)."""
+    try:
+        require(actor, "approve")
+        with ctx.db.read() as session:
+            mv = session.get(ModelVersion, model_version_id)
+            if mv is None:
+                raise NotFoundError(f"model version {model_version_id} does not exist")
+            _check_decider(session, actor, mv, "approve or reject")
+    except PipelineError as exc:
+        return str(exc)
+    return None

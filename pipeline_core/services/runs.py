@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
+from pipeline_core.data.load import parse_csv_bytes
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ConflictError, NotFoundError
 from pipeline_core.params import RunParams
@@ -15,7 +16,7 @@ from pipeline_core.pipeline import STAGE_NAMES
 from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.datasets import register_file
+from pipeline_core.services.datasets import register_dataset, register_file
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Dataset, ModelVersion, Run, StageResult, Worker
 
@@ -51,6 +52,14 @@ def launch_file_run(ctx: ServiceContext, actor: Principal, path: str, *, spec: D
     """Register the CSV at ``path`` as a dataset and queue a run on it."""
     require(actor, "launch_run")
     dataset = register_file(ctx, path, spec=spec, actor=actor.username)
+    return launch_run(ctx, actor, dataset=dataset, params=params)
+
+
+def launch_bytes_run(ctx: ServiceContext, actor: Principal, data: bytes, *, name: str, spec: DataSpec,
+                     params: RunParams, source: str) -> Run:  # fmt: skip
+    """Register CSV ``data`` (an upload, generated demo data) as a dataset and queue a run on it."""
+    require(actor, "launch_run")
+    dataset = register_dataset(ctx, parse_csv_bytes(data, name=name), spec=spec, actor=actor.username, source=source)
     return launch_run(ctx, actor, dataset=dataset, params=params)
 
 

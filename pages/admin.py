@@ -1,0 +1,46 @@
+"""Admin: users and their roles; each spec's thresholds."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import ui
+from pipeline_core.services import users
+from pipeline_core.services.authz import ROLES
+from pipeline_core.services.datasets import BUILTIN_SPECS
+
+ctx, who = ui.context(), ui.principal()
+st.title("Admin")
+
+st.subheader("Users")
+listed = ui.act(lambda: users.list_users(ctx, who))
+if listed is None:
+    st.stop()
+ui.records([{"user": name, "role": role, "disabled": disabled} for name, role, disabled in listed])
+
+with st.form("add-user"):
+    st.markdown("**Add a user**")
+    c1, c2, c3 = st.columns(3)
+    username = c1.text_input("User name")
+    role = c2.selectbox("Role", ROLES)
+    password = c3.text_input("Initial password (12+ characters)", type="password")
+    if st.form_submit_button("Add user"):
+        ui.act(
+            lambda: users.add_user(ctx, who, username=username.strip(), role=role, password=password),
+            success=f"User {username.strip()} added as {role}.",
+        )
+
+with st.form("set-role"):
+    st.markdown("**Change a role**")
+    c1, c2 = st.columns(2)
+    target = c1.selectbox("User", [name for name, _, _ in listed])
+    new_role = c2.selectbox("New role", ROLES, key="new-role")
+    if st.form_submit_button("Change role"):
+        ui.act(lambda: users.set_role(ctx, who, username=target, role=new_role), success=f"{target} is now {new_role}.")
+
+st.subheader("Thresholds per spec")
+st.caption("The thresholds each monitor judges against, as declared in the spec a dataset was registered with.")
+for name, make in BUILTIN_SPECS.items():
+    spec = make()
+    st.markdown(f"**{name}**")
+    ui.records([{"threshold": k, "value": v} for k, v in spec.thresholds.__dict__.items()])

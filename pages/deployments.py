@@ -1,0 +1,111 @@
+"""Deployments: spaces and endpoints, a copyable curl example, score a record, roll back prod."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import streamlit as st
+
+from dashboard import ui
+from pipeline_core.data.german_credit import generate_german_credit
+from pipeline_core.services import deployments
+from pipeline_core.services.authz import PERMISSIONS
+
+ctx, who = ui.context(), ui.principal()
+st.title("Deployments")
+
+deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active"]
+if not deps:
+    ui.empty("No deployments yet: every run deploys its model to pre-prod; approval deploys to prod.")
+    st.stop()
+
+base = ctx.settings.scoring_url.rstrip("/")
+for space in ("prod", "preprod", "dev"):
+    in_space = [d for d in deps if d.space == space]
+    if in_space:
+        st.subheader(space)
+        ui.records(
+            [
+                {
+                    "deployment": d.id,
+                    "model": f"{d.model_name} v{d.model_version}",
+                    "model version": d.model_version_id,
+                    "endpoint": base + d.scoring_path,
+                    "updated": (d.updated_at or d.created_at).strftime("%Y-%m-%d %H:%M"),
+                }
+                for d in in_space
+            ]
+        )
+
+order = [d.id for d in sorted(deps, key=lambda d: (("prod", "preprod", "dev").index(d.space), d.id))]
+chosen = st.selectbox(
+    "Deployment",
+    order,
+    format_func=lambda i: next(f"{d.id}: {d.model_name} v{d.model_version} in {d.space}" for d in deps if d.id == i),
+)
+dep = next(d for d in deps if d.id == chosen)
+spec = deployments.deployment_spec(ctx, dep.id)
+example = generate_german_credit(1, seed=1)[spec.feature_names]
+payload = {"input_data": [{"fields": spec.feature_names, "values": json.loads(example.to_json(orient="values"))}]}
+st.markdown(f"**Call it** (an API key comes from `python -m pipeline_core keys issue --deployment {dep.id}`):")
+st.code(
+    f"curl -s -X POST {base}{dep.scoring_path} \\\n  -H 'Authorization: Bearer $MLOPS_API_KEY' "
+    f"-H 'Content-Type: application/json' \\\n  -d '{json.dumps(payload)}'",
+    language="bash",
+)
+
+st.subheader("Score a record")
+can_issue = who.role in PERMISSIONS["deploy_nonprod"]
+if not can_issue:
+    st.info(f"Scoring from here uses a short-lived API key, which a {who.role.replace('_', ' ')} may not issue.")
+else:
+    with st.form("score"):
+        values: dict[str, object] = {}
+        columns = st.columns(4)
+        for i, name in enumerate(spec.feature_names):
+            default = example[name].iloc[0]
+            col = columns[i % 4]
+            if name in spec.numeric:
+                values[name] = col.number_input(name, value=float(default))
+            else:
+                choices = list(spec.feature(name).categories) or [str(default)]
+                values[name] = col.selectbox(
+                    name, choices, index=choices.index(str(default)) if str(default) in choices else 0
+                )
+        scored = st.form_submit_button("Score", type="primary")
+    if scored:
+        record = [int(v) if isinstance(v, float) and v.is_integer() else v for v in values.values()]
+        body = {"input_data": [{"fields": list(values), "values": [record]}]}
+
+        def call() -> httpx.Response:
+            key = deployments.issue_key(ctx, who, dep.id, label=f"dashboard score by {who.username}")
+            try:
+                return httpx.post(
+                    base + dep.scoring_path, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
+                )
+            finally:
+                deployments.revoke_key(ctx, who, key)
+
+        try:
+            response = ui.act(call)
+        except httpx.HTTPError as exc:
+            st.error(
+                f"The scoring service at {base} does not answer: {exc}. Start it with `python -m pipeline_core serve`."
+            )
+            response = None
+        if response is not None:
+            if response.status_code == 200:
+                label, probabilities = response.json()["predictions"][0]["values"][0]
+                st.success(f"{label} (probabilities {probabilities}); scoring id {response.json()['scoring_ids'][0]}")
+            else:
+                st.error(f"{response.status_code}: {response.text}")
+
+if dep.space == "prod":
+    st.subheader("Roll back")
+    st.caption("Prod then serves the model version it served before this one.")
+    confirm = st.checkbox(f"I want deployment {dep.id} to serve its previous model version", key="rollback-confirm")
+    if st.button("Roll back", disabled=not confirm):
+        result = ui.act(lambda: deployments.rollback(ctx, who, deployment_id=dep.id))
+        if result is not None:
+            st.success(f"Deployment {dep.id} now serves model version {result.deployment.model_version_id}.")

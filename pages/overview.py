@@ -1,0 +1,98 @@
+"""Overview: the model inventory, production models' metrics over time, open alerts, recent decisions."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from dashboard import ui
+from pipeline_core.services import approvals, deployments, evaluations
+from pipeline_core.services.runs import list_model_versions
+
+TRACKED = ("roc_auc", "disparate_impact", "share_of_drifted_features")
+
+ctx, who = ui.context(), ui.principal()
+st.title("Overview")
+
+versions = list_model_versions(ctx, limit=500)
+deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active"]
+if not versions:
+    ui.empty("No model versions yet. A data scientist launches a run on the Runs page; its model appears here.")
+else:
+    where: dict[int, list[str]] = {}
+    for d in deps:
+        where.setdefault(d.model_version_id, []).append(d.space)
+    counts = pd.Series([v.state for v in versions]).value_counts()
+    for col, (state, n) in zip(st.columns(max(1, min(len(counts), 6))), counts.items(), strict=False):
+        col.metric(str(state).replace("_", " "), int(n))
+    st.subheader("Inventory")
+    ui.records(
+        [
+            {
+                "model": f"{v.name} v{v.version}",
+                "id": v.id,
+                "state": v.state.replace("_", " "),
+                "spaces": ", ".join(sorted(where.get(v.id, []))) or "–",
+                "type": v.model_type,
+                "ROC AUC": round(float(v.metrics.get("roc_auc", float("nan"))), 4),
+                "by": v.created_by,
+                "created": v.created_at.strftime("%Y-%m-%d %H:%M"),
+            }
+            for v in versions
+        ]
+    )
+
+st.subheader("Production models over time")
+prod = [d for d in deps if d.space == "prod"]
+if not prod:
+    ui.empty("Nothing is in production yet: a validator approves a candidate on the Review page.")
+for d in prod:
+    rows = []
+    for ev in evaluations.list_evaluations(ctx, who, deployment_id=d.id, limit=200):
+        for check in ev.results.get("checks", []):
+            if check["name"].startswith(TRACKED) and check.get("value") is not None:
+                rows.append({"evaluated": ev.created_at, "metric": check["name"], "value": check["value"]})
+    st.markdown(f"**{d.model_name} v{d.model_version}** · deployment {d.id}")
+    if rows:
+        figure = px.line(pd.DataFrame(rows), x="evaluated", y="value", color="metric", markers=True)
+        st.plotly_chart(ui.styled(figure), key=f"history-{d.id}")
+    else:
+        ui.empty("No production evaluation yet: run one on the Monitoring page, or wait for the worker's schedule.")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Open alerts")
+    alerts = evaluations.list_alerts(ctx, who)
+    if alerts:
+        ui.records(
+            [
+                {
+                    "alert": a.id,
+                    "raised": a.created_at.strftime("%Y-%m-%d %H:%M"),
+                    "deployment": a.deployment_id,
+                    "message": a.message,
+                }
+                for a in alerts
+            ]
+        )
+    else:
+        st.success("No open alerts.")
+with right:
+    st.subheader("Recent decisions")
+    recent = approvals.decisions(ctx, who, limit=10)
+    if recent:
+        ui.records(
+            [
+                {
+                    "model": r["model"],
+                    "outcome": r["outcome"],
+                    "by": r["decided_by"],
+                    "when": r["decided_at"].strftime("%Y-%m-%d %H:%M"),
+                    "why": r["comment"],
+                }
+                for r in recent
+            ]
+        )
+    else:
+        ui.empty("No approvals or rejections yet.")

@@ -1,0 +1,240 @@
+"""Review: the candidates awaiting review, their evidence tab by tab, and the decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import ui
+from pipeline_core.results import MonitorResult
+from pipeline_core.services import approvals, deployments, evaluations, factsheets, reports
+
+ctx, who = ui.context(), ui.principal()
+st.title("Review")
+
+queue = approvals.review_queue(ctx, who)
+if not queue:
+    ui.empty("No candidate is awaiting review. A run that passes its gates ends here.")
+    st.stop()
+
+ids = [c.model_version_id for c in queue]
+chosen_id = st.selectbox(
+    "Candidate",
+    ids,
+    format_func=lambda i: next(
+        f"{c.name} v{c.version} (model version {c.model_version_id}) by {c.created_by}"
+        for c in queue
+        if c.model_version_id == i
+    ),
+)
+candidate = next(c for c in queue if c.model_version_id == chosen_id)
+history = evaluations.list_evaluations(ctx, who, model_version_id=chosen_id)
+preprod = [e for e in history if e.space == "preprod"]
+if not preprod:
+    st.warning("This candidate has no pre-prod evaluation; it cannot be approved until one exists.")
+    st.stop()
+evaluation = preprod[0]
+monitors = {name: MonitorResult.from_dict(r) for name, r in evaluation.results.get("monitors", {}).items()}
+
+
+def metrics_table(result: MonitorResult | None) -> None:
+    if result is None:
+        ui.empty("This evaluation has no results for this monitor.")
+        return
+    if result.status == "insufficient":
+        st.warning(result.metrics[0].detail)
+    ui.records(
+        [
+            {
+                "metric": m.name,
+                "value": None if m.value is None else round(m.value, 4),
+                "threshold": m.threshold,
+                "verdict": m.status,
+                "critical": "yes" if m.critical else "",
+                "detail": m.detail,
+            }
+            for m in result.metrics
+        ]
+    )
+
+
+tabs = st.tabs(["Summary", "Quality", "Fairness", "Drift", "Explainability", "Factsheet", "Compare with production"])
+with tabs[0]:
+    mrm = monitors.get("mrm")
+    risk = evaluation.results.get("risk_level") or "unknown"
+    counts = {m.name: int(m.value or 0) for m in mrm.metrics} if mrm else {}
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Risk level", risk)
+    c2.metric("Tests run", counts.get("tests_run", 0))
+    c3.metric("Passed", counts.get("tests_passed", 0))
+    c4.metric("Failed", counts.get("tests_failed", 0))
+    st.caption(
+        f"Evaluation {evaluation.id} · {evaluation.created_at:%Y-%m-%d %H:%M} · "
+        f"{evaluation.data_window.get('records')} test records scored through the pre-prod endpoint"
+    )
+    if mrm:
+        ui.records(
+            [
+                {
+                    "source": t["source"],
+                    "test": t["name"],
+                    "verdict": t["status"],
+                    "critical": "yes" if t["critical"] else "",
+                    "detail": t["detail"],
+                }
+                for t in mrm.details["tests"]
+            ]
+        )
+with tabs[1]:
+    quality = monitors.get("quality")
+    metrics_table(quality)
+    if quality and "confusion_matrix" in quality.details:
+        cm = quality.details["confusion_matrix"]
+        figure = go.Figure(
+            go.Heatmap(
+                z=cm["matrix"],
+                x=[f"predicted {x}" for x in cm["labels"]],
+                y=[f"true {x}" for x in cm["labels"]],
+                text=cm["matrix"],
+                texttemplate="%{text}",
+                colorscale="Blues",
+                showscale=False,
+            )
+        )
+        st.plotly_chart(ui.styled(figure, height=300), key="confusion")
+with tabs[2]:
+    fairness = monitors.get("fairness")
+    metrics_table(fairness)
+    if fairness:
+        scan = fairness.details.get("bias_scan", [])
+        st.markdown("**Bias scan**: the groups with the lowest disparate impact against everyone else")
+        if scan:
+            ui.records(
+                [
+                    {
+                        "group": g["group"],
+                        "records": g["records"],
+                        "favourable rate": round(g["favourable_rate"], 3),
+                        "others": round(g["others_favourable_rate"], 3),
+                        "disparate impact": round(g["disparate_impact"], 3),
+                        "below threshold": "yes" if g["below_threshold"] else "",
+                    }
+                    for g in scan
+                ]
+            )
+        else:
+            ui.empty("Too few records in every group for the scan (each side needs the spec's minimum).")
+with tabs[3]:
+    drift = monitors.get("drift")
+    metrics_table(drift)
+    if drift and drift.details.get("features"):
+        features = drift.details["features"]
+        frame = pd.DataFrame(
+            [{"feature": n, "value": f["value"], "drifted": f["drifted"]} for n, f in features.items()]
+        )
+        figure = px.bar(frame.sort_values("value", ascending=False), x="feature", y="value", color="drifted")
+        st.plotly_chart(ui.styled(figure), key="drift")
+with tabs[4]:
+    explain = monitors.get("explainability")
+    if explain is None or explain.status == "insufficient":
+        metrics_table(explain)
+    else:
+        importance = explain.details["global_importance"]
+        figure = px.bar(pd.DataFrame(importance).iloc[::-1], x="importance", y="feature", orientation="h")
+        st.plotly_chart(ui.styled(figure, height=480), key="importance")
+        explained = explain.details.get("explanations", [])
+        if explained:
+            pick = st.selectbox("Record", range(len(explained)), format_func=lambda i: f"test record {i}")
+            item = explained[pick]
+            local, contrast = item["local"], item["contrastive"]
+            st.markdown(
+                f"Probability of {candidate.name} risk **{local['probability']:.3f}** "
+                f"(average {local['base_value']:.3f}); SHAP contributions:"
+            )
+            top = pd.DataFrame(local["contributions"][:10])
+            st.plotly_chart(ui.styled(px.bar(top.iloc[::-1], x="shap", y="feature", orientation="h")), key="shap")
+            verb = "flips" if contrast["flipped"] else "does not flip"
+            st.markdown(
+                f"**Contrastive**: this change {verb} the decision {contrast['decision']} → "
+                f"{contrast['new_decision']} (probability {contrast['new_probability']:.3f})"
+            )
+            ui.records(contrast["changes"])
+with tabs[5]:
+    facts = factsheets.factsheet(ctx, who, chosen_id)
+    st.json(facts["model"], expanded=False)
+    ui.records(facts["timeline"])
+with tabs[6]:
+    prod = [d for d in deployments.list_deployments(ctx, who) if d.space == "prod" and d.model_name == candidate.name]
+    if not prod:
+        ui.empty(f"No version of {candidate.name} is in production yet: nothing to compare with.")
+    else:
+        current = prod[0]
+        columns: dict[str, dict[str, Any]] = {}
+        slices: dict[str, list[dict[str, Any]]] = {}
+        for label, mv_id in (
+            (f"candidate (v{candidate.version})", chosen_id),
+            (f"production (v{current.model_version})", current.model_version_id),
+        ):
+            evs = evaluations.list_evaluations(ctx, who, model_version_id=mv_id, limit=1)
+            checks = evs[0].results.get("checks", []) if evs else []
+            columns[label] = {c["name"]: None if c["value"] is None else round(c["value"], 4) for c in checks}
+            fair = evs[0].results.get("monitors", {}).get("fairness", {}) if evs else {}
+            slices[label] = fair.get("details", {}).get("bias_scan", [])[:5]
+        st.dataframe(pd.DataFrame(columns), width="stretch")
+        left, right = st.columns(2)
+        for col, (label, worst) in zip((left, right), slices.items(), strict=True):
+            col.markdown(f"**Worst slices, {label}**")
+            col.dataframe(
+                [{"group": g["group"], "DI": round(g["disparate_impact"], 3)} for g in worst], hide_index=True
+            )
+
+st.divider()
+report = ui.act(lambda: reports.validation_report(ctx, who, chosen_id, evaluation_id=evaluation.id))
+if report is not None:
+    st.download_button(
+        "Download the validation report (HTML)",
+        report,
+        file_name=f"validation-report-{candidate.name}-v{candidate.version}.html",
+        mime="text/html",
+    )
+
+st.subheader("Decision")
+refused = approvals.decision_refused(ctx, who, chosen_id)
+if refused:
+    st.info(f"Approve and Reject are disabled: {refused}")
+failed = approvals.failed_critical([e for e in preprod])
+if failed:
+    st.warning("Critical threshold(s) failed: " + "; ".join(failed) + ". Approving needs an override reason.")
+comment = st.text_area("Comment (required)", key="decision-comment")
+override = st.text_input("Override reason (only to approve despite a failed critical threshold)") if failed else ""
+approve_col, reject_col = st.columns(2)
+if approve_col.button("Approve", type="primary", disabled=bool(refused), key="approve"):
+    with st.spinner("Approving, running the production deployment check and deploying…"):
+        outcome = ui.act(
+            lambda: approvals.approve(
+                ctx,
+                who,
+                chosen_id,
+                comment=comment,
+                artifact_sha256=candidate.artifact_sha256,
+                evidence=[evaluation.id],
+                override_reason=override or None,
+            )
+        )
+    if outcome is not None:
+        verdict = "passed" if outcome.check.passed else "failed"
+        st.markdown(f"Approval {outcome.approval_id} recorded. Production deployment check: **{verdict}**.")
+        for reason in outcome.check.reasons:
+            st.markdown(f"- {reason}")
+        if outcome.deployment is not None:
+            st.success(f"Deployed to prod: deployment {outcome.deployment.id} at {outcome.deployment.scoring_path}")
+        if outcome.error:
+            st.error(outcome.error)
+if reject_col.button("Reject", disabled=bool(refused), key="reject"):
+    rejected = ui.act(lambda: approvals.reject(ctx, who, chosen_id, comment=comment))
+    if rejected is not None:
+        st.success(f"Model version {chosen_id} rejected (approval record {rejected}).")
