@@ -60,39 +60,37 @@ for d in prod:
     else:
         ui.empty("No production evaluation yet: run one on the Monitoring page, or wait for the worker's schedule.")
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Open alerts")
-    alerts = evaluations.list_alerts(ctx, who)
-    if alerts:
-        ui.records(
-            [
-                {
-                    "alert": a.id,
-                    "raised": a.created_at.strftime("%Y-%m-%d %H:%M"),
-                    "deployment": a.deployment_id,
-                    "message": a.message,
-                }
-                for a in alerts
-            ]
-        )
-    else:
-        st.success("No open alerts.")
-with right:
-    st.subheader("Recent decisions")
-    recent = approvals.decisions(ctx, who, limit=10)
-    if recent:
-        ui.records(
-            [
-                {
-                    "model": r["model"],
-                    "outcome": r["outcome"],
-                    "by": r["decided_by"],
-                    "when": r["decided_at"].strftime("%Y-%m-%d %H:%M"),
-                    "why": r["comment"],
-                }
-                for r in recent
-            ]
-        )
-    else:
-        ui.empty("No approvals or rejections yet.")
+# Stacked, not side by side: at 1280 px two columns would cut the decisions' reasons off.
+st.subheader("Open alerts")
+alerts = evaluations.list_alerts(ctx, who)
+if alerts:
+    ui.records(
+        [
+            {
+                "alert": a.id,
+                "raised": a.created_at.strftime("%Y-%m-%d %H:%M"),
+                "deployment": a.deployment_id,
+                "message": a.message,
+            }
+            for a in alerts
+        ]
+    )
+else:
+    st.success("No open alerts.")
+st.subheader("Recent decisions")
+recent = approvals.decisions(ctx, who, limit=10)
+if recent:
+    ui.records(
+        [
+            {
+                "model": r["model"],
+                "outcome": r["outcome"],
+                "by": r["decided_by"],
+                "when": r["decided_at"].strftime("%Y-%m-%d %H:%M"),
+                "why": r["comment"],
+            }
+            for r in recent
+        ]
+    )
+else:
+    ui.empty("No approvals or rejections yet.")

@@ -144,6 +144,7 @@ with tabs[4]:
         metrics_table(explain)
     else:
         importance = explain.details["global_importance"]
+        st.markdown("**Global importance**: how much ROC AUC drops when a feature's values are shuffled")
         figure = px.bar(pd.DataFrame(importance).iloc[::-1], x="importance", y="feature", orientation="h")
         st.plotly_chart(ui.styled(figure, height=480), key="importance")
         explained = explain.details.get("explanations", [])

@@ -24,7 +24,15 @@ from pipeline_core.services.runs import (
     run_summary,
 )
 
-STAGE_ICONS = {"pending": "⏳", "running": "🔄", "succeeded": "✅", "failed": "❌", "cancelled": "⛔", "skipped": "➖"}
+# Material icons: they render without an emoji font (headless Chromium on a server has none).
+STAGE_ICONS = {
+    "pending": ":gray[:material/schedule:]",
+    "running": ":blue[:material/autorenew:]",
+    "succeeded": ":green[:material/check_circle:]",
+    "failed": ":red[:material/cancel:]",
+    "cancelled": ":orange[:material/block:]",
+    "skipped": ":gray[:material/remove_circle_outline:]",
+}
 SELECTED = "runs.selected"
 
 ctx, who = ui.context(), ui.principal()
@@ -119,13 +127,16 @@ def live(run_id: int) -> None:
         col.markdown(f"{STAGE_ICONS.get(stage['status'], '')} **{stage['name']}**  \n{stage['status']} {seconds}")
     status = summary["status"]
     if status == "failed":
-        st.error(f"Failed at {summary['failed_stage']}: {summary['error']}")
+        st.error(f"Run {run_id} failed at {summary['failed_stage']}: {summary['error']}")
     elif status == "succeeded":
         mv = model_version_for_run(ctx, run_id)
         if mv is not None:
-            st.success(f"Succeeded: model version {mv.id} ({mv.name} v{mv.version}) is {mv.state.replace('_', ' ')}.")
+            st.success(
+                f"Run {run_id} succeeded: model version {mv.id} ({mv.name} v{mv.version}) is "
+                f"{mv.state.replace('_', ' ')}."
+            )
     elif status not in FINISHED:
-        st.info(f"{status}…")
+        st.info(f"Run {run_id} is {status}…")
         if st.button("Cancel this run", key=f"cancel-{run_id}"):
             ui.act(lambda: cancel_run(ctx, who, run_id), success=f"Cancel requested for run {run_id}.")
     for stage in summary["stages"]:

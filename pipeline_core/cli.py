@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import secrets
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -574,12 +576,43 @@ def cmd_report(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
     return 0
 
 
+DASHBOARD_APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+
+
+def start_dashboard(ctx: ServiceContext) -> tuple[subprocess.Popen[bytes], str]:
+    """Streamlit serving ``dashboard/app.py`` over this store, from the repository (its .streamlit/config.toml)."""
+    if not DASHBOARD_APP.is_file():
+        raise ConfigError(f"the dashboard is not installed here: {DASHBOARD_APP} does not exist")
+    host, port = ctx.settings.serve_host, ctx.settings.dashboard_port
+    env = {**os.environ, "MLOPS_DATA_DIR": str(ctx.settings.data_dir), "MLOPS_DATABASE_URL": ctx.settings.database_url,
+           "MLOPS_SCORING_URL": ctx.settings.scoring_url}  # fmt: skip
+    command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP), "--server.address", host]
+    command += ["--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    log_path = ctx.settings.data_dir / "dashboard.log"
+    with log_path.open("ab") as log_file:  # the child keeps its own handle
+        proc = subprocess.Popen(command, cwd=DASHBOARD_APP.parents[1], env=env, stdout=log_file, stderr=log_file)
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            error = log_path.read_text(errors="replace")[-2000:]
+            raise ConfigError(f"the dashboard exited with {proc.returncode} on {url}; {log_path} ends: {error}")
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise ConfigError(f"the dashboard did not answer on {url} within 90 s")
+
+
 def cmd_up(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    """The product on its embedded default: scoring service, a worker, and one demo run."""
+    """The product on its embedded default: scoring service, a worker, the dashboard and one demo run."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = BackgroundServer(ctx, host=ctx.settings.serve_host, port=ctx.settings.serve_port).start()
     out.write(f"scoring service: {server.url} (OpenAPI docs at {server.url}/docs)\n")
+    dashboard, dashboard_url = start_dashboard(ctx)
     worker = RunWorker(ctx)
     worker_thread = threading.Thread(target=worker.serve, args=(stop,), daemon=True)
     worker_thread.start()
@@ -598,7 +631,11 @@ def cmd_up(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
                 f"  curl -s -X POST {server.url}{dep.scoring_path} \\\n"
                 f"    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d @{example}\n"
             )
-        out.write("\nrunning; Ctrl-C stops the worker and the scoring service\n")
+        out.write(
+            f"\ndashboard: {dashboard_url}  (sign in as a demo user above: demo_scientist, "
+            "demo_validator, demo_manager or demo_admin)\n"
+        )
+        out.write("running; Ctrl-C stops the dashboard, the worker and the scoring service\n")
         out.flush()
         if args.exit_after_demo:
             return code
@@ -609,8 +646,13 @@ def cmd_up(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
         return 0
     finally:
         stop.set()
+        dashboard.terminate()
         worker_thread.join(timeout=120)
         server.stop()
+        try:
+            dashboard.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            dashboard.kill()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,6 +35,8 @@ class Settings:
     scoring_url: str = ""  # empty: http://<serve_host>:<serve_port>
     max_scoring_rows: int = 10_000
     serving_refresh_interval: float = 0.5
+    # The dashboard `up` starts (Streamlit), on serve_host.
+    dashboard_port: int = 8501
     payload_logging: bool = True
     # Production evaluations the worker runs: every interval seconds (0: never), over at most this many records.
     evaluation_interval: float = 3600.0
