@@ -194,14 +194,14 @@ with tabs[6]:
             )
 
 st.divider()
-report = ui.act(lambda: reports.validation_report(ctx, who, chosen_id, evaluation_id=evaluation.id))
-if report is not None:
-    st.download_button(
-        "Download the validation report (HTML)",
-        report,
-        file_name=f"validation-report-{candidate.name}-v{candidate.version}.html",
-        mime="text/html",
-    )
+evaluation_id = evaluation.id
+# Built when the button is pressed: the file inlines plotly.js (about 4 MB) and is not needed on every view.
+st.download_button(
+    "Download the validation report (HTML)",
+    lambda: reports.validation_report(ctx, who, chosen_id, evaluation_id=evaluation_id),
+    file_name=f"validation-report-{candidate.name}-v{candidate.version}.html",
+    mime="text/html",
+)
 
 st.subheader("Decision")
 refused = approvals.decision_refused(ctx, who, chosen_id)

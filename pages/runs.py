@@ -121,8 +121,8 @@ chosen = st.selectbox(
 def live(run_id: int) -> None:
     """The run drawn as its stages, refreshed every 2 s until it finishes."""
     summary = run_summary(get_run(ctx, run_id))
-    cols = st.columns(len(summary["stages"]))
-    for col, stage in zip(cols, summary["stages"], strict=True):
+    cols = st.columns(max(1, len(summary["stages"])))
+    for col, stage in zip(cols, summary["stages"], strict=False):
         seconds = f"{stage['duration_seconds']:.1f} s" if stage["duration_seconds"] else ""
         col.markdown(f"{STAGE_ICONS.get(stage['status'], '')} **{stage['name']}**  \n{stage['status']} {seconds}")
     status = summary["status"]
