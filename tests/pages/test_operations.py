@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.navigation import CATALOGUE, ROLE_PAGES
 from pipeline_core.services import approvals, users
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
@@ -84,3 +85,12 @@ def test_factsheet_audit_and_admin(
     refused.button[0].click().run()
     assert "PermissionDenied" in refused.error[0].value
     assert "eve" not in {name for name, _, _ in users.list_users(live_ctx, people["admin"])}
+
+
+def test_every_page_of_every_role_renders_on_a_populated_store(page: PageRunner, in_prod: int) -> None:
+    users_by_role = {"data_scientist": "dora", "validator": "vera", "manager": "max", "admin": "admin"}
+    for role, user in users_by_role.items():
+        for name in ROLE_PAGES[role]:
+            at = page(name, user)
+            assert not at.exception, (role, name, at.exception)
+            assert at.title[0].value == CATALOGUE[name][1], (role, name)
