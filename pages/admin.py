@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from functools import partial
+
 import streamlit as st
 
 from dashboard import ui
-from pipeline_core.services import users
+from pipeline_core.services import thresholds, users
 from pipeline_core.services.authz import ROLES
 from pipeline_core.services.datasets import BUILTIN_SPECS
 
@@ -39,8 +42,31 @@ with st.form("set-role"):
         ui.act(lambda: users.set_role(ctx, who, username=target, role=new_role), success=f"{target} is now {new_role}.")
 
 st.subheader("Thresholds per spec")
-st.caption("The thresholds each monitor judges against, as declared in the spec a dataset was registered with.")
+st.caption(
+    "New runs and production evaluations judge against these; a pre-prod evaluation keeps the thresholds "
+    "its data was registered with."
+)
 for name, make in BUILTIN_SPECS.items():
-    spec = make()
-    st.markdown(f"**{name}**")
-    ui.records([{"threshold": k, "value": v} for k, v in spec.thresholds.__dict__.items()])
+    spec = thresholds.in_force(ctx, make())
+    with st.form(f"thresholds-{name}"):
+        st.markdown(f"**{name}**")
+        values: dict[str, float | int] = {}
+        cols = st.columns(4)
+        for i, (key, value) in enumerate(asdict(spec.thresholds).items()):
+            col = cols[i % 4]
+            if isinstance(value, int):
+                values[key] = int(col.number_input(key, min_value=1, value=value, step=1, key=f"{name}-{key}"))
+            else:
+                values[key] = float(
+                    col.number_input(
+                        key,
+                        min_value=0.0,
+                        max_value=1.0,
+                        value=float(value),
+                        step=0.01,
+                        format="%.3f",
+                        key=f"{name}-{key}",
+                    )
+                )
+        if st.form_submit_button("Save thresholds"):
+            ui.act(partial(thresholds.set_thresholds, ctx, who, spec, values), success=f"Thresholds of {name} saved.")

@@ -64,6 +64,16 @@ class Thresholds:
     # Validation: a null rate this much above the reference is an anomaly.
     max_null_rate_increase: float = 0.05
 
+    def __post_init__(self) -> None:
+        for name in ("min_roc_auc", "disparate_impact", "drift", "max_null_rate_increase"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise DataError(f"threshold {name}: {value!r} is not a number in [0, 1]")
+        for name in ("quality_min_records", "fairness_min_records", "drift_min_records"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise DataError(f"threshold {name}: {value!r} is not a whole number >= 1")
+
 
 @dataclass(frozen=True)
 class DataSpec:

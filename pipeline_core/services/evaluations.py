@@ -28,7 +28,7 @@ from pipeline_core.monitors.explain import ExplainConfig, global_importance
 from pipeline_core.monitors.suite import SuiteConfig, overall_status, run_monitors
 from pipeline_core.params import RunParams
 from pipeline_core.results import MonitorResult
-from pipeline_core.services import audit
+from pipeline_core.services import audit, thresholds
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
@@ -99,7 +99,8 @@ def model_frames(ctx: ServiceContext, model_version_id: int) -> ModelFrames:
         run = session.get(Run, mv.run_id)
         assert dataset is not None  # foreign key
         assert run is not None  # foreign key
-    spec = DataSpec.from_dict(dataset.spec)
+    # Production monitoring judges against the thresholds in force (an admin may have tightened them).
+    spec = thresholds.in_force(ctx, DataSpec.from_dict(dataset.spec))
     params = RunParams.from_dict(dict(run.params))
     model = load_model(ctx.artifacts.get(mv.artifact_sha256))
     split = validate(load_frame(ctx, dataset), spec=spec, seed=params.seed, test_size=params.test_size)

@@ -288,6 +288,17 @@ class RetrainingRequest(Base):
     launched_by: Mapped[str | None] = mapped_column(String(128))
 
 
+class SpecThresholds(Base):
+    """An admin's thresholds for a spec: new datasets and production evaluations use them."""
+
+    __tablename__ = "spec_thresholds"
+
+    spec_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Approval(Base):
     __tablename__ = "approvals"
 

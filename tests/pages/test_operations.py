@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 
 from dashboard.navigation import CATALOGUE, ROLE_PAGES
+from pipeline_core.data.spec import DataSpec
 from pipeline_core.services import approvals, users
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.evaluations import list_evaluations
 from pipeline_core.services.feedback import count_feedback
+from pipeline_core.services.thresholds import in_force
 from pipeline_core.store.models import ModelVersion
 from tests.pages.conftest import PageRunner
 from tests.services.helpers import make_candidate
@@ -94,3 +96,11 @@ def test_every_page_of_every_role_renders_on_a_populated_store(page: PageRunner,
             at = page(name, user)
             assert not at.exception, (role, name, at.exception)
             assert at.title[0].value == CATALOGUE[name][1], (role, name)
+
+
+def test_admin_saves_thresholds(page: PageRunner, dash_ctx: ServiceContext, spec: DataSpec) -> None:
+    at = page("admin", "admin")
+    at.number_input(key="german_credit-min_roc_auc").set_value(0.65)
+    next(b for b in at.button if getattr(b, "label", "") == "Save thresholds").click().run()
+    assert "Thresholds of german_credit saved." in at.success[0].value
+    assert in_force(dash_ctx, spec).thresholds.min_roc_auc == pytest.approx(0.65)
