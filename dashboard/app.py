@@ -24,6 +24,10 @@ def _sso_configured() -> bool:
         return False
 
 
+def _sso_signed_in() -> bool:
+    return bool(st.user.get("is_logged_in", False))
+
+
 def _sign_in() -> None:
     st.title("Model governance")
     st.caption("Sign in to launch runs, review candidates and watch production models.")
@@ -39,7 +43,7 @@ def _sign_in() -> None:
         else:
             st.rerun()
     if _sso_configured():
-        if not st.user.is_logged_in:
+        if not _sso_signed_in():
             st.button("Sign in with SSO", on_click=st.login)
         else:
             email = str(st.user.get("email", ""))
@@ -67,7 +71,7 @@ def main() -> None:
         st.markdown(f"**{who.username}** · {who.role.replace('_', ' ')}")
         if st.button("Sign out"):
             del st.session_state[ui.PRINCIPAL]
-            if _sso_configured() and st.user.is_logged_in:
+            if _sso_configured() and _sso_signed_in():
                 st.logout()
             st.rerun()
     st.navigation(pages).run()

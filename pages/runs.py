@@ -140,12 +140,14 @@ def live(run_id: int) -> None:
         if st.button("Cancel this run", key=f"cancel-{run_id}"):
             ui.act(lambda: cancel_run(ctx, who, run_id), success=f"Cancel requested for run {run_id}.")
     for stage in summary["stages"]:
-        if stage["log"] or stage["gate"]:
-            with st.expander(f"{stage['name']}: log and gate"):
+        if stage["log"] or stage["gate"] or stage["outputs"]:
+            with st.expander(f"{stage['name']}: log, gate and outputs"):
                 if stage["gate"]:
                     verdict = "passed" if stage["gate"]["passed"] else "failed"
                     st.markdown(f"Gate **{verdict}**: {stage['gate']['reason']}")
                 st.code("\n".join(str(line) for line in stage["log"]) or "(no log)")
+                if stage["outputs"]:
+                    st.json(stage["outputs"], expanded=False)
 
 
 live(chosen)

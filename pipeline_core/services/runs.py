@@ -168,6 +168,7 @@ def run_summary(run: Run) -> dict[str, Any]:
                 "duration_seconds": s.duration_seconds,
                 "gate": None if s.gate_passed is None else {"passed": s.gate_passed, "reason": s.gate_reason},
                 "log": s.log,
+                "outputs": s.outputs,
             }
             for s in run.stages
         ],

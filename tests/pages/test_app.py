@@ -50,3 +50,18 @@ def test_sign_out(dash_ctx: ServiceContext, people: dict[str, Principal]) -> Non
     at.run()
     at.sidebar.button[0].click().run()
     assert "principal" not in at.session_state and at.session_state["pages"] == []
+
+
+def test_sso_is_offered_only_when_configured(dash_ctx: ServiceContext, people: dict[str, Principal]) -> None:
+    plain = AppTest.from_file(APP, default_timeout=60).run()
+    assert [b.label for b in plain.button] == ["Sign in"]
+    sso = AppTest.from_file(APP, default_timeout=60)
+    sso.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "test-only",
+        "client_id": "x",
+        "client_secret": "y",
+        "server_metadata_url": "https://idp.invalid/.well-known/openid-configuration",
+    }
+    sso.run()
+    assert not sso.exception and [b.label for b in sso.button] == ["Sign in", "Sign in with SSO"]
