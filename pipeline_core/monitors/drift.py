@@ -3,7 +3,10 @@
 As Evidently does: categorical features (and integer ones with at most 10 distinct values
 in the reference) use the Jensen-Shannon distance of the category frequencies; numeric
 features use the Wasserstein distance divided by the reference's standard deviation. A
-feature drifts when its statistic reaches the spec's threshold (0.1). Categories are
+feature drifts when its statistic reaches the spec's threshold (0.1). With a reference of
+at most 1,000 records those distances are mostly sampling noise, so, again as Evidently
+does, the tests are the two-sample Kolmogorov-Smirnov test (numbers) and the chi-square
+test (categories), and a feature drifts when the p-value falls below 0.05. Categories are
 counted on integer codes with ``np.bincount``, which is what keeps a million rows cheap.
 
 Data consistency counts records that break constraints learned from the reference:
@@ -25,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
-from scipy.stats import wasserstein_distance
+from scipy.stats import chisquare, ks_2samp, wasserstein_distance
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from pipeline_core.data.spec import DataSpec
@@ -39,6 +42,9 @@ SCORING_ID = "scoring_id"
 @dataclass(frozen=True, kw_only=True)
 class DriftConfig:
     max_categories_for_integers: int = 10
+    # Evidently's switch: references up to this size are judged by p-values (K-S, chi-square).
+    small_reference: int = 1000
+    p_value: float = 0.05
     dataset_drift_share: float = 0.5
     # An estimated accuracy drop beyond this fails the (critical) drop-in-accuracy check.
     max_accuracy_drop: float = 0.05
@@ -87,6 +93,23 @@ def js_distance(reference: pd.Series, current: pd.Series) -> float:
     return float(jensenshannon(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum()))
 
 
+def chi_square_p_value(reference: pd.Series, current: pd.Series) -> float:
+    """Chi-square test of the current category counts against the reference frequencies."""
+    categories = _categories(reference, current)
+    ref_counts, cur_counts = _counts(reference, categories), _counts(current, categories)
+    # A category absent from the reference gets a tiny expected share (Evidently does the same), so it counts
+    # as strong evidence of drift instead of dividing by zero.
+    expected = np.maximum(ref_counts / ref_counts.sum(), 1e-4)
+    expected = expected / expected.sum() * cur_counts.sum()
+    return float(chisquare(cur_counts, expected).pvalue)
+
+
+def ks_p_value(reference: pd.Series, current: pd.Series) -> float:
+    ref = pd.to_numeric(reference, errors="coerce").dropna().to_numpy(dtype=float)
+    cur = pd.to_numeric(current, errors="coerce").dropna().to_numpy(dtype=float)
+    return float(ks_2samp(ref, cur).pvalue)
+
+
 def normed_wasserstein(reference: pd.Series, current: pd.Series) -> float:
     ref = pd.to_numeric(reference, errors="coerce").dropna().to_numpy(dtype=float)
     cur = pd.to_numeric(current, errors="coerce").dropna().to_numpy(dtype=float)
@@ -114,15 +137,24 @@ def drift(
         return MonitorResult("drift", [insufficient("share_of_drifted_features", n, minimum)], n, minimum)
     metrics: list[Metric] = []
     features: dict[str, Any] = {}
+    small = len(reference) <= config.small_reference
     for name in spec.feature_names:
         categorical = _is_categorical(name, reference[name], spec, config)
-        if categorical:
-            value, method = js_distance(reference[name], current[name]), "jensen_shannon"
+        if small:
+            if categorical:
+                value, method = chi_square_p_value(reference[name], current[name]), "chi_square_p_value"
+            else:
+                value, method = ks_p_value(reference[name], current[name]), "ks_p_value"
+            metric = judged(f"drift[{name}]", value, config.p_value, higher=True, detail=method)
+            drifted = value < config.p_value
         else:
-            value, method = normed_wasserstein(reference[name], current[name]), "wasserstein_normed"
-        metric = judged(f"drift[{name}]", value, threshold, higher=False, detail=method)
-        # Evidently's rule: drift when the statistic reaches the threshold.
-        drifted = value >= threshold
+            if categorical:
+                value, method = js_distance(reference[name], current[name]), "jensen_shannon"
+            else:
+                value, method = normed_wasserstein(reference[name], current[name]), "wasserstein_normed"
+            metric = judged(f"drift[{name}]", value, threshold, higher=False, detail=method)
+            # Evidently's rule: drift when the statistic reaches the threshold.
+            drifted = value >= threshold
         metrics.append(metric)
         features[name] = {"statistic": method, "value": value, "drifted": drifted}
     n_drifted = sum(f["drifted"] for f in features.values())

@@ -116,10 +116,34 @@ def test_drop_in_accuracy_on_a_sample_of_large_traffic(spec: DataSpec) -> None:
     renters = generate_german_credit(400, seed=6).assign(Housing="rent")
     renters["scoring_id"] = [f"r-{i}" for i in range(len(renters))]
     full = drift(renters, held_out, spec=spec, error_reference=held_out).details["accuracy_drop"]
-    sampled = drift(renters, held_out, spec=spec, error_reference=held_out,
-                    config=DriftConfig(max_scored_records=100)).details["accuracy_drop"]  # fmt: skip
+    sampled = drift(
+        renters, held_out, spec=spec, error_reference=held_out, config=DriftConfig(max_scored_records=100)
+    ).details["accuracy_drop"]
     assert sampled["scored_records"] == 100 and full["scored_records"] == 400
     assert sampled["estimated_drop"] == pytest.approx(full["estimated_drop"], abs=0.05)
     assert sampled["likely_mispredicted"] == 400  # scaled from the sample back to all records
     # Listed records point into the whole traffic: their scoring ids are those records' ids.
     assert all(r["scoring_id"] == f"r-{r['record']}" for r in sampled["records"])
+
+
+def test_a_small_reference_is_judged_by_p_values(spec: DataSpec) -> None:
+    from scipy.stats import chisquare, ks_2samp
+
+    reference = generate_german_credit(800, seed=1)  # at most 1,000: Evidently's K-S / chi-square switch
+    current = generate_german_credit(400, seed=2)
+    current["LoanAmount"] = current["LoanAmount"] * 1.8
+    current.loc[:99, "Housing"] = "boat"  # a category the reference never had
+    result = drift(current, reference, spec=spec)
+    features = result.details["features"]
+    assert features["LoanAmount"]["statistic"] == "ks_p_value" and features["LoanAmount"]["drifted"]
+    assert features["Housing"]["statistic"] == "chi_square_p_value" and features["Housing"]["drifted"]
+    assert features["LoanAmount"]["value"] == pytest.approx(
+        ks_2samp(reference["LoanAmount"], current["LoanAmount"]).pvalue
+    )
+    # Chi-square by hand for Sex: current counts against the reference shares.
+    shares = reference["Sex"].value_counts(normalize=True)
+    counts = current["Sex"].value_counts().reindex(shares.index, fill_value=0)
+    assert features["Sex"]["value"] == pytest.approx(chisquare(counts, shares * counts.sum()).pvalue)
+    assert result.metric("drift[LoanAmount]").status == "fail" and result.metric("drift[LoanAmount]").threshold == 0.05
+    shifted = {"LoanAmount", "Housing"}
+    assert sum(f["drifted"] for n, f in features.items() if n not in shifted) <= 2  # p < 0.05 by chance: rare
