@@ -136,7 +136,11 @@ with tabs[3]:
         frame = pd.DataFrame(
             [{"feature": n, "value": f["value"], "drifted": f["drifted"]} for n, f in features.items()]
         )
-        figure = px.bar(frame.sort_values("value", ascending=False), x="feature", y="value", color="drifted")
+        # p-values (small references) drift when low; distances when high: most drifted first either way.
+        p_values = any(str(f["statistic"]).endswith("p_value") for f in features.values())
+        label = "p-value (drift below the threshold)" if p_values else "distance (drift at or above the threshold)"
+        frame = frame.sort_values("value", ascending=p_values).rename(columns={"value": label})
+        figure = px.bar(frame, x="feature", y=label, color="drifted")
         st.plotly_chart(ui.styled(figure), key="drift")
 with tabs[4]:
     explain = monitors.get("explainability")
