@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-import httpx
+import pandas as pd
 import streamlit as st
 
 from dashboard import ui
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.services import deployments
 from pipeline_core.services.authz import PERMISSIONS
+from pipeline_core.services.scoring_client import score_over_http
 
 ctx, who = ui.context(), ui.principal()
 st.title("Deployments")
@@ -75,31 +76,16 @@ else:
                 )
         scored = st.form_submit_button("Score", type="primary")
     if scored:
-        record = [int(v) if isinstance(v, float) and v.is_integer() else v for v in values.values()]
-        body = {"input_data": [{"fields": list(values), "values": [record]}]}
-
-        def call() -> httpx.Response:
-            key = deployments.issue_key(ctx, who, dep.id, label=f"dashboard score by {who.username}")
-            try:
-                return httpx.post(
-                    base + dep.scoring_path, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
-                )
-            finally:
-                deployments.revoke_key(ctx, who, key)
-
-        try:
-            response = ui.act(call)
-        except httpx.HTTPError as exc:
-            st.error(
-                f"The scoring service at {base} does not answer: {exc}. Start it with `python -m pipeline_core serve`."
-            )
-            response = None
-        if response is not None:
-            if response.status_code == 200:
-                label, probabilities = response.json()["predictions"][0]["values"][0]
-                st.success(f"{label} (probabilities {probabilities}); scoring id {response.json()['scoring_ids'][0]}")
-            else:
-                st.error(f"{response.status_code}: {response.text}")
+        record = pd.DataFrame(
+            [{k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in values.items()}]
+        )
+        answer = ui.act(
+            lambda: score_over_http(ctx, who, dep.id, record, spec=spec, label=f"dashboard score by {who.username}")
+        )
+        if answer is not None:
+            row = answer.iloc[0]
+            st.success(f"{row['prediction']} (probability of {spec.positive_label} {row['probability']:.3f}); "
+                       f"scoring id {row['scoring_id']}")  # fmt: skip
 
 if dep.space == "prod":
     st.subheader("Roll back")

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from pipeline_core.data.spec import DataSpec
@@ -352,10 +352,18 @@ def list_evaluations(
         query = query.where(Evaluation.deployment_id == deployment_id)
     if model_version_id is not None:
         query = query.where(Evaluation.model_version_id == model_version_id)
+    return _newest_first(ctx, query, Evaluation.id, limit)
+
+
+def _newest_first(ctx: ServiceContext, query: Select[Any], order: Any, limit: int | None = None) -> list[Any]:
+    """Rows of ``query`` newest first, detached from the session so callers can read them after it closes."""
+    query = query.order_by(order.desc())
+    if limit is not None:
+        query = query.limit(limit)
     with ctx.db.read() as session:
-        found = session.execute(query.order_by(Evaluation.id.desc()).limit(limit)).scalars().all()
+        found = list(session.execute(query).scalars().all())
         session.expunge_all()
-    return list(found)
+    return found
 
 
 def list_alerts(ctx: ServiceContext, actor: Principal, *, status: str | None = "open") -> list[Alert]:
@@ -363,10 +371,7 @@ def list_alerts(ctx: ServiceContext, actor: Principal, *, status: str | None = "
     query = select(Alert)
     if status is not None:
         query = query.where(Alert.status == status)
-    with ctx.db.read() as session:
-        found = session.execute(query.order_by(Alert.id.desc())).scalars().all()
-        session.expunge_all()
-    return list(found)
+    return _newest_first(ctx, query, Alert.id)
 
 
 def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int) -> None:
@@ -388,7 +393,4 @@ def list_retraining_requests(
     query = select(RetrainingRequest)
     if status is not None:
         query = query.where(RetrainingRequest.status == status)
-    with ctx.db.read() as session:
-        found = session.execute(query.order_by(RetrainingRequest.id.desc())).scalars().all()
-        session.expunge_all()
-    return list(found)
+    return _newest_first(ctx, query, RetrainingRequest.id)

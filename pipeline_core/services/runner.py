@@ -17,13 +17,13 @@ from typing import Any
 
 import httpx
 import numpy as np
-import pandas as pd
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import (
     ConflictError,
+    DeploymentError,
     GateFailed,
     NotFoundError,
     PipelineError,
@@ -38,6 +38,7 @@ from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
 from pipeline_core.services.jsonable import jsonable
+from pipeline_core.services.scoring_client import score_over_http
 from pipeline_core.stages.common import Gate
 from pipeline_core.stages.validate import Schema
 from pipeline_core.store.db import utcnow
@@ -310,38 +311,6 @@ def _deploy_and_smoke_test(
     return ServiceStageResult(outputs, gate, [*log, f"deployed? {gate.reason}"])
 
 
-def _score_over_http(ctx: ServiceContext, url: str, deployment_id: int, rows: pd.DataFrame, spec: DataSpec,
-                     classes: list[str], *, label: str) -> pd.DataFrame:  # fmt: skip
-    """``rows`` scored through the deployment's endpoint (so payload logging sees them), with scoring ids."""
-    key = deployments.issue_key(ctx, SYSTEM, deployment_id, label=label)
-    positive = classes.index(spec.positive_label)
-    labels: list[str] = []
-    probabilities: list[float] = []
-    ids: list[str] = []
-    step = max(1, ctx.settings.max_scoring_rows)
-    try:
-        with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {key}"}) as client:
-            for start in range(0, len(rows), step):
-                part = rows.iloc[start : start + step][spec.feature_names]
-                payload = {"input_data": [{"fields": spec.feature_names,
-                                           "values": json.loads(part.to_json(orient="values"))}]}  # fmt: skip
-                response = client.post(url, json=payload)
-                if response.status_code != 200:
-                    raise GateFailed("evaluate", f"{url} answered {response.status_code}: {response.text[:300]}")
-                body = response.json()
-                for label_, proba in body["predictions"][0]["values"]:
-                    labels.append(str(label_))
-                    probabilities.append(float(proba[positive]))
-                ids += body["scoring_ids"]
-    except httpx.HTTPError as exc:
-        raise GateFailed("evaluate", f"no answer from the scoring service at {url}: {exc}") from exc
-    finally:
-        deployments.revoke_key(ctx, SYSTEM, key)
-    out = rows.copy()
-    out["prediction"], out["probability"], out["scoring_id"] = labels, probabilities, ids
-    return out
-
-
 def _evaluate_in_preprod(
     ctx: ServiceContext, mv_id: int, inputs: PipelineInputs, state: PipelineState
 ) -> ServiceStageResult:
@@ -353,7 +322,10 @@ def _evaluate_in_preprod(
     test = clean.iloc[state.validation.test_index]
     classes = [str(c) for c in model.classes_]
     label = f"pre-prod evaluation of model version {mv_id}"
-    current = _score_over_http(ctx, deploy["endpoint"], deploy["deployment_id"], test, spec, classes, label=label)
+    try:
+        current = score_over_http(ctx, SYSTEM, deploy["deployment_id"], test, spec=spec, label=label, classes=classes)
+    except DeploymentError as exc:
+        raise GateFailed("evaluate", str(exc)) from exc
     reference = evaluations.score_frame(model, clean.iloc[state.validation.train_index], spec)
     results = run_monitors(current, reference, spec=spec, model=model, labelled=current, held_out=current)
     window = {"source": "test split scored through the pre-prod endpoint", "records": len(current),
