@@ -15,6 +15,7 @@ import streamlit as st
 from pipeline_core.errors import PipelineError
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
+from pipeline_core.services.deployments import DeploymentInfo
 
 T = TypeVar("T")
 PRINCIPAL = "principal"
@@ -71,6 +72,17 @@ def _streamlit_colour(status: str) -> str:
 def empty(message: str) -> None:
     """An empty state that says what to do next."""
     st.info(message)
+
+
+def pick_deployment(deps: list[DeploymentInfo]) -> DeploymentInfo:
+    """A selectbox over ``deps``, prod first, then pre-prod and dev."""
+    by_id = {d.id: d for d in sorted(deps, key=lambda d: (("prod", "preprod", "dev").index(d.space), d.id))}
+    chosen = st.selectbox(
+        "Deployment",
+        list(by_id),
+        format_func=lambda i: (f"{i}: {by_id[i].model_name} v{by_id[i].model_version} in {by_id[i].space}"),
+    )
+    return by_id[chosen]
 
 
 def records(rows: list[dict[str, Any]]) -> None:

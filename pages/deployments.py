@@ -39,13 +39,7 @@ for space in ("prod", "preprod", "dev"):
             ]
         )
 
-order = [d.id for d in sorted(deps, key=lambda d: (("prod", "preprod", "dev").index(d.space), d.id))]
-chosen = st.selectbox(
-    "Deployment",
-    order,
-    format_func=lambda i: next(f"{d.id}: {d.model_name} v{d.model_version} in {d.space}" for d in deps if d.id == i),
-)
-dep = next(d for d in deps if d.id == chosen)
+dep = ui.pick_deployment(deps)
 spec = deployments.deployment_spec(ctx, dep.id)
 example = generate_german_credit(1, seed=1)[spec.feature_names]
 payload = {"input_data": [{"fields": spec.feature_names, "values": json.loads(example.to_json(orient="values"))}]}

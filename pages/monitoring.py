@@ -19,13 +19,7 @@ deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active
 if not deps:
     ui.empty("No deployments to monitor yet.")
     st.stop()
-prod_first = sorted(deps, key=lambda d: (d.space != "prod", d.id))
-chosen = st.selectbox(
-    "Deployment",
-    [d.id for d in prod_first],
-    format_func=lambda i: next(f"{d.id}: {d.model_name} v{d.model_version} in {d.space}" for d in deps if d.id == i),
-)
-dep = next(d for d in deps if d.id == chosen)
+dep = ui.pick_deployment(deps)
 
 history = evaluations.list_evaluations(ctx, who, deployment_id=dep.id, limit=200)
 st.subheader("Evaluations over time")
