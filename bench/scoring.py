@@ -37,13 +37,13 @@ import pandas as pd
 from pipeline_core.config import Settings
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes
+from pipeline_core.model_io import load_model
 from pipeline_core.params import RunParams
 from pipeline_core.services import deployments, users
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.runs import launch_file_run, model_version_for_run
 from pipeline_core.services.worker import RunWorker
 from pipeline_core.serving.server import BackgroundServer
-from pipeline_core.stages.register import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 MLFLOW_VENV = REPO / ".venv-mlflow"

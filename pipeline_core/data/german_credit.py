@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr
 
+from pipeline_core.data.expectations import Case, Expectations, Invariance, Monotone
 from pipeline_core.data.spec import DataSpec, FeatureSpec, GroupSpec, ProtectedAttribute, Thresholds
 
 COLUMNS: tuple[str, ...] = (
@@ -108,6 +109,40 @@ def german_credit_spec() -> DataSpec:
             fairness_min_records=100,
             drift=0.10,
             drift_min_records=100,
+        ),
+        expectations=german_credit_expectations(),
+    )
+
+
+def german_credit_expectations() -> Expectations:
+    """The model tests' cases and expectations for credit decisions.
+
+    Category names follow IBM's sample, whose risk rates are not always what the names
+    suggest (there ``greater_7`` years of employment carries more risk than ``less_1``), so
+    the cases use values whose meaning and observed risk agree.
+    """
+    return Expectations(
+        cases=(
+            Case(
+                "positive balance, credits paid back, small short loan, some savings",
+                {"CheckingStatus": "0_to_200", "CreditHistory": "all_credits_paid_back", "LoanDuration": 6,
+                 "LoanAmount": 500, "ExistingSavings": "100_to_500"},
+                "No Risk",
+            ),
+            Case(
+                "no checking account, outstanding credit elsewhere, large long loan, savings unknown",
+                {"CheckingStatus": "no_checking", "CreditHistory": "outstanding_credit", "LoanDuration": 48,
+                 "LoanAmount": 10000, "ExistingSavings": "unknown"},
+                "Risk",
+            ),
+        ),
+        invariant=(
+            Invariance("Telephone", 0.05, "owning a telephone has no bearing on creditworthiness"),
+            Invariance("Sex", 0.05, "fairness expectation: sex must not decide credit"),
+        ),
+        monotone=(
+            Monotone("LoanAmount", "increases_risk"),
+            Monotone("LoanDuration", "increases_risk"),
         ),
     )
 

@@ -1,9 +1,9 @@
 """``DataSpec``: what a dataset must look like and how its models are judged.
 
 A spec names the target and its favourable label, every feature with its kind, the
-protected attributes with the groups the fairness monitor compares, and the thresholds
-the gates and monitors apply. Specs are plain frozen dataclasses so they serialise to
-JSON for the store and the factsheet.
+protected attributes with the groups the fairness monitor compares, the thresholds
+the gates and monitors apply, and the expectations the model tests judge by. Specs are
+plain frozen dataclasses so they serialise to JSON for the store and the factsheet.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from pipeline_core.data.expectations import Expectations
 from pipeline_core.errors import DataError
 
 FeatureKind = Literal["numeric", "categorical"]
@@ -86,6 +87,7 @@ class DataSpec:
     features: tuple[FeatureSpec, ...]
     protected: tuple[ProtectedAttribute, ...] = ()
     thresholds: Thresholds = field(default_factory=Thresholds)
+    expectations: Expectations = field(default_factory=Expectations)
 
     def __post_init__(self) -> None:
         if self.favourable_label not in self.labels:
@@ -100,6 +102,12 @@ class DataSpec:
         for attr in self.protected:
             if attr.name not in names:
                 raise DataError(f"spec '{self.name}': protected attribute '{attr.name}' is not a feature")
+        try:
+            self.expectations.check_against(
+                features={f.name: (f.kind, f.categories) for f in self.features}, labels=self.labels
+            )
+        except DataError as exc:
+            raise DataError(f"spec '{self.name}': {exc}") from exc
 
     @property
     def feature_names(self) -> list[str]:
@@ -149,6 +157,7 @@ class DataSpec:
                     for p in data.get("protected", ())
                 ),
                 thresholds=Thresholds(**data.get("thresholds", {})),
+                expectations=Expectations.from_dict(data.get("expectations", {})),
             )
         except (KeyError, TypeError, IndexError) as exc:
             raise DataError(f"spec {data.get('name', '?')!r} is malformed: {exc!r}") from exc

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ConflictError, DeploymentError, NotFoundError, PipelineError
+from pipeline_core.model_io import load_model
 from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.stages.register import load_model
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (
     SPACES,

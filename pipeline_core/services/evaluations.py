@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import NotFoundError, PipelineError
+from pipeline_core.model_io import load_model
 from pipeline_core.monitors.explain import ExplainConfig, global_importance
 from pipeline_core.monitors.suite import SuiteConfig, overall_status, run_monitors
 from pipeline_core.params import RunParams
@@ -34,7 +35,6 @@ from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
 from pipeline_core.services.jsonable import jsonable
 from pipeline_core.services.payloads import PREDICTION, PROBABILITY, PayloadWindow, read_payload
-from pipeline_core.stages.register import load_model
 from pipeline_core.stages.validate import validate
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (

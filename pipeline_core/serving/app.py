@@ -22,12 +22,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline_core.errors import ScoringInputError
+from pipeline_core.scoring import parse_payload, score
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import hash_key
 from pipeline_core.services.payloads import store_payload_batch
 from pipeline_core.serving.payload_log import PayloadLogger
 from pipeline_core.serving.registry import Registry
-from pipeline_core.serving.scoring import parse_payload, score
 
 log = logging.getLogger(__name__)
 

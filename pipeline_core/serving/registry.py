@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import PipelineError
+from pipeline_core.model_io import load_model
+from pipeline_core.scoring import LoadedModel
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import ServingEntry, serving_snapshot
-from pipeline_core.serving.scoring import LoadedModel
-from pipeline_core.stages.register import load_model
 
 log = logging.getLogger(__name__)
 

@@ -8,16 +8,15 @@ before that leaves no half-registered model behind.
 from __future__ import annotations
 
 import hashlib
-import io
 import platform
 from dataclasses import dataclass, field
 from typing import Any
 
-import joblib
 import sklearn
 from sklearn.pipeline import Pipeline
 
 from pipeline_core.data.spec import DataSpec
+from pipeline_core.model_io import load_model, serialise_model
 from pipeline_core.params import RunParams
 from pipeline_core.stages.common import Gate
 
@@ -44,19 +43,6 @@ class ModelVersionDraft:
             "lineage": self.lineage,
             "gate": self.gate.to_dict(),
         }
-
-
-def serialise_model(model: Pipeline) -> bytes:
-    buffer = io.BytesIO()
-    joblib.dump(model, buffer, compress=3)
-    return buffer.getvalue()
-
-
-def load_model(artifact: bytes) -> Pipeline:
-    model = joblib.load(io.BytesIO(artifact))
-    if not isinstance(model, Pipeline):
-        raise TypeError(f"artifact holds a {type(model).__name__}, not a scikit-learn Pipeline")
-    return model
 
 
 def register(

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from pipeline_core.data.load import frame_to_csv_bytes, read_csv_file
 from pipeline_core.data.spec import DataSpec, Thresholds
 from pipeline_core.errors import ConflictError, DataError, NotFoundError
+from pipeline_core.model_io import load_model
 from pipeline_core.monitors.suite import MONITORS
 from pipeline_core.params import RunParams
 from pipeline_core.services.audit import verify_chain
@@ -30,7 +31,6 @@ from pipeline_core.services.runs import (
     reap_stale_runs,
 )
 from pipeline_core.services.worker import RunWorker
-from pipeline_core.stages.register import load_model
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import AuditEvent, Evaluation, ModelVersion, Run
 

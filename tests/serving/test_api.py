@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline_core.model_io import load_model
 from pipeline_core.services import deployments
-from pipeline_core.stages.register import load_model
 from tests.live import Live
 from tests.processes import wait_for
 

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.params import MODEL_TYPES, RunParams
-from pipeline_core.serving.scoring import LoadedModel, parse_payload, score
+from pipeline_core.scoring import LoadedModel, parse_payload, score
 from pipeline_core.stages.prepare import build_preprocessor
 from pipeline_core.stages.train import build_estimator
 

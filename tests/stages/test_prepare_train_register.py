@@ -13,9 +13,10 @@ from sklearn.metrics import roc_auc_score
 
 from pipeline_core.data.spec import DataSpec, Thresholds
 from pipeline_core.errors import StageError
+from pipeline_core.model_io import load_model
 from pipeline_core.params import MODEL_TYPES, RunParams
 from pipeline_core.stages.prepare import prepare
-from pipeline_core.stages.register import load_model, register
+from pipeline_core.stages.register import register
 from pipeline_core.stages.train import train
 from pipeline_core.stages.validate import validate
 
