@@ -90,9 +90,12 @@ class Expectations:
     monotone: tuple[Monotone, ...] = ()
     robustness: Robustness = field(default_factory=Robustness)
     # Convergence: the validation loss over the last ``convergence_window`` points of its
-    # curve may rise by at most this share of its value; training loss must fall overall.
+    # curve may rise by at most this share of its value; training loss must fall overall;
+    # and the loss may end at most ``divergence_tolerance`` above its best (a curve that
+    # climbed and then levelled off has diverged even if its last window is flat).
     convergence_window: int = 20
     convergence_tolerance: float = 0.02
+    divergence_tolerance: float = 0.25
     # Slice regression against the production model: largest allowed loss of ROC AUC or accuracy.
     slice_tolerance: float = 0.05
     slice_min_records: int = 50
@@ -103,6 +106,7 @@ class Expectations:
     def __post_init__(self) -> None:
         for name, value in (
             ("convergence_tolerance", self.convergence_tolerance),
+            ("divergence_tolerance", self.divergence_tolerance),
             ("slice_tolerance", self.slice_tolerance),
             ("robustness.relative", self.robustness.relative),
             ("robustness.tolerance", self.robustness.tolerance),
@@ -178,7 +182,7 @@ class Expectations:
             raise DataError(f"expectations are malformed: {exc!r}") from exc
 
 
-_SCALARS = ("convergence_window", "convergence_tolerance", "slice_tolerance", "slice_min_records", "max_records")
+_SCALARS = ("convergence_window", "convergence_tolerance", "divergence_tolerance", "slice_tolerance", "slice_min_records", "max_records")
 
 
 def _unit(name: str, value: object) -> None:

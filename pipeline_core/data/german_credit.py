@@ -124,15 +124,30 @@ def german_credit_expectations() -> Expectations:
     return Expectations(
         cases=(
             Case(
-                "positive balance, credits paid back, small short loan, some savings",
-                {"CheckingStatus": "0_to_200", "CreditHistory": "all_credits_paid_back", "LoanDuration": 6,
-                 "LoanAmount": 500, "ExistingSavings": "100_to_500"},
+                "positive balance, credits paid back, owns real estate, small short loan, low instalments, savings",
+                {
+                    "CheckingStatus": "0_to_200",
+                    "CreditHistory": "all_credits_paid_back",
+                    "OwnsProperty": "real_estate",
+                    "LoanDuration": 6,
+                    "LoanAmount": 500,
+                    "InstallmentPercent": 1,
+                    "ExistingSavings": "100_to_500",
+                },
                 "No Risk",
             ),
             Case(
-                "no checking account, outstanding credit elsewhere, large long loan, savings unknown",
-                {"CheckingStatus": "no_checking", "CreditHistory": "outstanding_credit", "LoanDuration": 48,
-                 "LoanAmount": 10000, "ExistingSavings": "unknown"},
+                "no checking account, three credits outstanding, large long loan, high instalments, no known assets",
+                {
+                    "CheckingStatus": "no_checking",
+                    "CreditHistory": "outstanding_credit",
+                    "ExistingCreditsCount": 3,
+                    "LoanDuration": 48,
+                    "LoanAmount": 10000,
+                    "InstallmentPercent": 5,
+                    "OwnsProperty": "unknown",
+                    "ExistingSavings": "unknown",
+                },
                 "Risk",
             ),
         ),

@@ -61,6 +61,7 @@ def convergence(curve: dict[str, list[float]] | None, *, expectations: Expectati
     train_drop = (train_first - train_last) / train_first if train_first > 0 else 0.0
     tolerance = expectations.convergence_tolerance
     best = int(np.argmin(val))
+    above_best = (float(val[-1]) - float(val[best])) / float(val[best]) if val[best] > 0 else 0.0
     evidence = {
         "window_points": window,
         "window_iterations": iterations[-window:],
@@ -74,6 +75,8 @@ def convergence(curve: dict[str, list[float]] | None, *, expectations: Expectati
         "train_loss_drop": train_drop,
         "best_validation_loss": float(val[best]),
         "best_iteration": iterations[best],
+        "final_above_best": above_best,
+        "divergence_tolerance": expectations.divergence_tolerance,
         # What a strict "never rises" rule would have flagged on this same curve.
         "window_steps_that_rise": int(np.sum(np.diff(tail) > 0)),
     }
@@ -83,6 +86,11 @@ def convergence(curve: dict[str, list[float]] | None, *, expectations: Expectati
             f"validation loss rose {rise:.1%} over the last {window} points "
             f"({start:.4f} -> {end:.4f}; tolerance {tolerance:.0%}; best {val[best]:.4f} at iteration "
             f"{iterations[best]:g})"
+        )
+    if above_best > expectations.divergence_tolerance:
+        problems.append(
+            f"validation loss ends {above_best:.0%} above its best ({val[best]:.4f} at iteration "
+            f"{iterations[best]:g} -> {val[-1]:.4f}; tolerance {expectations.divergence_tolerance:.0%}): diverged"
         )
     if train_drop <= tolerance:
         problems.append(f"training loss did not fall overall ({train_first:.4f} -> {train_last:.4f})")

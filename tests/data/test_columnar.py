@@ -27,8 +27,10 @@ def test_round_trip_and_shared_dictionaries() -> None:
     [
         ([b"not arrow at all"], r"columnar block 0 cannot be read"),
         ([encode_frame(pd.DataFrame({"a": [1]})), b"\x00" * 8], r"columnar block 1 cannot be read"),
-        ([encode_frame(pd.DataFrame({"a": [1]})), encode_frame(pd.DataFrame({"a": ["x"]}))],
-         r"columnar blocks do not share one schema"),
+        (
+            [encode_frame(pd.DataFrame({"a": [1]})), encode_frame(pd.DataFrame({"a": ["x"]}))],
+            r"columnar blocks do not share one schema",
+        ),
     ],
     ids=["garbage", "truncated-second", "incompatible-types"],
 )
