@@ -17,7 +17,7 @@ def test_the_credit_spec_declares_cases_invariances_and_directions(spec: DataSpe
     assert [c.expected for c in exp.cases] == ["No Risk", "Risk"]
     assert [i.feature for i in exp.invariant] == ["Telephone", "Sex"]
     assert [(m.feature, m.direction) for m in exp.monotone] == [("LoanAmount", "increases_risk"),
-                                                                ("LoanDuration", "increases_risk")]  # fmt: skip
+                                                                ("LoanDuration", "increases_risk")]
     assert exp.critical == DEFAULT_CRITICAL
     assert DataSpec.from_dict(spec.to_dict()).expectations == exp
 
@@ -42,9 +42,9 @@ def test_a_spec_stored_before_expectations_existed_gets_the_empty_defaults(spec:
     ],
     ids=["unknown-feature", "unknown-category", "text-for-number", "unknown-label", "empty-case", "invariant",
          "monotone-categorical"],
-)  # fmt: skip
+)
 def test_declarations_that_do_not_fit_the_spec_are_refused(spec: DataSpec, expectations: Expectations,
-                                                           match: str) -> None:  # fmt: skip
+                                                           match: str) -> None:
     with pytest.raises(DataError, match=f"spec 'german_credit': expectations: {match}"):
         replace(spec, expectations=expectations)
 
@@ -62,7 +62,7 @@ def test_declarations_that_do_not_fit_the_spec_are_refused(spec: DataSpec, expec
         ({"critical": ("convergence", "vibes")}, r"critical names unknown model test\(s\) \['vibes'\]"),
         ({"cases": (Case("same", {"Age": 1}, "Risk"), Case("same", {"Age": 2}, "Risk"))}, r"two cases share a name"),
     ],
-)  # fmt: skip
+)
 def test_bad_settings_are_named(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(DataError, match=f"expectations: {match}"):
         Expectations(**kwargs)

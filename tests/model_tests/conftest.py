@@ -62,8 +62,9 @@ def fit(train: pd.DataFrame, test: pd.DataFrame, params: RunParams = PARAMS) -> 
     x, y = train[SPEC.feature_names], train[SPEC.target].astype(str)
     model.fit(x, y)
     xt = model.named_steps["prep"]
-    curve = learning_curve(model, xt.transform(x), y, xt.transform(test[SPEC.feature_names]),
-                           test[SPEC.target].astype(str), SPEC, params)  # fmt: skip
+    curve = learning_curve(
+        model, xt.transform(x), y, xt.transform(test[SPEC.feature_names]), test[SPEC.target].astype(str), SPEC, params
+    )
     return Trained(model, curve)
 
 
@@ -133,8 +134,10 @@ def jittery(credit: Credit) -> Pipeline:
 @pytest.fixture(scope="session")
 def crashes_on_unseen(credit: Credit) -> Pipeline:
     """Categories encoded with scikit-learn's default: an unseen one raises deep inside transform."""
-    prep = ColumnTransformer([("categorical", OrdinalEncoder(), SPEC.categorical), ("numeric", "passthrough",
-                              SPEC.numeric)], verbose_feature_names_out=False)  # fmt: skip
+    prep = ColumnTransformer(
+        [("categorical", OrdinalEncoder(), SPEC.categorical), ("numeric", "passthrough", SPEC.numeric)],
+        verbose_feature_names_out=False,
+    )
     model = Pipeline([("prep", prep), ("model", HistGradientBoostingClassifier(max_iter=30, random_state=0))])
     return model.fit(credit.train[SPEC.feature_names], credit.train[SPEC.target])
 
@@ -144,8 +147,13 @@ def without_telephone(credit: Credit) -> Pipeline:
     """Trained on 19 of the spec's 20 features."""
     features = [f for f in SPEC.feature_names if f != "Telephone"]
     cats = [c for c in SPEC.categorical if c != "Telephone"]
-    prep = ColumnTransformer([("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
-                              cats), ("numeric", "passthrough", SPEC.numeric)], verbose_feature_names_out=False)  # fmt: skip
+    prep = ColumnTransformer(
+        [
+            ("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), cats),
+            ("numeric", "passthrough", SPEC.numeric),
+        ],
+        verbose_feature_names_out=False,
+    )
     model = Pipeline([("prep", prep), ("model", HistGradientBoostingClassifier(max_iter=30, random_state=0))])
     return model.fit(credit.train[features], credit.train[SPEC.target])
 

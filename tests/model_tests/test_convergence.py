@@ -18,8 +18,11 @@ NOISE = np.random.default_rng(3).normal(0, 0.004, N)
 
 
 def curve(validation: list[float], train: list[float] | None = None) -> dict[str, list[float]]:
-    return {"iteration": [float(i) for i in ITERATIONS[: len(validation)]], "validation_loss": validation,
-            "train_loss": train if train is not None else FALLING[: len(validation)]}  # fmt: skip
+    return {
+        "iteration": [float(i) for i in ITERATIONS[: len(validation)]],
+        "validation_loss": validation,
+        "train_loss": train if train is not None else FALLING[: len(validation)],
+    }
 
 
 def test_a_noisy_flattening_curve_passes_where_a_strict_rule_would_fail() -> None:
@@ -32,14 +35,17 @@ def test_a_noisy_flattening_curve_passes_where_a_strict_rule_would_fail() -> Non
 @pytest.mark.parametrize(
     ("validation", "train", "message"),
     [
-        ([*FALLING[:40], *(FALLING[39] * (1 + 0.01 * k) for k in range(1, 21))], None,
-         r"validation loss rose \d+\.\d% over the last 20 points"),
+        (
+            [*FALLING[:40], *(FALLING[39] * (1 + 0.01 * k) for k in range(1, 21))],
+            None,
+            r"validation loss rose \d+\.\d% over the last 20 points",
+        ),
         ([0.5, *(0.5 + 0.01 * k for k in range(1, 40)), *([0.9] * 20)], None, r"ends 80% above its best"),
         (FALLING, [0.6] * N, r"training loss did not fall overall \(0\.6000 -> 0\.6000\)"),
         ([*FALLING[:30], math.inf, *FALLING[31:]], None, r"not finite at iteration 31: training diverged"),
     ],
     ids=["rising-tail", "climbed-then-flat", "flat-training", "infinite-loss"],
-)  # fmt: skip
+)
 def test_curves_that_do_not_converge_fail(validation: list[float], train: list[float] | None, message: str) -> None:
     verdict = convergence(curve(validation, train), expectations=Expectations())
     assert verdict.status == "fail"

@@ -25,10 +25,24 @@ def stored(model: Pipeline) -> StoredArtifact:
     return StoredArtifact(hashlib.sha256(data).hexdigest(), lambda: data)
 
 
-def suite(model: Pipeline, credit: Credit, spec: DataSpec, *, curve: dict[str, list[float]] | None = None,
-          production: Pipeline | None = None, artifact: StoredArtifact | None = None) -> ModelTestReport:  # fmt: skip
-    return run_model_tests(model, spec=spec, held_out=credit.test, reference=credit.train, learning_curve=curve,
-                           artifact=artifact or stored(model), production=production)  # fmt: skip
+def suite(
+    model: Pipeline,
+    credit: Credit,
+    spec: DataSpec,
+    *,
+    curve: dict[str, list[float]] | None = None,
+    production: Pipeline | None = None,
+    artifact: StoredArtifact | None = None,
+) -> ModelTestReport:
+    return run_model_tests(
+        model,
+        spec=spec,
+        held_out=credit.test,
+        reference=credit.train,
+        learning_curve=curve,
+        artifact=artifact or stored(model),
+        production=production,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,38 +59,93 @@ def test_a_sound_model_passes_every_test(sound_report: ModelTestReport) -> None:
 
 # test, the fixture of the model built to break it, what the failure must say, evidence that must show it
 BROKEN = [
-    ("convergence", "diverges", r"ends \d+% above its best .*diverged",
-     lambda e: e["final_above_best"] > e["divergence_tolerance"]),
-    ("convergence", "learns_nothing", r"training loss did not fall overall",
-     lambda e: e["train_loss_drop"] < e["tolerance"]),
-    ("input_schema", "without_telephone", r"does not take spec feature\(s\) \['Telephone'\]",
-     lambda e: e["not_taken_by_model"] == ["Telephone"]),
-    ("input_schema", "with_customer_id", r"needs column\(s\) the spec does not have: \['CustomerId'\]",
-     lambda e: e["not_in_spec"] == ["CustomerId"] and e["cases"][0]["outcome"] == "crash"),
-    ("unexpected_input", "crashes_on_unseen", r"13 of 100 unexpected inputs had no defined outcome.*crash ValueError",
-     lambda e: {f["got"] for f in e["failures"]} == {"crash"} and e["failures"][0]["value"].startswith("'__never")),
-    ("output_schema", "wrong_labels", r"classes \['0', '1'\] are not the spec's labels",
-     lambda e: e["bad_count"] == e["records"]),
-    ("output_schema", "overconfident", r"probabilities sum to 1\.5",
-     lambda e: e["bad_count"] == e["records"] and max(e["bad_outputs"][0]["probabilities"]) > 0.5),
-    ("minimum_functionality", "ignores_input", r"1 of 2 cases wrong: .*expected 'Risk', got 'No Risk'",
-     lambda e: [c["passed"] for c in e["cases"]] == [True, False]),
-    ("invariance", "telephone_dependent", r"changing only Telephone flips \d+\.\d% of decisions",
-     lambda e: e["features"][0]["flip_rate"] > 0.9 and e["features"][0]["examples"]),
-    ("directional", "non_monotone", r"raising LoanAmount by [\d.]+ lowers the risk on \d+\.\d% of records",
-     lambda e: e["features"][0]["share_against"] > 0.5 and e["features"][0]["mean_risk_change"] < 0),
-    ("robustness", "jittery", r"perturbing numbers by up to 3% flips \d+\.\d% of decisions",
-     lambda e: e["flip_rate"] > 0.2 and e["examples"][0]["changes"]),
-    ("slice_regression", "ignores_input", r"slice\(s\) regress against production model",
-     lambda e: e["regressed_count"] > 0 and e["worst_slices"][0]["worst_loss"] > e["tolerance"]),
-]  # fmt: skip
+    (
+        "convergence",
+        "diverges",
+        r"ends \d+% above its best .*diverged",
+        lambda e: e["final_above_best"] > e["divergence_tolerance"],
+    ),
+    (
+        "convergence",
+        "learns_nothing",
+        r"training loss did not fall overall",
+        lambda e: e["train_loss_drop"] < e["tolerance"],
+    ),
+    (
+        "input_schema",
+        "without_telephone",
+        r"does not take spec feature\(s\) \['Telephone'\]",
+        lambda e: e["not_taken_by_model"] == ["Telephone"],
+    ),
+    (
+        "input_schema",
+        "with_customer_id",
+        r"needs column\(s\) the spec does not have: \['CustomerId'\]",
+        lambda e: e["not_in_spec"] == ["CustomerId"] and e["cases"][0]["outcome"] == "crash",
+    ),
+    (
+        "unexpected_input",
+        "crashes_on_unseen",
+        r"13 of 100 unexpected inputs had no defined outcome.*crash ValueError",
+        lambda e: {f["got"] for f in e["failures"]} == {"crash"} and e["failures"][0]["value"].startswith("'__never"),
+    ),
+    (
+        "output_schema",
+        "wrong_labels",
+        r"classes \['0', '1'\] are not the spec's labels",
+        lambda e: e["bad_count"] == e["records"],
+    ),
+    (
+        "output_schema",
+        "overconfident",
+        r"probabilities sum to 1\.5",
+        lambda e: e["bad_count"] == e["records"] and max(e["bad_outputs"][0]["probabilities"]) > 0.5,
+    ),
+    (
+        "minimum_functionality",
+        "ignores_input",
+        r"1 of 2 cases wrong: .*expected 'Risk', got 'No Risk'",
+        lambda e: [c["passed"] for c in e["cases"]] == [True, False],
+    ),
+    (
+        "invariance",
+        "telephone_dependent",
+        r"changing only Telephone flips \d+\.\d% of decisions",
+        lambda e: e["features"][0]["flip_rate"] > 0.9 and e["features"][0]["examples"],
+    ),
+    (
+        "directional",
+        "non_monotone",
+        r"raising LoanAmount by [\d.]+ lowers the risk on \d+\.\d% of records",
+        lambda e: e["features"][0]["share_against"] > 0.5 and e["features"][0]["mean_risk_change"] < 0,
+    ),
+    (
+        "robustness",
+        "jittery",
+        r"perturbing numbers by up to 3% flips \d+\.\d% of decisions",
+        lambda e: e["flip_rate"] > 0.2 and e["examples"][0]["changes"],
+    ),
+    (
+        "slice_regression",
+        "ignores_input",
+        r"slice\(s\) regress against production model",
+        lambda e: e["regressed_count"] > 0 and e["worst_slices"][0]["worst_loss"] > e["tolerance"],
+    ),
+]
 
 
 @pytest.mark.parametrize(("test", "fixture", "message", "shows"), BROKEN, ids=[f"{t}-{f}" for t, f, *_ in BROKEN])
 def test_a_model_built_to_break_a_test_fails_it_with_evidence(
-    request: pytest.FixtureRequest, sound_report: ModelTestReport, sound_production: Trained, credit: Credit,
-    spec: DataSpec, test: str, fixture: str, message: str, shows: Callable[[dict[str, Any]], bool],
-) -> None:  # fmt: skip
+    request: pytest.FixtureRequest,
+    sound_report: ModelTestReport,
+    sound_production: Trained,
+    credit: Credit,
+    spec: DataSpec,
+    test: str,
+    fixture: str,
+    message: str,
+    shows: Callable[[dict[str, Any]], bool],
+) -> None:
     broken = request.getfixturevalue(fixture)
     model, curve = (broken.model, broken.curve) if isinstance(broken, Trained) else (broken, None)
     report = suite(model, credit, spec, curve=curve, production=sound_production.model)
@@ -88,8 +157,9 @@ def test_a_model_built_to_break_a_test_fails_it_with_evidence(
     assert verdict.critical == spec.expectations.is_critical(test)
 
 
-def test_the_stored_artifact_must_be_the_trained_model(sound: Trained, ignores_input: Pipeline, credit: Credit,
-                                                        spec: DataSpec) -> None:  # fmt: skip
+def test_the_stored_artifact_must_be_the_trained_model(
+    sound: Trained, ignores_input: Pipeline, credit: Credit, spec: DataSpec
+) -> None:
     other = stored(ignores_input)  # a valid artifact, of another model
     verdict = suite(sound.model, credit, spec, artifact=other).verdict("artifact")
     assert verdict.status == "fail" and "scores differently from the trained one" in verdict.summary
@@ -114,9 +184,13 @@ def test_slice_regression_is_skipped_without_a_production_model(sound: Trained, 
     assert "slice_regression" not in [e["name"] for e in report.mrm_entries()]
 
 
-def test_a_test_that_raises_is_a_failed_verdict_and_the_others_still_run(sound: Trained, credit: Credit,
-                                                                         spec: DataSpec) -> None:  # fmt: skip
-    broken_curve = {"iteration": [1, 2, 3, 4], "validation_loss": [0.5, 0.4, 0.3, 0.2]}  # no train_loss
+def test_a_test_that_raises_is_a_failed_verdict_and_the_others_still_run(
+    sound: Trained, credit: Credit, spec: DataSpec
+) -> None:
+    broken_curve: dict[str, list[float]] = {
+        "iteration": [1, 2, 3, 4],
+        "validation_loss": [0.5, 0.4, 0.3, 0.2],
+    }  # no train_loss
     report = suite(sound.model, credit, spec, curve=broken_curve)
     verdict = report.verdict("convergence")
     assert verdict.status == "fail" and "could not run on this model: KeyError" in verdict.summary
