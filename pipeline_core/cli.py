@@ -30,7 +30,16 @@ from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import AuthError, ConfigError, DataError, DeploymentError, NotFoundError, PipelineError
 from pipeline_core.params import RunParams
 from pipeline_core.pipeline import STAGES
-from pipeline_core.services import approvals, deployments, evaluations, feedback, reports, retraining, users
+from pipeline_core.services import (
+    approvals,
+    deployments,
+    evaluations,
+    feedback,
+    model_tests,
+    reports,
+    retraining,
+    users,
+)
 from pipeline_core.services.audit import verify_chain
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
@@ -565,6 +574,21 @@ def cmd_retrain(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
     return _execute_or_wait(ctx, outcome.run_id, wait=args.wait, out=out)
 
 
+def cmd_test_model(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    stored = model_tests.run_on_version(ctx, _login(ctx, args), args.model_version)
+    report = stored.report
+    out.write(f"model tests of model version {args.model_version} (stored as model test run {stored.id}): "
+              f"{report.status}, {report.seconds:.2f} s\n")  # fmt: skip
+    for v in report.verdicts:
+        flag = " (critical)" if v.critical else ""
+        out.write(f"  {v.status.upper():4} {v.name}{flag}: {v.summary}\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        out.write(f"full evidence written to {args.json}\n")
+    # Any failure (critical or not) fails the command, so a CI server can gate on it.
+    return 1 if report.failed else 0
+
+
 def cmd_report(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     text = reports.validation_report(ctx, _login(ctx, args), args.model_version, evaluation_id=args.evaluation)
     path = Path(args.out)
@@ -780,6 +804,10 @@ def build_parser() -> argparse.ArgumentParser:
     rt_which.add_argument("--request", type=int, default=None, help="a retraining request id")
     rt.add_argument("--wait", action="store_true", help="wait until the run finishes")
 
+    tm = sub.add_parser("test-model", help="run the model test suite on a model version; exit 1 if a test fails")
+    tm.add_argument("model_version", type=int)
+    tm.add_argument("--json", default=None, help="also write every verdict with its evidence to this file")
+
     rp = sub.add_parser("report", help="write a model version's validation report (HTML)")
     rp.add_argument("model_version", type=int)
     rp.add_argument("--out", required=True)
@@ -825,6 +853,7 @@ COMMANDS = {
     "alerts": cmd_alerts,
     "retrain": cmd_retrain,
     "report": cmd_report,
+    "test-model": cmd_test_model,
 }
 
 

@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "upload_feedback": frozenset({"data_scientist", "validator", "admin"}),
     # "system": the worker's scheduled evaluations.
     "evaluate_now": frozenset({"data_scientist", "validator", "admin", "system"}),
+    "run_model_tests": frozenset({"data_scientist", "validator", "admin", "system"}),
     "manage_users": frozenset({"admin"}),
     "manage_thresholds": frozenset({"admin"}),
 }

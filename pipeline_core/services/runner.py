@@ -33,7 +33,7 @@ from pipeline_core.errors import (
 from pipeline_core.monitors.suite import run_monitors
 from pipeline_core.params import RunParams
 from pipeline_core.pipeline import Hooks, PipelineInputs, PipelineState, Stage, StageResultLike, execute, run_stage
-from pipeline_core.services import audit, deployments, evaluations
+from pipeline_core.services import audit, deployments, evaluations, model_tests
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
@@ -257,6 +257,9 @@ class ServiceStageResult:
 
 
 def _service_stages(ctx: ServiceContext, run_id: int, mv_id: int) -> list[Stage]:
+    def model_tests_stage(inputs: PipelineInputs, state: PipelineState) -> ServiceStageResult:
+        return _model_tests(ctx, run_id, mv_id, inputs, state)
+
     def deploy_stage(inputs: PipelineInputs, state: PipelineState) -> ServiceStageResult:
         return _deploy_and_smoke_test(ctx, run_id, mv_id, inputs, state)
 
@@ -264,9 +267,39 @@ def _service_stages(ctx: ServiceContext, run_id: int, mv_id: int) -> list[Stage]
         return _evaluate_in_preprod(ctx, mv_id, inputs, state)
 
     return [
+        Stage("model_tests", "Model tests", model_tests_stage),
         Stage("deploy", "Deploy to pre-prod", deploy_stage),
         Stage("evaluate", "Evaluate in pre-prod", evaluate_stage),
     ]
+
+
+def _model_tests(
+    ctx: ServiceContext, run_id: int, mv_id: int, inputs: PipelineInputs, state: PipelineState
+) -> ServiceStageResult:
+    """The model test suite on the trained model and its stored artifact: a failed critical test stops the run."""
+    clean = state.validation.clean
+    assert clean is not None
+    test_id, report = model_tests.run_in_pipeline(
+        ctx, model=state.trained.model, model_version_id=mv_id, run_id=run_id, spec=inputs.spec,
+        held_out=clean.iloc[state.validation.test_index], reference=clean.iloc[state.validation.train_index],
+        learning_curve=state.trained.learning_curve,
+    )  # fmt: skip
+    log = [f"{v.name}: {v.status}{' (critical)' if v.critical and v.status == 'fail' else ''}: {v.summary}"
+           for v in report.verdicts]  # fmt: skip
+    log.append(f"{len(report.verdicts)} model tests in {report.seconds:.2f} s; stored as model test run {test_id}")
+    critical, other = report.failed_critical, [v for v in report.failed if not v.critical]
+    if critical:
+        gate = Gate(False, "critical model test(s) failed: " + "; ".join(f"{v.name}: {v.summary}" for v in critical))
+    elif other:
+        gate = Gate(True, "passed with warnings: " + ", ".join(v.name for v in other) + " failed (not critical)")
+    else:
+        judged = sum(v.status != "skip" for v in report.verdicts)
+        gate = Gate(True, f"all {judged} judged model tests passed")
+    outputs = {"model_test_run_id": test_id, "status": report.status, "seconds": report.seconds,
+               "verdicts": [{"name": v.name, "status": v.status, "critical": v.critical, "summary": v.summary}
+                            for v in report.verdicts],
+               "mrm": report.mrm_entries()}  # fmt: skip
+    return ServiceStageResult(outputs, gate, log)
 
 
 SMOKE_ROWS = 5
@@ -327,7 +360,9 @@ def _evaluate_in_preprod(
     except DeploymentError as exc:
         raise GateFailed("evaluate", str(exc)) from exc
     reference = evaluations.score_frame(model, clean.iloc[state.validation.train_index], spec)
-    results = run_monitors(current, reference, spec=spec, model=model, labelled=current, held_out=current)
+    tested = state.results.get("model_tests")
+    results = run_monitors(current, reference, spec=spec, model=model, labelled=current, held_out=current,
+                           model_tests=tested.outputs["mrm"] if tested is not None else ())  # fmt: skip
     window = {"source": "test split scored through the pre-prod endpoint", "records": len(current),
               "endpoint": deploy["endpoint"]}  # fmt: skip
     with ctx.db.write() as session:

@@ -21,8 +21,8 @@ from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Dataset, ModelVersion, Run, StageResult, Worker
 
 FINISHED = ("succeeded", "failed", "cancelled")
-# The pure pipeline stages, then the ones the runner does against services (deploy, evaluate).
-SERVICE_STAGES: tuple[str, ...] = ("deploy", "evaluate")
+# The pure pipeline stages, then the ones the runner does against services (model tests, deploy, evaluate).
+SERVICE_STAGES: tuple[str, ...] = ("model_tests", "deploy", "evaluate")
 RUN_STAGES: tuple[str, ...] = (*STAGE_NAMES, *SERVICE_STAGES)
 
 

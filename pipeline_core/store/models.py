@@ -252,6 +252,21 @@ class Evaluation(Base):
     created_by: Mapped[str | None] = mapped_column(String(128))
 
 
+class ModelTestRun(Base):
+    """One run of the model test suite on a model version: by its pipeline run, or on demand."""
+
+    __tablename__ = "model_test_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    status: Mapped[str] = mapped_column(String(8))
+    seconds: Mapped[float] = mapped_column(Float)
+    results: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Alert(Base):
     """A critical threshold failed in an evaluation; open until someone acknowledges it."""
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select, update
 
+from pipeline_core.data.expectations import MODEL_TESTS
 from pipeline_core.data.load import frame_to_csv_bytes, read_csv_file
 from pipeline_core.data.spec import DataSpec, Thresholds
 from pipeline_core.errors import ConflictError, DataError, NotFoundError
@@ -32,7 +33,7 @@ from pipeline_core.services.runs import (
 )
 from pipeline_core.services.worker import RunWorker
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import AuditEvent, Evaluation, ModelVersion, Run
+from pipeline_core.store.models import AuditEvent, Evaluation, ModelTestRun, ModelVersion, Run
 
 FAST = RunParams(max_iter=30, cv_folds=3)
 
@@ -54,7 +55,7 @@ def test_a_run_registers_a_model_version_with_its_lineage(
     live_ctx: ServiceContext, ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
 ) -> None:
     run = launch_file_run(ctx, people["dora"], str(csv_path), spec=spec, params=FAST)
-    assert run.status == "queued" and [s.status for s in run.stages] == ["pending"] * 6
+    assert run.status == "queued" and [s.status for s in run.stages] == ["pending"] * 7
     assert _run_here(ctx, run.id) == "succeeded"
 
     run = get_run(ctx, run.id)
@@ -73,7 +74,9 @@ def test_a_run_registers_a_model_version_with_its_lineage(
     model = load_model(ctx.artifacts.get(mv.artifact_sha256))
     assert mv.metrics["roc_auc"] > 0.7 and list(model.classes_) == ["No Risk", "Risk"]
     assert run.stages[3].outputs["model_version_id"] == mv.id
-    deploy, evaluate = run.stages[4].outputs, run.stages[5].outputs
+    tested, deploy, evaluate = run.stages[4].outputs, run.stages[5].outputs, run.stages[6].outputs
+    assert [v["name"] for v in tested["verdicts"]] == list(MODEL_TESTS) and tested["status"] in ("pass", "warn")
+    assert {v["name"]: v["status"] for v in tested["verdicts"]}["artifact"] == "pass"
     assert deploy["smoke_status"] == 200 and deploy["smoke_max_abs_difference"] <= 1e-9
     assert evaluate["status"] in ("pass", "warn") and evaluate["risk_level"] in ("low", "medium")
     with ctx.db.read() as session:
@@ -81,12 +84,17 @@ def test_a_run_registers_a_model_version_with_its_lineage(
         assert stored is not None and stored.space == "preprod" and stored.data_window["records"] == 120  # 20% of 600
         assert set(stored.results["monitors"]) == set(MONITORS)
         assert stored.results["checks"][0]["name"] == "roc_auc" and stored.results["checks"][0]["critical"]
+        mrm_tests = stored.results["monitors"]["mrm"]["details"]["tests"]
+        assert [t["name"] for t in mrm_tests if t["source"] == "model_tests"] == [e["name"] for e in tested["mrm"]]
+        row = session.get(ModelTestRun, tested["model_test_run_id"])
+        assert row is not None and row.model_version_id == mv.id and row.run_id == run.id
 
     with ctx.db.read() as session:
         actions = list(session.execute(select(AuditEvent.action).order_by(AuditEvent.seq)).scalars())
         assert verify_chain(session).ok
     assert [a for a in actions if not a.startswith("user.")] == [
-        "dataset.registered", "run.queued", "run.claimed", "model_version.registered", "deployment.created",
+        "dataset.registered", "run.queued", "run.claimed", "model_version.registered", "model_version.tested",
+        "deployment.created",
         "deployment.key_issued", "deployment.key_revoked",  # the smoke test's key
         "deployment.key_issued", "deployment.key_revoked",  # the evaluation's key
         "evaluation.recorded", "model_version.awaiting_review",
@@ -106,7 +114,7 @@ def test_bad_data_fails_the_run_naming_the_problem(
     run = get_run(ctx, run.id)
     assert run.failed_stage == "validate"
     assert "label_outside_spec: column 'Risk'" in (run.error or "") and "'Perhaps'" in (run.error or "")
-    assert [s.status for s in run.stages] == ["failed"] + ["skipped"] * 5
+    assert [s.status for s in run.stages] == ["failed"] + ["skipped"] * 6
     assert run.stages[0].outputs["anomalies"][0]["example_lines"] == [6]
     assert model_version_for_run(ctx, run.id) is None
 
@@ -120,7 +128,7 @@ def test_train_gate_failure_names_the_threshold(
     assert _run_here(ctx, run.id) == "failed"
     run = get_run(ctx, run.id)
     assert run.failed_stage == "train" and "< minimum 0.99" in (run.error or "")
-    assert [s.status for s in run.stages] == ["succeeded", "succeeded", "failed", "skipped", "skipped", "skipped"]
+    assert [s.status for s in run.stages] == ["succeeded", "succeeded", "failed"] + ["skipped"] * 4
     with ctx.db.read() as session:
         assert session.execute(select(func.count()).select_from(ModelVersion)).scalar() == 0
 
@@ -148,7 +156,7 @@ def test_cancel_a_queued_run_and_a_running_one(
     status = execute_run(ctx, running.id, worker_id=worker.id, control=control, progress=cancel_during_prepare)
     assert status == "cancelled"
     run = get_run(ctx, running.id)
-    assert [s.status for s in run.stages] == ["succeeded", "succeeded"] + ["cancelled"] * 4
+    assert [s.status for s in run.stages] == ["succeeded", "succeeded"] + ["cancelled"] * 5
     assert model_version_for_run(ctx, running.id) is None
 
 
