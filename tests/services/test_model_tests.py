@@ -24,8 +24,11 @@ from tests.processes import run_cli
 from tests.services.helpers import FAST, make_candidate
 
 # A safe applicant declared "Risk": no sound model decides it so.
-IMPOSSIBLE = Case("safe applicant declared risky", {"CheckingStatus": "less_0", "LoanAmount": 250,
-                                                    "LoanDuration": 4, "CreditHistory": "all_credits_paid_back"}, "Risk")  # fmt: skip
+IMPOSSIBLE = Case(
+    "safe applicant declared risky",
+    {"CheckingStatus": "less_0", "LoanAmount": 250, "LoanDuration": 4, "CreditHistory": "all_credits_paid_back"},
+    "Risk",
+)
 
 
 def _with_case(spec: DataSpec, *, critical: bool) -> DataSpec:
@@ -53,8 +56,11 @@ def test_a_failed_critical_model_test_stops_the_run_before_pre_prod(
     assert run.status == "failed" and run.failed_stage == "model_tests"
     assert "critical model test(s) failed: minimum_functionality" in (run.error or "")
     assert "'safe applicant declared risky': expected 'Risk', got 'No Risk'" in (run.error or "")
-    assert [(s.name, s.status) for s in run.stages][4:] == [("model_tests", "failed"), ("deploy", "skipped"),
-                                                            ("evaluate", "skipped")]  # fmt: skip
+    assert [(s.name, s.status) for s in run.stages][4:] == [
+        ("model_tests", "failed"),
+        ("deploy", "skipped"),
+        ("evaluate", "skipped"),
+    ]
     mv = model_version_for_run(live_ctx, run_id)
     assert mv is not None and mv.state == "trained"  # never reaches pre-prod or the review queue
     with live_ctx.db.read() as session:
