@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import ui
 from pipeline_core.results import MonitorResult
-from pipeline_core.services import approvals, deployments, evaluations, factsheets, reports
+from pipeline_core.services import approvals, deployments, evaluations, factsheets, model_tests, reports
 
 ctx, who = ui.context(), ui.principal()
 st.title("Review")
@@ -62,7 +62,35 @@ def metrics_table(result: MonitorResult | None) -> None:
     )
 
 
-tabs = st.tabs(["Summary", "Quality", "Fairness", "Drift", "Explainability", "Factsheet", "Compare with production"])
+def evidence_view(evidence: dict[str, Any]) -> None:
+    """Numbers as one table; each list of records (cases, flipped records, slices) as its own table."""
+    scalars = {k: v for k, v in evidence.items() if not isinstance(v, list | dict)}
+    if scalars:
+        ui.records([{"fact": k, "value": str(round(v, 4) if isinstance(v, float) else v)} for k, v in scalars.items()])
+    for key, value in evidence.items():
+        if isinstance(value, dict):
+            st.markdown(f"**{key.replace('_', ' ')}**")
+            st.json(value, expanded=False)
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            st.markdown(f"**{key.replace('_', ' ')}**")
+            for row in value:
+                nested = {k: v for k, v in row.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+                flat = {
+                    k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
+                    for k, v in row.items()
+                    if k not in nested
+                }
+                ui.records([flat])
+                for k, rows in nested.items():
+                    st.caption(f"{row.get('feature', '')} {k.replace('_', ' ')}")
+                    ui.records([{c: str(x) if isinstance(x, list | dict) else x for c, x in r.items()} for r in rows])
+        elif isinstance(value, list) and value:
+            st.markdown(f"**{key.replace('_', ' ')}**: {', '.join(str(v) for v in value)}")
+
+
+tabs = st.tabs(
+    ["Summary", "Quality", "Fairness", "Drift", "Explainability", "Model tests", "Factsheet", "Compare with production"]
+)
 with tabs[0]:
     mrm = monitors.get("mrm")
     risk = evaluation.results.get("risk_level") or "unknown"
@@ -169,10 +197,43 @@ with tabs[4]:
             )
             ui.records(contrast["changes"])
 with tabs[5]:
+    tested = model_tests.latest(ctx, who, chosen_id)
+    if st.button("Run the model tests again", key="rerun-model-tests"):
+        with st.spinner("Running the model test suite on the stored artifact…"):
+            rerun = ui.act(lambda: model_tests.run_on_version(ctx, who, chosen_id))
+        if rerun is not None:
+            tested = rerun
+            st.success(f"Model test run {rerun.id}: {rerun.report.status}")
+    if tested is None:
+        ui.empty("This model version has no model test results.")
+    else:
+        report = tested.report
+        origin = f"run {tested.run_id}" if tested.run_id is not None else f"on demand by {tested.created_by}"
+        st.caption(
+            f"Model test run {tested.id} ({origin}) at {tested.created_at} · {report.seconds:.2f} s · "
+            f"overall: {report.status}"
+        )
+        ui.records(
+            [
+                {
+                    "test": v.name,
+                    "verdict": v.status,
+                    "critical": "yes" if v.critical else "",
+                    "summary": v.summary,
+                    "seconds": round(v.seconds, 3),
+                }
+                for v in report.verdicts
+            ]
+        )
+        for v in report.verdicts:
+            with st.expander(f"{v.name}: {v.status}" + (" (critical)" if v.critical else "")):
+                st.markdown(v.summary)
+                evidence_view(v.evidence)
+with tabs[6]:
     facts = factsheets.factsheet(ctx, who, chosen_id)
     st.json(facts["model"], expanded=False)
     ui.records(facts["timeline"])
-with tabs[6]:
+with tabs[7]:
     prod = [d for d in deployments.list_deployments(ctx, who) if d.space == "prod" and d.model_name == candidate.name]
     if not prod:
         ui.empty(f"No version of {candidate.name} is in production yet: nothing to compare with.")

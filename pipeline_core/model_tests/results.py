@@ -63,13 +63,17 @@ class ModelTestReport:
                 return v
         raise KeyError(f"no model test named {name!r}")
 
-    def mrm_entries(self) -> list[dict[str, Any]]:
-        """What the MRM risk evaluation and the report list: every judged test (skips are not judged)."""
+    def entries(self, *, judged_only: bool = False) -> list[dict[str, Any]]:
+        """One row per verdict (name, status, critical, detail), as the report lists them."""
         return [
             {"name": v.name, "status": v.status, "critical": v.critical, "detail": v.summary}
             for v in self.verdicts
-            if v.status != "skip"
+            if not (judged_only and v.status == "skip")
         ]
+
+    def mrm_entries(self) -> list[dict[str, Any]]:
+        """What the MRM risk evaluation counts: every judged test (a skipped one was not judged)."""
+        return self.entries(judged_only=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "seconds": self.seconds, "verdicts": [v.to_dict() for v in self.verdicts]}

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import select
+
+from pipeline_core.data.expectations import MODEL_TESTS
+from pipeline_core.services import model_tests
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.runs import list_runs
-from pipeline_core.store.models import ModelVersion
+from pipeline_core.store.models import ModelTestRun, ModelVersion
 from tests.pages.conftest import PageRunner
 from tests.services.helpers import make_candidate
 
@@ -51,6 +55,7 @@ def test_review_tabs_and_an_approval(
         "Fairness",
         "Drift",
         "Explainability",
+        "Model tests",
         "Factsheet",
         "Compare with production",
     ]
@@ -82,3 +87,43 @@ def test_review_buttons_are_disabled_on_ones_own_model(
     assert next(b for b in at.button if b.key == "approve").disabled
     assert next(b for b in at.button if b.key == "reject").disabled
     assert "trained or launched model version" in " ".join(i.value for i in at.info)
+
+
+def test_the_model_tests_tab_shows_each_verdict_with_its_evidence(
+    page: PageRunner, live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path
+) -> None:
+    mv_id = make_candidate(live_ctx, people["dora"], tmp_path)
+    stored = model_tests.latest(live_ctx, people["vera"], mv_id)
+    assert stored is not None and stored.run_id is not None
+    at = page("review", "vera")
+    assert not at.exception
+    tab = next(t for t in at.tabs if t.label == "Model tests")
+    assert f"Model test run {stored.id} (run {stored.run_id})" in tab.caption[0].value
+    table = next(d.value for d in tab.dataframe if "test" in d.value.columns)
+    assert list(table["test"]) == list(MODEL_TESTS)
+    assert list(table["verdict"]) == [v.status for v in stored.report.verdicts]
+    assert list(table["critical"]) == ["yes" if v.critical else "" for v in stored.report.verdicts]
+    expanders = {e.label: e for e in tab.expander}
+    assert list(expanders) == [
+        f"{v.name}: {v.status}" + (" (critical)" if v.critical else "") for v in stored.report.verdicts
+    ]
+    # The evidence behind a verdict: the artifact's hash, the invariance flip rates and flipped records.
+    artifact = expanders["artifact: pass (critical)"]
+    assert artifact.markdown[0].value == stored.report.verdict("artifact").summary
+    facts = artifact.dataframe[0].value
+    assert stored.report.verdict("artifact").evidence["sha256"] in list(facts["value"])
+    invariance = next(e for label, e in expanders.items() if label.startswith("invariance"))
+    shown = [d.value for d in invariance.dataframe]
+    rates = [v.evidence for v in stored.report.verdicts if v.name == "invariance"][0]["features"]
+    assert [round(float(df["flip_rate"][0]), 6) for df in shown if "flip_rate" in df.columns] == [
+        round(f["flip_rate"], 6) for f in rates
+    ]
+
+    next(b for b in tab.button if b.key == "rerun-model-tests").click().run()
+    assert not at.exception
+    with live_ctx.db.read() as session:
+        runs = session.execute(select(ModelTestRun).where(ModelTestRun.model_version_id == mv_id)).scalars().all()
+    assert len(runs) == 2 and runs[1].created_by == "vera"
+    assert any(f"Model test run {runs[1].id}" in s.value for s in at.success)
+    tab = next(t for t in at.tabs if t.label == "Model tests")
+    assert f"Model test run {runs[1].id} (on demand by vera)" in tab.caption[0].value

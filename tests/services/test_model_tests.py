@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_text
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,7 @@ from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import PermissionDenied
-from pipeline_core.services import approvals, model_tests
+from pipeline_core.services import approvals, model_tests, reports
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.runs import get_run, launch_file_run, model_version_for_run
@@ -114,6 +115,11 @@ def test_a_stored_version_is_tested_against_production_through_the_cli(
     assert slices.status in ("pass", "fail") and f"(model version {prod_id})" in slices.evidence["compared_with"]
     assert report.verdict("convergence").status == "pass"  # the curve its run's train stage recorded
     assert report.verdict("artifact").evidence["sha256"] != sha
+    html = reports.validation_report(ctx, people["max"], candidate)
+    section = html[html.index('<section id="model-tests">') :]
+    section = section[: section.index("</section>")]
+    assert all(f"<td>{name}</td>" in section for name in MODEL_TESTS)
+    assert report.verdict("slice_regression").summary.split(";")[0] in html_text.unescape(section)
 
     # The CLI, in a real process, against the same store: a CI server gates on its exit code.
     out = tmp_path / "tests.json"
