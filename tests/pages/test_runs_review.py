@@ -114,7 +114,7 @@ def test_the_model_tests_tab_shows_each_verdict_with_its_evidence(
     assert stored.report.verdict("artifact").evidence["sha256"] in list(facts["value"])
     invariance = next(e for label, e in expanders.items() if label.startswith("invariance"))
     shown = [d.value for d in invariance.dataframe]
-    rates = [v.evidence for v in stored.report.verdicts if v.name == "invariance"][0]["features"]
+    rates = stored.report.verdict("invariance").evidence["features"]
     assert [round(float(df["flip_rate"][0]), 6) for df in shown if "flip_rate" in df.columns] == [
         round(f["flip_rate"], 6) for f in rates
     ]
