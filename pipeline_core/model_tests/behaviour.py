@@ -127,9 +127,9 @@ def invariance(
                 f"changing only {inv.feature} flips {rate:.1%} of decisions (tolerance {inv.tolerance:.0%})"
             )
     evidence = {"features": per_feature}
-    if problems:
-        return Verdict(name, "fail", "; ".join(problems), evidence=evidence)
     rates = ", ".join(f"{e['feature']} {e['flip_rate']:.1%}" for e in per_feature)
+    if problems:
+        return Verdict(name, "fail", "; ".join(problems) + f" (all: {rates})", evidence=evidence)
     return Verdict(name, "pass", f"decisions flipped by changing only: {rates}; within tolerance", evidence=evidence)
 
 
@@ -188,9 +188,9 @@ def directional(
                 f"(tolerance {m.tolerance:.0%})"
             )
     evidence = {"features": per_feature}
-    if problems:
-        return Verdict(name, "fail", "; ".join(problems), evidence=evidence)
     shares = ", ".join(f"{e['feature']} {e['share_against']:.1%}" for e in per_feature)
+    if problems:
+        return Verdict(name, "fail", "; ".join(problems) + f" (all: {shares})", evidence=evidence)
     return Verdict(
         name, "pass", f"records moving against the expected direction: {shares}; within tolerance", evidence=evidence
     )
