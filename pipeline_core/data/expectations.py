@@ -28,8 +28,10 @@ MODEL_TESTS: tuple[str, ...] = (
     "robustness",
     "slice_regression",
 )
-# Engineering checks: a model failing one of these must not reach pre-prod.
-DEFAULT_CRITICAL: tuple[str, ...] = ("convergence", "artifact", "input_schema", "unexpected_input", "output_schema")
+# The model's contract with its callers: a model failing one of these must not reach pre-prod.
+# Convergence is not among them: on small data the default booster overfits (its validation
+# loss ends well above its best) yet still ranks well; the validator weighs that, with the evidence.
+DEFAULT_CRITICAL: tuple[str, ...] = ("artifact", "input_schema", "unexpected_input", "output_schema")
 
 Direction = Literal["increases_risk", "decreases_risk"]
 Value = str | float

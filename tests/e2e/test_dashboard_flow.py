@@ -169,11 +169,15 @@ def test_launch_review_approve_score_and_watch(product: Product) -> None:
             "Fairness",
             "Drift",
             "Explainability",
+            "Model tests",
             "Factsheet",
             "Compare with production",
         ]:
             page.get_by_role("tab", name=tab).click()
             page.wait_for_timeout(800)
+            if tab == "Model tests":
+                # Each verdict's evidence sits in an expander named by the test and its verdict.
+                page.get_by_text("artifact: pass (critical)").wait_for()
             _shot(page, f"validator-review-{tab.lower().replace(' ', '-')}")
         page.get_by_label("Comment (required)").fill("Quality, fairness and drift reviewed; bias scan noted.")
         page.get_by_role("button", name="Approve").click()
