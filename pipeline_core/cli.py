@@ -29,7 +29,6 @@ from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import AuthError, ConfigError, DataError, DeploymentError, NotFoundError, PipelineError
 from pipeline_core.params import RunParams
-from pipeline_core.pipeline import STAGES
 from pipeline_core.services import (
     approvals,
     deployments,
@@ -46,6 +45,7 @@ from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.datasets import builtin_spec
 from pipeline_core.services.payloads import PayloadWindow
 from pipeline_core.services.runs import (
+    STAGE_TITLES,
     cancel_run,
     get_run,
     launch_file_run,
@@ -60,7 +60,6 @@ from pipeline_core.services.worker import RunWorker, new_worker_id
 from pipeline_core.serving.server import BackgroundServer, serve_forever
 
 EXIT = {"succeeded": 0, "failed": 1, "cancelled": 3, "lost": 1}
-TITLES = {s.name: s.title for s in STAGES} | {"deploy": "Deploy to pre-prod", "evaluate": "Evaluate in pre-prod"}
 HEADLINE_METRICS = ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier",
                     "cv_roc_auc_mean")  # fmt: skip
 
@@ -80,11 +79,11 @@ class TerminalProgress:
             return
         self._halt()
         mark = "ok  " if event == "done" else "FAIL"
-        self._line(f"  [{mark}] {TITLES.get(stage, stage):<24} {seconds:7.2f} s")
+        self._line(f"  [{mark}] {STAGE_TITLES.get(stage, stage):<24} {seconds:7.2f} s")
 
     def _start(self, stage: str) -> None:
         if not self.tty:
-            self._line(f"  [....] {TITLES.get(stage, stage)}")
+            self._line(f"  [....] {STAGE_TITLES.get(stage, stage)}")
             return
         self._stop.clear()
         began = time.monotonic()
@@ -94,7 +93,7 @@ class TerminalProgress:
             i = 0
             while not self._stop.wait(0.2):
                 self.out.write(
-                    f"\r  [ {frames[i % 4]}  ] {TITLES.get(stage, stage):<24} {time.monotonic() - began:7.1f} s"
+                    f"\r  [ {frames[i % 4]}  ] {STAGE_TITLES.get(stage, stage):<24} {time.monotonic() - began:7.1f} s"
                 )
                 self.out.flush()
                 i += 1
@@ -245,7 +244,7 @@ def _wait(ctx: ServiceContext, run_id: int, out: TextIO) -> int:
             if seen.get(stage.name) != stage.status and stage.status not in ("pending",):
                 seen[stage.name] = stage.status
                 secs = f"{stage.duration_seconds:7.2f} s" if stage.duration_seconds is not None else ""
-                out.write(f"  [{stage.status:<9}] {TITLES.get(stage.name, stage.name):<24} {secs}\n")
+                out.write(f"  [{stage.status:<9}] {STAGE_TITLES.get(stage.name, stage.name):<24} {secs}\n")
                 out.flush()
         if run.status in ("succeeded", "failed", "cancelled"):
             return _report(ctx, run_id, run.status, out)

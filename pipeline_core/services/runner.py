@@ -38,6 +38,7 @@ from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
 from pipeline_core.services.jsonable import jsonable
+from pipeline_core.services.runs import SERVICE_STAGE_TITLES
 from pipeline_core.services.scoring_client import score_over_http
 from pipeline_core.stages.common import Gate
 from pipeline_core.stages.validate import Schema
@@ -266,11 +267,8 @@ def _service_stages(ctx: ServiceContext, run_id: int, mv_id: int) -> list[Stage]
     def evaluate_stage(inputs: PipelineInputs, state: PipelineState) -> ServiceStageResult:
         return _evaluate_in_preprod(ctx, mv_id, inputs, state)
 
-    return [
-        Stage("model_tests", "Model tests", model_tests_stage),
-        Stage("deploy", "Deploy to pre-prod", deploy_stage),
-        Stage("evaluate", "Evaluate in pre-prod", evaluate_stage),
-    ]
+    runs_by_name = {"model_tests": model_tests_stage, "deploy": deploy_stage, "evaluate": evaluate_stage}
+    return [Stage(name, SERVICE_STAGE_TITLES[name], runs_by_name[name]) for name in SERVICE_STAGE_TITLES]
 
 
 def _model_tests(
