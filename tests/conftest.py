@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from pipeline_core.services import users
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.serving.server import BackgroundServer
+from tests.postgres import PostgresServer, server_binaries
 
 pytest_plugins = ("tests.live",)  # the live scoring-service fixtures, shared by services and serving tests
 
@@ -82,7 +84,26 @@ def people(ctx: ServiceContext) -> dict[str, Principal]:
     """One user per role (plus a second data scientist and validator) in the test store."""
     admin = users.add_user(ctx, None, username="ada", role="admin", password=PASSWORD)
     out = {"admin": admin}
-    for name, role in [("dora", "data_scientist"), ("dan", "data_scientist"), ("vera", "validator"),
-                       ("victor", "validator"), ("max", "manager")]:  # fmt: skip
+    for name, role in [
+        ("dora", "data_scientist"),
+        ("dan", "data_scientist"),
+        ("vera", "validator"),
+        ("victor", "validator"),
+        ("max", "manager"),
+    ]:
         out[name] = users.add_user(ctx, admin, username=name, role=role, password=PASSWORD)
     return out
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test session's own, on a free loopback port."""
+    binaries = server_binaries()
+    if binaries is None:
+        message = "PostgreSQL server binaries are not installed (apt-get install postgresql; .ci/run does it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(binaries).start()
+    yield server
+    server.stop()

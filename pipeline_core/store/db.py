@@ -2,8 +2,11 @@
 
 SQLite gets WAL, foreign keys and a busy timeout, and its write transactions start with
 ``BEGIN IMMEDIATE`` so that two processes never both read a state and then both write
-from it (the claim of a run, the head of the audit chain). Any other URL (PostgreSQL)
-uses the database's own transactions; the code issues no SQLite-only SQL.
+from it (the claim of a run, the head of the audit chain, the decision on a candidate).
+On PostgreSQL every write transaction first takes one transaction-scoped advisory lock,
+the same guarantee across processes and machines: writers queue, readers never wait
+(MVCC), and the services' read-then-write transactions need no per-table locking. The
+code issues no SQLite-only SQL; the same models and migrations run on both.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline_core.errors import StoreError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# pg_advisory_xact_lock key of the single writer lock ("mlops" in ASCII).
+WRITE_LOCK = 0x6D6C6F7073
 
 
 def utcnow() -> datetime:
@@ -38,6 +43,7 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.is_postgresql = url.startswith("postgresql")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
@@ -70,6 +76,8 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A session whose work is committed as one transaction, or not at all."""
         with self._writer() as session, session.begin():
+            if self.is_postgresql:
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK})
             yield session
 
     def migrate(self) -> None:
@@ -86,6 +94,10 @@ class Database:
                 if MigrationContext.configure(connection).get_current_revision() == head:
                     return
             with self._write_engine.begin() as connection:
+                if self.is_postgresql:  # two processes starting at once: one migrates, the other waits
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK})
+                    if MigrationContext.configure(connection).get_current_revision() == head:
+                        return
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:

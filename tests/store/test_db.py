@@ -13,11 +13,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from pipeline_core.errors import StoreError
 from pipeline_core.services import audit
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.store.db import MIGRATIONS, Database, utcnow
+from pipeline_core.store.db import MIGRATIONS, WRITE_LOCK, Database, utcnow
 from pipeline_core.store.models import AuditEvent, Base, User
 
-TABLES = {"datasets", "runs", "run_stages", "model_versions", "deployments", "evaluations", "approvals",
-          "audit_events", "users", "workers"}  # fmt: skip
+TABLES = {
+    "datasets",
+    "runs",
+    "run_stages",
+    "model_versions",
+    "deployments",
+    "evaluations",
+    "approvals",
+    "audit_events",
+    "users",
+    "workers",
+}
 
 
 def test_migrations_create_every_table_at_head(ctx: ServiceContext) -> None:
@@ -40,10 +50,24 @@ def test_migrations_match_the_models(ctx: ServiceContext) -> None:
     assert diff == []
 
 
-def test_sqlite_runs_in_wal_with_foreign_keys(ctx: ServiceContext) -> None:
-    with ctx.db.read() as session:
-        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+def test_writers_are_serialised_and_foreign_keys_enforced(ctx: ServiceContext, store_kind: str) -> None:
+    if store_kind == "sqlite":
+        with ctx.db.read() as session:
+            assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    else:
+        held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :low AND granted"
+        with ctx.db.write() as session:
+            assert session.execute(text(held), {"low": WRITE_LOCK & 0xFFFFFFFF}).scalar() == 1
+        with ctx.db.read() as session:  # a reader takes no lock, and the writer's ended with its transaction
+            assert session.execute(text(held), {"low": WRITE_LOCK & 0xFFFFFFFF}).scalar() == 0
+    with pytest.raises(SQLAlchemyError), ctx.db.write() as session:
+        session.execute(
+            text(
+                "INSERT INTO runs (status, dataset_id, params, created_by, created_at, cancel_requested) "
+                "VALUES ('queued', 999, '{}', 'x', '2026-11-26 10:00:00', false)"
+            )
+        )
 
 
 def test_a_failed_write_leaves_nothing_behind(ctx: ServiceContext) -> None:
@@ -64,19 +88,23 @@ def test_unopenable_database_is_named(tmp_path: Path) -> None:
 def test_audit_chain_detects_tampering(ctx: ServiceContext) -> None:
     with ctx.db.write() as session:
         for i in range(5):
-            audit.record(session, actor="alice", action="thing.done", object_type="thing", object_id=i,
-                         details={"i": i})  # fmt: skip
+            audit.record(
+                session, actor="alice", action="thing.done", object_type="thing", object_id=i, details={"i": i}
+            )
     with ctx.db.read() as session:
         status = audit.verify_chain(session)
     assert status.ok and status.events == 5
     # The database refuses edits and deletions outright ...
-    for statement in (update(AuditEvent).where(AuditEvent.seq == 3).values(actor="mallory"),
-                      delete(AuditEvent).where(AuditEvent.seq == 3)):  # fmt: skip
+    for statement in (
+        update(AuditEvent).where(AuditEvent.seq == 3).values(actor="mallory"),
+        delete(AuditEvent).where(AuditEvent.seq == 3),
+    ):
         with pytest.raises(SQLAlchemyError, match="audit events are append-only"), ctx.db.write() as session:
             session.execute(statement)
     # ... and someone who drops the guard first is caught by the chain.
     with ctx.db.write() as session:
-        session.execute(text("DROP TRIGGER audit_events_no_update"))
+        guard = "audit_events_no_update" if ctx.db.is_sqlite else "audit_events_no_change ON audit_events"
+        session.execute(text(f"DROP TRIGGER {guard}"))
         session.execute(update(AuditEvent).where(AuditEvent.seq == 3).values(actor="mallory"))
     with ctx.db.read() as session:
         status = audit.verify_chain(session)

@@ -1,0 +1,134 @@
+"""Two service instances and two workers on one store: no run claimed twice, approvals serialised, one chain.
+
+Each "instance" is its own ``ServiceContext`` (its own engine and connection pool) on the
+same database, as two dashboard replicas or two worker machines would be; they race in
+threads released together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from pipeline_core.config import Settings
+from pipeline_core.data.spec import DataSpec
+from pipeline_core.errors import ConflictError
+from pipeline_core.params import RunParams
+from pipeline_core.services import approvals, audit
+from pipeline_core.services.authz import Principal
+from pipeline_core.services.context import ServiceContext, open_context
+from pipeline_core.services.datasets import register_file
+from pipeline_core.services.runs import launch_run
+from pipeline_core.services.worker import RunWorker
+from pipeline_core.store.models import Approval, AuditEvent, Deployment, ModelVersion
+from tests.services.helpers import make_candidate
+
+
+@pytest.fixture
+def second(settings: Settings, ctx: ServiceContext) -> Iterator[ServiceContext]:
+    """Another instance of the services on the same store."""
+    other = open_context(settings)
+    yield other
+    other.close()
+
+
+def race(*calls: Callable[[], Any]) -> list[Any]:
+    """Start every call at the same moment in its own thread; each result, or the exception it raised."""
+    gate = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        gate.wait()
+        try:
+            results[i] = calls[i]()
+        except Exception as exc:  # noqa: BLE001 - the race's loser is part of the result
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    return results
+
+
+def test_two_workers_never_claim_the_same_run(
+    ctx: ServiceContext, second: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
+) -> None:
+    dataset = register_file(ctx, csv_path, spec=spec, actor="dora")
+    queued = {launch_run(ctx, people["dora"], dataset=dataset, params=RunParams()).id for _ in range(30)}
+    workers = [RunWorker(ctx), RunWorker(second)]
+
+    def drain(worker: RunWorker) -> list[int]:
+        claimed = []
+        while (run_id := worker.claim_next()) is not None:
+            claimed.append(run_id)
+            time.sleep(0.01)  # a moment of "work" so that the two interleave
+        return claimed
+
+    first, other = race(lambda: drain(workers[0]), lambda: drain(workers[1]))
+    for w in workers:
+        w.stop()
+    assert isinstance(first, list) and isinstance(other, list), (first, other)
+    assert set(first) | set(other) == queued and not set(first) & set(other)
+    assert len(first) + len(other) == 30
+    with ctx.db.read() as session:
+        claims = session.execute(select(func.count()).where(AuditEvent.action == "run.claimed")).scalar()
+        assert claims == 30
+        assert audit.verify_chain(session).ok
+
+
+def test_two_validators_deciding_one_candidate_at_once_are_serialised(
+    live_ctx: ServiceContext,
+    second: ServiceContext,
+    people: dict[str, Principal],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The whole pipeline on this store: validate ... model tests, deploy and evaluate in pre-prod.
+    mv_id = make_candidate(live_ctx, people["dora"], tmp_path)
+    with live_ctx.db.read() as session:
+        mv = session.get(ModelVersion, mv_id)
+        assert mv is not None
+        sha = mv.artifact_sha256
+    checked = approvals._check_decider
+
+    def slow_check(*args: Any, **kwargs: Any) -> None:
+        checked(*args, **kwargs)
+        time.sleep(0.3)  # widen the window between reading the candidate's state and writing the decision
+
+    monkeypatch.setattr(approvals, "_check_decider", slow_check)
+    outcomes = race(
+        lambda: approvals.approve(live_ctx, people["vera"], mv_id, comment="reviewed", artifact_sha256=sha),
+        lambda: approvals.approve(second, people["victor"], mv_id, comment="reviewed too", artifact_sha256=sha),
+    )
+    won = [o for o in outcomes if isinstance(o, approvals.ApprovalOutcome)]
+    lost = [o for o in outcomes if isinstance(o, ConflictError)]
+    assert len(won) == 1 and len(lost) == 1, outcomes
+    assert "already decided" in str(lost[0]) and won[0].deployment is not None
+    with live_ctx.db.read() as session:
+        assert session.execute(select(func.count()).select_from(Approval)).scalar() == 1
+        prod = session.execute(select(Deployment).where(Deployment.space == "prod")).scalars().all()
+        assert [d.model_version_id for d in prod] == [mv_id]
+        assert audit.verify_chain(session).ok
+
+
+def test_two_instances_appending_to_the_audit_log_keep_one_chain(ctx: ServiceContext, second: ServiceContext) -> None:
+    def append(context: ServiceContext, actor: str) -> int:
+        for i in range(40):
+            with context.db.write() as session:
+                audit.record(session, actor=actor, action="thing.done", object_type="thing", object_id=i)
+        return 40
+
+    assert race(lambda: append(ctx, "one"), lambda: append(second, "two")) == [40, 40]
+    with ctx.db.read() as session:
+        status = audit.verify_chain(session)
+        actors = session.execute(select(AuditEvent.actor).order_by(AuditEvent.seq)).scalars().all()
+    assert status.ok and status.events == 80
+    assert actors.count("one") == 40 and actors.count("two") == 40
