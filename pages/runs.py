@@ -40,14 +40,13 @@ st.title("Runs")
 
 with st.expander("Launch a run", expanded=not list_runs(ctx, limit=1)):
     with st.form("launch"):
-        source = st.radio(
-            "Training data", ["Demo data (generated)", "Upload a CSV", "A path on the server"], horizontal=True
-        )
+        sources = ["Demo data (generated)", "Upload a CSV", "A path on the server or a bucket"]
+        source = st.radio("Training data", sources, horizontal=True)
         left, right = st.columns(2)
         rows = left.number_input("Demo rows", min_value=200, max_value=100_000, value=1000, step=100)
         seed = right.number_input("Seed", min_value=0, value=42, step=1)
         upload = st.file_uploader("CSV file", type=["csv"])
-        path = st.text_input("Path (CSV readable by the worker's machine)")
+        path = st.text_input("Path of a CSV on the server, or a bucket object s3://bucket/key (S3 / COS settings)")
         model_type = st.selectbox("Model", MODEL_TYPES)
         c1, c2, c3 = st.columns(3)
         max_iter = c1.number_input("max_iter (iterations / boosting rounds)", min_value=1, max_value=5000, value=100)

@@ -687,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
 
     run = sub.add_parser("run", help="run the pipeline on a CSV file")
-    run.add_argument("--data", required=True, help="path of the CSV file")
+    run.add_argument("--data", required=True, help="path of the CSV file, or s3://bucket/key of an object in S3 / COS")
     run.add_argument("--spec", default="german_credit", help="built-in spec name or a spec JSON file")
     run.add_argument("--param", action="append", metavar="KEY=VALUE", help="run parameter (repeatable)")
     run.add_argument("--wait", action="store_true", help="when workers are running, wait for the result")

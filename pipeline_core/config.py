@@ -16,6 +16,10 @@ from typing import Any
 from pipeline_core.errors import ConfigError
 
 ENV_PREFIX = "MLOPS_"
+# Settings that are secrets: environment only, never a file, never shown (repr=False).
+SECRETS = frozenset(
+    {"password", "demo_password", "api_key", "new_password", "s3_access_key_id", "s3_secret_access_key", "cos_api_key"}
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,8 +28,15 @@ class Settings:
 
     data_dir: Path = Path("data")
     database_url: str = ""  # empty: SQLite file in data_dir
-    artifact_backend: str = "local"
+    artifact_backend: str = "local"  # "local" folder, or "s3" (any S3 protocol store, IBM COS included)
     artifact_dir: Path = Path("")  # empty: data_dir / "artifacts"
+    # S3 / IBM Cloud Object Storage: bucket, endpoint and key prefix; credentials are secrets (below).
+    s3_bucket: str = ""
+    s3_endpoint: str = ""  # e.g. https://s3.eu-de.cloud-object-storage.appdomain.cloud
+    s3_prefix: str = "artifacts/"
+    s3_region: str = "us-east-1"
+    cos_auth_endpoint: str = "https://iam.cloud.ibm.com/identity/token"
+    cos_instance_id: str = ""  # the COS service instance's CRN, with cos_api_key (IAM)
     heartbeat_interval: float = 2.0
     heartbeat_timeout: float = 30.0
     poll_interval: float = 1.0
@@ -47,6 +58,10 @@ class Settings:
     demo_password: str = field(default="", repr=False)
     api_key: str = field(default="", repr=False)  # for the CLI's `score`
     new_password: str = field(default="", repr=False)  # for `users add` / `users passwd` in scripts
+    # S3 credentials: an HMAC key pair, or an IBM Cloud IAM API key (with cos_instance_id).
+    s3_access_key_id: str = field(default="", repr=False)
+    s3_secret_access_key: str = field(default="", repr=False)
+    cos_api_key: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
@@ -65,6 +80,12 @@ class Settings:
             raise ConfigError("settings evaluation_interval must be >= 0 and evaluation_max_records >= 1")
         if self.max_scoring_rows < 1 or not 0 < self.serve_port < 65536:
             raise ConfigError("settings max_scoring_rows must be >= 1 and serve_port in 1-65535")
+        if self.artifact_backend not in ("local", "s3"):
+            raise ConfigError(f"setting artifact_backend {self.artifact_backend!r} is not 'local' or 's3'")
+        if self.artifact_backend == "s3" and not (self.s3_bucket and self.s3_endpoint):
+            raise ConfigError(
+                "artifact_backend 's3' needs s3_bucket and s3_endpoint (MLOPS_S3_BUCKET, MLOPS_S3_ENDPOINT)"
+            )
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ConfigError(
                 f"setting heartbeat_timeout ({self.heartbeat_timeout}) must exceed "
@@ -82,7 +103,7 @@ class Settings:
                 values.update(tomllib.loads(path.read_text(encoding="utf-8")))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from exc
-            secrets_in_file = sorted({"password", "demo_password", "api_key", "new_password"} & set(values))
+            secrets_in_file = sorted(SECRETS & set(values))
             if secrets_in_file:
                 raise ConfigError(
                     f"config file {str(path)!r} sets {secrets_in_file[0]!r}: secrets come from the environment "

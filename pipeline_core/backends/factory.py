@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipeline_core.backends.base import ArtifactStore
 from pipeline_core.config import Settings
 from pipeline_core.errors import ConfigError
@@ -13,4 +15,25 @@ def make_artifact_store(settings: Settings) -> ArtifactStore:
         from pipeline_core.store.artifacts import LocalArtifactStore
 
         return LocalArtifactStore(settings.artifact_dir)
-    raise ConfigError(f"artifact_backend {settings.artifact_backend!r} is not supported; use 'local'")
+    if settings.artifact_backend == "s3":
+        from pipeline_core.backends.s3 import S3ArtifactStore
+
+        return S3ArtifactStore(make_s3_client(settings), bucket=settings.s3_bucket, prefix=settings.s3_prefix)
+    raise ConfigError(f"artifact_backend {settings.artifact_backend!r} is not supported; use 'local' or 's3'")
+
+
+def make_s3_client(settings: Settings) -> Any:
+    """An S3 / COS client from the settings' endpoint and credentials (HMAC, or IAM API key)."""
+    from pipeline_core.backends.s3 import s3_client
+
+    if not settings.s3_endpoint:
+        raise ConfigError("reading from S3 / COS needs s3_endpoint (MLOPS_S3_ENDPOINT) and credentials")
+    return s3_client(
+        endpoint=settings.s3_endpoint,
+        region=settings.s3_region,
+        access_key_id=settings.s3_access_key_id,
+        secret_access_key=settings.s3_secret_access_key,
+        api_key=settings.cos_api_key,
+        instance_id=settings.cos_instance_id,
+        auth_endpoint=settings.cos_auth_endpoint,
+    )

@@ -8,6 +8,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
+from pipeline_core.backends.factory import make_s3_client
+from pipeline_core.backends.s3 import read_object
 from pipeline_core.data.german_credit import german_credit_spec
 from pipeline_core.data.load import LoadedTable, parse_csv_bytes, read_csv_file
 from pipeline_core.data.spec import DataSpec
@@ -74,6 +76,11 @@ def _insert(ctx: ServiceContext, table: LoadedTable, *, spec: DataSpec, actor: s
 
 
 def register_file(ctx: ServiceContext, path: str | Path, *, spec: DataSpec, actor: str) -> Dataset:
+    """Register a CSV from a local path, or from a bucket object named ``s3://bucket/key`` (S3 / COS)."""
+    if str(path).startswith("s3://"):
+        uri = str(path)
+        data = read_object(make_s3_client(ctx.settings), uri)
+        return register_dataset(ctx, parse_csv_bytes(data, name=uri), spec=spec, actor=actor, source=uri)
     return register_dataset(ctx, read_csv_file(path), spec=spec, actor=actor, source=str(Path(path).resolve()))
 
 

@@ -30,7 +30,7 @@ def test_a_data_scientist_launches_a_demo_run(page: PageRunner, dash_ctx: Servic
 
 def test_a_bad_path_is_named_and_nothing_is_queued(page: PageRunner, dash_ctx: ServiceContext) -> None:
     at = page("runs", "dora")
-    at.radio[0].set_value("A path on the server")
+    at.radio[0].set_value("A path on the server or a bucket")
     at.text_input[0].set_value("/nowhere/credit.csv")
     at.button[0].click().run()
     assert not at.exception and "/nowhere/credit.csv" in at.error[0].value and list_runs(dash_ctx) == []
@@ -127,3 +127,29 @@ def test_the_model_tests_tab_shows_each_verdict_with_its_evidence(
     assert any(f"Model test run {runs[1].id}" in s.value for s in at.success)
     tab = next(t for t in at.tabs if t.label == "Model tests")
     assert f"Model test run {runs[1].id} (on demand by vera)" in tab.caption[0].value
+
+
+def test_a_run_launched_on_a_bucket_object(
+    page: PageRunner, dash_ctx: ServiceContext, s3_endpoint: str, csv_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from pipeline_core.backends.s3 import s3_client
+
+    client = s3_client(endpoint=s3_endpoint, region="us-east-1", access_key_id="test", secret_access_key="test")
+    client.create_bucket(Bucket="training-data")
+    client.put_object(Bucket="training-data", Key="credit/german.csv", Body=csv_path.read_bytes())
+    dash_ctx.settings = replace(
+        dash_ctx.settings, s3_endpoint=s3_endpoint, s3_access_key_id="test", s3_secret_access_key="test"
+    )
+    at = page("runs", "dora")
+    at.radio[0].set_value("A path on the server or a bucket")
+    at.text_input[0].set_value("s3://training-data/credit/nowhere.csv")
+    at.button[0].click().run()
+    assert "object s3://training-data/credit/nowhere.csv does not exist" in at.error[0].value
+    assert list_runs(dash_ctx) == []
+    at.text_input[0].set_value("s3://training-data/credit/german.csv")
+    at.button[0].click().run()
+    assert not at.exception
+    (run,) = list_runs(dash_ctx)
+    assert run.dataset.source == "s3://training-data/credit/german.csv" and run.dataset.n_rows == 600

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import itertools
 from pathlib import Path
 
 import pytest
 
 from pipeline_core.backends.base import ArtifactStore
+from pipeline_core.backends.s3 import S3ArtifactStore, s3_client
 from pipeline_core.errors import IntegrityError, NotFoundError, StoreError
 from pipeline_core.store.artifacts import LocalArtifactStore
 
-BACKENDS: dict[str, Callable[[Path], ArtifactStore]] = {
-    "local": lambda root: LocalArtifactStore(root / "artifacts"),
-}
+BACKENDS = ("local", "s3")
+_BUCKETS = itertools.count(1)
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+def new_bucket(endpoint: str) -> S3ArtifactStore:
+    """A store over a new, empty bucket of the loopback S3 server (test-only HMAC keys)."""
+    client = s3_client(endpoint=endpoint, region="us-east-1", access_key_id="test", secret_access_key="test")
+    bucket = f"mlops-test-{next(_BUCKETS)}"
+    client.create_bucket(Bucket=bucket)
+    return S3ArtifactStore(client, bucket=bucket, prefix="artifacts/")
+
+
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
-    return BACKENDS[request.param](tmp_path)
+    if request.param == "local":
+        return LocalArtifactStore(tmp_path / "artifacts")
+    return new_bucket(request.getfixturevalue("s3_endpoint"))
 
 
 def test_put_get_round_trip_by_sha256(store: ArtifactStore) -> None:
