@@ -18,7 +18,8 @@
     │   └── PermissionDenied   the acting user's role (or authorship) forbids the action
     ├── DeploymentError        a deployment could not be made, replaced, scored or rolled back
     │   └── ScoringInputError  a scoring request's payload is unusable (carries the HTTP status)
-    └── ApprovalError          an approval, rejection or production check said no
+    ├── ApprovalError          an approval, rejection or production check said no
+    └── ExternalServiceError   an external service (IBM OpenScale, AI Factsheets, ...) failed or did not answer
 
 Wrap third-party failures with ``raise SomeError("... names the object ...") from exc``.
 """
@@ -107,3 +108,7 @@ class ScoringInputError(DeploymentError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ExternalServiceError(PipelineError):
+    """An external service failed or did not answer; the message names the service and the call."""
