@@ -53,11 +53,15 @@ def production_model(ctx: ServiceContext, spec_name: str, *, other_than: int) ->
         found = session.execute(
             select(ModelVersion)
             .join(Deployment, Deployment.model_version_id == ModelVersion.id)
-            .where(Deployment.space == "prod", Deployment.status == "active", ModelVersion.name == spec_name,
-                   ModelVersion.id != other_than)
+            .where(
+                Deployment.space == "prod",
+                Deployment.status == "active",
+                ModelVersion.name == spec_name,
+                ModelVersion.id != other_than,
+            )
             .order_by(Deployment.updated_at.desc().nulls_last(), Deployment.id.desc())
             .limit(1)
-        ).scalar_one_or_none()  # fmt: skip
+        ).scalar_one_or_none()
         if found is None:
             return None
         mv_id, version, sha = found.id, found.version, found.artifact_sha256
@@ -79,13 +83,19 @@ def run_in_pipeline(
     with ctx.db.read() as session:
         mv = _version(session, model_version_id)
         sha, name = mv.artifact_sha256, mv.name
-    production = production_model(ctx, name, other_than=model_version_id)
-    report = run_model_tests(model, spec=spec, held_out=held_out, reference=reference, learning_curve=learning_curve,
-                             artifact=stored_artifact(ctx, sha), production=production[0] if production else None,
-                             production_name=production[1] if production else "")  # fmt: skip
-    with ctx.db.write() as session:
-        test_id = _store(session, model_version_id=model_version_id, run_id=run_id, report=report, actor="pipeline")
-    return test_id, report
+    return _test_and_store(
+        ctx,
+        model,
+        spec=spec,
+        held_out=held_out,
+        reference=reference,
+        learning_curve=learning_curve,
+        model_version_id=model_version_id,
+        name=name,
+        sha=sha,
+        run_id=run_id,
+        actor="pipeline",
+    )
 
 
 def run_on_version(ctx: ServiceContext, actor: Principal, model_version_id: int) -> StoredModelTests:
@@ -93,22 +103,58 @@ def run_on_version(ctx: ServiceContext, actor: Principal, model_version_id: int)
     require(actor, "run_model_tests")
     with ctx.db.read() as session:
         mv = _version(session, model_version_id)
-        name, sha, run_id = mv.name, mv.artifact_sha256, mv.run_id
+        name, sha = mv.name, mv.artifact_sha256
         train = session.execute(
-            select(StageResult.outputs).where(StageResult.run_id == run_id, StageResult.name == "train")
+            select(StageResult.outputs).where(StageResult.run_id == mv.run_id, StageResult.name == "train")
         ).scalar_one_or_none()
     frames = model_frames(ctx, model_version_id)
-    curve = (train or {}).get("learning_curve")
-    production = production_model(ctx, name, other_than=model_version_id)
-    report = run_model_tests(frames.model, spec=frames.spec, held_out=frames.held_out, reference=frames.reference,
-                             learning_curve=curve, artifact=stored_artifact(ctx, sha),
-                             production=production[0] if production else None,
-                             production_name=production[1] if production else "")  # fmt: skip
-    with ctx.db.write() as session:
-        _store(session, model_version_id=model_version_id, run_id=None, report=report, actor=actor.username)
+    _test_and_store(
+        ctx,
+        frames.model,
+        spec=frames.spec,
+        held_out=frames.held_out,
+        reference=frames.reference,
+        learning_curve=(train or {}).get("learning_curve"),
+        model_version_id=model_version_id,
+        name=name,
+        sha=sha,
+        run_id=None,
+        actor=actor.username,
+    )
     found = latest(ctx, actor, model_version_id)
     assert found is not None  # just written
     return found
+
+
+def _test_and_store(
+    ctx: ServiceContext,
+    model: Any,
+    *,
+    spec: DataSpec,
+    held_out: pd.DataFrame,
+    reference: pd.DataFrame,
+    learning_curve: dict[str, list[float]] | None,
+    model_version_id: int,
+    name: str,
+    sha: str,
+    run_id: int | None,
+    actor: str,
+) -> tuple[int, ModelTestReport]:
+    """The suite against the spec's production model (if any), the report stored in one transaction."""
+    production, production_name = production_model(ctx, name, other_than=model_version_id) or (None, "")
+    report = run_model_tests(
+        model,
+        spec=spec,
+        held_out=held_out,
+        reference=reference,
+        learning_curve=learning_curve,
+        artifact=stored_artifact(ctx, sha),
+        production=production,
+        production_name=production_name,
+    )
+    with ctx.db.write() as session:
+        test_id = _store(session, model_version_id=model_version_id, run_id=run_id, report=report, actor=actor)
+    return test_id, report
 
 
 def latest(ctx: ServiceContext, actor: Principal, model_version_id: int) -> StoredModelTests | None:
@@ -123,8 +169,14 @@ def latest(ctx: ServiceContext, actor: Principal, model_version_id: int) -> Stor
         ).scalar_one_or_none()
         if row is None:
             return None
-        return StoredModelTests(row.id, row.model_version_id, row.run_id, ModelTestReport.from_dict(row.results),
-                                row.created_by, row.created_at.isoformat(timespec="seconds"))  # fmt: skip
+        return StoredModelTests(
+            row.id,
+            row.model_version_id,
+            row.run_id,
+            ModelTestReport.from_dict(row.results),
+            row.created_by,
+            row.created_at.isoformat(timespec="seconds"),
+        )
 
 
 def _version(session: Session, model_version_id: int) -> ModelVersion:
@@ -134,14 +186,24 @@ def _version(session: Session, model_version_id: int) -> ModelVersion:
     return mv
 
 
-def _store(session: Session, *, model_version_id: int, run_id: int | None, report: ModelTestReport,
-           actor: str) -> int:  # fmt: skip
-    row = ModelTestRun(model_version_id=model_version_id, run_id=run_id, status=report.status,
-                       seconds=report.seconds, results=jsonable(report.to_dict()), created_by=actor,
-                       created_at=utcnow())  # fmt: skip
+def _store(session: Session, *, model_version_id: int, run_id: int | None, report: ModelTestReport, actor: str) -> int:
+    row = ModelTestRun(
+        model_version_id=model_version_id,
+        run_id=run_id,
+        status=report.status,
+        seconds=report.seconds,
+        results=jsonable(report.to_dict()),
+        created_by=actor,
+        created_at=utcnow(),
+    )
     session.add(row)
     session.flush()
-    audit.record(session, actor=actor, action="model_version.tested", object_type="model_version",
-                 object_id=model_version_id, details={"model_test_run_id": row.id, "status": report.status,
-                                                      "failed": [v.name for v in report.failed]})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        action="model_version.tested",
+        object_type="model_version",
+        object_id=model_version_id,
+        details={"model_test_run_id": row.id, "status": report.status, "failed": [v.name for v in report.failed]},
+    )
     return row.id
