@@ -1,8 +1,12 @@
-"""Ports: the protocols every backend implements (artifact storage for now)."""
+"""Ports: the protocols every backend implements (artifacts, deployments, monitors, factsheets)."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from pipeline_core.data.spec import DataSpec
 
 
 @runtime_checkable
@@ -19,4 +23,62 @@ class ArtifactStore(Protocol):
 
     def exists(self, sha256: str) -> bool:
         """Whether bytes are stored under ``sha256``."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServedModel:
+    """Where a deployment target serves one model version: ids on its side, kept in our store."""
+
+    backend: str  # "local" or "ibm"
+    space: str  # our space: dev, preprod, prod
+    space_id: str  # the target's space (a watsonx.ai deployment space id; "local" locally)
+    model_id: str  # the stored model asset
+    deployment_id: str  # the online deployment
+    artifact_sha256: str
+    scoring_url: str = ""
+    classes: tuple[str, ...] = ()  # the order of the probabilities the deployment returns
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "classes": list(self.classes)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ServedModel:
+        values: dict[str, Any] = {k: str(data[k]) for k in cls.__dataclass_fields__ if k in data and k != "classes"}
+        return cls(**values, classes=tuple(str(c) for c in data.get("classes", ())))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelToServe:
+    """What a deployment target needs to put one model version online."""
+
+    name: str  # deployment name, e.g. "credit-risk-preprod"
+    space: str
+    artifact: bytes  # the joblib bytes whose sha256 the approval cites
+    artifact_sha256: str
+    spec: DataSpec
+    description: str = ""
+    tags: Sequence[str] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    probabilities: dict[str, float]
+
+
+@runtime_checkable
+class DeploymentTarget(Protocol):
+    """Puts model versions online in a space, scores through them, takes them down."""
+
+    def deploy(self, model: ModelToServe, *, replacing: ServedModel | None = None) -> ServedModel:
+        """Serve ``model``; with ``replacing``, switch that deployment to it once it is up (same endpoint)."""
+        ...
+
+    def score(self, served: ServedModel, records: Sequence[Mapping[str, Any]]) -> list[Prediction]:
+        """Score ``records`` through the deployment; ``DeploymentError`` naming the deployment on failure."""
+        ...
+
+    def delete(self, served: ServedModel) -> None:
+        """Take the deployment and its model asset down (idempotent)."""
         ...

@@ -118,7 +118,7 @@ def classify(exc: BaseException) -> Kind | None:
 def map_sdk_error(exc: BaseException, *, service: str, call: str) -> PipelineError:
     """Our error for ``exc`` raised by ``service``'s ``call``; raise it ``from exc``."""
     kind = classify(exc)
-    detail = str(exc).strip() or type(exc).__name__
+    detail = " ".join(str(exc).split()) or type(exc).__name__  # one line: SDK messages span several
     message = f"{service} {call} failed: {type(exc).__name__}: {detail}"
     if kind is None:
         return ExternalServiceError(message + " (an error this product does not know)")

@@ -1,0 +1,317 @@
+"""A local stand-in for the Cloud Pak for Data REST endpoints the IBM SDKs call, served over HTTPS.
+
+The SDKs (``ibm-watsonx-ai``, ``ibm-watson-openscale``) run unchanged against it; only
+the URL differs. It implements the documented request and response shapes of the calls
+our backends make (CPD's ``/icp4d-api/v1/authorize``, WML's ``/ml/v4`` models and
+deployments, the ``/v2`` spaces and software specifications, OpenScale's ``/openscale``
+data marts, service providers, subscriptions, monitor instances and runs), keeps what it
+is sent in memory, and scores deployed models for real: it unpacks the model archive it
+was sent and runs scikit-learn on it. Every request is recorded (``calls``); a request
+with no or a wrong bearer token gets 401, and ``fail_next`` makes a chosen call fail the
+way the service does, to test the error mapping.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import jwt
+import pandas as pd
+import trustme
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+SIGNING_KEY = "fake-cpd-signing-key-for-tests-only"
+WML_VERSION = "5.1.0"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    # WML's and OpenScale's error envelope
+    return JSONResponse(
+        {"trace": uuid.uuid4().hex, "errors": [{"code": code, "message": message}], "status_code": status},
+        status_code=status,
+    )
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: bytes
+    authorization: str
+
+
+@dataclass
+class FakeState:
+    users: dict[str, str]  # username -> api key
+    spaces: dict[str, dict[str, Any]] = field(default_factory=dict)
+    software_specs: dict[str, str] = field(default_factory=dict)  # name -> id
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contents: dict[str, bytes] = field(default_factory=dict)  # model id -> archive
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tokens: set[str] = field(default_factory=set)
+    calls: list[Call] = field(default_factory=list)
+    fail_next: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)  # (method, path prefix)
+    openscale: dict[str, dict[str, Any]] = field(default_factory=dict)  # collection -> id -> resource
+
+
+def create_app(state: FakeState) -> FastAPI:
+    app = FastAPI()
+
+    @app.middleware("http")
+    async def record_and_guard(request: Request, call_next: Any) -> Any:
+        body = await request.body()
+        path = request.url.path
+        call = Call(request.method, path, dict(request.query_params), body, request.headers.get("authorization", ""))
+        state.calls.append(call)
+        for (method, prefix), (status, code, message) in list(state.fail_next.items()):
+            if request.method == method and path.startswith(prefix):
+                del state.fail_next[(method, prefix)]
+                return _error(status, code, message)
+        open_paths = ("/icp4d-api/v1/authorize", "/ml/wml_services/v2/version")
+        if path not in open_paths:
+            token = call.authorization.removeprefix("Bearer ").strip()
+            if token not in state.tokens:
+                return _error(401, "authentication_failed", "missing or invalid bearer token")
+        return await call_next(request)
+
+    # --- Cloud Pak for Data platform -------------------------------------------------------------
+    @app.get("/ml/wml_services/v2/version")
+    async def wml_version() -> dict[str, str]:
+        return {"version": WML_VERSION}
+
+    @app.post("/icp4d-api/v1/authorize")
+    async def authorize(request: Request) -> Any:
+        body = await request.json()
+        if state.users.get(body.get("username")) != body.get("api_key"):
+            return JSONResponse({"_messageCode_": "401", "message": "Invalid user or API key"}, status_code=401)
+        now = int(time.time())
+        token = jwt.encode(
+            {"username": body["username"], "sub": body["username"], "iat": now, "exp": now + 3600,
+             "uid": "1000330999", "role": "Admin", "permissions": ["administrator"]},
+            SIGNING_KEY, algorithm="HS256",
+        )  # fmt: skip
+        state.tokens.add(token)
+        return {"_messageCode_": "200", "message": "Success", "token": token}
+
+    @app.get("/v2/spaces/{space_id}")
+    async def get_space(space_id: str) -> Any:
+        space = state.spaces.get(space_id)
+        if space is None:
+            return _error(404, "does_not_exist", f"Space with id '{space_id}' does not exist")
+        return space
+
+    @app.get("/v2/software_specifications")
+    async def software_specs(request: Request) -> Any:
+        name = request.query_params.get("name")
+        found = [(n, i) for n, i in state.software_specs.items() if name in (None, n)]
+        return {
+            "total_results": len(found),
+            "resources": [
+                {"metadata": {"name": n, "asset_id": i, "asset_type": "software_specification"},
+                 "entity": {"software_specification": {"type": "base", "display_name": n}}}
+                for n, i in found
+            ],
+        }  # fmt: skip
+
+    # --- watsonx.ai runtime (WML v4): models -----------------------------------------------------
+    @app.post("/ml/v4/models")
+    async def store_model(request: Request) -> Any:
+        body = await request.json()
+        space_id = body.get("space_id") or request.query_params.get("space_id")
+        if space_id not in state.spaces:
+            return _error(400, "invalid_space", f"space {space_id!r} does not exist")
+        spec_id = (body.get("software_spec") or {}).get("id")
+        if spec_id not in state.software_specs.values():
+            return _error(400, "invalid_software_specification", f"software specification {spec_id!r} not found")
+        model_id = str(uuid.uuid4())
+        state.models[model_id] = {
+            "metadata": {"id": model_id, "name": body.get("name"), "space_id": space_id, "created_at": _now(),
+                         "tags": body.get("tags", []), "description": body.get("description", "")},
+            "entity": {"type": body.get("type"), "software_spec": {"id": spec_id},
+                       "label_column": body.get("label_column"), "content_import_state": "pending"},
+            "system": {"warnings": []},
+        }  # fmt: skip
+        return JSONResponse(state.models[model_id], status_code=201)
+
+    @app.get("/ml/v4/models/{model_id}")
+    async def get_model(model_id: str) -> Any:
+        model = state.models.get(model_id)
+        return model if model is not None else _error(404, "model_not_found", f"model {model_id} not found")
+
+    @app.put("/ml/v4/models/{model_id}/content")
+    async def put_content(model_id: str, request: Request) -> Any:
+        if model_id not in state.models:
+            return _error(404, "model_not_found", f"model {model_id} not found")
+        state.contents[model_id] = await request.body()
+        state.models[model_id]["entity"]["content_import_state"] = "completed"
+        attachment = str(uuid.uuid4())
+        return JSONResponse({"attachment_id": attachment, "content_format": "native", "persisted": True},
+                            status_code=201)  # fmt: skip
+
+    @app.delete("/v2/assets/{model_id}")  # the SDK deletes model assets through the asset API
+    @app.delete("/ml/v4/models/{model_id}")
+    async def delete_model(model_id: str) -> Any:
+        if state.models.pop(model_id, None) is None:
+            return _error(404, "model_not_found", f"model {model_id} not found")
+        state.contents.pop(model_id, None)
+        return Response(status_code=204)
+
+    # --- deployments -----------------------------------------------------------------------------
+    def _deployment(dep_id: str, body: dict[str, Any], space_id: str, base: str) -> dict[str, Any]:
+        return {
+            "metadata": {"id": dep_id, "name": body.get("name"), "space_id": space_id, "created_at": _now(),
+                         "description": body.get("description", "")},
+            "entity": {"asset": {"id": body["asset"]["id"]}, "online": {}, "space_id": space_id,
+                       "status": {"state": "ready",
+                                  "online_url": {"url": f"{base}/ml/v4/deployments/{dep_id}/predictions"}},
+                       "name": body.get("name")},
+        }  # fmt: skip
+
+    @app.post("/ml/v4/deployments")
+    async def create_deployment(request: Request) -> Any:
+        body = await request.json()
+        asset = (body.get("asset") or {}).get("id")
+        if asset not in state.models or asset not in state.contents:
+            return _error(404, "model_not_found", f"model {asset} not found or has no content")
+        dep_id = str(uuid.uuid4())
+        space_id = body.get("space_id") or request.query_params.get("space_id", "")
+        state.deployments[dep_id] = _deployment(dep_id, body, space_id, str(request.base_url).rstrip("/"))
+        return JSONResponse(state.deployments[dep_id], status_code=202)
+
+    @app.get("/ml/v4/deployments/{dep_id}")
+    async def get_deployment(dep_id: str) -> Any:
+        dep = state.deployments.get(dep_id)
+        return dep if dep is not None else _error(404, "deployment_not_found", f"deployment {dep_id} not found")
+
+    @app.get("/ml/v4/deployments")
+    async def list_deployments(request: Request) -> Any:
+        space_id, asset_id = request.query_params.get("space_id"), request.query_params.get("asset_id")
+        found = [
+            d for d in state.deployments.values()
+            if space_id in (None, d["metadata"]["space_id"]) and asset_id in (None, d["entity"]["asset"]["id"])
+        ]  # fmt: skip
+        return {"resources": found, "total_count": len(found)}
+
+    @app.patch("/ml/v4/deployments/{dep_id}")
+    async def patch_deployment(dep_id: str, request: Request) -> Any:
+        dep = state.deployments.get(dep_id)
+        if dep is None:
+            return _error(404, "deployment_not_found", f"deployment {dep_id} not found")
+        for op in await request.json():  # JSON patch
+            if op.get("path") == "/asset":
+                if op["value"]["id"] not in state.contents:
+                    return _error(400, "invalid_asset", f"model {op['value']['id']} has no content")
+                dep["entity"]["asset"] = {"id": op["value"]["id"]}
+            elif op.get("path") in ("/name", "/description"):
+                dep["metadata"][op["path"][1:]] = op["value"]
+        return JSONResponse(dep, status_code=202)
+
+    @app.delete("/ml/v4/deployments/{dep_id}")
+    async def delete_deployment(dep_id: str) -> Any:
+        if state.deployments.pop(dep_id, None) is None:
+            return _error(404, "deployment_not_found", f"deployment {dep_id} not found")
+        return Response(status_code=204)
+
+    @app.post("/ml/v4/deployments/{dep_id}/predictions")
+    async def predict(dep_id: str, request: Request) -> Any:
+        dep = state.deployments.get(dep_id)
+        if dep is None:
+            return _error(404, "deployment_not_found", f"deployment {dep_id} not found")
+        body = await request.json()
+        block = body["input_data"][0]
+        model = _unpack(state.contents[dep["entity"]["asset"]["id"]])
+        frame = pd.DataFrame(block["values"], columns=block["fields"])
+        try:
+            proba = model.predict_proba(frame)
+        except Exception as exc:  # noqa: BLE001 - what WML answers when the model raises
+            return _error(400, "scoring_failed", f"Scoring failed: {type(exc).__name__}: {exc}")
+        labels = model.classes_[proba.argmax(axis=1)]
+        values = [[str(label), [float(p) for p in row]] for label, row in zip(labels, proba, strict=True)]
+        return {"predictions": [{"fields": ["prediction", "probability"], "values": values}]}
+
+    return app
+
+
+def _unpack(archive: bytes) -> Any:
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith((".joblib", ".pkl")))
+        handle = tar.extractfile(member)
+        assert handle is not None
+        return joblib.load(io.BytesIO(handle.read()))
+
+
+class FakeCloudPak:
+    """The fake served over HTTPS on a free loopback port, with its own CA (``ca_path``)."""
+
+    def __init__(self, folder: Path, *, users: dict[str, str]) -> None:
+        self.state = FakeState(users=dict(users))
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        self.ca_path = folder / "ca.pem"
+        key, crt = folder / "key.pem", folder / "cert.pem"
+        ca.cert_pem.write_to_path(str(self.ca_path))
+        cert.private_key_pem.write_to_path(str(key))
+        cert.cert_chain_pems[0].write_to_path(str(crt))
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        config = uvicorn.Config(create_app(self.state), log_level="warning", access_log=False, lifespan="off",
+                                ssl_keyfile=str(key), ssl_certfile=str(crt))  # fmt: skip
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def add_space(self, name: str) -> str:
+        space_id = str(uuid.uuid4())
+        self.state.spaces[space_id] = {
+            "metadata": {"id": space_id, "created_at": _now()},
+            "entity": {"name": name, "status": {"state": "active"}, "type": "cpd",
+                       "compute": [{"type": "machine_learning", "name": "wml", "guid": "wml-instance"}]},
+        }  # fmt: skip
+        return space_id
+
+    def requests(self, method: str, prefix: str) -> list[Call]:
+        return [c for c in self.state.calls if c.method == method and c.path.startswith(prefix)]
+
+    def start(self) -> FakeCloudPak:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the fake Cloud Pak for Data did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.server.force_exit = True  # the SDKs keep connections alive; do not wait for them
+        self._thread.join(timeout=30)
+        self._socket.close()
+
+
+def running(folder: Path, **kwargs: Any) -> Iterator[FakeCloudPak]:
+    fake = FakeCloudPak(folder, **kwargs).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
