@@ -18,7 +18,16 @@ from pipeline_core.errors import ConfigError
 ENV_PREFIX = "MLOPS_"
 # Settings that are secrets: environment only, never a file, never shown (repr=False).
 SECRETS = frozenset(
-    {"password", "demo_password", "api_key", "new_password", "s3_access_key_id", "s3_secret_access_key", "cos_api_key"}
+    {
+        "password",
+        "demo_password",
+        "api_key",
+        "new_password",
+        "s3_access_key_id",
+        "s3_secret_access_key",
+        "cos_api_key",
+        "ibm_api_key",
+    }
 )
 
 
@@ -37,6 +46,22 @@ class Settings:
     s3_region: str = "us-east-1"
     cos_auth_endpoint: str = "https://iam.cloud.ibm.com/identity/token"
     cos_instance_id: str = ""  # the COS service instance's CRN, with cos_api_key (IAM)
+    # Where models are served and monitored: "local" (this package) or "ibm" (watsonx.ai / OpenScale).
+    deployment_backend: str = "local"
+    monitor_backend: str = "local"
+    # IBM Cloud Pak for Data (url + ibm_username + the secret ibm_api_key) or IBM Cloud (url + IAM ibm_api_key).
+    ibm_url: str = ""  # e.g. https://cpd-cpd.apps.example.com, or https://us-south.ml.cloud.ibm.com
+    ibm_username: str = ""  # Cloud Pak for Data user; empty: IBM Cloud IAM
+    ibm_version: str = "5.1"  # Cloud Pak for Data release
+    ibm_ca_bundle: str = ""  # PEM file of the cluster's CA; empty: the system's trust store
+    ibm_space_preprod: str = ""  # watsonx.ai deployment space ids, one per space we deploy to
+    ibm_space_prod: str = ""
+    ibm_space_dev: str = ""
+    ibm_software_spec: str = "runtime-25.1-py3.12"  # ships scikit-learn 1.6, the version models are trained with
+    ibm_model_type: str = "scikit-learn_1.6"
+    openscale_url: str = ""  # empty: ibm_url (Cloud Pak for Data); IBM Cloud: https://api.aiopenscale.cloud.ibm.com
+    openscale_instance_id: str = ""  # empty: Cloud Pak for Data's default instance
+    openscale_data_mart_id: str = ""  # empty: the instance's data mart
     heartbeat_interval: float = 2.0
     heartbeat_timeout: float = 30.0
     poll_interval: float = 1.0
@@ -62,6 +87,7 @@ class Settings:
     s3_access_key_id: str = field(default="", repr=False)
     s3_secret_access_key: str = field(default="", repr=False)
     cos_api_key: str = field(default="", repr=False)
+    ibm_api_key: str = field(default="", repr=False)  # Cloud Pak for Data user's API key, or an IBM Cloud IAM key
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
@@ -86,6 +112,11 @@ class Settings:
             raise ConfigError(
                 "artifact_backend 's3' needs s3_bucket and s3_endpoint (MLOPS_S3_BUCKET, MLOPS_S3_ENDPOINT)"
             )
+        for name in ("deployment_backend", "monitor_backend"):
+            if getattr(self, name) not in ("local", "ibm"):
+                raise ConfigError(f"setting {name} {getattr(self, name)!r} is not 'local' or 'ibm'")
+            if getattr(self, name) == "ibm" and not self.ibm_url:
+                raise ConfigError(f"{name} 'ibm' needs ibm_url (MLOPS_IBM_URL) and the secret MLOPS_IBM_API_KEY")
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ConfigError(
                 f"setting heartbeat_timeout ({self.heartbeat_timeout}) must exceed "

@@ -18,6 +18,9 @@ from pipeline_core.services import users
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.serving.server import BackgroundServer
+from tests.ibm_fake import API_KEY as IBM_API_KEY
+from tests.ibm_fake import USER as IBM_USER
+from tests.ibm_fake import FakeCloudPak, running
 from tests.postgres import PostgresServer, server_binaries
 
 pytest_plugins = ("tests.live",)  # the live scoring-service fixtures, shared by services and serving tests
@@ -67,6 +70,28 @@ def csv_path(tmp_path: Path, frame: pd.DataFrame) -> Path:
     path = tmp_path / "credit.csv"
     path.write_bytes(frame_to_csv_bytes(frame))
     return path
+
+
+@pytest.fixture
+def fake_cpd(tmp_path: Path) -> Iterator[FakeCloudPak]:
+    """A local HTTPS stand-in for Cloud Pak for Data (watsonx.ai, OpenScale) for the IBM SDKs to talk to."""
+    folder = tmp_path / "fake-cpd"
+    folder.mkdir()
+    yield from running(folder)
+
+
+@pytest.fixture
+def ibm_ctx(tmp_path: Path, fake_cpd: FakeCloudPak) -> Iterator[ServiceContext]:
+    """A store whose deployments go to watsonx.ai, here the fake Cloud Pak for Data."""
+    settings = Settings(
+        data_dir=tmp_path / "data", heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1,
+        deployment_backend="ibm", ibm_url=fake_cpd.url, ibm_username=IBM_USER, ibm_api_key=IBM_API_KEY,
+        ibm_ca_bundle=str(fake_cpd.ca_path), ibm_space_preprod=fake_cpd.add_space("credit preprod"),
+        ibm_space_prod=fake_cpd.add_space("credit prod"),
+    )  # fmt: skip
+    context = open_context(settings)
+    yield context
+    context.close()
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 SIGNING_KEY = "fake-cpd-signing-key-for-tests-only"
+USER, API_KEY = "validator-bot", "fake-cpd-api-key"  # accepted only by the fake server
+SOFTWARE_SPEC = "runtime-25.1-py3.12"
 WML_VERSION = "5.1.0"
 
 
@@ -309,8 +311,11 @@ class FakeCloudPak:
         self._socket.close()
 
 
-def running(folder: Path, **kwargs: Any) -> Iterator[FakeCloudPak]:
-    fake = FakeCloudPak(folder, **kwargs).start()
+def running(folder: Path) -> Iterator[FakeCloudPak]:
+    """A started fake that knows one user and the default software specification."""
+    fake = FakeCloudPak(folder, users={USER: API_KEY})
+    fake.state.software_specs[SOFTWARE_SPEC] = "5c1b0ca2-4977-5c2e-9439-ffd44ea8ffe9"
+    fake.start()
     try:
         yield fake
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_core.backends.base import ArtifactStore
+from pipeline_core.backends.base import ArtifactStore, DeploymentTarget
 from pipeline_core.config import Settings
 from pipeline_core.errors import ConfigError
 
@@ -37,3 +37,30 @@ def make_s3_client(settings: Settings) -> Any:
         instance_id=settings.cos_instance_id,
         auth_endpoint=settings.cos_auth_endpoint,
     )
+
+
+def ibm_credentials(settings: Settings) -> Any:
+    """The IBM credentials named by the settings (the API key from the environment or secrets)."""
+    from pipeline_core.backends.ibm.wml import IbmCredentials
+
+    return IbmCredentials(url=settings.ibm_url, api_key=settings.ibm_api_key, username=settings.ibm_username,
+                          version=settings.ibm_version, ca_bundle=settings.ibm_ca_bundle)  # fmt: skip
+
+
+def make_deployment_target(settings: Settings, artifacts: ArtifactStore) -> DeploymentTarget:
+    """The deployment target named by ``settings.deployment_backend``; IBM's contacts nobody until used."""
+    if settings.deployment_backend == "local":
+        from pipeline_core.backends.local import LocalDeploymentTarget
+
+        return LocalDeploymentTarget(artifacts)
+    if settings.deployment_backend == "ibm":
+        from pipeline_core.backends.ibm.wml import WatsonxDeploymentTarget
+
+        spaces = {"dev": settings.ibm_space_dev, "preprod": settings.ibm_space_preprod, "prod": settings.ibm_space_prod}
+        return WatsonxDeploymentTarget(
+            ibm_credentials(settings),
+            spaces={k: v for k, v in spaces.items() if v},
+            software_spec=settings.ibm_software_spec,
+            model_type=settings.ibm_model_type,
+        )
+    raise ConfigError(f"deployment_backend {settings.deployment_backend!r} is not supported; use 'local' or 'ibm'")

@@ -1,11 +1,11 @@
-"""``ServiceContext``: settings, the metadata database and the artifact store, opened once."""
+"""``ServiceContext``: settings, the metadata database, the artifact store and the deployment target, opened once."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline_core.backends.base import ArtifactStore
-from pipeline_core.backends.factory import make_artifact_store
+from pipeline_core.backends.base import ArtifactStore, DeploymentTarget
+from pipeline_core.backends.factory import make_artifact_store, make_deployment_target
 from pipeline_core.config import Settings
 from pipeline_core.errors import StoreError
 from pipeline_core.store.db import Database
@@ -16,6 +16,7 @@ class ServiceContext:
     settings: Settings
     db: Database
     artifacts: ArtifactStore
+    deployments: DeploymentTarget
 
     def close(self) -> None:
         self.db.dispose()
@@ -31,4 +32,6 @@ def open_context(settings: Settings | None = None, *, migrate: bool = True) -> S
     db = Database(settings.database_url)
     if migrate:
         db.migrate()
-    return ServiceContext(settings=settings, db=db, artifacts=make_artifact_store(settings))
+    artifacts = make_artifact_store(settings)
+    return ServiceContext(settings=settings, db=db, artifacts=artifacts,
+                          deployments=make_deployment_target(settings, artifacts))  # fmt: skip

@@ -11,6 +11,7 @@ as sha256 (they carry 256 bits of entropy, so a slow hash adds nothing but laten
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from pipeline_core.backends.base import ModelToServe, ServedModel
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ConflictError, DeploymentError, NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
@@ -36,6 +38,7 @@ from pipeline_core.store.models import (
 )
 
 KEY_PREFIX = "mlk_"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,14 +82,16 @@ def _info(session: Session, dep: Deployment) -> DeploymentInfo:
                           scoring_path(dep.id), dep.created_by, dep.created_at, dep.updated_at)  # fmt: skip
 
 
-def verify_loadable(ctx: ServiceContext, artifact_sha256: str) -> None:
-    """The artifact is in the store, hashes to its name, and deserialises to a pipeline."""
+def verify_loadable(ctx: ServiceContext, artifact_sha256: str) -> bytes:
+    """The artifact's bytes, once proven to be in the store, to hash to their name and to load as a pipeline."""
     try:
-        load_model(ctx.artifacts.get(artifact_sha256))
+        artifact = ctx.artifacts.get(artifact_sha256)
+        load_model(artifact)
     except PipelineError as exc:
         raise DeploymentError(f"artifact {artifact_sha256} cannot be deployed: {exc}") from exc
     except Exception as exc:
         raise DeploymentError(f"artifact {artifact_sha256} does not load: {type(exc).__name__}: {exc}") from exc
+    return artifact
 
 
 def _new_key(session: Session, deployment_id: int, *, label: str, actor: str) -> str:
@@ -96,16 +101,64 @@ def _new_key(session: Session, deployment_id: int, *, label: str, actor: str) ->
     return key
 
 
-def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str) -> DeployResult:
-    """Deploy (or replace with) model version ``mv_id`` in ``space``; no role check here."""
-    if space not in SPACES:
-        raise DeploymentError(f"space {space!r} is not one of {list(SPACES)}")
+def _to_serve(ctx: ServiceContext, mv_id: int, space: str) -> ModelToServe:
+    """Model version ``mv_id``'s verified artifact and spec, as a deployment target takes them."""
     with ctx.db.read() as session:
         mv = session.get(ModelVersion, mv_id)
         if mv is None:
             raise NotFoundError(f"model version {mv_id} does not exist")
-        sha = mv.artifact_sha256
-    verify_loadable(ctx, sha)  # the new version is ready before the old one is retired
+        dataset = session.get(Dataset, mv.dataset_id)
+        assert dataset is not None  # foreign key
+        name, version, sha, spec = mv.name, mv.version, mv.artifact_sha256, DataSpec.from_dict(dataset.spec)
+    artifact = verify_loadable(ctx, sha)  # the new version is ready before the old one is retired
+    described = f"{name} version {version} (model version {mv_id}), artifact sha256 {sha}"
+    return ModelToServe(name=f"{name}-{space}", space=space, artifact=artifact, artifact_sha256=sha, spec=spec,
+                        description=described)  # fmt: skip
+
+
+def _served(dep: Deployment | None) -> ServedModel | None:
+    return ServedModel.from_dict(dep.served) if dep is not None and dep.served else None
+
+
+def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str) -> DeployResult:
+    """Deploy (or replace with) model version ``mv_id`` in ``space``; no role check here.
+
+    The deployment target puts the model online first (replacing keeps the endpoint up); the
+    store records it in one transaction after. If that transaction fails, the target is put
+    back as it was, so the store and what is served never disagree.
+    """
+    if space not in SPACES:
+        raise DeploymentError(f"space {space!r} is not one of {list(SPACES)}")
+    model = _to_serve(ctx, mv_id, space)
+    with ctx.db.read() as session:
+        current = session.execute(
+            select(Deployment).where(
+                Deployment.space == space, Deployment.name == model.name, Deployment.status == "active"
+            )
+        ).scalar_one_or_none()
+        before, before_mv = _served(current), (current.model_version_id if current is not None else None)
+    served = ctx.deployments.deploy(model, replacing=before)
+    try:
+        return _record(ctx, actor, mv_id, space, reason=reason, served=served, sha=model.artifact_sha256)
+    except BaseException:
+        _put_back(ctx, served, before, before_mv, space)
+        raise
+
+
+def _put_back(ctx: ServiceContext, served: ServedModel, before: ServedModel | None, before_mv: int | None,
+              space: str) -> None:  # fmt: skip
+    """Undo ``served`` on the target after the store refused to record it."""
+    try:
+        if before is None or before_mv is None:
+            ctx.deployments.delete(served)
+        else:
+            ctx.deployments.deploy(_to_serve(ctx, before_mv, space), replacing=served)
+    except PipelineError as exc:  # the original error matters more; this one is logged
+        log.error("deployment %s could not be put back after a failed store write: %s", served.deployment_id, exc)
+
+
+def _record(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str, served: ServedModel,
+            sha: str) -> DeployResult:  # fmt: skip
     now = utcnow()
     with ctx.db.write() as session:
         mv = session.get(ModelVersion, mv_id)
@@ -119,7 +172,7 @@ def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str
         created = dep is None
         if dep is None:
             dep = Deployment(name=f"{mv.name}-{space}", model_version_id=mv_id, space=space, status="active",
-                             created_by=actor, created_at=now, updated_at=now)  # fmt: skip
+                             served=served.to_dict(), created_by=actor, created_at=now, updated_at=now)  # fmt: skip
             session.add(dep)
             session.flush()
             dep.endpoint = scoring_path(dep.id)
@@ -133,6 +186,7 @@ def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str
                 .values(ended_at=now)
             )
             dep.model_version_id, dep.updated_at = mv_id, now
+        dep.served = served.to_dict()
         session.add(DeploymentRevision(deployment_id=dep.id, model_version_id=mv_id, artifact_sha256=sha,
                                        reason=reason, actor=actor, started_at=now))  # fmt: skip
         if space == "prod":
@@ -144,7 +198,8 @@ def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str
         audit.record(session, actor=actor, action="deployment.created" if created else "deployment.replaced",
                      object_type="deployment", object_id=dep.id,
                      details={"space": space, "model_version_id": mv_id, "previous_model_version_id": previous,
-                              "artifact_sha256": sha, "reason": reason})  # fmt: skip
+                              "artifact_sha256": sha, "reason": reason, "backend": served.backend,
+                              "served_as": served.deployment_id})  # fmt: skip
         info = _info(session, dep)
     return DeployResult(info, created, key)
 
@@ -184,12 +239,19 @@ def revoke_key(ctx: ServiceContext, actor: Principal, key: str) -> None:
 def delete_deployment(ctx: ServiceContext, actor: Principal, deployment_id: int) -> None:
     """Retire a dev or preprod endpoint; prod is replaced or rolled back, never just deleted."""
     require(actor, "delete_deployment")
+    with ctx.db.read() as session:
+        found = session.get(Deployment, deployment_id)
+        if found is None or found.status != "active":
+            raise NotFoundError(f"deployment {deployment_id} does not exist or was already deleted")
+        if found.space == "prod":
+            raise DeploymentError("a prod deployment is replaced through an approval or rolled back, not deleted")
+        served = _served(found)
+    if served is not None:  # taken down on the target first: if that fails, the store still says it is up
+        ctx.deployments.delete(served)
     with ctx.db.write() as session:
         dep = session.get(Deployment, deployment_id)
         if dep is None or dep.status != "active":
             raise NotFoundError(f"deployment {deployment_id} does not exist or was already deleted")
-        if dep.space == "prod":
-            raise DeploymentError("a prod deployment is replaced through an approval or rolled back, not deleted")
         now = utcnow()
         dep.status, dep.retired_at = "deleted", now
         session.execute(
@@ -233,6 +295,15 @@ def rollback(ctx: ServiceContext, actor: Principal, *, deployment_id: int | None
     if previous is None:
         raise ConflictError(f"deployment {dep.id} has served only model version {current}; nothing to roll back to")
     return _put(ctx, actor.username, previous, "prod", reason="rollback")
+
+
+def served_model(ctx: ServiceContext, deployment_id: int) -> ServedModel | None:
+    """Where the deployment target serves an active deployment (None for ones made before targets were recorded)."""
+    with ctx.db.read() as session:
+        dep = session.get(Deployment, deployment_id)
+        if dep is None or dep.status != "active":
+            raise NotFoundError(f"deployment {deployment_id} does not exist or was deleted")
+        return _served(dep)
 
 
 def list_deployments(ctx: ServiceContext, actor: Principal, *, include_deleted: bool = False) -> list[DeploymentInfo]:

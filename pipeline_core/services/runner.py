@@ -8,14 +8,12 @@ events are committed in one transaction: a run killed before it leaves no model 
 
 from __future__ import annotations
 
-import json
 import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -306,33 +304,31 @@ SMOKE_ROWS = 5
 def _deploy_and_smoke_test(
     ctx: ServiceContext, run_id: int, mv_id: int, inputs: PipelineInputs, state: PipelineState
 ) -> ServiceStageResult:
-    """The IBM pipeline's "deployed?" gate: deploy to pre-prod, then score through real HTTP."""
+    """The IBM pipeline's "deployed?" gate: deploy to pre-prod, then score through the deployment's endpoint."""
     result = deployments._put(ctx, f"pipeline:run-{run_id}", mv_id, "preprod", reason="pipeline")
     dep = result.deployment
-    url = ctx.settings.scoring_url.rstrip("/") + dep.scoring_path
+    served = deployments.served_model(ctx, dep.id)
+    url = (
+        served.scoring_url
+        if served is not None and served.scoring_url
+        else ctx.settings.scoring_url.rstrip("/") + dep.scoring_path
+    )
     log = [f"{'created' if result.created else 'replaced'} pre-prod deployment {dep.id} with model version {mv_id}"]
     clean = state.validation.clean
     assert clean is not None
-    rows = clean.iloc[state.validation.test_index[:SMOKE_ROWS]][inputs.spec.feature_names]
-    payload = {
-        "input_data": [{"fields": inputs.spec.feature_names, "values": json.loads(rows.to_json(orient="values"))}]
-    }
-    expected = state.trained.model.predict_proba(rows)
-    key = deployments.issue_key(ctx, SYSTEM, dep.id, label=f"smoke test of run {run_id}")
+    rows = clean.iloc[state.validation.test_index[:SMOKE_ROWS]]
+    model = state.trained.model
+    classes = [str(c) for c in model.classes_]
+    expected = model.predict_proba(rows[inputs.spec.feature_names])[:, classes.index(inputs.spec.positive_label)]
     outputs: dict[str, Any] = {"deployment_id": dep.id, "endpoint": url, "model_version_id": mv_id}
     try:
-        response = httpx.post(url, json=payload, headers={"Authorization": f"Bearer {key}"}, timeout=60)
-    except httpx.HTTPError as exc:
-        gate = Gate(False, f"no answer from the scoring service at {url}: {exc}; start it with "
-                           "'python -m pipeline_core serve'")  # fmt: skip
+        scored = score_over_http(ctx, SYSTEM, dep.id, rows, spec=inputs.spec, label=f"smoke test of run {run_id}",
+                                 classes=classes)  # fmt: skip
+    except DeploymentError as exc:
+        gate = Gate(False, f"smoke test: {exc}")
         return ServiceStageResult(outputs, gate, [*log, f"deployed? {gate.reason}"])
-    finally:
-        deployments.revoke_key(ctx, SYSTEM, key)
-    outputs["smoke_status"] = response.status_code
-    if response.status_code != 200:
-        gate = Gate(False, f"smoke test: {url} answered {response.status_code}: {response.text[:300]}")
-        return ServiceStageResult(outputs, gate, [*log, f"deployed? {gate.reason}"])
-    got = np.array([p for _, p in response.json()["predictions"][0]["values"]], dtype=float)
+    outputs["smoke_status"] = 200
+    got = scored["probability"].to_numpy(dtype=float)
     max_diff = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else float("inf")
     outputs["smoke_max_abs_difference"] = max_diff
     ok = max_diff <= 1e-9

@@ -141,6 +141,8 @@ class Deployment(Base):
     space: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     endpoint: Mapped[str | None] = mapped_column(Text)
+    # Where the deployment target serves it (backends.base.ServedModel): watsonx.ai space, asset, deployment ids.
+    served: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,11 +14,11 @@ from pipeline_core.model_io import serialise_model
 from pipeline_core.params import RunParams
 from pipeline_core.stages.prepare import build_preprocessor
 from pipeline_core.stages.train import build_estimator
-from tests.ibm_fake import FakeCloudPak
+from tests.ibm_fake import API_KEY, SOFTWARE_SPEC, USER
+
+__all__ = ["API_KEY", "SOFTWARE_SPEC", "USER"]
 
 SPEC = german_credit_spec()
-USER, API_KEY = "validator-bot", "fake-cpd-api-key"  # accepted only by the fake server below
-SOFTWARE_SPEC = "runtime-25.1-py3.12"
 
 
 @dataclass(frozen=True)
@@ -52,12 +50,3 @@ def model_b() -> Model:
 @pytest.fixture(scope="session")
 def records() -> pd.DataFrame:
     return generate_german_credit(25, seed=99)[SPEC.feature_names]
-
-
-@pytest.fixture
-def fake_cpd(tmp_path: Path) -> Iterator[FakeCloudPak]:
-    fake = FakeCloudPak(tmp_path, users={USER: API_KEY})
-    fake.state.software_specs[SOFTWARE_SPEC] = "5c1b0ca2-4977-5c2e-9439-ffd44ea8ffe9"
-    fake.start()
-    yield fake
-    fake.stop()

@@ -1,0 +1,143 @@
+"""The product with deployment_backend = "ibm": the pipeline, approvals, rollback and deletes on watsonx.ai.
+
+Everything runs for real (worker, pipeline, services, the ``ibm-watsonx-ai`` SDK) against
+the local HTTPS stand-in for Cloud Pak for Data (``tests/ibm_fake.py``); nothing of ours is
+patched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from pipeline_core.backends.base import ServedModel
+from pipeline_core.services import approvals, deployments, users
+from pipeline_core.services.authz import Principal
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.runs import get_run, list_runs
+from pipeline_core.store.models import Deployment, Evaluation, ModelVersion
+from tests.conftest import PASSWORD
+from tests.ibm_fake import FakeCloudPak
+from tests.services.helpers import make_candidate
+
+
+@pytest.fixture
+def crew(ibm_ctx: ServiceContext) -> dict[str, Principal]:
+    admin = users.add_user(ibm_ctx, None, username="ada", role="admin", password=PASSWORD)
+    out = {"admin": admin}
+    for name, role in [("dora", "data_scientist"), ("vera", "validator")]:
+        out[name] = users.add_user(ibm_ctx, admin, username=name, role=role, password=PASSWORD)
+    return out
+
+
+def _served(ctx: ServiceContext, space: str) -> tuple[Deployment, ServedModel]:
+    with ctx.db.read() as session:
+        dep = session.execute(
+            select(Deployment).where(Deployment.space == space, Deployment.status == "active")
+        ).scalar_one()
+        assert dep.served is not None
+        return dep, ServedModel.from_dict(dep.served)
+
+
+def _sha(ctx: ServiceContext, mv_id: int) -> str:
+    with ctx.db.read() as session:
+        mv = session.get(ModelVersion, mv_id)
+        assert mv is not None
+        return mv.artifact_sha256
+
+
+def _archive_sha(fake: FakeCloudPak, model_id: str) -> str:
+    with tarfile.open(fileobj=io.BytesIO(fake.state.contents[model_id]), mode="r:gz") as tar:
+        handle = tar.extractfile("model.joblib")
+        assert handle is not None
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def _approve(ctx: ServiceContext, vera: Principal, mv_id: int) -> approvals.ApprovalOutcome:
+    return approvals.approve(
+        ctx, vera, mv_id, comment="quality, fairness and tests hold", artifact_sha256=_sha(ctx, mv_id)
+    )
+
+
+def test_the_pipeline_deploys_to_the_preprod_space_and_evaluates_through_watsonx(
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+) -> None:
+    mv_id = make_candidate(ibm_ctx, crew["dora"], tmp_path)
+    dep, served = _served(ibm_ctx, "preprod")
+    assert served.backend == "ibm" and served.space_id == ibm_ctx.settings.ibm_space_preprod
+    wml = fake_cpd.state.deployments[served.deployment_id]
+    assert wml["metadata"]["space_id"] == ibm_ctx.settings.ibm_space_preprod
+    assert _archive_sha(fake_cpd, wml["entity"]["asset"]["id"]) == _sha(ibm_ctx, mv_id)  # what runs is what was built
+    run = get_run(ibm_ctx, list_runs(ibm_ctx)[0].id)
+    deploy = next(s for s in run.stages if s.name == "deploy").outputs
+    assert deploy["endpoint"] == served.scoring_url and deploy["endpoint"].startswith(fake_cpd.url)
+    assert deploy["smoke_max_abs_difference"] <= 1e-9  # WML's answers equal the trained model's
+    predictions = fake_cpd.requests("POST", f"/ml/v4/deployments/{served.deployment_id}/predictions")
+    assert len(predictions) >= 2  # the smoke test and the pre-prod evaluation scored through watsonx.ai
+    with ibm_ctx.db.read() as session:
+        evaluation = session.execute(select(Evaluation).where(Evaluation.deployment_id == dep.id)).scalar_one()
+        assert evaluation.status in ("pass", "warn")
+    assert dep.endpoint == deployments.scoring_path(dep.id)
+
+
+def test_approval_deploys_to_the_prod_space_replacement_and_rollback_patch_it(
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+) -> None:
+    first = make_candidate(ibm_ctx, crew["dora"], tmp_path, seed=7)
+    outcome = _approve(ibm_ctx, crew["vera"], first)
+    assert outcome.error is None and outcome.deployment is not None
+    _, prod = _served(ibm_ctx, "prod")
+    assert prod.space_id == ibm_ctx.settings.ibm_space_prod
+    assert _archive_sha(fake_cpd, prod.model_id) == _sha(ibm_ctx, first)
+
+    second = make_candidate(ibm_ctx, crew["dora"], tmp_path, seed=8)
+    assert _approve(ibm_ctx, crew["vera"], second).error is None
+    _, replaced = _served(ibm_ctx, "prod")
+    assert replaced.deployment_id == prod.deployment_id  # same endpoint, patched to the new asset
+    assert _archive_sha(fake_cpd, replaced.model_id) == _sha(ibm_ctx, second)
+    assert prod.model_id not in fake_cpd.state.models  # the old asset was deleted after the switch
+
+    deployments.rollback(ibm_ctx, crew["vera"], model_name=outcome.deployment.model_name)
+    _, rolled = _served(ibm_ctx, "prod")
+    assert rolled.deployment_id == prod.deployment_id
+    assert _archive_sha(fake_cpd, rolled.model_id) == _sha(ibm_ctx, first)
+    prod_deployments = [d for d in fake_cpd.state.deployments.values()
+                        if d["metadata"]["space_id"] == ibm_ctx.settings.ibm_space_prod]  # fmt: skip
+    assert len(prod_deployments) == 1
+
+
+def test_a_failed_prod_deployment_leaves_the_store_and_the_space_as_they_were(
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+) -> None:
+    mv_id = make_candidate(ibm_ctx, crew["dora"], tmp_path)
+    fake_cpd.state.fail_next[("POST", "/ml/v4/deployments")] = (400, "no_capacity", "no hardware left in the space")
+    outcome = _approve(ibm_ctx, crew["vera"], mv_id)
+    assert outcome.error is not None
+    assert "watsonx.ai deployments.create" in outcome.error and "no hardware left" in outcome.error
+    with ibm_ctx.db.read() as session:
+        assert session.execute(select(Deployment).where(Deployment.space == "prod")).first() is None
+        mv = session.get(ModelVersion, mv_id)
+        assert mv is not None and mv.state == "approved"  # approved, not in production
+    prod_space = ibm_ctx.settings.ibm_space_prod
+    assert not [m for m in fake_cpd.state.models.values() if m["metadata"]["space_id"] == prod_space]
+    # the validator retries once watsonx.ai is back
+    info = approvals.deploy_approved(ibm_ctx, crew["vera"], mv_id)
+    assert info.space == "prod" and _served(ibm_ctx, "prod")[1].space_id == prod_space
+
+
+def test_deleting_a_preprod_deployment_takes_it_down_on_watsonx(
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+) -> None:
+    make_candidate(ibm_ctx, crew["dora"], tmp_path)
+    dep, served = _served(ibm_ctx, "preprod")
+    deployments.delete_deployment(ibm_ctx, crew["admin"], dep.id)
+    assert served.deployment_id not in fake_cpd.state.deployments
+    assert served.model_id not in fake_cpd.state.models
+    with ibm_ctx.db.read() as session:
+        row = session.get(Deployment, dep.id)
+        assert row is not None and row.status == "deleted"
