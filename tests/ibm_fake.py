@@ -248,7 +248,241 @@ def create_app(state: FakeState) -> FastAPI:
         values = [[str(label), [float(p) for p in row]] for label, row in zip(labels, proba, strict=True)]
         return {"predictions": [{"fields": ["prediction", "probability"], "values": values}]}
 
+    _openscale_routes(app, state)
     return app
+
+
+# --- Watson OpenScale (v2) ---------------------------------------------------------------------------
+OS = "/openscale/{instance}/v2"
+MONITOR_DEFINITIONS = {
+    "quality": ("Quality", [("area_under_roc", "Area under ROC"), ("accuracy", "Accuracy")]),
+    "fairness": ("Fairness", [("fairness_value", "Fairness value")]),
+    "drift": ("Drift", [("drift_magnitude", "Drop in accuracy"), ("data_drift_magnitude", "Drop in data consistency")]),
+    "explainability": ("Explainability", [("explained_transactions", "Explained transactions")]),
+    "mrm": ("Model risk management monitoring", [("risk_evaluation", "Risk evaluation")]),
+    "performance": ("Performance", [("records", "Number of records")]),  # OpenScale adds it to every subscription
+    "model_health": ("Model health", [("payload_size", "Payload size")]),
+}
+COLLECTIONS = ("data_marts", "service_providers", "subscriptions", "monitor_instances", "data_sets")
+
+
+def _resource(base: str, collection: str, entity: dict[str, Any]) -> dict[str, Any]:
+    rid = str(uuid.uuid4())
+    return {
+        "metadata": {"id": rid, "url": f"{base}/{collection}/{rid}", "crn": f"crn:v1:fake:{rid}",
+                     "created_at": _now(), "created_by": "fake"},
+        "entity": {**entity, "status": {"state": "active"}},
+    }  # fmt: skip
+
+
+def _matches(resource: dict[str, Any], query: dict[str, str]) -> bool:
+    for key, wanted in query.items():
+        value: Any = resource["entity"]
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None and str(value) != wanted:
+            return False
+    return True
+
+
+def _openscale_routes(app: FastAPI, state: FakeState) -> None:
+    store = state.openscale
+    for collection in COLLECTIONS:
+        store.setdefault(collection, {})
+    store.setdefault("records", {})  # data set id -> list of records
+    store.setdefault("measurements", {})  # monitor instance id -> list of measurements
+    store.setdefault("risk_status", {})  # subscription id -> status
+
+    @app.get(OS + "/monitor_definitions")
+    async def monitor_definitions(instance: str) -> Any:
+        return {"monitor_definitions": [
+            {"metadata": {"id": mid, "url": f"/v2/monitor_definitions/{mid}"},
+             "entity": {"name": name, "tags": [], "metrics": [{"id": i, "name": n} for i, n in metrics]}}
+            for mid, (name, metrics) in MONITOR_DEFINITIONS.items()
+        ]}  # fmt: skip
+
+    @app.get(OS + "/{collection}")
+    async def list_resources(instance: str, collection: str, request: Request) -> Any:
+        if collection not in COLLECTIONS:
+            return _error(404, "not_found", f"no collection {collection}")
+        query = {
+            k: v for k, v in request.query_params.items() if k not in ("limit", "offset", "project_id", "space_id")
+        }
+        return {collection: [r for r in store[collection].values() if _matches(r, query)]}
+
+    @app.post(OS + "/{collection}")
+    async def create(instance: str, collection: str, request: Request) -> Any:
+        if collection not in COLLECTIONS:
+            return _error(404, "not_found", f"no collection {collection}")
+        body = await request.json()
+        base = str(request.base_url).rstrip("/") + f"/openscale/{instance}/v2"
+        if collection == "subscriptions" and body.get("service_provider_id") not in store["service_providers"]:
+            return _error(400, "invalid_service_provider", f"service provider {body.get('service_provider_id')}")
+        if collection == "monitor_instances":
+            if body.get("monitor_definition_id") not in MONITOR_DEFINITIONS:
+                return _error(400, "invalid_monitor", f"monitor definition {body.get('monitor_definition_id')!r}")
+            target = body.get("target", {}).get("target_id")
+            if target not in store["subscriptions"]:
+                return _error(400, "invalid_target", f"subscription {target} does not exist")
+        if collection == "service_providers":  # OpenScale keeps credentials as a secret and answers its id
+            body["credentials"] = {"secret_id": str(uuid.uuid4())}
+        resource = _resource(base, collection, body)
+        store[collection][resource["metadata"]["id"]] = resource
+        if collection == "subscriptions":  # the internal database's payload and feedback tables
+            for kind in ("payload_logging", "feedback"):
+                data_set = _resource(base, "data_sets", {
+                    "data_mart_id": body["data_mart_id"], "name": f"{kind} table", "type": kind,
+                    "target": {"target_type": "subscription", "target_id": resource["metadata"]["id"]},
+                    "data_schema": {"type": "struct", "fields": []},
+                })  # fmt: skip
+                store["data_sets"][data_set["metadata"]["id"]] = data_set
+                store["records"][data_set["metadata"]["id"]] = []
+        return JSONResponse(resource, status_code=202 if collection != "data_marts" else 201)
+
+    @app.get(OS + "/{collection}/{rid}")
+    async def get_resource(instance: str, collection: str, rid: str) -> Any:
+        found = store.get(collection, {}).get(rid)
+        return found if found is not None else _error(404, "not_found", f"{collection} {rid} does not exist")
+
+    @app.delete(OS + "/{collection}/{rid}")
+    async def delete_resource(instance: str, collection: str, rid: str) -> Any:
+        if store.get(collection, {}).pop(rid, None) is None:
+            return _error(404, "not_found", f"{collection} {rid} does not exist")
+        return Response(status_code=202)
+
+    @app.post(OS + "/data_sets/{rid}/records")
+    async def store_records(instance: str, rid: str, request: Request) -> Any:
+        if rid not in store["data_sets"]:
+            return _error(404, "not_found", f"data set {rid} does not exist")
+        body = await request.json()
+        store["records"][rid].extend(body if isinstance(body, list) else [body])
+        request_id = str(uuid.uuid4())  # stored at once; the SDK polls the request named in Location
+        location = f"/openscale/{instance}/v2/data_sets/{rid}/requests/{request_id}"
+        return JSONResponse({"state": "pending"}, status_code=202, headers={"Location": location})
+
+    @app.get(OS + "/data_sets/{rid}/requests/{request_id}")
+    async def request_status(instance: str, rid: str, request_id: str) -> Any:
+        return {"state": "active"}
+
+    @app.get(OS + "/data_sets/{rid}/records")
+    async def list_records(instance: str, rid: str) -> Any:
+        return {"records": store["records"].get(rid, [])}
+
+    @app.put(OS + "/subscriptions/{rid}/risk_evaluation_status")
+    async def risk_status(instance: str, rid: str, request: Request) -> Any:
+        if rid not in store["subscriptions"]:
+            return _error(404, "not_found", f"subscription {rid} does not exist")
+        store["risk_status"][rid] = await request.json()
+        store["subscriptions"][rid]["entity"]["risk_evaluation_status"] = store["risk_status"][rid]
+        return store["risk_status"][rid]
+
+    @app.post(OS + "/monitor_instances/{rid}/runs")
+    async def run_monitor(instance: str, rid: str, request: Request) -> Any:
+        monitor = store["monitor_instances"].get(rid)
+        if monitor is None:
+            return _error(404, "not_found", f"monitor instance {rid} does not exist")
+        run_id = str(uuid.uuid4())
+        values = _measure(state, monitor)
+        if values:
+            store["measurements"].setdefault(rid, []).append({
+                "metadata": {"id": str(uuid.uuid4()), "url": f"/v2/monitor_instances/{rid}/measurements"},
+                "entity": {"timestamp": _now(), "run_id": run_id, "values": values,
+                           "issue_count": sum(1 for v in values for m in v["metrics"] if _breached(m)),
+                           "monitor_instance_id": rid,
+                           "monitor_definition_id": monitor["entity"]["monitor_definition_id"]},
+            })  # fmt: skip
+        run = {"metadata": {"id": run_id, "url": f"/v2/monitor_instances/{rid}/runs/{run_id}"},
+               "entity": {"status": {"state": "finished", "completed_at": _now()}, "triggered_by": "user"}}  # fmt: skip
+        store.setdefault("runs", {})[run_id] = run
+        return JSONResponse(run, status_code=201)
+
+    @app.get(OS + "/monitor_instances/{rid}/runs/{run_id}")
+    async def get_run(instance: str, rid: str, run_id: str) -> Any:
+        run = store.get("runs", {}).get(run_id)
+        return run if run is not None else _error(404, "not_found", f"run {run_id} does not exist")
+
+    @app.get(OS + "/monitor_instances/{rid}/measurements")
+    async def measurements(instance: str, rid: str) -> Any:
+        found = list(reversed(store["measurements"].get(rid, [])))  # newest first
+        return {"measurements": found, "total_count": len(found), "limit": 100, "offset": 0}
+
+
+def _breached(metric: dict[str, Any]) -> bool:
+    value = metric["value"]
+    return ("lower_limit" in metric and value < metric["lower_limit"]) or (
+        "upper_limit" in metric and value > metric["upper_limit"]
+    )
+
+
+def _rows(records: list[dict[str, Any]], part: str) -> pd.DataFrame:
+    frames = []
+    for record in records:
+        block = record.get(part, record)
+        if "input_data" in block:
+            block = block["input_data"][0]
+        if "predictions" in block:
+            block = block["predictions"][0]
+        frames.append(pd.DataFrame(block["values"], columns=block["fields"]))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _measure(state: FakeState, monitor: dict[str, Any]) -> list[dict[str, Any]]:
+    """What OpenScale would measure for quality (feedback) and fairness (payload); others: nothing here."""
+    store = state.openscale
+    entity = monitor["entity"]
+    subscription = store["subscriptions"][entity["target"]["target_id"]]
+    sets = {d["entity"]["type"]: d["metadata"]["id"] for d in store["data_sets"].values()
+            if d["entity"]["target"]["target_id"] == subscription["metadata"]["id"]}  # fmt: skip
+    params, limits = entity.get("parameters", {}), {t["metric_id"]: t for t in entity.get("thresholds", [])}
+
+    def metric(metric_id: str, value: float) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": metric_id, "value": value}
+        if metric_id in limits:
+            out["lower_limit" if limits[metric_id]["type"] == "lower_limit" else "upper_limit"] = limits[metric_id][
+                "value"
+            ]
+        return out
+
+    if entity["monitor_definition_id"] == "quality":
+        feedback = _rows(store["records"][sets["feedback"]], "request")
+        if len(feedback) < params.get("min_feedback_data_size", 1):
+            return []
+        deployment_id = subscription["entity"]["deployment"]["deployment_id"]
+        model = _unpack(state.contents[state.deployments[deployment_id]["entity"]["asset"]["id"]])
+        label = subscription["entity"]["asset_properties"]["label_column"]
+        proba = model.predict_proba(feedback.drop(columns=[label]))
+        positive = list(model.classes_).index(model.classes_[1])
+        truth = (feedback[label].astype(str) == str(model.classes_[1])).to_numpy()
+        from sklearn.metrics import accuracy_score, roc_auc_score
+
+        auc = float(roc_auc_score(truth, proba[:, positive]))
+        accuracy = float(accuracy_score(feedback[label].astype(str), model.classes_[proba.argmax(axis=1)]))
+        return [{"metrics": [metric("area_under_roc", auc), metric("accuracy", accuracy)], "tags": []}]
+    if entity["monitor_definition_id"] == "fairness":
+        payload = store["records"][sets["payload_logging"]]
+        requests = _rows(payload, "request")
+        answers = _rows(payload, "response")
+        if len(requests) < params.get("min_records", 1):
+            return []
+        favourable = answers["prediction"].astype(str).isin([str(c) for c in params["favourable_class"]])
+        values = []
+        for feature in params["features"]:
+            column = requests[feature["feature"]]
+
+            def members(groups: list[Any], column: pd.Series = column) -> pd.Series:
+                mask = pd.Series(False, index=column.index)
+                for group in groups:
+                    mask |= (
+                        column.between(group[0], group[1]) if isinstance(group, list) else column.astype(str) == group
+                    )
+                return mask
+
+            minority, majority = members(feature["minority"]), members(feature["majority"])
+            ratio = favourable[minority].mean() / favourable[majority].mean()
+            values.append({"metrics": [metric("fairness_value", round(100 * float(ratio), 4))],
+                           "tags": [{"id": "feature", "value": feature["feature"]}]})  # fmt: skip
+        return values
+    return []
 
 
 def _unpack(archive: bytes) -> Any:
@@ -275,7 +509,7 @@ class FakeCloudPak:
         self._socket.bind(("127.0.0.1", 0))
         self.port = self._socket.getsockname()[1]
         config = uvicorn.Config(create_app(self.state), log_level="warning", access_log=False, lifespan="off",
-                                ssl_keyfile=str(key), ssl_certfile=str(crt))  # fmt: skip
+                                timeout_keep_alive=120, ssl_keyfile=str(key), ssl_certfile=str(crt))  # fmt: skip
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from pipeline_core.data.spec import DataSpec
+from pipeline_core.results import MonitorResult
 
 
 @runtime_checkable
@@ -81,4 +82,49 @@ class DeploymentTarget(Protocol):
 
     def delete(self, served: ServedModel) -> None:
         """Take the deployment and its model asset down (idempotent)."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitorSubscription:
+    """A deployment's subscription in an external monitor service and the ids hanging off it."""
+
+    data_mart_id: str
+    service_provider_id: str
+    subscription_id: str
+    monitor_instances: dict[str, str]  # our monitor name -> the service's monitor instance id
+    payload_data_set_id: str
+    feedback_data_set_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MonitorSubscription:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+@runtime_checkable
+class ExternalMonitors(Protocol):
+    """A monitor service that watches deployments alongside the local monitors (IBM OpenScale)."""
+
+    def subscribe(self, served: ServedModel, *, spec: DataSpec, model_name: str) -> MonitorSubscription:
+        """Subscribe the deployment; configure its monitors from ``spec``'s thresholds and groups."""
+        ...
+
+    def log_payload(self, sub: MonitorSubscription, *, fields: Sequence[str], values: Sequence[Sequence[Any]],
+                    labels: Sequence[str], probabilities: Sequence[Sequence[float]]) -> None:  # fmt: skip
+        """Log scored records and the deployment's answers."""
+        ...
+
+    def log_feedback(self, sub: MonitorSubscription, *, fields: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
+        """Log labelled records (features and the true label)."""
+        ...
+
+    def evaluate(self, sub: MonitorSubscription, *, spec: DataSpec, records: Mapping[str, int]) -> list[MonitorResult]:
+        """Run the monitors now; their measurements as our typed results."""
+        ...
+
+    def set_risk_status(self, sub: MonitorSubscription, *, approved: bool) -> None:
+        """Record a validator's decision as the service's risk evaluation status."""
         ...
