@@ -117,6 +117,9 @@ class Settings:
                 raise ConfigError(f"setting {name} {getattr(self, name)!r} is not 'local' or 'ibm'")
             if getattr(self, name) == "ibm" and not self.ibm_url:
                 raise ConfigError(f"{name} 'ibm' needs ibm_url (MLOPS_IBM_URL) and the secret MLOPS_IBM_API_KEY")
+        if self.monitor_backend == "ibm" and self.deployment_backend != "ibm":
+            raise ConfigError("monitor_backend 'ibm' (OpenScale) watches watsonx.ai deployments: "
+                              "set deployment_backend 'ibm' too")  # fmt: skip
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ConfigError(
                 f"setting heartbeat_timeout ({self.heartbeat_timeout}) must exceed "

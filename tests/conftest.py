@@ -82,13 +82,21 @@ def fake_cpd(tmp_path: Path) -> Iterator[FakeCloudPak]:
 
 @pytest.fixture
 def ibm_ctx(tmp_path: Path, fake_cpd: FakeCloudPak) -> Iterator[ServiceContext]:
-    """A store whose deployments go to watsonx.ai, here the fake Cloud Pak for Data."""
+    """A store deploying to watsonx.ai, watched by OpenScale: here the fake Cloud Pak for Data."""
     settings = Settings(
-        data_dir=tmp_path / "data", heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1,
-        deployment_backend="ibm", ibm_url=fake_cpd.url, ibm_username=IBM_USER, ibm_api_key=IBM_API_KEY,
-        ibm_ca_bundle=str(fake_cpd.ca_path), ibm_space_preprod=fake_cpd.add_space("credit preprod"),
+        data_dir=tmp_path / "data",
+        heartbeat_interval=0.2,
+        heartbeat_timeout=2.0,
+        poll_interval=0.1,
+        deployment_backend="ibm",
+        monitor_backend="ibm",
+        ibm_url=fake_cpd.url,
+        ibm_username=IBM_USER,
+        ibm_api_key=IBM_API_KEY,
+        ibm_ca_bundle=str(fake_cpd.ca_path),
+        ibm_space_preprod=fake_cpd.add_space("credit preprod"),
         ibm_space_prod=fake_cpd.add_space("credit prod"),
-    )  # fmt: skip
+    )
     context = open_context(settings)
     yield context
     context.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_core.backends.base import ArtifactStore, DeploymentTarget
+from pipeline_core.backends.base import ArtifactStore, DeploymentTarget, ExternalMonitors
 from pipeline_core.config import Settings
 from pipeline_core.errors import ConfigError
 
@@ -64,3 +64,19 @@ def make_deployment_target(settings: Settings, artifacts: ArtifactStore) -> Depl
             model_type=settings.ibm_model_type,
         )
     raise ConfigError(f"deployment_backend {settings.deployment_backend!r} is not supported; use 'local' or 'ibm'")
+
+
+def make_external_monitors(settings: Settings) -> ExternalMonitors | None:
+    """OpenScale when ``settings.monitor_backend`` is "ibm"; None: the local monitors alone."""
+    if settings.monitor_backend == "local":
+        return None
+    if settings.monitor_backend == "ibm":
+        from pipeline_core.backends.ibm.openscale import OpenScaleMonitors
+
+        return OpenScaleMonitors(
+            ibm_credentials(settings),
+            url=settings.openscale_url,
+            instance_id=settings.openscale_instance_id,
+            data_mart_id=settings.openscale_data_mart_id,
+        )
+    raise ConfigError(f"monitor_backend {settings.monitor_backend!r} is not supported; use 'local' or 'ibm'")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline_core.errors import ApprovalError, ConflictError, NotFoundError, PermissionDenied, PipelineError
-from pipeline_core.services import audit
+from pipeline_core.services import audit, external_monitors
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import DeploymentInfo, _put
@@ -138,6 +138,7 @@ def approve(
                      object_id=mv.id, details={"approval_id": approval.id, "artifact_sha256": mv.artifact_sha256,
                                                "evidence": approval.evidence, "override": override})  # fmt: skip
         approval_id = approval.id
+    synced = external_monitors.record_decision(ctx, model_version_id, approved=True, actor=actor.username)
     outcome = ApprovalOutcome(approval_id, production_check(ctx, model_version_id))
     if not outcome.check.passed:
         outcome.error = "production deployment check failed: " + "; ".join(outcome.check.reasons)
@@ -146,6 +147,8 @@ def approve(
         outcome.deployment = _put(ctx, actor.username, model_version_id, "prod", reason="approval").deployment
     except PipelineError as exc:
         outcome.error = f"approved, but the prod deployment failed: {exc}"
+    if synced is not None and outcome.error is None:
+        outcome.error = f"approved and deployed, but OpenScale's risk evaluation status was not set: {synced}"
     return outcome
 
 
@@ -212,7 +215,9 @@ def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comm
         mv.state = "rejected"
         audit.record(session, actor=actor.username, action="model_version.rejected", object_type="model_version",
                      object_id=mv.id, details={"approval_id": decision.id, "comment": comment.strip()})  # fmt: skip
-        return decision.id
+        decision_id = decision.id
+    external_monitors.record_decision(ctx, model_version_id, approved=False, actor=actor.username)
+    return decision_id
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline_core.backends.base import ArtifactStore, DeploymentTarget
-from pipeline_core.backends.factory import make_artifact_store, make_deployment_target
+from pipeline_core.backends.base import ArtifactStore, DeploymentTarget, ExternalMonitors
+from pipeline_core.backends.factory import make_artifact_store, make_deployment_target, make_external_monitors
 from pipeline_core.config import Settings
 from pipeline_core.errors import StoreError
 from pipeline_core.store.db import Database
@@ -17,6 +17,7 @@ class ServiceContext:
     db: Database
     artifacts: ArtifactStore
     deployments: DeploymentTarget
+    monitors: ExternalMonitors | None = None  # OpenScale beside the local monitors, when configured
 
     def close(self) -> None:
         self.db.dispose()
@@ -34,4 +35,5 @@ def open_context(settings: Settings | None = None, *, migrate: bool = True) -> S
         db.migrate()
     artifacts = make_artifact_store(settings)
     return ServiceContext(settings=settings, db=db, artifacts=artifacts,
-                          deployments=make_deployment_target(settings, artifacts))  # fmt: skip
+                          deployments=make_deployment_target(settings, artifacts),
+                          monitors=make_external_monitors(settings))  # fmt: skip

@@ -24,7 +24,7 @@ from pipeline_core.backends.base import ModelToServe, ServedModel
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ConflictError, DeploymentError, NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
-from pipeline_core.services import audit
+from pipeline_core.services import audit, external_monitors
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
@@ -139,7 +139,14 @@ def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str
         before, before_mv = _served(current), (current.model_version_id if current is not None else None)
     served = ctx.deployments.deploy(model, replacing=before)
     try:
-        return _record(ctx, actor, mv_id, space, reason=reason, served=served, sha=model.artifact_sha256)
+        # a new endpoint is subscribed in the external monitor service; a replaced one keeps its subscription
+        sub = (
+            external_monitors.subscribe(ctx, served, model)
+            if current is None
+            else (current.served or {}).get(external_monitors.KEY)
+        )
+        document = {**served.to_dict(), **({external_monitors.KEY: sub} if sub else {})}
+        return _record(ctx, actor, mv_id, space, reason=reason, served=document, sha=model.artifact_sha256)
     except BaseException:
         _put_back(ctx, served, before, before_mv, space)
         raise
@@ -157,7 +164,7 @@ def _put_back(ctx: ServiceContext, served: ServedModel, before: ServedModel | No
         log.error("deployment %s could not be put back after a failed store write: %s", served.deployment_id, exc)
 
 
-def _record(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str, served: ServedModel,
+def _record(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str, served: dict[str, Any],
             sha: str) -> DeployResult:  # fmt: skip
     now = utcnow()
     with ctx.db.write() as session:
@@ -172,7 +179,7 @@ def _record(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: 
         created = dep is None
         if dep is None:
             dep = Deployment(name=f"{mv.name}-{space}", model_version_id=mv_id, space=space, status="active",
-                             served=served.to_dict(), created_by=actor, created_at=now, updated_at=now)  # fmt: skip
+                             served=served, created_by=actor, created_at=now, updated_at=now)  # fmt: skip
             session.add(dep)
             session.flush()
             dep.endpoint = scoring_path(dep.id)
@@ -186,7 +193,7 @@ def _record(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: 
                 .values(ended_at=now)
             )
             dep.model_version_id, dep.updated_at = mv_id, now
-        dep.served = served.to_dict()
+        dep.served = served
         session.add(DeploymentRevision(deployment_id=dep.id, model_version_id=mv_id, artifact_sha256=sha,
                                        reason=reason, actor=actor, started_at=now))  # fmt: skip
         if space == "prod":
@@ -198,8 +205,8 @@ def _record(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: 
         audit.record(session, actor=actor, action="deployment.created" if created else "deployment.replaced",
                      object_type="deployment", object_id=dep.id,
                      details={"space": space, "model_version_id": mv_id, "previous_model_version_id": previous,
-                              "artifact_sha256": sha, "reason": reason, "backend": served.backend,
-                              "served_as": served.deployment_id})  # fmt: skip
+                              "artifact_sha256": sha, "reason": reason, "backend": served["backend"],
+                              "served_as": served["deployment_id"]})  # fmt: skip
         info = _info(session, dep)
     return DeployResult(info, created, key)
 

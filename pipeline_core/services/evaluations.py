@@ -29,7 +29,7 @@ from pipeline_core.monitors.explain import ExplainConfig, global_importance
 from pipeline_core.monitors.suite import SuiteConfig, overall_status, run_monitors
 from pipeline_core.params import RunParams
 from pipeline_core.results import MonitorResult
-from pipeline_core.services import audit, thresholds
+from pipeline_core.services import audit, external_monitors, thresholds
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
@@ -303,7 +303,7 @@ def evaluate_deployment(
     )
     data_window = {**window.to_dict(), "source": "payload", "records": len(current), "feedback_records": len(feedback)}
     with ctx.db.write() as session:
-        return store_evaluation(
+        outcome = store_evaluation(
             session,
             model_version_id=mv_id,
             deployment_id=deployment_id,
@@ -313,6 +313,23 @@ def evaluate_deployment(
             actor=actor.username,
             retrain_on_failure=space == "prod",
         )
+    evaluate_externally(ctx, deployment_id=deployment_id, model_version_id=mv_id, space=space, spec=frames.spec,
+                        actor=actor.username, retrain_on_failure=space == "prod")  # fmt: skip
+    return outcome
+
+
+def evaluate_externally(ctx: ServiceContext, *, deployment_id: int, model_version_id: int, space: str, spec: DataSpec,
+                        actor: str, model_tests: Sequence[dict[str, Any]] = (),
+                        retrain_on_failure: bool = False) -> EvaluationOutcome | None:  # fmt: skip
+    """Run the external monitors (OpenScale) on the deployment and store what they measured; None without them."""
+    found = external_monitors.evaluate(ctx, deployment_id, spec=spec, model_tests=model_tests)
+    if found is None:
+        return None
+    results, window = found
+    with ctx.db.write() as session:
+        return store_evaluation(session, model_version_id=model_version_id, deployment_id=deployment_id, space=space,
+                                data_window=window, results=results, actor=actor,
+                                retrain_on_failure=retrain_on_failure)  # fmt: skip
 
 
 def due_deployments(ctx: ServiceContext, *, interval: float) -> list[int]:

@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select
 
 from pipeline_core.data.load import parse_csv_bytes
 from pipeline_core.errors import DataError
-from pipeline_core.services import audit, deployments
+from pipeline_core.services import audit, deployments, external_monitors
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.payloads import existing_scoring_ids
@@ -105,6 +105,7 @@ def upload_feedback(
         audit.record(session, actor=actor.username, action="feedback.uploaded", object_type="deployment",
                      object_id=deployment_id, details={"batch_id": batch_id, "records": len(rows), "source": source,
                                                        "linked": sum(s is not None for s in scoring_ids)})  # fmt: skip
+    external_monitors.log_feedback(ctx, deployment_id, clean, spec=spec)
     return FeedbackBatch(batch_id, deployment_id, len(rows), sum(s is not None for s in scoring_ids))
 
 

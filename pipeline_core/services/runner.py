@@ -31,7 +31,7 @@ from pipeline_core.errors import (
 from pipeline_core.monitors.suite import run_monitors
 from pipeline_core.params import RunParams
 from pipeline_core.pipeline import Hooks, PipelineInputs, PipelineState, Stage, StageResultLike, execute, run_stage
-from pipeline_core.services import audit, deployments, evaluations, model_tests
+from pipeline_core.services import audit, deployments, evaluations, external_monitors, model_tests
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
@@ -363,6 +363,14 @@ def _evaluate_in_preprod(
         outcome = evaluations.store_evaluation(session, model_version_id=mv_id, deployment_id=deploy["deployment_id"],
                                                space="preprod", data_window=window, results=results, actor="pipeline",
                                                retrain_on_failure=False)  # fmt: skip
+    mrm_tests = tested.outputs["mrm"] if tested is not None else ()
+    external_monitors.log_feedback(ctx, deploy["deployment_id"], test, spec=spec)  # the test split's true labels
+    external = evaluations.evaluate_externally(
+        ctx, deployment_id=deploy["deployment_id"], model_version_id=mv_id, space="preprod", spec=spec,
+        actor="pipeline", model_tests=mrm_tests,
+    )  # fmt: skip
+    if external is not None:
+        results = [*results, *(r for r in external.results if r.monitor != "mrm")]
     failed = [f"{r.monitor}.{m.name}" for r in results if r.monitor != "mrm" for m in r.failed_critical]
     log = [f"{r.monitor}: {r.status}" + "".join(f"; {m.name} {m.value:.4f} vs {m.threshold:.2f} {m.status}"
            for m in r.metrics if m.critical and m.value is not None) for r in results]  # fmt: skip
@@ -373,6 +381,9 @@ def _evaluate_in_preprod(
     gate = Gate(True, f"evaluation {outcome.evaluation_id}: {outcome.status}; {reason}")
     outputs = {"evaluation_id": outcome.evaluation_id, "status": outcome.status, "risk_level": outcome.risk_level,
                "alerts": outcome.alerts, "records": len(current)}  # fmt: skip
+    if external is not None:
+        outputs |= {"openscale_evaluation_id": external.evaluation_id, "openscale_status": external.status}
+        log.append(f"OpenScale evaluation {external.evaluation_id}: {external.status}")
     return ServiceStageResult(outputs, gate, log)
 
 

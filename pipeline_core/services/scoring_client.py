@@ -15,9 +15,10 @@ import pandas as pd
 from pipeline_core.backends.base import ServedModel
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import DeploymentError
-from pipeline_core.services import deployments
+from pipeline_core.services import deployments, external_monitors, payloads
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.store.db import utcnow
 
 
 def score_over_http(ctx: ServiceContext, actor: Principal, deployment_id: int, rows: pd.DataFrame, *, spec: DataSpec,
@@ -28,7 +29,7 @@ def score_over_http(ctx: ServiceContext, actor: Principal, deployment_id: int, r
     """
     served = deployments.served_model(ctx, deployment_id)
     if served is not None and served.backend != "local":
-        return _score_through_target(ctx, served, rows, spec=spec)
+        return _score_through_target(ctx, deployment_id, served, rows, spec=spec)
     url = ctx.settings.scoring_url.rstrip("/") + deployments.scoring_path(deployment_id)
     positive = (classes or sorted(spec.labels)).index(spec.positive_label)
     key = deployments.issue_key(ctx, actor, deployment_id, label=label)
@@ -60,20 +61,29 @@ def score_over_http(ctx: ServiceContext, actor: Principal, deployment_id: int, r
     return out
 
 
-def _score_through_target(
-    ctx: ServiceContext, served: ServedModel, rows: pd.DataFrame, *, spec: DataSpec
-) -> pd.DataFrame:
-    """Score through an external deployment (watsonx.ai), in batches of ``max_scoring_rows``."""
+def _score_through_target(ctx: ServiceContext, deployment_id: int, served: ServedModel, rows: pd.DataFrame, *,
+                          spec: DataSpec) -> pd.DataFrame:  # fmt: skip
+    """Score through an external deployment (watsonx.ai) in batches; log each batch as payload, here and outside."""
+    model_version_id = deployments.get_deployment(ctx, deployment_id).model_version_id
     labels: list[str] = []
     probabilities: list[float] = []
+    ids: list[str] = []
     step = max(1, ctx.settings.max_scoring_rows)
     for start in range(0, len(rows), step):
         part = rows.iloc[start : start + step][spec.feature_names]
         records = [{str(k): v for k, v in r.items()} for r in json.loads(part.to_json(orient="records"))]
-        for prediction in ctx.deployments.score(served, records):
-            labels.append(prediction.label)
-            probabilities.append(prediction.probabilities[spec.positive_label])
+        predictions = ctx.deployments.score(served, records)
+        scored = part.assign(prediction=[p.label for p in predictions],
+                             probability=[p.probabilities[spec.positive_label] for p in predictions])  # fmt: skip
+        request_id = uuid.uuid4().hex
+        payloads.store_payload_frame(ctx, deployment_id=deployment_id, model_version_id=model_version_id,
+                                     frame=scored, request_id=request_id, created_at=utcnow())  # fmt: skip
+        answers = [[p.probabilities[c] for c in served.classes] for p in predictions]
+        external_monitors.log_scored(ctx, deployment_id, part, spec=spec, labels=list(scored["prediction"]),
+                                     probabilities=answers)  # fmt: skip
+        labels += list(scored["prediction"])
+        probabilities += list(scored["probability"])
+        ids += [payloads.scoring_id(request_id, i) for i in range(len(part))]
     out = rows.copy()
-    out["prediction"], out["probability"] = labels, probabilities
-    out["scoring_id"] = [f"{served.deployment_id}-{uuid.uuid4().hex}" for _ in range(len(rows))]
+    out["prediction"], out["probability"], out["scoring_id"] = labels, probabilities, ids
     return out

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from pipeline_core.backends.base import ServedModel
+from pipeline_core.backends.base import MonitorSubscription, ServedModel
 from pipeline_core.services import approvals, deployments, users
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.payloads import count_payload as payload_count
 from pipeline_core.services.runs import get_run, list_runs
 from pipeline_core.store.models import Deployment, Evaluation, ModelVersion
 from tests.conftest import PASSWORD
@@ -80,9 +81,71 @@ def test_the_pipeline_deploys_to_the_preprod_space_and_evaluates_through_watsonx
     predictions = fake_cpd.requests("POST", f"/ml/v4/deployments/{served.deployment_id}/predictions")
     assert len(predictions) >= 2  # the smoke test and the pre-prod evaluation scored through watsonx.ai
     with ibm_ctx.db.read() as session:
-        evaluation = session.execute(select(Evaluation).where(Evaluation.deployment_id == dep.id)).scalar_one()
-        assert evaluation.status in ("pass", "warn")
+        stored = list(session.execute(select(Evaluation).where(Evaluation.deployment_id == dep.id)).scalars())
     assert dep.endpoint == deployments.scoring_path(dep.id)
+    by_source = {e.data_window["source"]: e for e in stored}
+    assert set(by_source) == {"test split scored through the pre-prod endpoint", "openscale"}
+    local, openscale = by_source["test split scored through the pre-prod endpoint"], by_source["openscale"]
+    assert local.status in ("pass", "warn")
+    # OpenScale judged the same test split by the same thresholds: its AUC is the local one
+    local_auc = local.results["monitors"]["quality"]["metrics"][0]
+    remote_auc = openscale.results["monitors"]["quality"]["metrics"][0]
+    assert remote_auc["name"] == local_auc["name"] == "roc_auc" and remote_auc["threshold"] == 0.6
+    assert remote_auc["value"] == pytest.approx(local_auc["value"], abs=1e-9)
+    fairness = {m["name"]: m for m in openscale.results["monitors"]["fairness"]["metrics"]}
+    assert set(fairness) == {"disparate_impact[Sex]", "disparate_impact[Age]"}
+    assert all(m["threshold"] == 0.95 and m["critical"] for m in fairness.values())
+    assert openscale.results["risk_level"] is not None
+
+
+def test_openscale_watches_the_preprod_deployment_with_the_spec_s_monitors(
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+) -> None:
+    make_candidate(ibm_ctx, crew["dora"], tmp_path, rows=600)
+    dep, served = _served(ibm_ctx, "preprod")
+    assert dep.served is not None
+    sub = MonitorSubscription.from_dict(dep.served["openscale"])
+    os_state = fake_cpd.state.openscale
+    subscription = os_state["subscriptions"][sub.subscription_id]["entity"]
+    assert subscription["deployment"]["deployment_id"] == served.deployment_id
+    assert subscription["asset"]["asset_id"] == served.model_id
+    assert subscription["asset_properties"]["label_column"] == "Risk"
+    provider = os_state["service_providers"][sub.service_provider_id]["entity"]
+    assert provider["deployment_space_id"] == served.space_id
+    assert provider["operational_space_id"] == "pre_production"
+    monitors = {os_state["monitor_instances"][i]["entity"]["monitor_definition_id"]: os_state["monitor_instances"][i]
+                for i in sub.monitor_instances.values()}  # fmt: skip
+    assert set(monitors) == {"quality", "fairness", "drift", "explainability", "mrm"}
+    assert monitors["quality"]["entity"]["thresholds"][0] == {"metric_id": "area_under_roc", "type": "lower_limit",
+                                                              "value": 0.6}  # fmt: skip
+    fairness = monitors["fairness"]["entity"]["parameters"]
+    assert fairness["favourable_class"] == ["No Risk"] and fairness["min_records"] == 100
+    assert {"feature": "Age", "majority": [[26, 75]], "minority": [[18, 25]]} in fairness["features"]
+    assert {"feature": "Sex", "majority": ["male"], "minority": ["female"]} in fairness["features"]
+    payload = os_state["records"][sub.payload_data_set_id]
+    feedback = os_state["records"][sub.feedback_data_set_id]
+    scored = sum(len(r["request"]["values"]) for r in payload)
+    assert scored == payload_count(
+        ibm_ctx, deployment_id=dep.id
+    )  # every record scored through the product, logged in both
+    assert sum(len(r["values"]) for r in feedback) == scored - 5  # the test split (not the 5 smoke records)
+
+
+def test_decisions_set_the_risk_evaluation_status_in_openscale(
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+) -> None:
+    approved = make_candidate(ibm_ctx, crew["dora"], tmp_path, seed=7)
+    sub = MonitorSubscription.from_dict(_served(ibm_ctx, "preprod")[0].served["openscale"])  # type: ignore[index]
+    assert _approve(ibm_ctx, crew["vera"], approved).error is None
+    assert fake_cpd.state.openscale["risk_status"][sub.subscription_id] == {"state": "approved"}
+    prod_dep, _ = _served(ibm_ctx, "prod")  # the prod deployment has its own subscription, in production
+    prod_sub = MonitorSubscription.from_dict(prod_dep.served["openscale"])  # type: ignore[index]
+    provider = fake_cpd.state.openscale["service_providers"][prod_sub.service_provider_id]["entity"]
+    assert provider["operational_space_id"] == "production"
+
+    rejected = make_candidate(ibm_ctx, crew["dora"], tmp_path, seed=8)  # replaces the pre-prod model: same endpoint
+    approvals.reject(ibm_ctx, crew["vera"], rejected, comment="fairness on Age is too close to the line")
+    assert fake_cpd.state.openscale["risk_status"][sub.subscription_id] == {"state": "rejected"}
 
 
 def test_approval_deploys_to_the_prod_space_replacement_and_rollback_patch_it(

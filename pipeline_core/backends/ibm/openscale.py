@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from pipeline_core.backends.base import MonitorSubscription, ServedModel
 from pipeline_core.backends.ibm.errors import map_sdk_error
+from pipeline_core.backends.ibm.polling import wait_for
 from pipeline_core.backends.ibm.wml import IbmCredentials
 from pipeline_core.data.spec import DataSpec, GroupSpec
 from pipeline_core.errors import ExternalServiceError, PipelineError
@@ -181,11 +182,13 @@ class OpenScaleMonitors:
         instance_id: str = "",
         data_mart_id: str = "",
         client_factory: Callable[[IbmCredentials, str, str], Any] | None = None,
+        timeout: float = 600.0,
     ) -> None:
         self.credentials = credentials
         self.url = url or credentials.url
         self.instance_id = instance_id or (CPD_INSTANCE if credentials.username else "")
         self.data_mart_id = data_mart_id
+        self.timeout = timeout  # seconds OpenScale may take to set something up or run a monitor
         self._factory = client_factory or _api_client
         self._client: Any = None
         self._lock = threading.RLock()
@@ -212,10 +215,11 @@ class OpenScaleMonitors:
                     name="mlops governance",
                     description="created by the governance dashboard",
                     internal_database=True,
-                    background_mode=False,
+                    background_mode=True,
                 ).result,
             )
             self.data_mart_id = str(made.metadata.id)
+            self._wait("data_marts", self.data_mart_id, f"OpenScale data mart {self.data_mart_id}")
         return self.data_mart_id
 
     def _service_provider(self, data_mart_id: str, served: ServedModel) -> str:
@@ -238,10 +242,44 @@ class OpenScaleMonitors:
                 deployment_space_id=served.space_id,
                 operational_space_id=OPERATIONAL_SPACE[served.space],
                 credentials=WMLCredentialsCP4D(),
-                background_mode=False,
+                background_mode=True,
             ).result,
         )
-        return str(made.metadata.id)
+        provider_id = str(made.metadata.id)
+        self._wait("service_providers", provider_id, f"OpenScale service provider {provider_id} ({served.space})")
+        return provider_id
+
+    def _wait(self, collection: str, resource_id: str, what: str) -> None:
+        """Until the resource is active: OpenScale creates data marts, providers, subscriptions, monitors async."""
+        api = getattr(self.client, collection)
+
+        def state() -> str:
+            result = _call(f"{collection}.get({resource_id})", lambda: api.get(resource_id).result)
+            return str(result.entity.status.state)
+
+        wait_for(state, ready={"active"}, failed={"error", "failed"}, what=what, error=ExternalServiceError,
+                 timeout=self.timeout)  # fmt: skip
+
+    def _store(self, data_set_id: str, body: Any) -> None:
+        """Store records in a data set and wait until OpenScale has taken them."""
+        client = self.client
+        response = _call(
+            f"data_sets.store_records({data_set_id})",
+            lambda: client.data_sets.store_records(data_set_id=data_set_id, request_body=body, background_mode=True),
+        )
+        request_id = (
+            str(response.headers.get("Location", response.headers.get("location", ""))).rstrip("/").split("/")[-1]
+        )
+
+        def state() -> str:
+            status = _call(
+                f"data_sets.get_update_status({data_set_id})",
+                partial(client.data_sets.get_update_status, data_set_id=data_set_id, request_id=request_id),
+            )
+            return str(status.result.state)
+
+        wait_for(state, ready={"active"}, failed={"error", "failed"}, error=ExternalServiceError,
+                 what=f"storing records in OpenScale data set {data_set_id}", timeout=self.timeout)  # fmt: skip
 
     def subscribe(self, served: ServedModel, *, spec: DataSpec, model_name: str) -> MonitorSubscription:
         """Subscribe the deployment and create its five monitors from ``spec`` (re-used if it exists)."""
@@ -294,10 +332,11 @@ class OpenScaleMonitors:
                     asset=asset,
                     deployment=deployment,
                     asset_properties=properties,
-                    background_mode=False,
+                    background_mode=True,
                 ).result,
             )
             subscription_id = str(sub.metadata.id)
+            self._wait("subscriptions", subscription_id, f"OpenScale subscription {subscription_id}")
             target = Target(target_type=TargetTypes.SUBSCRIPTION, target_id=subscription_id)
             instances: dict[str, str] = {}
             for name, setup in monitor_configuration(spec).items():
@@ -311,10 +350,11 @@ class OpenScaleMonitors:
                         parameters=setup.parameters,
                         data_mart_id=data_mart_id,
                         thresholds=thresholds or None,
-                        background_mode=False,
+                        background_mode=True,
                     ),
                 )
                 instances[name] = str(_id(made))
+                self._wait("monitor_instances", instances[name], f"OpenScale {name} monitor {instances[name]}")
             sets = {}
             for kind in (DataSetTypes.PAYLOAD_LOGGING, DataSetTypes.FEEDBACK):
                 found = _call(
@@ -359,24 +399,11 @@ class OpenScaleMonitors:
             scoring_id=uuid.uuid4().hex,
             response_time=1,
         )
-        client = self.client
-        _call(
-            f"data_sets.store_records({sub.payload_data_set_id})",
-            lambda: client.data_sets.store_records(
-                data_set_id=sub.payload_data_set_id, request_body=[record], background_mode=False
-            ),
-        )
+        self._store(sub.payload_data_set_id, [record])
 
     def log_feedback(self, sub: MonitorSubscription, *, fields: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
         """Log labelled records (features and the true label) to the feedback data set."""
-        client = self.client
-        body = [{"fields": list(fields), "values": [list(v) for v in values]}]
-        _call(
-            f"data_sets.store_records({sub.feedback_data_set_id})",
-            lambda: client.data_sets.store_records(
-                data_set_id=sub.feedback_data_set_id, request_body=body, background_mode=False
-            ),
-        )
+        self._store(sub.feedback_data_set_id, [{"fields": list(fields), "values": [list(v) for v in values]}])
 
     def evaluate(self, sub: MonitorSubscription, *, spec: DataSpec, records: Mapping[str, int]) -> list[MonitorResult]:
         """Run quality, fairness and drift now and read what each run measured; ``records``: how many it saw."""
@@ -392,9 +419,19 @@ class OpenScaleMonitors:
             started = datetime.now(UTC) - timedelta(minutes=1)
             run = _call(
                 f"monitor_instances.run({monitor})",
-                partial(client.monitor_instances.run, monitor_instance_id=instance, background_mode=False),
+                partial(client.monitor_instances.run, monitor_instance_id=instance, background_mode=True),
             )
             run_id = _id(run)
+
+            def state(i: str = instance, r: str = run_id) -> str:
+                details = _call(
+                    f"monitor_instances.get_run_details({i})",
+                    partial(client.monitor_instances.get_run_details, monitor_instance_id=i, monitoring_run_id=r),
+                )
+                return str(details.result.entity.status.state)
+
+            wait_for(state, ready={"finished"}, failed={"error", "failed"}, error=ExternalServiceError,
+                     what=f"OpenScale {monitor} run {run_id}", timeout=self.timeout)  # fmt: skip
             found = _call(
                 f"monitor_instances.measurements.list({monitor})",
                 partial(

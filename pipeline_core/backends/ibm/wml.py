@@ -15,10 +15,12 @@ artifact store, not a Watson Studio project.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any, TypeVar
 
 from pipeline_core.backends.base import ModelToServe, Prediction, ServedModel
 from pipeline_core.backends.ibm.errors import classify, map_sdk_error
+from pipeline_core.backends.ibm.polling import wait_for
 from pipeline_core.errors import ConfigError, DeploymentError, PipelineError
 
 SERVICE = "watsonx.ai"
@@ -90,6 +93,7 @@ class WatsonxDeploymentTarget:
         software_spec: str = "runtime-25.1-py3.12",
         model_type: str = "scikit-learn_1.6",
         client_factory: Callable[[IbmCredentials], Any] | None = None,
+        timeout: float = 600.0,
     ) -> None:
         missing = [s for s in ("preprod", "prod") if not spaces.get(s)]
         if missing:
@@ -99,6 +103,7 @@ class WatsonxDeploymentTarget:
         self.spaces = dict(spaces)
         self.software_spec = software_spec
         self.model_type = model_type
+        self.timeout = timeout  # seconds a deployment may take to become ready
         self._factory = client_factory or _api_client
         self._client: Any = None
         self._lock = threading.RLock()  # the SDK client keeps its default space as state
@@ -168,16 +173,33 @@ class WatsonxDeploymentTarget:
     def _create_deployment(self, client: Any, model: ModelToServe, model_id: str) -> str:
         names = client.deployments.ConfigurationMetaNames
         meta = {names.NAME: model.name, names.ONLINE: {}, names.DESCRIPTION: f"sha256 {model.artifact_sha256}"}
-        details = _call(f"deployments.create({model.name})", lambda: client.deployments.create(model_id, meta))
-        return str(client.deployments.get_id(details))
+        details = _call(
+            f"deployments.create({model.name})",
+            lambda: _quietly(lambda: client.deployments.create(model_id, meta, background_mode=True)),
+        )
+        deployment_id = str(client.deployments.get_id(details))
+        self._wait_ready(client, deployment_id, f"watsonx.ai deployment {deployment_id} ({model.name})")
+        return deployment_id
 
     def _switch(self, client: Any, deployment_id: str, model_id: str) -> str:
         names = client.deployments.ConfigurationMetaNames
         _call(
             f"deployments.update({deployment_id})",
-            lambda: client.deployments.update(deployment_id, {names.ASSET: {"id": model_id}}),
+            lambda: _quietly(
+                lambda: client.deployments.update(deployment_id, {names.ASSET: {"id": model_id}}, background_mode=True)
+            ),
         )
+        self._wait_ready(client, deployment_id, f"watsonx.ai deployment {deployment_id} switching to model {model_id}")
         return deployment_id
+
+    def _wait_ready(self, client: Any, deployment_id: str, what: str) -> None:
+        def state() -> str:
+            details = _call(
+                f"deployments.get_details({deployment_id})", lambda: client.deployments.get_details(deployment_id)
+            )
+            return str(details["entity"]["status"]["state"])
+
+        wait_for(state, ready={"ready"}, failed={"failed"}, what=what, error=DeploymentError, timeout=self.timeout)
 
     def _forget_model(self, client: Any, model_id: str) -> None:
         try:
@@ -210,6 +232,13 @@ class WatsonxDeploymentTarget:
                         exc, service=SERVICE, call=f"deployments.delete({served.deployment_id})"
                     ) from exc
             self._forget_model(client, served.model_id)
+
+
+def _quietly(fn: Callable[[], T]) -> T:
+    """``fn`` with the SDK's background-mode warnings and banners kept out of our logs."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore", UserWarning)
+        return fn()
 
 
 def _gone(exc: Exception) -> bool:
