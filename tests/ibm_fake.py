@@ -71,6 +71,7 @@ class FakeState:
     calls: list[Call] = field(default_factory=list)
     fail_next: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)  # (method, path prefix)
     openscale: dict[str, dict[str, Any]] = field(default_factory=dict)  # collection -> id -> resource
+    stuck_runs: bool = False  # monitor runs stay "running" (to test timeouts)
 
 
 def create_app(state: FakeState) -> FastAPI:
@@ -391,8 +392,9 @@ def _openscale_routes(app: FastAPI, state: FakeState) -> None:
                            "monitor_instance_id": rid,
                            "monitor_definition_id": monitor["entity"]["monitor_definition_id"]},
             })  # fmt: skip
+        status = {"state": "running"} if state.stuck_runs else {"state": "finished", "completed_at": _now()}
         run = {"metadata": {"id": run_id, "url": f"/v2/monitor_instances/{rid}/runs/{run_id}"},
-               "entity": {"status": {"state": "finished", "completed_at": _now()}, "triggered_by": "user"}}  # fmt: skip
+               "entity": {"status": status, "triggered_by": "user"}}  # fmt: skip
         store.setdefault("runs", {})[run_id] = run
         return JSONResponse(run, status_code=201)
 

@@ -31,6 +31,12 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ({"MLOPS_HEARTBEAT_TIMEOUT": "-1"}, r"heartbeat_timeout must be positive"),
         ({"MLOPS_HEARTBEAT_TIMEOUT": "1", "MLOPS_HEARTBEAT_INTERVAL": "2"}, r"must exceed heartbeat_interval"),
         ({"MLOPS_CONFIG": "/nonexistent/mlops.toml"}, r"config file '/nonexistent/mlops.toml' does not exist"),
+        ({"MLOPS_DEPLOYMENT_BACKEND": "wml"}, r"setting deployment_backend 'wml' is not 'local' or 'ibm'"),
+        ({"MLOPS_DEPLOYMENT_BACKEND": "ibm"}, r"deployment_backend 'ibm' needs ibm_url \(MLOPS_IBM_URL\)"),
+        (
+            {"MLOPS_MONITOR_BACKEND": "ibm", "MLOPS_IBM_URL": "https://cpd.example"},
+            r"monitor_backend 'ibm' \(OpenScale\) watches watsonx.ai deployments: set deployment_backend 'ibm' too",
+        ),
     ],
 )
 def test_bad_settings_are_named(env: dict[str, str], match: str) -> None:
@@ -49,6 +55,28 @@ def test_booleans_and_secrets(tmp_path: Path) -> None:
     cfg.write_text('password = "in-a-file"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="secrets come from the environment"):
         Settings.load(env={}, config_file=cfg)
+    cfg.write_text('ibm_api_key = "in-a-file"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sets 'ibm_api_key'.*MLOPS_IBM_API_KEY"):
+        Settings.load(env={}, config_file=cfg)
+    assert "cpd-key-value" not in repr(Settings.load(env={"MLOPS_IBM_API_KEY": "cpd-key-value"}))
+
+
+@pytest.mark.parametrize(
+    ("env", "match"),
+    [
+        ({}, r"the IBM backends need ibm_url .* and the secret MLOPS_IBM_API_KEY"),
+        ({"MLOPS_IBM_API_KEY": "k"}, "needs a space id for 'preprod' \\(MLOPS_IBM_SPACE_PREPROD\\)"),
+        ({"MLOPS_IBM_API_KEY": "k", "MLOPS_IBM_SPACE_PREPROD": "a"}, "space id for 'prod'"),
+    ],
+)
+def test_the_ibm_deployment_target_is_built_from_settings(env: dict[str, str], match: str, tmp_path: Path) -> None:
+    from pipeline_core.backends.factory import make_deployment_target
+    from pipeline_core.store.artifacts import LocalArtifactStore
+
+    base = {"MLOPS_DEPLOYMENT_BACKEND": "ibm", "MLOPS_IBM_URL": "https://cpd.example", "MLOPS_IBM_USERNAME": "u"}
+    settings = Settings.load(env={**base, **env})
+    with pytest.raises(ConfigError, match=match):
+        make_deployment_target(settings, LocalArtifactStore(tmp_path))
 
 
 def test_bad_toml_and_unknown_keys(tmp_path: Path) -> None:

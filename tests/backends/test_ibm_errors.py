@@ -131,3 +131,15 @@ def test_errors_map_to_our_tree_naming_service_and_call(
 def test_an_unknown_error_is_still_ours_and_says_so() -> None:
     mapped = map_sdk_error(KeyError("surprise"), service="OpenScale", call="subscriptions.get")
     assert isinstance(mapped, ExternalServiceError) and "an error this product does not know" in str(mapped)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"_messageCode_":"401","message":"Invalid user or API key"}Please check the credentials.', AuthError),
+        ("something else entirely", ExternalServiceError),
+    ],
+)
+def test_openscale_bare_exceptions_from_its_authenticator(text: str, expected: type[PipelineError]) -> None:
+    error = map_sdk_error(Exception(text), service="OpenScale", call="APIClient()")
+    assert type(error) is expected and str(error).startswith("OpenScale APIClient() failed: Exception: ")

@@ -16,11 +16,13 @@ import pytest
 from sqlalchemy import select
 
 from pipeline_core.backends.base import MonitorSubscription, ServedModel
-from pipeline_core.services import approvals, deployments, users
+from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
+from pipeline_core.services import approvals, deployments, evaluations, feedback, users
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.payloads import count_payload as payload_count
 from pipeline_core.services.runs import get_run, list_runs
+from pipeline_core.services.scoring_client import score_over_http
 from pipeline_core.store.models import Deployment, Evaluation, ModelVersion
 from tests.conftest import PASSWORD
 from tests.ibm_fake import FakeCloudPak
@@ -204,3 +206,31 @@ def test_deleting_a_preprod_deployment_takes_it_down_on_watsonx(
     with ibm_ctx.db.read() as session:
         row = session.get(Deployment, dep.id)
         assert row is not None and row.status == "deleted"
+
+
+def test_production_scoring_feedback_and_evaluation_reach_openscale(
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+) -> None:
+    mv_id = make_candidate(ibm_ctx, crew["dora"], tmp_path)
+    assert _approve(ibm_ctx, crew["vera"], mv_id).error is None
+    dep, _ = _served(ibm_ctx, "prod")
+    sub = MonitorSubscription.from_dict(dep.served["openscale"])  # type: ignore[index]
+    spec = german_credit_spec()
+    traffic = generate_german_credit(150, seed=21)
+    scored = score_over_http(ibm_ctx, crew["vera"], dep.id, traffic, spec=spec, label="traffic")
+    assert len(scored) == 150 and scored["scoring_id"].is_unique
+    labelled = traffic.assign(scoring_id=scored["scoring_id"])
+    feedback.upload_feedback(ibm_ctx, crew["vera"], dep.id, labelled)
+    logged = fake_cpd.state.openscale["records"][sub.feedback_data_set_id]
+    assert sum(len(r["values"]) for r in logged) == 150 and logged[0]["fields"][-1] == "Risk"
+    evaluations.evaluate_deployment(ibm_ctx, crew["vera"], dep.id)
+    with ibm_ctx.db.read() as session:
+        stored = list(session.execute(select(Evaluation).where(Evaluation.deployment_id == dep.id)).scalars())
+    sources = sorted(e.data_window["source"] for e in stored)
+    assert sources == ["openscale", "payload"]
+    remote = next(e for e in stored if e.data_window["source"] == "openscale")
+    assert remote.data_window["feedback_records"] == 150 and remote.data_window["payload_records"] == 150
+    quality = remote.results["monitors"]["quality"]
+    assert quality["n_records"] == 150 and quality["metrics"][0]["name"] == "roc_auc"
+    local = next(e for e in stored if e.data_window["source"] == "payload")
+    assert quality["metrics"][0]["value"] == pytest.approx(local.results["monitors"]["quality"]["metrics"][0]["value"])

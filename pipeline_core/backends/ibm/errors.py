@@ -83,6 +83,9 @@ COS_FAMILIES: dict[str, Kind] = {
 NETWORK = ("ConnectionError", "Timeout", "ConnectTimeout", "ReadTimeout", "RequestException", "HTTPError",
            "TransportError")  # fmt: skip
 
+# OpenScale's CP4D authenticator raises a bare ``Exception`` carrying the token endpoint's answer.
+BARE_AUTH_FAILURES = ('"_messageCode_":"401"', '"_messageCode_":"403"', "Please check the credentials")
+
 _CLASSES: dict[Kind, type[PipelineError]] = {
     "auth": AuthError,
     "not_found": NotFoundError,
@@ -112,6 +115,8 @@ def classify(exc: BaseException) -> Kind | None:
         return next((COS_FAMILIES[n] for n in names if n in COS_FAMILIES), None)
     if module.startswith(("requests", "httpx", "urllib3")) and any(n in NETWORK for n in names):
         return "service"
+    if type(exc) is Exception and any(sign in str(exc) for sign in BARE_AUTH_FAILURES):
+        return "auth"
     return None
 
 
