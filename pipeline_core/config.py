@@ -62,6 +62,11 @@ class Settings:
     openscale_url: str = ""  # empty: ibm_url (Cloud Pak for Data); IBM Cloud: https://api.aiopenscale.cloud.ibm.com
     openscale_instance_id: str = ""  # empty: Cloud Pak for Data's default instance
     openscale_data_mart_id: str = ""  # empty: the instance's data mart
+    # AI Factsheets: "local" (facts in the metadata store) or "ibm" (also tracked in an AI use case).
+    factsheet_backend: str = "local"
+    factsheets_usecase_id: str = ""
+    factsheets_catalog_id: str = ""  # the inventory (catalog) holding the AI use case
+    factsheets_approach_id: str = ""  # empty: the use case's first approach
     heartbeat_interval: float = 2.0
     heartbeat_timeout: float = 30.0
     poll_interval: float = 1.0
@@ -112,14 +117,15 @@ class Settings:
             raise ConfigError(
                 "artifact_backend 's3' needs s3_bucket and s3_endpoint (MLOPS_S3_BUCKET, MLOPS_S3_ENDPOINT)"
             )
-        for name in ("deployment_backend", "monitor_backend"):
+        for name in ("deployment_backend", "monitor_backend", "factsheet_backend"):
             if getattr(self, name) not in ("local", "ibm"):
                 raise ConfigError(f"setting {name} {getattr(self, name)!r} is not 'local' or 'ibm'")
             if getattr(self, name) == "ibm" and not self.ibm_url:
                 raise ConfigError(f"{name} 'ibm' needs ibm_url (MLOPS_IBM_URL) and the secret MLOPS_IBM_API_KEY")
-        if self.monitor_backend == "ibm" and self.deployment_backend != "ibm":
-            raise ConfigError("monitor_backend 'ibm' (OpenScale) watches watsonx.ai deployments: "
-                              "set deployment_backend 'ibm' too")  # fmt: skip
+        for name, service in (("monitor_backend", "OpenScale"), ("factsheet_backend", "AI Factsheets")):
+            if getattr(self, name) == "ibm" and self.deployment_backend != "ibm":
+                raise ConfigError(f"{name} 'ibm' ({service}) works on watsonx.ai deployments: "
+                                  "set deployment_backend 'ibm' too")  # fmt: skip
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ConfigError(
                 f"setting heartbeat_timeout ({self.heartbeat_timeout}) must exceed "

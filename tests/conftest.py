@@ -81,8 +81,12 @@ def fake_cpd(tmp_path: Path) -> Iterator[FakeCloudPak]:
 
 
 @pytest.fixture
-def ibm_ctx(tmp_path: Path, fake_cpd: FakeCloudPak) -> Iterator[ServiceContext]:
-    """A store deploying to watsonx.ai, watched by OpenScale: here the fake Cloud Pak for Data."""
+def ibm_ctx(tmp_path: Path, fake_cpd: FakeCloudPak, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServiceContext]:
+    """All three IBM backends (watsonx.ai, OpenScale, AI Factsheets), here on the fake Cloud Pak for Data."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake_cpd.ca_path))  # undone after the test, whoever set it
+    preprod, prod = fake_cpd.add_space("credit preprod"), fake_cpd.add_space("credit prod")
+    usecase, catalog = fake_cpd.add_usecase("credit risk scoring", phases={preprod: "Validate", prod: "Operate"})
+    fake_cpd.define_facts(REPO / "docs" / "factsheets_facts.csv")  # the administrator's one-time step
     settings = Settings(
         data_dir=tmp_path / "data",
         heartbeat_interval=0.2,
@@ -94,8 +98,11 @@ def ibm_ctx(tmp_path: Path, fake_cpd: FakeCloudPak) -> Iterator[ServiceContext]:
         ibm_username=IBM_USER,
         ibm_api_key=IBM_API_KEY,
         ibm_ca_bundle=str(fake_cpd.ca_path),
-        ibm_space_preprod=fake_cpd.add_space("credit preprod"),
-        ibm_space_prod=fake_cpd.add_space("credit prod"),
+        ibm_space_preprod=preprod,
+        ibm_space_prod=prod,
+        factsheet_backend="ibm",
+        factsheets_usecase_id=usecase,
+        factsheets_catalog_id=catalog,
     )
     context = open_context(settings)
     yield context

@@ -72,6 +72,11 @@ class FakeState:
     fail_next: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)  # (method, path prefix)
     openscale: dict[str, dict[str, Any]] = field(default_factory=dict)  # collection -> id -> resource
     stuck_runs: bool = False  # monitor runs stay "running" (to test timeouts)
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)  # model asset id -> custom facts
+    # asset type -> properties; the use cases' own (model_entry_user) exist with no custom facts
+    fact_definitions: dict[str, dict[str, Any]] = field(default_factory=lambda: {"model_entry_user": {}})
+    associations: dict[str, dict[str, str]] = field(default_factory=dict)  # space id -> AI use case and phase
+    usecases: dict[str, dict[str, Any]] = field(default_factory=dict)  # AI use case id -> name, catalog, approaches
 
 
 def create_app(state: FakeState) -> FastAPI:
@@ -167,6 +172,94 @@ def create_app(state: FakeState) -> FastAPI:
         attachment = str(uuid.uuid4())
         return JSONResponse({"attachment_id": attachment, "content_format": "native", "persisted": True},
                             status_code=201)  # fmt: skip
+
+    @app.get("/v1/aigov/factsheet/heartbeat")
+    async def factsheet_heartbeat() -> dict[str, str]:
+        return {"version": WML_VERSION, "status": "ok"}
+
+    @app.post("/v1/aigov/factsheet/workspaces/search")  # which AI use case and phase each space belongs to
+    async def workspaces(request: Request) -> Any:
+        found = []
+        for workspace in (await request.json())["workspaces"]:
+            usecase = state.associations.get(workspace["id"])
+            found.append({
+                "workspace_id": workspace["id"], "workspace_type": workspace["type"], "is_valid": True,
+                "workspace_name": state.spaces.get(workspace["id"], {}).get("entity", {}).get("name", ""),
+                "phase_name": usecase["phase"] if usecase else "",
+                "associated_usecases": [{"ai_usecase_id": usecase["id"], "ai_usecase_name": usecase["name"],
+                                         "inventory_id": usecase["catalog_id"], "status": "ok"}] if usecase else [],
+                "tracked_assets": [],
+            })  # fmt: skip
+        return {"associated_workspaces": found}
+
+    @app.get("/v1/aigov/model_inventory/model_usecases/{usecase_id}/tracked_model_versions")
+    async def approaches(usecase_id: str) -> Any:
+        usecase = state.usecases.get(usecase_id)
+        if usecase is None:
+            return _error(404, "not_found", f"AI use case {usecase_id} does not exist")
+        return {"approaches": usecase["approaches"]}
+
+    @app.post("/v1/aigov/model_inventory/models/{model_id}/model_entry")  # track a model in an AI use case
+    async def track(model_id: str, request: Request) -> Any:
+        body = await request.json()
+        usecase = state.usecases.get(body.get("model_entry_asset_id"))
+        if usecase is None or usecase["catalog_id"] != body.get("model_entry_catalog_id"):
+            return _error(404, "not_found", f"AI use case {body.get('model_entry_asset_id')} does not exist")
+        if model_id not in state.models:
+            return _error(404, "not_found", f"model {model_id} does not exist")
+        version = body["version_details"]
+        approach = next((a for a in usecase["approaches"] if a["id"] == version["approach_id"]), None)
+        if approach is None:
+            return _error(400, "invalid_approach", f"approach {version['approach_id']} is not in the use case")
+        approach["versions"].append({"number": version["number"], "comment": version.get("comment", "")})
+        space_id = request.query_params.get("space_id", "")
+        usecase["tracked"].append({"model_id": model_id, "space_id": space_id, "version": version["number"],
+                                   "phase": state.associations.get(space_id, {}).get("phase", "")})  # fmt: skip
+        return {"model_entry_asset_id": body["model_entry_asset_id"], "model_id": model_id, "version": version}
+
+    @app.get("/v2/asset_types/{type_name}")  # custom fact definitions, created once by an administrator
+    async def asset_type(type_name: str) -> Any:
+        props = state.fact_definitions.get(type_name)
+        if props is None:
+            return _error(404, "not_found", f"asset type {type_name} does not exist")
+        return {"name": type_name, "description": "custom facts", "fields": [], "properties": props}
+
+    @app.get("/v2/assets/{asset_id}")  # the catalog (CAMS) view of a model asset or AI use case
+    async def get_asset(asset_id: str, request: Request) -> Any:
+        usecase = state.usecases.get(asset_id)
+        if usecase is not None and request.query_params.get("catalog_id") == usecase["catalog_id"]:
+            return {"metadata": {"asset_id": asset_id, "asset_type": "model_entry", "name": usecase["name"],
+                                 "catalog_id": usecase["catalog_id"], "description": ""},
+                    "entity": {"model_entry": {}}, "attachments": []}  # fmt: skip
+        model = state.models.get(asset_id)
+        if model is None:
+            return _error(404, "not_found", f"asset {asset_id} does not exist")
+        return _asset(model, state)
+
+    @app.get("/v2/assets/{asset_id}/attributes/{type_name}")
+    async def get_facts(asset_id: str, type_name: str) -> Any:
+        if asset_id not in state.facts:
+            return _error(404, "not_found", f"asset {asset_id} has no attribute {type_name}")
+        return {type_name: state.facts[asset_id]}
+
+    @app.patch("/v2/assets/{asset_id}/attributes/{type_name}")
+    async def patch_facts(asset_id: str, type_name: str, request: Request) -> Any:
+        if asset_id not in state.facts:
+            return _error(404, "not_found", f"asset {asset_id} has no attribute {type_name}")
+        defined = state.fact_definitions.get(type_name, {})
+        for op in await request.json():
+            if op["path"].lstrip("/") in defined:
+                state.facts[asset_id][op["path"].lstrip("/")] = op.get("value")
+        return {type_name: state.facts[asset_id]}
+
+    @app.post("/v2/assets/{asset_id}/attributes")
+    async def add_facts(asset_id: str, request: Request) -> Any:
+        if asset_id not in state.models:
+            return _error(404, "not_found", f"asset {asset_id} does not exist")
+        body = await request.json()
+        defined = state.fact_definitions.get(body["name"], {})  # CAMS keeps only defined attributes
+        state.facts[asset_id] = {k: v for k, v in body.get("entity", {}).items() if k in defined}
+        return JSONResponse({body["name"]: state.facts[asset_id]}, status_code=201)
 
     @app.delete("/v2/assets/{model_id}")  # the SDK deletes model assets through the asset API
     @app.delete("/ml/v4/models/{model_id}")
@@ -487,6 +580,19 @@ def _measure(state: FakeState, monitor: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
+def _asset(model: dict[str, Any], state: FakeState) -> dict[str, Any]:
+    meta = model["metadata"]
+    facts = state.facts.get(meta["id"], {})
+    return {
+        "metadata": {"asset_id": meta["id"], "asset_type": "wml_model", "name": meta["name"],
+                     "space_id": meta["space_id"], "created_at": meta["created_at"], "tags": meta.get("tags", []),
+                     "description": meta["description"]},
+        "entity": {"wml_model": {"type": model["entity"]["type"], "software_spec": model["entity"]["software_spec"]},
+                   **({"modelfacts_user": dict(facts)} if meta["id"] in state.facts else {})},
+        "attachments": [],
+    }  # fmt: skip
+
+
 def _unpack(archive: bytes) -> Any:
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith((".joblib", ".pkl")))
@@ -527,6 +633,29 @@ class FakeCloudPak:
                        "compute": [{"type": "machine_learning", "name": "wml", "guid": "wml-instance"}]},
         }  # fmt: skip
         return space_id
+
+    def define_facts(self, csv_path: Path) -> None:
+        """What an administrator does once: load custom fact definitions (the facts client's CSV format)."""
+        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+        self.state.fact_definitions["modelfacts_user"] = {
+            row["name"]: {"type": row["type"], "description": row["description"], "is_array": False,
+                          "required": False, "hidden": False, "readonly": False,
+                          "label": {"default": row["label"], "en": row["label"]}}
+            for _, row in frame.iterrows()
+        }  # fmt: skip
+
+    def add_usecase(self, name: str, *, phases: dict[str, str]) -> tuple[str, str]:
+        """An AI use case in an inventory with one approach, and the spaces associated with it at a phase."""
+        usecase_id, catalog_id = str(uuid.uuid4()), str(uuid.uuid4())
+        self.state.usecases[usecase_id] = {
+            "name": name, "catalog_id": catalog_id, "tracked": [],
+            "approaches": [{"id": str(uuid.uuid4()), "name": "Default approach", "description": "",
+                            "versions": [{"number": "0.0.1", "comment": "use case created"}]}],
+        }  # fmt: skip
+        for space_id, phase in phases.items():
+            self.state.associations[space_id] = {"id": usecase_id, "name": name, "catalog_id": catalog_id,
+                                                 "phase": phase}  # fmt: skip
+        return usecase_id, catalog_id
 
     def requests(self, method: str, prefix: str) -> list[Call]:
         return [c for c in self.state.calls if c.method == method and c.path.startswith(prefix)]

@@ -128,3 +128,16 @@ class ExternalMonitors(Protocol):
     def set_risk_status(self, sub: MonitorSubscription, *, approved: bool) -> None:
         """Record a validator's decision as the service's risk evaluation status."""
         ...
+
+
+@runtime_checkable
+class FactsheetService(Protocol):
+    """Model inventory outside the product (IBM AI Factsheets): tracked assets and their facts."""
+
+    def track(self, served: ServedModel, *, comment: str) -> None:
+        """Track the served model asset in the AI use case (its phase follows its space)."""
+        ...
+
+    def record(self, served: ServedModel, facts: Mapping[str, Any]) -> None:
+        """Set facts on the served model asset."""
+        ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_core.backends.base import ArtifactStore, DeploymentTarget, ExternalMonitors
+from pipeline_core.backends.base import ArtifactStore, DeploymentTarget, ExternalMonitors, FactsheetService
 from pipeline_core.config import Settings
 from pipeline_core.errors import ConfigError
 
@@ -80,3 +80,20 @@ def make_external_monitors(settings: Settings) -> ExternalMonitors | None:
             data_mart_id=settings.openscale_data_mart_id,
         )
     raise ConfigError(f"monitor_backend {settings.monitor_backend!r} is not supported; use 'local' or 'ibm'")
+
+
+def make_factsheets(settings: Settings) -> FactsheetService | None:
+    """AI Factsheets when ``settings.factsheet_backend`` is "ibm"; None: facts stay in the metadata store."""
+    if settings.factsheet_backend == "local":
+        return None
+    if settings.factsheet_backend == "ibm":
+        from pipeline_core.backends.ibm.factsheets import AIFactsheets
+
+        return AIFactsheets(
+            ibm_credentials(settings),
+            usecase_id=settings.factsheets_usecase_id,
+            catalog_id=settings.factsheets_catalog_id,
+            approach_id=settings.factsheets_approach_id,
+            work_dir=settings.data_dir / "factsheets",
+        )
+    raise ConfigError(f"factsheet_backend {settings.factsheet_backend!r} is not supported; use 'local' or 'ibm'")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline_core.errors import ApprovalError, ConflictError, NotFoundError, PermissionDenied, PipelineError
-from pipeline_core.services import audit, external_monitors
+from pipeline_core.services import audit, external_factsheets, external_monitors
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import DeploymentInfo, _put
@@ -149,6 +149,10 @@ def approve(
         outcome.error = f"approved, but the prod deployment failed: {exc}"
     if synced is not None and outcome.error is None:
         outcome.error = f"approved and deployed, but OpenScale's risk evaluation status was not set: {synced}"
+    published = external_factsheets.publish_decision(ctx, model_version_id, approved=True, actor=actor.username,
+                                                     comment=comment.strip(), decided_at=utcnow())  # fmt: skip
+    if published is not None and outcome.error is None:
+        outcome.error = f"approved and deployed, but AI Factsheets was not updated: {published}"
     return outcome
 
 
@@ -217,6 +221,8 @@ def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comm
                      object_id=mv.id, details={"approval_id": decision.id, "comment": comment.strip()})  # fmt: skip
         decision_id = decision.id
     external_monitors.record_decision(ctx, model_version_id, approved=False, actor=actor.username)
+    external_factsheets.publish_decision(ctx, model_version_id, approved=False, actor=actor.username,
+                                         comment=comment.strip(), decided_at=utcnow())  # fmt: skip
     return decision_id
 
 

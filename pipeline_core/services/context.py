@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline_core.backends.base import ArtifactStore, DeploymentTarget, ExternalMonitors
-from pipeline_core.backends.factory import make_artifact_store, make_deployment_target, make_external_monitors
+from pipeline_core.backends.base import ArtifactStore, DeploymentTarget, ExternalMonitors, FactsheetService
+from pipeline_core.backends.factory import (
+    make_artifact_store,
+    make_deployment_target,
+    make_external_monitors,
+    make_factsheets,
+)
 from pipeline_core.config import Settings
 from pipeline_core.errors import StoreError
 from pipeline_core.store.db import Database
@@ -18,6 +23,7 @@ class ServiceContext:
     artifacts: ArtifactStore
     deployments: DeploymentTarget
     monitors: ExternalMonitors | None = None  # OpenScale beside the local monitors, when configured
+    factsheets: FactsheetService | None = None  # AI Factsheets beside the store's facts, when configured
 
     def close(self) -> None:
         self.db.dispose()
@@ -36,4 +42,4 @@ def open_context(settings: Settings | None = None, *, migrate: bool = True) -> S
     artifacts = make_artifact_store(settings)
     return ServiceContext(settings=settings, db=db, artifacts=artifacts,
                           deployments=make_deployment_target(settings, artifacts),
-                          monitors=make_external_monitors(settings))  # fmt: skip
+                          monitors=make_external_monitors(settings), factsheets=make_factsheets(settings))  # fmt: skip

@@ -31,7 +31,14 @@ from pipeline_core.errors import (
 from pipeline_core.monitors.suite import run_monitors
 from pipeline_core.params import RunParams
 from pipeline_core.pipeline import Hooks, PipelineInputs, PipelineState, Stage, StageResultLike, execute, run_stage
-from pipeline_core.services import audit, deployments, evaluations, external_monitors, model_tests
+from pipeline_core.services import (
+    audit,
+    deployments,
+    evaluations,
+    external_factsheets,
+    external_monitors,
+    model_tests,
+)
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
@@ -384,6 +391,12 @@ def _evaluate_in_preprod(
     if external is not None:
         outputs |= {"openscale_evaluation_id": external.evaluation_id, "openscale_status": external.status}
         log.append(f"OpenScale evaluation {external.evaluation_id}: {external.status}")
+    facts = external_factsheets.candidate_facts(results=results, model_tests=mrm_tests, status=outcome.status,
+                                                risk_level=outcome.risk_level)  # fmt: skip
+    not_published = external_factsheets.publish_candidate(ctx, mv_id, facts, actor="pipeline")
+    if not_published is not None:  # the candidate stands; the validator sees why the factsheet lags
+        log.append(f"AI Factsheets: not published: {not_published}")
+        outputs["factsheet_error"] = not_published
     return ServiceStageResult(outputs, gate, log)
 
 

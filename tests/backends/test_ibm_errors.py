@@ -10,7 +10,7 @@ import httpx
 import pytest
 import requests
 
-from pipeline_core.backends.ibm.errors import OPENSCALE, WATSONX_AI, classify, map_sdk_error
+from pipeline_core.backends.ibm.errors import FACTSHEETS, OPENSCALE, WATSONX_AI, classify, map_sdk_error
 from pipeline_core.errors import (
     AuthError,
     ConfigError,
@@ -25,6 +25,7 @@ from pipeline_core.errors import (
 SDK_MODULES = [
     "ibm_watsonx_ai.wml_client_error",
     "ibm_watson_openscale.utils.client_errors",
+    "ibm_aigov_facts_client.utils.client_errors",
     "ibm_botocore.exceptions",
     "ibm_cloud_sdk_core.api_exception",
 ]
@@ -53,6 +54,7 @@ def test_the_name_tables_list_no_class_the_sdks_do_not_have() -> None:
     names = {c.__name__ for c in exception_classes("ibm_watsonx_ai.wml_client_error")}
     assert set(WATSONX_AI) <= names
     assert set(OPENSCALE) <= {c.__name__ for c in exception_classes("ibm_watson_openscale.utils.client_errors")}
+    assert set(FACTSHEETS) <= {c.__name__ for c in exception_classes("ibm_aigov_facts_client.utils.client_errors")}
 
 
 def _wml(name: str, *args: Any) -> BaseException:

@@ -23,7 +23,7 @@ from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.payloads import count_payload as payload_count
 from pipeline_core.services.runs import get_run, list_runs
 from pipeline_core.services.scoring_client import score_over_http
-from pipeline_core.store.models import Deployment, Evaluation, ModelVersion
+from pipeline_core.store.models import AuditEvent, Deployment, Evaluation, ModelVersion
 from tests.conftest import PASSWORD
 from tests.ibm_fake import FakeCloudPak
 from tests.services.helpers import make_candidate
@@ -234,3 +234,38 @@ def test_production_scoring_feedback_and_evaluation_reach_openscale(
     assert quality["n_records"] == 150 and quality["metrics"][0]["name"] == "roc_auc"
     local = next(e for e in stored if e.data_window["source"] == "payload")
     assert quality["metrics"][0]["value"] == pytest.approx(local.results["monitors"]["quality"]["metrics"][0]["value"])
+
+
+def test_ai_factsheets_tracks_each_asset_in_its_phase_with_the_facts_of_each_stage(
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+) -> None:
+    mv_id = make_candidate(ibm_ctx, crew["dora"], tmp_path)
+    _, preprod = _served(ibm_ctx, "preprod")
+    usecase = next(iter(fake_cpd.state.usecases.values()))
+    assert [(t["model_id"], t["phase"]) for t in usecase["tracked"]] == [(preprod.model_id, "Validate")]
+    facts = fake_cpd.state.facts[preprod.model_id]
+    assert facts["mlops_stage"] == "pre-prod evaluation" and facts["mlops_artifact_sha256"] == _sha(ibm_ctx, mv_id)
+    assert facts["mlops_evaluation_status"] in ("pass", "warn") and 0.5 < facts["mlops_roc_auc"] <= 1
+    assert facts["mlops_model_tests"].endswith("passed") and facts["mlops_risk_level"]
+
+    assert _approve(ibm_ctx, crew["vera"], mv_id).error is None
+    _, prod = _served(ibm_ctx, "prod")
+    assert [(t["model_id"], t["phase"]) for t in usecase["tracked"]][-1] == (prod.model_id, "Operate")
+    decided = fake_cpd.state.facts[prod.model_id]
+    assert decided["mlops_stage"] == "production" and decided["mlops_decision"] == "approved"
+    assert decided["mlops_decided_by"] == "vera" and decided["mlops_artifact_sha256"] == _sha(ibm_ctx, mv_id)
+    assert fake_cpd.state.facts[preprod.model_id]["mlops_decision"] == "approved"
+
+
+def test_a_factsheet_failure_never_undoes_a_decision(
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+) -> None:
+    mv_id = make_candidate(ibm_ctx, crew["dora"], tmp_path)
+    fake_cpd.state.fact_definitions["modelfacts_user"] = {}  # someone removed the definitions
+    outcome = _approve(ibm_ctx, crew["vera"], mv_id)
+    assert outcome.deployment is not None  # approved and deployed all the same
+    assert outcome.error is not None and "AI Factsheets was not updated" in outcome.error
+    assert "docs/factsheets_facts.csv" in outcome.error
+    with ibm_ctx.db.read() as session:
+        actions = [e.action for e in session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()]
+    assert "factsheet.not_published" in actions

@@ -2,7 +2,7 @@
 
 The mapping reads an exception's class names (its MRO), so this module imports no SDK
 and can be used before one is installed. Each SDK's exception classes are listed by name
-(``WATSONX_AI``, ``OPENSCALE``) or by the family they derive from (COS's botocore
+(``WATSONX_AI``, ``OPENSCALE``, ``FACTSHEETS``) or by the family they derive from (COS's botocore
 errors, IBM Cloud's ``ApiException`` with its HTTP status, requests' network errors);
 ``tests/backends/test_ibm_errors.py`` enumerates the installed SDKs' exception classes
 and fails when one is not covered here.
@@ -65,6 +65,14 @@ OPENSCALE: dict[str, Kind] = {
     "UnexpectedType": "invalid",
 }  # fmt: skip
 
+# ibm_aigov_facts_client.utils.client_errors: every class, by name. The client raises ClientError for
+# every failed request, with the HTTP status only in its text; those stay "service".
+FACTSHEETS: dict[str, Kind] = {
+    "ClientError": "service", "ApiRequestFailure": "service", "AuthorizationError": "auth",
+    "MissingValue": "invalid", "MissingMetaProp": "invalid", "WrongProps": "invalid", "MissingParams": "invalid",
+    "WrongParams": "invalid", "UnexpectedType": "invalid", "UnexpectedValue": "invalid",
+}  # fmt: skip
+
 # IBM Cloud's ApiException (OpenScale's and the facts client's REST calls) and COS's ClientError: by HTTP status.
 STATUS: dict[int, Kind] = {400: "invalid", 401: "auth", 403: "auth", 404: "not_found", 409: "conflict", 422: "invalid"}
 # COS (ibm_botocore): error codes of ClientError, then the families of its other exceptions.
@@ -104,6 +112,8 @@ def classify(exc: BaseException) -> Kind | None:
         return next((WATSONX_AI[n] for n in names if n in WATSONX_AI), None)
     if module.startswith("ibm_watson_openscale"):
         return next((OPENSCALE[n] for n in names if n in OPENSCALE), None)
+    if module.startswith("ibm_aigov_facts_client"):
+        return next((FACTSHEETS[n] for n in names if n in FACTSHEETS), None)
     if "ApiException" in names:
         status = getattr(exc, "status_code", None) if "status_code" in vars(exc) else vars(exc).get("code")
         return STATUS.get(int(status or 0), "service")
