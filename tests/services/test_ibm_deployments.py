@@ -269,3 +269,20 @@ def test_a_factsheet_failure_never_undoes_a_decision(
     with ibm_ctx.db.read() as session:
         actions = [e.action for e in session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()]
     assert "factsheet.not_published" in actions
+
+
+def test_when_the_store_cannot_record_a_deployment_the_space_is_put_back(
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+) -> None:
+    first = make_candidate(ibm_ctx, crew["dora"], tmp_path, seed=7)
+    _, before = _served(ibm_ctx, "preprod")
+    second = make_candidate(ibm_ctx, crew["dora"], tmp_path, seed=8)  # now served in place of the first
+    _, after = _served(ibm_ctx, "preprod")
+    assert _archive_sha(fake_cpd, after.model_id) == _sha(ibm_ctx, second)
+    # what _put does when the transaction recording `after` fails: serve the first model again
+    deployments._put_back(ibm_ctx, after, before, first, "preprod")
+    live = fake_cpd.state.deployments[after.deployment_id]["entity"]["asset"]["id"]
+    assert _archive_sha(fake_cpd, live) == _sha(ibm_ctx, first)
+    # and a deployment that was new goes away again
+    deployments._put_back(ibm_ctx, after, None, None, "preprod")
+    assert after.deployment_id not in fake_cpd.state.deployments
