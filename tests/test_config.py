@@ -35,7 +35,11 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ({"MLOPS_DEPLOYMENT_BACKEND": "ibm"}, r"deployment_backend 'ibm' needs ibm_url \(MLOPS_IBM_URL\)"),
         (
             {"MLOPS_MONITOR_BACKEND": "ibm", "MLOPS_IBM_URL": "https://cpd.example"},
-            r"monitor_backend 'ibm' \(OpenScale\) watches watsonx.ai deployments: set deployment_backend 'ibm' too",
+            r"monitor_backend 'ibm' \(OpenScale\) works on watsonx.ai deployments: set deployment_backend 'ibm' too",
+        ),
+        (
+            {"MLOPS_FACTSHEET_BACKEND": "ibm", "MLOPS_IBM_URL": "https://cpd.example"},
+            r"factsheet_backend 'ibm' \(AI Factsheets\) works on watsonx.ai deployments",
         ),
     ],
 )
