@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline_core.errors import ApprovalError, ConflictError, NotFoundError, PermissionDenied, PipelineError
-from pipeline_core.services import audit, external_factsheets, external_monitors
+from pipeline_core.errors import ApprovalError, ConflictError, PermissionDenied, PipelineError
+from pipeline_core.services import audit, external_factsheets, external_monitors, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import DeploymentInfo, _put
@@ -48,12 +48,7 @@ class ApprovalOutcome:
 
 def _candidate(session: Session, model_version_id: int) -> ModelVersion:
     # FOR UPDATE on PostgreSQL; SQLite's write transactions already hold the database lock.
-    mv = session.execute(
-        select(ModelVersion).where(ModelVersion.id == model_version_id).with_for_update()
-    ).scalar_one_or_none()
-    if mv is None:
-        raise NotFoundError(f"model version {model_version_id} does not exist")
-    return mv
+    return lookup.model_version(session, model_version_id, for_update=True)
 
 
 def _authors(session: Session, mv: ModelVersion) -> set[str]:
@@ -278,9 +273,7 @@ def decision_refused(ctx: ServiceContext, actor: Principal, model_version_id: in
     try:
         require(actor, "approve")
         with ctx.db.read() as session:
-            mv = session.get(ModelVersion, model_version_id)
-            if mv is None:
-                raise NotFoundError(f"model version {model_version_id} does not exist")
+            mv = lookup.model_version(session, model_version_id)
             _check_decider(session, actor, mv, "approve or reject")
     except PipelineError as exc:
         return str(exc)

@@ -24,7 +24,7 @@ from pipeline_core.backends.base import ModelToServe, ServedModel
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ConflictError, DeploymentError, NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
-from pipeline_core.services import audit, external_monitors
+from pipeline_core.services import audit, external_monitors, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
@@ -104,9 +104,7 @@ def _new_key(session: Session, deployment_id: int, *, label: str, actor: str) ->
 def _to_serve(ctx: ServiceContext, mv_id: int, space: str) -> ModelToServe:
     """Model version ``mv_id``'s verified artifact and spec, as a deployment target takes them."""
     with ctx.db.read() as session:
-        mv = session.get(ModelVersion, mv_id)
-        if mv is None:
-            raise NotFoundError(f"model version {mv_id} does not exist")
+        mv = lookup.model_version(session, mv_id)
         dataset = session.get(Dataset, mv.dataset_id)
         assert dataset is not None  # foreign key
         name, version, sha, spec = mv.name, mv.version, mv.artifact_sha256, DataSpec.from_dict(dataset.spec)

@@ -29,7 +29,7 @@ from pipeline_core.monitors.explain import ExplainConfig, global_importance
 from pipeline_core.monitors.suite import SuiteConfig, overall_status, run_monitors
 from pipeline_core.params import RunParams
 from pipeline_core.results import MonitorResult
-from pipeline_core.services import audit, external_monitors, thresholds
+from pipeline_core.services import audit, external_monitors, lookup, thresholds
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
@@ -43,7 +43,6 @@ from pipeline_core.store.models import (
     Deployment,
     Evaluation,
     FeedbackRecord,
-    ModelVersion,
     RetrainingRequest,
     Run,
 )
@@ -92,9 +91,7 @@ def model_frames(ctx: ServiceContext, model_version_id: int) -> ModelFrames:
             _CACHE.move_to_end(key)
             return _CACHE[key]
     with ctx.db.read() as session:
-        mv = session.get(ModelVersion, model_version_id)
-        if mv is None:
-            raise NotFoundError(f"model version {model_version_id} does not exist")
+        mv = lookup.model_version(session, model_version_id)
         dataset = session.get(Dataset, mv.dataset_id)
         run = session.get(Run, mv.run_id)
         assert dataset is not None  # foreign key

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from pipeline_core.errors import NotFoundError
+from pipeline_core.services import lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.jsonable import jsonable
@@ -24,7 +24,6 @@ from pipeline_core.store.models import (
     Deployment,
     DeploymentRevision,
     Evaluation,
-    ModelVersion,
     Run,
 )
 
@@ -33,9 +32,7 @@ def factsheet(ctx: ServiceContext, actor: Principal, model_version_id: int) -> d
     """The facts of a model version and its lineage timeline, oldest event first."""
     require(actor, "view")
     with ctx.db.read() as session:
-        mv = session.get(ModelVersion, model_version_id)
-        if mv is None:
-            raise NotFoundError(f"model version {model_version_id} does not exist")
+        mv = lookup.model_version(session, model_version_id)
         run = session.get(Run, mv.run_id)
         dataset = session.get(Dataset, mv.dataset_id)
         assert run is not None  # foreign key

@@ -18,11 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import NotFoundError
 from pipeline_core.model_io import load_model
 from pipeline_core.model_tests.results import ModelTestReport
 from pipeline_core.model_tests.suite import StoredArtifact, run_model_tests
-from pipeline_core.services import audit
+from pipeline_core.services import audit, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.evaluations import model_frames
@@ -81,7 +80,7 @@ def run_in_pipeline(
 ) -> tuple[int, ModelTestReport]:
     """The pipeline's stage: the in-memory model against its stored artifact; the report stored with the version."""
     with ctx.db.read() as session:
-        mv = _version(session, model_version_id)
+        mv = lookup.model_version(session, model_version_id)
         sha, name = mv.artifact_sha256, mv.name
     return _test_and_store(
         ctx,
@@ -102,7 +101,7 @@ def run_on_version(ctx: ServiceContext, actor: Principal, model_version_id: int)
     """Run the suite on a stored model version (its artifact, its run's splits and curve) and store the report."""
     require(actor, "run_model_tests")
     with ctx.db.read() as session:
-        mv = _version(session, model_version_id)
+        mv = lookup.model_version(session, model_version_id)
         name, sha = mv.name, mv.artifact_sha256
         train = session.execute(
             select(StageResult.outputs).where(StageResult.run_id == mv.run_id, StageResult.name == "train")
@@ -177,13 +176,6 @@ def latest(ctx: ServiceContext, actor: Principal, model_version_id: int) -> Stor
             row.created_by,
             row.created_at.isoformat(timespec="seconds"),
         )
-
-
-def _version(session: Session, model_version_id: int) -> ModelVersion:
-    mv = session.get(ModelVersion, model_version_id)
-    if mv is None:
-        raise NotFoundError(f"model version {model_version_id} does not exist")
-    return mv
 
 
 def _store(session: Session, *, model_version_id: int, run_id: int | None, report: ModelTestReport, actor: str) -> int:

@@ -7,10 +7,10 @@ from sqlalchemy import select
 from pipeline_core.errors import NotFoundError
 from pipeline_core.monitors.report import render_validation_report
 from pipeline_core.results import MonitorResult
-from pipeline_core.services import model_tests
+from pipeline_core.services import lookup, model_tests
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.store.models import Evaluation, ModelVersion
+from pipeline_core.store.models import Evaluation
 
 
 def validation_report(
@@ -19,9 +19,7 @@ def validation_report(
     """HTML of ``evaluation_id`` (default: the model version's newest evaluation) with the version's facts."""
     require(actor, "view")
     with ctx.db.read() as session:
-        mv = session.get(ModelVersion, model_version_id)
-        if mv is None:
-            raise NotFoundError(f"model version {model_version_id} does not exist")
+        mv = lookup.model_version(session, model_version_id)
         query = select(Evaluation).where(Evaluation.model_version_id == model_version_id)
         if evaluation_id is not None:
             query = query.where(Evaluation.id == evaluation_id)
