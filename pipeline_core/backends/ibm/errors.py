@@ -19,7 +19,8 @@ and fails when one is not covered here.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 from pipeline_core.errors import (
     AuthError,
@@ -139,3 +140,16 @@ def map_sdk_error(exc: BaseException, *, service: str, call: str) -> PipelineErr
         return ExternalServiceError(message + " (an error this product does not know)")
     cls = _SERVICE_AREA.get(service, ExternalServiceError) if kind == "service" else _CLASSES[kind]
     return cls(message)
+
+
+T = TypeVar("T")
+
+
+def sdk_call(service: str, call: str, fn: Callable[[], T]) -> T:
+    """``fn()``, with any SDK exception it raises turned into ours naming ``service`` and ``call``."""
+    try:
+        return fn()
+    except PipelineError:
+        raise
+    except Exception as exc:
+        raise map_sdk_error(exc, service=service, call=call) from exc

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline_core.backends.base import ServedModel
-from pipeline_core.backends.ibm.errors import map_sdk_error
+from pipeline_core.backends.ibm.errors import sdk_call
 from pipeline_core.backends.ibm.wml import IbmCredentials
-from pipeline_core.errors import ConfigError, ExternalServiceError, PipelineError
+from pipeline_core.errors import ConfigError, ExternalServiceError
 
 SERVICE = "AI Factsheets"
 FACTS = (
@@ -34,12 +34,7 @@ T = TypeVar("T")
 
 
 def _call(call: str, fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except PipelineError:
-        raise
-    except Exception as exc:
-        raise map_sdk_error(exc, service=SERVICE, call=call) from exc
+    return sdk_call(SERVICE, call, fn)
 
 
 class AIFactsheets:

@@ -21,11 +21,11 @@ from functools import partial
 from typing import Any, TypeVar
 
 from pipeline_core.backends.base import MonitorSubscription, ServedModel
-from pipeline_core.backends.ibm.errors import map_sdk_error
+from pipeline_core.backends.ibm.errors import sdk_call
 from pipeline_core.backends.ibm.polling import wait_for
 from pipeline_core.backends.ibm.wml import IbmCredentials
 from pipeline_core.data.spec import DataSpec, GroupSpec
-from pipeline_core.errors import ExternalServiceError, PipelineError
+from pipeline_core.errors import ExternalServiceError
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
 
 SERVICE = "OpenScale"
@@ -36,12 +36,7 @@ T = TypeVar("T")
 
 
 def _call(call: str, fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except PipelineError:
-        raise
-    except Exception as exc:
-        raise map_sdk_error(exc, service=SERVICE, call=call) from exc
+    return sdk_call(SERVICE, call, fn)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline_core.backends.base import ModelToServe, Prediction, ServedModel
-from pipeline_core.backends.ibm.errors import classify, map_sdk_error
+from pipeline_core.backends.ibm.errors import classify, map_sdk_error, sdk_call
 from pipeline_core.backends.ibm.polling import wait_for
 from pipeline_core.errors import ConfigError, DeploymentError, PipelineError
 
@@ -62,12 +62,7 @@ class IbmCredentials:
 
 
 def _call(call: str, fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except PipelineError:
-        raise
-    except Exception as exc:
-        raise map_sdk_error(exc, service=SERVICE, call=call) from exc
+    return sdk_call(SERVICE, call, fn)
 
 
 def model_archive(artifact: bytes) -> bytes:
