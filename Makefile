@@ -1,10 +1,11 @@
-# make run   - set up and run the product on its embedded default
-# make test  - set up and run the whole test suite (what .ci/run runs)
+# make run        - set up and run the product on its embedded default
+# make test       - install what the suite needs (system packages too), lint, run every test (what .ci/run runs)
+# make test-fast  - the edit loop: unit, service and AppTest page tests; no processes, no browser
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench bench-mlflow worker clean
+.PHONY: run test test-fast test-deps lint bench bench-mlflow worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +32,17 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
-	$(BIN)/python -m pytest
+# Two workers (one per core); a test's module stays on one worker, so its module fixtures are built once.
+PYTEST_WORKERS ?= 2
+
+test-deps:
+	scripts/test-deps
+
+test: test-deps lint
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/pipeline.py

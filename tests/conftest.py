@@ -1,8 +1,12 @@
-"""Shared fixtures: the German credit spec, small generated frames, a store in a temp folder."""
+"""Shared fixtures: the German credit spec, small generated frames, a store in a temp folder.
+
+A test's store starts as a copy of one of the session's templates (``tests/states.py``): the
+empty migrated store, or, when the test asks for ``candidate``, ``live`` or ``in_prod``, the
+store in that state. ``STATE_FIXTURES`` is the one table saying which fixture stands for which.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +18,6 @@ from pipeline_core.config import Settings
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.services import users
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.serving.server import BackgroundServer
@@ -22,11 +25,49 @@ from tests.ibm_fake import API_KEY as IBM_API_KEY
 from tests.ibm_fake import USER as IBM_USER
 from tests.ibm_fake import FakeCloudPak, running
 from tests.postgres import PostgresServer, server_binaries
+from tests.states import CHEAP_HASHER, EMPTY, State, States, add_people, test_settings
 
 pytest_plugins = ("tests.live",)  # the live scoring-service fixtures, shared by services and serving tests
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "german_credit_data_biased_training.csv"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _system_packages(item: pytest.Item) -> set[str]:
+    """The Debian packages a collected test needs: Chromium for the browser, PostgreSQL's server for its store."""
+    needs = set()
+    if item.get_closest_marker("browser"):
+        needs.add("chromium")
+    callspec = getattr(item, "callspec", None)
+    fixtures = getattr(item, "fixturenames", ())
+    if "pg_server" in fixtures or (callspec is not None and callspec.params.get("store_kind") == "postgresql"):
+        needs.add("postgresql")
+    return needs
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start a PostgreSQL server spawn processes: `make test-fast` (`-m "not slow"`) leaves them out."""
+    for item in items:
+        if "postgresql" in _system_packages(item):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Stop before the first test when the machine lacks a system package a selected test needs.
+
+    One line naming the install, instead of a late error inside one test (or a silent skip).
+    """
+    present = {"chromium": CHROMIUM.is_file(), "postgresql": server_binaries() is not None}
+    missing = {package for item in session.items for package in _system_packages(item) if not present[package]}
+    if missing:
+        packages = " ".join(sorted(missing))
+        pytest.exit(
+            f"the selected tests need {packages}: run 'sudo apt-get install -y {packages}' "
+            "(or 'make test', which installs them through scripts/test-deps)",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -44,14 +85,33 @@ def frame(frame_600: pd.DataFrame) -> pd.DataFrame:
     return frame_600.copy()
 
 
+# Fixtures that stand for a starting state of the store, and the state each one starts from.
+STATE_FIXTURES = {"candidate": "candidate", "live": "live", "in_prod": "in_prod"}
+
+
+@pytest.fixture(scope="session")
+def states(tmp_path_factory: pytest.TempPathFactory) -> States:
+    return States(tmp_path_factory.mktemp("states"))
+
+
+@pytest.fixture
+def starting_state(request: pytest.FixtureRequest, states: States) -> State:
+    """The template the test's store is copied from: the state its fixtures stand for, else the empty store."""
+    wanted = sorted({STATE_FIXTURES[name] for name in request.fixturenames if name in STATE_FIXTURES})
+    if len(wanted) > 1:
+        raise pytest.UsageError(f"{request.node.nodeid} asks for starting states {wanted}: a store has one")
+    return states.get(wanted[0] if wanted else EMPTY)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1)
+    return test_settings(tmp_path / "data")
 
 
 @pytest.fixture
-def ctx(settings: Settings) -> Iterator[ServiceContext]:
-    context = open_context(settings)
+def ctx(settings: Settings, starting_state: State) -> Iterator[ServiceContext]:
+    starting_state.copy_to(settings.data_dir)
+    context = open_context(settings, password_hasher=CHEAP_HASHER)
     yield context
     context.close()
 
@@ -81,17 +141,16 @@ def fake_cpd(tmp_path: Path) -> Iterator[FakeCloudPak]:
 
 
 @pytest.fixture
-def ibm_ctx(tmp_path: Path, fake_cpd: FakeCloudPak, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServiceContext]:
+def ibm_ctx(
+    tmp_path: Path, fake_cpd: FakeCloudPak, monkeypatch: pytest.MonkeyPatch, states: States
+) -> Iterator[ServiceContext]:
     """All three IBM backends (watsonx.ai, OpenScale, AI Factsheets), here on the fake Cloud Pak for Data."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake_cpd.ca_path))  # undone after the test, whoever set it
     preprod, prod = fake_cpd.add_space("credit preprod"), fake_cpd.add_space("credit prod")
     usecase, catalog = fake_cpd.add_usecase("credit risk scoring", phases={preprod: "Validate", prod: "Operate"})
     fake_cpd.define_facts(REPO / "docs" / "factsheets_facts.csv")  # the administrator's one-time step
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        heartbeat_interval=0.2,
-        heartbeat_timeout=2.0,
-        poll_interval=0.1,
+    settings = test_settings(
+        tmp_path / "data",
         deployment_backend="ibm",
         monitor_backend="ibm",
         ibm_url=fake_cpd.url,
@@ -104,7 +163,8 @@ def ibm_ctx(tmp_path: Path, fake_cpd: FakeCloudPak, monkeypatch: pytest.MonkeyPa
         factsheets_usecase_id=usecase,
         factsheets_catalog_id=catalog,
     )
-    context = open_context(settings)
+    states.get(EMPTY).copy_to(settings.data_dir)
+    context = open_context(settings, password_hasher=CHEAP_HASHER)
     yield context
     context.close()
 
@@ -116,34 +176,31 @@ def real_data() -> Path:
     return REAL_DATA
 
 
-PASSWORD = "correct horse battery"  # test-only credential for throwaway stores
+@pytest.fixture
+def people(ctx: ServiceContext, starting_state: State) -> dict[str, Principal]:
+    """One user per role (plus a second data scientist and validator) in the test store."""
+    return dict(starting_state.people) if starting_state.people else add_people(ctx)
 
 
 @pytest.fixture
-def people(ctx: ServiceContext) -> dict[str, Principal]:
-    """One user per role (plus a second data scientist and validator) in the test store."""
-    admin = users.add_user(ctx, None, username="ada", role="admin", password=PASSWORD)
-    out = {"admin": admin}
-    for name, role in [
-        ("dora", "data_scientist"),
-        ("dan", "data_scientist"),
-        ("vera", "validator"),
-        ("victor", "validator"),
-        ("max", "manager"),
-    ]:
-        out[name] = users.add_user(ctx, admin, username=name, role=role, password=PASSWORD)
-    return out
+def candidate(live_ctx: ServiceContext, people: dict[str, Principal], starting_state: State) -> int:
+    """A model version awaiting review (dora's pipeline run), served in pre-prod by the test's scoring service."""
+    assert starting_state.model_version_id is not None
+    return starting_state.model_version_id
+
+
+@pytest.fixture
+def in_prod(live_ctx: ServiceContext, people: dict[str, Principal], starting_state: State) -> int:
+    """The prod deployment of dora's model version, approved by vera; the test's scoring service serves it."""
+    assert starting_state.deployment_id is not None
+    return starting_state.deployment_id
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test session's own, on a free loopback port."""
     binaries = server_binaries()
-    if binaries is None:
-        message = "PostgreSQL server binaries are not installed (apt-get install postgresql; .ci/run does it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    assert binaries is not None, "checked at collection (pytest_collection_modifyitems)"
     server = PostgresServer(binaries).start()
     yield server
     server.stop()

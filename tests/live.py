@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,12 +12,10 @@ import pytest
 
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.services import deployments, evaluations
+from pipeline_core.services import deployments
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.payloads import count_payload
-from tests.processes import wait_for
-from tests.services.helpers import make_candidate
+from tests.states import State
 
 
 @dataclass
@@ -49,17 +46,14 @@ class Live:
 
 
 @pytest.fixture
-def live(live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path, spec: DataSpec) -> Iterator[Live]:
-    mv = make_candidate(live_ctx, people["dora"], tmp_path)
-    dep = next(d for d in deployments.list_deployments(live_ctx, people["dora"]) if d.space == "preprod")
-    key = deployments.issue_key(live_ctx, people["dora"], dep.id, label="tests")
-    # The pipeline's smoke test scored 5 records and its evaluation the test split; let the payload
-    # logger store them first, so that tests counting records start from a settled number.
-    evaluated = evaluations.list_evaluations(live_ctx, people["dora"], model_version_id=mv)[0].data_window["records"]
-    wait_for(lambda: count_payload(live_ctx, deployment_id=dep.id) == 5 + evaluated, timeout=10,
-             what="the pipeline's payload")  # fmt: skip
+def live(
+    live_ctx: ServiceContext, people: dict[str, Principal], starting_state: State, spec: DataSpec
+) -> Iterator[Live]:
+    """dora's candidate served in pre-prod by the test's scoring service, its payload settled, and a key."""
+    mv, dep, key = starting_state.model_version_id, starting_state.deployment_id, starting_state.key
+    assert mv is not None and dep is not None and key is not None
     with httpx.Client(base_url=live_ctx.settings.scoring_url, timeout=30) as client:
-        yield Live(live_ctx, client, dep.id, key, spec, people, mv)
+        yield Live(live_ctx, client, dep, key, spec, people, mv)
 
 
 @pytest.fixture(scope="session")

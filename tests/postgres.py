@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from pipeline_core.store.db import Database
 from tests.processes import free_port
 
 SUPERUSER = "mlops_test"
@@ -41,6 +42,7 @@ class PostgresServer:
         self.port = free_port()
         self._as_postgres = os.geteuid() == 0
         self._databases = 0
+        self._template = ""
 
     def _run(self, *args: str) -> None:
         command = [str(self.binaries / args[0]), *args[1:]]
@@ -62,13 +64,36 @@ class PostgresServer:
     def admin_url(self) -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
 
-    def new_database(self) -> str:
-        """Create an empty database; return its SQLAlchemy URL."""
+    def _url(self, name: str) -> str:
+        return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{name}"
+
+    def new_database(self, *, migrated: bool = False) -> str:
+        """Create a database, empty or (``migrated``) at the newest schema; return its SQLAlchemy URL.
+
+        A migrated one is a copy of a template migrated once per session (``CREATE DATABASE ...
+        TEMPLATE``), so a test does not pay for the whole Alembic history each time.
+        """
         self._databases += 1
         name = f"store_{self._databases}"
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if migrated:
+            create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(self._migrated_template()))
         with psycopg.connect(self.admin_url, autocommit=True) as connection:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{name}"
+            connection.execute(create)
+        return self._url(name)
+
+    def _migrated_template(self) -> str:
+        if not self._template:
+            name = "store_template"
+            with psycopg.connect(self.admin_url, autocommit=True) as connection:
+                connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            database = Database(self._url(name))
+            try:
+                database.migrate()
+            finally:
+                database.dispose()  # a template must have no open connections when it is copied
+            self._template = name
+        return self._template
 
     def stop(self) -> None:
         try:

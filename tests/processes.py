@@ -14,8 +14,9 @@ from pipeline_core.config import Settings
 from pipeline_core.services import users
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import open_context
+from tests.credentials import CHEAP_HASHER, PASSWORD
 
-USER, PASSWORD = "dora", "correct horse battery"  # test-only credential, created per test store
+USER = "dora"  # the CLI's acting user, created per test store with PASSWORD
 _PORTS: dict[Path, int] = {}
 
 
@@ -49,7 +50,7 @@ def cli_settings(data_dir: Path) -> Settings:
 
 def bootstrap_user(data_dir: Path) -> Principal:
     """The data scientist the CLI acts as (MLOPS_USER / MLOPS_PASSWORD in ``cli_env``)."""
-    ctx = open_context(cli_settings(data_dir))
+    ctx = open_context(cli_settings(data_dir), password_hasher=CHEAP_HASHER)
     try:
         return users.add_user(ctx, None, username=USER, role="data_scientist", password=PASSWORD)
     finally:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
 
 from pipeline_core.backends.base import ArtifactStore, DeploymentTarget, ExternalMonitors, FactsheetService
 from pipeline_core.backends.factory import (
@@ -24,12 +26,17 @@ class ServiceContext:
     deployments: DeploymentTarget
     monitors: ExternalMonitors | None = None  # OpenScale beside the local monitors, when configured
     factsheets: FactsheetService | None = None  # AI Factsheets beside the store's facts, when configured
+    # argon2id at the library's RFC 9106 parameters (m=64 MiB, t=3, p=4); only a test suite that hashes
+    # hundreds of throwaway passwords passes a cheaper one. Verifying reads the cost from the stored hash.
+    password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
 
     def close(self) -> None:
         self.db.dispose()
 
 
-def open_context(settings: Settings | None = None, *, migrate: bool = True) -> ServiceContext:
+def open_context(
+    settings: Settings | None = None, *, migrate: bool = True, password_hasher: PasswordHasher | None = None
+) -> ServiceContext:
     """Open the stores named by ``settings`` and bring the schema up to date."""
     settings = settings or Settings.load()
     try:
@@ -40,6 +47,12 @@ def open_context(settings: Settings | None = None, *, migrate: bool = True) -> S
     if migrate:
         db.migrate()
     artifacts = make_artifact_store(settings)
-    return ServiceContext(settings=settings, db=db, artifacts=artifacts,
-                          deployments=make_deployment_target(settings, artifacts),
-                          monitors=make_external_monitors(settings), factsheets=make_factsheets(settings))  # fmt: skip
+    return ServiceContext(
+        settings=settings,
+        db=db,
+        artifacts=artifacts,
+        deployments=make_deployment_target(settings, artifacts),
+        monitors=make_external_monitors(settings),
+        factsheets=make_factsheets(settings),
+        password_hasher=password_hasher or PasswordHasher(),
+    )

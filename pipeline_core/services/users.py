@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
@@ -18,8 +17,6 @@ from pipeline_core.store.models import User
 
 MIN_PASSWORD_LENGTH = 12
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-_hasher = PasswordHasher()
-
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -38,7 +35,7 @@ def add_user(ctx: ServiceContext, actor: Principal | None, *, username: str, rol
     if role not in ROLES:
         raise ConfigError(f"role {role!r} is not one of {list(ROLES)}")
     _check_password(password)
-    password_hash = _hasher.hash(password)
+    password_hash = ctx.password_hasher.hash(password)
     with ctx.db.write() as session:
         first = session.execute(select(func.count()).select_from(User)).scalar() == 0
         if actor is None and not first:
@@ -66,7 +63,7 @@ def set_password(ctx: ServiceContext, actor: Principal, *, username: str, passwo
         user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
         if user is None:
             raise NotFoundError(f"user {username!r} does not exist")
-        user.password_hash = _hasher.hash(password)
+        user.password_hash = ctx.password_hasher.hash(password)
         audit.record(session, actor=actor.username, action="user.password_changed", object_type="user",
                      object_id=username)  # fmt: skip
 
@@ -77,10 +74,10 @@ def authenticate(ctx: ServiceContext, username: str, password: str) -> Principal
         user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     refused = AuthError(f"login refused for {username!r}: unknown user or wrong password")
     if user is None or user.disabled or not user.password_hash:
-        _hasher.hash(password)  # same cost whether or not the user exists
+        ctx.password_hasher.hash(password)  # same cost whether or not the user exists
         raise refused
     try:
-        _hasher.verify(user.password_hash, password)
+        ctx.password_hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError) as exc:
         raise refused from exc
     return Principal(user.username, user.role)

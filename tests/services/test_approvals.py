@@ -30,11 +30,6 @@ def _prod(ctx: ServiceContext) -> list[Deployment]:
         return list(session.execute(select(Deployment).where(Deployment.space == "prod")).scalars())
 
 
-@pytest.fixture
-def candidate(live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path) -> int:
-    return make_candidate(live_ctx, people["dora"], tmp_path)
-
-
 def test_approve_records_the_artifact_and_evidence_then_deploys_to_prod(
     live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:

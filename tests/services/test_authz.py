@@ -16,7 +16,7 @@ from pipeline_core.services.authz import PERMISSIONS, ROLES, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import register_file
 from pipeline_core.services.runs import cancel_run, launch_run
-from tests.conftest import PASSWORD
+from tests.credentials import PASSWORD
 from tests.services.helpers import FAST
 
 NO_SUCH = 9999  # ids that do not exist: an allowed role gets NotFoundError, a refused one PermissionDenied

@@ -24,7 +24,7 @@ from pipeline_core.services.payloads import count_payload as payload_count
 from pipeline_core.services.runs import get_run, list_runs
 from pipeline_core.services.scoring_client import score_over_http
 from pipeline_core.store.models import AuditEvent, Deployment, Evaluation, ModelVersion
-from tests.conftest import PASSWORD
+from tests.credentials import PASSWORD
 from tests.ibm_fake import FakeCloudPak
 from tests.services.helpers import make_candidate
 

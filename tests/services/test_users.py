@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from pipeline_core.config import Settings
 from pipeline_core.errors import AuthError, ConfigError, ConflictError, PermissionDenied
 from pipeline_core.services import users
 from pipeline_core.services.authz import Principal
-from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.store.models import AuditEvent, User
-from tests.conftest import PASSWORD
+from tests.credentials import PASSWORD
 
 
 def test_first_user_bootstraps_then_only_admins_add(ctx: ServiceContext) -> None:
@@ -31,6 +32,19 @@ def test_passwords_are_argon2_hashes_and_never_audited(ctx: ServiceContext) -> N
         details = [e.details for e in session.execute(select(AuditEvent)).scalars()]
     assert stored is not None and stored.startswith("$argon2id$") and PASSWORD not in stored
     assert PASSWORD not in str(details)
+
+
+def test_the_product_hashes_at_argon2s_rfc_9106_cost(settings: Settings) -> None:
+    """The suite's stores use a cheap hasher; a context opened as the product opens it keeps the full cost."""
+    product = open_context(settings)
+    try:
+        users.add_user(product, None, username="ada", role="admin", password=PASSWORD)
+        with product.db.read() as session:
+            stored = session.execute(select(User.password_hash)).scalar_one()
+        assert stored is not None and stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        assert users.authenticate(product, "ada", PASSWORD) == Principal("ada", "admin")
+    finally:
+        product.close()
 
 
 def test_authenticate(ctx: ServiceContext, people: dict[str, Principal]) -> None:

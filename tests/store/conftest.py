@@ -29,7 +29,7 @@ def fresh_url(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -
 @pytest.fixture
 def settings(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """The root ``settings`` with the metadata store of this kind (artifacts stay in the temp folder)."""
-    url = "" if store_kind == "sqlite" else request.getfixturevalue("pg_server").new_database()
+    url = "" if store_kind == "sqlite" else request.getfixturevalue("pg_server").new_database(migrated=True)
     return Settings(
         data_dir=tmp_path / "data", database_url=url, heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1
     )

@@ -1,0 +1,11 @@
+"""The test suite's throwaway credential and its cheap password hasher, shared by in-process and CLI tests."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+
+PASSWORD = "correct horse battery"  # test-only credential for throwaway stores
+# The suite hashes hundreds of throwaway passwords; the product's own cost (the default, asserted in
+# tests/services/test_users.py) would spend minutes on them. Verifying reads the cost from the stored
+# hash, so a CLI process signing in against a store made here pays the cheap cost too.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
