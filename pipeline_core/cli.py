@@ -20,44 +20,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import httpx
-
-from pipeline_core.data.german_credit import generate_german_credit
-from pipeline_core.data.load import frame_to_csv_bytes
-from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import AuthError, ConfigError, DataError, DeploymentError, NotFoundError, PipelineError
-from pipeline_core.params import RunParams
-from pipeline_core.services import (
-    approvals,
-    deployments,
-    evaluations,
-    feedback,
-    model_tests,
-    reports,
-    retraining,
-    users,
-)
-from pipeline_core.services.audit import verify_chain
-from pipeline_core.services.authz import Principal
-from pipeline_core.services.context import ServiceContext, open_context
-from pipeline_core.services.datasets import builtin_spec
-from pipeline_core.services.payloads import PayloadWindow
-from pipeline_core.services.runs import (
-    STAGE_TITLES,
-    cancel_run,
-    get_run,
-    launch_file_run,
-    list_model_versions,
-    list_runs,
-    live_workers,
-    model_version_for_run,
-    reap_stale_runs,
-    run_summary,
-)
-from pipeline_core.services.worker import RunWorker, new_worker_id
-from pipeline_core.serving.server import BackgroundServer, serve_forever
+
+# Each command imports the services it uses inside its function: imported here, they pulled in shap, sklearn,
+# plotly, pandas, fastapi and uvicorn (about 2 s) before `--help` or `users list` could answer.
+if TYPE_CHECKING:
+    from pipeline_core.data.spec import DataSpec
+    from pipeline_core.services.authz import Principal
+    from pipeline_core.services.context import ServiceContext
+    from pipeline_core.services.deployments import DeploymentInfo
 
 EXIT = {"succeeded": 0, "failed": 1, "cancelled": 3, "lost": 1}
 HEADLINE_METRICS = ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier",
@@ -74,6 +47,8 @@ class TerminalProgress:
         self._ticker: threading.Thread | None = None
 
     def __call__(self, stage: str, event: str, seconds: float) -> None:
+        from pipeline_core.services.runs import STAGE_TITLES
+
         if event == "start":
             self._start(stage)
             return
@@ -82,6 +57,8 @@ class TerminalProgress:
         self._line(f"  [{mark}] {STAGE_TITLES.get(stage, stage):<24} {seconds:7.2f} s")
 
     def _start(self, stage: str) -> None:
+        from pipeline_core.services.runs import STAGE_TITLES
+
         if not self.tty:
             self._line(f"  [....] {STAGE_TITLES.get(stage, stage)}")
             return
@@ -123,6 +100,8 @@ DEMO_USERS = (
 
 def _login(ctx: ServiceContext, args: argparse.Namespace) -> Principal:
     """The acting user: --user or MLOPS_USER, password from MLOPS_PASSWORD or a prompt."""
+    from pipeline_core.services import users
+
     username = getattr(args, "user", None) or ctx.settings.user
     if not username:
         raise AuthError("name the acting user with --user or MLOPS_USER")
@@ -150,6 +129,8 @@ def _new_password(ctx: ServiceContext, args: argparse.Namespace) -> str:
 
 def _ensure_demo_users(ctx: ServiceContext, out: TextIO) -> None:
     """Create the demo users once, with passwords from MLOPS_DEMO_PASSWORD or generated and shown once."""
+    from pipeline_core.services import users
+
     if users.user_count(ctx) > 0:
         return
     out.write("creating demo users (passwords are shown only now; they are stored as argon2 hashes):\n")
@@ -163,6 +144,8 @@ def _ensure_demo_users(ctx: ServiceContext, out: TextIO) -> None:
 
 
 def _demo_scientist(ctx: ServiceContext) -> Principal:
+    from pipeline_core.services import users
+
     try:
         return users.get_principal(ctx, "demo_scientist")
     except NotFoundError as exc:
@@ -170,6 +153,8 @@ def _demo_scientist(ctx: ServiceContext) -> Principal:
 
 
 def _scoring_alive(url: str) -> bool:
+    import httpx
+
     try:
         return httpx.get(url.rstrip("/") + "/health", timeout=2).status_code == 200
     except httpx.HTTPError:
@@ -179,6 +164,8 @@ def _scoring_alive(url: str) -> bool:
 @contextmanager
 def scoring_service(ctx: ServiceContext, out: TextIO) -> Iterator[None]:
     """Make sure a scoring service answers at settings.scoring_url for the pipeline's deploy stage."""
+    from pipeline_core.serving.server import BackgroundServer
+
     if _scoring_alive(ctx.settings.scoring_url):
         yield
         return
@@ -205,6 +192,9 @@ def scoring_service(ctx: ServiceContext, out: TextIO) -> Iterator[None]:
 
 
 def _load_spec(value: str) -> DataSpec:
+    from pipeline_core.data.spec import DataSpec
+    from pipeline_core.services.datasets import builtin_spec
+
     path = Path(value)
     if path.suffix == ".json" or path.is_file():
         try:
@@ -216,6 +206,9 @@ def _load_spec(value: str) -> DataSpec:
 
 def _execute_or_wait(ctx: ServiceContext, run_id: int, *, wait: bool, out: TextIO) -> int:
     """Run it here when no worker is alive; otherwise leave it to the workers (and wait)."""
+    from pipeline_core.services.runs import live_workers, reap_stale_runs
+    from pipeline_core.services.worker import RunWorker, new_worker_id
+
     reap_stale_runs(ctx)
     workers = live_workers(ctx)
     if not workers:
@@ -237,6 +230,8 @@ def _execute_or_wait(ctx: ServiceContext, run_id: int, *, wait: bool, out: TextI
 
 
 def _wait(ctx: ServiceContext, run_id: int, out: TextIO) -> int:
+    from pipeline_core.services.runs import STAGE_TITLES, get_run, reap_stale_runs
+
     seen: dict[str, str] = {}
     while True:
         run = get_run(ctx, run_id)
@@ -253,6 +248,8 @@ def _wait(ctx: ServiceContext, run_id: int, out: TextIO) -> int:
 
 
 def _report(ctx: ServiceContext, run_id: int, status: str, out: TextIO) -> int:
+    from pipeline_core.services.runs import get_run, model_version_for_run
+
     run = get_run(ctx, run_id)
     out.write(f"run {run_id}: {run.status}\n")
     if run.error:
@@ -274,6 +271,12 @@ def _report(ctx: ServiceContext, run_id: int, status: str, out: TextIO) -> int:
 
 
 def cmd_demo(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.data.german_credit import generate_german_credit
+    from pipeline_core.data.load import frame_to_csv_bytes
+    from pipeline_core.params import RunParams
+    from pipeline_core.services.datasets import builtin_spec
+    from pipeline_core.services.runs import launch_file_run
+
     path = ctx.settings.data_dir / "demo" / f"german_credit_generated_{args.rows}_seed{args.seed}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
@@ -287,6 +290,9 @@ def cmd_demo(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_run(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.params import RunParams
+    from pipeline_core.services.runs import launch_file_run
+
     params = RunParams.from_strings(args.param or [])
     actor = _login(ctx, args)
     run = launch_file_run(ctx, actor, args.data, spec=_load_spec(args.spec), params=params)
@@ -295,6 +301,8 @@ def cmd_run(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_runs(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services.runs import cancel_run, get_run, list_runs, reap_stale_runs, run_summary
+
     reap_stale_runs(ctx)
     if args.runs_command == "list":
         out.write(f"{'id':>5}  {'status':<10} {'created':<19}  {'by':<16} {'dataset':<32} error\n")
@@ -329,6 +337,8 @@ def cmd_runs(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_models(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services.runs import list_model_versions
+
     out.write(f"{'id':>4}  {'name':<16} {'ver':>3}  {'type':<14} {'state':<10} {'roc_auc':>7}  {'run':>4}  sha256\n")
     for mv in list_model_versions(ctx, limit=args.limit):
         auc = mv.metrics.get("roc_auc", float("nan"))
@@ -338,6 +348,8 @@ def cmd_models(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
 
 
 def cmd_worker(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services.worker import RunWorker
+
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -357,12 +369,17 @@ def cmd_worker(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
 
 
 def cmd_generate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.data.german_credit import generate_german_credit
+    from pipeline_core.data.load import frame_to_csv_bytes
+
     Path(args.out).write_bytes(frame_to_csv_bytes(generate_german_credit(args.rows, seed=args.seed)))
     out.write(f"wrote {args.rows} generated German credit rows to {args.out}\n")
     return 0
 
 
 def cmd_audit(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services.audit import verify_chain
+
     with ctx.db.read() as session:
         status = verify_chain(session)
     out.write(f"audit chain: {'intact' if status.ok else 'BROKEN'} ({status.events} events checked)"
@@ -371,6 +388,8 @@ def cmd_audit(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
 
 
 def cmd_serve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.serving.server import serve_forever
+
     host, port = args.host or ctx.settings.serve_host, args.port or ctx.settings.serve_port
     out.write(f"scoring service on http://{host}:{port} (OpenAPI docs at /docs); Ctrl-C stops it\n")
     out.flush()
@@ -379,6 +398,8 @@ def cmd_serve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
 
 
 def cmd_users(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import users
+
     if args.users_command == "add":
         actor = None if users.user_count(ctx) == 0 else _login(ctx, args)
         added = users.add_user(ctx, actor, username=args.username, role=args.role, password=_new_password(ctx, args))
@@ -393,12 +414,14 @@ def cmd_users(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
     return 0
 
 
-def _write_deployment(info: deployments.DeploymentInfo, base_url: str, out: TextIO) -> None:
+def _write_deployment(info: DeploymentInfo, base_url: str, out: TextIO) -> None:
     out.write(f"{info.id:>4}  {info.space:<8} {info.name:<28} {info.model_name} v{info.model_version} "
               f"(model version {info.model_version_id})  {base_url.rstrip('/')}{info.scoring_path}\n")  # fmt: skip
 
 
 def cmd_deployments(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import deployments
+
     actor = _login(ctx, args)
     for info in deployments.list_deployments(ctx, actor):
         _write_deployment(info, ctx.settings.scoring_url, out)
@@ -406,6 +429,8 @@ def cmd_deployments(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) 
 
 
 def cmd_deploy(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import approvals, deployments
+
     actor = _login(ctx, args)
     if args.space == "prod":
         info = approvals.deploy_approved(ctx, actor, args.model_version)
@@ -419,12 +444,19 @@ def cmd_deploy(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
 
 
 def cmd_keys(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import deployments
+
     key = deployments.issue_key(ctx, _login(ctx, args), args.deployment, label=args.label)
     out.write(f"API key for deployment {args.deployment} (shown once): {key}\n")
     return 0
 
 
 def cmd_score(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    import httpx
+
+    from pipeline_core.services import deployments, feedback
+    from pipeline_core.services.datasets import builtin_spec
+
     key = ctx.settings.api_key
     if not key:
         raise AuthError("set MLOPS_API_KEY to the deployment's API key")
@@ -452,6 +484,8 @@ def cmd_score(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
 
 
 def cmd_feedback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import feedback
+
     actor = _login(ctx, args)
     path = Path(args.file)
     try:
@@ -466,6 +500,8 @@ def cmd_feedback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> 
 
 
 def cmd_review(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import approvals
+
     queue = approvals.review_queue(ctx, _login(ctx, args))
     if not queue:
         out.write("no model version is awaiting review\n")
@@ -477,6 +513,8 @@ def cmd_review(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
 
 
 def cmd_approve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import approvals
+
     actor = _login(ctx, args)
     outcome = approvals.approve(ctx, actor, args.model_version, comment=args.comment, artifact_sha256=args.artifact,
                                 evidence=args.evidence or None, override_reason=args.override)  # fmt: skip
@@ -492,12 +530,16 @@ def cmd_approve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
 
 
 def cmd_reject(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import approvals
+
     decision = approvals.reject(ctx, _login(ctx, args), args.model_version, comment=args.comment)
     out.write(f"model version {args.model_version} rejected (decision {decision})\n")
     return 0
 
 
 def cmd_rollback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import deployments
+
     result = deployments.rollback(ctx, _login(ctx, args), deployment_id=args.deployment, model_name=args.model)
     out.write("rolled back: ")
     _write_deployment(result.deployment, ctx.settings.scoring_url, out)
@@ -505,6 +547,9 @@ def cmd_rollback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> 
 
 
 def cmd_evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import evaluations
+    from pipeline_core.services.payloads import PayloadWindow
+
     actor = _login(ctx, args)
     since = _timestamp(args.since) if args.since else None
     window = PayloadWindow(since=since, max_records=args.max_records or ctx.settings.evaluation_max_records)
@@ -533,6 +578,8 @@ def _timestamp(text: str) -> datetime:
 
 
 def cmd_evaluations(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import evaluations
+
     found = evaluations.list_evaluations(ctx, _login(ctx, args), deployment_id=args.deployment,
                                          model_version_id=args.model_version)  # fmt: skip
     if not found:
@@ -545,6 +592,8 @@ def cmd_evaluations(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) 
 
 
 def cmd_alerts(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import evaluations
+
     actor = _login(ctx, args)
     if args.alerts_command == "ack":
         evaluations.acknowledge_alert(ctx, actor, args.alert)
@@ -560,6 +609,8 @@ def cmd_alerts(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
 
 
 def cmd_retrain(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import retraining
+
     actor = _login(ctx, args)
     outcome = retraining.retrain(ctx, actor, deployment_id=args.deployment, request_id=args.request)
     out.write(f"retraining run {outcome.run_id} queued on dataset {outcome.dataset_id}: {outcome.training_records} "
@@ -574,6 +625,8 @@ def cmd_retrain(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
 
 
 def cmd_test_model(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import model_tests
+
     stored = model_tests.run_on_version(ctx, _login(ctx, args), args.model_version)
     report = stored.report
     out.write(f"model tests of model version {args.model_version} (stored as model test run {stored.id}): "
@@ -589,6 +642,8 @@ def cmd_test_model(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -
 
 
 def cmd_report(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import reports
+
     text = reports.validation_report(ctx, _login(ctx, args), args.model_version, evaluation_id=args.evaluation)
     path = Path(args.out)
     try:
@@ -604,6 +659,8 @@ DASHBOARD_APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 def start_dashboard(ctx: ServiceContext) -> tuple[subprocess.Popen[bytes], str]:
     """Streamlit serving ``dashboard/app.py`` over this store, from the repository (its .streamlit/config.toml)."""
+    import httpx
+
     if not DASHBOARD_APP.is_file():
         raise ConfigError(f"the dashboard is not installed here: {DASHBOARD_APP} does not exist")
     host, port = ctx.settings.serve_host, ctx.settings.dashboard_port
@@ -631,6 +688,12 @@ def start_dashboard(ctx: ServiceContext) -> tuple[subprocess.Popen[bytes], str]:
 
 def cmd_up(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     """The product on its embedded default: scoring service, a worker, the dashboard and one demo run."""
+    from pipeline_core.data.german_credit import generate_german_credit
+    from pipeline_core.services import deployments
+    from pipeline_core.services.datasets import builtin_spec
+    from pipeline_core.services.worker import RunWorker
+    from pipeline_core.serving.server import BackgroundServer
+
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = BackgroundServer(ctx, host=ctx.settings.serve_host, port=ctx.settings.serve_port).start()
@@ -858,6 +921,9 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = build_parser().parse_args(argv)
+    # Only now: --help and usage errors then answer without loading the store (sqlalchemy, argon2).
+    from pipeline_core.services.context import open_context
+
     try:
         ctx = open_context()
     except PipelineError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -21,11 +22,10 @@ from pipeline_core.data.spec import DataSpec
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.serving.server import BackgroundServer
-from tests.ibm_fake import API_KEY as IBM_API_KEY
-from tests.ibm_fake import USER as IBM_USER
+from tests.credentials import CHEAP_HASHER
 from tests.ibm_fake import FakeCloudPak, running
 from tests.postgres import PostgresServer, server_binaries
-from tests.states import CHEAP_HASHER, EMPTY, State, States, add_people, test_settings
+from tests.states import EMPTY, State, States, add_ibm_people, add_people, ibm_settings, ibm_setup, test_settings
 
 pytest_plugins = ("tests.live",)  # the live scoring-service fixtures, shared by services and serving tests
 
@@ -54,20 +54,49 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+MISSING = "missing_system_packages"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reports what it collected
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Stop before the first test when the machine lacks a system package a selected test needs.
 
-    One line naming the install, instead of a late error inside one test (or a silent skip).
+    One line naming the install, instead of a late error inside one test (or a silent skip). An
+    xdist worker cannot stop the session cleanly: it runs nothing and tells the controller, which
+    prints the line and exits with the same code (``pytest_sessionfinish``).
     """
     present = {"chromium": CHROMIUM.is_file(), "postgresql": server_binaries() is not None}
     missing = {package for item in session.items for package in _system_packages(item) if not present[package]}
-    if missing:
-        packages = " ".join(sorted(missing))
-        pytest.exit(
-            f"the selected tests need {packages}: run 'sudo apt-get install -y {packages}' "
-            "(or 'make test', which installs them through scripts/test-deps)",
-            returncode=pytest.ExitCode.USAGE_ERROR,
-        )
+    if not missing:
+        return
+    packages = " ".join(sorted(missing))
+    message = (
+        f"the selected tests need {packages}: run 'sudo apt-get install -y {packages}' "
+        "(or 'make test', which installs them through scripts/test-deps)"
+    )
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is None:
+        pytest.exit(message, returncode=pytest.ExitCode.USAGE_ERROR)
+    workeroutput[MISSING] = message
+    session.items.clear()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: keep a worker's word that system packages are missing."""
+    message = getattr(node, "workeroutput", {}).get(MISSING)
+    if message:
+        node.config.stash[_MISSING_KEY] = message
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    message = session.config.stash.get(_MISSING_KEY, None)
+    if message:
+        session.config.get_terminal_writer().line(f"ERROR: {message}", red=True)
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+
+_MISSING_KEY = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")
@@ -133,40 +162,52 @@ def csv_path(tmp_path: Path, frame: pd.DataFrame) -> Path:
 
 
 @pytest.fixture
-def fake_cpd(tmp_path: Path) -> Iterator[FakeCloudPak]:
-    """A local HTTPS stand-in for Cloud Pak for Data (watsonx.ai, OpenScale) for the IBM SDKs to talk to."""
+def fake_cpd(tmp_path: Path, request: pytest.FixtureRequest, states: States) -> Iterator[FakeCloudPak]:
+    """A local HTTPS stand-in for Cloud Pak for Data (watsonx.ai, OpenScale) for the IBM SDKs to talk to.
+
+    With ``ibm_candidate``, a copy of the session's saved fake that served the candidate's pipeline run.
+    """
     folder = tmp_path / "fake-cpd"
+    if "ibm_candidate" in request.fixturenames:
+        with states.ibm_candidate().restored(tmp_path / "data", folder) as fake:
+            yield fake
+        return
     folder.mkdir()
     yield from running(folder)
 
 
 @pytest.fixture
 def ibm_ctx(
-    tmp_path: Path, fake_cpd: FakeCloudPak, monkeypatch: pytest.MonkeyPatch, states: States
+    tmp_path: Path,
+    fake_cpd: FakeCloudPak,
+    monkeypatch: pytest.MonkeyPatch,
+    states: States,
+    request: pytest.FixtureRequest,
 ) -> Iterator[ServiceContext]:
     """All three IBM backends (watsonx.ai, OpenScale, AI Factsheets), here on the fake Cloud Pak for Data."""
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fake_cpd.ca_path))  # undone after the test, whoever set it
-    preprod, prod = fake_cpd.add_space("credit preprod"), fake_cpd.add_space("credit prod")
-    usecase, catalog = fake_cpd.add_usecase("credit risk scoring", phases={preprod: "Validate", prod: "Operate"})
-    fake_cpd.define_facts(REPO / "docs" / "factsheets_facts.csv")  # the administrator's one-time step
-    settings = test_settings(
-        tmp_path / "data",
-        deployment_backend="ibm",
-        monitor_backend="ibm",
-        ibm_url=fake_cpd.url,
-        ibm_username=IBM_USER,
-        ibm_api_key=IBM_API_KEY,
-        ibm_ca_bundle=str(fake_cpd.ca_path),
-        ibm_space_preprod=preprod,
-        ibm_space_prod=prod,
-        factsheet_backend="ibm",
-        factsheets_usecase_id=usecase,
-        factsheets_catalog_id=catalog,
-    )
-    states.get(EMPTY).copy_to(settings.data_dir)
-    context = open_context(settings, password_hasher=CHEAP_HASHER)
+    if "ibm_candidate" in request.fixturenames:
+        ids = states.ibm_candidate().ids  # the store was copied with the fake (fake_cpd)
+    else:
+        ids = ibm_setup(fake_cpd)
+        states.get(EMPTY).copy_to(tmp_path / "data")
+    context = open_context(ibm_settings(tmp_path / "data", fake_cpd, ids), password_hasher=CHEAP_HASHER)
     yield context
     context.close()
+
+
+@pytest.fixture
+def crew(ibm_ctx: ServiceContext, request: pytest.FixtureRequest, states: States) -> dict[str, Principal]:
+    """An admin, a data scientist and a validator on the IBM store."""
+    if "ibm_candidate" in request.fixturenames:
+        return dict(states.ibm_candidate().people)
+    return add_ibm_people(ibm_ctx)
+
+
+@pytest.fixture
+def ibm_candidate(ibm_ctx: ServiceContext, crew: dict[str, Principal], states: States) -> int:
+    """dora's model version awaiting review, deployed to the pre-prod space of the fake by the IBM pipeline."""
+    return states.ibm_candidate().model_version_id
 
 
 @pytest.fixture(scope="session")

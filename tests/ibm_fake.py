@@ -604,17 +604,24 @@ def _unpack(archive: bytes) -> Any:
 class FakeCloudPak:
     """The fake served over HTTPS on a free loopback port, with its own CA (``ca_path``)."""
 
-    def __init__(self, folder: Path, *, users: dict[str, str]) -> None:
-        self.state = FakeState(users=dict(users))
-        ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost")
+    def __init__(self, folder: Path, *, users: dict[str, str], port: int = 0, state: FakeState | None = None) -> None:
+        """A fake with its own CA in ``folder`` (kept when ``folder`` has one), on ``port`` (0: any free one).
+
+        ``state`` and a fixed ``port`` bring back a fake a test session saved (``tests/states.py``): the
+        store it served holds its URL, so the copy listens where the original did, with the same CA.
+        """
+        self.state = state if state is not None else FakeState(users=dict(users))
         self.ca_path = folder / "ca.pem"
         key, crt = folder / "key.pem", folder / "cert.pem"
-        ca.cert_pem.write_to_path(str(self.ca_path))
-        cert.private_key_pem.write_to_path(str(key))
-        cert.cert_chain_pems[0].write_to_path(str(crt))
+        if not (self.ca_path.is_file() and key.is_file() and crt.is_file()):
+            ca = trustme.CA()
+            cert = ca.issue_cert("127.0.0.1", "localhost")
+            ca.cert_pem.write_to_path(str(self.ca_path))
+            cert.private_key_pem.write_to_path(str(key))
+            cert.cert_chain_pems[0].write_to_path(str(crt))
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the port again, past TIME_WAIT
+        self._socket.bind(("127.0.0.1", port))
         self.port = self._socket.getsockname()[1]
         config = uvicorn.Config(create_app(self.state), log_level="warning", access_log=False, lifespan="off",
                                 timeout_keep_alive=120, ssl_keyfile=str(key), ssl_certfile=str(crt))  # fmt: skip
@@ -676,10 +683,11 @@ class FakeCloudPak:
         self._socket.close()
 
 
-def running(folder: Path) -> Iterator[FakeCloudPak]:
-    """A started fake that knows one user and the default software specification."""
-    fake = FakeCloudPak(folder, users={USER: API_KEY})
-    fake.state.software_specs[SOFTWARE_SPEC] = "5c1b0ca2-4977-5c2e-9439-ffd44ea8ffe9"
+def running(folder: Path, *, port: int = 0, state: FakeState | None = None) -> Iterator[FakeCloudPak]:
+    """A started fake that knows one user and the default software specification (or a saved ``state``)."""
+    fake = FakeCloudPak(folder, users={USER: API_KEY}, port=port, state=state)
+    if state is None:
+        fake.state.software_specs[SOFTWARE_SPEC] = "5c1b0ca2-4977-5c2e-9439-ffd44ea8ffe9"
     fake.start()
     try:
         yield fake

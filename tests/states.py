@@ -8,13 +8,21 @@ test gets a byte-for-byte copy of it: the same rows, ids, artifacts, audit chain
 the fixture used to build, without the wait. Tests of the run itself still run the pipeline.
 
 States build on one another (``candidate`` -> ``live``, ``candidate`` -> ``in_prod``) and are
-built lazily, so a session that never asks for one never pays for it.
+built lazily, so a session that never asks for one never pays for it. ``ibm_candidate`` is a
+candidate built on the fake Cloud Pak for Data: its template is the store *and* the fake's state
+(spaces, assets, deployments, OpenScale, facts, the calls it received), brought back on the port
+the store's deployments point at.
 """
 
 from __future__ import annotations
 
+import copy
+import os
+import random
 import shutil
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,8 +34,13 @@ from pipeline_core.services.payloads import count_payload
 from pipeline_core.serving.server import BackgroundServer
 from pipeline_core.store.models import ModelVersion
 from tests.credentials import CHEAP_HASHER, PASSWORD
+from tests.ibm_fake import API_KEY as IBM_API_KEY
+from tests.ibm_fake import USER as IBM_USER
+from tests.ibm_fake import FakeCloudPak, FakeState, running
 from tests.processes import wait_for
 from tests.services.helpers import make_candidate
+
+REPO = Path(__file__).resolve().parents[1]
 
 # One user per role, plus a second data scientist and validator; "ada" (admin) adds the others.
 PEOPLE = (
@@ -76,6 +89,7 @@ class States:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._built: dict[str, State] = {}
+        self._ibm: IbmState | None = None
         self._builders: dict[str, Callable[[Path], State]] = {
             EMPTY: self._empty,
             "candidate": self._candidate,
@@ -92,6 +106,11 @@ class States:
             folder = self.root / name
             self._built[name] = self._builders[name](folder)
         return self._built[name]
+
+    def ibm_candidate(self) -> IbmState:
+        if self._ibm is None:
+            self._ibm = build_ibm_candidate(self.root, self.get(EMPTY))
+        return self._ibm
 
     def _open(self, folder: Path, base: str | None) -> ServiceContext:
         if base is not None:
@@ -155,3 +174,106 @@ class States:
             server.stop()
             ctx.close()
         return replace(base, name="in_prod", folder=folder, deployment_id=outcome.deployment.id)
+
+
+def ibm_setup(fake: FakeCloudPak) -> dict[str, str]:
+    """What an administrator sets up on the platform: two spaces, an AI use case over them, the fact definitions."""
+    preprod, prod = fake.add_space("credit preprod"), fake.add_space("credit prod")
+    usecase, catalog = fake.add_usecase("credit risk scoring", phases={preprod: "Validate", prod: "Operate"})
+    fake.define_facts(REPO / "docs" / "factsheets_facts.csv")
+    return {"ibm_space_preprod": preprod, "ibm_space_prod": prod, "factsheets_usecase_id": usecase,
+            "factsheets_catalog_id": catalog}  # fmt: skip
+
+
+def ibm_settings(data_dir: Path, fake: FakeCloudPak, ids: dict[str, str]) -> Settings:
+    """All three IBM backends (watsonx.ai, OpenScale, AI Factsheets) on ``fake``."""
+    return test_settings(
+        data_dir,
+        deployment_backend="ibm",
+        monitor_backend="ibm",
+        factsheet_backend="ibm",
+        ibm_url=fake.url,
+        ibm_username=IBM_USER,
+        ibm_api_key=IBM_API_KEY,
+        ibm_ca_bundle=str(fake.ca_path),
+        **ids,
+    )
+
+
+def _port_outside_the_ephemeral_range() -> int:
+    """A free port the kernel never hands out to a client socket, so it stays ours between tests."""
+    low, _high = (int(p) for p in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    for _ in range(200):
+        port = random.randrange(20000, min(low, 32768))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
+
+
+@contextmanager
+def ca_bundle(path: Path) -> Iterator[None]:
+    """REQUESTS_CA_BUNDLE for the facts client while a template is built (a test sets it with monkeypatch)."""
+    before = os.environ.get("REQUESTS_CA_BUNDLE")
+    os.environ["REQUESTS_CA_BUNDLE"] = str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("REQUESTS_CA_BUNDLE", None)
+        else:
+            os.environ["REQUESTS_CA_BUNDLE"] = before
+
+
+@dataclass(frozen=True)
+class IbmState:
+    """A candidate on the fake Cloud Pak for Data: the store, the fake's state, its CA and port, the settings' ids."""
+
+    folder: Path
+    fake_folder: Path
+    fake_state: FakeState
+    port: int
+    ids: dict[str, str]
+    people: dict[str, Principal]
+    model_version_id: int
+
+    @contextmanager
+    def restored(self, data_dir: Path, fake_folder: Path) -> Iterator[FakeCloudPak]:
+        """The store copied to ``data_dir`` and a fake serving a copy of the saved state, until the block ends."""
+        shutil.copytree(self.folder, data_dir, dirs_exist_ok=True)
+        shutil.copytree(self.fake_folder, fake_folder, dirs_exist_ok=True)
+        yield from running(fake_folder, port=self.port, state=copy.deepcopy(self.fake_state))
+
+
+IBM_PEOPLE = (("admin", "ada", "admin"), ("dora", "dora", "data_scientist"), ("vera", "vera", "validator"))
+
+
+def add_ibm_people(ctx: ServiceContext) -> dict[str, Principal]:
+    out: dict[str, Principal] = {}
+    for key, name, role in IBM_PEOPLE:
+        out[key] = users.add_user(ctx, out.get("admin"), username=name, role=role, password=PASSWORD)
+    return out
+
+
+def build_ibm_candidate(root: Path, empty: State) -> IbmState:
+    """dora's candidate through the IBM pipeline: deployed to the pre-prod space, subscribed, tracked."""
+    folder, fake_folder, inputs = root / "ibm_candidate", root / "ibm_candidate-fake", root / "ibm_candidate-input"
+    fake_folder.mkdir(parents=True)
+    inputs.mkdir()
+    empty.copy_to(folder)
+    port = _port_outside_the_ephemeral_range()
+    with contextmanager(running)(fake_folder, port=port) as fake:
+        ids = ibm_setup(fake)
+        with ca_bundle(fake.ca_path):
+            ctx = open_context(ibm_settings(folder, fake, ids), password_hasher=CHEAP_HASHER)
+            try:
+                people = add_ibm_people(ctx)
+                mv = make_candidate(ctx, people["dora"], inputs)
+            finally:
+                ctx.close()
+        saved = copy.deepcopy(fake.state)
+    return IbmState(folder, fake_folder, saved, port, ids, people, mv)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline_core.backends.base import ArtifactStore, ModelToServe, Prediction, ServedModel
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import DeploymentError, PipelineError
-from pipeline_core.model_io import load_model
-from pipeline_core.scoring import LoadedModel, parse_payload, score
+
+if TYPE_CHECKING:
+    from pipeline_core.scoring import LoadedModel
 
 
 class LocalDeploymentTarget:
@@ -30,6 +31,11 @@ class LocalDeploymentTarget:
         self._loaded: dict[str, LoadedModel] = {}  # deployment id -> model it serves
 
     def _load(self, artifact: bytes, spec: DataSpec, what: str) -> LoadedModel:
+        # Every context builds this target; scikit-learn and pandas load only when a model is put online,
+        # so commands that never deploy (users, runs list, audit verify) start without them.
+        from pipeline_core.model_io import load_model
+        from pipeline_core.scoring import LoadedModel
+
         try:
             return LoadedModel.build(load_model(artifact), spec)
         except PipelineError as exc:
@@ -49,6 +55,8 @@ class LocalDeploymentTarget:
         )  # fmt: skip
 
     def score(self, served: ServedModel, records: Sequence[Mapping[str, Any]]) -> list[Prediction]:
+        from pipeline_core.scoring import parse_payload, score
+
         with self._lock:
             loaded = self._loaded.get(served.deployment_id)
         if loaded is None:

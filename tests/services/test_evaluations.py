@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import NotFoundError, PermissionDenied
-from pipeline_core.services import approvals, deployments, evaluations, reports, retraining
+from pipeline_core.services import deployments, evaluations, reports, retraining
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
@@ -24,22 +23,17 @@ from pipeline_core.services.feedback import upload_feedback
 from pipeline_core.services.payloads import PayloadWindow, count_payload
 from pipeline_core.services.runs import model_version_for_run
 from pipeline_core.services.worker import RunWorker
-from pipeline_core.store.models import Alert, Dataset, Evaluation, ModelVersion, RetrainingRequest, Run
+from pipeline_core.store.models import Alert, Dataset, Evaluation, RetrainingRequest, Run
 from tests.processes import wait_for
-from tests.services.helpers import make_candidate
+from tests.states import State
 
 
-def _to_prod(ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path) -> tuple[int, int, str]:
-    mv_id = make_candidate(ctx, people["dora"], tmp_path)
-    with ctx.db.read() as session:
-        mv = session.get(ModelVersion, mv_id)
-        assert mv is not None
-        sha = mv.artifact_sha256
-    outcome = approvals.approve(ctx, people["vera"], mv_id, comment="quality, fairness and drift reviewed",
-                                artifact_sha256=sha)  # fmt: skip
-    assert outcome.deployment is not None and outcome.deployment.space == "prod"
-    key = deployments.issue_key(ctx, people["dora"], outcome.deployment.id, label="e2e")
-    return mv_id, outcome.deployment.id, key
+def _to_prod(ctx: ServiceContext, people: dict[str, Principal], state: State) -> tuple[int, int, str]:
+    """The ``in_prod`` state (dora's run approved by vera), and a key of its prod deployment."""
+    assert state.model_version_id is not None and state.deployment_id is not None
+    assert deployments.get_deployment(ctx, state.deployment_id).space == "prod"
+    key = deployments.issue_key(ctx, people["dora"], state.deployment_id, label="e2e")
+    return state.model_version_id, state.deployment_id, key
 
 
 def _score(ctx: ServiceContext, dep_id: int, key: str, frame: pd.DataFrame, spec: DataSpec) -> dict[str, Any]:
@@ -60,10 +54,10 @@ def _drifted(n: int, seed: int) -> pd.DataFrame:
 
 
 def test_drifted_traffic_and_bad_feedback_raise_an_alert_and_retraining_reaches_review(
-    live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path, spec: DataSpec
+    live_ctx: ServiceContext, people: dict[str, Principal], in_prod: int, starting_state: State, spec: DataSpec
 ) -> None:
     ctx = live_ctx
-    mv_id, dep_id, key = _to_prod(ctx, people, tmp_path)
+    mv_id, dep_id, key = _to_prod(ctx, people, starting_state)
     before = count_payload(ctx, deployment_id=dep_id)
     traffic = _drifted(400, seed=31)
     answer = _score(ctx, dep_id, key, traffic, spec)
@@ -124,10 +118,10 @@ def test_drifted_traffic_and_bad_feedback_raise_an_alert_and_retraining_reaches_
 
 
 def test_the_worker_keeps_the_evaluation_schedule(
-    live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path, spec: DataSpec
+    live_ctx: ServiceContext, people: dict[str, Principal], in_prod: int, starting_state: State, spec: DataSpec
 ) -> None:
     ctx = live_ctx
-    _, dep_id, key = _to_prod(ctx, people, tmp_path)
+    _, dep_id, key = _to_prod(ctx, people, starting_state)
     worker = RunWorker(ctx)
     assert worker.evaluate_due() == []  # no traffic yet: skipped, nothing stored
     before = count_payload(ctx, deployment_id=dep_id)
@@ -146,9 +140,11 @@ def test_the_worker_keeps_the_evaluation_schedule(
     assert [e.id for e in history] == done and history[0].created_by == "system"
 
 
-def test_refusals_store_nothing(live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path) -> None:
+def test_refusals_store_nothing(
+    live_ctx: ServiceContext, people: dict[str, Principal], in_prod: int, starting_state: State
+) -> None:
     ctx = live_ctx
-    _, dep_id, _ = _to_prod(ctx, people, tmp_path)
+    _, dep_id, _ = _to_prod(ctx, people, starting_state)
     with ctx.db.read() as session:
         stored = len(session.execute(select(Evaluation.id)).all())
     with pytest.raises(PermissionDenied, match="max is a manager; evaluate now needs"):

@@ -17,25 +17,15 @@ from sqlalchemy import select
 
 from pipeline_core.backends.base import MonitorSubscription, ServedModel
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
-from pipeline_core.services import approvals, deployments, evaluations, feedback, users
+from pipeline_core.services import approvals, deployments, evaluations, feedback
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.payloads import count_payload as payload_count
 from pipeline_core.services.runs import get_run, list_runs
 from pipeline_core.services.scoring_client import score_over_http
 from pipeline_core.store.models import AuditEvent, Deployment, Evaluation, ModelVersion
-from tests.credentials import PASSWORD
 from tests.ibm_fake import FakeCloudPak
 from tests.services.helpers import make_candidate
-
-
-@pytest.fixture
-def crew(ibm_ctx: ServiceContext) -> dict[str, Principal]:
-    admin = users.add_user(ibm_ctx, None, username="ada", role="admin", password=PASSWORD)
-    out = {"admin": admin}
-    for name, role in [("dora", "data_scientist"), ("vera", "validator")]:
-        out[name] = users.add_user(ibm_ctx, admin, username=name, role=role, password=PASSWORD)
-    return out
 
 
 def _served(ctx: ServiceContext, space: str) -> tuple[Deployment, ServedModel]:
@@ -101,9 +91,8 @@ def test_the_pipeline_deploys_to_the_preprod_space_and_evaluates_through_watsonx
 
 
 def test_openscale_watches_the_preprod_deployment_with_the_spec_s_monitors(
-    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, ibm_candidate: int
 ) -> None:
-    make_candidate(ibm_ctx, crew["dora"], tmp_path, rows=600)
     dep, served = _served(ibm_ctx, "preprod")
     assert dep.served is not None
     sub = MonitorSubscription.from_dict(dep.served["openscale"])
@@ -134,9 +123,9 @@ def test_openscale_watches_the_preprod_deployment_with_the_spec_s_monitors(
 
 
 def test_decisions_set_the_risk_evaluation_status_in_openscale(
-    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, ibm_candidate: int, tmp_path: Path
 ) -> None:
-    approved = make_candidate(ibm_ctx, crew["dora"], tmp_path, seed=7)
+    approved = ibm_candidate
     sub = MonitorSubscription.from_dict(_served(ibm_ctx, "preprod")[0].served["openscale"])  # type: ignore[index]
     assert _approve(ibm_ctx, crew["vera"], approved).error is None
     assert fake_cpd.state.openscale["risk_status"][sub.subscription_id] == {"state": "approved"}
@@ -151,9 +140,9 @@ def test_decisions_set_the_risk_evaluation_status_in_openscale(
 
 
 def test_approval_deploys_to_the_prod_space_replacement_and_rollback_patch_it(
-    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, ibm_candidate: int, tmp_path: Path
 ) -> None:
-    first = make_candidate(ibm_ctx, crew["dora"], tmp_path, seed=7)
+    first = ibm_candidate
     outcome = _approve(ibm_ctx, crew["vera"], first)
     assert outcome.error is None and outcome.deployment is not None
     _, prod = _served(ibm_ctx, "prod")
@@ -177,9 +166,9 @@ def test_approval_deploys_to_the_prod_space_replacement_and_rollback_patch_it(
 
 
 def test_a_failed_prod_deployment_leaves_the_store_and_the_space_as_they_were(
-    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, ibm_candidate: int
 ) -> None:
-    mv_id = make_candidate(ibm_ctx, crew["dora"], tmp_path)
+    mv_id = ibm_candidate
     fake_cpd.state.fail_next[("POST", "/ml/v4/deployments")] = (400, "no_capacity", "no hardware left in the space")
     outcome = _approve(ibm_ctx, crew["vera"], mv_id)
     assert outcome.error is not None
@@ -196,9 +185,8 @@ def test_a_failed_prod_deployment_leaves_the_store_and_the_space_as_they_were(
 
 
 def test_deleting_a_preprod_deployment_takes_it_down_on_watsonx(
-    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, ibm_candidate: int
 ) -> None:
-    make_candidate(ibm_ctx, crew["dora"], tmp_path)
     dep, served = _served(ibm_ctx, "preprod")
     deployments.delete_deployment(ibm_ctx, crew["admin"], dep.id)
     assert served.deployment_id not in fake_cpd.state.deployments
@@ -209,9 +197,9 @@ def test_deleting_a_preprod_deployment_takes_it_down_on_watsonx(
 
 
 def test_production_scoring_feedback_and_evaluation_reach_openscale(
-    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, ibm_candidate: int
 ) -> None:
-    mv_id = make_candidate(ibm_ctx, crew["dora"], tmp_path)
+    mv_id = ibm_candidate
     assert _approve(ibm_ctx, crew["vera"], mv_id).error is None
     dep, _ = _served(ibm_ctx, "prod")
     sub = MonitorSubscription.from_dict(dep.served["openscale"])  # type: ignore[index]
@@ -237,9 +225,9 @@ def test_production_scoring_feedback_and_evaluation_reach_openscale(
 
 
 def test_ai_factsheets_tracks_each_asset_in_its_phase_with_the_facts_of_each_stage(
-    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, ibm_candidate: int
 ) -> None:
-    mv_id = make_candidate(ibm_ctx, crew["dora"], tmp_path)
+    mv_id = ibm_candidate
     _, preprod = _served(ibm_ctx, "preprod")
     usecase = next(iter(fake_cpd.state.usecases.values()))
     assert [(t["model_id"], t["phase"]) for t in usecase["tracked"]] == [(preprod.model_id, "Validate")]
@@ -258,9 +246,9 @@ def test_ai_factsheets_tracks_each_asset_in_its_phase_with_the_facts_of_each_sta
 
 
 def test_a_factsheet_failure_never_undoes_a_decision(
-    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, ibm_candidate: int
 ) -> None:
-    mv_id = make_candidate(ibm_ctx, crew["dora"], tmp_path)
+    mv_id = ibm_candidate
     fake_cpd.state.fact_definitions["modelfacts_user"] = {}  # someone removed the definitions
     outcome = _approve(ibm_ctx, crew["vera"], mv_id)
     assert outcome.deployment is not None  # approved and deployed all the same
@@ -272,9 +260,9 @@ def test_a_factsheet_failure_never_undoes_a_decision(
 
 
 def test_when_the_store_cannot_record_a_deployment_the_space_is_put_back(
-    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, tmp_path: Path
+    ibm_ctx: ServiceContext, crew: dict[str, Principal], fake_cpd: FakeCloudPak, ibm_candidate: int, tmp_path: Path
 ) -> None:
-    first = make_candidate(ibm_ctx, crew["dora"], tmp_path, seed=7)
+    first = ibm_candidate
     _, before = _served(ibm_ctx, "preprod")
     second = make_candidate(ibm_ctx, crew["dora"], tmp_path, seed=8)  # now served in place of the first
     _, after = _served(ibm_ctx, "preprod")

@@ -13,8 +13,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
-import pyarrow as pa
 import sqlalchemy as sa
 from alembic import op
 
@@ -82,6 +80,10 @@ def upgrade() -> None:
 
 def _copy_json_payload_into_chunks() -> None:
     """One chunk per request logged as JSON; the same columns the payload logger writes."""
+    # Every process loads the migration scripts to learn the schema's head: pandas and pyarrow only when run.
+    import pandas as pd
+    import pyarrow as pa
+
     bind = op.get_bind()
     # Typed columns, so timestamps come back as datetimes on every engine.
     batches = sa.table("payload_batches", sa.column("id", sa.Integer), sa.column("request_id", sa.String),
