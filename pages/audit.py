@@ -20,7 +20,9 @@ c1, c2, c3, c4 = st.columns(4)
 actor = c1.text_input("Actor")
 action = c2.text_input("Action starts with", placeholder="model_version.")
 object_type = c3.selectbox(
-    "Object", ["", "run", "model_version", "deployment", "evaluation", "alert", "user", "dataset", "retraining_request"]
+    "Object",
+    ["", "run", "model_version", "deployment", "evaluation", "alert", "user", "dataset", "retraining_request"],
+    format_func=lambda kind: kind.replace("_", " ") or "any",
 )
 limit = c4.number_input("Show at most", min_value=10, max_value=5000, value=200, step=50)
 events = audit_log.list_events(
@@ -34,4 +36,4 @@ events = audit_log.list_events(
 if not events:
     ui.empty("No event matches these filters.")
 else:
-    ui.records([{**e, "at": e["at"].strftime("%Y-%m-%d %H:%M:%S"), "details": str(e["details"])} for e in events])
+    ui.records([{**e, "at": ui.when(e["at"], seconds=True), "details": ui.cell(e["details"])} for e in events])

@@ -18,7 +18,15 @@ st.title("Deployments")
 
 deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active"]
 if not deps:
-    ui.empty("No deployments yet: every run deploys its model to pre-prod; approval deploys to prod.")
+    if ui.can(who, "launch_run"):
+        step = "Launch a run on the Runs page: it deploys its model to pre-prod, and a validator's approval to prod."
+    elif ui.can(who, "approve"):
+        step = (
+            "A data scientist's run deploys its model to pre-prod; approving it on the Review page deploys it to prod."
+        )
+    else:
+        step = "A data scientist's run deploys its model to pre-prod; a validator's approval deploys it to prod."
+    ui.empty(f"No deployments yet. {step}")
     st.stop()
 
 base = ctx.settings.scoring_url.rstrip("/")
@@ -33,7 +41,7 @@ for space in ("prod", "preprod", "dev"):
                     "model": f"{d.model_name} v{d.model_version}",
                     "model version": d.model_version_id,
                     "endpoint": base + d.scoring_path,
-                    "updated": (d.updated_at or d.created_at).strftime("%Y-%m-%d %H:%M"),
+                    "updated": ui.when(d.updated_at or d.created_at),
                 }
                 for d in in_space
             ]
@@ -61,7 +69,9 @@ else:
         for i, name in enumerate(spec.feature_names):
             default = example[name].iloc[0]
             col = columns[i % 4]
-            if name in spec.numeric:
+            if name in spec.numeric and float(default).is_integer():  # a count or an amount: no "27.00"
+                values[name] = col.number_input(name, value=int(default), step=1)
+            elif name in spec.numeric:
                 values[name] = col.number_input(name, value=float(default))
             else:
                 choices = list(spec.feature(name).categories) or [str(default)]
@@ -81,7 +91,7 @@ else:
             st.success(f"{row['prediction']} (probability of {spec.positive_label} {row['probability']:.3f}); "
                        f"scoring id {row['scoring_id']}")  # fmt: skip
 
-if dep.space == "prod":
+if dep.space == "prod" and ui.can(who, "rollback"):
     st.subheader("Roll back")
     st.caption("Prod then serves the model version it served before this one.")
     confirm = st.checkbox(f"I want deployment {dep.id} to serve its previous model version", key="rollback-confirm")

@@ -13,7 +13,10 @@ st.title("Factsheets")
 
 versions = list_model_versions(ctx, limit=500)
 if not versions:
-    ui.empty("No model versions yet: a factsheet appears for every model a run registers.")
+    if ui.can(who, "launch_run"):
+        ui.empty("No model versions yet. Launch a run on the Runs page: each model it registers gets a factsheet here.")
+    else:
+        ui.empty("No model versions yet. Each model version a data scientist's run registers gets a factsheet here.")
     st.stop()
 chosen = st.selectbox(
     "Model version",
@@ -26,9 +29,12 @@ facts = ui.act(lambda: factsheets.factsheet(ctx, who, chosen))
 if facts is None:
     st.stop()
 model = facts["model"]
-c1, c2, c3, c4 = st.columns(4)
+# Two by two: a state or a user name in a quarter of the page is cut off ("in product…").
+c1, c2 = st.columns(2)
+c3, c4 = st.columns(2)
 c1.metric("State", model["state"].replace("_", " "))
-c2.metric("ROC AUC (test split)", f"{model['metrics'].get('roc_auc', float('nan')):.4f}")
+auc = model["metrics"].get("roc_auc")
+c2.metric("ROC AUC (test split)", ui.MISSING if auc is None else f"{auc:.4f}")
 c3.metric("Trained by", model["created_by"])
 c4.metric("Evaluations", len(facts["evaluations"]))
 st.caption(
@@ -36,18 +42,72 @@ st.caption(
     f"(sha256 {facts['training_data']['sha256'][:12]}…, {facts['training_data']['rows']} rows)"
 )
 st.subheader("Lineage")
-ui.records(facts["timeline"])
-left, right = st.columns(2)
-with left:
-    st.markdown("**Run stages**")
-    ui.records(facts["run"]["stages"])
-    st.markdown("**Deployments**")
-    ui.records(facts["deployments"]) if facts["deployments"] else st.caption("never deployed")
-with right:
-    st.markdown("**Evaluations**")
-    ui.records(facts["evaluations"]) if facts["evaluations"] else st.caption("none yet")
-    st.markdown("**Decisions**")
-    ui.records(facts["approvals"]) if facts["approvals"] else st.caption("none yet")
+ui.timeline(facts["timeline"])
+# One table under the other: side by side, half the page cuts their columns off.
+st.markdown("**Run stages**")
+ui.records(
+    [
+        {
+            "stage": s["name"],
+            "status": s["status"],
+            "seconds": ui.MISSING if s["seconds"] is None else f"{s['seconds']:.2f}",
+            "gate": s["gate"] or ui.MISSING,
+        }
+        for s in facts["run"]["stages"]
+    ]
+)
+st.markdown("**Deployments**")
+if facts["deployments"]:
+    ui.records(
+        [
+            {
+                "deployment": d["deployment_id"],
+                "space": d["space"],
+                "why": d["reason"],
+                "by": d["actor"],
+                "from": ui.when(d["from"]),
+                "until": ui.when(d["until"]) if d["until"] else "still serving",
+            }
+            for d in facts["deployments"]
+        ]
+    )
+else:
+    st.caption("Never deployed.")
+st.markdown("**Evaluations**")
+if facts["evaluations"]:
+    ui.records(
+        [
+            {
+                "evaluation": e["id"],
+                "space": e["space"],
+                "status": e["status"],
+                "risk": e["risk_level"] or ui.MISSING,
+                "records": e["records"],
+                "when": ui.when(e["created_at"]),
+            }
+            for e in facts["evaluations"]
+        ]
+    )
+else:
+    st.caption("Not evaluated yet.")
+st.markdown("**Decisions**")
+if facts["approvals"]:
+    ui.records(
+        [
+            {
+                "decision": a["id"],
+                "outcome": a["outcome"],
+                "by": a["decided_by"],
+                "when": ui.when(a["decided_at"]),
+                "evidence": ", ".join(f"evaluation {i}" for i in a["evidence"].get("evaluation_ids", [])) or ui.MISSING,
+                "override": a["override"] or "none",
+                "why": a["comment"],  # last: the widest, it takes the room that is left
+            }
+            for a in facts["approvals"]
+        ]
+    )
+else:
+    st.caption("No decision yet: the candidate awaits a validator's review.")
 name = f"factsheet-{model['name']}-v{model['version']}"
 a, b = st.columns(2)
 a.download_button("Export JSON", factsheets.factsheet_json(facts), file_name=f"{name}.json", mime="application/json")

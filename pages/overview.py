@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from dashboard import ui
@@ -18,7 +17,11 @@ st.title("Overview")
 versions = list_model_versions(ctx, limit=500)
 deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active"]
 if not versions:
-    ui.empty("No model versions yet. A data scientist launches a run on the Runs page; its model appears here.")
+    if ui.can(who, "launch_run"):
+        first = "Launch a run on the Runs page (the demo data needs nothing else)"
+    else:
+        first = "A data scientist launches a run on the Runs page"
+    ui.empty(f"No model versions yet. {first}; its model appears here.")
 else:
     where: dict[int, list[str]] = {}
     for d in deps:
@@ -35,9 +38,9 @@ else:
                 "state": v.state.replace("_", " "),
                 "spaces": ", ".join(sorted(where.get(v.id, []))) or "–",
                 "type": v.model_type,
-                "ROC AUC": round(float(v.metrics.get("roc_auc", float("nan"))), 4),
+                "ROC AUC": round(float(v.metrics["roc_auc"]), 4) if "roc_auc" in v.metrics else None,
                 "by": v.created_by,
-                "created": v.created_at.strftime("%Y-%m-%d %H:%M"),
+                "created": ui.when(v.created_at),
             }
             for v in versions
         ]
@@ -46,7 +49,8 @@ else:
 st.subheader("Production models over time")
 prod = [d for d in deps if d.space == "prod"]
 if not prod:
-    ui.empty("Nothing is in production yet: a validator approves a candidate on the Review page.")
+    step = "approve" if ui.can(who, "approve") else "a validator approves"
+    ui.empty(f"Nothing is in production yet: {step} a candidate on the Review page.")
 for d in prod:
     rows = []
     for ev in evaluations.list_evaluations(ctx, who, deployment_id=d.id, limit=200):
@@ -55,8 +59,8 @@ for d in prod:
                 rows.append({"evaluated": ev.created_at, "metric": check["name"], "value": check["value"]})
     st.markdown(f"**{d.model_name} v{d.model_version}** · deployment {d.id}")
     if rows:
-        figure = px.line(pd.DataFrame(rows), x="evaluated", y="value", color="metric", markers=True)
-        st.plotly_chart(ui.styled(figure), key=f"history-{d.id}")
+        figure = ui.over_time(pd.DataFrame(rows), x="evaluated", y="value", color="metric")
+        st.plotly_chart(figure, key=f"history-{d.id}")
     else:
         ui.empty("No production evaluation yet: run one on the Monitoring page, or wait for the worker's schedule.")
 
@@ -68,7 +72,7 @@ if alerts:
         [
             {
                 "alert": a.id,
-                "raised": a.created_at.strftime("%Y-%m-%d %H:%M"),
+                "raised": ui.when(a.created_at),
                 "deployment": a.deployment_id,
                 "message": a.message,
             }
@@ -86,7 +90,7 @@ if recent:
                 "model": r["model"],
                 "outcome": r["outcome"],
                 "by": r["decided_by"],
-                "when": r["decided_at"].strftime("%Y-%m-%d %H:%M"),
+                "when": ui.when(r["decided_at"]),
                 "why": r["comment"],
             }
             for r in recent

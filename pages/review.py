@@ -46,7 +46,7 @@ def metrics_table(result: MonitorResult | None) -> None:
         ui.empty("This evaluation has no results for this monitor.")
         return
     if result.status == "insufficient":
-        st.warning(result.metrics[0].detail)
+        st.warning(f"Too few records to judge {result.monitor} on this evaluation: {result.metrics[0].detail}.")
     ui.records(
         [
             {
@@ -75,15 +75,10 @@ def evidence_view(evidence: dict[str, Any]) -> None:
             st.markdown(f"**{key.replace('_', ' ')}**")
             for row in value:
                 nested = {k: v for k, v in row.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
-                flat = {
-                    k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
-                    for k, v in row.items()
-                    if k not in nested
-                }
-                ui.records([flat])
+                ui.records([{k: v for k, v in row.items() if k not in nested}])
                 for k, rows in nested.items():
                     st.caption(f"{row.get('feature', '')} {k.replace('_', ' ')}")
-                    ui.records([{c: str(x) if isinstance(x, list | dict) else x for c, x in r.items()} for r in rows])
+                    ui.records(rows)
         elif isinstance(value, list) and value:
             st.markdown(f"**{key.replace('_', ' ')}**: {', '.join(str(v) for v in value)}")
 
@@ -162,14 +157,25 @@ with tabs[3]:
     if drift and drift.details.get("features"):
         features = drift.details["features"]
         frame = pd.DataFrame(
-            [{"feature": n, "value": f["value"], "drifted": f["drifted"]} for n, f in features.items()]
+            [
+                {"feature": n, "value": f["value"], "drift": "drifted" if f["drifted"] else "no drift"}
+                for n, f in features.items()
+            ]
         )
-        # p-values (small references) drift when low; distances when high: most drifted first either way.
+        # p-values (small references) drift when low; distances when high: most drifted on top either way.
         p_values = any(str(f["statistic"]).endswith("p_value") for f in features.values())
         label = "p-value (drift below the threshold)" if p_values else "distance (drift at or above the threshold)"
-        frame = frame.sort_values("value", ascending=p_values).rename(columns={"value": label})
-        figure = px.bar(frame, x="feature", y=label, color="drifted")
-        st.plotly_chart(ui.styled(figure), key="drift")
+        frame = frame.sort_values("value", ascending=not p_values).rename(columns={"value": label})
+        # Features down the side: their names are long, and 20 of them side by side overlap.
+        figure = px.bar(
+            frame,
+            x=label,
+            y="feature",
+            orientation="h",
+            color="drift",
+            color_discrete_map={"drifted": ui.COLOURS["fail"], "no drift": "#8ab4f8"},
+        )
+        st.plotly_chart(ui.styled(figure, height=max(340, 22 * len(frame) + 120)), key="drift")
 with tabs[4]:
     explain = monitors.get("explainability")
     if explain is None or explain.status == "insufficient":
@@ -185,7 +191,7 @@ with tabs[4]:
             item = explained[pick]
             local, contrast = item["local"], item["contrastive"]
             st.markdown(
-                f"Probability of {candidate.name} risk **{local['probability']:.3f}** "
+                f"Predicted probability of the unfavourable outcome **{local['probability']:.3f}** "
                 f"(average {local['base_value']:.3f}); SHAP contributions:"
             )
             top = pd.DataFrame(local["contributions"][:10])
@@ -210,7 +216,8 @@ with tabs[5]:
         report = tested.report
         origin = f"run {tested.run_id}" if tested.run_id is not None else f"on demand by {tested.created_by}"
         st.caption(
-            f"Model test run {tested.id} ({origin}) at {tested.created_at} · {report.seconds:.2f} s · "
+            f"Model test run {tested.id} ({origin}) at {ui.when(tested.created_at, seconds=True)} · "
+            f"{report.seconds:.2f} s · "
             f"overall: {report.status}"
         )
         ui.records(
@@ -231,8 +238,15 @@ with tabs[5]:
                 evidence_view(v.evidence)
 with tabs[6]:
     facts = factsheets.factsheet(ctx, who, chosen_id)
-    st.json(facts["model"], expanded=False)
-    ui.records(facts["timeline"])
+    data = facts["training_data"]
+    st.markdown(
+        f"**{candidate.name} v{candidate.version}** ({facts['model']['model_type']}), trained by "
+        f"{facts['model']['created_by']} on {data['name']} ({data['rows']} rows, sha256 {data['sha256'][:12]}…); "
+        f"artifact sha256 `{candidate.artifact_sha256}`"
+    )
+    with st.expander("Every fact of the model version (JSON)"):
+        st.json(facts["model"])
+    ui.timeline(facts["timeline"])
 with tabs[7]:
     prod = [d for d in deployments.list_deployments(ctx, who) if d.space == "prod" and d.model_name == candidate.name]
     if not prod:
@@ -250,7 +264,7 @@ with tabs[7]:
             columns[label] = {c["name"]: None if c["value"] is None else round(c["value"], 4) for c in checks}
             fair = evs[0].results.get("monitors", {}).get("fairness", {}) if evs else {}
             slices[label] = fair.get("details", {}).get("bias_scan", [])[:5]
-        st.dataframe(pd.DataFrame(columns), width="stretch")
+        ui.table(pd.DataFrame(columns))
         left, right = st.columns(2)
         for col, (label, worst) in zip((left, right), slices.items(), strict=True):
             col.markdown(f"**Worst slices, {label}**")

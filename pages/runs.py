@@ -34,6 +34,7 @@ STAGE_ICONS = {
     "skipped": ":gray[:material/remove_circle_outline:]",
 }
 SELECTED = "runs.selected"
+FOLLOWING = "runs.following"  # the unfinished run the page redraws on a timer
 
 ctx, who = ui.context(), ui.principal()
 st.title("Runs")
@@ -116,15 +117,21 @@ chosen = st.selectbox(
 )
 
 
-@st.fragment(run_every=2.0)
-def live(run_id: int) -> None:
-    """The run drawn as its stages, refreshed every 2 s until it finishes."""
+def stages(run_id: int) -> None:
+    """The run drawn as its stages, with its outcome; while it runs, ``live`` redraws it every 2 s."""
     summary = run_summary(get_run(ctx, run_id))
+    status = summary["status"]
+    if status in FINISHED and st.session_state.get(FOLLOWING) == run_id:
+        # It finished while followed: redraw the whole page, so that the history and comparison include it.
+        del st.session_state[FOLLOWING]
+        st.rerun()
     cols = st.columns(max(1, len(summary["stages"])))
     for col, stage in zip(cols, summary["stages"], strict=False):
+        # Seven tiles across: the icon says the status, so a finished stage's second line is its time alone.
         seconds = f"{stage['duration_seconds']:.1f} s" if stage["duration_seconds"] else ""
-        col.markdown(f"{STAGE_ICONS.get(stage['status'], '')} **{stage['name']}**  \n{stage['status']} {seconds}")
-    status = summary["status"]
+        below = seconds if stage["status"] == "succeeded" and seconds else f"{stage['status']} {seconds}".strip()
+        name = stage["name"].replace("_", " ")
+        col.markdown(f"{STAGE_ICONS.get(stage['status'], '')} **{name}**  \n{below}")
     if status == "failed":
         st.error(f"Run {run_id} failed at {summary['failed_stage']}: {summary['error']}")
     elif status == "succeeded":
@@ -149,7 +156,14 @@ def live(run_id: int) -> None:
                     st.json(stage["outputs"], expanded=False)
 
 
-live(chosen)
+live = st.fragment(run_every=2.0)(stages)
+# Only a run still going is redrawn on a timer: a finished one does not change, and a timer's reruns
+# would compete with the person's clicks for nothing.
+if next(r for r in runs if r.id == chosen).status in FINISHED:
+    stages(chosen)
+else:
+    st.session_state[FOLLOWING] = chosen
+    live(chosen)
 
 st.subheader("History")
 ui.records(
@@ -159,7 +173,7 @@ ui.records(
             "status": r.status,
             "by": r.created_by,
             "model": r.params.get("model_type"),
-            "created": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "created": ui.when(r.created_at, seconds=True),
             "failed stage": r.failed_stage or "",
         }
         for r in runs
@@ -172,8 +186,8 @@ if len(finished) < 2:
     ui.empty("Two succeeded runs are needed to compare.")
 else:
     a, b = st.columns(2)
-    first = a.selectbox("First", finished, index=1, key="compare-a")
-    second = b.selectbox("Second", finished, index=0, key="compare-b")
+    first = a.selectbox("First", finished, index=1, key="compare-a", format_func=lambda i: f"run {i}")
+    second = b.selectbox("Second", finished, index=0, key="compare-b", format_func=lambda i: f"run {i}")
     table: dict[str, dict[str, Any]] = {}
     for run_id in (first, second):
         run = get_run(ctx, run_id)
@@ -183,6 +197,5 @@ else:
             column |= {f"metric {k}": round(v, 4) for k, v in mv.metrics.items() if isinstance(v, float)}
         column["stage seconds"] = round(sum(s.duration_seconds or 0 for s in run.stages), 2)
         table[f"run {run_id}"] = column
-    frame = pd.DataFrame(table)
-    frame = frame.astype(str)
-    st.dataframe(frame, width="stretch")
+    # Parameters and metrics differ in type: all as text, and a dash where a run has none of them.
+    ui.table(pd.DataFrame(table).map(lambda v: v if v is None or v != v else str(v)))

@@ -18,6 +18,7 @@ from pipeline_core.store.models import User
 MIN_PASSWORD_LENGTH = 12
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ConfigError(f"password: must be at least {MIN_PASSWORD_LENGTH} characters, got {len(password)}")

@@ -1,13 +1,18 @@
 """End to end in a real browser: `python -m pipeline_core up`, then Chromium driven by Playwright.
 
 A data scientist launches a run and waits until it awaits review; a validator opens it,
-looks at every tab and approves it with a comment; the model answers a scoring request
-through the prod endpoint; a manager sees it in production on the overview. Screenshots of
-every page go to ``test-artifacts/screenshots/``.
+looks at every tab and approves it with a comment; the model answers scoring requests
+through the prod endpoint; the validator uploads labelled feedback that contradicts it and
+evaluates prod now, which raises alerts and a retraining request. Then every role opens
+every page it has (``ROLE_PAGES``) on that populated store: each page must read as the
+product, never as Python (a repr, a traceback, a lone None), and each is saved as a
+full-page screenshot in ``test-artifacts/screens/<role>-<page>.png``.
+One browser; one context (a signed-in session) per role.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -16,23 +21,41 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from dashboard.navigation import CATALOGUE, ROLE_PAGES
 from pipeline_core.config import Settings
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
+from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.services import deployments, users
 from pipeline_core.services.context import open_context
+from pipeline_core.services.payloads import count_payload
+from pipeline_core.services.scoring_client import score_over_http
 from tests.conftest import REPO
-from tests.processes import free_port
+from tests.e2e.page_text import first_problem
+from tests.processes import free_port, wait_for
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency (requirements-dev.txt)")
 
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = REPO / "test-artifacts" / "screenshots"
+SCREENS = REPO / "test-artifacts" / "screens"
 DEMO_PASSWORD = "e2e-only demo password"  # throwaway store made by this test
-pytestmark = pytest.mark.slow
+DEMO_USERS = {
+    "data_scientist": "demo_scientist",
+    "validator": "demo_validator",
+    "manager": "demo_manager",
+    "admin": "demo_admin",
+}
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+VIEWPORT = {"width": 1280, "height": 900}
+# Streamlit scrolls inside its own containers, not the document: a full-page screenshot of the window
+# would stop at the viewport. The viewport grows to the content's height for the screenshot instead.
+CONTENT_HEIGHT = """() => Math.max(document.body.scrollHeight, ...Array.from(
+    document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"], section'),
+    (e) => e.scrollHeight))"""
 
 
 class Product:
@@ -95,37 +118,69 @@ def product(tmp_path: Path) -> Iterator[Product]:
     running.stop()
 
 
-def _shot(page: object, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+def _shot(page: Any, name: str) -> None:
+    """The whole page, as tall as its content, in ``test-artifacts/screens/<name>.png``."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    _settled(page)  # the whole page, not the part drawn so far
+    height = int(page.evaluate(CONTENT_HEIGHT))
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], min(height, 20_000))})
+    page.wait_for_timeout(400)  # the layout and the charts follow the new size
+    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(VIEWPORT)
 
 
-def _sign_in(page: object, url: str, user: str) -> None:
-    p = page  # the Playwright page
-    p.goto(url)  # type: ignore[attr-defined]
-    p.get_by_label("User name").fill(user)  # type: ignore[attr-defined]
-    p.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)  # type: ignore[attr-defined]
-    p.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
-    p.get_by_text(user, exact=False).first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
+def _settled(page: Any) -> None:
+    """The script has finished this run (fragments may start another later), and charts had time to draw."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
+    page.wait_for_timeout(800)
 
 
-def _sign_out(page: object) -> None:
-    page.get_by_role("button", name="Sign out").click()  # type: ignore[attr-defined]
-    page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)  # type: ignore[attr-defined]
+def _sign_in(browser: Any, url: str, role: str) -> Any:
+    """A new browser context (its own session) signed in as the demo user of ``role``."""
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.set_default_timeout(60_000)
+    user = DEMO_USERS[role]
+    page.goto(url)
+    page.get_by_label("User name").fill(user)
+    page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(user, exact=False).first.wait_for(timeout=30_000)
+    _settled(page)
+    return page
 
 
-def _visit_every_page(page: object, role: str, titles: list[str]) -> None:
-    """Through the sidebar: a full reload would start a new session (signed out)."""
-    for title in titles:
-        page.get_by_role("link", name=title).click()  # type: ignore[attr-defined]
-        page.get_by_role("heading", name=title, level=1).wait_for(timeout=30_000)  # type: ignore[attr-defined]
-        page.wait_for_timeout(1500)  # type: ignore[attr-defined]  # let charts draw
-        _shot(page, f"{role}-{title.lower()}")
+def unreadable(page: Any) -> str | None:
+    """What on the page a person should never read: Streamlit's exception box, a repr, a traceback, a lone None.
+
+    The text as drawn (lines), each table cell (the grid draws on a canvas; its cells are in an
+    accessible table), and the text of folded expanders and hidden tabs.
+    """
+    box = page.locator('[data-testid="stException"]')
+    if box.count():
+        return f"Streamlit's exception box: {box.first.inner_text()[:400]!r}"
+    main = page.locator('[data-testid="stMain"]')
+    texts = [page.locator("body").inner_text()]
+    texts += main.locator('[role="gridcell"], [role="columnheader"]').all_text_contents()
+    texts.append(main.text_content() or "")
+    return first_problem(texts)
 
 
-def test_launch_review_approve_score_and_watch(product: Product) -> None:
+def visit_every_page(page: Any, role: str, problems: list[str]) -> None:
+    """Each page of ``role`` through the sidebar (a reload would start a new, signed-out session)."""
+    for key in ROLE_PAGES[role]:
+        title = CATALOGUE[key][1]
+        page.get_by_role("link", name=title).click()
+        page.get_by_role("heading", name=title, level=1).wait_for(timeout=30_000)
+        _shot(page, f"{role}-{key}")  # once the page is settled
+        problem = unreadable(page)
+        if problem:
+            problems.append(f"{role} / {key}: {problem}")
+
+
+def test_launch_review_approve_score_and_watch(product: Product, tmp_path: Path) -> None:
     url = product.wait_for(r"dashboard: (http://\S+)").group(1)
     product.wait_for(r"state: awaiting review")  # the demo run
+    problems: list[str] = []
     with playwright.sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -138,84 +193,119 @@ def test_launch_review_approve_score_and_watch(product: Product) -> None:
                 "--no-first-run",
             ],
         )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(60_000)
-
-        # A data scientist launches a run on the demo data and follows it to review.
-        _sign_in(page, url, "demo_scientist")
-        page.get_by_text("Launch a run").click()
-        page.get_by_role("button", name="Launch").click()
-        queued = page.get_by_text(re.compile(r"Run \d+ queued\."))
-        queued.wait_for()
-        run_id = re.search(r"Run (\d+)", queued.inner_text()).group(1)  # type: ignore[union-attr]
-        done = page.get_by_text(re.compile(rf"Run {run_id} succeeded: .* is awaiting review"))
-        done.wait_for(timeout=240_000)
-        mv_id = re.search(r"model version (\d+)", done.inner_text()).group(1)  # type: ignore[union-attr]
-        done.scroll_into_view_if_needed()
-        _shot(page, "scientist-run-awaiting-review")
-        _visit_every_page(page, "scientist", ["Runs", "Overview", "Deployments", "Monitoring", "Factsheets", "Audit"])
-        _sign_out(page)
-
-        # A validator opens the candidate, reads every tab, approves with a comment.
-        _sign_in(page, url, "demo_validator")
-        page.get_by_role("heading", name="Review").wait_for()
-        # Two candidates wait (the demo run's and this one): open the one the data scientist launched.
-        page.locator('[data-testid="stSelectbox"]').first.click()
-        page.get_by_role("option", name=re.compile(rf"\(model version {mv_id}\)")).click()
-        page.wait_for_timeout(1500)
-        for tab in [
-            "Summary",
-            "Quality",
-            "Fairness",
-            "Drift",
-            "Explainability",
-            "Model tests",
-            "Factsheet",
-            "Compare with production",
-        ]:
-            page.get_by_role("tab", name=tab).click()
-            page.wait_for_timeout(800)
-            if tab == "Model tests":
-                # Each verdict's evidence sits in an expander named by the test and its verdict.
-                page.get_by_text("artifact: pass (critical)").wait_for()
-            _shot(page, f"validator-review-{tab.lower().replace(' ', '-')}")
-        page.get_by_label("Comment (required)").fill("Quality, fairness and drift reviewed; bias scan noted.")
-        page.get_by_role("button", name="Approve").click()
-        page.get_by_text(re.compile(r"Deployed to prod: deployment \d+")).wait_for(timeout=120_000)
-        _shot(page, "validator-approved")
-        _visit_every_page(page, "validator", ["Overview", "Deployments", "Monitoring", "Factsheets", "Audit"])
-        _sign_out(page)
-
-        # The model answers through the prod endpoint.
-        ctx = open_context(Settings(data_dir=product.data_dir, serve_port=product.serve_port))
+        pages: dict[str, Any] = {}
         try:
-            admin = users.get_principal(ctx, "demo_admin")
-            prod = next(d for d in deployments.list_deployments(ctx, admin) if d.space == "prod")
-            key = deployments.issue_key(ctx, admin, prod.id, label="e2e")
-            spec = german_credit_spec()
-            record = generate_german_credit(1, seed=3)[spec.feature_names]
-            body = {"input_data": [{"fields": spec.feature_names, "values": record.values.tolist()}]}
-            answer = httpx.post(
-                ctx.settings.scoring_url + prod.scoring_path,
-                json=body,
-                headers={"Authorization": f"Bearer {key}"},
-                timeout=30,
-            )
-            assert answer.status_code == 200, answer.text
-            assert answer.json()["predictions"][0]["values"][0][0] in ("Risk", "No Risk")
-            assert answer.json()["model_version_id"] == prod.model_version_id == int(mv_id)
+            _flow(browser, url, pages, problems, product, tmp_path)
+        except BaseException:
+            for role, open_page in pages.items():  # what each role saw when it failed
+                with contextlib.suppress(playwright.Error):
+                    _shot(open_page, f"failed-{role}")
+            raise
         finally:
-            ctx.close()
+            browser.close()
+    assert not problems, "pages show Python instead of the product:\n" + "\n".join(problems)
 
-        # A manager sees it in production.
-        _sign_in(page, url, "demo_manager")
-        page.get_by_role("heading", name="Overview").wait_for()
-        page.get_by_text(f"deployment {prod.id}").first.wait_for()
-        _shot(page, "manager-overview")
-        _visit_every_page(page, "manager", ["Overview", "Deployments", "Factsheets", "Audit"])
-        # A page the role may not open is not there at all.
-        page.goto(f"{url}/review")
-        page.wait_for_timeout(2000)
-        assert page.get_by_role("button", name="Approve").count() == 0
-        _shot(page, "manager-review-refused")
-        browser.close()
+
+def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], product: Product, tmp_path: Path) -> None:
+    # A data scientist launches a run on the demo data and follows it to review.
+    page = pages["data_scientist"] = _sign_in(browser, url, "data_scientist")
+    page.get_by_text("Launch a run").click()
+    page.get_by_role("button", name="Launch").click()
+    queued = page.get_by_text(re.compile(r"Run \d+ queued\."))
+    queued.wait_for()
+    run_id = re.search(r"Run (\d+)", queued.inner_text()).group(1)  # type: ignore[union-attr]
+    done = page.get_by_text(re.compile(rf"Run {run_id} succeeded: .* is awaiting review"))
+    done.wait_for(timeout=240_000)
+    mv_id = re.search(r"model version (\d+)", done.inner_text()).group(1)  # type: ignore[union-attr]
+    done.scroll_into_view_if_needed()
+    _shot(page, "data_scientist-run-awaiting-review")
+
+    # A validator opens the candidate, reads every tab, approves with a comment.
+    page = pages["validator"] = _sign_in(browser, url, "validator")
+    page.get_by_role("heading", name="Review").wait_for()
+    # Two candidates wait (the demo run's and this one): open the one the data scientist launched.
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name=re.compile(rf"\(model version {mv_id}\)")).click()
+    _settled(page)
+    for tab in [
+        "Summary",
+        "Quality",
+        "Fairness",
+        "Drift",
+        "Explainability",
+        "Model tests",
+        "Factsheet",
+        "Compare with production",
+    ]:
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(800)
+        if tab == "Model tests":
+            # Each verdict's evidence sits in an expander named by the test and its verdict.
+            page.get_by_text("artifact: pass (critical)").wait_for()
+        _shot(page, f"validator-review-{tab.lower().replace(' ', '-')}")
+    page.get_by_label("Comment (required)").fill("Quality, fairness and drift reviewed; bias scan noted.")
+    page.get_by_role("button", name="Approve").click()
+    page.get_by_text(re.compile(r"Deployed to prod: deployment \d+")).wait_for(timeout=120_000)
+    _shot(page, "validator-approved")
+
+    # The model answers through the prod endpoint; then it serves 300 more applicants.
+    spec = german_credit_spec()
+    ctx = open_context(Settings(data_dir=product.data_dir, serve_port=product.serve_port))
+    try:
+        admin = users.get_principal(ctx, "demo_admin")
+        prod = next(d for d in deployments.list_deployments(ctx, admin) if d.space == "prod")
+        key = deployments.issue_key(ctx, admin, prod.id, label="e2e")
+        record = generate_german_credit(1, seed=3)[spec.feature_names]
+        body = {"input_data": [{"fields": spec.feature_names, "values": record.values.tolist()}]}
+        answer = httpx.post(
+            ctx.settings.scoring_url + prod.scoring_path,
+            json=body,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"][0]["values"][0][0] in ("Risk", "No Risk")
+        assert answer.json()["model_version_id"] == prod.model_version_id == int(mv_id)
+        applicants = generate_german_credit(300, seed=5)
+        scored = score_over_http(ctx, admin, prod.id, applicants, spec=spec, label="e2e traffic")
+        wait_for(lambda: count_payload(ctx, deployment_id=prod.id) == 301, timeout=20, what="prod's payload")
+    finally:
+        ctx.close()
+    # The true outcomes of 150 of them, every one the opposite of what the model said.
+    feedback = applicants.iloc[:150].copy()
+    feedback["Risk"] = ["No Risk" if p == "Risk" else "Risk" for p in scored["prediction"].iloc[:150]]
+    feedback["scoring_id"] = list(scored["scoring_id"].iloc[:150])
+    feedback_csv = tmp_path / "feedback.csv"
+    feedback_csv.write_bytes(frame_to_csv_bytes(feedback))
+
+    # The validator uploads that feedback and evaluates prod now: alerts, and a retraining request.
+    page.get_by_role("link", name="Monitoring").click()
+    page.get_by_role("heading", name="Monitoring", level=1).wait_for()
+    _settled(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(feedback_csv))
+    page.get_by_role("button", name="Upload feedback").click()
+    page.get_by_text("Stored 150 records (150 linked to scoring ids).").wait_for()
+    page.get_by_role("button", name="Evaluate now").click()
+    evaluated = page.get_by_text(re.compile(r"Evaluation \d+: fail, risk level high\."))
+    evaluated.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"\d+ alert\(s\) raised\.")).wait_for()
+    page.get_by_text(re.compile(r"Retraining request \d+ created\.")).wait_for()
+    _shot(page, "validator-evaluated-prod")
+
+    # Every role, every page it has, on this store.
+    for role in ROLE_PAGES:
+        if role not in pages:
+            pages[role] = _sign_in(browser, url, role)
+        visit_every_page(pages[role], role, problems)
+
+    # A manager sees the model in production, and the alerts its evaluation raised.
+    page = pages["manager"]
+    page.get_by_role("link", name="Overview").click()
+    page.get_by_text(f"deployment {prod.id}").first.wait_for()
+    page.get_by_role("heading", name="Open alerts").wait_for()
+    # A page the manager may not open is not there at all: not in the sidebar, and its URL opens no review.
+    assert page.get_by_role("link", name="Review").count() == 0
+    page.goto(f"{url}/review")
+    page.wait_for_timeout(2000)
+    assert page.get_by_role("button", name="Approve").count() == 0
+    _shot(page, "manager-review-refused")

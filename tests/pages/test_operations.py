@@ -2,31 +2,54 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from collections.abc import Iterator
 
 import pytest
+from streamlit import config as streamlit_config
 
 from dashboard.navigation import CATALOGUE, ROLE_PAGES
+from pipeline_core.data.german_credit import generate_german_credit
+from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.services import approvals, users
+from pipeline_core.services import approvals, deployments, evaluations, factsheets, users
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.evaluations import list_evaluations
 from pipeline_core.services.feedback import count_feedback
+from pipeline_core.services.payloads import count_payload
+from pipeline_core.services.scoring_client import score_over_http
 from pipeline_core.services.thresholds import in_force
-from pipeline_core.store.models import ModelVersion
+from tests.e2e.page_text import assert_readable, shown
 from tests.pages.conftest import PageRunner
-from tests.services.helpers import make_candidate
+from tests.processes import wait_for
 
-
-@pytest.fixture
-def in_prod(live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path) -> int:
-    mv_id = make_candidate(live_ctx, people["dora"], tmp_path)
-    with live_ctx.db.read() as session:
-        sha = session.get(ModelVersion, mv_id).artifact_sha256  # type: ignore[union-attr]
-    outcome = approvals.approve(live_ctx, people["vera"], mv_id, comment="reviewed", artifact_sha256=sha)
-    assert outcome.deployment is not None
-    return outcome.deployment.id
+USERS = {"data_scientist": "dora", "validator": "vera", "manager": "max", "admin": "admin"}
+# What an empty store's pages tell each role to do (a manager opens none of Monitoring, but it may be opened).
+EMPTY = {
+    "deployments": {
+        "dora": "No deployments yet. Launch a run on the Runs page: it deploys its model to pre-prod, "
+        "and a validator's approval to prod.",
+        "vera": "No deployments yet. A data scientist's run deploys its model to pre-prod; approving it on the "
+        "Review page deploys it to prod.",
+        "max": "No deployments yet. A data scientist's run deploys its model to pre-prod; a validator's approval "
+        "deploys it to prod.",
+    },
+    "monitoring": {
+        "dora": "No deployments to monitor yet. Launch a run on the Runs page: its pre-prod deployment is "
+        "evaluated here, and prod once approved.",
+        "vera": "No deployments to monitor yet. A data scientist's run deploys its model to pre-prod; approve it "
+        "on the Review page to monitor it in prod.",
+        "max": "No deployments to monitor yet. A data scientist's run deploys its model to pre-prod, and a "
+        "validator's approval to prod.",
+    },
+    "factsheets": {
+        "dora": "No model versions yet. Launch a run on the Runs page: each model it registers gets a factsheet here.",
+        "vera": "No model versions yet. Each model version a data scientist's run registers gets a factsheet here.",
+        "max": "No model versions yet. Each model version a data scientist's run registers gets a factsheet here.",
+    },
+}
+EMPTY_FOR_ADMIN = {name: by_user["dora"] for name, by_user in EMPTY.items()}  # an admin may launch runs too
 
 
 @pytest.mark.parametrize("who", ["dora", "vera", "max", "admin"])
@@ -34,34 +57,138 @@ def test_empty_stores_say_what_to_do(page: PageRunner, who: str) -> None:
     for name in ("deployments", "monitoring", "factsheets"):
         at = page(name, who)
         assert not at.exception and at.info, name
+        expected = EMPTY_FOR_ADMIN[name] if who == "admin" else EMPTY[name][who]
+        assert [i.value for i in at.info] == [expected], (name, who)
+        assert at.title[0].value == CATALOGUE[name][1] and not at.dataframe and not at.button, (name, who)
+        assert_readable(at, (name, who))
 
 
-def test_deployments_page_scores_a_record_and_guards_rollback(page: PageRunner, in_prod: int) -> None:
+def test_deployments_page_scores_a_record_and_guards_rollback(
+    page: PageRunner, in_prod: int, live_ctx: ServiceContext, people: dict[str, Principal]
+) -> None:
     at = page("deployments", "dora")
     assert not at.exception
     assert "curl -s -X POST" in at.code[0].value and f"/ml/v4/deployments/{in_prod}/predictions" in at.code[0].value
+    # One table per space, prod first: the deployment, the model it serves, its endpoint.
+    deps = {d.space: d for d in deployments.list_deployments(live_ctx, people["dora"])}
+    assert [s.value for s in at.subheader] == ["prod", "preprod", "Score a record"]  # no roll back: not hers
+    base = live_ctx.settings.scoring_url.rstrip("/")
+    for table, space in zip(at.dataframe, ("prod", "preprod"), strict=True):
+        d = deps[space]
+        row = table.value.to_dict(orient="records")
+        assert row == [
+            {
+                "deployment": d.id,
+                "model": "german_credit v1",
+                "model version": d.model_version_id,
+                "endpoint": base + d.scoring_path,
+                "updated": (d.updated_at or d.created_at).strftime("%Y-%m-%d %H:%M"),
+            }
+        ], space
+    assert deps["prod"].id == in_prod and deps["prod"].model_version_id == deps["preprod"].model_version_id
+    assert_readable(at, "deployments")
+    before = count_payload(live_ctx, deployment_id=in_prod)
     at.button[0].click().run()  # the Score form, with an example record filled in
     assert not at.exception and at.success and "scoring id" in at.success[0].value
+    scored = r"(Risk|No Risk) \(probability of Risk (0\.\d{3}|1\.000)\); scoring id (\S+)"
+    assert re.fullmatch(scored, at.success[0].value), at.success[0].value
+    wait_for(lambda: count_payload(live_ctx, deployment_id=in_prod) == before + 1, timeout=10, what="the payload")
     manager = page("deployments", "max")
     assert "may not issue" in manager.info[0].value  # no key for a manager, so no scoring form
-    rollback = next(b for b in page("deployments", "vera").button if b.label == "Roll back")
+    assert manager.info[0].value == "Scoring from here uses a short-lived API key, which a manager may not issue."
+    assert not [b for b in manager.button if b.label == "Score"]
+    validator = page("deployments", "vera")
+    assert [s.value for s in validator.subheader] == ["prod", "preprod", "Score a record", "Roll back"]
+    rollback = next(b for b in validator.button if b.label == "Roll back")
     assert rollback.disabled  # until the confirmation box is ticked
 
 
 def test_monitoring_page_evaluates_and_uploads_feedback(
-    page: PageRunner, in_prod: int, live_ctx: ServiceContext
+    page: PageRunner, in_prod: int, live_ctx: ServiceContext, people: dict[str, Principal]
 ) -> None:
     at = page("monitoring", "vera")
     assert not at.exception
+    assert at.selectbox[0].value == in_prod  # prod first
+    assert at.info[0].value == "No evaluation of this deployment yet: send it traffic, then press Evaluate now."
+    assert at.caption[0].value.startswith("0 scored records stored for this deployment")
+    assert at.caption[1].value == "0 labelled records stored for this deployment."
     next(b for b in at.button if b.label == "Evaluate now").click().run()
-    # Prod has served only the production check's records so far: too few, and the page says so.
-    assert not at.exception and (at.error or at.success)
+    # Prod has scored nothing yet (the approval's deployment check scores no record): the service refuses,
+    # the page names why, and nothing was evaluated.
+    assert not at.exception
+    (refused,) = [e.value for e in at.error]  # an error, never a success
+    assert refused.startswith(f"EvaluationError: deployment {in_prod} has no scored records in the window ")
+    assert refused.endswith("; send scoring requests first")
+    assert [s.value for s in at.success] == ["No alerts for this deployment."]
+    assert not at.warning
     before = len(list_evaluations(live_ctx, Principal("max", "manager"), deployment_id=in_prod))
+    assert before == 0
     manager = page("monitoring", "max")  # not registered for managers; if opened anyway, the service refuses
     next(b for b in manager.button if b.label == "Evaluate now").click().run()
     assert "max is a manager" in manager.error[0].value
     assert len(list_evaluations(live_ctx, Principal("max", "manager"), deployment_id=in_prod)) == before
     assert count_feedback(live_ctx, deployment_id=in_prod) == 0
+
+    # Prod serves 300 applicants; the true outcomes of 150 of them, uploaded here, contradict every answer.
+    applicants = generate_german_credit(300, seed=31)
+    spec = deployments.deployment_spec(live_ctx, in_prod)
+    scored = score_over_http(live_ctx, people["dora"], in_prod, applicants, spec=spec, label="monitoring test")
+    wait_for(lambda: count_payload(live_ctx, deployment_id=in_prod) == 300, timeout=20, what="prod's payload")
+    labelled = applicants.iloc[:150].copy()
+    labelled["Risk"] = ["No Risk" if p == "Risk" else "Risk" for p in scored["prediction"].iloc[:150]]
+    labelled["scoring_id"] = list(scored["scoring_id"].iloc[:150])
+    at = page("monitoring", "vera")
+    at.file_uploader[0].set_value(("feedback.csv", frame_to_csv_bytes(labelled), "text/csv")).run()
+    next(b for b in at.button if b.label == "Upload feedback").click().run()
+    assert not at.exception
+    assert "Stored 150 records (150 linked to scoring ids)." in [s.value for s in at.success]
+    assert count_feedback(live_ctx, deployment_id=in_prod) == 150
+    assert at.caption[1].value == "150 labelled records stored for this deployment."  # counted after the upload
+
+    next(b for b in at.button if b.label == "Evaluate now").click().run()
+    assert not at.exception
+    (evaluation,) = list_evaluations(live_ctx, people["max"], deployment_id=in_prod)
+    alerts = [a for a in evaluations.list_alerts(live_ctx, people["max"]) if a.deployment_id == in_prod]
+    (request,) = evaluations.list_retraining_requests(live_ctx, people["max"])
+    assert evaluation.status == "fail" and evaluation.created_by == "vera" and alerts
+    assert [e.value for e in at.error] == [f"Evaluation {evaluation.id}: fail, risk level high."]
+    assert [w.value for w in at.warning][:2] == [
+        f"{len(alerts)} alert(s) raised.",
+        f"Retraining request {request.id} created.",
+    ]
+    # The history, drawn after the evaluation, has it; each alert is listed, open, with its message.
+    history = at.dataframe[0].value.to_dict(orient="records")
+    assert history == [
+        {
+            "evaluation": evaluation.id,
+            "when": evaluation.created_at.strftime("%Y-%m-%d %H:%M"),
+            "status": "fail",
+            "risk": "high",
+            "records": 300,
+            "feedback": 150,
+            "by": "vera",
+        }
+    ]
+    assert at.get("plotly_chart")
+    lines = [m.value for m in at.markdown if "**alert " in m.value]
+    assert lines == [
+        f":red[:material/error:] **alert {a.id}** · {a.created_at:%Y-%m-%d %H:%M} · open · {a.message}" for a in alerts
+    ]
+    assert "roc_auc" in {a.metric for a in alerts} and [b.key for b in at.button if b.label == "Acknowledge"] == [
+        f"ack-{a.id}" for a in alerts
+    ]
+    # The open retraining request, and the records it lists for labelling.
+    assert f"Retraining request {request.id}: {request.reason}; " in at.warning[2].value
+    assert len(at.dataframe[1].value) == min(50, len(request.drifted_records)) > 0
+    assert_readable(at, "monitoring after an evaluation")
+
+    first = alerts[0]
+    at.button(key=f"ack-{first.id}").click().run()
+    assert f"Alert {first.id} acknowledged." in [s.value for s in at.success]
+    assert f"**alert {first.id}** · {first.created_at:%Y-%m-%d %H:%M} · acknowledged by vera · " in " ".join(
+        m.value for m in at.markdown
+    )
+    assert first.id not in {a.id for a in evaluations.list_alerts(live_ctx, people["max"])}
 
 
 def test_factsheet_audit_and_admin(
@@ -75,8 +202,21 @@ def test_factsheet_audit_and_admin(
     assert "Hash chain intact" in audit.success[0].value
     audit.text_input[1].set_value("model_version.approved").run()
     assert len(audit.dataframe[0].value) == 1
+    (approved,) = audit.dataframe[0].value.to_dict(orient="records")
+    (decision,) = approvals.decisions(live_ctx, people["max"])
+    facts = factsheets.factsheet(live_ctx, people["max"], decision["model_version_id"])
+    (approval,) = facts["approvals"]
+    assert approved["actor"] == "vera" and approved["action"] == "model_version.approved"
+    # The event's details as a person reads them, not as a Python dict.
+    evidence = ", ".join(map(str, decision["evidence"]))
+    assert approved["details"] == (
+        f"approval id: {approval['id']}; artifact sha256: {facts['model']['artifact_sha256']}; "
+        f"evidence: (evaluation ids: {evidence}); override: –"
+    )
+    assert_readable(audit, "audit")
     admin = page("admin", "admin")
     assert not admin.exception and len(admin.dataframe[0].value) == len(people)
+    assert sorted(admin.dataframe[0].value["user"]) == sorted(p.username for p in people.values())
     admin.text_input[0].set_value("nina")
     admin.text_input[1].set_value("a long enough password")
     admin.button[0].click().run()
@@ -89,13 +229,120 @@ def test_factsheet_audit_and_admin(
     assert "eve" not in {name for name, _, _ in users.list_users(live_ctx, people["admin"])}
 
 
-def test_every_page_of_every_role_renders_on_a_populated_store(page: PageRunner, in_prod: int) -> None:
-    users_by_role = {"data_scientist": "dora", "validator": "vera", "manager": "max", "admin": "admin"}
-    for role, user in users_by_role.items():
+@pytest.fixture(params=[False, True], ids=["magic off (the app's config)", "magic on (Streamlit's default)"])
+def magic(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """Streamlit's magic as the repo's config sets it, and as a ``streamlit run`` from elsewhere would have it."""
+    saved = streamlit_config.get_option("runner.magicEnabled")
+    streamlit_config.set_option("runner.magicEnabled", request.param)
+    yield request.param
+    streamlit_config.set_option("runner.magicEnabled", saved)
+
+
+def test_the_factsheet_of_a_model_in_prod_shows_its_lineage_and_decision(
+    page: PageRunner, in_prod: int, people: dict[str, Principal], live_ctx: ServiceContext, magic: bool
+) -> None:
+    (decision,) = approvals.decisions(live_ctx, people["max"])
+    facts = factsheets.factsheet(live_ctx, people["max"], decision["model_version_id"])
+    for who in ("dora", "vera", "max", "admin"):
+        at = page("factsheets", who)
+        assert_readable(at, (who, magic))
+        texts = shown(at)
+        assert not [t for t in texts if "DeltaGenerator" in t], (who, magic)  # magic wrote no expression's value
+        assert not at.get("help_info") and not [m for m in at.markdown if m.value.strip("`") == "None"], who
+        assert [(m.label, m.value) for m in at.metric] == [
+            ("State", "in production"),
+            ("ROC AUC (test split)", f"{facts['model']['metrics']['roc_auc']:.4f}"),
+            ("Trained by", "dora"),
+            ("Evaluations", str(len(facts["evaluations"]))),
+        ], who
+        lineage, stages, deployed, evaluated, decided = (d.value for d in at.dataframe)
+        assert list(lineage["what"]) == [e["action"] for e in facts["timeline"]], who
+        assert "model_version.approved" in set(lineage["what"]), who
+        assert list(stages["stage"]) == [s["name"] for s in facts["run"]["stages"]], who
+        assert deployed.to_dict(orient="records") == [
+            {
+                "deployment": d["deployment_id"],
+                "space": d["space"],
+                "why": d["reason"],
+                "by": d["actor"],
+                "from": d["from"][:16].replace("T", " "),
+                "until": "still serving",
+            }
+            for d in facts["deployments"]
+        ], who
+        assert {d["space"] for d in facts["deployments"]} == {"preprod", "prod"}
+        assert list(evaluated["evaluation"]) == [e["id"] for e in facts["evaluations"]], who
+        assert decided.to_dict(orient="records") == [
+            {
+                "decision": facts["approvals"][0]["id"],
+                "outcome": "approved",
+                "by": "vera",
+                "when": decision["decided_at"].strftime("%Y-%m-%d %H:%M"),
+                "evidence": ", ".join(f"evaluation {i}" for i in decision["evidence"]),
+                "override": "none",
+                "why": "reviewed",
+            }
+        ], who
+        assert "none yet" not in " ".join(c.value for c in at.caption), who
+
+
+def test_the_factsheet_of_a_candidate_says_no_decision_was_taken(
+    page: PageRunner, candidate: int, people: dict[str, Principal], live_ctx: ServiceContext, magic: bool
+) -> None:
+    facts = factsheets.factsheet(live_ctx, people["max"], candidate)
+    assert facts["approvals"] == [] and [d["space"] for d in facts["deployments"]] == ["preprod"]
+    for who in ("dora", "vera", "max", "admin"):
+        at = page("factsheets", who)
+        assert_readable(at, (who, magic))
+        assert not at.get("help_info"), (who, magic)  # what magic made of st.caption's DeltaGenerator
+        assert at.metric[0].value == "awaiting review", who
+        _lineage, _stages, deployed, evaluated = (d.value for d in at.dataframe)  # and no decisions table
+        assert deployed.to_dict(orient="records") == [
+            {
+                "deployment": facts["deployments"][0]["deployment_id"],
+                "space": "preprod",
+                "why": facts["deployments"][0]["reason"],
+                "by": facts["deployments"][0]["actor"],
+                "from": facts["deployments"][0]["from"][:16].replace("T", " "),
+                "until": "still serving",
+            }
+        ], who
+        assert list(evaluated["status"]) == [e["status"] for e in facts["evaluations"]], who
+        captions = [c.value for c in at.caption][1:]  # after the artifact's
+        assert captions == ["No decision yet: the candidate awaits a validator's review."], who
+
+
+def test_every_page_of_every_role_renders_on_a_populated_store(
+    page: PageRunner, in_prod: int, live_ctx: ServiceContext, people: dict[str, Principal]
+) -> None:
+    (decision,) = approvals.decisions(live_ctx, people["max"])
+    mv_id = decision["model_version_id"]
+    for role, user in USERS.items():
         for name in ROLE_PAGES[role]:
             at = page(name, user)
             assert not at.exception, (role, name, at.exception)
             assert at.title[0].value == CATALOGUE[name][1], (role, name)
+            assert_readable(at, (role, name))
+            # What each page is about, on this store: one model version, in prod since vera approved it.
+            if name == "overview":
+                assert [(m.label, m.value) for m in at.metric] == [("in production", "1")], role
+            elif name == "runs":
+                history = at.dataframe[0].value
+                assert list(history["status"]) == ["succeeded"] and list(history["by"]) == ["dora"], role
+            elif name == "review":
+                assert [i.value for i in at.info] == [
+                    "No candidate is awaiting review. A run that passes its gates ends here."
+                ], role
+            elif name == "deployments":
+                assert [s.value for s in at.subheader][:2] == ["prod", "preprod"], role
+            elif name == "monitoring":
+                assert at.selectbox[0].value == in_prod, role
+            elif name == "factsheets":
+                assert at.selectbox[0].value == mv_id and at.metric[0].value == "in production", role
+            elif name == "audit":
+                assert "Hash chain intact" in at.success[0].value and len(at.dataframe[0].value) > 0, role
+            elif name == "admin":
+                assert len(at.dataframe[0].value) == len(people), role
 
 
 def test_admin_saves_thresholds(page: PageRunner, dash_ctx: ServiceContext, spec: DataSpec) -> None:

@@ -7,11 +7,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from pipeline_core.data.expectations import MODEL_TESTS
-from pipeline_core.services import model_tests
+from pipeline_core.services import approvals, deployments, model_tests
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.runs import list_runs
+from pipeline_core.services.evaluations import list_evaluations
+from pipeline_core.services.runs import get_run, list_runs, run_summary
 from pipeline_core.store.models import ModelTestRun, ModelVersion
+from tests.e2e.page_text import assert_readable
 from tests.pages.conftest import PageRunner
 from tests.services.helpers import make_candidate
 
@@ -19,6 +21,7 @@ from tests.services.helpers import make_candidate
 def test_a_data_scientist_launches_a_demo_run(page: PageRunner, dash_ctx: ServiceContext) -> None:
     at = page("runs", "dora")
     assert not at.exception and "No runs yet" in at.info[0].value
+    assert [i.value for i in at.info] == ["No runs yet: launch one above (the demo data needs nothing else)."]
     at.number_input[0].set_value(300)
     at.button[0].click().run()  # the form's Launch button
     assert not at.exception
@@ -26,6 +29,25 @@ def test_a_data_scientist_launches_a_demo_run(page: PageRunner, dash_ctx: Servic
     assert run.created_by == "dora" and run.status == "queued" and run.dataset.n_rows == 300
     assert any(f"Run {run.id} queued" in s.value for s in at.success)
     assert any("no worker is running" in w.value for w in at.warning)
+    # The run, selected and drawn as its stages (all pending), and in the history.
+    assert next(s for s in at.selectbox if s.label == "Run").value == run.id
+    assert f"Run {run.id} is queued…" in [i.value for i in at.info]
+    stages = [m.value for m in at.markdown if m.value.startswith(":gray[:material/schedule:]")]
+    names = [s["name"].replace("_", " ") for s in run_summary(get_run(dash_ctx, run.id))["stages"]]
+    assert [line.split("**")[1] for line in stages] == names
+    assert all(line.endswith("  \npending") for line in stages)
+    assert at.dataframe[0].value.to_dict(orient="records") == [
+        {
+            "run": run.id,
+            "status": "queued",
+            "by": "dora",
+            "model": run.params["model_type"],
+            "created": run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "failed stage": "",
+        }
+    ]
+    assert [i.value for i in at.info][-1] == "Two succeeded runs are needed to compare."
+    assert_readable(at, "runs")
 
 
 def test_a_bad_path_is_named_and_nothing_is_queued(page: PageRunner, dash_ctx: ServiceContext) -> None:
@@ -44,11 +66,12 @@ def test_a_manager_cannot_launch_even_if_the_page_is_opened(page: PageRunner, da
 
 
 def test_review_tabs_and_an_approval(
-    page: PageRunner, live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path
+    page: PageRunner, live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
-    mv_id = make_candidate(live_ctx, people["dora"], tmp_path)
+    mv_id = candidate
     at = page("review", "vera")
     assert not at.exception
+    assert_readable(at, "review")
     assert [t.label for t in at.tabs] == [
         "Summary",
         "Quality",
@@ -60,6 +83,31 @@ def test_review_tabs_and_an_approval(
         "Compare with production",
     ]
     assert at.metric[0].label == "Risk level" and at.metric[0].value in ("low", "medium", "high")
+    # The summary: the pre-prod evaluation's risk level and the model-risk counts, as stored.
+    (evaluation,) = list_evaluations(live_ctx, people["vera"], model_version_id=mv_id)
+    mrm = {m["name"]: int(m["value"]) for m in evaluation.results["monitors"]["mrm"]["metrics"]}
+    assert [(m.label, m.value) for m in at.metric] == [
+        ("Risk level", evaluation.results["risk_level"]),
+        ("Tests run", str(mrm["tests_run"])),
+        ("Passed", str(mrm["tests_passed"])),
+        ("Failed", str(mrm["tests_failed"])),
+    ]
+    summary = next(t for t in at.tabs if t.label == "Summary")
+    assert summary.caption[0].value == (
+        f"Evaluation {evaluation.id} · {evaluation.created_at:%Y-%m-%d %H:%M} · "
+        f"{evaluation.data_window['records']} test records scored through the pre-prod endpoint"
+    )
+    assert len(summary.dataframe[0].value) == mrm["tests_run"]
+    # Each monitor's tab lists its metrics with the stored values and verdicts; no value is shown as None.
+    for tab_label, monitor in (("Quality", "quality"), ("Fairness", "fairness"), ("Drift", "drift")):
+        tab = next(t for t in at.tabs if t.label == tab_label)
+        table = tab.dataframe[0].value
+        stored = evaluation.results["monitors"][monitor]["metrics"]
+        assert list(table["metric"]) == [m["name"] for m in stored], tab_label
+        assert list(table["verdict"]) == [m["status"] for m in stored], tab_label
+        assert [str(v) for v in table["value"]] == [
+            "–" if m["value"] is None else str(round(m["value"], 4)) for m in stored
+        ], tab_label
     assert "No version of german_credit is in production yet" in " ".join(i.value for i in at.info)
     approve = next(b for b in at.button if b.key == "approve")
     assert not approve.disabled
@@ -71,6 +119,12 @@ def test_review_tabs_and_an_approval(
     assert any("Deployed to prod" in s.value for s in at.success)
     with live_ctx.db.read() as session:
         assert session.get(ModelVersion, mv_id).state == "in_production"  # type: ignore[union-attr]
+    (decision,) = approvals.decisions(live_ctx, people["vera"])
+    prod = next(d for d in deployments.list_deployments(live_ctx, people["vera"]) if d.space == "prod")
+    assert decision["comment"] == "quality and fairness reviewed" and decision["evidence"] == [evaluation.id]
+    recorded = [m.value for m in at.markdown if m.value.startswith("Approval ")]
+    assert len(recorded) == 1 and recorded[0].endswith(" recorded. Production deployment check: **passed**.")
+    assert f"Deployed to prod: deployment {prod.id} at {prod.scoring_path}" in [s.value for s in at.success]
 
 
 def test_review_buttons_are_disabled_on_ones_own_model(
@@ -79,7 +133,7 @@ def test_review_buttons_are_disabled_on_ones_own_model(
     from pipeline_core.services import users
 
     users.set_role(live_ctx, people["admin"], username="dan", role="validator")
-    make_candidate(live_ctx, people["dan"], tmp_path)  # trained while dan was a data scientist
+    dans = make_candidate(live_ctx, people["dan"], tmp_path)  # trained while dan was a data scientist
     at = page("review", "vera")
     assert not next(b for b in at.button if b.key == "approve").disabled
     dan = Principal("dan", "validator")
@@ -87,6 +141,10 @@ def test_review_buttons_are_disabled_on_ones_own_model(
     assert next(b for b in at.button if b.key == "approve").disabled
     assert next(b for b in at.button if b.key == "reject").disabled
     assert "trained or launched model version" in " ".join(i.value for i in at.info)
+    assert (
+        f"Approve and Reject are disabled: dan trained or launched model version {dans}; a validator may not "
+        "approve or reject their own model"
+    ) in [i.value for i in at.info]
 
 
 def test_the_model_tests_tab_shows_each_verdict_with_its_evidence(
@@ -153,3 +211,31 @@ def test_a_run_launched_on_a_bucket_object(
     assert not at.exception
     (run,) = list_runs(dash_ctx)
     assert run.dataset.source == "s3://training-data/credit/german.csv" and run.dataset.n_rows == 600
+
+
+def test_a_second_candidate_is_compared_with_the_model_in_production(
+    page: PageRunner, in_prod: int, live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path
+) -> None:
+    (served,) = [d for d in deployments.list_deployments(live_ctx, people["vera"]) if d.space == "prod"]
+    new_id = make_candidate(live_ctx, people["dora"], tmp_path, seed=8)
+    at = page("review", "vera")
+    assert_readable(at, "review with a model in prod")
+    assert at.selectbox[0].value == new_id  # the only candidate now
+    compare = next(t for t in at.tabs if t.label == "Compare with production")
+    table = compare.dataframe[0].value
+    assert list(table.columns) == ["candidate (v2)", f"production (v{served.model_version})"]
+    names: set[str] = set()
+    for column, mv_id in zip(table.columns, (new_id, served.model_version_id), strict=True):
+        (evaluation, *_) = list_evaluations(live_ctx, people["vera"], model_version_id=mv_id, limit=1)
+        checks = {c["name"]: c["value"] for c in evaluation.results["checks"]}
+        names |= set(checks)
+        # Each check's value; a dash where it has none, or where only the other model has that check.
+        shown = {name: str(v) for name, v in table[column].items()}
+        assert shown == {
+            name: "–" if checks.get(name) is None else str(round(checks[name], 4)) for name in table.index
+        }, column
+    assert set(table.index) == names
+    assert [m.value for m in compare.markdown] == [
+        "**Worst slices, candidate (v2)**",
+        f"**Worst slices, production (v{served.model_version})**",
+    ]

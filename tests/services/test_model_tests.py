@@ -93,6 +93,7 @@ def test_a_failed_non_critical_test_warns_and_reaches_the_risk_evaluation(
     assert mrm["risk_level"] in ("medium", "high")
 
 
+@pytest.mark.slow  # runs the CLI in a subprocess
 def test_a_stored_version_is_tested_against_production_through_the_cli(
     live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path
 ) -> None:
@@ -138,6 +139,7 @@ def test_a_stored_version_is_tested_against_production_through_the_cli(
         assert list(actions).count("model_version.tested") == 3
 
 
+@pytest.mark.slow  # runs the CLI in a subprocess
 def test_the_cli_exits_non_zero_when_a_test_fails(
     live_ctx: ServiceContext, people: dict[str, Principal], spec: DataSpec, tmp_path: Path
 ) -> None:
