@@ -32,17 +32,17 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Two workers (one per core); a test's module stays on one worker, so its module fixtures are built once.
+# Two workers, one per core; worksteal balances the long tests (the browser flow, the CLI) across both.
 PYTEST_WORKERS ?= 2
 
 test-deps:
 	scripts/test-deps
 
 test: test-deps lint
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 test-fast: $(VENV)/.dev
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not slow"
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/pipeline.py

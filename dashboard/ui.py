@@ -94,6 +94,15 @@ def empty(message: str) -> None:
     st.info(message)
 
 
+def next_step(who: Principal, *, scientist: str, others: str, validator: str | None = None) -> str:
+    """What an empty page tells ``who`` to do next: what their role may do about it, or who does it."""
+    if can(who, "launch_run"):
+        return scientist
+    if validator is not None and can(who, "approve"):
+        return validator
+    return others
+
+
 def pick_deployment(deps: list[DeploymentInfo]) -> DeploymentInfo:
     """A selectbox over ``deps``, prod first, then pre-prod and dev."""
     by_id = {d.id: d for d in sorted(deps, key=lambda d: (("prod", "preprod", "dev").index(d.space), d.id))}

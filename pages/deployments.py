@@ -18,14 +18,14 @@ st.title("Deployments")
 
 deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active"]
 if not deps:
-    if ui.can(who, "launch_run"):
-        step = "Launch a run on the Runs page: it deploys its model to pre-prod, and a validator's approval to prod."
-    elif ui.can(who, "approve"):
-        step = (
-            "A data scientist's run deploys its model to pre-prod; approving it on the Review page deploys it to prod."
-        )
-    else:
-        step = "A data scientist's run deploys its model to pre-prod; a validator's approval deploys it to prod."
+    step = ui.next_step(
+        who,
+        scientist="Launch a run on the Runs page: it deploys its model to pre-prod, and a validator's approval "
+        "to prod.",
+        validator="A data scientist's run deploys its model to pre-prod; approving it on the Review page deploys it to "
+        "prod.",
+        others="A data scientist's run deploys its model to pre-prod; a validator's approval deploys it to prod.",
+    )
     ui.empty(f"No deployments yet. {step}")
     st.stop()
 

@@ -13,10 +13,12 @@ st.title("Factsheets")
 
 versions = list_model_versions(ctx, limit=500)
 if not versions:
-    if ui.can(who, "launch_run"):
-        ui.empty("No model versions yet. Launch a run on the Runs page: each model it registers gets a factsheet here.")
-    else:
-        ui.empty("No model versions yet. Each model version a data scientist's run registers gets a factsheet here.")
+    step = ui.next_step(
+        who,
+        scientist="Launch a run on the Runs page: each model it registers gets a factsheet here.",
+        others="Each model version a data scientist's run registers gets a factsheet here.",
+    )
+    ui.empty(f"No model versions yet. {step}")
     st.stop()
 chosen = st.selectbox(
     "Model version",

@@ -16,14 +16,13 @@ st.title("Monitoring")
 
 deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active"]
 if not deps:
-    if ui.can(who, "launch_run"):
-        step = "Launch a run on the Runs page: its pre-prod deployment is evaluated here, and prod once approved."
-    elif ui.can(who, "approve"):
-        step = (
-            "A data scientist's run deploys its model to pre-prod; approve it on the Review page to monitor it in prod."
-        )
-    else:
-        step = "A data scientist's run deploys its model to pre-prod, and a validator's approval to prod."
+    step = ui.next_step(
+        who,
+        scientist="Launch a run on the Runs page: its pre-prod deployment is evaluated here, and prod once approved.",
+        validator="A data scientist's run deploys its model to pre-prod; approve it on the Review page to monitor it "
+        "in prod.",
+        others="A data scientist's run deploys its model to pre-prod, and a validator's approval to prod.",
+    )
     ui.empty(f"No deployments to monitor yet. {step}")
     st.stop()
 dep = ui.pick_deployment(deps)

@@ -17,10 +17,11 @@ st.title("Overview")
 versions = list_model_versions(ctx, limit=500)
 deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active"]
 if not versions:
-    if ui.can(who, "launch_run"):
-        first = "Launch a run on the Runs page (the demo data needs nothing else)"
-    else:
-        first = "A data scientist launches a run on the Runs page"
+    first = ui.next_step(
+        who,
+        scientist="Launch a run on the Runs page (the demo data needs nothing else)",
+        others="A data scientist launches a run on the Runs page",
+    )
     ui.empty(f"No model versions yet. {first}; its model appears here.")
 else:
     where: dict[int, list[str]] = {}

@@ -25,7 +25,7 @@ from pipeline_core.serving.server import BackgroundServer
 from tests.credentials import CHEAP_HASHER
 from tests.ibm_fake import FakeCloudPak, running
 from tests.postgres import PostgresServer, server_binaries
-from tests.states import EMPTY, State, States, add_ibm_people, add_people, ibm_settings, ibm_setup, test_settings
+from tests.states import EMPTY, State, States, add_ibm_people, add_people, ibm_settings, ibm_setup, quick_settings
 
 pytest_plugins = ("tests.live",)  # the live scoring-service fixtures, shared by services and serving tests
 
@@ -65,13 +65,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     xdist worker cannot stop the session cleanly: it runs nothing and tells the controller, which
     prints the line and exits with the same code (``pytest_sessionfinish``).
     """
+    if session.config.option.collectonly:
+        return
     present = {"chromium": CHROMIUM.is_file(), "postgresql": server_binaries() is not None}
     missing = {package for item in session.items for package in _system_packages(item) if not present[package]}
     if not missing:
         return
     packages = " ".join(sorted(missing))
     message = (
-        f"the selected tests need {packages}: run 'sudo apt-get install -y {packages}' "
+        f"the selected tests need {packages}: run 'sudo apt-get update && sudo apt-get install -y {packages}' "
         "(or 'make test', which installs them through scripts/test-deps)"
     )
     workeroutput = getattr(session.config, "workeroutput", None)
@@ -90,6 +92,7 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """xdist's controller: the line a worker sent, and the exit code a session without xdist would give."""
     message = session.config.stash.get(_MISSING_KEY, None)
     if message:
         session.config.get_terminal_writer().line(f"ERROR: {message}", red=True)
@@ -114,12 +117,14 @@ def frame(frame_600: pd.DataFrame) -> pd.DataFrame:
     return frame_600.copy()
 
 
-# Fixtures that stand for a starting state of the store, and the state each one starts from.
-STATE_FIXTURES = {"candidate": "candidate", "live": "live", "in_prod": "in_prod"}
+# Fixtures that stand for a starting state of the store, and the state each one starts from
+# (``ibm_candidate`` is the store and the fake Cloud Pak for Data of ``ibm_ctx``/``fake_cpd``).
+STATE_FIXTURES = {"candidate": "candidate", "live": "live", "in_prod": "in_prod", "ibm_candidate": "ibm_candidate"}
 
 
 @pytest.fixture(scope="session")
 def states(tmp_path_factory: pytest.TempPathFactory) -> States:
+    """This session's (this xdist worker's) templates, built on first use."""
     return States(tmp_path_factory.mktemp("states"))
 
 
@@ -129,16 +134,21 @@ def starting_state(request: pytest.FixtureRequest, states: States) -> State:
     wanted = sorted({STATE_FIXTURES[name] for name in request.fixturenames if name in STATE_FIXTURES})
     if len(wanted) > 1:
         raise pytest.UsageError(f"{request.node.nodeid} asks for starting states {wanted}: a store has one")
+    if wanted == ["ibm_candidate"]:
+        return states.get(EMPTY)  # ibm_ctx's store; a plain ctx beside it starts empty
     return states.get(wanted[0] if wanted else EMPTY)
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return test_settings(tmp_path / "data")
+    return quick_settings(tmp_path / "data")
 
 
 @pytest.fixture
 def ctx(settings: Settings, starting_state: State) -> Iterator[ServiceContext]:
+    """The test's store: a copy of its starting state (the templates are SQLite stores)."""
+    if starting_state.name != EMPTY and not settings.database_url.startswith("sqlite"):
+        raise pytest.UsageError(f"starting state {starting_state.name!r} is a SQLite store; {settings.database_url}")
     starting_state.copy_to(settings.data_dir)
     context = open_context(settings, password_hasher=CHEAP_HASHER)
     yield context
@@ -241,7 +251,7 @@ def in_prod(live_ctx: ServiceContext, people: dict[str, Principal], starting_sta
 def pg_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test session's own, on a free loopback port."""
     binaries = server_binaries()
-    assert binaries is not None, "checked at collection (pytest_collection_modifyitems)"
+    assert binaries is not None, "checked before the first test (pytest_collection_finish)"
     server = PostgresServer(binaries).start()
     yield server
     server.stop()

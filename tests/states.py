@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from pipeline_core.config import Settings
 from pipeline_core.services import approvals, deployments, evaluations, users
@@ -54,10 +55,10 @@ PEOPLE = (
 EMPTY = "empty"
 
 
-def test_settings(data_dir: Path, **overrides: object) -> Settings:
+def quick_settings(data_dir: Path, **overrides: Any) -> Settings:
     """What every test store runs with: quick heartbeats and polls."""
     base = Settings(data_dir=data_dir, heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1)
-    return replace(base, **overrides)  # type: ignore[arg-type]
+    return replace(base, **overrides)
 
 
 def add_people(ctx: ServiceContext) -> dict[str, Principal]:
@@ -66,6 +67,12 @@ def add_people(ctx: ServiceContext) -> dict[str, Principal]:
     for key, name, role in PEOPLE:
         out[key] = users.add_user(ctx, out.get("admin"), username=name, role=role, password=PASSWORD)
     return out
+
+
+def _assert_closed(folder: Path) -> None:
+    """A template is copied file by file: its SQLite store must have folded its write-ahead log back in."""
+    leftovers = sorted(p.name for p in folder.glob("*.db-wal"))
+    assert not leftovers, f"template {folder} still has an open SQLite write-ahead log: {leftovers}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ class States:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._built: dict[str, State] = {}
+        self._failed: dict[str, BaseException] = {}
         self._ibm: IbmState | None = None
         self._builders: dict[str, Callable[[Path], State]] = {
             EMPTY: self._empty,
@@ -97,25 +105,41 @@ class States:
             "in_prod": self._in_prod,
         }
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self._builders)
-
     def get(self, name: str) -> State:
+        """The state, built on first use; a build that failed fails every later ask with its own error."""
+        if name in self._failed:
+            raise RuntimeError(f"the starting state {name!r} could not be built (first error above)") from (
+                self._failed[name]
+            )
         if name not in self._built:
             folder = self.root / name
-            self._built[name] = self._builders[name](folder)
+            try:
+                state = self._builders[name](folder)
+                _assert_closed(state.folder)
+            except Exception as exc:
+                self._failed[name] = exc
+                raise
+            self._built[name] = state
         return self._built[name]
 
     def ibm_candidate(self) -> IbmState:
+        if "ibm_candidate" in self._failed:
+            raise RuntimeError("the starting state 'ibm_candidate' could not be built (first error above)") from (
+                self._failed["ibm_candidate"]
+            )
         if self._ibm is None:
-            self._ibm = build_ibm_candidate(self.root, self.get(EMPTY))
+            try:
+                self._ibm = build_ibm_candidate(self.root, self.get(EMPTY))
+                _assert_closed(self._ibm.folder)
+            except Exception as exc:
+                self._failed["ibm_candidate"] = exc
+                raise
         return self._ibm
 
     def _open(self, folder: Path, base: str | None) -> ServiceContext:
         if base is not None:
             self.get(base).copy_to(folder)
-        return open_context(test_settings(folder), password_hasher=CHEAP_HASHER)
+        return open_context(quick_settings(folder), password_hasher=CHEAP_HASHER)
 
     def _empty(self, folder: Path) -> State:
         """A store migrated to the newest schema, with nothing in it."""
@@ -181,13 +205,17 @@ def ibm_setup(fake: FakeCloudPak) -> dict[str, str]:
     preprod, prod = fake.add_space("credit preprod"), fake.add_space("credit prod")
     usecase, catalog = fake.add_usecase("credit risk scoring", phases={preprod: "Validate", prod: "Operate"})
     fake.define_facts(REPO / "docs" / "factsheets_facts.csv")
-    return {"ibm_space_preprod": preprod, "ibm_space_prod": prod, "factsheets_usecase_id": usecase,
-            "factsheets_catalog_id": catalog}  # fmt: skip
+    return {
+        "ibm_space_preprod": preprod,
+        "ibm_space_prod": prod,
+        "factsheets_usecase_id": usecase,
+        "factsheets_catalog_id": catalog,
+    }
 
 
 def ibm_settings(data_dir: Path, fake: FakeCloudPak, ids: dict[str, str]) -> Settings:
     """All three IBM backends (watsonx.ai, OpenScale, AI Factsheets) on ``fake``."""
-    return test_settings(
+    return quick_settings(
         data_dir,
         deployment_backend="ibm",
         monitor_backend="ibm",
@@ -203,8 +231,9 @@ def ibm_settings(data_dir: Path, fake: FakeCloudPak, ids: dict[str, str]) -> Set
 def _port_outside_the_ephemeral_range() -> int:
     """A free port the kernel never hands out to a client socket, so it stays ours between tests."""
     low, _high = (int(p) for p in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    below = (10000, low) if low > 11000 else (1024, 10000)  # a range that starts low: the ports under 10000
     for _ in range(200):
-        port = random.randrange(20000, min(low, 32768))
+        port = random.randrange(*below)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:

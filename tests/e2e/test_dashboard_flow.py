@@ -112,7 +112,7 @@ class Product:
 @pytest.fixture
 def product(tmp_path: Path) -> Iterator[Product]:
     if not CHROMIUM.exists():
-        pytest.fail("Debian's Chromium is missing: apt-get install chromium (.ci/run installs it)")
+        pytest.fail("Debian's Chromium is missing: apt-get install chromium (make test installs it)")
     running = Product(tmp_path / "data")
     yield running
     running.stop()
