@@ -312,7 +312,8 @@ def output_schema(model: Pipeline, *, spec: DataSpec, sample: pd.DataFrame) -> V
     return Verdict(
         name,
         "pass",
-        f"{len(sample)} outputs: labels from {list(spec.labels)}, probabilities in [0, 1] "
+        f"{len(sample)} outputs: labels from {', '.join(repr(str(label)) for label in spec.labels)}, probabilities "
+        "in [0, 1] "
         "summing to 1 and agreeing with the label",
         evidence=evidence,
     )

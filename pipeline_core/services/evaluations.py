@@ -283,7 +283,7 @@ def evaluate_deployment(
     if current.empty:
         raise EvaluationError(
             f"deployment {deployment_id} has no scored records in the window "
-            f"{window.to_dict()}; send scoring requests first"
+            f"({window.describe()}); send scoring requests first"
         )
     feedback = feedback_frame(ctx, deployment_id, frames.spec)
     labelled = score_frame(frames.model, feedback, frames.spec) if len(feedback) else None

@@ -116,6 +116,14 @@ class PayloadWindow:
     model_version_id: int | None = None
     max_records: int | None = None
 
+    def describe(self) -> str:
+        """The window as a person reads it in a message (``to_dict`` is what an evaluation stores)."""
+        since = f"from {self.since:%Y-%m-%d %H:%M:%S}" if self.since else "from the first record"
+        until = f"until {self.until:%Y-%m-%d %H:%M:%S}" if self.until else "until now"
+        version = f"model version {self.model_version_id}" if self.model_version_id else "every model version"
+        newest = f", the newest {self.max_records:,} records" if self.max_records else ""
+        return f"{since} {until}, {version}{newest}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "since": self.since.isoformat() if self.since else None,
