@@ -10,6 +10,17 @@ import math
 import re
 from typing import Any
 
+# The Review page's tabs, in order: what the validator reads before deciding (page test and browser test).
+REVIEW_TABS = (
+    "Summary",
+    "Quality",
+    "Fairness",
+    "Drift",
+    "Explainability",
+    "Model tests",
+    "Factsheet",
+    "Compare with production",
+)
 # (what it is, how it shows): each one is Python talking, not the product.
 REPRS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("an object repr", re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>|\bobject at 0x[0-9a-fA-F]+")),

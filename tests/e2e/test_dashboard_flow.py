@@ -35,7 +35,7 @@ from pipeline_core.services.context import open_context
 from pipeline_core.services.payloads import count_payload
 from pipeline_core.services.scoring_client import score_over_http
 from tests.conftest import REPO
-from tests.e2e.page_text import first_problem
+from tests.e2e.page_text import REVIEW_TABS, first_problem
 from tests.processes import free_port, wait_for
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency (requirements-dev.txt)")
@@ -227,16 +227,7 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     page.locator('[data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name=re.compile(rf"\(model version {mv_id}\)")).click()
     _settled(page)
-    for tab in [
-        "Summary",
-        "Quality",
-        "Fairness",
-        "Drift",
-        "Explainability",
-        "Model tests",
-        "Factsheet",
-        "Compare with production",
-    ]:
+    for tab in REVIEW_TABS:
         page.get_by_role("tab", name=tab).click()
         page.wait_for_timeout(800)
         if tab == "Model tests":

@@ -13,7 +13,7 @@ from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.evaluations import list_evaluations
 from pipeline_core.services.runs import get_run, list_runs, run_summary
 from pipeline_core.store.models import ModelTestRun, ModelVersion
-from tests.e2e.page_text import assert_readable
+from tests.e2e.page_text import REVIEW_TABS, assert_readable
 from tests.pages.conftest import PageRunner
 from tests.services.helpers import make_candidate
 
@@ -72,16 +72,7 @@ def test_review_tabs_and_an_approval(
     at = page("review", "vera")
     assert not at.exception
     assert_readable(at, "review")
-    assert [t.label for t in at.tabs] == [
-        "Summary",
-        "Quality",
-        "Fairness",
-        "Drift",
-        "Explainability",
-        "Model tests",
-        "Factsheet",
-        "Compare with production",
-    ]
+    assert [t.label for t in at.tabs] == list(REVIEW_TABS)
     assert at.metric[0].label == "Risk level" and at.metric[0].value in ("low", "medium", "high")
     # The summary: the pre-prod evaluation's risk level and the model-risk counts, as stored.
     (evaluation,) = list_evaluations(live_ctx, people["vera"], model_version_id=mv_id)
