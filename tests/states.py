@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline_core.config import Settings
 from pipeline_core.services import approvals, deployments, evaluations, users
@@ -42,6 +42,7 @@ from tests.processes import wait_for
 from tests.services.helpers import make_candidate
 
 REPO = Path(__file__).resolve().parents[1]
+T = TypeVar("T", "State", "IbmState")
 
 # One user per role, plus a second data scientist and validator; "ada" (admin) adds the others.
 PEOPLE = (
@@ -97,7 +98,7 @@ class States:
         self.root = root
         self._built: dict[str, State] = {}
         self._failed: dict[str, BaseException] = {}
-        self._ibm: IbmState | None = None
+        self._ibm: dict[str, IbmState] = {}
         self._builders: dict[str, Callable[[Path], State]] = {
             EMPTY: self._empty,
             "candidate": self._candidate,
@@ -106,35 +107,27 @@ class States:
         }
 
     def get(self, name: str) -> State:
-        """The state, built on first use; a build that failed fails every later ask with its own error."""
+        """The state, built on first use."""
+        return self._once(self._built, name, lambda: self._builders[name](self.root / name))
+
+    def ibm_candidate(self) -> IbmState:
+        return self._once(self._ibm, "ibm_candidate", lambda: build_ibm_candidate(self.root, self.get(EMPTY)))
+
+    def _once(self, built: dict[str, T], name: str, build: Callable[[], T]) -> T:
+        """``build()`` the first time, checked closed; a build that failed fails every later ask with its error."""
         if name in self._failed:
             raise RuntimeError(f"the starting state {name!r} could not be built (first error above)") from (
                 self._failed[name]
             )
-        if name not in self._built:
-            folder = self.root / name
+        if name not in built:
             try:
-                state = self._builders[name](folder)
+                state = build()
                 _assert_closed(state.folder)
             except Exception as exc:
                 self._failed[name] = exc
                 raise
-            self._built[name] = state
-        return self._built[name]
-
-    def ibm_candidate(self) -> IbmState:
-        if "ibm_candidate" in self._failed:
-            raise RuntimeError("the starting state 'ibm_candidate' could not be built (first error above)") from (
-                self._failed["ibm_candidate"]
-            )
-        if self._ibm is None:
-            try:
-                self._ibm = build_ibm_candidate(self.root, self.get(EMPTY))
-                _assert_closed(self._ibm.folder)
-            except Exception as exc:
-                self._failed["ibm_candidate"] = exc
-                raise
-        return self._ibm
+            built[name] = state
+        return built[name]
 
     def _open(self, folder: Path, base: str | None) -> ServiceContext:
         if base is not None:
