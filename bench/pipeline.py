@@ -91,8 +91,9 @@ def report(label: str, path: Path, repeats: int) -> None:
     print(f"  pipeline total (launch -> registered)      {med['total']:8.3f} s   target <= 15 s")
     print(f"    inside scikit-learn fit/predict          {med['fit+predict']:8.3f} s   (1 fit + 5 CV refits)")
     share = med["overhead"] / med["total"]
-    print(f"    everything else                          {med['overhead']:8.3f} s   {share:6.1%} of total, "
-          f"target <= 25%")  # fmt: skip
+    print(
+        f"    everything else                          {med['overhead']:8.3f} s   {share:6.1%} of total, target <= 25%"
+    )
     print(f"  ratio pipeline total / bare fit + predict  {med['total'] / bare_med:8.2f} x")
 
 

@@ -125,8 +125,10 @@ def http_figures(
     and position in the round (measured: the first call of a round is slower) hit all alike."""
     rng = random.Random(0)
     clients = {name: httpx.Client(timeout=60, headers=headers) for name, (_, _, headers) in targets.items()}
-    singles = {name: [json.dumps(make(single_rows.iloc[[i % len(single_rows)]])).encode() for i in range(64)]
-               for name, (_, make, _) in targets.items()}  # fmt: skip
+    singles = {
+        name: [json.dumps(make(single_rows.iloc[[i % len(single_rows)]])).encode() for i in range(64)]
+        for name, (_, make, _) in targets.items()
+    }
     bigs = {name: json.dumps(make(batch)).encode() for name, (_, make, _) in targets.items()}
     json_type = {"Content-Type": "application/json"}
 
@@ -153,8 +155,14 @@ def http_figures(
                 many[name].append(elapsed)
     for client in clients.values():
         client.close()
-    return {name: {"p50": percentile(single[name], 50), "p99": percentile(single[name], 99),
-                   "rows_per_s": len(batch) / statistics.median(many[name])} for name in targets}  # fmt: skip
+    return {
+        name: {
+            "p50": percentile(single[name], 50),
+            "p99": percentile(single[name], 99),
+            "rows_per_s": len(batch) / statistics.median(many[name]),
+        }
+        for name in targets
+    }
 
 
 def wml_body(spec_fields: list[str]) -> Callable[[pd.DataFrame], dict[str, Any]]:
@@ -185,8 +193,11 @@ def main() -> None:
         count = iter(range(10**9))
         single = timed(lambda: model.predict_proba(one_row[next(count) % 64]), args.single)
         batches = timed(lambda: model.predict_proba(batch), args.batches, warmup=3)
-        rows["in-process predict_proba"] = {"p50": percentile(single, 50), "p99": percentile(single, 99),
-                                            "rows_per_s": len(batch) / statistics.median(batches)}  # fmt: skip
+        rows["in-process predict_proba"] = {
+            "p50": percentile(single, 50),
+            "p99": percentile(single, 99),
+            "rows_per_s": len(batch) / statistics.median(batches),
+        }
 
         targets: dict[str, tuple[str, Callable[[pd.DataFrame], dict[str, Any]], dict[str, str]]] = {}
         procs = []
@@ -194,13 +205,22 @@ def main() -> None:
             for logging in (True, False):
                 port = free_port()
                 env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
-                env |= {"MLOPS_DATA_DIR": str(root / "store"), "MLOPS_SERVE_PORT": str(port),
-                        "MLOPS_PAYLOAD_LOGGING": "1" if logging else "0"}  # fmt: skip
-                procs.append(start_process([sys.executable, "-m", "pipeline_core", "serve"], env,
-                                           f"http://127.0.0.1:{port}/health", root))  # fmt: skip
+                env |= {
+                    "MLOPS_DATA_DIR": str(root / "store"),
+                    "MLOPS_SERVE_PORT": str(port),
+                    "MLOPS_PAYLOAD_LOGGING": "1" if logging else "0",
+                }
+                procs.append(
+                    start_process(
+                        [sys.executable, "-m", "pipeline_core", "serve"], env, f"http://127.0.0.1:{port}/health", root
+                    )
+                )
                 name = f"HTTP, this service{' (payload logged)' if logging else ' (no payload log)'}"
-                targets[name] = (f"http://127.0.0.1:{port}{deployments.scoring_path(dep_id)}",
-                                 wml_body(spec.feature_names), {"Authorization": f"Bearer {key}"})  # fmt: skip
+                targets[name] = (
+                    f"http://127.0.0.1:{port}{deployments.scoring_path(dep_id)}",
+                    wml_body(spec.feature_names),
+                    {"Authorization": f"Bearer {key}"},
+                )
             mlflow = MLFLOW_VENV / "bin" / "mlflow"
             if mlflow.exists():
                 saved = root / "mlflow_model"
@@ -210,8 +230,19 @@ def main() -> None:
                 subprocess.run([python, "-c", MLFLOW_SAVE, str(artifact), str(saved)], check=True)
                 port = free_port()
                 env = dict(os.environ) | {"PATH": f"{MLFLOW_VENV / 'bin'}:{os.environ.get('PATH', '')}"}
-                command = [str(mlflow), "models", "serve", "-m", str(saved), "--env-manager", "local",
-                           "-p", str(port), "-h", "127.0.0.1"]  # fmt: skip
+                command = [
+                    str(mlflow),
+                    "models",
+                    "serve",
+                    "-m",
+                    str(saved),
+                    "--env-manager",
+                    "local",
+                    "-p",
+                    str(port),
+                    "-h",
+                    "127.0.0.1",
+                ]
                 procs.append(start_process(command, env, f"http://127.0.0.1:{port}/health", root))
                 targets["HTTP, mlflow models serve"] = (f"http://127.0.0.1:{port}/invocations", mlflow_body, {})
             rows |= http_figures(targets, singles, batch, args.single, args.batches)
@@ -221,8 +252,10 @@ def main() -> None:
                 proc.wait(timeout=60)
         ctx.close()
 
-    print(f"\nscoring one model (HistGradientBoosting, 20 features); {args.single} single-record calls, "
-          f"{args.batches} batches of 1,000 rows; medians and percentiles in ms")  # fmt: skip
+    print(
+        f"\nscoring one model (HistGradientBoosting, 20 features); {args.single} single-record calls, "
+        f"{args.batches} batches of 1,000 rows; medians and percentiles in ms"
+    )
     print(f"  {'path':<44} {'p50 ms':>8} {'p99 ms':>8} {'batch rows/s':>13}")
     for name, fig in rows.items():
         print(f"  {name:<44} {fig['p50']:8.2f} {fig['p99']:8.2f} {fig['rows_per_s']:13,.0f}")
@@ -231,12 +264,16 @@ def main() -> None:
     bare = rows["HTTP, this service (no payload log)"]
     print(f"\n  single p50 over in-process:     +{ours['p50'] - base['p50']:.2f} ms   (target <= +2 ms)")
     print(f"  batch throughput vs in-process: {ours['rows_per_s'] / base['rows_per_s']:.0%}      (target >= 50%)")
-    print(f"  payload logging overhead:       p50 {ours['p50'] / bare['p50'] - 1:+.1%}, "
-          f"batch {bare['rows_per_s'] / ours['rows_per_s'] - 1:+.1%}   (target <= 10%)")  # fmt: skip
+    print(
+        f"  payload logging overhead:       p50 {ours['p50'] / bare['p50'] - 1:+.1%}, "
+        f"batch {bare['rows_per_s'] / ours['rows_per_s'] - 1:+.1%}   (target <= 10%)"
+    )
     if "HTTP, mlflow models serve" in rows:
         ml = rows["HTTP, mlflow models serve"]
-        print(f"  vs MLflow: p50 {ml['p50'] / ours['p50']:.2f}x, p99 {ml['p99'] / ours['p99']:.2f}x, "
-              f"batch {ours['rows_per_s'] / ml['rows_per_s']:.2f}x (>1 means this service is ahead)")  # fmt: skip
+        print(
+            f"  vs MLflow: p50 {ml['p50'] / ours['p50']:.2f}x, p99 {ml['p99'] / ours['p99']:.2f}x, "
+            f"batch {ours['rows_per_s'] / ml['rows_per_s']:.2f}x (>1 means this service is ahead)"
+        )
     else:
         print(f"  (MLflow not measured: {MLFLOW_VENV} is absent; `make bench-mlflow` creates it)")
 

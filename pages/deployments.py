@@ -88,8 +88,10 @@ else:
         )
         if answer is not None:
             row = answer.iloc[0]
-            st.success(f"{row['prediction']} (probability of {spec.positive_label} {row['probability']:.3f}); "
-                       f"scoring id {row['scoring_id']}")  # fmt: skip
+            st.success(
+                f"{row['prediction']} (probability of {spec.positive_label} {row['probability']:.3f}); "
+                f"scoring id {row['scoring_id']}"
+            )
 
 if dep.space == "prod" and ui.can(who, "rollback"):
     st.subheader("Roll back")

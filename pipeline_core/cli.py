@@ -33,8 +33,17 @@ if TYPE_CHECKING:
     from pipeline_core.services.deployments import DeploymentInfo
 
 EXIT = {"succeeded": 0, "failed": 1, "cancelled": 3, "lost": 1}
-HEADLINE_METRICS = ("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier",
-                    "cv_roc_auc_mean")  # fmt: skip
+HEADLINE_METRICS = (
+    "roc_auc",
+    "pr_auc",
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "log_loss",
+    "brier",
+    "cv_roc_auc_mean",
+)
 
 
 class TerminalProgress:
@@ -257,12 +266,15 @@ def _report(ctx: ServiceContext, run_id: int, status: str, out: TextIO) -> int:
     validate = next((s for s in run.stages if s.name == "validate"), None)
     if validate is not None and validate.outputs.get("anomalies"):
         for anomaly in validate.outputs["anomalies"]:
-            out.write(f"  {'BLOCKING' if anomaly['blocking'] else 'warning '} {anomaly['kind']}: "
-                      f"{anomaly['column'] or ''} {anomaly['detail']}\n")  # fmt: skip
+            out.write(
+                f"  {'BLOCKING' if anomaly['blocking'] else 'warning '} {anomaly['kind']}: "
+                f"{anomaly['column'] or ''} {anomaly['detail']}\n"
+            )
     model = model_version_for_run(ctx, run_id)
     if model is not None:
-        out.write(f"  model version {model.name} v{model.version} (id {model.id}), "
-                  f"artifact sha256 {model.artifact_sha256}\n")  # fmt: skip
+        out.write(
+            f"  model version {model.name} v{model.version} (id {model.id}), artifact sha256 {model.artifact_sha256}\n"
+        )
         for key in HEADLINE_METRICS:
             if key in model.metrics:
                 out.write(f"    {key:<16} {model.metrics[key]:.4f}\n")
@@ -309,8 +321,10 @@ def cmd_runs(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
         for run in list_runs(ctx, limit=args.limit, status=args.status):
             created = run.created_at.isoformat(sep=" ", timespec="seconds")
             error = (run.error or "")[:60]
-            out.write(f"{run.id:>5}  {run.status:<10} {created}  {run.created_by[:16]:<16} "
-                      f"{run.dataset.name[:32]:<32} {error}\n")  # fmt: skip
+            out.write(
+                f"{run.id:>5}  {run.status:<10} {created}  {run.created_by[:16]:<16} "
+                f"{run.dataset.name[:32]:<32} {error}\n"
+            )
         return 0
     if args.runs_command == "show":
         run = get_run(ctx, args.run_id)
@@ -342,8 +356,10 @@ def cmd_models(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
     out.write(f"{'id':>4}  {'name':<16} {'ver':>3}  {'type':<14} {'state':<10} {'roc_auc':>7}  {'run':>4}  sha256\n")
     for mv in list_model_versions(ctx, limit=args.limit):
         auc = mv.metrics.get("roc_auc", float("nan"))
-        out.write(f"{mv.id:>4}  {mv.name:<16} {mv.version:>3}  {mv.model_type:<14} {mv.state:<10} "
-                  f"{auc:>7.4f}  {mv.run_id:>4}  {mv.artifact_sha256[:16]}\n")  # fmt: skip
+        out.write(
+            f"{mv.id:>4}  {mv.name:<16} {mv.version:>3}  {mv.model_type:<14} {mv.state:<10} "
+            f"{auc:>7.4f}  {mv.run_id:>4}  {mv.artifact_sha256[:16]}\n"
+        )
     return 0
 
 
@@ -382,8 +398,10 @@ def cmd_audit(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
 
     with ctx.db.read() as session:
         status = verify_chain(session)
-    out.write(f"audit chain: {'intact' if status.ok else 'BROKEN'} ({status.events} events checked)"
-              f"{'' if status.ok else ': ' + status.reason}\n")  # fmt: skip
+    out.write(
+        f"audit chain: {'intact' if status.ok else 'BROKEN'} ({status.events} events checked)"
+        f"{'' if status.ok else ': ' + status.reason}\n"
+    )
     return 0 if status.ok else 1
 
 
@@ -415,8 +433,10 @@ def cmd_users(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
 
 
 def _write_deployment(info: DeploymentInfo, base_url: str, out: TextIO) -> None:
-    out.write(f"{info.id:>4}  {info.space:<8} {info.name:<28} {info.model_name} v{info.model_version} "
-              f"(model version {info.model_version_id})  {base_url.rstrip('/')}{info.scoring_path}\n")  # fmt: skip
+    out.write(
+        f"{info.id:>4}  {info.space:<8} {info.name:<28} {info.model_name} v{info.model_version} "
+        f"(model version {info.model_version_id})  {base_url.rstrip('/')}{info.scoring_path}\n"
+    )
 
 
 def cmd_deployments(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
@@ -468,8 +488,12 @@ def cmd_score(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
     values = json.loads(frame[spec.feature_names].to_json(orient="values"))
     url = f"{ctx.settings.scoring_url.rstrip('/')}{deployments.scoring_path(args.deployment)}"
     try:
-        response = httpx.post(url, json={"input_data": [{"fields": spec.feature_names, "values": values}]},
-                              headers={"Authorization": f"Bearer {key}"}, timeout=60)  # fmt: skip
+        response = httpx.post(
+            url,
+            json={"input_data": [{"fields": spec.feature_names, "values": values}]},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        )
     except httpx.HTTPError as exc:
         raise PipelineError(f"scoring service at {url} did not answer: {exc}") from exc
     if response.status_code != 200:
@@ -492,10 +516,13 @@ def cmd_feedback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> 
         content = path.read_bytes()
     except OSError as exc:
         raise DataError(f"feedback file {args.file!r} cannot be read: {exc.strerror}") from exc
-    batch = feedback.upload_feedback(ctx, actor, args.deployment, feedback.parse_feedback(content, name=args.file),
-                                     source=args.file)  # fmt: skip
-    out.write(f"stored {batch.records} feedback record(s) for deployment {batch.deployment_id} "
-              f"({batch.linked} linked to scoring ids), batch {batch.batch_id}\n")  # fmt: skip
+    batch = feedback.upload_feedback(
+        ctx, actor, args.deployment, feedback.parse_feedback(content, name=args.file), source=args.file
+    )
+    out.write(
+        f"stored {batch.records} feedback record(s) for deployment {batch.deployment_id} "
+        f"({batch.linked} linked to scoring ids), batch {batch.batch_id}\n"
+    )
     return 0
 
 
@@ -506,9 +533,11 @@ def cmd_review(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
     if not queue:
         out.write("no model version is awaiting review\n")
     for c in queue:
-        out.write(f"model version {c.model_version_id}: {c.name} v{c.version} by {c.created_by}, "
-                  f"ROC AUC {c.metrics.get('roc_auc', float('nan')):.4f}, evaluations {c.evaluation_ids}, "
-                  f"artifact {c.artifact_sha256}\n")  # fmt: skip
+        out.write(
+            f"model version {c.model_version_id}: {c.name} v{c.version} by {c.created_by}, "
+            f"ROC AUC {c.metrics.get('roc_auc', float('nan')):.4f}, evaluations {c.evaluation_ids}, "
+            f"artifact {c.artifact_sha256}\n"
+        )
     return 0
 
 
@@ -516,11 +545,20 @@ def cmd_approve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
     from pipeline_core.services import approvals
 
     actor = _login(ctx, args)
-    outcome = approvals.approve(ctx, actor, args.model_version, comment=args.comment, artifact_sha256=args.artifact,
-                                evidence=args.evidence or None, override_reason=args.override)  # fmt: skip
+    outcome = approvals.approve(
+        ctx,
+        actor,
+        args.model_version,
+        comment=args.comment,
+        artifact_sha256=args.artifact,
+        evidence=args.evidence or None,
+        override_reason=args.override,
+    )
     out.write(f"approval {outcome.approval_id} recorded for model version {args.model_version}\n")
-    out.write(f"production deployment check: {'passed' if outcome.check.passed else 'FAILED'}: "
-              f"{'; '.join(outcome.check.reasons)}\n")  # fmt: skip
+    out.write(
+        f"production deployment check: {'passed' if outcome.check.passed else 'FAILED'}: "
+        f"{'; '.join(outcome.check.reasons)}\n"
+    )
     if outcome.deployment:
         _write_deployment(outcome.deployment, ctx.settings.scoring_url, out)
     if outcome.error:
@@ -554,8 +592,10 @@ def cmd_evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> 
     since = _timestamp(args.since) if args.since else None
     window = PayloadWindow(since=since, max_records=args.max_records or ctx.settings.evaluation_max_records)
     outcome = evaluations.evaluate_deployment(ctx, actor, args.deployment, window=window)
-    out.write(f"evaluation {outcome.evaluation_id} of deployment {args.deployment}: {outcome.status}, "
-              f"risk level {outcome.risk_level}\n")  # fmt: skip
+    out.write(
+        f"evaluation {outcome.evaluation_id} of deployment {args.deployment}: {outcome.status}, "
+        f"risk level {outcome.risk_level}\n"
+    )
     for result in outcome.results:
         out.write(f"  {result.monitor}: {result.status} ({result.n_records} records)\n")
         for m in result.metrics:
@@ -565,8 +605,10 @@ def cmd_evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> 
     for alert_id in outcome.alerts:
         out.write(f"alert {alert_id} raised\n")
     if outcome.retraining_request_id is not None:
-        out.write(f"retraining request {outcome.retraining_request_id} created; "
-                  f"run 'retrain --request {outcome.retraining_request_id}'\n")  # fmt: skip
+        out.write(
+            f"retraining request {outcome.retraining_request_id} created; "
+            f"run 'retrain --request {outcome.retraining_request_id}'\n"
+        )
     return 1 if outcome.status == "fail" else 0
 
 
@@ -580,14 +622,17 @@ def _timestamp(text: str) -> datetime:
 def cmd_evaluations(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import evaluations
 
-    found = evaluations.list_evaluations(ctx, _login(ctx, args), deployment_id=args.deployment,
-                                         model_version_id=args.model_version)  # fmt: skip
+    found = evaluations.list_evaluations(
+        ctx, _login(ctx, args), deployment_id=args.deployment, model_version_id=args.model_version
+    )
     if not found:
         out.write("no evaluations yet\n")
     for ev in found:
-        out.write(f"evaluation {ev.id} {ev.created_at:%Y-%m-%d %H:%M:%S} {ev.space} model version "
-                  f"{ev.model_version_id}: {ev.status}, risk {ev.results.get('risk_level')}, "
-                  f"{ev.data_window.get('records')} records\n")  # fmt: skip
+        out.write(
+            f"evaluation {ev.id} {ev.created_at:%Y-%m-%d %H:%M:%S} {ev.space} model version "
+            f"{ev.model_version_id}: {ev.status}, risk {ev.results.get('risk_level')}, "
+            f"{ev.data_window.get('records')} records\n"
+        )
     return 0
 
 
@@ -603,8 +648,10 @@ def cmd_alerts(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
     if not found:
         out.write("no open alerts\n" if not args.all else "no alerts\n")
     for a in found:
-        out.write(f"alert {a.id} [{a.status}] {a.created_at:%Y-%m-%d %H:%M:%S} deployment {a.deployment_id} "
-                  f"model version {a.model_version_id}: {a.message}\n")  # fmt: skip
+        out.write(
+            f"alert {a.id} [{a.status}] {a.created_at:%Y-%m-%d %H:%M:%S} deployment {a.deployment_id} "
+            f"model version {a.model_version_id}: {a.message}\n"
+        )
     return 0
 
 
@@ -613,9 +660,12 @@ def cmd_retrain(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
 
     actor = _login(ctx, args)
     outcome = retraining.retrain(ctx, actor, deployment_id=args.deployment, request_id=args.request)
-    out.write(f"retraining run {outcome.run_id} queued on dataset {outcome.dataset_id}: {outcome.training_records} "
-              f"training + {outcome.feedback_records} feedback records"
-              + (f" (request {outcome.request_id})" if outcome.request_id else "") + "\n")  # fmt: skip
+    out.write(
+        f"retraining run {outcome.run_id} queued on dataset {outcome.dataset_id}: {outcome.training_records} "
+        f"training + {outcome.feedback_records} feedback records"
+        + (f" (request {outcome.request_id})" if outcome.request_id else "")
+        + "\n"
+    )
     if outcome.drifted_records:
         out.write(f"{len(outcome.drifted_records)} drifted record(s) to label, e.g.:\n")
         for r in outcome.drifted_records[:20]:
@@ -629,8 +679,10 @@ def cmd_test_model(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -
 
     stored = model_tests.run_on_version(ctx, _login(ctx, args), args.model_version)
     report = stored.report
-    out.write(f"model tests of model version {args.model_version} (stored as model test run {stored.id}): "
-              f"{report.status}, {report.seconds:.2f} s\n")  # fmt: skip
+    out.write(
+        f"model tests of model version {args.model_version} (stored as model test run {stored.id}): "
+        f"{report.status}, {report.seconds:.2f} s\n"
+    )
     for v in report.verdicts:
         flag = " (critical)" if v.critical else ""
         out.write(f"  {v.status.upper():4} {v.name}{flag}: {v.summary}\n")
@@ -664,8 +716,12 @@ def start_dashboard(ctx: ServiceContext) -> tuple[subprocess.Popen[bytes], str]:
     if not DASHBOARD_APP.is_file():
         raise ConfigError(f"the dashboard is not installed here: {DASHBOARD_APP} does not exist")
     host, port = ctx.settings.serve_host, ctx.settings.dashboard_port
-    env = {**os.environ, "MLOPS_DATA_DIR": str(ctx.settings.data_dir), "MLOPS_DATABASE_URL": ctx.settings.database_url,
-           "MLOPS_SCORING_URL": ctx.settings.scoring_url}  # fmt: skip
+    env = {
+        **os.environ,
+        "MLOPS_DATA_DIR": str(ctx.settings.data_dir),
+        "MLOPS_DATABASE_URL": ctx.settings.database_url,
+        "MLOPS_SCORING_URL": ctx.settings.scoring_url,
+    }
     command = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP), "--server.address", host]
     command += ["--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     log_path = ctx.settings.data_dir / "dashboard.log"

@@ -124,8 +124,9 @@ class Settings:
                 raise ConfigError(f"{name} 'ibm' needs ibm_url (MLOPS_IBM_URL) and the secret MLOPS_IBM_API_KEY")
         for name, service in (("monitor_backend", "OpenScale"), ("factsheet_backend", "AI Factsheets")):
             if getattr(self, name) == "ibm" and self.deployment_backend != "ibm":
-                raise ConfigError(f"{name} 'ibm' ({service}) works on watsonx.ai deployments: "
-                                  "set deployment_backend 'ibm' too")  # fmt: skip
+                raise ConfigError(
+                    f"{name} 'ibm' ({service}) works on watsonx.ai deployments: set deployment_backend 'ibm' too"
+                )
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ConfigError(
                 f"setting heartbeat_timeout ({self.heartbeat_timeout}) must exceed "

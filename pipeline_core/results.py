@@ -33,14 +33,22 @@ class Metric:
         return cls(**data)
 
 
-def judged(name: str, value: float, threshold: float, *, higher: bool, critical: bool = False,
-           detail: str = "") -> Metric:  # fmt: skip
+def judged(
+    name: str, value: float, threshold: float, *, higher: bool, critical: bool = False, detail: str = ""
+) -> Metric:
     """A metric with its verdict: fail beyond the threshold, warn within ``WARN_MARGIN`` of it."""
     ok = value >= threshold if higher else value <= threshold
     near = abs(value - threshold) < WARN_MARGIN
     status: Status = "fail" if not ok else ("warn" if near else "pass")
-    return Metric(name, float(value), float(threshold), "higher_is_better" if higher else "lower_is_better",
-                  status, critical, detail)  # fmt: skip
+    return Metric(
+        name,
+        float(value),
+        float(threshold),
+        "higher_is_better" if higher else "lower_is_better",
+        status,
+        critical,
+        detail,
+    )
 
 
 def insufficient(name: str, n: int, minimum: int, *, threshold: float | None = None, critical: bool = False) -> Metric:
@@ -74,11 +82,21 @@ class MonitorResult:
         raise KeyError(f"monitor {self.monitor!r} has no metric {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"monitor": self.monitor, "status": self.status, "n_records": self.n_records,
-                "min_records": self.min_records, "metrics": [m.to_dict() for m in self.metrics],
-                "details": self.details}  # fmt: skip
+        return {
+            "monitor": self.monitor,
+            "status": self.status,
+            "n_records": self.n_records,
+            "min_records": self.min_records,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "details": self.details,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MonitorResult:
-        return cls(data["monitor"], [Metric.from_dict(m) for m in data["metrics"]], int(data["n_records"]),
-                   int(data["min_records"]), dict(data.get("details", {})))  # fmt: skip
+        return cls(
+            data["monitor"],
+            [Metric.from_dict(m) for m in data["metrics"]],
+            int(data["n_records"]),
+            int(data["min_records"]),
+            dict(data.get("details", {})),
+        )

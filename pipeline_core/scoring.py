@@ -67,8 +67,10 @@ class FastPath:
         declared = {name: step for name, step, _ in prep.transformers}
         if not isinstance(outer, OrdinalEncoder) or not isinstance(declared.get("numeric"), str):
             return None  # the numbers must reach the trees untouched ("passthrough")
-        if [list(cols) for name, _, cols in prep.transformers_ if name != "remainder"] != [spec.categorical,
-                                                                                          spec.numeric]:  # fmt: skip
+        if [list(cols) for name, _, cols in prep.transformers_ if name != "remainder"] != [
+            spec.categorical,
+            spec.numeric,
+        ]:
             return None
         n_cat = len(spec.categorical)
         mask = np.asarray(est.is_categorical_)

@@ -111,10 +111,18 @@ def create_app(state: FakeState) -> FastAPI:
             return JSONResponse({"_messageCode_": "401", "message": "Invalid user or API key"}, status_code=401)
         now = int(time.time())
         token = jwt.encode(
-            {"username": body["username"], "sub": body["username"], "iat": now, "exp": now + 3600,
-             "uid": "1000330999", "role": "Admin", "permissions": ["administrator"]},
-            SIGNING_KEY, algorithm="HS256",
-        )  # fmt: skip
+            {
+                "username": body["username"],
+                "sub": body["username"],
+                "iat": now,
+                "exp": now + 3600,
+                "uid": "1000330999",
+                "role": "Admin",
+                "permissions": ["administrator"],
+            },
+            SIGNING_KEY,
+            algorithm="HS256",
+        )
         state.tokens.add(token)
         return {"_messageCode_": "200", "message": "Success", "token": token}
 
@@ -132,11 +140,13 @@ def create_app(state: FakeState) -> FastAPI:
         return {
             "total_results": len(found),
             "resources": [
-                {"metadata": {"name": n, "asset_id": i, "asset_type": "software_specification"},
-                 "entity": {"software_specification": {"type": "base", "display_name": n}}}
+                {
+                    "metadata": {"name": n, "asset_id": i, "asset_type": "software_specification"},
+                    "entity": {"software_specification": {"type": "base", "display_name": n}},
+                }
                 for n, i in found
             ],
-        }  # fmt: skip
+        }
 
     # --- watsonx.ai runtime (WML v4): models -----------------------------------------------------
     @app.post("/ml/v4/models")
@@ -150,12 +160,22 @@ def create_app(state: FakeState) -> FastAPI:
             return _error(400, "invalid_software_specification", f"software specification {spec_id!r} not found")
         model_id = str(uuid.uuid4())
         state.models[model_id] = {
-            "metadata": {"id": model_id, "name": body.get("name"), "space_id": space_id, "created_at": _now(),
-                         "tags": body.get("tags", []), "description": body.get("description", "")},
-            "entity": {"type": body.get("type"), "software_spec": {"id": spec_id},
-                       "label_column": body.get("label_column"), "content_import_state": "pending"},
+            "metadata": {
+                "id": model_id,
+                "name": body.get("name"),
+                "space_id": space_id,
+                "created_at": _now(),
+                "tags": body.get("tags", []),
+                "description": body.get("description", ""),
+            },
+            "entity": {
+                "type": body.get("type"),
+                "software_spec": {"id": spec_id},
+                "label_column": body.get("label_column"),
+                "content_import_state": "pending",
+            },
             "system": {"warnings": []},
-        }  # fmt: skip
+        }
         return JSONResponse(state.models[model_id], status_code=201)
 
     @app.get("/ml/v4/models/{model_id}")
@@ -170,8 +190,9 @@ def create_app(state: FakeState) -> FastAPI:
         state.contents[model_id] = await request.body()
         state.models[model_id]["entity"]["content_import_state"] = "completed"
         attachment = str(uuid.uuid4())
-        return JSONResponse({"attachment_id": attachment, "content_format": "native", "persisted": True},
-                            status_code=201)  # fmt: skip
+        return JSONResponse(
+            {"attachment_id": attachment, "content_format": "native", "persisted": True}, status_code=201
+        )
 
     @app.get("/v1/aigov/factsheet/heartbeat")
     async def factsheet_heartbeat() -> dict[str, str]:
@@ -182,14 +203,26 @@ def create_app(state: FakeState) -> FastAPI:
         found = []
         for workspace in (await request.json())["workspaces"]:
             usecase = state.associations.get(workspace["id"])
-            found.append({
-                "workspace_id": workspace["id"], "workspace_type": workspace["type"], "is_valid": True,
-                "workspace_name": state.spaces.get(workspace["id"], {}).get("entity", {}).get("name", ""),
-                "phase_name": usecase["phase"] if usecase else "",
-                "associated_usecases": [{"ai_usecase_id": usecase["id"], "ai_usecase_name": usecase["name"],
-                                         "inventory_id": usecase["catalog_id"], "status": "ok"}] if usecase else [],
-                "tracked_assets": [],
-            })  # fmt: skip
+            found.append(
+                {
+                    "workspace_id": workspace["id"],
+                    "workspace_type": workspace["type"],
+                    "is_valid": True,
+                    "workspace_name": state.spaces.get(workspace["id"], {}).get("entity", {}).get("name", ""),
+                    "phase_name": usecase["phase"] if usecase else "",
+                    "associated_usecases": [
+                        {
+                            "ai_usecase_id": usecase["id"],
+                            "ai_usecase_name": usecase["name"],
+                            "inventory_id": usecase["catalog_id"],
+                            "status": "ok",
+                        }
+                    ]
+                    if usecase
+                    else [],
+                    "tracked_assets": [],
+                }
+            )
         return {"associated_workspaces": found}
 
     @app.get("/v1/aigov/model_inventory/model_usecases/{usecase_id}/tracked_model_versions")
@@ -213,8 +246,14 @@ def create_app(state: FakeState) -> FastAPI:
             return _error(400, "invalid_approach", f"approach {version['approach_id']} is not in the use case")
         approach["versions"].append({"number": version["number"], "comment": version.get("comment", "")})
         space_id = request.query_params.get("space_id", "")
-        usecase["tracked"].append({"model_id": model_id, "space_id": space_id, "version": version["number"],
-                                   "phase": state.associations.get(space_id, {}).get("phase", "")})  # fmt: skip
+        usecase["tracked"].append(
+            {
+                "model_id": model_id,
+                "space_id": space_id,
+                "version": version["number"],
+                "phase": state.associations.get(space_id, {}).get("phase", ""),
+            }
+        )
         return {"model_entry_asset_id": body["model_entry_asset_id"], "model_id": model_id, "version": version}
 
     @app.get("/v2/asset_types/{type_name}")  # custom fact definitions, created once by an administrator
@@ -228,9 +267,17 @@ def create_app(state: FakeState) -> FastAPI:
     async def get_asset(asset_id: str, request: Request) -> Any:
         usecase = state.usecases.get(asset_id)
         if usecase is not None and request.query_params.get("catalog_id") == usecase["catalog_id"]:
-            return {"metadata": {"asset_id": asset_id, "asset_type": "model_entry", "name": usecase["name"],
-                                 "catalog_id": usecase["catalog_id"], "description": ""},
-                    "entity": {"model_entry": {}}, "attachments": []}  # fmt: skip
+            return {
+                "metadata": {
+                    "asset_id": asset_id,
+                    "asset_type": "model_entry",
+                    "name": usecase["name"],
+                    "catalog_id": usecase["catalog_id"],
+                    "description": "",
+                },
+                "entity": {"model_entry": {}},
+                "attachments": [],
+            }
         model = state.models.get(asset_id)
         if model is None:
             return _error(404, "not_found", f"asset {asset_id} does not exist")
@@ -272,13 +319,21 @@ def create_app(state: FakeState) -> FastAPI:
     # --- deployments -----------------------------------------------------------------------------
     def _deployment(dep_id: str, body: dict[str, Any], space_id: str, base: str) -> dict[str, Any]:
         return {
-            "metadata": {"id": dep_id, "name": body.get("name"), "space_id": space_id, "created_at": _now(),
-                         "description": body.get("description", "")},
-            "entity": {"asset": {"id": body["asset"]["id"]}, "online": {}, "space_id": space_id,
-                       "status": {"state": "ready",
-                                  "online_url": {"url": f"{base}/ml/v4/deployments/{dep_id}/predictions"}},
-                       "name": body.get("name")},
-        }  # fmt: skip
+            "metadata": {
+                "id": dep_id,
+                "name": body.get("name"),
+                "space_id": space_id,
+                "created_at": _now(),
+                "description": body.get("description", ""),
+            },
+            "entity": {
+                "asset": {"id": body["asset"]["id"]},
+                "online": {},
+                "space_id": space_id,
+                "status": {"state": "ready", "online_url": {"url": f"{base}/ml/v4/deployments/{dep_id}/predictions"}},
+                "name": body.get("name"),
+            },
+        }
 
     @app.post("/ml/v4/deployments")
     async def create_deployment(request: Request) -> Any:
@@ -300,9 +355,10 @@ def create_app(state: FakeState) -> FastAPI:
     async def list_deployments(request: Request) -> Any:
         space_id, asset_id = request.query_params.get("space_id"), request.query_params.get("asset_id")
         found = [
-            d for d in state.deployments.values()
+            d
+            for d in state.deployments.values()
             if space_id in (None, d["metadata"]["space_id"]) and asset_id in (None, d["entity"]["asset"]["id"])
-        ]  # fmt: skip
+        ]
         return {"resources": found, "total_count": len(found)}
 
     @app.patch("/ml/v4/deployments/{dep_id}")
@@ -363,10 +419,15 @@ COLLECTIONS = ("data_marts", "service_providers", "subscriptions", "monitor_inst
 def _resource(base: str, collection: str, entity: dict[str, Any]) -> dict[str, Any]:
     rid = str(uuid.uuid4())
     return {
-        "metadata": {"id": rid, "url": f"{base}/{collection}/{rid}", "crn": f"crn:v1:fake:{rid}",
-                     "created_at": _now(), "created_by": "fake"},
+        "metadata": {
+            "id": rid,
+            "url": f"{base}/{collection}/{rid}",
+            "crn": f"crn:v1:fake:{rid}",
+            "created_at": _now(),
+            "created_by": "fake",
+        },
         "entity": {**entity, "status": {"state": "active"}},
-    }  # fmt: skip
+    }
 
 
 def _matches(resource: dict[str, Any], query: dict[str, str]) -> bool:
@@ -389,11 +450,15 @@ def _openscale_routes(app: FastAPI, state: FakeState) -> None:
 
     @app.get(OS + "/monitor_definitions")
     async def monitor_definitions(instance: str) -> Any:
-        return {"monitor_definitions": [
-            {"metadata": {"id": mid, "url": f"/v2/monitor_definitions/{mid}"},
-             "entity": {"name": name, "tags": [], "metrics": [{"id": i, "name": n} for i, n in metrics]}}
-            for mid, (name, metrics) in MONITOR_DEFINITIONS.items()
-        ]}  # fmt: skip
+        return {
+            "monitor_definitions": [
+                {
+                    "metadata": {"id": mid, "url": f"/v2/monitor_definitions/{mid}"},
+                    "entity": {"name": name, "tags": [], "metrics": [{"id": i, "name": n} for i, n in metrics]},
+                }
+                for mid, (name, metrics) in MONITOR_DEFINITIONS.items()
+            ]
+        }
 
     @app.get(OS + "/{collection}")
     async def list_resources(instance: str, collection: str, request: Request) -> Any:
@@ -424,11 +489,17 @@ def _openscale_routes(app: FastAPI, state: FakeState) -> None:
         store[collection][resource["metadata"]["id"]] = resource
         if collection == "subscriptions":  # the internal database's payload and feedback tables
             for kind in ("payload_logging", "feedback"):
-                data_set = _resource(base, "data_sets", {
-                    "data_mart_id": body["data_mart_id"], "name": f"{kind} table", "type": kind,
-                    "target": {"target_type": "subscription", "target_id": resource["metadata"]["id"]},
-                    "data_schema": {"type": "struct", "fields": []},
-                })  # fmt: skip
+                data_set = _resource(
+                    base,
+                    "data_sets",
+                    {
+                        "data_mart_id": body["data_mart_id"],
+                        "name": f"{kind} table",
+                        "type": kind,
+                        "target": {"target_type": "subscription", "target_id": resource["metadata"]["id"]},
+                        "data_schema": {"type": "struct", "fields": []},
+                    },
+                )
                 store["data_sets"][data_set["metadata"]["id"]] = data_set
                 store["records"][data_set["metadata"]["id"]] = []
         return JSONResponse(resource, status_code=202 if collection != "data_marts" else 201)
@@ -478,16 +549,24 @@ def _openscale_routes(app: FastAPI, state: FakeState) -> None:
         run_id = str(uuid.uuid4())
         values = _measure(state, monitor)
         if values:
-            store["measurements"].setdefault(rid, []).append({
-                "metadata": {"id": str(uuid.uuid4()), "url": f"/v2/monitor_instances/{rid}/measurements"},
-                "entity": {"timestamp": _now(), "run_id": run_id, "values": values,
-                           "issue_count": sum(1 for v in values for m in v["metrics"] if _breached(m)),
-                           "monitor_instance_id": rid,
-                           "monitor_definition_id": monitor["entity"]["monitor_definition_id"]},
-            })  # fmt: skip
+            store["measurements"].setdefault(rid, []).append(
+                {
+                    "metadata": {"id": str(uuid.uuid4()), "url": f"/v2/monitor_instances/{rid}/measurements"},
+                    "entity": {
+                        "timestamp": _now(),
+                        "run_id": run_id,
+                        "values": values,
+                        "issue_count": sum(1 for v in values for m in v["metrics"] if _breached(m)),
+                        "monitor_instance_id": rid,
+                        "monitor_definition_id": monitor["entity"]["monitor_definition_id"],
+                    },
+                }
+            )
         status = {"state": "running"} if state.stuck_runs else {"state": "finished", "completed_at": _now()}
-        run = {"metadata": {"id": run_id, "url": f"/v2/monitor_instances/{rid}/runs/{run_id}"},
-               "entity": {"status": status, "triggered_by": "user"}}  # fmt: skip
+        run = {
+            "metadata": {"id": run_id, "url": f"/v2/monitor_instances/{rid}/runs/{run_id}"},
+            "entity": {"status": status, "triggered_by": "user"},
+        }
         store.setdefault("runs", {})[run_id] = run
         return JSONResponse(run, status_code=201)
 
@@ -526,8 +605,11 @@ def _measure(state: FakeState, monitor: dict[str, Any]) -> list[dict[str, Any]]:
     store = state.openscale
     entity = monitor["entity"]
     subscription = store["subscriptions"][entity["target"]["target_id"]]
-    sets = {d["entity"]["type"]: d["metadata"]["id"] for d in store["data_sets"].values()
-            if d["entity"]["target"]["target_id"] == subscription["metadata"]["id"]}  # fmt: skip
+    sets = {
+        d["entity"]["type"]: d["metadata"]["id"]
+        for d in store["data_sets"].values()
+        if d["entity"]["target"]["target_id"] == subscription["metadata"]["id"]
+    }
     params, limits = entity.get("parameters", {}), {t["metric_id"]: t for t in entity.get("thresholds", [])}
 
     def metric(metric_id: str, value: float) -> dict[str, Any]:
@@ -574,8 +656,12 @@ def _measure(state: FakeState, monitor: dict[str, Any]) -> list[dict[str, Any]]:
 
             minority, majority = members(feature["minority"]), members(feature["majority"])
             ratio = favourable[minority].mean() / favourable[majority].mean()
-            values.append({"metrics": [metric("fairness_value", round(100 * float(ratio), 4))],
-                           "tags": [{"id": "feature", "value": feature["feature"]}]})  # fmt: skip
+            values.append(
+                {
+                    "metrics": [metric("fairness_value", round(100 * float(ratio), 4))],
+                    "tags": [{"id": "feature", "value": feature["feature"]}],
+                }
+            )
         return values
     return []
 
@@ -584,13 +670,21 @@ def _asset(model: dict[str, Any], state: FakeState) -> dict[str, Any]:
     meta = model["metadata"]
     facts = state.facts.get(meta["id"], {})
     return {
-        "metadata": {"asset_id": meta["id"], "asset_type": "wml_model", "name": meta["name"],
-                     "space_id": meta["space_id"], "created_at": meta["created_at"], "tags": meta.get("tags", []),
-                     "description": meta["description"]},
-        "entity": {"wml_model": {"type": model["entity"]["type"], "software_spec": model["entity"]["software_spec"]},
-                   **({"modelfacts_user": dict(facts)} if meta["id"] in state.facts else {})},
+        "metadata": {
+            "asset_id": meta["id"],
+            "asset_type": "wml_model",
+            "name": meta["name"],
+            "space_id": meta["space_id"],
+            "created_at": meta["created_at"],
+            "tags": meta.get("tags", []),
+            "description": meta["description"],
+        },
+        "entity": {
+            "wml_model": {"type": model["entity"]["type"], "software_spec": model["entity"]["software_spec"]},
+            **({"modelfacts_user": dict(facts)} if meta["id"] in state.facts else {}),
+        },
         "attachments": [],
-    }  # fmt: skip
+    }
 
 
 def _unpack(archive: bytes) -> Any:
@@ -623,8 +717,15 @@ class FakeCloudPak:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the port again, past TIME_WAIT
         self._socket.bind(("127.0.0.1", port))
         self.port = self._socket.getsockname()[1]
-        config = uvicorn.Config(create_app(self.state), log_level="warning", access_log=False, lifespan="off",
-                                timeout_keep_alive=120, ssl_keyfile=str(key), ssl_certfile=str(crt))  # fmt: skip
+        config = uvicorn.Config(
+            create_app(self.state),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=120,
+            ssl_keyfile=str(key),
+            ssl_certfile=str(crt),
+        )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 
@@ -636,32 +737,54 @@ class FakeCloudPak:
         space_id = str(uuid.uuid4())
         self.state.spaces[space_id] = {
             "metadata": {"id": space_id, "created_at": _now()},
-            "entity": {"name": name, "status": {"state": "active"}, "type": "cpd",
-                       "compute": [{"type": "machine_learning", "name": "wml", "guid": "wml-instance"}]},
-        }  # fmt: skip
+            "entity": {
+                "name": name,
+                "status": {"state": "active"},
+                "type": "cpd",
+                "compute": [{"type": "machine_learning", "name": "wml", "guid": "wml-instance"}],
+            },
+        }
         return space_id
 
     def define_facts(self, csv_path: Path) -> None:
         """What an administrator does once: load custom fact definitions (the facts client's CSV format)."""
         frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
         self.state.fact_definitions["modelfacts_user"] = {
-            row["name"]: {"type": row["type"], "description": row["description"], "is_array": False,
-                          "required": False, "hidden": False, "readonly": False,
-                          "label": {"default": row["label"], "en": row["label"]}}
+            row["name"]: {
+                "type": row["type"],
+                "description": row["description"],
+                "is_array": False,
+                "required": False,
+                "hidden": False,
+                "readonly": False,
+                "label": {"default": row["label"], "en": row["label"]},
+            }
             for _, row in frame.iterrows()
-        }  # fmt: skip
+        }
 
     def add_usecase(self, name: str, *, phases: dict[str, str]) -> tuple[str, str]:
         """An AI use case in an inventory with one approach, and the spaces associated with it at a phase."""
         usecase_id, catalog_id = str(uuid.uuid4()), str(uuid.uuid4())
         self.state.usecases[usecase_id] = {
-            "name": name, "catalog_id": catalog_id, "tracked": [],
-            "approaches": [{"id": str(uuid.uuid4()), "name": "Default approach", "description": "",
-                            "versions": [{"number": "0.0.1", "comment": "use case created"}]}],
-        }  # fmt: skip
+            "name": name,
+            "catalog_id": catalog_id,
+            "tracked": [],
+            "approaches": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "name": "Default approach",
+                    "description": "",
+                    "versions": [{"number": "0.0.1", "comment": "use case created"}],
+                }
+            ],
+        }
         for space_id, phase in phases.items():
-            self.state.associations[space_id] = {"id": usecase_id, "name": name, "catalog_id": catalog_id,
-                                                 "phase": phase}  # fmt: skip
+            self.state.associations[space_id] = {
+                "id": usecase_id,
+                "name": name,
+                "catalog_id": catalog_id,
+                "phase": phase,
+            }
         return usecase_id, catalog_id
 
     def requests(self, method: str, prefix: str) -> list[Call]:

@@ -44,8 +44,9 @@ def cli_env(data_dir: Path) -> dict[str, str]:
 
 def cli_settings(data_dir: Path) -> Settings:
     port = _PORTS.setdefault(data_dir, free_port())
-    return Settings(data_dir=data_dir, heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1,
-                    serve_port=port)  # fmt: skip
+    return Settings(
+        data_dir=data_dir, heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1, serve_port=port
+    )
 
 
 def bootstrap_user(data_dir: Path) -> Principal:
@@ -57,8 +58,9 @@ def bootstrap_user(data_dir: Path) -> Principal:
         ctx.close()
 
 
-def run_cli(args: list[str], data_dir: Path, *, timeout: float = 300,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def run_cli(
+    args: list[str], data_dir: Path, *, timeout: float = 300, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pipeline_core", *args],
         env=cli_env(data_dir),

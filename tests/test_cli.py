@@ -93,12 +93,10 @@ def test_two_workers_race_for_runs_and_none_runs_twice(data_dir: Path, spec: Dat
     path = _write(generate_german_credit(400, seed=3), tmp_path / "small.csv")
     dataset = register_file(ctx, path, spec=spec, actor="dora")
     actor = users.get_principal(ctx, "dora")
-    ids = [launch_run(ctx, actor, dataset=dataset, params=RunParams(max_iter=20, cv_folds=2)).id
-           for _ in range(8)]  # fmt: skip
+    ids = [launch_run(ctx, actor, dataset=dataset, params=RunParams(max_iter=20, cv_folds=2)).id for _ in range(8)]
     workers = [start_worker(data_dir, tmp_path / f"worker{i}.log") for i in range(2)]
     try:
-        wait_for(lambda: all(get_run(ctx, i).status == "succeeded" for i in ids), timeout=240,
-                 what="8 runs to succeed")  # fmt: skip
+        wait_for(lambda: all(get_run(ctx, i).status == "succeeded" for i in ids), timeout=240, what="8 runs to succeed")
     finally:
         for w in workers:
             w.send_signal(signal.SIGTERM)
@@ -123,14 +121,14 @@ def test_a_worker_killed_mid_run_leaves_it_failed_and_no_model(data_dir: Path, s
     path = _write(generate_german_credit(20000, seed=5), tmp_path / "big.csv")
     dataset = register_file(ctx, path, spec=spec, actor="dora")
     actor = users.get_principal(ctx, "dora")
-    run_id = launch_run(ctx, actor, dataset=dataset,
-                        params=RunParams(max_iter=1500, max_leaf_nodes=63, cv_folds=10)).id  # fmt: skip
+    run_id = launch_run(ctx, actor, dataset=dataset, params=RunParams(max_iter=1500, max_leaf_nodes=63, cv_folds=10)).id
     worker = start_worker(data_dir, tmp_path / "worker.log")
     try:
         wait_for(
             lambda: any(s.name == "train" and s.status == "running" for s in get_run(ctx, run_id).stages),
-            timeout=120, what="the train stage to start",
-        )  # fmt: skip
+            timeout=120,
+            what="the train stage to start",
+        )
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
     finally:

@@ -30,10 +30,17 @@ def _as(user: str, args: list[str], data_dir: Path, **kw: object) -> str:
 def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> None:
     data_dir = tmp_path / "data"
     # Bootstrap: the first user needs no login; later ones need an admin.
-    assert "user ada added as admin" in run_cli(["users", "add", "ada", "--role", "admin", "--password-stdin"],
-                                                data_dir, stdin=PASSWORD + "\n").stdout  # fmt: skip
-    refused = run_cli(["--user", "nobody", "users", "add", "eve", "--role", "admin", "--password-stdin"], data_dir,
-                      stdin=PASSWORD + "\n")  # fmt: skip
+    assert (
+        "user ada added as admin"
+        in run_cli(
+            ["users", "add", "ada", "--role", "admin", "--password-stdin"], data_dir, stdin=PASSWORD + "\n"
+        ).stdout
+    )
+    refused = run_cli(
+        ["--user", "nobody", "users", "add", "eve", "--role", "admin", "--password-stdin"],
+        data_dir,
+        stdin=PASSWORD + "\n",
+    )
     assert refused.returncode == 2 and "login refused for 'nobody'" in refused.stderr
     for name, role in [("dora", "data_scientist"), ("vera", "validator")]:
         _as("ada", ["users", "add", name, "--role", role, "--password-stdin"], data_dir, stdin=PASSWORD + "\n")
@@ -59,8 +66,13 @@ def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> 
 
     # Score through the CLI against a scoring service started for the purpose.
     env = cli_env(data_dir) | {"MLOPS_API_KEY": key}
-    server = subprocess.Popen([sys.executable, "-m", "pipeline_core", "serve"], env=env, cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pipeline_core", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{env['MLOPS_SERVE_PORT']}/health"
         for _ in range(100):

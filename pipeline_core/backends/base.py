@@ -112,8 +112,15 @@ class ExternalMonitors(Protocol):
         """Subscribe the deployment; configure its monitors from ``spec``'s thresholds and groups."""
         ...
 
-    def log_payload(self, sub: MonitorSubscription, *, fields: Sequence[str], values: Sequence[Sequence[Any]],
-                    labels: Sequence[str], probabilities: Sequence[Sequence[float]]) -> None:  # fmt: skip
+    def log_payload(
+        self,
+        sub: MonitorSubscription,
+        *,
+        fields: Sequence[str],
+        values: Sequence[Sequence[Any]],
+        labels: Sequence[str],
+        probabilities: Sequence[Sequence[float]],
+    ) -> None:
         """Log scored records and the deployment's answers."""
         ...
 

@@ -43,8 +43,13 @@ def ibm_credentials(settings: Settings) -> Any:
     """The IBM credentials named by the settings (the API key from the environment or secrets)."""
     from pipeline_core.backends.ibm.wml import IbmCredentials
 
-    return IbmCredentials(url=settings.ibm_url, api_key=settings.ibm_api_key, username=settings.ibm_username,
-                          version=settings.ibm_version, ca_bundle=settings.ibm_ca_bundle)  # fmt: skip
+    return IbmCredentials(
+        url=settings.ibm_url,
+        api_key=settings.ibm_api_key,
+        username=settings.ibm_username,
+        version=settings.ibm_version,
+        ca_bundle=settings.ibm_ca_bundle,
+    )
 
 
 def make_deployment_target(settings: Settings, artifacts: ArtifactStore) -> DeploymentTarget:

@@ -50,9 +50,14 @@ class LocalDeploymentTarget:
         with self._lock:
             self._loaded[deployment_id] = loaded
         return ServedModel(
-            backend=self.backend, space=model.space, space_id="local", model_id=model.artifact_sha256,
-            deployment_id=deployment_id, artifact_sha256=model.artifact_sha256, classes=loaded.classes,
-        )  # fmt: skip
+            backend=self.backend,
+            space=model.space,
+            space_id="local",
+            model_id=model.artifact_sha256,
+            deployment_id=deployment_id,
+            artifact_sha256=model.artifact_sha256,
+            classes=loaded.classes,
+        )
 
     def score(self, served: ServedModel, records: Sequence[Mapping[str, Any]]) -> list[Prediction]:
         from pipeline_core.scoring import parse_payload, score
@@ -62,10 +67,17 @@ class LocalDeploymentTarget:
         if loaded is None:
             raise DeploymentError(f"local deployment {served.deployment_id!r} is not online")
         fields, values = parse_payload(
-            {"input_data": [{"fields": loaded.spec.feature_names,
-                             "values": [[r.get(f) for f in loaded.spec.feature_names] for r in records]}]},
-            loaded.spec, max_rows=max(len(records), 1),
-        )  # fmt: skip
+            {
+                "input_data": [
+                    {
+                        "fields": loaded.spec.feature_names,
+                        "values": [[r.get(f) for f in loaded.spec.feature_names] for r in records],
+                    }
+                ]
+            },
+            loaded.spec,
+            max_rows=max(len(records), 1),
+        )
         result = score(loaded, fields, values)
         return [
             Prediction(label, dict(zip(loaded.classes, proba, strict=True)))

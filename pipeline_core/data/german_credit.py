@@ -29,7 +29,7 @@ COLUMNS: tuple[str, ...] = (
     "ExistingSavings", "EmploymentDuration", "InstallmentPercent", "Sex", "OthersOnLoan",
     "CurrentResidenceDuration", "OwnsProperty", "Age", "InstallmentPlans", "Housing",
     "ExistingCreditsCount", "Job", "Dependents", "Telephone", "ForeignWorker",
-)  # fmt: skip
+)
 TARGET = "Risk"
 
 # Categories in increasing order of observed risk, with their share of applicants.
@@ -52,7 +52,7 @@ CATEGORICAL_MARGINALS: dict[str, tuple[tuple[str, float], ...]] = {
     "Job": (("unemployed", 0.057), ("unskilled", 0.135), ("skilled", 0.680), ("management_self-employed", 0.128)),
     "Telephone": (("none", 0.588), ("yes", 0.412)),
     "ForeignWorker": (("yes", 0.975), ("no", 0.025)),
-}  # fmt: skip
+}
 
 # Integer columns with few levels: level -> share, in increasing order.
 DISCRETE_MARGINALS: dict[str, tuple[tuple[int, float], ...]] = {
@@ -68,7 +68,7 @@ CONTINUOUS_QUANTILES: dict[str, tuple[int, ...]] = {
     "LoanAmount": (250, 250, 250, 293, 860, 1327, 1749, 2099, 2475, 2850, 3238, 3640, 4060, 4521, 4906, 5355,
                    5817, 6302, 6899, 7744, 11676),
     "Age": (19, 19, 21, 23, 26, 28, 29, 31, 33, 34, 36, 37, 39, 40, 42, 44, 46, 48, 50, 54, 74),
-}  # fmt: skip
+}
 
 # Loading of each feature on the latent propensity (fitted, see module docstring).
 LOADINGS: dict[str, float] = {
@@ -77,7 +77,7 @@ LOADINGS: dict[str, float] = {
     "Sex": 0.137, "OthersOnLoan": 0.672, "CurrentResidenceDuration": 0.676, "OwnsProperty": 0.684, "Age": 0.683,
     "InstallmentPlans": 0.334, "Housing": 0.64, "ExistingCreditsCount": 0.662, "Job": 0.144, "Dependents": 0.493,
     "Telephone": 0.651, "ForeignWorker": 0.324,
-}  # fmt: skip
+}
 # P(Risk | u) = sigmoid(LINK_SLOPE * u + LINK_INTERCEPT)
 LINK_SLOPE = 3.0
 LINK_INTERCEPT = -1.5

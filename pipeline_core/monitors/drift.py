@@ -158,25 +158,52 @@ def drift(
         metrics.append(metric)
         features[name] = {"statistic": method, "value": value, "drifted": drifted}
     n_drifted = sum(f["drifted"] for f in features.values())
-    metrics.append(judged("share_of_drifted_features", n_drifted / len(features), config.dataset_drift_share,
-                          higher=False, detail=f"{n_drifted} of {len(features)} features"))  # fmt: skip
+    metrics.append(
+        judged(
+            "share_of_drifted_features",
+            n_drifted / len(features),
+            config.dataset_drift_share,
+            higher=False,
+            detail=f"{n_drifted} of {len(features)} features",
+        )
+    )
     if PROBABILITY in current.columns and PROBABILITY in reference.columns:
         output = normed_wasserstein(reference[PROBABILITY], current[PROBABILITY])
         metrics.append(judged("output_drift", output, threshold, higher=False, detail="wasserstein_normed"))
     consistency = data_consistency(current, reference, spec=spec)
-    metrics.append(Metric("inconsistent_records_share", consistency["share"],
-                          detail=f"{consistency['records']} of {n} records break a learned constraint"))  # fmt: skip
+    metrics.append(
+        Metric(
+            "inconsistent_records_share",
+            consistency["share"],
+            detail=f"{consistency['records']} of {n} records break a learned constraint",
+        )
+    )
     details: dict[str, Any] = {"features": features, "data_consistency": consistency}
     if error_reference is not None:
         drop = accuracy_drop(current, error_reference, spec=spec, config=config)
         details["accuracy_drop"] = drop
         if drop["estimated_drop"] is None:
-            metrics.append(insufficient("drop_in_accuracy", drop["reference_records"], config.min_error_reference,
-                                        threshold=config.max_accuracy_drop, critical=True))  # fmt: skip
+            metrics.append(
+                insufficient(
+                    "drop_in_accuracy",
+                    drop["reference_records"],
+                    config.min_error_reference,
+                    threshold=config.max_accuracy_drop,
+                    critical=True,
+                )
+            )
         else:
-            metrics.append(judged("drop_in_accuracy", drop["estimated_drop"], config.max_accuracy_drop, higher=False,
-                                  critical=True, detail=f"estimated accuracy {drop['estimated_accuracy']:.4f} vs "
-                                  f"{drop['reference_accuracy']:.4f} on held-out data"))  # fmt: skip
+            metrics.append(
+                judged(
+                    "drop_in_accuracy",
+                    drop["estimated_drop"],
+                    config.max_accuracy_drop,
+                    higher=False,
+                    critical=True,
+                    detail=f"estimated accuracy {drop['estimated_accuracy']:.4f} vs "
+                    f"{drop['reference_accuracy']:.4f} on held-out data",
+                )
+            )
     return MonitorResult("drift", metrics, n, minimum, details)
 
 
@@ -201,22 +228,31 @@ def _ordinal(frame: pd.DataFrame, spec: DataSpec, categories: dict[str, pd.Index
     return out
 
 
-def accuracy_drop(current: pd.DataFrame, error_reference: pd.DataFrame, *, spec: DataSpec,
-                  config: DriftConfig) -> dict[str, Any]:  # fmt: skip
+def accuracy_drop(
+    current: pd.DataFrame, error_reference: pd.DataFrame, *, spec: DataSpec, config: DriftConfig
+) -> dict[str, Any]:
     """OpenScale's "drop in accuracy": where the deployed model errs, learned and applied to ``current``."""
     labelled = error_reference[error_reference[spec.target].notna()]
     errors = (labelled[PREDICTION].astype(str) != labelled[spec.target].astype(str)).to_numpy()
     out: dict[str, Any] = {"reference_records": len(labelled), "estimated_drop": None, "records": []}
     if len(labelled) < config.min_error_reference or errors.all() or not errors.any():
-        out["reason"] = (f"insufficient data: {len(labelled)} < {config.min_error_reference}"
-                         if len(labelled) < config.min_error_reference
-                         else "the held-out records hold no errors (or only errors) to learn from")  # fmt: skip
+        out["reason"] = (
+            f"insufficient data: {len(labelled)} < {config.min_error_reference}"
+            if len(labelled) < config.min_error_reference
+            else "the held-out records hold no errors (or only errors) to learn from"
+        )
         return out
     categories = {name: pd.Index(sorted(labelled[name].astype(str).unique())) for name in spec.categorical}
     mask = [name in categories for name in spec.feature_names]
     # Small and regularised: the held-out set is a few hundred records with a few dozen errors.
-    detector = HistGradientBoostingClassifier(max_depth=3, max_iter=50, learning_rate=0.1, min_samples_leaf=20,
-                                              categorical_features=mask, random_state=config.seed)  # fmt: skip
+    detector = HistGradientBoostingClassifier(
+        max_depth=3,
+        max_iter=50,
+        learning_rate=0.1,
+        min_samples_leaf=20,
+        categorical_features=mask,
+        random_state=config.seed,
+    )
     detector.fit(_ordinal(labelled, spec, categories), errors)
     scored = np.arange(len(current))
     if len(current) > config.max_scored_records:
@@ -237,10 +273,14 @@ def accuracy_drop(current: pd.DataFrame, error_reference: pd.DataFrame, *, spec:
             row["scoring_id"] = str(current[SCORING_ID].iloc[i])
         records.append(row)
     share = len(scored) / len(current) if len(current) else 1.0
-    out.update(reference_accuracy=reference_accuracy, estimated_accuracy=estimated_accuracy,
-               estimated_drop=reference_accuracy - estimated_accuracy,
-               likely_mispredicted=round(likely.size / share), scored_records=len(scored),
-               records=records)  # fmt: skip
+    out.update(
+        reference_accuracy=reference_accuracy,
+        estimated_accuracy=estimated_accuracy,
+        estimated_drop=reference_accuracy - estimated_accuracy,
+        likely_mispredicted=round(likely.size / share),
+        scored_records=len(scored),
+        records=records,
+    )
     return out
 
 
@@ -269,5 +309,9 @@ def data_consistency(current: pd.DataFrame, reference: pd.DataFrame, *, spec: Da
         if outside.any():
             columns[name] = {"out_of_range": int(outside.sum()), "range": [float(ref.min()), float(ref.max())]}
         bad |= outside
-    return {"records": int(bad.sum()), "share": float(bad.mean()) if len(bad) else 0.0, "columns": columns,
-            "example_records": [int(i) for i in np.flatnonzero(bad)[:20]]}  # fmt: skip
+    return {
+        "records": int(bad.sum()),
+        "share": float(bad.mean()) if len(bad) else 0.0,
+        "columns": columns,
+        "example_records": [int(i) for i in np.flatnonzero(bad)[:20]],
+    }

@@ -66,22 +66,42 @@ def fairness(
         mon = group_mask(current[attr.name], attr.monitored)
         ref = group_mask(current[attr.name], attr.reference)
         rm, rr = group_rates(favourable, mon, truth), group_rates(favourable, ref, truth)
-        groups[attr.name] = {"monitored": {"group": attr.monitored.describe(), **rm},
-                             "reference": {"group": attr.reference.describe(), **rr}}  # fmt: skip
+        groups[attr.name] = {
+            "monitored": {"group": attr.monitored.describe(), **rm},
+            "reference": {"group": attr.reference.describe(), **rr},
+        }
         n = int(min(rm["n"], rr["n"]))
         name = f"disparate_impact[{attr.name}]"
         if n < minimum:
             metrics.append(insufficient(name, n, minimum, threshold=spec.thresholds.disparate_impact, critical=True))
             continue
         if rr["favourable_rate"] == 0:
-            metrics.append(Metric(name, None, spec.thresholds.disparate_impact, "higher_is_better", "info", True,
-                                  "the reference group receives no favourable outcome"))  # fmt: skip
+            metrics.append(
+                Metric(
+                    name,
+                    None,
+                    spec.thresholds.disparate_impact,
+                    "higher_is_better",
+                    "info",
+                    True,
+                    "the reference group receives no favourable outcome",
+                )
+            )
         else:
             di = rm["favourable_rate"] / rr["favourable_rate"]
-            metrics.append(judged(name, di, spec.thresholds.disparate_impact, higher=True, critical=True,
-                                  detail=f"{attr.monitored.describe()} vs {attr.reference.describe()}"))  # fmt: skip
-        metrics.append(Metric(f"statistical_parity_difference[{attr.name}]",
-                              rm["favourable_rate"] - rr["favourable_rate"]))  # fmt: skip
+            metrics.append(
+                judged(
+                    name,
+                    di,
+                    spec.thresholds.disparate_impact,
+                    higher=True,
+                    critical=True,
+                    detail=f"{attr.monitored.describe()} vs {attr.reference.describe()}",
+                )
+            )
+        metrics.append(
+            Metric(f"statistical_parity_difference[{attr.name}]", rm["favourable_rate"] - rr["favourable_rate"])
+        )
         if truth is not None:
             eod = rm["tpr"] - rr["tpr"]
             aod = ((rm["fpr"] - rr["fpr"]) + eod) / 2
@@ -91,15 +111,17 @@ def fairness(
     return MonitorResult("fairness", metrics, len(current), minimum, {"groups": groups, "bias_scan": scan})
 
 
-def bias_scan(current: pd.DataFrame, reference: pd.DataFrame, favourable: np.ndarray, *, spec: DataSpec,
-              config: FairnessConfig) -> list[dict[str, Any]]:  # fmt: skip
+def bias_scan(
+    current: pd.DataFrame, reference: pd.DataFrame, favourable: np.ndarray, *, spec: DataSpec, config: FairnessConfig
+) -> list[dict[str, Any]]:
     """The groups with the lowest disparate impact against everyone else, lowest first."""
     minimum = spec.thresholds.fairness_min_records
     total, total_favourable = len(favourable), float(favourable.sum())
     found = []
     seen: set[tuple[object, ...]] = set()
-    for group in scan_counts(current, reference, favourable, categorical=spec.categorical, numeric=spec.numeric,
-                             bands=config.scan_bands):  # fmt: skip
+    for group in scan_counts(
+        current, reference, favourable, categorical=spec.categorical, numeric=spec.numeric, bands=config.scan_bands
+    ):
         if group.key in seen:  # the same records under another name (a top band and its tail)
             continue
         seen.add(group.key)
@@ -109,9 +131,16 @@ def bias_scan(current: pd.DataFrame, reference: pd.DataFrame, favourable: np.nda
         inside, outside = group.favourable / n_in, (total_favourable - group.favourable) / n_out
         if outside == 0:
             continue
-        found.append({"feature": group.feature, "group": group.description, "records": n_in,
-                      "favourable_rate": inside, "others_favourable_rate": outside,
-                      "disparate_impact": inside / outside,
-                      "below_threshold": inside / outside < spec.thresholds.disparate_impact})  # fmt: skip
+        found.append(
+            {
+                "feature": group.feature,
+                "group": group.description,
+                "records": n_in,
+                "favourable_rate": inside,
+                "others_favourable_rate": outside,
+                "disparate_impact": inside / outside,
+                "below_threshold": inside / outside < spec.thresholds.disparate_impact,
+            }
+        )
     found.sort(key=lambda g: (g["disparate_impact"], g["group"]))
     return found[: config.scan_top]

@@ -49,8 +49,15 @@ def _category_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes, [str(u) for u in uniques]
 
 
-def scan_counts(current: pd.DataFrame, reference: pd.DataFrame, favourable: np.ndarray, *, categorical: list[str],
-                numeric: list[str], bands: int) -> Iterator[GroupCount]:  # fmt: skip
+def scan_counts(
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    favourable: np.ndarray,
+    *,
+    categorical: list[str],
+    numeric: list[str],
+    bands: int,
+) -> Iterator[GroupCount]:
     """Every category of every categorical feature; for numbers, the one-sided tails at each inner
     quantile edge of the reference (``Age > 44``, which isolate a skew at one end), then the bands."""
     weights = favourable.astype(float)

@@ -50,8 +50,11 @@ def _scores(frame: pd.DataFrame, spec: DataSpec, threshold: float) -> dict[str, 
         "false_positive_rate": float(fp / (fp + tn)) if fp + tn else 0.0,
         "log_loss": float(log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[False, True])),
         "brier": float(brier_score_loss(y, p)),
-        "tn": float(tn), "fp": float(fp), "fn": float(fn), "tp": float(tp),
-    }  # fmt: skip
+        "tn": float(tn),
+        "fp": float(fp),
+        "fn": float(fn),
+        "tp": float(tp),
+    }
 
 
 def quality(
@@ -76,10 +79,21 @@ def quality(
             detail=f"reference {ref.get('roc_auc', float('nan')):.4f}",
         )
     ]
-    for name in ("pr_auc", "accuracy", "precision", "recall", "f1", "true_positive_rate", "false_positive_rate",
-                 "log_loss", "brier"):  # fmt: skip
+    for name in (
+        "pr_auc",
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "true_positive_rate",
+        "false_positive_rate",
+        "log_loss",
+        "brier",
+    ):
         metrics.append(Metric(name, cur[name], detail=f"reference {ref.get(name, float('nan')):.4f}"))
-    confusion = {"labels": [spec.favourable_label, spec.positive_label],
-                 "matrix": [[int(cur["tn"]), int(cur["fp"])], [int(cur["fn"]), int(cur["tp"])]],
-                 "threshold": config.decision_threshold}  # fmt: skip
+    confusion = {
+        "labels": [spec.favourable_label, spec.positive_label],
+        "matrix": [[int(cur["tn"]), int(cur["fp"])], [int(cur["fn"]), int(cur["tp"])]],
+        "threshold": config.decision_threshold,
+    }
     return MonitorResult("quality", metrics, n, minimum, {"confusion_matrix": confusion})

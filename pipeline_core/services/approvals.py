@@ -123,15 +123,32 @@ def approve(
             raise ApprovalError(
                 "critical threshold(s) failed: " + "; ".join(failed) + ". Approving needs an override with a reason"
             )
-        approval = Approval(model_version_id=mv.id, artifact_sha256=mv.artifact_sha256, outcome="approved",
-                            comment=comment.strip(), evidence={"evaluation_ids": [e.id for e in evaluations]},
-                            override_reason=override, decided_by=actor.username, decided_at=utcnow())  # fmt: skip
+        approval = Approval(
+            model_version_id=mv.id,
+            artifact_sha256=mv.artifact_sha256,
+            outcome="approved",
+            comment=comment.strip(),
+            evidence={"evaluation_ids": [e.id for e in evaluations]},
+            override_reason=override,
+            decided_by=actor.username,
+            decided_at=utcnow(),
+        )
         session.add(approval)
         session.flush()
         mv.state = "approved"
-        audit.record(session, actor=actor.username, action="model_version.approved", object_type="model_version",
-                     object_id=mv.id, details={"approval_id": approval.id, "artifact_sha256": mv.artifact_sha256,
-                                               "evidence": approval.evidence, "override": override})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor.username,
+            action="model_version.approved",
+            object_type="model_version",
+            object_id=mv.id,
+            details={
+                "approval_id": approval.id,
+                "artifact_sha256": mv.artifact_sha256,
+                "evidence": approval.evidence,
+                "override": override,
+            },
+        )
         approval_id = approval.id
     synced = external_monitors.record_decision(ctx, model_version_id, approved=True, actor=actor.username)
     outcome = ApprovalOutcome(approval_id, production_check(ctx, model_version_id))
@@ -144,8 +161,9 @@ def approve(
         outcome.error = f"approved, but the prod deployment failed: {exc}"
     if synced is not None and outcome.error is None:
         outcome.error = f"approved and deployed, but OpenScale's risk evaluation status was not set: {synced}"
-    published = external_factsheets.publish_decision(ctx, model_version_id, approved=True, actor=actor.username,
-                                                     comment=comment.strip(), decided_at=utcnow())  # fmt: skip
+    published = external_factsheets.publish_decision(
+        ctx, model_version_id, approved=True, actor=actor.username, comment=comment.strip(), decided_at=utcnow()
+    )
     if published is not None and outcome.error is None:
         outcome.error = f"approved and deployed, but AI Factsheets was not updated: {published}"
     return outcome
@@ -206,18 +224,32 @@ def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comm
     with ctx.db.write() as session:
         mv = _candidate(session, model_version_id)
         _check_decider(session, actor, mv, "reject")
-        decision = Approval(model_version_id=mv.id, artifact_sha256=mv.artifact_sha256, outcome="rejected",
-                            comment=comment.strip(), evidence={}, override_reason=None, decided_by=actor.username,
-                            decided_at=utcnow())  # fmt: skip
+        decision = Approval(
+            model_version_id=mv.id,
+            artifact_sha256=mv.artifact_sha256,
+            outcome="rejected",
+            comment=comment.strip(),
+            evidence={},
+            override_reason=None,
+            decided_by=actor.username,
+            decided_at=utcnow(),
+        )
         session.add(decision)
         session.flush()
         mv.state = "rejected"
-        audit.record(session, actor=actor.username, action="model_version.rejected", object_type="model_version",
-                     object_id=mv.id, details={"approval_id": decision.id, "comment": comment.strip()})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor.username,
+            action="model_version.rejected",
+            object_type="model_version",
+            object_id=mv.id,
+            details={"approval_id": decision.id, "comment": comment.strip()},
+        )
         decision_id = decision.id
     external_monitors.record_decision(ctx, model_version_id, approved=False, actor=actor.username)
-    external_factsheets.publish_decision(ctx, model_version_id, approved=False, actor=actor.username,
-                                         comment=comment.strip(), decided_at=utcnow())  # fmt: skip
+    external_factsheets.publish_decision(
+        ctx, model_version_id, approved=False, actor=actor.username, comment=comment.strip(), decided_at=utcnow()
+    )
     return decision_id
 
 
@@ -262,10 +294,19 @@ def decisions(ctx: ServiceContext, actor: Principal, *, limit: int = 20) -> list
             .order_by(Approval.id.desc())
             .limit(limit)
         ).all()
-        return [{"model_version_id": a.model_version_id, "model": f"{name} v{version}", "outcome": a.outcome,
-                 "decided_by": a.decided_by, "decided_at": a.decided_at, "comment": a.comment,
-                 "override": a.override_reason or "", "evidence": a.evidence.get("evaluation_ids", [])}
-                for a, name, version in rows]  # fmt: skip
+        return [
+            {
+                "model_version_id": a.model_version_id,
+                "model": f"{name} v{version}",
+                "outcome": a.outcome,
+                "decided_by": a.decided_by,
+                "decided_at": a.decided_at,
+                "comment": a.comment,
+                "override": a.override_reason or "",
+                "evidence": a.evidence.get("evaluation_ids", []),
+            }
+            for a, name, version in rows
+        ]
 
 
 def decision_refused(ctx: ServiceContext, actor: Principal, model_version_id: int) -> str | None:

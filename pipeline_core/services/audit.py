@@ -16,8 +16,9 @@ from pipeline_core.store.models import AuditEvent
 GENESIS = "0" * 64
 
 
-def _digest(prev_hash: str, seq: int, at: str, actor: str, action: str, obj_type: str, obj_id: str,
-            details: dict[str, Any]) -> str:  # fmt: skip
+def _digest(
+    prev_hash: str, seq: int, at: str, actor: str, action: str, obj_type: str, obj_id: str, details: dict[str, Any]
+) -> str:
     payload = json.dumps(
         [prev_hash, seq, at, actor, action, obj_type, obj_id, details],
         sort_keys=True,
@@ -76,8 +77,16 @@ def verify_chain(session: Session) -> ChainStatus:
             return ChainStatus(False, count, event.seq, f"sequence gap before event {event.seq}")
         if event.prev_hash != prev:
             return ChainStatus(False, count, event.seq, f"event {event.seq} does not point at its predecessor")
-        expected = _digest(prev, event.seq, event.at.isoformat(), event.actor, event.action, event.object_type,
-                           event.object_id, event.details)  # fmt: skip
+        expected = _digest(
+            prev,
+            event.seq,
+            event.at.isoformat(),
+            event.actor,
+            event.action,
+            event.object_type,
+            event.object_id,
+            event.details,
+        )
         if event.hash != expected:
             return ChainStatus(False, count, event.seq, f"event {event.seq} was altered")
         prev = event.hash

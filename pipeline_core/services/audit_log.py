@@ -12,9 +12,16 @@ from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.models import AuditEvent
 
 
-def list_events(ctx: ServiceContext, actor: Principal, *, who: str | None = None, action: str | None = None,
-                object_type: str | None = None, object_id: str | None = None,
-                limit: int = 200) -> list[dict[str, Any]]:  # fmt: skip
+def list_events(
+    ctx: ServiceContext,
+    actor: Principal,
+    *,
+    who: str | None = None,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
     """Events newest first; ``action`` matches a prefix (``model_version.`` for all of them)."""
     require(actor, "view")
     query = select(AuditEvent)
@@ -28,8 +35,18 @@ def list_events(ctx: ServiceContext, actor: Principal, *, who: str | None = None
         query = query.where(AuditEvent.object_id == str(object_id))
     with ctx.db.read() as session:
         events = session.execute(query.order_by(AuditEvent.seq.desc()).limit(limit)).scalars().all()
-        return [{"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "object": f"{e.object_type} "
-                 f"{e.object_id}", "details": e.details, "hash": e.hash[:12]} for e in events]  # fmt: skip
+        return [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "object": f"{e.object_type} {e.object_id}",
+                "details": e.details,
+                "hash": e.hash[:12],
+            }
+            for e in events
+        ]
 
 
 def chain_status(ctx: ServiceContext, actor: Principal) -> ChainStatus:

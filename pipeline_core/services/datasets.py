@@ -69,9 +69,14 @@ def _insert(ctx: ServiceContext, table: LoadedTable, *, spec: DataSpec, actor: s
         )
         session.add(dataset)
         session.flush()
-        audit.record(session, actor=actor, action="dataset.registered", object_type="dataset",
-                     object_id=dataset.id, details={"sha256": table.sha256, "rows": len(table.frame),
-                                                    "source": dataset.source})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor,
+            action="dataset.registered",
+            object_type="dataset",
+            object_id=dataset.id,
+            details={"sha256": table.sha256, "rows": len(table.frame), "source": dataset.source},
+        )
     return dataset
 
 

@@ -78,8 +78,20 @@ def hash_key(key: str) -> str:
 def _info(session: Session, dep: Deployment) -> DeploymentInfo:
     mv = session.get(ModelVersion, dep.model_version_id)
     assert mv is not None  # foreign key
-    return DeploymentInfo(dep.id, dep.name, dep.space, dep.status, mv.id, mv.name, mv.version, mv.artifact_sha256,
-                          scoring_path(dep.id), dep.created_by, dep.created_at, dep.updated_at)  # fmt: skip
+    return DeploymentInfo(
+        dep.id,
+        dep.name,
+        dep.space,
+        dep.status,
+        mv.id,
+        mv.name,
+        mv.version,
+        mv.artifact_sha256,
+        scoring_path(dep.id),
+        dep.created_by,
+        dep.created_at,
+        dep.updated_at,
+    )
 
 
 def verify_loadable(ctx: ServiceContext, artifact_sha256: str) -> bytes:
@@ -96,8 +108,11 @@ def verify_loadable(ctx: ServiceContext, artifact_sha256: str) -> bytes:
 
 def _new_key(session: Session, deployment_id: int, *, label: str, actor: str) -> str:
     key = f"{KEY_PREFIX}{secrets.token_urlsafe(32)}"
-    session.add(DeploymentKey(deployment_id=deployment_id, key_hash=hash_key(key), label=label, created_by=actor,
-                              created_at=utcnow()))  # fmt: skip
+    session.add(
+        DeploymentKey(
+            deployment_id=deployment_id, key_hash=hash_key(key), label=label, created_by=actor, created_at=utcnow()
+        )
+    )
     return key
 
 
@@ -110,8 +125,9 @@ def _to_serve(ctx: ServiceContext, mv_id: int, space: str) -> ModelToServe:
         name, version, sha, spec = mv.name, mv.version, mv.artifact_sha256, DataSpec.from_dict(dataset.spec)
     artifact = verify_loadable(ctx, sha)  # the new version is ready before the old one is retired
     described = f"{name} version {version} (model version {mv_id}), artifact sha256 {sha}"
-    return ModelToServe(name=f"{name}-{space}", space=space, artifact=artifact, artifact_sha256=sha, spec=spec,
-                        description=described)  # fmt: skip
+    return ModelToServe(
+        name=f"{name}-{space}", space=space, artifact=artifact, artifact_sha256=sha, spec=spec, description=described
+    )
 
 
 def _served(dep: Deployment | None) -> ServedModel | None:
@@ -150,8 +166,9 @@ def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str
         raise
 
 
-def _put_back(ctx: ServiceContext, served: ServedModel, before: ServedModel | None, before_mv: int | None,
-              space: str) -> None:  # fmt: skip
+def _put_back(
+    ctx: ServiceContext, served: ServedModel, before: ServedModel | None, before_mv: int | None, space: str
+) -> None:
     """Undo ``served`` on the target after the store refused to record it."""
     try:
         if before is None or before_mv is None:
@@ -162,8 +179,9 @@ def _put_back(ctx: ServiceContext, served: ServedModel, before: ServedModel | No
         log.error("deployment %s could not be put back after a failed store write: %s", served.deployment_id, exc)
 
 
-def _record(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str, served: dict[str, Any],
-            sha: str) -> DeployResult:  # fmt: skip
+def _record(
+    ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str, served: dict[str, Any], sha: str
+) -> DeployResult:
     now = utcnow()
     with ctx.db.write() as session:
         mv = session.get(ModelVersion, mv_id)
@@ -176,8 +194,16 @@ def _record(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: 
         key = None
         created = dep is None
         if dep is None:
-            dep = Deployment(name=f"{mv.name}-{space}", model_version_id=mv_id, space=space, status="active",
-                             served=served, created_by=actor, created_at=now, updated_at=now)  # fmt: skip
+            dep = Deployment(
+                name=f"{mv.name}-{space}",
+                model_version_id=mv_id,
+                space=space,
+                status="active",
+                served=served,
+                created_by=actor,
+                created_at=now,
+                updated_at=now,
+            )
             session.add(dep)
             session.flush()
             dep.endpoint = scoring_path(dep.id)
@@ -192,19 +218,38 @@ def _record(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: 
             )
             dep.model_version_id, dep.updated_at = mv_id, now
         dep.served = served
-        session.add(DeploymentRevision(deployment_id=dep.id, model_version_id=mv_id, artifact_sha256=sha,
-                                       reason=reason, actor=actor, started_at=now))  # fmt: skip
+        session.add(
+            DeploymentRevision(
+                deployment_id=dep.id,
+                model_version_id=mv_id,
+                artifact_sha256=sha,
+                reason=reason,
+                actor=actor,
+                started_at=now,
+            )
+        )
         if space == "prod":
             if previous is not None and previous != mv_id:
                 session.execute(update(ModelVersion).where(ModelVersion.id == previous).values(state="retired"))
             mv.state = "in_production"
         elif space == "preprod" and mv.state == "trained":
             mv.state = "in_preprod"
-        audit.record(session, actor=actor, action="deployment.created" if created else "deployment.replaced",
-                     object_type="deployment", object_id=dep.id,
-                     details={"space": space, "model_version_id": mv_id, "previous_model_version_id": previous,
-                              "artifact_sha256": sha, "reason": reason, "backend": served["backend"],
-                              "served_as": served["deployment_id"]})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor,
+            action="deployment.created" if created else "deployment.replaced",
+            object_type="deployment",
+            object_id=dep.id,
+            details={
+                "space": space,
+                "model_version_id": mv_id,
+                "previous_model_version_id": previous,
+                "artifact_sha256": sha,
+                "reason": reason,
+                "backend": served["backend"],
+                "served_as": served["deployment_id"],
+            },
+        )
         info = _info(session, dep)
     return DeployResult(info, created, key)
 
@@ -226,8 +271,14 @@ def issue_key(ctx: ServiceContext, actor: Principal, deployment_id: int, *, labe
         if dep is None or dep.status != "active":
             raise NotFoundError(f"deployment {deployment_id} does not exist or was deleted")
         key = _new_key(session, deployment_id, label=label, actor=actor.username)
-        audit.record(session, actor=actor.username, action="deployment.key_issued", object_type="deployment",
-                     object_id=deployment_id, details={"label": label})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor.username,
+            action="deployment.key_issued",
+            object_type="deployment",
+            object_id=deployment_id,
+            details={"label": label},
+        )
     return key
 
 
@@ -237,8 +288,14 @@ def revoke_key(ctx: ServiceContext, actor: Principal, key: str) -> None:
         if row is None:
             raise NotFoundError("no such API key")
         row.revoked_at = utcnow()
-        audit.record(session, actor=actor.username, action="deployment.key_revoked", object_type="deployment",
-                     object_id=row.deployment_id, details={"label": row.label})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor.username,
+            action="deployment.key_revoked",
+            object_type="deployment",
+            object_id=row.deployment_id,
+            details={"label": row.label},
+        )
 
 
 def delete_deployment(ctx: ServiceContext, actor: Principal, deployment_id: int) -> None:
@@ -269,12 +326,14 @@ def delete_deployment(ctx: ServiceContext, actor: Principal, deployment_id: int)
             .where(DeploymentKey.deployment_id == dep.id, DeploymentKey.revoked_at.is_(None))
             .values(revoked_at=now)
         )
-        audit.record(session, actor=actor.username, action="deployment.deleted", object_type="deployment",
-                     object_id=dep.id)  # fmt: skip
+        audit.record(
+            session, actor=actor.username, action="deployment.deleted", object_type="deployment", object_id=dep.id
+        )
 
 
-def rollback(ctx: ServiceContext, actor: Principal, *, deployment_id: int | None = None,
-             model_name: str | None = None) -> DeployResult:  # fmt: skip
+def rollback(
+    ctx: ServiceContext, actor: Principal, *, deployment_id: int | None = None, model_name: str | None = None
+) -> DeployResult:
     """Serve the model version that the prod deployment served before the current one."""
     require(actor, "rollback")
     with ctx.db.read() as session:
@@ -332,9 +391,10 @@ def revisions(ctx: ServiceContext, deployment_id: int) -> list[tuple[int, str, s
     """(model_version_id, reason, actor, started_at, ended_at), oldest first."""
     with ctx.db.read() as session:
         rows = session.execute(
-            select(DeploymentRevision).where(DeploymentRevision.deployment_id == deployment_id).order_by(
-                DeploymentRevision.id)
-        ).scalars()  # fmt: skip
+            select(DeploymentRevision)
+            .where(DeploymentRevision.deployment_id == deployment_id)
+            .order_by(DeploymentRevision.id)
+        ).scalars()
         return [(r.model_version_id, r.reason, r.actor, r.started_at, r.ended_at) for r in rows]
 
 

@@ -310,23 +310,45 @@ def evaluate_deployment(
             actor=actor.username,
             retrain_on_failure=space == "prod",
         )
-    evaluate_externally(ctx, deployment_id=deployment_id, model_version_id=mv_id, space=space, spec=frames.spec,
-                        actor=actor.username, retrain_on_failure=space == "prod")  # fmt: skip
+    evaluate_externally(
+        ctx,
+        deployment_id=deployment_id,
+        model_version_id=mv_id,
+        space=space,
+        spec=frames.spec,
+        actor=actor.username,
+        retrain_on_failure=space == "prod",
+    )
     return outcome
 
 
-def evaluate_externally(ctx: ServiceContext, *, deployment_id: int, model_version_id: int, space: str, spec: DataSpec,
-                        actor: str, model_tests: Sequence[dict[str, Any]] = (),
-                        retrain_on_failure: bool = False) -> EvaluationOutcome | None:  # fmt: skip
+def evaluate_externally(
+    ctx: ServiceContext,
+    *,
+    deployment_id: int,
+    model_version_id: int,
+    space: str,
+    spec: DataSpec,
+    actor: str,
+    model_tests: Sequence[dict[str, Any]] = (),
+    retrain_on_failure: bool = False,
+) -> EvaluationOutcome | None:
     """Run the external monitors (OpenScale) on the deployment and store what they measured; None without them."""
     found = external_monitors.evaluate(ctx, deployment_id, spec=spec, model_tests=model_tests)
     if found is None:
         return None
     results, window = found
     with ctx.db.write() as session:
-        return store_evaluation(session, model_version_id=model_version_id, deployment_id=deployment_id, space=space,
-                                data_window=window, results=results, actor=actor,
-                                retrain_on_failure=retrain_on_failure)  # fmt: skip
+        return store_evaluation(
+            session,
+            model_version_id=model_version_id,
+            deployment_id=deployment_id,
+            space=space,
+            data_window=window,
+            results=results,
+            actor=actor,
+            retrain_on_failure=retrain_on_failure,
+        )
 
 
 def due_deployments(ctx: ServiceContext, *, interval: float) -> list[int]:

@@ -51,8 +51,15 @@ def _subscription(ctx: ServiceContext, deployment_id: int) -> MonitorSubscriptio
         return subscription_of(dep.served if dep is not None else None)
 
 
-def log_scored(ctx: ServiceContext, deployment_id: int, part: pd.DataFrame, *, spec: DataSpec, labels: Sequence[str],
-               probabilities: Sequence[Sequence[float]]) -> None:  # fmt: skip
+def log_scored(
+    ctx: ServiceContext,
+    deployment_id: int,
+    part: pd.DataFrame,
+    *,
+    spec: DataSpec,
+    labels: Sequence[str],
+    probabilities: Sequence[Sequence[float]],
+) -> None:
     """Log records scored through the product (smoke tests, evaluations, the dashboard) as payload."""
     sub = _subscription(ctx, deployment_id)
     if sub is None or ctx.monitors is None:
@@ -71,8 +78,14 @@ def log_feedback(ctx: ServiceContext, deployment_id: int, frame: pd.DataFrame, *
     ctx.monitors.log_feedback(sub, fields=columns, values=values)
 
 
-def evaluate(ctx: ServiceContext, deployment_id: int, *, spec: DataSpec, model_tests: Sequence[dict[str, Any]] = (),
-             feedback_records: int | None = None) -> tuple[list[Any], dict[str, Any]] | None:  # fmt: skip
+def evaluate(
+    ctx: ServiceContext,
+    deployment_id: int,
+    *,
+    spec: DataSpec,
+    model_tests: Sequence[dict[str, Any]] = (),
+    feedback_records: int | None = None,
+) -> tuple[list[Any], dict[str, Any]] | None:
     """Run the external monitors now: (results with their MRM summary, data window); None without them."""
     sub = _subscription(ctx, deployment_id)
     if sub is None or ctx.monitors is None:
@@ -87,8 +100,12 @@ def evaluate(ctx: ServiceContext, deployment_id: int, *, spec: DataSpec, model_t
     records = {"quality": feedback_records, "fairness": payload, "drift": payload}
     results = ctx.monitors.evaluate(sub, spec=spec, records=records)
     results.append(risk_evaluation(results, model_tests=model_tests))
-    window = {"source": KEY, "subscription_id": sub.subscription_id, "feedback_records": feedback_records,
-              "payload_records": payload}  # fmt: skip
+    window = {
+        "source": KEY,
+        "subscription_id": sub.subscription_id,
+        "feedback_records": feedback_records,
+        "payload_records": payload,
+    }
     return results, window
 
 
@@ -110,8 +127,12 @@ def record_decision(ctx: ServiceContext, model_version_id: int, *, approved: boo
         log.error("risk evaluation status of model version %s not set in OpenScale: %s", model_version_id, exc)
         with ctx.db.write() as session:
             audit.record(
-                session, actor=actor, action="model_version.risk_status_not_synced", object_type="model_version",
-                object_id=model_version_id, details={"error": str(exc)},
-            )  # fmt: skip
+                session,
+                actor=actor,
+                action="model_version.risk_status_not_synced",
+                object_type="model_version",
+                object_id=model_version_id,
+                details={"error": str(exc)},
+            )
         return str(exc)
     return None

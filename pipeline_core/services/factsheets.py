@@ -37,12 +37,16 @@ def factsheet(ctx: ServiceContext, actor: Principal, model_version_id: int) -> d
         dataset = session.get(Dataset, mv.dataset_id)
         assert run is not None  # foreign key
         assert dataset is not None  # foreign key
-        evaluations = session.execute(
-            select(Evaluation).where(Evaluation.model_version_id == mv.id).order_by(Evaluation.id)
-        ).scalars().all()  # fmt: skip
-        approvals = session.execute(
-            select(Approval).where(Approval.model_version_id == mv.id).order_by(Approval.id)
-        ).scalars().all()  # fmt: skip
+        evaluations = (
+            session.execute(select(Evaluation).where(Evaluation.model_version_id == mv.id).order_by(Evaluation.id))
+            .scalars()
+            .all()
+        )
+        approvals = (
+            session.execute(select(Approval).where(Approval.model_version_id == mv.id).order_by(Approval.id))
+            .scalars()
+            .all()
+        )
         revisions = session.execute(
             select(DeploymentRevision, Deployment.space)
             .join(Deployment, Deployment.id == DeploymentRevision.deployment_id)
@@ -50,42 +54,103 @@ def factsheet(ctx: ServiceContext, actor: Principal, model_version_id: int) -> d
             .order_by(DeploymentRevision.id)
         ).all()
         dep_ids = sorted({str(r.deployment_id) for r, _ in revisions})
-        events = session.execute(
-            select(AuditEvent)
-            .where(or_(
-                (AuditEvent.object_type == "model_version") & (AuditEvent.object_id == str(mv.id)),
-                (AuditEvent.object_type == "run") & (AuditEvent.object_id == str(run.id)),
-                (AuditEvent.object_type == "dataset") & (AuditEvent.object_id == str(dataset.id)),
-                (AuditEvent.object_type == "deployment") & (AuditEvent.object_id.in_(dep_ids)),
-                (AuditEvent.object_type == "evaluation") & (AuditEvent.object_id.in_([str(e.id) for e in evaluations])),
-            ))
-            .order_by(AuditEvent.seq)
-        ).scalars().all()  # fmt: skip
+        events = (
+            session.execute(
+                select(AuditEvent)
+                .where(
+                    or_(
+                        (AuditEvent.object_type == "model_version") & (AuditEvent.object_id == str(mv.id)),
+                        (AuditEvent.object_type == "run") & (AuditEvent.object_id == str(run.id)),
+                        (AuditEvent.object_type == "dataset") & (AuditEvent.object_id == str(dataset.id)),
+                        (AuditEvent.object_type == "deployment") & (AuditEvent.object_id.in_(dep_ids)),
+                        (AuditEvent.object_type == "evaluation")
+                        & (AuditEvent.object_id.in_([str(e.id) for e in evaluations])),
+                    )
+                )
+                .order_by(AuditEvent.seq)
+            )
+            .scalars()
+            .all()
+        )
         facts = {
-            "model": {"id": mv.id, "name": mv.name, "version": mv.version, "state": mv.state,
-                      "model_type": mv.model_type, "artifact_sha256": mv.artifact_sha256,
-                      "created_by": mv.created_by, "created_at": mv.created_at.isoformat(),
-                      "parameters": mv.params, "metrics": mv.metrics},
-            "training_data": {"id": dataset.id, "name": dataset.name, "sha256": dataset.sha256,
-                              "spec": dataset.spec_name, "rows": dataset.n_rows, "columns": dataset.n_columns,
-                              "source": dataset.source, "registered_by": dataset.created_by},
-            "run": {"id": run.id, "status": run.status, "created_by": run.created_by, "params": run.params,
-                    "started_at": run.started_at.isoformat() if run.started_at else None,
-                    "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-                    "stages": [{"name": s.name, "status": s.status, "seconds": s.duration_seconds,
-                                "gate": s.gate_reason} for s in run.stages]},
-            "evaluations": [{"id": e.id, "space": e.space, "status": e.status,
-                             "risk_level": e.results.get("risk_level"), "records": e.data_window.get("records"),
-                             "created_at": e.created_at.isoformat()} for e in evaluations],
-            "approvals": [{"id": a.id, "outcome": a.outcome, "decided_by": a.decided_by,
-                           "decided_at": a.decided_at.isoformat(), "comment": a.comment,
-                           "override": a.override_reason, "evidence": a.evidence} for a in approvals],
-            "deployments": [{"deployment_id": r.deployment_id, "space": space, "reason": r.reason, "actor": r.actor,
-                             "from": r.started_at.isoformat(), "until": r.ended_at.isoformat() if r.ended_at else None}
-                            for r, space in revisions],
-            "timeline": [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-                          "object": f"{e.object_type} {e.object_id}"} for e in events],
-        }  # fmt: skip
+            "model": {
+                "id": mv.id,
+                "name": mv.name,
+                "version": mv.version,
+                "state": mv.state,
+                "model_type": mv.model_type,
+                "artifact_sha256": mv.artifact_sha256,
+                "created_by": mv.created_by,
+                "created_at": mv.created_at.isoformat(),
+                "parameters": mv.params,
+                "metrics": mv.metrics,
+            },
+            "training_data": {
+                "id": dataset.id,
+                "name": dataset.name,
+                "sha256": dataset.sha256,
+                "spec": dataset.spec_name,
+                "rows": dataset.n_rows,
+                "columns": dataset.n_columns,
+                "source": dataset.source,
+                "registered_by": dataset.created_by,
+            },
+            "run": {
+                "id": run.id,
+                "status": run.status,
+                "created_by": run.created_by,
+                "params": run.params,
+                "started_at": run.started_at.isoformat() if run.started_at else None,
+                "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+                "stages": [
+                    {"name": s.name, "status": s.status, "seconds": s.duration_seconds, "gate": s.gate_reason}
+                    for s in run.stages
+                ],
+            },
+            "evaluations": [
+                {
+                    "id": e.id,
+                    "space": e.space,
+                    "status": e.status,
+                    "risk_level": e.results.get("risk_level"),
+                    "records": e.data_window.get("records"),
+                    "created_at": e.created_at.isoformat(),
+                }
+                for e in evaluations
+            ],
+            "approvals": [
+                {
+                    "id": a.id,
+                    "outcome": a.outcome,
+                    "decided_by": a.decided_by,
+                    "decided_at": a.decided_at.isoformat(),
+                    "comment": a.comment,
+                    "override": a.override_reason,
+                    "evidence": a.evidence,
+                }
+                for a in approvals
+            ],
+            "deployments": [
+                {
+                    "deployment_id": r.deployment_id,
+                    "space": space,
+                    "reason": r.reason,
+                    "actor": r.actor,
+                    "from": r.started_at.isoformat(),
+                    "until": r.ended_at.isoformat() if r.ended_at else None,
+                }
+                for r, space in revisions
+            ],
+            "timeline": [
+                {
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "object": f"{e.object_type} {e.object_id}",
+                }
+                for e in events
+            ],
+        }
     result: dict[str, Any] = jsonable(facts)
     return result
 
@@ -117,5 +182,7 @@ def factsheet_html(facts: dict[str, Any]) -> str:
         "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:.25rem .5rem;font-size:.85rem;text-align:left}th{background:#f1f3f4}"
     )
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")  # fmt: skip
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>"
+    )

@@ -82,29 +82,49 @@ def upload_feedback(
     clean, anomalies = find_anomalies(frame, spec=spec, extra_ok=(SCORING_ID,))
     blocking = [a for a in anomalies if a.blocking]
     if blocking:
-        raise DataError(f"feedback {source!r} for deployment {deployment_id} refused: "
-                        + "; ".join(a.describe() for a in blocking))  # fmt: skip
+        raise DataError(
+            f"feedback {source!r} for deployment {deployment_id} refused: " + "; ".join(a.describe() for a in blocking)
+        )
     scoring_ids: list[str | None] = [None] * len(clean)
     if SCORING_ID in clean.columns:
         scoring_ids = [None if pd.isna(v) or str(v).strip() == "" else str(v).strip() for v in clean[SCORING_ID]]
         wanted = [s for s in scoring_ids if s is not None]
         unknown = sorted(set(wanted) - existing_scoring_ids(ctx, deployment_id, wanted))
         if unknown:
-            raise DataError(f"feedback {source!r}: {len(unknown)} scoring id(s) were not scored by deployment "
-                            f"{deployment_id}, e.g. {unknown[:3]}")  # fmt: skip
+            raise DataError(
+                f"feedback {source!r}: {len(unknown)} scoring id(s) were not scored by deployment "
+                f"{deployment_id}, e.g. {unknown[:3]}"
+            )
     batch_id = uuid.uuid4().hex
     now = utcnow()
     features = json.loads(clean[spec.feature_names].to_json(orient="records"))
     rows = [
-        {"deployment_id": deployment_id, "batch_id": batch_id, "scoring_id": sid, "features": feats,
-         "label": str(label), "uploaded_by": actor.username, "created_at": now}
+        {
+            "deployment_id": deployment_id,
+            "batch_id": batch_id,
+            "scoring_id": sid,
+            "features": feats,
+            "label": str(label),
+            "uploaded_by": actor.username,
+            "created_at": now,
+        }
         for sid, feats, label in zip(scoring_ids, features, clean[spec.target], strict=True)
-    ]  # fmt: skip
+    ]
     with ctx.db.write() as session:
         session.execute(insert(FeedbackRecord), rows)
-        audit.record(session, actor=actor.username, action="feedback.uploaded", object_type="deployment",
-                     object_id=deployment_id, details={"batch_id": batch_id, "records": len(rows), "source": source,
-                                                       "linked": sum(s is not None for s in scoring_ids)})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor.username,
+            action="feedback.uploaded",
+            object_type="deployment",
+            object_id=deployment_id,
+            details={
+                "batch_id": batch_id,
+                "records": len(rows),
+                "source": source,
+                "linked": sum(s is not None for s in scoring_ids),
+            },
+        )
     external_monitors.log_feedback(ctx, deployment_id, clean, spec=spec)
     return FeedbackBatch(batch_id, deployment_id, len(rows), sum(s is not None for s in scoring_ids))
 

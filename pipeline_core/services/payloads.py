@@ -51,12 +51,24 @@ def _chunk_frame(requests: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _add_chunk(session: Session, deployment_id: int, model_version_id: int, frame: pd.DataFrame,
-               first_at: datetime, last_at: datetime) -> int:  # fmt: skip
+def _add_chunk(
+    session: Session,
+    deployment_id: int,
+    model_version_id: int,
+    frame: pd.DataFrame,
+    first_at: datetime,
+    last_at: datetime,
+) -> int:
     categorical = [c for c in frame.columns if frame[c].dtype == object and c != SCORING_ID]
     data = encode_frame(frame, categorical=categorical)
-    chunk = PayloadChunk(deployment_id=deployment_id, model_version_id=model_version_id, first_at=first_at,
-                         last_at=last_at, n_records=len(frame), data=data)  # fmt: skip
+    chunk = PayloadChunk(
+        deployment_id=deployment_id,
+        model_version_id=model_version_id,
+        first_at=first_at,
+        last_at=last_at,
+        n_records=len(frame),
+        data=data,
+    )
     session.add(chunk)
     session.flush()
     return chunk.id
@@ -73,22 +85,45 @@ def store_payload_batch(ctx: ServiceContext, requests: Sequence[dict[str, Any]])
     with ctx.db.write() as session:
         for (deployment_id, model_version_id), group in groupby(sorted(requests, key=key), key=key):
             batch = list(group)
-            chunk_id = _add_chunk(session, deployment_id, model_version_id, _chunk_frame(batch),
-                                  min(r["created_at"] for r in batch), max(r["created_at"] for r in batch))  # fmt: skip
+            chunk_id = _add_chunk(
+                session,
+                deployment_id,
+                model_version_id,
+                _chunk_frame(batch),
+                min(r["created_at"] for r in batch),
+                max(r["created_at"] for r in batch),
+            )
             offsets, offset = [], 0
             for r in batch:
                 offsets.append(offset)
                 offset += int(r["n_records"])
-            session.execute(insert(PayloadBatch), [
-                {"request_id": r["request_id"], "deployment_id": deployment_id, "model_version_id": model_version_id,
-                 "created_at": r["created_at"], "n_records": int(r["n_records"]), "chunk_id": chunk_id,
-                 "chunk_offset": o} for r, o in zip(batch, offsets, strict=True)
-            ])  # fmt: skip
+            session.execute(
+                insert(PayloadBatch),
+                [
+                    {
+                        "request_id": r["request_id"],
+                        "deployment_id": deployment_id,
+                        "model_version_id": model_version_id,
+                        "created_at": r["created_at"],
+                        "n_records": int(r["n_records"]),
+                        "chunk_id": chunk_id,
+                        "chunk_offset": o,
+                    }
+                    for r, o in zip(batch, offsets, strict=True)
+                ],
+            )
     return sum(int(r["n_records"]) for r in requests)
 
 
-def store_payload_frame(ctx: ServiceContext, *, deployment_id: int, model_version_id: int, frame: pd.DataFrame,
-                        request_id: str, created_at: datetime) -> int:  # fmt: skip
+def store_payload_frame(
+    ctx: ServiceContext,
+    *,
+    deployment_id: int,
+    model_version_id: int,
+    frame: pd.DataFrame,
+    request_id: str,
+    created_at: datetime,
+) -> int:
     """Store already-scored records as one request (bulk loads: imports, benchmarks), as the logger would."""
     required = {PREDICTION, PROBABILITY}
     missing = sorted(required - set(frame.columns))
@@ -101,8 +136,15 @@ def store_payload_frame(ctx: ServiceContext, *, deployment_id: int, model_versio
     out[UNSEEN] = frame[UNSEEN].to_numpy() if UNSEEN in frame.columns else 0
     with ctx.db.write() as session:
         chunk_id = _add_chunk(session, deployment_id, model_version_id, out, created_at, created_at)
-        batch = PayloadBatch(request_id=request_id, deployment_id=deployment_id, model_version_id=model_version_id,
-                             created_at=created_at, n_records=len(out), chunk_id=chunk_id, chunk_offset=0)  # fmt: skip
+        batch = PayloadBatch(
+            request_id=request_id,
+            deployment_id=deployment_id,
+            model_version_id=model_version_id,
+            created_at=created_at,
+            n_records=len(out),
+            chunk_id=chunk_id,
+            chunk_offset=0,
+        )
         session.add(batch)
     return len(out)
 

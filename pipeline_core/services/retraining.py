@@ -38,8 +38,14 @@ class RetrainOutcome:
     drifted_records: list[dict[str, Any]]
 
 
-def retrain(ctx: ServiceContext, actor: Principal, *, deployment_id: int | None = None,
-            request_id: int | None = None, params: RunParams | None = None) -> RetrainOutcome:  # fmt: skip
+def retrain(
+    ctx: ServiceContext,
+    actor: Principal,
+    *,
+    deployment_id: int | None = None,
+    request_id: int | None = None,
+    params: RunParams | None = None,
+) -> RetrainOutcome:
     """Launch a retraining run for ``request_id`` (or the newest open request of ``deployment_id``).
 
     Without any open request a deployment can still be retrained on demand.
@@ -92,11 +98,17 @@ def retrain(ctx: ServiceContext, actor: Principal, *, deployment_id: int | None 
         raise
     with ctx.db.write() as session:
         if found_request_id is not None:
-            session.execute(update(RetrainingRequest).where(RetrainingRequest.id == found_request_id)
-                            .values(run_id=new_run.id))  # fmt: skip
-        audit.record(session, actor=actor.username, action="retraining.launched", object_type="run",
-                     object_id=new_run.id, details={"deployment_id": dep.id, "request_id": found_request_id,
-                                                    "feedback_records": len(feedback)})  # fmt: skip
+            session.execute(
+                update(RetrainingRequest).where(RetrainingRequest.id == found_request_id).values(run_id=new_run.id)
+            )
+        audit.record(
+            session,
+            actor=actor.username,
+            action="retraining.launched",
+            object_type="run",
+            object_id=new_run.id,
+            details={"deployment_id": dep.id, "request_id": found_request_id, "feedback_records": len(feedback)},
+        )
     return RetrainOutcome(new_run.id, found_request_id, new_dataset.id, len(training), len(feedback), drifted)
 
 

@@ -66,8 +66,9 @@ class OwnershipLost(PipelineError):
 
 
 class _PersistingHooks(Hooks):
-    def __init__(self, ctx: ServiceContext, run_id: int, worker_id: str, control: RunControl,
-                 progress: ProgressFn | None) -> None:  # fmt: skip
+    def __init__(
+        self, ctx: ServiceContext, run_id: int, worker_id: str, control: RunControl, progress: ProgressFn | None
+    ) -> None:
         self.ctx, self.run_id, self.worker_id, self.control, self.progress = ctx, run_id, worker_id, control, progress
 
     def _stage_write(self, name: str, **values: Any) -> None:
@@ -196,8 +197,14 @@ def _finish(ctx: ServiceContext, run_id: int, worker_id: str, status: str, error
                 .where(StageResult.run_id == run_id, StageResult.status.in_(("pending", "running")))
                 .values(status="cancelled" if status == "cancelled" else "skipped")
             )
-            audit.record(session, actor=worker_id, action=f"run.{status}", object_type="run", object_id=run_id,
-                         details={"error": error, "stage": stage})  # fmt: skip
+            audit.record(
+                session,
+                actor=worker_id,
+                action=f"run.{status}",
+                object_type="run",
+                object_id=run_id,
+                details={"error": error, "stage": stage},
+            )
     except OwnershipLost:
         return "lost"
     return status
@@ -244,9 +251,19 @@ def _register_model(
                 gate_reason=draft.gate.reason,
             )
         )
-        audit.record(session, actor=worker_id, action="model_version.registered", object_type="model_version",
-                     object_id=version.id, details={"name": name, "version": version.version, "run_id": run_id,
-                                                    "artifact_sha256": draft.artifact_sha256})  # fmt: skip
+        audit.record(
+            session,
+            actor=worker_id,
+            action="model_version.registered",
+            object_type="model_version",
+            object_id=version.id,
+            details={
+                "name": name,
+                "version": version.version,
+                "run_id": run_id,
+                "artifact_sha256": draft.artifact_sha256,
+            },
+        )
         return version.id
 
 
@@ -283,12 +300,19 @@ def _model_tests(
     clean = state.validation.clean
     assert clean is not None
     test_id, report = model_tests.run_in_pipeline(
-        ctx, model=state.trained.model, model_version_id=mv_id, run_id=run_id, spec=inputs.spec,
-        held_out=clean.iloc[state.validation.test_index], reference=clean.iloc[state.validation.train_index],
+        ctx,
+        model=state.trained.model,
+        model_version_id=mv_id,
+        run_id=run_id,
+        spec=inputs.spec,
+        held_out=clean.iloc[state.validation.test_index],
+        reference=clean.iloc[state.validation.train_index],
         learning_curve=state.trained.learning_curve,
-    )  # fmt: skip
-    log = [f"{v.name}: {v.status}{' (critical)' if v.critical and v.status == 'fail' else ''}: {v.summary}"
-           for v in report.verdicts]  # fmt: skip
+    )
+    log = [
+        f"{v.name}: {v.status}{' (critical)' if v.critical and v.status == 'fail' else ''}: {v.summary}"
+        for v in report.verdicts
+    ]
     log.append(f"{len(report.verdicts)} model tests in {report.seconds:.2f} s; stored as model test run {test_id}")
     critical, other = report.failed_critical, [v for v in report.failed if not v.critical]
     if critical:
@@ -298,10 +322,15 @@ def _model_tests(
     else:
         judged = sum(v.status != "skip" for v in report.verdicts)
         gate = Gate(True, f"all {judged} judged model tests passed")
-    outputs = {"model_test_run_id": test_id, "status": report.status, "seconds": report.seconds,
-               "verdicts": [{"name": v.name, "status": v.status, "critical": v.critical, "summary": v.summary}
-                            for v in report.verdicts],
-               "mrm": report.mrm_entries()}  # fmt: skip
+    outputs = {
+        "model_test_run_id": test_id,
+        "status": report.status,
+        "seconds": report.seconds,
+        "verdicts": [
+            {"name": v.name, "status": v.status, "critical": v.critical, "summary": v.summary} for v in report.verdicts
+        ],
+        "mrm": report.mrm_entries(),
+    }
     return ServiceStageResult(outputs, gate, log)
 
 
@@ -329,8 +358,9 @@ def _deploy_and_smoke_test(
     expected = model.predict_proba(rows[inputs.spec.feature_names])[:, classes.index(inputs.spec.positive_label)]
     outputs: dict[str, Any] = {"deployment_id": dep.id, "endpoint": url, "model_version_id": mv_id}
     try:
-        scored = score_over_http(ctx, SYSTEM, dep.id, rows, spec=inputs.spec, label=f"smoke test of run {run_id}",
-                                 classes=classes)  # fmt: skip
+        scored = score_over_http(
+            ctx, SYSTEM, dep.id, rows, spec=inputs.spec, label=f"smoke test of run {run_id}", classes=classes
+        )
     except DeploymentError as exc:
         gate = Gate(False, f"smoke test: {exc}")
         return ServiceStageResult(outputs, gate, [*log, f"deployed? {gate.reason}"])
@@ -339,9 +369,15 @@ def _deploy_and_smoke_test(
     max_diff = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else float("inf")
     outputs["smoke_max_abs_difference"] = max_diff
     ok = max_diff <= 1e-9
-    gate = Gate(ok, f"{len(rows)} test records scored through {url}; "
-                    + ("probabilities identical to the trained model" if ok
-                       else f"probabilities differ from the trained model by {max_diff:g}"))  # fmt: skip
+    gate = Gate(
+        ok,
+        f"{len(rows)} test records scored through {url}; "
+        + (
+            "probabilities identical to the trained model"
+            if ok
+            else f"probabilities differ from the trained model by {max_diff:g}"
+        ),
+    )
     return ServiceStageResult(outputs, gate, [*log, f"deployed? {gate.reason}"])
 
 
@@ -362,37 +398,72 @@ def _evaluate_in_preprod(
         raise GateFailed("evaluate", str(exc)) from exc
     reference = evaluations.score_frame(model, clean.iloc[state.validation.train_index], spec)
     tested = state.results.get("model_tests")
-    results = run_monitors(current, reference, spec=spec, model=model, labelled=current, held_out=current,
-                           model_tests=tested.outputs["mrm"] if tested is not None else ())  # fmt: skip
-    window = {"source": "test split scored through the pre-prod endpoint", "records": len(current),
-              "endpoint": deploy["endpoint"]}  # fmt: skip
+    results = run_monitors(
+        current,
+        reference,
+        spec=spec,
+        model=model,
+        labelled=current,
+        held_out=current,
+        model_tests=tested.outputs["mrm"] if tested is not None else (),
+    )
+    window = {
+        "source": "test split scored through the pre-prod endpoint",
+        "records": len(current),
+        "endpoint": deploy["endpoint"],
+    }
     with ctx.db.write() as session:
-        outcome = evaluations.store_evaluation(session, model_version_id=mv_id, deployment_id=deploy["deployment_id"],
-                                               space="preprod", data_window=window, results=results, actor="pipeline",
-                                               retrain_on_failure=False)  # fmt: skip
+        outcome = evaluations.store_evaluation(
+            session,
+            model_version_id=mv_id,
+            deployment_id=deploy["deployment_id"],
+            space="preprod",
+            data_window=window,
+            results=results,
+            actor="pipeline",
+            retrain_on_failure=False,
+        )
     mrm_tests = tested.outputs["mrm"] if tested is not None else ()
     external_monitors.log_feedback(ctx, deploy["deployment_id"], test, spec=spec)  # the test split's true labels
     external = evaluations.evaluate_externally(
-        ctx, deployment_id=deploy["deployment_id"], model_version_id=mv_id, space="preprod", spec=spec,
-        actor="pipeline", model_tests=mrm_tests,
-    )  # fmt: skip
+        ctx,
+        deployment_id=deploy["deployment_id"],
+        model_version_id=mv_id,
+        space="preprod",
+        spec=spec,
+        actor="pipeline",
+        model_tests=mrm_tests,
+    )
     if external is not None:
         results = [*results, *(r for r in external.results if r.monitor != "mrm")]
     failed = [f"{r.monitor}.{m.name}" for r in results if r.monitor != "mrm" for m in r.failed_critical]
-    log = [f"{r.monitor}: {r.status}" + "".join(f"; {m.name} {m.value:.4f} vs {m.threshold:.2f} {m.status}"
-           for m in r.metrics if m.critical and m.value is not None) for r in results]  # fmt: skip
+    log = [
+        f"{r.monitor}: {r.status}"
+        + "".join(
+            f"; {m.name} {m.value:.4f} vs {m.threshold:.2f} {m.status}"
+            for m in r.metrics
+            if m.critical and m.value is not None
+        )
+        for r in results
+    ]
     log.append(f"risk level {outcome.risk_level}; {len(current)} test records scored through {deploy['endpoint']}")
     # A failed critical threshold does not stop the run: the validator sees it, and approval
     # then needs an explicit override with a reason.
     reason = "no critical threshold failed" if not failed else "failed critical: " + ", ".join(failed)
     gate = Gate(True, f"evaluation {outcome.evaluation_id}: {outcome.status}; {reason}")
-    outputs = {"evaluation_id": outcome.evaluation_id, "status": outcome.status, "risk_level": outcome.risk_level,
-               "alerts": outcome.alerts, "records": len(current)}  # fmt: skip
+    outputs = {
+        "evaluation_id": outcome.evaluation_id,
+        "status": outcome.status,
+        "risk_level": outcome.risk_level,
+        "alerts": outcome.alerts,
+        "records": len(current),
+    }
     if external is not None:
         outputs |= {"openscale_evaluation_id": external.evaluation_id, "openscale_status": external.status}
         log.append(f"OpenScale evaluation {external.evaluation_id}: {external.status}")
-    facts = external_factsheets.candidate_facts(results=results, model_tests=mrm_tests, status=outcome.status,
-                                                risk_level=outcome.risk_level)  # fmt: skip
+    facts = external_factsheets.candidate_facts(
+        results=results, model_tests=mrm_tests, status=outcome.status, risk_level=outcome.risk_level
+    )
     not_published = external_factsheets.publish_candidate(ctx, mv_id, facts, actor="pipeline")
     if not_published is not None:  # the candidate stands; the validator sees why the factsheet lags
         log.append(f"AI Factsheets: not published: {not_published}")
@@ -409,10 +480,21 @@ def _finish_awaiting_review(ctx: ServiceContext, run_id: int, worker_id: str, mv
             mv = session.get(ModelVersion, mv_id)
             assert mv is not None
             mv.state = "awaiting_review"
-            audit.record(session, actor=worker_id, action="model_version.awaiting_review",
-                         object_type="model_version", object_id=mv_id)  # fmt: skip
-            audit.record(session, actor=worker_id, action="run.succeeded", object_type="run", object_id=run_id,
-                         details={"model_version_id": mv_id})  # fmt: skip
+            audit.record(
+                session,
+                actor=worker_id,
+                action="model_version.awaiting_review",
+                object_type="model_version",
+                object_id=mv_id,
+            )
+            audit.record(
+                session,
+                actor=worker_id,
+                action="run.succeeded",
+                object_type="run",
+                object_id=run_id,
+                details={"model_version_id": mv_id},
+            )
     except OwnershipLost:
         return "lost"
     return "succeeded"

@@ -48,9 +48,14 @@ def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: Dataset, param
         session.flush()
         for position, name in enumerate(RUN_STAGES):
             session.add(StageResult(run_id=run.id, name=name, position=position, status="pending", log=[], outputs={}))
-        audit.record(session, actor=actor.username, action="run.queued", object_type="run", object_id=run.id,
-                     details={"dataset_id": dataset.id, "dataset_sha256": dataset.sha256,
-                              "params": params.to_dict()})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor.username,
+            action="run.queued",
+            object_type="run",
+            object_id=run.id,
+            details={"dataset_id": dataset.id, "dataset_sha256": dataset.sha256, "params": params.to_dict()},
+        )
     return get_run(ctx, run.id)
 
 
@@ -61,8 +66,9 @@ def launch_file_run(ctx: ServiceContext, actor: Principal, path: str, *, spec: D
     return launch_run(ctx, actor, dataset=dataset, params=params)
 
 
-def launch_bytes_run(ctx: ServiceContext, actor: Principal, data: bytes, *, name: str, spec: DataSpec,
-                     params: RunParams, source: str) -> Run:  # fmt: skip
+def launch_bytes_run(
+    ctx: ServiceContext, actor: Principal, data: bytes, *, name: str, spec: DataSpec, params: RunParams, source: str
+) -> Run:
     """Register CSV ``data`` (an upload, generated demo data) as a dataset and queue a run on it."""
     require(actor, "launch_run")
     dataset = register_dataset(ctx, parse_csv_bytes(data, name=name), spec=spec, actor=actor.username, source=source)
@@ -112,8 +118,14 @@ def cancel_run(ctx: ServiceContext, actor: Principal, run_id: int) -> Run:
             run.error = f"cancelled by {actor.username} before it started"
             session.execute(update(StageResult).where(StageResult.run_id == run_id).values(status="cancelled"))
         run.cancel_requested = True
-        audit.record(session, actor=actor.username, action="run.cancel_requested", object_type="run", object_id=run_id,
-                     details={"status": run.status})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor.username,
+            action="run.cancel_requested",
+            object_type="run",
+            object_id=run_id,
+            details={"status": run.status},
+        )
     return get_run(ctx, run_id)
 
 
@@ -148,8 +160,14 @@ def reap_stale_runs(ctx: ServiceContext, *, actor: str = "system:reaper") -> lis
                 stage.finished_at = run.finished_at
                 stage.log = [*stage.log, "worker lost: no heartbeat"]
                 run.failed_stage = stage.name
-            audit.record(session, actor=actor, action="run.failed", object_type="run", object_id=run.id,
-                         details={"reason": "heartbeat timeout", "worker_id": run.worker_id})  # fmt: skip
+            audit.record(
+                session,
+                actor=actor,
+                action="run.failed",
+                object_type="run",
+                object_id=run.id,
+                details={"reason": "heartbeat timeout", "worker_id": run.worker_id},
+            )
     return [r.id for r in stale]
 
 

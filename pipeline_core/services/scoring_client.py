@@ -21,8 +21,16 @@ from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
 
 
-def score_over_http(ctx: ServiceContext, actor: Principal, deployment_id: int, rows: pd.DataFrame, *, spec: DataSpec,
-                    label: str, classes: list[str] | None = None) -> pd.DataFrame:  # fmt: skip
+def score_over_http(
+    ctx: ServiceContext,
+    actor: Principal,
+    deployment_id: int,
+    rows: pd.DataFrame,
+    *,
+    spec: DataSpec,
+    label: str,
+    classes: list[str] | None = None,
+) -> pd.DataFrame:
     """``rows`` with ``prediction``, ``probability`` (of the positive label) and ``scoring_id`` from the endpoint.
 
     ``classes`` is the model's class order; scikit-learn sorts string labels, which is the default.
@@ -41,8 +49,9 @@ def score_over_http(ctx: ServiceContext, actor: Principal, deployment_id: int, r
         with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {key}"}) as client:
             for start in range(0, len(rows), step):
                 part = rows.iloc[start : start + step][spec.feature_names]
-                payload = {"input_data": [{"fields": spec.feature_names,
-                                           "values": json.loads(part.to_json(orient="values"))}]}  # fmt: skip
+                payload = {
+                    "input_data": [{"fields": spec.feature_names, "values": json.loads(part.to_json(orient="values"))}]
+                }
                 response = client.post(url, json=payload)
                 if response.status_code != 200:
                     raise DeploymentError(f"{url} answered {response.status_code}: {response.text[:300]}")
@@ -52,8 +61,9 @@ def score_over_http(ctx: ServiceContext, actor: Principal, deployment_id: int, r
                     probabilities.append(float(proba[positive]))
                 ids += body["scoring_ids"]
     except httpx.HTTPError as exc:
-        raise DeploymentError(f"no answer from the scoring service at {url}: {exc}; start it with "
-                              "'python -m pipeline_core serve'") from exc  # fmt: skip
+        raise DeploymentError(
+            f"no answer from the scoring service at {url}: {exc}; start it with 'python -m pipeline_core serve'"
+        ) from exc
     finally:
         deployments.revoke_key(ctx, actor, key)
     out = rows.copy()
@@ -61,8 +71,9 @@ def score_over_http(ctx: ServiceContext, actor: Principal, deployment_id: int, r
     return out
 
 
-def _score_through_target(ctx: ServiceContext, deployment_id: int, served: ServedModel, rows: pd.DataFrame, *,
-                          spec: DataSpec) -> pd.DataFrame:  # fmt: skip
+def _score_through_target(
+    ctx: ServiceContext, deployment_id: int, served: ServedModel, rows: pd.DataFrame, *, spec: DataSpec
+) -> pd.DataFrame:
     """Score through an external deployment (watsonx.ai) in batches; log each batch as payload, here and outside."""
     model_version_id = deployments.get_deployment(ctx, deployment_id).model_version_id
     labels: list[str] = []
@@ -73,14 +84,23 @@ def _score_through_target(ctx: ServiceContext, deployment_id: int, served: Serve
         part = rows.iloc[start : start + step][spec.feature_names]
         records = [{str(k): v for k, v in r.items()} for r in json.loads(part.to_json(orient="records"))]
         predictions = ctx.deployments.score(served, records)
-        scored = part.assign(prediction=[p.label for p in predictions],
-                             probability=[p.probabilities[spec.positive_label] for p in predictions])  # fmt: skip
+        scored = part.assign(
+            prediction=[p.label for p in predictions],
+            probability=[p.probabilities[spec.positive_label] for p in predictions],
+        )
         request_id = uuid.uuid4().hex
-        payloads.store_payload_frame(ctx, deployment_id=deployment_id, model_version_id=model_version_id,
-                                     frame=scored, request_id=request_id, created_at=utcnow())  # fmt: skip
+        payloads.store_payload_frame(
+            ctx,
+            deployment_id=deployment_id,
+            model_version_id=model_version_id,
+            frame=scored,
+            request_id=request_id,
+            created_at=utcnow(),
+        )
         answers = [[p.probabilities[c] for c in served.classes] for p in predictions]
-        external_monitors.log_scored(ctx, deployment_id, part, spec=spec, labels=list(scored["prediction"]),
-                                     probabilities=answers)  # fmt: skip
+        external_monitors.log_scored(
+            ctx, deployment_id, part, spec=spec, labels=list(scored["prediction"]), probabilities=answers
+        )
         labels += list(scored["prediction"])
         probabilities += list(scored["probability"])
         ids += [payloads.scoring_id(request_id, i) for i in range(len(part))]

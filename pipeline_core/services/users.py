@@ -50,8 +50,14 @@ def add_user(ctx: ServiceContext, actor: Principal | None, *, username: str, rol
             session.flush()
         except SQLIntegrityError as exc:
             raise ConflictError(f"user {username!r} already exists") from exc
-        audit.record(session, actor=actor.username if actor else "bootstrap", action="user.added",
-                     object_type="user", object_id=username, details={"role": role})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor.username if actor else "bootstrap",
+            action="user.added",
+            object_type="user",
+            object_id=username,
+            details={"role": role},
+        )
     return Principal(username, role)
 
 
@@ -65,8 +71,9 @@ def set_password(ctx: ServiceContext, actor: Principal, *, username: str, passwo
         if user is None:
             raise NotFoundError(f"user {username!r} does not exist")
         user.password_hash = ctx.password_hasher.hash(password)
-        audit.record(session, actor=actor.username, action="user.password_changed", object_type="user",
-                     object_id=username)  # fmt: skip
+        audit.record(
+            session, actor=actor.username, action="user.password_changed", object_type="user", object_id=username
+        )
 
 
 def authenticate(ctx: ServiceContext, username: str, password: str) -> Principal:
@@ -110,5 +117,11 @@ def set_role(ctx: ServiceContext, actor: Principal, *, username: str, role: str)
         if user is None:
             raise NotFoundError(f"user {username!r} does not exist")
         old, user.role = user.role, role
-        audit.record(session, actor=actor.username, action="user.role_changed", object_type="user",
-                     object_id=username, details={"from": old, "to": role})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor.username,
+            action="user.role_changed",
+            object_type="user",
+            object_id=username,
+            details={"from": old, "to": role},
+        )

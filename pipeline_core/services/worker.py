@@ -40,16 +40,26 @@ def new_worker_id(kind: str = "worker") -> str:
 class RunWorker:
     """One worker identity in the store, able to claim and execute runs."""
 
-    def __init__(self, ctx: ServiceContext, *, worker_id: str | None = None,
-                 progress: ProgressFn | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, ctx: ServiceContext, *, worker_id: str | None = None, progress: ProgressFn | None = None
+    ) -> None:
         self.ctx = ctx
         self.id = worker_id or new_worker_id()
         self.progress = progress
         self._next_evaluation_check = 0.0
         now = utcnow()
         with ctx.db.write() as session:
-            session.merge(Worker(id=self.id, hostname=socket.gethostname(), pid=os.getpid(), started_at=now,
-                                 heartbeat_at=now, stopped_at=None, current_run_id=None))  # fmt: skip
+            session.merge(
+                Worker(
+                    id=self.id,
+                    hostname=socket.gethostname(),
+                    pid=os.getpid(),
+                    started_at=now,
+                    heartbeat_at=now,
+                    stopped_at=None,
+                    current_run_id=None,
+                )
+            )
 
     def claim_next(self) -> int | None:
         """Claim the oldest queued run; ``None`` when there is none."""
@@ -125,8 +135,9 @@ class RunWorker:
         except Exception:  # noqa: BLE001 - a missed beat is retried; the timeout is many beats long
             return
 
-    def serve(self, stop: threading.Event, *, max_runs: int | None = None,
-              on_idle: Callable[[], None] | None = None) -> int:  # fmt: skip
+    def serve(
+        self, stop: threading.Event, *, max_runs: int | None = None, on_idle: Callable[[], None] | None = None
+    ) -> int:
         """Claim and execute runs until ``stop`` is set (or ``max_runs`` are done)."""
         done = 0
         try:

@@ -83,8 +83,11 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "deployments": registry.deployment_count,
-                "payload_pending": logger.pending if logger else 0}  # fmt: skip
+        return {
+            "status": "ok",
+            "deployments": registry.deployment_count,
+            "payload_pending": logger.pending if logger else 0,
+        }
 
     @app.post(
         "/ml/v4/deployments/{deployment_id}/predictions",
@@ -100,8 +103,14 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
     return app
 
 
-def _score(registry: Registry, logger: PayloadLogger | None, limit: int, deployment_id: int,
-           authorization: str | None, body: bytes) -> Response:  # fmt: skip
+def _score(
+    registry: Registry,
+    logger: PayloadLogger | None,
+    limit: int,
+    deployment_id: int,
+    authorization: str | None,
+    body: bytes,
+) -> Response:
     if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():
         return _error(401, "missing_api_key", "send the deployment's API key as 'Authorization: Bearer <key>'")
     owner = registry.deployment_for_key(hash_key(authorization[7:].strip()))
@@ -133,9 +142,20 @@ def _score(registry: Registry, logger: PayloadLogger | None, limit: int, deploym
         unseen = [0] * len(values)
         for warning in result.warnings:
             unseen[warning["record"]] += 1
-        logger.log([{"request_id": result.request_id, "deployment_id": deployment_id,
-                     "model_version_id": serving.model_version_id, "n_records": len(values),
-                     "created_at": datetime.now(UTC).replace(tzinfo=None), "fields": fields, "values": values,
-                     "predictions": result.labels, "probabilities": [p[positive] for p in result.probabilities],
-                     "unseen": unseen}])  # fmt: skip
+        logger.log(
+            [
+                {
+                    "request_id": result.request_id,
+                    "deployment_id": deployment_id,
+                    "model_version_id": serving.model_version_id,
+                    "n_records": len(values),
+                    "created_at": datetime.now(UTC).replace(tzinfo=None),
+                    "fields": fields,
+                    "values": values,
+                    "predictions": result.labels,
+                    "probabilities": [p[positive] for p in result.probabilities],
+                    "unseen": unseen,
+                }
+            ]
+        )
     return Response(text, media_type="application/json")

@@ -197,8 +197,11 @@ def validate(
     log = [f"validated {len(frame)} rows x {frame.shape[1]} columns against spec '{spec.name}'"]
     log += [("BLOCKING " if a.blocking else "warning ") + a.describe() for a in anomalies]
     if blocking:
-        gate = Gate(False, f"{len(blocking)} blocking anomal{'y' if len(blocking) == 1 else 'ies'}: "
-                    + "; ".join(a.describe() for a in blocking))  # fmt: skip
+        gate = Gate(
+            False,
+            f"{len(blocking)} blocking anomal{'y' if len(blocking) == 1 else 'ies'}: "
+            + "; ".join(a.describe() for a in blocking),
+        )
         log.append(f"val check: {gate.reason}")
         return ValidationResult(stats, schema, anomalies, gate, None, log=log)
 
@@ -259,10 +262,14 @@ def _check_numeric(col: pd.Series, name: str, anomalies: list[Anomaly]) -> pd.Se
         values = sorted({repr(v) for v in col[bad].head(MAX_EXAMPLES)})
         anomalies.append(
             Anomaly(
-                "wrong_type", name, f"expected numbers, found {int(bad.sum())} non-numeric value(s) such as "
-                + ", ".join(values), True, int(bad.sum()), _examples(bad),
+                "wrong_type",
+                name,
+                f"expected numbers, found {int(bad.sum())} non-numeric value(s) such as " + ", ".join(values),
+                True,
+                int(bad.sum()),
+                _examples(bad),
             )
-        )  # fmt: skip
+        )
     return converted
 
 
@@ -281,32 +288,44 @@ def _check_categories(
         source = "the spec" if blocking else "the reference data"
         anomalies.append(
             Anomaly(
-                "unseen_category", name,
+                "unseen_category",
+                name,
                 f"{int(unseen.sum())} value(s) not among the categories of {source}: "
                 + ", ".join(repr(v) for v in values[:MAX_EXAMPLES]),
-                blocking, int(unseen.sum()), _examples(unseen),
+                blocking,
+                int(unseen.sum()),
+                _examples(unseen),
             )
-        )  # fmt: skip
+        )
 
 
 def _check_labels(col: pd.Series, spec: DataSpec, anomalies: list[Anomaly]) -> None:
     missing = col.isna()
     if missing.any():
         anomalies.append(
-            Anomaly("missing_label", spec.target, f"{int(missing.sum())} row(s) have no label", True,
-                    int(missing.sum()), _examples(missing))
-        )  # fmt: skip
+            Anomaly(
+                "missing_label",
+                spec.target,
+                f"{int(missing.sum())} row(s) have no label",
+                True,
+                int(missing.sum()),
+                _examples(missing),
+            )
+        )
     outside = col.notna() & ~col.isin(spec.labels)
     if outside.any():
         values = sorted(col[outside].astype(str).unique())
         anomalies.append(
             Anomaly(
-                "label_outside_spec", spec.target,
+                "label_outside_spec",
+                spec.target,
                 f"{int(outside.sum())} label(s) not in {list(spec.labels)}: "
                 + ", ".join(repr(v) for v in values[:MAX_EXAMPLES]),
-                True, int(outside.sum()), _examples(outside),
+                True,
+                int(outside.sum()),
+                _examples(outside),
             )
-        )  # fmt: skip
+        )
 
 
 def _check_class_sizes(col: pd.Series, spec: DataSpec, anomalies: list[Anomaly]) -> None:
@@ -315,10 +334,14 @@ def _check_class_sizes(col: pd.Series, spec: DataSpec, anomalies: list[Anomaly])
         n = int(counts.get(label, 0))
         if n < MIN_ROWS_PER_CLASS:
             anomalies.append(
-                Anomaly("too_few_rows", spec.target,
-                        f"{n} row(s) labelled {label!r}; at least {MIN_ROWS_PER_CLASS} are needed to train and test",
-                        True, n)
-            )  # fmt: skip
+                Anomaly(
+                    "too_few_rows",
+                    spec.target,
+                    f"{n} row(s) labelled {label!r}; at least {MIN_ROWS_PER_CLASS} are needed to train and test",
+                    True,
+                    n,
+                )
+            )
 
 
 def _check_against_reference(clean: pd.DataFrame, spec: DataSpec, reference: Schema, anomalies: list[Anomaly]) -> None:
@@ -330,24 +353,40 @@ def _check_against_reference(clean: pd.DataFrame, spec: DataSpec, reference: Sch
         null_rate = float(col.isna().mean())
         if null_rate > ref.null_rate + limit:
             anomalies.append(
-                Anomaly("null_rate_jump", ref.name,
-                        f"null rate {null_rate:.1%} against {ref.null_rate:.1%} in the reference data", False,
-                        int(col.isna().sum()), _examples(col.isna()))
-            )  # fmt: skip
+                Anomaly(
+                    "null_rate_jump",
+                    ref.name,
+                    f"null rate {null_rate:.1%} against {ref.null_rate:.1%} in the reference data",
+                    False,
+                    int(col.isna().sum()),
+                    _examples(col.isna()),
+                )
+            )
         if ref.kind == "numeric" and ref.min is not None and ref.max is not None and pd.api.types.is_numeric_dtype(col):
             outside = (col < ref.min) | (col > ref.max)
             if outside.any():
                 anomalies.append(
-                    Anomaly("out_of_range", ref.name,
-                            f"{int(outside.sum())} value(s) outside the reference range [{ref.min:g}, {ref.max:g}]",
-                            False, int(outside.sum()), _examples(outside))
-                )  # fmt: skip
+                    Anomaly(
+                        "out_of_range",
+                        ref.name,
+                        f"{int(outside.sum())} value(s) outside the reference range [{ref.min:g}, {ref.max:g}]",
+                        False,
+                        int(outside.sum()),
+                        _examples(outside),
+                    )
+                )
 
 
 def _check_duplicates(frame: pd.DataFrame, anomalies: list[Anomaly]) -> None:
     dup = frame.duplicated()
     if dup.any():
         anomalies.append(
-            Anomaly("duplicates", None, f"{int(dup.sum())} row(s) repeat an earlier row exactly", False,
-                    int(dup.sum()), _examples(dup))
-        )  # fmt: skip
+            Anomaly(
+                "duplicates",
+                None,
+                f"{int(dup.sum())} row(s) repeat an earlier row exactly",
+                False,
+                int(dup.sum()),
+                _examples(dup),
+            )
+        )

@@ -50,8 +50,9 @@ def target(
 
 
 def to_serve(model: Model, space: str = "preprod") -> ModelToServe:
-    return ModelToServe(name=f"credit-risk-{space}", space=space, artifact=model.artifact,
-                        artifact_sha256=model.sha256, spec=SPEC)  # fmt: skip
+    return ModelToServe(
+        name=f"credit-risk-{space}", space=space, artifact=model.artifact, artifact_sha256=model.sha256, spec=SPEC
+    )
 
 
 def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -70,8 +71,9 @@ def expected_risk(model: Model, records: pd.DataFrame) -> np.ndarray:
 # --- the contract: every target -------------------------------------------------------------------
 
 
-def test_deployed_model_scores_like_the_model_it_was_given(target: DeploymentTarget, model_a: Model,
-                                                           records: pd.DataFrame) -> None:  # fmt: skip
+def test_deployed_model_scores_like_the_model_it_was_given(
+    target: DeploymentTarget, model_a: Model, records: pd.DataFrame
+) -> None:
     served = target.deploy(to_serve(model_a))
     assert served.artifact_sha256 == model_a.sha256 and served.space == "preprod"
     predictions = target.score(served, rows(records))
@@ -93,8 +95,9 @@ def test_replacing_keeps_the_deployment_and_serves_the_new_model(
     assert not np.allclose(scored, expected_risk(model_a, records))  # the two models differ
 
 
-def test_deleted_deployment_no_longer_scores_and_deleting_twice_is_fine(target: DeploymentTarget, model_a: Model,
-                                                                       records: pd.DataFrame) -> None:  # fmt: skip
+def test_deleted_deployment_no_longer_scores_and_deleting_twice_is_fine(
+    target: DeploymentTarget, model_a: Model, records: pd.DataFrame
+) -> None:
     served = target.deploy(to_serve(model_a))
     target.delete(served)
     target.delete(served)

@@ -24,8 +24,15 @@ def served(fake_cpd: FakeCloudPak, model_a: Model, monkeypatch: pytest.MonkeyPat
     target = WatsonxDeploymentTarget(
         creds, spaces={"preprod": fake_cpd.add_space("pre"), "prod": fake_cpd.add_space("p")}
     )
-    return target.deploy(ModelToServe(name="credit-risk-preprod", space="preprod", artifact=model_a.artifact,
-                                      artifact_sha256=model_a.sha256, spec=SPEC))  # fmt: skip
+    return target.deploy(
+        ModelToServe(
+            name="credit-risk-preprod",
+            space="preprod",
+            artifact=model_a.artifact,
+            artifact_sha256=model_a.sha256,
+            spec=SPEC,
+        )
+    )
 
 
 def factsheets(fake: FakeCloudPak, work: Path, served: ServedModel, **kwargs: str) -> AIFactsheets:
@@ -41,13 +48,18 @@ def test_the_model_is_tracked_in_the_use_case_with_the_product_s_facts(
     service = factsheets(fake_cpd, tmp_path / "work", served)
     assert not [c for c in fake_cpd.state.calls if c.path.startswith("/v1/aigov")]  # nothing contacted yet
     service.track(served, comment="credit-risk version 1: candidate")
-    facts = {"mlops_stage": "pre-prod evaluation", "mlops_artifact_sha256": served.artifact_sha256,
-             "mlops_roc_auc": 0.81, "mlops_model_tests": "9 of 10 passed"}  # fmt: skip
+    facts = {
+        "mlops_stage": "pre-prod evaluation",
+        "mlops_artifact_sha256": served.artifact_sha256,
+        "mlops_roc_auc": 0.81,
+        "mlops_model_tests": "9 of 10 passed",
+    }
     service.record(served, facts)
     assert fake_cpd.state.facts[served.model_id] == facts
     usecase = next(iter(fake_cpd.state.usecases.values()))
-    assert usecase["tracked"] == [{"model_id": served.model_id, "space_id": served.space_id, "version": "0.1.0",
-                                   "phase": "Validate"}]  # fmt: skip
+    assert usecase["tracked"] == [
+        {"model_id": served.model_id, "space_id": served.space_id, "version": "0.1.0", "phase": "Validate"}
+    ]
     assert usecase["approaches"][0]["versions"][-1]["comment"] == "credit-risk version 1: candidate"
     assert (tmp_path / "work" / "mlruns").is_dir() and not (Path.cwd() / "mlruns").exists()
 

@@ -23,8 +23,17 @@ from tests.ibm_fake import FakeCloudPak
 
 
 def test_monitors_are_configured_from_the_spec_thresholds_and_groups() -> None:
-    spec = replace(SPEC, thresholds=Thresholds(min_roc_auc=0.7, quality_min_records=50, disparate_impact=0.8,
-                                                fairness_min_records=40, drift=0.2, drift_min_records=30))  # fmt: skip
+    spec = replace(
+        SPEC,
+        thresholds=Thresholds(
+            min_roc_auc=0.7,
+            quality_min_records=50,
+            disparate_impact=0.8,
+            fairness_min_records=40,
+            drift=0.2,
+            drift_min_records=30,
+        ),
+    )
     setup = monitor_configuration(spec)
     assert set(setup) == {"quality", "fairness", "drift", "explainability", "mrm"}
     assert setup["quality"].parameters == {"min_feedback_data_size": 50}
@@ -52,18 +61,35 @@ def _measurement(*values: dict[str, Any]) -> dict[str, Any]:
         ("quality", _measurement({"metrics": [{"id": "area_under_roc", "value": 0.81}]}), "roc_auc", "pass", 0.81),
         ("quality", _measurement({"metrics": [{"id": "area_under_roc", "value": 0.55}]}), "roc_auc", "fail", 0.55),
         ("quality", _measurement({"metrics": [{"id": "area_under_roc", "value": 0.61}]}), "roc_auc", "warn", 0.61),
-        ("fairness", _measurement({"metrics": [{"id": "fairness_value", "value": 88.0}],
-                                   "tags": [{"id": "feature", "value": "Sex"}]}),
-         "disparate_impact[Sex]", "fail", 0.88),
-        ("fairness", _measurement({"metrics": [{"id": "fairness_value", "value": 101.5}],
-                                   "tags": [{"id": "feature", "value": "Age"}]}),
-         "disparate_impact[Age]", "pass", 1.015),
-        ("drift", _measurement({"metrics": [{"id": "drift_magnitude", "value": 0.25}]}), "drop_in_accuracy", "fail",
-         0.25),
+        (
+            "fairness",
+            _measurement(
+                {"metrics": [{"id": "fairness_value", "value": 88.0}], "tags": [{"id": "feature", "value": "Sex"}]}
+            ),
+            "disparate_impact[Sex]",
+            "fail",
+            0.88,
+        ),
+        (
+            "fairness",
+            _measurement(
+                {"metrics": [{"id": "fairness_value", "value": 101.5}], "tags": [{"id": "feature", "value": "Age"}]}
+            ),
+            "disparate_impact[Age]",
+            "pass",
+            1.015,
+        ),
+        (
+            "drift",
+            _measurement({"metrics": [{"id": "drift_magnitude", "value": 0.25}]}),
+            "drop_in_accuracy",
+            "fail",
+            0.25,
+        ),
         ("quality", None, "roc_auc", "insufficient", None),
         ("fairness", None, "disparate_impact", "insufficient", None),
     ],
-)  # fmt: skip
+)
 def test_measurements_become_results_judged_by_our_thresholds(
     monitor: str, measurement: dict[str, Any] | None, name: str, status: str, value: float | None
 ) -> None:
@@ -79,8 +105,15 @@ def test_measurements_become_results_judged_by_our_thresholds(
 def _deployed(fake: FakeCloudPak, model: Model) -> tuple[IbmCredentials, ServedModel]:
     creds = IbmCredentials(url=fake.url, api_key=API_KEY, username=USER, ca_bundle=str(fake.ca_path))
     target = WatsonxDeploymentTarget(creds, spaces={"preprod": fake.add_space("pre"), "prod": fake.add_space("prod")})
-    served = target.deploy(ModelToServe(name="credit-risk-preprod", space="preprod", artifact=model.artifact,
-                                        artifact_sha256=model.sha256, spec=SPEC))  # fmt: skip
+    served = target.deploy(
+        ModelToServe(
+            name="credit-risk-preprod",
+            space="preprod",
+            artifact=model.artifact,
+            artifact_sha256=model.sha256,
+            spec=SPEC,
+        )
+    )
     return creds, served
 
 
@@ -127,12 +160,18 @@ def test_a_subscription_logs_records_and_reads_measurements_back(fake_cpd: FakeC
     ("fail", "error", "message"),
     [
         (None, AuthError, r"OpenScale APIClient\(\) failed"),
-        (("POST", "/openscale/00000000-0000-0000-0000-000000000000/v2/subscriptions", 400),
-         ConfigError, r"OpenScale subscriptions.add\(.+\) failed: .*refused by the test"),
-        (("POST", "/openscale/00000000-0000-0000-0000-000000000000/v2/service_providers", 403),
-         AuthError, r"OpenScale service_providers.add\(preprod\) failed"),
+        (
+            ("POST", "/openscale/00000000-0000-0000-0000-000000000000/v2/subscriptions", 400),
+            ConfigError,
+            r"OpenScale subscriptions.add\(.+\) failed: .*refused by the test",
+        ),
+        (
+            ("POST", "/openscale/00000000-0000-0000-0000-000000000000/v2/service_providers", 403),
+            AuthError,
+            r"OpenScale service_providers.add\(preprod\) failed",
+        ),
     ],
-)  # fmt: skip
+)
 def test_openscale_failures_name_the_service_and_the_call(
     fake_cpd: FakeCloudPak, model_a: Model, fail: tuple[str, str, int] | None, error: type, message: str
 ) -> None:

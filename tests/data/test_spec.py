@@ -28,7 +28,7 @@ def test_round_trip(spec: DataSpec) -> None:
         ({"protected": (ProtectedAttribute("Race", GroupSpec(("a",)), GroupSpec(("b",))),)},
          r"protected attribute 'Race' is not a feature"),
     ],
-)  # fmt: skip
+)
 def test_bad_specs_are_named(spec: DataSpec, change: dict[str, Any], match: str) -> None:
     with pytest.raises(DataError, match=match):
         replace(spec, **change)

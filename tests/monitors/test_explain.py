@@ -85,8 +85,13 @@ def test_contrastive_finds_the_smallest_flip(labelled: pd.DataFrame, spec: DataS
 
 def test_contrastive_on_a_category_and_when_nothing_flips(labelled: pd.DataFrame, spec: DataSpec) -> None:
     record = labelled[labelled["Housing"] == "rent"].iloc[0]
-    found = contrastive(Rule(lambda f: np.where(f["Housing"].astype(str) == "rent", 0.8, 0.2)), record, labelled,
-                        spec=spec, config=CONFIG)  # fmt: skip
+    found = contrastive(
+        Rule(lambda f: np.where(f["Housing"].astype(str) == "rent", 0.8, 0.2)),
+        record,
+        labelled,
+        spec=spec,
+        config=CONFIG,
+    )
     assert found["flipped"] and [c["feature"] for c in found["changes"]] == ["Housing"]
     assert found["changes"][0]["to"] in ("own", "free") and found["changes"][0]["cost"] == 1.0
     stubborn = Rule(lambda f: np.full(len(f), 0.9))
@@ -95,9 +100,13 @@ def test_contrastive_on_a_category_and_when_nothing_flips(labelled: pd.DataFrame
 
 
 def test_monitor_result_and_insufficient_data(labelled: pd.DataFrame, spec: DataSpec) -> None:
-    result = explainability(labelled.head(5), labelled, spec=spec, model=AMOUNT,
-                            config=ExplainConfig(n_repeats=2, background_records=20, max_evals=100,
-                                                 explained_records=2))  # fmt: skip
+    result = explainability(
+        labelled.head(5),
+        labelled,
+        spec=spec,
+        model=AMOUNT,
+        config=ExplainConfig(n_repeats=2, background_records=20, max_evals=100, explained_records=2),
+    )
     assert result.metrics[0].name == "importance[LoanAmount]"
     assert len(result.details["explanations"]) == 2
     assert result.details["explanations"][0]["contrastive"]["changes"]

@@ -66,8 +66,12 @@ def test_agrees_with_fairlearn(spec: DataSpec) -> None:
     result = fairness(frame, frame, spec=spec)
     y_pred = (frame["prediction"] == "No Risk").astype(int)
     y_true = (frame["Risk"] == "No Risk").astype(int)
-    frames = MetricFrame(metrics={"sel": selection_rate, "tpr": true_positive_rate}, y_true=y_true, y_pred=y_pred,
-                         sensitive_features=frame["Sex"])  # fmt: skip
+    frames = MetricFrame(
+        metrics={"sel": selection_rate, "tpr": true_positive_rate},
+        y_true=y_true,
+        y_pred=y_pred,
+        sensitive_features=frame["Sex"],
+    )
     by = frames.by_group
     assert result.metric("disparate_impact[Sex]").value == pytest.approx(
         by.loc["female", "sel"] / by.loc["male", "sel"]

@@ -49,8 +49,9 @@ def _result(*metrics: Metric) -> MonitorResult:
     ],
     ids=["pass", "warn", "critical-fail", "noncritical-fail", "insufficient", "info-only", "model-test-fail"],
 )
-def test_risk_levels_and_counts(metrics: list[Metric], model_tests: list[dict[str, object]], level: str, run: int,
-                                passed: int, failed: int) -> None:  # fmt: skip
+def test_risk_levels_and_counts(
+    metrics: list[Metric], model_tests: list[dict[str, object]], level: str, run: int, passed: int, failed: int
+) -> None:
     result = risk_evaluation([_result(*metrics)], model_tests=model_tests)
     counts = {m.name: m.value for m in result.metrics}
     assert result.details["risk_level"] == level
@@ -87,8 +88,11 @@ def test_the_report_is_valid_html_with_every_section(spec: DataSpec) -> None:
     from pipeline_core.pipeline import PipelineInputs, execute
 
     frame = generate_german_credit(2000, seed=4)  # a test split large enough for the bias scan
-    state = execute(PipelineInputs(frame=frame, spec=spec, params=RunParams(max_iter=30, cv_folds=2), dataset={},
-                                   reference_schema=None))  # fmt: skip
+    state = execute(
+        PipelineInputs(
+            frame=frame, spec=spec, params=RunParams(max_iter=30, cv_folds=2), dataset={}, reference_schema=None
+        )
+    )
     model, clean = state.trained.model, state.validation.clean
     assert clean is not None
 
@@ -99,11 +103,13 @@ def test_the_report_is_valid_html_with_every_section(spec: DataSpec) -> None:
     test, train = scored(clean.iloc[state.validation.test_index]), scored(clean.iloc[state.validation.train_index])
     config = SuiteConfig(explain=ExplainConfig(n_repeats=2, background_records=20, max_evals=100, explained_records=1))
     results = run_monitors(test, train, spec=spec, model=model, labelled=test, held_out=test, config=config)
-    html = render_validation_report(title="Validation report: german_credit v1 <test>",
-                                    model={"artifact sha256": "abc", "created by": "dora"},
-                                    evaluation={"id": 7, "space": "preprod", "data_window": {"records": len(test)}},
-                                    results=results,
-                                    model_tests=[{"name": "invariance", "status": "pass"}])  # fmt: skip
+    html = render_validation_report(
+        title="Validation report: german_credit v1 <test>",
+        model={"artifact sha256": "abc", "created by": "dora"},
+        evaluation={"id": 7, "space": "preprod", "data_window": {"records": len(test)}},
+        results=results,
+        model_tests=[{"name": "invariance", "status": "pass"}],
+    )
     assert html.startswith("<!DOCTYPE html>") and html.endswith("</html>")
     checker = _Checker()
     checker.feed(html)
@@ -113,6 +119,14 @@ def test_the_report_is_valid_html_with_every_section(spec: DataSpec) -> None:
     assert "&lt;test&gt;" in html  # every value is escaped
     assert html.count("plotly.js v") == 1 and "<script src=" not in html  # self-contained: plotly.js inlined once
     assert html.count('class="plotly-graph-div"') >= 5  # confusion matrix, scan, drift, importance, SHAP
-    for word in ("Risk level", "roc_auc", "Bias scan", "Drift per feature", "Data consistency", "Contrastive",
-                 "invariance", "dora"):  # fmt: skip
+    for word in (
+        "Risk level",
+        "roc_auc",
+        "Bias scan",
+        "Drift per feature",
+        "Data consistency",
+        "Contrastive",
+        "invariance",
+        "dora",
+    ):
         assert word in html, word

@@ -36,8 +36,9 @@ def test_approve_records_the_artifact_and_evidence_then_deploys_to_prod(
     mv = _mv(live_ctx, candidate)
     queue = approvals.review_queue(live_ctx, people["max"])
     assert [c.model_version_id for c in queue] == [candidate] and queue[0].evaluation_ids
-    outcome = approvals.approve(live_ctx, people["vera"], candidate, comment="metrics and tests hold",
-                                artifact_sha256=mv.artifact_sha256)  # fmt: skip
+    outcome = approvals.approve(
+        live_ctx, people["vera"], candidate, comment="metrics and tests hold", artifact_sha256=mv.artifact_sha256
+    )
     assert outcome.check.passed and outcome.error is None
     assert outcome.deployment is not None and outcome.deployment.space == "prod"
     assert outcome.deployment.artifact_sha256 == mv.artifact_sha256
@@ -45,8 +46,11 @@ def test_approve_records_the_artifact_and_evidence_then_deploys_to_prod(
     with live_ctx.db.read() as session:
         approval = session.get(Approval, outcome.approval_id)
         assert approval is not None
-        assert (approval.decided_by, approval.artifact_sha256, approval.outcome) == ("vera", mv.artifact_sha256,
-                                                                                    "approved")  # fmt: skip
+        assert (approval.decided_by, approval.artifact_sha256, approval.outcome) == (
+            "vera",
+            mv.artifact_sha256,
+            "approved",
+        )
         assert approval.evidence["evaluation_ids"] == queue[0].evaluation_ids
         assert verify_chain(session).ok
 
@@ -60,8 +64,15 @@ def test_approve_records_the_artifact_and_evidence_then_deploys_to_prod(
         ("admin", "looks fine", PermissionDenied, "ada is a admin"),
     ],
 )
-def test_approve_refusals(live_ctx: ServiceContext, people: dict[str, Principal], candidate: int, who: str,
-                          comment: str, error: type[Exception], match: str) -> None:  # fmt: skip
+def test_approve_refusals(
+    live_ctx: ServiceContext,
+    people: dict[str, Principal],
+    candidate: int,
+    who: str,
+    comment: str,
+    error: type[Exception],
+    match: str,
+) -> None:
     mv = _mv(live_ctx, candidate)
     with pytest.raises(error, match=match):
         approvals.approve(live_ctx, people[who], candidate, comment=comment, artifact_sha256=mv.artifact_sha256)
@@ -134,8 +145,17 @@ def test_prod_refused_with_an_approval_of_another_artifact(
         approvals.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256="0" * 64)
     # An approval on record for other bytes (the artifact was swapped after the review):
     with live_ctx.db.write() as session:
-        session.add(Approval(model_version_id=candidate, artifact_sha256="f" * 64, outcome="approved", comment="old",
-                             evidence={"evaluation_ids": []}, decided_by="vera", decided_at=utcnow()))  # fmt: skip
+        session.add(
+            Approval(
+                model_version_id=candidate,
+                artifact_sha256="f" * 64,
+                outcome="approved",
+                comment="old",
+                evidence={"evaluation_ids": []},
+                decided_by="vera",
+                decided_at=utcnow(),
+            )
+        )
         session.execute(update(ModelVersion).where(ModelVersion.id == candidate).values(state="approved"))
     with pytest.raises(ApprovalError, match=f"is for artifact f{{64}}, not {_mv(live_ctx, candidate).artifact_sha256}"):
         approvals.deploy_approved(live_ctx, people["vera"], candidate)
@@ -158,8 +178,14 @@ def test_prod_refused_with_a_failed_critical_threshold_unless_overridden(
     with pytest.raises(ApprovalError, match=r"critical threshold\(s\) failed: roc_auc .* needs an override"):
         approvals.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha)
     assert _prod(live_ctx) == [] and _mv(live_ctx, candidate).state == "awaiting_review"
-    outcome = approvals.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha,
-                                override_reason="AUC from a 120-record split; backtest attached")  # fmt: skip
+    outcome = approvals.approve(
+        live_ctx,
+        people["vera"],
+        candidate,
+        comment="ok",
+        artifact_sha256=sha,
+        override_reason="AUC from a 120-record split; backtest attached",
+    )
     assert outcome.check.passed and outcome.deployment is not None
     with live_ctx.db.read() as session:
         approval = session.get(Approval, outcome.approval_id)
@@ -174,8 +200,13 @@ def test_reject_needs_a_comment_and_closes_the_candidate(
     approvals.reject(live_ctx, people["vera"], candidate, comment="drift on Age bands")
     assert _mv(live_ctx, candidate).state == "rejected"
     with pytest.raises(ConflictError, match="is rejected, not awaiting review"):
-        approvals.approve(live_ctx, people["victor"], candidate, comment="ok",
-                          artifact_sha256=_mv(live_ctx, candidate).artifact_sha256)  # fmt: skip
+        approvals.approve(
+            live_ctx,
+            people["victor"],
+            candidate,
+            comment="ok",
+            artifact_sha256=_mv(live_ctx, candidate).artifact_sha256,
+        )
 
 
 def test_replace_then_rollback_prod(live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path) -> None:
@@ -184,8 +215,9 @@ def test_replace_then_rollback_prod(live_ctx: ServiceContext, people: dict[str, 
         live_ctx, people["vera"], first, comment="v1", artifact_sha256=_mv(live_ctx, first).artifact_sha256
     )
     second = make_candidate(live_ctx, people["dan"], tmp_path, seed=2)
-    outcome = approvals.approve(live_ctx, people["victor"], second, comment="v2",
-                                artifact_sha256=_mv(live_ctx, second).artifact_sha256)  # fmt: skip
+    outcome = approvals.approve(
+        live_ctx, people["victor"], second, comment="v2", artifact_sha256=_mv(live_ctx, second).artifact_sha256
+    )
     assert outcome.deployment is not None
     prod = _prod(live_ctx)
     assert len(prod) == 1 and prod[0].model_version_id == second  # replaced in place: same endpoint

@@ -48,13 +48,21 @@ CALLS: dict[str, tuple[str, Call]] = {
 
 @pytest.mark.parametrize("call_name", sorted(CALLS))
 def test_every_role_is_allowed_or_refused_as_the_matrix_says(
-    ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec, frame: pd.DataFrame,
+    ctx: ServiceContext,
+    people: dict[str, Principal],
+    csv_path: Path,
+    spec: DataSpec,
+    frame: pd.DataFrame,
     call_name: str,
-) -> None:  # fmt: skip
+) -> None:
     action, call = CALLS[call_name]
     env = {"dataset": register_file(ctx, csv_path, spec=spec, actor="dora"), "frame": frame}
-    by_role = {"data_scientist": people["dora"], "validator": people["vera"], "manager": people["max"],
-               "admin": people["admin"]}  # fmt: skip
+    by_role = {
+        "data_scientist": people["dora"],
+        "validator": people["vera"],
+        "manager": people["max"],
+        "admin": people["admin"],
+    }
     assert set(by_role) == set(ROLES)
     for role, principal in by_role.items():
         allowed = role in PERMISSIONS[action]

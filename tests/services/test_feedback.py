@@ -39,8 +39,9 @@ def test_feedback_links_to_scoring_ids(live: Live, applicants: pd.DataFrame) -> 
     before = count_payload(live.ctx, deployment_id=live.deployment_id)
     scored = live.post(live.payload(frame)).json()["scoring_ids"]
     frame["scoring_id"] = scored
-    wait_for(lambda: count_payload(live.ctx, deployment_id=live.deployment_id) == before + 5, timeout=10,
-             what="payload")  # fmt: skip
+    wait_for(
+        lambda: count_payload(live.ctx, deployment_id=live.deployment_id) == before + 5, timeout=10, what="payload"
+    )
     batch = upload_feedback(live.ctx, live.people["dora"], live.deployment_id, frame)
     assert batch.linked == 5
 

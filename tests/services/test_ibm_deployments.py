@@ -104,11 +104,16 @@ def test_openscale_watches_the_preprod_deployment_with_the_spec_s_monitors(
     provider = os_state["service_providers"][sub.service_provider_id]["entity"]
     assert provider["deployment_space_id"] == served.space_id
     assert provider["operational_space_id"] == "pre_production"
-    monitors = {os_state["monitor_instances"][i]["entity"]["monitor_definition_id"]: os_state["monitor_instances"][i]
-                for i in sub.monitor_instances.values()}  # fmt: skip
+    monitors = {
+        os_state["monitor_instances"][i]["entity"]["monitor_definition_id"]: os_state["monitor_instances"][i]
+        for i in sub.monitor_instances.values()
+    }
     assert set(monitors) == {"quality", "fairness", "drift", "explainability", "mrm"}
-    assert monitors["quality"]["entity"]["thresholds"][0] == {"metric_id": "area_under_roc", "type": "lower_limit",
-                                                              "value": 0.6}  # fmt: skip
+    assert monitors["quality"]["entity"]["thresholds"][0] == {
+        "metric_id": "area_under_roc",
+        "type": "lower_limit",
+        "value": 0.6,
+    }
     fairness = monitors["fairness"]["entity"]["parameters"]
     assert fairness["favourable_class"] == ["No Risk"] and fairness["min_records"] == 100
     assert {"feature": "Age", "majority": [[26, 75]], "minority": [[18, 25]]} in fairness["features"]
@@ -160,8 +165,9 @@ def test_approval_deploys_to_the_prod_space_replacement_and_rollback_patch_it(
     _, rolled = _served(ibm_ctx, "prod")
     assert rolled.deployment_id == prod.deployment_id
     assert _archive_sha(fake_cpd, rolled.model_id) == _sha(ibm_ctx, first)
-    prod_deployments = [d for d in fake_cpd.state.deployments.values()
-                        if d["metadata"]["space_id"] == ibm_ctx.settings.ibm_space_prod]  # fmt: skip
+    prod_deployments = [
+        d for d in fake_cpd.state.deployments.values() if d["metadata"]["space_id"] == ibm_ctx.settings.ibm_space_prod
+    ]
     assert len(prod_deployments) == 1
 
 

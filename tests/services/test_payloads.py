@@ -21,17 +21,28 @@ T0 = datetime(2026, 3, 1, 9, 0)
 
 
 def _frame(ages: list[int]) -> pd.DataFrame:
-    return pd.DataFrame({"Age": ages, "Job": ["skilled"] * len(ages), "prediction": ["No Risk"] * len(ages),
-                         "probability": [0.1] * len(ages)})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "Age": ages,
+            "Job": ["skilled"] * len(ages),
+            "prediction": ["No Risk"] * len(ages),
+            "probability": [0.1] * len(ages),
+        }
+    )
 
 
 @pytest.fixture
 def stored(ctx: ServiceContext) -> ServiceContext:
     for hour, (mv, ages) in enumerate([(1, [20, 21]), (1, [30, 31, 32]), (2, [40]), (2, [50, 51])]):
-        store_payload_frame(ctx, deployment_id=7, model_version_id=mv, frame=_frame(ages), request_id=f"r{hour}",
-                            created_at=T0 + timedelta(hours=hour))  # fmt: skip
-    store_payload_frame(ctx, deployment_id=8, model_version_id=1, frame=_frame([99]), request_id="other",
-                        created_at=T0)  # fmt: skip
+        store_payload_frame(
+            ctx,
+            deployment_id=7,
+            model_version_id=mv,
+            frame=_frame(ages),
+            request_id=f"r{hour}",
+            created_at=T0 + timedelta(hours=hour),
+        )
+    store_payload_frame(ctx, deployment_id=8, model_version_id=1, frame=_frame([99]), request_id="other", created_at=T0)
     return ctx
 
 
@@ -63,6 +74,12 @@ def test_records_keep_their_scoring_ids_and_columns(stored: ServiceContext) -> N
 
 def test_a_frame_without_predictions_is_refused(ctx: ServiceContext) -> None:
     with pytest.raises(DataError, match=r"payload frame for deployment 7 lacks column\(s\) \['probability'\]"):
-        store_payload_frame(ctx, deployment_id=7, model_version_id=1, frame=_frame([1]).drop(columns="probability"),
-                            request_id="x", created_at=T0)  # fmt: skip
+        store_payload_frame(
+            ctx,
+            deployment_id=7,
+            model_version_id=1,
+            frame=_frame([1]).drop(columns="probability"),
+            request_id="x",
+            created_at=T0,
+        )
     assert count_payload(ctx) == 0

@@ -93,13 +93,20 @@ def test_a_run_registers_a_model_version_with_its_lineage(
         actions = list(session.execute(select(AuditEvent.action).order_by(AuditEvent.seq)).scalars())
         assert verify_chain(session).ok
     assert [a for a in actions if not a.startswith("user.")] == [
-        "dataset.registered", "run.queued", "run.claimed", "model_version.registered", "model_version.tested",
+        "dataset.registered",
+        "run.queued",
+        "run.claimed",
+        "model_version.registered",
+        "model_version.tested",
         "deployment.created",
-        "deployment.key_issued", "deployment.key_revoked",  # the smoke test's key
-        "deployment.key_issued", "deployment.key_revoked",  # the evaluation's key
-        "evaluation.recorded", "model_version.awaiting_review",
+        "deployment.key_issued",
+        "deployment.key_revoked",  # the smoke test's key
+        "deployment.key_issued",
+        "deployment.key_revoked",  # the evaluation's key
+        "evaluation.recorded",
+        "model_version.awaiting_review",
         "run.succeeded",
-    ]  # fmt: skip
+    ]
     assert mv_state(ctx, mv.id) == "awaiting_review"
 
 

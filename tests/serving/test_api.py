@@ -74,8 +74,11 @@ def test_unseen_category_scores_and_is_flagged(live: Live, applicants: pd.DataFr
     ("mutate", "status", "match"),
     [
         (_drop_field("Age"), 400, r"missing field\(s\) \['Age'\]"),
-        (lambda p: (_block(p)["fields"].append("Colour"), [r.append("red") for r in _block(p)["values"]], p)[-1],
-         400, r"unexpected field\(s\) \['Colour'\]"),
+        (
+            lambda p: (_block(p)["fields"].append("Colour"), [r.append("red") for r in _block(p)["values"]], p)[-1],
+            400,
+            r"unexpected field\(s\) \['Colour'\]",
+        ),
         (_set_value("Age", "forty"), 400, r"field 'Age', record 1: 'forty' is not a number"),
         (_set_value("Age", True), 400, r"field 'Age', record 1: True is not a number"),
         (_set_value("Sex", 1), 400, r"field 'Sex', record 1: 1 is not a string"),
@@ -84,18 +87,36 @@ def test_unseen_category_scores_and_is_flagged(live: Live, applicants: pd.DataFr
         (_set_value("LoanAmount", math.nan), 400, r"field 'LoanAmount', record 1: nan is not a finite number"),
         (_set_value("LoanAmount", math.inf), 400, r"field 'LoanAmount', record 1: inf is not a finite number"),
         (lambda p: (_block(p)["values"][0].pop(), p)[-1], 400, r"record 0 has 19 values for 20 fields"),
-        (lambda p: {"input_data": [{"fields": _block(p)["fields"], "values": []}]}, 400,
-         r"must be a non-empty list of records"),
+        (
+            lambda p: {"input_data": [{"fields": _block(p)["fields"], "values": []}]},
+            400,
+            r"must be a non-empty list of records",
+        ),
         (lambda p: (_block(p)["values"].__setitem__(0, "row"), p)[-1], 400, r"record 0 must be a list"),
         (lambda p: {"input": p["input_data"]}, 400, r"unknown top-level field 'input'"),
         (lambda p: [p], 400, r"body must be a JSON object"),
         (lambda p: {"input_data": []}, 400, r"'input_data' must be a list holding one object"),
         (lambda p: (_block(p)["values"].extend(_block(p)["values"] * 2000), p)[-1], 413, r"the limit is 10000"),
     ],
-    ids=["missing-field", "extra-field", "string-for-number", "bool-for-number", "number-for-category", "null",
-         "empty-string", "nan", "infinity", "short-record", "no-records", "record-not-a-list", "wrong-envelope",
-         "not-an-object", "empty-input-data", "too-many-rows"],
-)  # fmt: skip
+    ids=[
+        "missing-field",
+        "extra-field",
+        "string-for-number",
+        "bool-for-number",
+        "number-for-category",
+        "null",
+        "empty-string",
+        "nan",
+        "infinity",
+        "short-record",
+        "no-records",
+        "record-not-a-list",
+        "wrong-envelope",
+        "not-an-object",
+        "empty-input-data",
+        "too-many-rows",
+    ],
+)
 def test_bad_payloads_are_4xx_naming_field_and_value(
     live: Live, applicants: pd.DataFrame, mutate: Mutate, status: int, match: str
 ) -> None:
@@ -136,8 +157,11 @@ def test_authentication_and_authorisation(live: Live, applicants: pd.DataFrame) 
     deployments.revoke_key(live.ctx, live.people["dora"], live.key)
     wait_for(lambda: live.post(payload).status_code == 401, timeout=5, what="the revoked key to be refused")
     deployments.delete_deployment(live.ctx, live.people["dora"], dev.deployment.id)
-    wait_for(lambda: live.post(payload, key=dev.api_key, path=dev.deployment.scoring_path).status_code == 401,
-             timeout=5, what="the deleted deployment's key to be refused")  # fmt: skip
+    wait_for(
+        lambda: live.post(payload, key=dev.api_key, path=dev.deployment.scoring_path).status_code == 401,
+        timeout=5,
+        what="the deleted deployment's key to be refused",
+    )
 
 
 def test_health_and_openapi(live: Live) -> None:

@@ -75,8 +75,11 @@ def test_every_scored_record_is_logged_exactly_once(live: Live, applicants: pd.D
     bad = live.post({"input_data": []})
     assert bad.status_code == 400  # refused requests log nothing
     expected = before + sum(sizes)
-    wait_for(lambda: count_payload(live.ctx, deployment_id=live.deployment_id) == expected, timeout=10,
-             what=f"{expected} payload records")  # fmt: skip
+    wait_for(
+        lambda: count_payload(live.ctx, deployment_id=live.deployment_id) == expected,
+        timeout=10,
+        what=f"{expected} payload records",
+    )
     assert len(set(scoring_ids)) == sum(sizes)
     newest = recent_payload(live.ctx, live.people["max"], live.deployment_id, limit=40)
     assert [r["scoring_id"] for r in newest] == scoring_ids[::-1][:40]
@@ -98,8 +101,11 @@ def test_a_clean_shutdown_loses_no_acknowledged_record(live: Live, applicants: p
     acknowledged = 0
     with httpx.Client(base_url=server.url, timeout=30) as c:
         for i in range(40):
-            r = c.post(live.path, json=live.payload(applicants.iloc[i * 10 : i * 10 + 10]),
-                       headers={"Authorization": f"Bearer {live.key}"})  # fmt: skip
+            r = c.post(
+                live.path,
+                json=live.payload(applicants.iloc[i * 10 : i * 10 + 10]),
+                headers={"Authorization": f"Bearer {live.key}"},
+            )
             assert r.status_code == 200
             acknowledged += 10
     server.stop()  # right after the last answer: the logger drains on the way out

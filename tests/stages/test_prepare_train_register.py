@@ -92,8 +92,15 @@ def test_register_round_trips_and_hashes_the_artifact(spec: DataSpec, frame: pd.
     trained = train(
         tr, te, spec=spec, params=params, preprocessor=prepare(tr, spec=spec, model_type="hgb").preprocessor
     )
-    draft = register(trained.model, spec=spec, params=params, metrics=trained.metrics,
-                     dataset={"sha256": "ab" * 32}, n_train=len(tr), n_test=len(te))  # fmt: skip
+    draft = register(
+        trained.model,
+        spec=spec,
+        params=params,
+        metrics=trained.metrics,
+        dataset={"sha256": "ab" * 32},
+        n_train=len(tr),
+        n_test=len(te),
+    )
     assert draft.gate.passed
     assert draft.artifact_sha256 == hashlib.sha256(draft.artifact).hexdigest()
     restored = load_model(draft.artifact)
@@ -126,7 +133,7 @@ def test_prepare_names_bad_training_data(
         (lambda f: f.assign(Risk="Maybe"), r"training split has labels outside the spec in 'Risk': \['Maybe'\]"),
     ],
     ids=["missing-target", "label-outside-spec"],
-)  # fmt: skip
+)
 def test_train_names_bad_labels(
     spec: DataSpec, frame: pd.DataFrame, mutate: Callable[[pd.DataFrame], pd.DataFrame], match: str
 ) -> None:

@@ -39,9 +39,17 @@ def _few_risk(frame: pd.DataFrame) -> pd.DataFrame:
         (_set("Risk", 2, None), r"missing_label: column 'Risk': 1 row\(s\) have no label \(e\.g\. lines 4\)"),
         (_few_risk, r"too_few_rows: column 'Risk': 5 row\(s\) labelled 'Risk'"),
     ],
-    ids=["missing-feature", "missing-target", "wrong-type", "thousands-separator", "unseen-category",
-         "label-outside-spec", "missing-label", "too-few-rows"],
-)  # fmt: skip
+    ids=[
+        "missing-feature",
+        "missing-target",
+        "wrong-type",
+        "thousands-separator",
+        "unseen-category",
+        "label-outside-spec",
+        "missing-label",
+        "too-few-rows",
+    ],
+)
 def test_blocking_anomalies_close_the_gate(
     spec: DataSpec, frame: pd.DataFrame, mutate: Callable[[pd.DataFrame], pd.DataFrame], match: str
 ) -> None:

@@ -37,60 +37,125 @@ Kind = Literal["auth", "not_found", "conflict", "invalid", "service"]
 
 # ibm_watsonx_ai.wml_client_error: every class, by name.
 WATSONX_AI: dict[str, Kind] = {
-    "WMLClientError": "service", "ApiRequestFailure": "service", "AuthenticationError": "auth",
-    "InvalidCredentialsError": "auth", "NoWMLCredentialsProvided": "auth", "GovCloudEnvironmentConsentError": "auth",
-    "ForbiddenActionForPlan": "auth", "ForbiddenActionForGitBasedProject": "auth",
-    "ResourceByNameNotFound": "not_found", "ResourceIdByNameNotFound": "not_found",
+    "WMLClientError": "service",
+    "ApiRequestFailure": "service",
+    "AuthenticationError": "auth",
+    "InvalidCredentialsError": "auth",
+    "NoWMLCredentialsProvided": "auth",
+    "GovCloudEnvironmentConsentError": "auth",
+    "ForbiddenActionForPlan": "auth",
+    "ForbiddenActionForGitBasedProject": "auth",
+    "ResourceByNameNotFound": "not_found",
+    "ResourceIdByNameNotFound": "not_found",
     "MissingFoundationModel": "not_found",
-    "MultipleResourceIdByNameFound": "conflict", "CannotSetProjectOrSpace": "invalid",
-    "SpaceIDandProjectIDCannotBeNone": "invalid", "MissingArgument": "invalid", "MissingValue": "invalid",
-    "MissingMetaProp": "invalid", "MissingMetadata": "invalid", "InvalidValue": "invalid",
-    "InvalidMultipleArguments": "invalid", "UnexpectedType": "invalid", "UnexpectedKeyWordArgument": "invalid",
-    "ParamOutOfRange": "invalid", "WrongMetaProps": "invalid", "WrongLocationProperty": "invalid",
-    "WrongFileLocation": "invalid", "NotUrlNorID": "invalid", "ValidationError": "invalid",
-    "MissingToolRequiredProperties": "invalid", "PromptVariablesError": "invalid", "EmptyDataSource": "invalid",
-    "MissingExtension": "invalid", "WrongEnvironmentVersion": "invalid", "CannotAutogenerateBedrockUrl": "invalid",
-    "UnsupportedOperation": "invalid", "NoVirtualDeploymentSupportedForICP": "invalid",
-    "MissingWMLComponent": "service", "CannotInstallLibrary": "service", "ExceededLimitOfAPICalls": "service",
-    "DataStreamError": "service", "ReadingDataTimeoutError": "service", "LoadingDocumentError": "service",
-    "HybridSemanticChunkerException": "service", "VectorStoreSerializationError": "service",
-}  # fmt: skip
+    "MultipleResourceIdByNameFound": "conflict",
+    "CannotSetProjectOrSpace": "invalid",
+    "SpaceIDandProjectIDCannotBeNone": "invalid",
+    "MissingArgument": "invalid",
+    "MissingValue": "invalid",
+    "MissingMetaProp": "invalid",
+    "MissingMetadata": "invalid",
+    "InvalidValue": "invalid",
+    "InvalidMultipleArguments": "invalid",
+    "UnexpectedType": "invalid",
+    "UnexpectedKeyWordArgument": "invalid",
+    "ParamOutOfRange": "invalid",
+    "WrongMetaProps": "invalid",
+    "WrongLocationProperty": "invalid",
+    "WrongFileLocation": "invalid",
+    "NotUrlNorID": "invalid",
+    "ValidationError": "invalid",
+    "MissingToolRequiredProperties": "invalid",
+    "PromptVariablesError": "invalid",
+    "EmptyDataSource": "invalid",
+    "MissingExtension": "invalid",
+    "WrongEnvironmentVersion": "invalid",
+    "CannotAutogenerateBedrockUrl": "invalid",
+    "UnsupportedOperation": "invalid",
+    "NoVirtualDeploymentSupportedForICP": "invalid",
+    "MissingWMLComponent": "service",
+    "CannotInstallLibrary": "service",
+    "ExceededLimitOfAPICalls": "service",
+    "DataStreamError": "service",
+    "ReadingDataTimeoutError": "service",
+    "LoadingDocumentError": "service",
+    "HybridSemanticChunkerException": "service",
+    "VectorStoreSerializationError": "service",
+}
 
 # ibm_watson_openscale.utils.client_errors: every class, by name.
 OPENSCALE: dict[str, Kind] = {
-    "ClientError": "service", "ApiRequestFailure": "service", "AuthorizationError": "auth",
-    "InvalidCredentialsProvided": "auth", "MissingDataSet": "not_found", "MissingDeployment": "not_found",
-    "MissingPayload": "not_found", "DuplicateError": "conflict", "MultipleValuesExistError": "conflict",
-    "StateNotActive": "conflict", "IncorrectParameter": "invalid", "IncorrectValue": "invalid",
-    "MissingValue": "invalid", "MissingMetaProp": "invalid", "NotUrlNorUID": "invalid", "ParameterError": "invalid",
+    "ClientError": "service",
+    "ApiRequestFailure": "service",
+    "AuthorizationError": "auth",
+    "InvalidCredentialsProvided": "auth",
+    "MissingDataSet": "not_found",
+    "MissingDeployment": "not_found",
+    "MissingPayload": "not_found",
+    "DuplicateError": "conflict",
+    "MultipleValuesExistError": "conflict",
+    "StateNotActive": "conflict",
+    "IncorrectParameter": "invalid",
+    "IncorrectValue": "invalid",
+    "MissingValue": "invalid",
+    "MissingMetaProp": "invalid",
+    "NotUrlNorUID": "invalid",
+    "ParameterError": "invalid",
     "UnexpectedType": "invalid",
-}  # fmt: skip
+}
 
 # ibm_aigov_facts_client.utils.client_errors: every class, by name. The client raises ClientError for
 # every failed request, with the HTTP status only in its text; those stay "service".
 FACTSHEETS: dict[str, Kind] = {
-    "ClientError": "service", "ApiRequestFailure": "service", "AuthorizationError": "auth",
-    "MissingValue": "invalid", "MissingMetaProp": "invalid", "WrongProps": "invalid", "MissingParams": "invalid",
-    "WrongParams": "invalid", "UnexpectedType": "invalid", "UnexpectedValue": "invalid",
-}  # fmt: skip
+    "ClientError": "service",
+    "ApiRequestFailure": "service",
+    "AuthorizationError": "auth",
+    "MissingValue": "invalid",
+    "MissingMetaProp": "invalid",
+    "WrongProps": "invalid",
+    "MissingParams": "invalid",
+    "WrongParams": "invalid",
+    "UnexpectedType": "invalid",
+    "UnexpectedValue": "invalid",
+}
 
 # IBM Cloud's ApiException (OpenScale's and the facts client's REST calls) and COS's ClientError: by HTTP status.
 STATUS: dict[int, Kind] = {400: "invalid", 401: "auth", 403: "auth", 404: "not_found", 409: "conflict", 422: "invalid"}
 # COS (ibm_botocore): error codes of ClientError, then the families of its other exceptions.
 COS_CODES: dict[str, Kind] = {
-    "NoSuchKey": "not_found", "NoSuchBucket": "not_found", "404": "not_found", "AccessDenied": "auth",
-    "InvalidAccessKeyId": "auth", "SignatureDoesNotMatch": "auth", "BucketAlreadyExists": "conflict",
-    "BucketAlreadyOwnedByYou": "conflict", "InvalidBucketName": "invalid",
-}  # fmt: skip
+    "NoSuchKey": "not_found",
+    "NoSuchBucket": "not_found",
+    "404": "not_found",
+    "AccessDenied": "auth",
+    "InvalidAccessKeyId": "auth",
+    "SignatureDoesNotMatch": "auth",
+    "BucketAlreadyExists": "conflict",
+    "BucketAlreadyOwnedByYou": "conflict",
+    "InvalidBucketName": "invalid",
+}
 COS_FAMILIES: dict[str, Kind] = {
-    "NoCredentialsError": "auth", "PartialCredentialsError": "auth", "NoAuthTokenError": "auth",
-    "ParamValidationError": "invalid", "ValidationError": "invalid", "UnknownServiceError": "invalid",
-    "DataNotFoundError": "not_found", "MissingServiceIdError": "invalid", "UndefinedModelAttributeError": "invalid",
-    "ClientError": "service", "BotoCoreError": "service",
-}  # fmt: skip
+    "NoCredentialsError": "auth",
+    "PartialCredentialsError": "auth",
+    "NoAuthTokenError": "auth",
+    "ParamValidationError": "invalid",
+    "ValidationError": "invalid",
+    "UnknownServiceError": "invalid",
+    "DataNotFoundError": "not_found",
+    "MissingServiceIdError": "invalid",
+    "UndefinedModelAttributeError": "invalid",
+    "ClientError": "service",
+    "BotoCoreError": "service",
+}
 # requests / httpx: the network, whichever SDK was talking.
-NETWORK = ("ConnectionError", "Timeout", "ConnectTimeout", "ReadTimeout", "RequestException", "HTTPError",
-           "TransportError")  # fmt: skip
+NETWORK = (
+    "ConnectionError",
+    "Timeout",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "RequestException",
+    "HTTPError",
+    "TransportError",
+)
 
 # OpenScale's CP4D authenticator raises a bare ``Exception`` carrying the token endpoint's answer.
 BARE_AUTH_FAILURES = ('"_messageCode_":"401"', '"_messageCode_":"403"', "Please check the credentials")

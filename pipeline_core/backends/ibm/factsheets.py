@@ -26,10 +26,19 @@ from pipeline_core.errors import ConfigError, ExternalServiceError
 
 SERVICE = "AI Factsheets"
 FACTS = (
-    "mlops_stage", "mlops_model_version", "mlops_run_id", "mlops_artifact_sha256", "mlops_roc_auc",
-    "mlops_model_tests", "mlops_evaluation_status", "mlops_risk_level", "mlops_decision", "mlops_decided_by",
-    "mlops_decision_comment", "mlops_decided_at",
-)  # fmt: skip
+    "mlops_stage",
+    "mlops_model_version",
+    "mlops_run_id",
+    "mlops_artifact_sha256",
+    "mlops_roc_auc",
+    "mlops_model_tests",
+    "mlops_evaluation_status",
+    "mlops_risk_level",
+    "mlops_decision",
+    "mlops_decided_by",
+    "mlops_decision_comment",
+    "mlops_decided_at",
+)
 T = TypeVar("T")
 
 
@@ -51,8 +60,10 @@ class AIFactsheets:
         client_factory: Callable[[IbmCredentials, str], Any] | None = None,
     ) -> None:
         if not usecase_id or not catalog_id:
-            raise ConfigError("AI Factsheets needs the AI use case and its inventory (catalog): "
-                              "MLOPS_FACTSHEETS_USECASE_ID and MLOPS_FACTSHEETS_CATALOG_ID")  # fmt: skip
+            raise ConfigError(
+                "AI Factsheets needs the AI use case and its inventory (catalog): "
+                "MLOPS_FACTSHEETS_USECASE_ID and MLOPS_FACTSHEETS_CATALOG_ID"
+            )
         self.credentials = credentials
         self.usecase_id, self.catalog_id, self.approach_id = usecase_id, catalog_id, approach_id
         self.work_dir = work_dir
@@ -77,9 +88,10 @@ class AIFactsheets:
         client = self.client(served.space_id)
         return _call(
             f"assets.get_model({served.model_id})",
-            lambda: client.assets.get_model(model_id=served.model_id, container_type="space",
-                                            container_id=served.space_id),
-        )  # fmt: skip
+            lambda: client.assets.get_model(
+                model_id=served.model_id, container_type="space", container_id=served.space_id
+            ),
+        )
 
     def record(self, served: ServedModel, facts: Mapping[str, Any]) -> None:
         """Set ``facts`` on the served model asset; every one must be defined (read back to make sure)."""
@@ -118,9 +130,10 @@ class AIFactsheets:
                 raise ConfigError(f"AI use case {self.usecase_id} has no approach {self.approach_id!r}")
             _call(
                 f"track({served.model_id})",
-                lambda: model.track(usecase=usecase, approach=chosen[0], version_number="minor",
-                                    version_comment=comment),
-            )  # fmt: skip
+                lambda: model.track(
+                    usecase=usecase, approach=chosen[0], version_number="minor", version_comment=comment
+                ),
+            )
 
 
 def _facts_client(credentials: IbmCredentials, space_id: str) -> Any:
@@ -131,11 +144,20 @@ def _facts_client(credentials: IbmCredentials, space_id: str) -> Any:
 
     if credentials.username:
         return AIGovFactsClient(
-            cloud_pak_for_data_configs=CloudPakforDataConfig(service_url=credentials.url,
-                                                             username=credentials.username,
-                                                             api_key=credentials.api_key),
-            experiment_name="mlops-governance", container_type="space", container_id=space_id,
-            set_as_current_experiment=True, enable_autolog=False,
-        )  # fmt: skip
-    return AIGovFactsClient(api_key=credentials.api_key, experiment_name="mlops-governance", container_type="space",
-                            container_id=space_id, set_as_current_experiment=True, enable_autolog=False)  # fmt: skip
+            cloud_pak_for_data_configs=CloudPakforDataConfig(
+                service_url=credentials.url, username=credentials.username, api_key=credentials.api_key
+            ),
+            experiment_name="mlops-governance",
+            container_type="space",
+            container_id=space_id,
+            set_as_current_experiment=True,
+            enable_autolog=False,
+        )
+    return AIGovFactsClient(
+        api_key=credentials.api_key,
+        experiment_name="mlops-governance",
+        container_type="space",
+        container_id=space_id,
+        set_as_current_experiment=True,
+        enable_autolog=False,
+    )

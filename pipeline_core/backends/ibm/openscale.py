@@ -252,8 +252,14 @@ class OpenScaleMonitors:
             result = _call(f"{collection}.get({resource_id})", lambda: api.get(resource_id).result)
             return str(result.entity.status.state)
 
-        wait_for(state, ready={"active"}, failed={"error", "failed"}, what=what, error=ExternalServiceError,
-                 timeout=self.timeout)  # fmt: skip
+        wait_for(
+            state,
+            ready={"active"},
+            failed={"error", "failed"},
+            what=what,
+            error=ExternalServiceError,
+            timeout=self.timeout,
+        )
 
     def _store(self, data_set_id: str, body: Any) -> None:
         """Store records in a data set and wait until OpenScale has taken them."""
@@ -273,8 +279,14 @@ class OpenScaleMonitors:
             )
             return str(status.result.state)
 
-        wait_for(state, ready={"active"}, failed={"error", "failed"}, error=ExternalServiceError,
-                 what=f"storing records in OpenScale data set {data_set_id}", timeout=self.timeout)  # fmt: skip
+        wait_for(
+            state,
+            ready={"active"},
+            failed={"error", "failed"},
+            error=ExternalServiceError,
+            what=f"storing records in OpenScale data set {data_set_id}",
+            timeout=self.timeout,
+        )
 
     def subscribe(self, served: ServedModel, *, spec: DataSpec, model_name: str) -> MonitorSubscription:
         """Subscribe the deployment and create its five monitors from ``spec`` (re-used if it exists)."""
@@ -425,8 +437,14 @@ class OpenScaleMonitors:
                 )
                 return str(details.result.entity.status.state)
 
-            wait_for(state, ready={"finished"}, failed={"error", "failed"}, error=ExternalServiceError,
-                     what=f"OpenScale {monitor} run {run_id}", timeout=self.timeout)  # fmt: skip
+            wait_for(
+                state,
+                ready={"finished"},
+                failed={"error", "failed"},
+                error=ExternalServiceError,
+                what=f"OpenScale {monitor} run {run_id}",
+                timeout=self.timeout,
+            )
             found = _call(
                 f"monitor_instances.measurements.list({monitor})",
                 partial(

@@ -92,8 +92,10 @@ class WatsonxDeploymentTarget:
     ) -> None:
         missing = [s for s in ("preprod", "prod") if not spaces.get(s)]
         if missing:
-            raise ConfigError(f"the watsonx.ai deployment target needs a space id for {missing[0]!r} "
-                              f"(MLOPS_IBM_SPACE_{missing[0].upper()})")  # fmt: skip
+            raise ConfigError(
+                f"the watsonx.ai deployment target needs a space id for {missing[0]!r} "
+                f"(MLOPS_IBM_SPACE_{missing[0].upper()})"
+            )
         self.credentials = credentials
         self.spaces = dict(spaces)
         self.software_spec = software_spec
@@ -136,10 +138,15 @@ class WatsonxDeploymentTarget:
             with self._lock:
                 self._forget_model(self.client(replacing.space_id), replacing.model_id)
         return ServedModel(
-            backend=self.backend, space=model.space, space_id=space_id, model_id=model_id,
-            deployment_id=deployment_id, artifact_sha256=model.artifact_sha256, scoring_url=scoring_url,
+            backend=self.backend,
+            space=model.space,
+            space_id=space_id,
+            model_id=model_id,
+            deployment_id=deployment_id,
+            artifact_sha256=model.artifact_sha256,
+            scoring_url=scoring_url,
             classes=tuple(sorted(model.spec.labels)),  # scikit-learn orders classes_ by sorting the labels
-        )  # fmt: skip
+        )
 
     def _store_model(self, client: Any, model: ModelToServe) -> str:
         names = client.repository.ModelMetaNames
@@ -266,8 +273,13 @@ def _api_client(credentials: IbmCredentials) -> Any:
     from ibm_watsonx_ai import APIClient, Credentials  # the IBM extra; imported only when selected
 
     if credentials.username:
-        creds = Credentials(url=credentials.url, username=credentials.username, api_key=credentials.api_key,
-                            version=credentials.version, verify=credentials.verify)  # fmt: skip
+        creds = Credentials(
+            url=credentials.url,
+            username=credentials.username,
+            api_key=credentials.api_key,
+            version=credentials.version,
+            verify=credentials.verify,
+        )
     else:
         creds = Credentials(url=credentials.url, api_key=credentials.api_key, verify=credentials.verify)
     return APIClient(creds)

@@ -86,10 +86,17 @@ def _copy_json_payload_into_chunks() -> None:
 
     bind = op.get_bind()
     # Typed columns, so timestamps come back as datetimes on every engine.
-    batches = sa.table("payload_batches", sa.column("id", sa.Integer), sa.column("request_id", sa.String),
-                       sa.column("deployment_id", sa.Integer), sa.column("model_version_id", sa.Integer),
-                       sa.column("created_at", sa.DateTime), sa.column("request", sa.Text),
-                       sa.column("response", sa.Text), sa.column("chunk_id", sa.Integer))  # fmt: skip
+    batches = sa.table(
+        "payload_batches",
+        sa.column("id", sa.Integer),
+        sa.column("request_id", sa.String),
+        sa.column("deployment_id", sa.Integer),
+        sa.column("model_version_id", sa.Integer),
+        sa.column("created_at", sa.DateTime),
+        sa.column("request", sa.Text),
+        sa.column("response", sa.Text),
+        sa.column("chunk_id", sa.Integer),
+    )
     rows = bind.execute(
         sa.select(batches).where(batches.c.chunk_id.is_(None), batches.c.request.is_not(None)).order_by(batches.c.id)
     ).all()
