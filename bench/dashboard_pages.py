@@ -42,12 +42,12 @@ PAGES = {
 def fill(root: Path) -> None:
     from scoring import BENCH_PASSWORD, prepare  # bench/ is on sys.path when run as a script
 
-    from pipeline_core.services import users
+    from pipeline_core.services import governance
 
     ctx, dep_id, _, _, _ = prepare(root)
-    admin = users.authenticate(ctx, "bench_admin", BENCH_PASSWORD)
+    admin = governance.authenticate(ctx, "bench_admin", BENCH_PASSWORD)
     for name, role in (("bench_validator", "validator"), ("bench_manager", "manager")):
-        users.add_user(ctx, admin, username=name, role=role, password=BENCH_PASSWORD)
+        governance.add_user(ctx, admin, username=name, role=role, password=BENCH_PASSWORD)
     now = utcnow()
     with ctx.db.write() as session:
         template = session.get(ModelVersion, 1)

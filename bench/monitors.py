@@ -42,7 +42,7 @@ from pipeline_core.config import Settings
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
-from pipeline_core.services.payloads import PayloadWindow, read_payload, store_payload_frame
+from pipeline_core.services.datasets import PayloadWindow, read_payload, store_payload_frame
 
 DAY0 = datetime(2026, 1, 1)
 CHUNK = 5_000
@@ -71,8 +71,7 @@ def setup(root: Path, sizes: list[int]) -> tuple[int, int]:
     from scoring import prepare  # bench/ is on sys.path when run as a script
 
     from pipeline_core.services.deployments import deployment_spec
-    from pipeline_core.services.evaluations import score_frame
-    from pipeline_core.services.feedback import upload_feedback
+    from pipeline_core.services.monitoring import score_frame, upload_feedback
 
     ctx, dep_id, _, model, _ = prepare(root)
     spec = deployment_spec(ctx, dep_id)
@@ -111,7 +110,7 @@ def child_ours(ctx: ServiceContext, dep_id: int, mv_id: int, day: int, repeats: 
     from pipeline_core.monitors.explain import explainability
     from pipeline_core.monitors.fairness import fairness
     from pipeline_core.monitors.quality import quality
-    from pipeline_core.services.evaluations import evaluate_deployment, feedback_frame, model_frames, score_frame
+    from pipeline_core.services.monitoring import evaluate_deployment, feedback_frame, model_frames, score_frame
 
     actor = Principal("bench_ds", "data_scientist")
     frames = model_frames(ctx, mv_id)  # the model and its training data: loaded once per process, then cached
@@ -156,7 +155,7 @@ def child_evidently(ctx: ServiceContext, dep_id: int, mv_id: int, day: int) -> d
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    from pipeline_core.services.evaluations import model_frames
+    from pipeline_core.services.monitoring import model_frames
 
     frames = model_frames(ctx, mv_id)
     spec = frames.spec
@@ -192,7 +191,7 @@ def child_fairlearn(ctx: ServiceContext, dep_id: int, mv_id: int, day: int) -> d
     from fairlearn.metrics import MetricFrame, selection_rate
 
     from pipeline_core.monitors.fairness import fairness
-    from pipeline_core.services.evaluations import model_frames
+    from pipeline_core.services.monitoring import model_frames
 
     frames = model_frames(ctx, mv_id)
     spec = frames.spec

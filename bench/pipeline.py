@@ -26,10 +26,9 @@ from pipeline_core.config import Settings
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes, read_csv_file
 from pipeline_core.params import RunParams
-from pipeline_core.services import users
+from pipeline_core.services import governance
 from pipeline_core.services.context import open_context
-from pipeline_core.services.runs import RUN_STAGES, get_run, launch_file_run
-from pipeline_core.services.worker import RunWorker
+from pipeline_core.services.runs import RUN_STAGES, RunWorker, get_run, launch_file_run
 from pipeline_core.serving.server import BackgroundServer
 from pipeline_core.stages.prepare import build_preprocessor
 from pipeline_core.stages.train import build_estimator
@@ -53,8 +52,8 @@ def bare_sklearn(path: Path) -> float:
 
 def pipeline_run(path: Path, root: Path) -> dict[str, float]:
     ctx = open_context(Settings(data_dir=root))
-    admin = users.add_user(ctx, None, username="bench_admin", role="admin", password=BENCH_PASSWORD)
-    actor = users.add_user(ctx, admin, username="bench_ds", role="data_scientist", password=BENCH_PASSWORD)
+    admin = governance.add_user(ctx, None, username="bench_admin", role="admin", password=BENCH_PASSWORD)
+    actor = governance.add_user(ctx, admin, username="bench_ds", role="data_scientist", password=BENCH_PASSWORD)
     server = BackgroundServer(ctx).start()  # the deploy stage smoke-tests through real HTTP
     ctx.settings = replace(ctx.settings, scoring_url=server.url)
     started = time.perf_counter()

@@ -39,10 +39,9 @@ from pipeline_core.data.german_credit import generate_german_credit, german_cred
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.model_io import load_model
 from pipeline_core.params import RunParams
-from pipeline_core.services import deployments, users
+from pipeline_core.services import deployments, governance
 from pipeline_core.services.context import ServiceContext, open_context
-from pipeline_core.services.runs import launch_file_run, model_version_for_run
-from pipeline_core.services.worker import RunWorker
+from pipeline_core.services.runs import RunWorker, launch_file_run, model_version_for_run
 from pipeline_core.serving.server import BackgroundServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,8 +77,8 @@ def timed(call: Callable[[], object], n: int, warmup: int = 30) -> list[float]:
 
 def prepare(root: Path) -> tuple[ServiceContext, int, str, Any, str]:
     ctx = open_context(Settings(data_dir=root / "store"))
-    admin = users.add_user(ctx, None, username="bench_admin", role="admin", password=BENCH_PASSWORD)
-    ds = users.add_user(ctx, admin, username="bench_ds", role="data_scientist", password=BENCH_PASSWORD)
+    admin = governance.add_user(ctx, None, username="bench_admin", role="admin", password=BENCH_PASSWORD)
+    ds = governance.add_user(ctx, admin, username="bench_ds", role="data_scientist", password=BENCH_PASSWORD)
     data = root / "credit.csv"
     data.write_bytes(frame_to_csv_bytes(generate_german_credit(5000, seed=0)))
     with BackgroundServer(ctx) as server:  # the deploy stage smoke-tests through HTTP

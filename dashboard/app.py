@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard import ui
 from dashboard.navigation import CATALOGUE, PAGES, ROLE_PAGES
 from pipeline_core.errors import AuthError, NotFoundError
-from pipeline_core.services import users
+from pipeline_core.services import governance
 
 
 def _sso_configured() -> bool:
@@ -37,7 +37,7 @@ def _sign_in() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            st.session_state[ui.PRINCIPAL] = users.authenticate(ui.context(), username.strip(), password)
+            st.session_state[ui.PRINCIPAL] = governance.authenticate(ui.context(), username.strip(), password)
         except AuthError as exc:
             st.error(str(exc))
         else:
@@ -48,7 +48,7 @@ def _sign_in() -> None:
         else:
             email = str(st.user.get("email", ""))
             try:
-                st.session_state[ui.PRINCIPAL] = users.get_principal(ui.context(), email)
+                st.session_state[ui.PRINCIPAL] = governance.get_principal(ui.context(), email)
                 st.rerun()
             except NotFoundError:
                 st.error(f"{email} has no account here; ask an admin to add it with a role.")

@@ -8,7 +8,7 @@ from functools import partial
 import streamlit as st
 
 from dashboard import ui
-from pipeline_core.services import thresholds, users
+from pipeline_core.services import datasets, governance
 from pipeline_core.services.authz import ROLES
 from pipeline_core.services.datasets import BUILTIN_SPECS
 
@@ -16,7 +16,7 @@ ctx, who = ui.context(), ui.principal()
 st.title("Admin")
 
 st.subheader("Users")
-listed = ui.act(lambda: users.list_users(ctx, who))
+listed = ui.act(lambda: governance.list_users(ctx, who))
 if listed is None:
     st.stop()
 ui.records([{"user": name, "role": role, "disabled": disabled} for name, role, disabled in listed])
@@ -29,7 +29,7 @@ with st.form("add-user"):
     password = c3.text_input("Initial password (12+ characters)", type="password")
     if st.form_submit_button("Add user"):
         ui.act(
-            lambda: users.add_user(ctx, who, username=username.strip(), role=role, password=password),
+            lambda: governance.add_user(ctx, who, username=username.strip(), role=role, password=password),
             success=f"User {username.strip()} added as {role}.",
         )
 
@@ -39,7 +39,10 @@ with st.form("set-role"):
     target = c1.selectbox("User", [name for name, _, _ in listed])
     new_role = c2.selectbox("New role", ROLES, key="new-role")
     if st.form_submit_button("Change role"):
-        ui.act(lambda: users.set_role(ctx, who, username=target, role=new_role), success=f"{target} is now {new_role}.")
+        ui.act(
+            lambda: governance.set_role(ctx, who, username=target, role=new_role),
+            success=f"{target} is now {new_role}.",
+        )
 
 st.subheader("Thresholds per spec")
 st.caption(
@@ -47,7 +50,7 @@ st.caption(
     "its data was registered with."
 )
 for name, make in BUILTIN_SPECS.items():
-    spec = thresholds.in_force(ctx, make())
+    spec = datasets.thresholds_in_force(ctx, make())
     with st.form(f"thresholds-{name}"):
         st.markdown(f"**{name}**")
         values: dict[str, float | int] = {}
@@ -69,4 +72,4 @@ for name, make in BUILTIN_SPECS.items():
                     )
                 )
         if st.form_submit_button("Save thresholds"):
-            ui.act(partial(thresholds.set_thresholds, ctx, who, spec, values), success=f"Thresholds of {name} saved.")
+            ui.act(partial(datasets.set_thresholds, ctx, who, spec, values), success=f"Thresholds of {name} saved.")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import ui
-from pipeline_core.services import audit_log
+from pipeline_core.services import governance
 
 ctx, who = ui.context(), ui.principal()
 st.title("Audit")
 
-status = audit_log.chain_status(ctx, who)
+status = governance.chain_status(ctx, who)
 if status.ok:
     st.success(f"Hash chain intact: {status.events} events verified.")
 else:
@@ -25,7 +25,7 @@ object_type = c3.selectbox(
     format_func=lambda kind: kind.replace("_", " ") or "any",
 )
 limit = c4.number_input("Show at most", min_value=10, max_value=5000, value=200, step=50)
-events = audit_log.list_events(
+events = governance.list_events(
     ctx,
     who,
     who=actor.strip() or None,

@@ -11,7 +11,7 @@ from dashboard import ui
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.services import deployments
 from pipeline_core.services.authz import PERMISSIONS
-from pipeline_core.services.scoring_client import score_over_http
+from pipeline_core.services.deployments import score_over_http
 
 ctx, who = ui.context(), ui.principal()
 st.title("Deployments")

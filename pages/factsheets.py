@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import ui
-from pipeline_core.services import factsheets
+from pipeline_core.services import governance
 from pipeline_core.services.runs import list_model_versions
 
 ctx, who = ui.context(), ui.principal()
@@ -27,7 +27,7 @@ chosen = st.selectbox(
         f"{v.name} v{v.version} (model version {v.id}, {v.state.replace('_', ' ')})" for v in versions if v.id == i
     ),
 )
-facts = ui.act(lambda: factsheets.factsheet(ctx, who, chosen))
+facts = ui.act(lambda: governance.factsheet(ctx, who, chosen))
 if facts is None:
     st.stop()
 model = facts["model"]
@@ -112,5 +112,5 @@ else:
     st.caption("No decision yet: the candidate awaits a validator's review.")
 name = f"factsheet-{model['name']}-v{model['version']}"
 a, b = st.columns(2)
-a.download_button("Export JSON", factsheets.factsheet_json(facts), file_name=f"{name}.json", mime="application/json")
-b.download_button("Export HTML", factsheets.factsheet_html(facts), file_name=f"{name}.html", mime="text/html")
+a.download_button("Export JSON", governance.factsheet_json(facts), file_name=f"{name}.json", mime="application/json")
+b.download_button("Export HTML", governance.factsheet_html(facts), file_name=f"{name}.html", mime="text/html")

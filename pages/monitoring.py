@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
-from pipeline_core.services import deployments, evaluations, feedback, retraining
-from pipeline_core.services.payloads import PayloadWindow, count_payload
+from pipeline_core.services import deployments, monitoring, runs
+from pipeline_core.services.datasets import PayloadWindow, count_payload
 
 ctx, who = ui.context(), ui.principal()
 st.title("Monitoring")
@@ -45,9 +45,7 @@ max_records = st.number_input(
 if st.button("Evaluate now", type="primary"):
     with st.spinner("Running quality, fairness, drift, explainability and the risk evaluation…"):
         outcome = ui.act(
-            lambda: evaluations.evaluate_deployment(
-                ctx, who, dep.id, window=PayloadWindow(max_records=int(max_records))
-            )
+            lambda: monitoring.evaluate_deployment(ctx, who, dep.id, window=PayloadWindow(max_records=int(max_records)))
         )
     if outcome is not None:
         message = f"Evaluation {outcome.evaluation_id}: {outcome.status}, risk level {outcome.risk_level}."
@@ -63,7 +61,7 @@ if st.button("Evaluate now", type="primary"):
             st.warning(f"Retraining request {outcome.retraining_request_id} created.")
 
 with history_box:
-    history = evaluations.list_evaluations(ctx, who, deployment_id=dep.id, limit=200)
+    history = monitoring.list_evaluations(ctx, who, deployment_id=dep.id, limit=200)
     if not history:
         ui.empty("No evaluation of this deployment yet: send it traffic, then press Evaluate now.")
     else:
@@ -92,13 +90,13 @@ with history_box:
         )
 
 st.subheader("Alerts")
-alerts = [a for a in evaluations.list_alerts(ctx, who, status=None) if a.deployment_id == dep.id]
+alerts = [a for a in monitoring.list_alerts(ctx, who, status=None) if a.deployment_id == dep.id]
 if not alerts:
     st.success("No alerts for this deployment.")
 
 
 def acknowledge(alert_id: int) -> bool:
-    evaluations.acknowledge_alert(ctx, who, alert_id)
+    monitoring.acknowledge_alert(ctx, who, alert_id)
     return True
 
 
@@ -120,14 +118,14 @@ upload = st.file_uploader(
 if upload is not None and st.button("Upload feedback"):
     content, name = upload.getvalue(), upload.name
     batch = ui.act(
-        lambda: feedback.upload_feedback(ctx, who, dep.id, feedback.parse_feedback(content, name=name), source=name)
+        lambda: monitoring.upload_feedback(ctx, who, dep.id, monitoring.parse_feedback(content, name=name), source=name)
     )
     if batch is not None:
         st.success(f"Stored {batch.records} records ({batch.linked} linked to scoring ids).")
-stored.caption(f"{feedback.count_feedback(ctx, deployment_id=dep.id)} labelled records stored for this deployment.")
+stored.caption(f"{monitoring.count_feedback(ctx, deployment_id=dep.id)} labelled records stored for this deployment.")
 
 st.subheader("Retraining")
-requests = [r for r in evaluations.list_retraining_requests(ctx, who) if r.deployment_id == dep.id]
+requests = [r for r in monitoring.list_retraining_requests(ctx, who) if r.deployment_id == dep.id]
 open_requests = [r for r in requests if r.status == "open"]
 if open_requests:
     request = open_requests[0]
@@ -155,7 +153,7 @@ else:
 if not ui.can(who, "launch_run"):
     st.caption("A data scientist starts the retraining run: it ends in review like any run.")
 elif st.button("Start retraining"):
-    retrained = ui.act(lambda: retraining.retrain(ctx, who, deployment_id=dep.id))
+    retrained = ui.act(lambda: runs.retrain(ctx, who, deployment_id=dep.id))
     if retrained is not None:
         st.success(
             f"Retraining run {retrained.run_id} queued: {retrained.training_records} training + "

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
-from pipeline_core.services import approvals, deployments, evaluations
+from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.services.runs import list_model_versions
 
 TRACKED = ("roc_auc", "disparate_impact", "share_of_drifted_features")
@@ -54,7 +54,7 @@ if not prod:
     ui.empty(f"Nothing is in production yet: {step} a candidate on the Review page.")
 for d in prod:
     rows = []
-    for ev in evaluations.list_evaluations(ctx, who, deployment_id=d.id, limit=200):
+    for ev in monitoring.list_evaluations(ctx, who, deployment_id=d.id, limit=200):
         for check in ev.results.get("checks", []):
             if check["name"].startswith(TRACKED) and check.get("value") is not None:
                 rows.append({"evaluated": ev.created_at, "metric": check["name"], "value": check["value"]})
@@ -67,7 +67,7 @@ for d in prod:
 
 # Stacked, not side by side: at 1280 px two columns would cut the decisions' reasons off.
 st.subheader("Open alerts")
-alerts = evaluations.list_alerts(ctx, who)
+alerts = monitoring.list_alerts(ctx, who)
 if alerts:
     ui.records(
         [
@@ -83,7 +83,7 @@ if alerts:
 else:
     st.success("No open alerts.")
 st.subheader("Recent decisions")
-recent = approvals.decisions(ctx, who, limit=10)
+recent = governance.decisions(ctx, who, limit=10)
 if recent:
     ui.records(
         [

@@ -11,12 +11,12 @@ import streamlit as st
 
 from dashboard import ui
 from pipeline_core.results import MonitorResult
-from pipeline_core.services import approvals, deployments, evaluations, factsheets, model_tests, reports
+from pipeline_core.services import deployments, governance, monitoring, runs
 
 ctx, who = ui.context(), ui.principal()
 st.title("Review")
 
-queue = approvals.review_queue(ctx, who)
+queue = governance.review_queue(ctx, who)
 if not queue:
     ui.empty("No candidate is awaiting review. A run that passes its gates ends here.")
     st.stop()
@@ -32,7 +32,7 @@ chosen_id = st.selectbox(
     ),
 )
 candidate = next(c for c in queue if c.model_version_id == chosen_id)
-history = evaluations.list_evaluations(ctx, who, model_version_id=chosen_id)
+history = monitoring.list_evaluations(ctx, who, model_version_id=chosen_id)
 preprod = [e for e in history if e.space == "preprod"]
 if not preprod:
     st.warning("This candidate has no pre-prod evaluation; it cannot be approved until one exists.")
@@ -203,10 +203,10 @@ with tabs[4]:
             )
             ui.records(contrast["changes"])
 with tabs[5]:
-    tested = model_tests.latest(ctx, who, chosen_id)
+    tested = runs.latest_model_tests(ctx, who, chosen_id)
     if st.button("Run the model tests again", key="rerun-model-tests"):
         with st.spinner("Running the model test suite on the stored artifact…"):
-            rerun = ui.act(lambda: model_tests.run_on_version(ctx, who, chosen_id))
+            rerun = ui.act(lambda: runs.run_model_tests(ctx, who, chosen_id))
         if rerun is not None:
             tested = rerun
             st.success(f"Model test run {rerun.id}: {rerun.report.status}")
@@ -237,7 +237,7 @@ with tabs[5]:
                 st.markdown(v.summary)
                 evidence_view(v.evidence)
 with tabs[6]:
-    facts = factsheets.factsheet(ctx, who, chosen_id)
+    facts = governance.factsheet(ctx, who, chosen_id)
     data = facts["training_data"]
     st.markdown(
         f"**{candidate.name} v{candidate.version}** ({facts['model']['model_type']}), trained by "
@@ -259,7 +259,7 @@ with tabs[7]:
             (f"candidate (v{candidate.version})", chosen_id),
             (f"production (v{current.model_version})", current.model_version_id),
         ):
-            evs = evaluations.list_evaluations(ctx, who, model_version_id=mv_id, limit=1)
+            evs = monitoring.list_evaluations(ctx, who, model_version_id=mv_id, limit=1)
             checks = evs[0].results.get("checks", []) if evs else []
             columns[label] = {c["name"]: None if c["value"] is None else round(c["value"], 4) for c in checks}
             fair = evs[0].results.get("monitors", {}).get("fairness", {}) if evs else {}
@@ -277,16 +277,16 @@ evaluation_id = evaluation.id
 # Built when the button is pressed: the file inlines plotly.js (about 4 MB) and is not needed on every view.
 st.download_button(
     "Download the validation report (HTML)",
-    lambda: reports.validation_report(ctx, who, chosen_id, evaluation_id=evaluation_id),
+    lambda: governance.validation_report(ctx, who, chosen_id, evaluation_id=evaluation_id),
     file_name=f"validation-report-{candidate.name}-v{candidate.version}.html",
     mime="text/html",
 )
 
 st.subheader("Decision")
-refused = approvals.decision_refused(ctx, who, chosen_id)
+refused = governance.decision_refused(ctx, who, chosen_id)
 if refused:
     st.info(f"Approve and Reject are disabled: {refused}")
-failed = approvals.failed_critical([e for e in preprod])
+failed = governance.failed_critical([e for e in preprod])
 if failed:
     st.warning("Critical threshold(s) failed: " + "; ".join(failed) + ". Approving needs an override reason.")
 comment = st.text_area("Comment (required)", key="decision-comment")
@@ -295,7 +295,7 @@ approve_col, reject_col = st.columns(2)
 if approve_col.button("Approve", type="primary", disabled=bool(refused), key="approve"):
     with st.spinner("Approving, running the production deployment check and deploying…"):
         outcome = ui.act(
-            lambda: approvals.approve(
+            lambda: governance.approve(
                 ctx,
                 who,
                 chosen_id,
@@ -315,6 +315,6 @@ if approve_col.button("Approve", type="primary", disabled=bool(refused), key="ap
         if outcome.error:
             st.error(outcome.error)
 if reject_col.button("Reject", disabled=bool(refused), key="reject"):
-    rejected = ui.act(lambda: approvals.reject(ctx, who, chosen_id, comment=comment))
+    rejected = ui.act(lambda: governance.reject(ctx, who, chosen_id, comment=comment))
     if rejected is not None:
         st.success(f"Model version {chosen_id} rejected (approval record {rejected}).")

@@ -109,7 +109,7 @@ DEMO_USERS = (
 
 def _login(ctx: ServiceContext, args: argparse.Namespace) -> Principal:
     """The acting user: --user or MLOPS_USER, password from MLOPS_PASSWORD or a prompt."""
-    from pipeline_core.services import users
+    from pipeline_core.services import governance
 
     username = getattr(args, "user", None) or ctx.settings.user
     if not username:
@@ -119,7 +119,7 @@ def _login(ctx: ServiceContext, args: argparse.Namespace) -> Principal:
         if not sys.stdin.isatty():
             raise AuthError(f"no password for {username!r}: set MLOPS_PASSWORD or run from a terminal")
         password = getpass.getpass(f"password for {username}: ")
-    return users.authenticate(ctx, username, password)
+    return governance.authenticate(ctx, username, password)
 
 
 def _new_password(ctx: ServiceContext, args: argparse.Namespace) -> str:
@@ -138,25 +138,25 @@ def _new_password(ctx: ServiceContext, args: argparse.Namespace) -> str:
 
 def _ensure_demo_users(ctx: ServiceContext, out: TextIO) -> None:
     """Create the demo users once, with passwords from MLOPS_DEMO_PASSWORD or generated and shown once."""
-    from pipeline_core.services import users
+    from pipeline_core.services import governance
 
-    if users.user_count(ctx) > 0:
+    if governance.user_count(ctx) > 0:
         return
     out.write("creating demo users (passwords are shown only now; they are stored as argon2 hashes):\n")
     admin: Principal | None = None
     for username, role in sorted(DEMO_USERS, key=lambda u: u[1] != "admin"):
         password = ctx.settings.demo_password or secrets.token_urlsafe(12)
-        principal = users.add_user(ctx, admin, username=username, role=role, password=password)
+        principal = governance.add_user(ctx, admin, username=username, role=role, password=password)
         admin = admin or principal
         shown = "(MLOPS_DEMO_PASSWORD)" if ctx.settings.demo_password else password
         out.write(f"  {username:<16} {role:<15} {shown}\n")
 
 
 def _demo_scientist(ctx: ServiceContext) -> Principal:
-    from pipeline_core.services import users
+    from pipeline_core.services import governance
 
     try:
-        return users.get_principal(ctx, "demo_scientist")
+        return governance.get_principal(ctx, "demo_scientist")
     except NotFoundError as exc:
         raise AuthError("the store has users but no demo_scientist; use `run --user ...` instead of demo") from exc
 
@@ -215,8 +215,7 @@ def _load_spec(value: str) -> DataSpec:
 
 def _execute_or_wait(ctx: ServiceContext, run_id: int, *, wait: bool, out: TextIO) -> int:
     """Run it here when no worker is alive; otherwise leave it to the workers (and wait)."""
-    from pipeline_core.services.runs import live_workers, reap_stale_runs
-    from pipeline_core.services.worker import RunWorker, new_worker_id
+    from pipeline_core.services.runs import RunWorker, live_workers, new_worker_id, reap_stale_runs
 
     reap_stale_runs(ctx)
     workers = live_workers(ctx)
@@ -364,7 +363,7 @@ def cmd_models(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
 
 
 def cmd_worker(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services.worker import RunWorker
+    from pipeline_core.services.runs import RunWorker
 
     stop = threading.Event()
 
@@ -416,18 +415,20 @@ def cmd_serve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
 
 
 def cmd_users(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services import users
+    from pipeline_core.services import governance
 
     if args.users_command == "add":
-        actor = None if users.user_count(ctx) == 0 else _login(ctx, args)
-        added = users.add_user(ctx, actor, username=args.username, role=args.role, password=_new_password(ctx, args))
+        actor = None if governance.user_count(ctx) == 0 else _login(ctx, args)
+        added = governance.add_user(
+            ctx, actor, username=args.username, role=args.role, password=_new_password(ctx, args)
+        )
         out.write(f"user {added.username} added as {added.role}\n")
     elif args.users_command == "passwd":
         actor = _login(ctx, args)
-        users.set_password(ctx, actor, username=args.username, password=_new_password(ctx, args))
+        governance.set_password(ctx, actor, username=args.username, password=_new_password(ctx, args))
         out.write(f"password of {args.username} changed\n")
     else:
-        for username, role, disabled in users.list_users(ctx, _login(ctx, args)):
+        for username, role, disabled in governance.list_users(ctx, _login(ctx, args)):
             out.write(f"{username:<24} {role:<15}{' (disabled)' if disabled else ''}\n")
     return 0
 
@@ -449,11 +450,11 @@ def cmd_deployments(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) 
 
 
 def cmd_deploy(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services import approvals, deployments
+    from pipeline_core.services import deployments, governance
 
     actor = _login(ctx, args)
     if args.space == "prod":
-        info = approvals.deploy_approved(ctx, actor, args.model_version)
+        info = governance.deploy_approved(ctx, actor, args.model_version)
         _write_deployment(info, ctx.settings.scoring_url, out)
         return 0
     result = deployments.deploy(ctx, actor, args.model_version, space=args.space)
@@ -474,13 +475,13 @@ def cmd_keys(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
 def cmd_score(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     import httpx
 
-    from pipeline_core.services import deployments, feedback
+    from pipeline_core.services import deployments, monitoring
     from pipeline_core.services.datasets import builtin_spec
 
     key = ctx.settings.api_key
     if not key:
         raise AuthError("set MLOPS_API_KEY to the deployment's API key")
-    frame = feedback.parse_feedback(Path(args.data).read_bytes(), name=args.data)
+    frame = monitoring.parse_feedback(Path(args.data).read_bytes(), name=args.data)
     spec = builtin_spec(args.spec) if not args.spec.endswith(".json") else _load_spec(args.spec)
     missing = [f for f in spec.feature_names if f not in frame.columns]
     if missing:
@@ -508,7 +509,7 @@ def cmd_score(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
 
 
 def cmd_feedback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services import feedback
+    from pipeline_core.services import monitoring
 
     actor = _login(ctx, args)
     path = Path(args.file)
@@ -516,8 +517,8 @@ def cmd_feedback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> 
         content = path.read_bytes()
     except OSError as exc:
         raise DataError(f"feedback file {args.file!r} cannot be read: {exc.strerror}") from exc
-    batch = feedback.upload_feedback(
-        ctx, actor, args.deployment, feedback.parse_feedback(content, name=args.file), source=args.file
+    batch = monitoring.upload_feedback(
+        ctx, actor, args.deployment, monitoring.parse_feedback(content, name=args.file), source=args.file
     )
     out.write(
         f"stored {batch.records} feedback record(s) for deployment {batch.deployment_id} "
@@ -527,9 +528,9 @@ def cmd_feedback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> 
 
 
 def cmd_review(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services import approvals
+    from pipeline_core.services import governance
 
-    queue = approvals.review_queue(ctx, _login(ctx, args))
+    queue = governance.review_queue(ctx, _login(ctx, args))
     if not queue:
         out.write("no model version is awaiting review\n")
     for c in queue:
@@ -542,10 +543,10 @@ def cmd_review(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
 
 
 def cmd_approve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services import approvals
+    from pipeline_core.services import governance
 
     actor = _login(ctx, args)
-    outcome = approvals.approve(
+    outcome = governance.approve(
         ctx,
         actor,
         args.model_version,
@@ -568,9 +569,9 @@ def cmd_approve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
 
 
 def cmd_reject(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services import approvals
+    from pipeline_core.services import governance
 
-    decision = approvals.reject(ctx, _login(ctx, args), args.model_version, comment=args.comment)
+    decision = governance.reject(ctx, _login(ctx, args), args.model_version, comment=args.comment)
     out.write(f"model version {args.model_version} rejected (decision {decision})\n")
     return 0
 
@@ -585,13 +586,13 @@ def cmd_rollback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> 
 
 
 def cmd_evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services import evaluations
-    from pipeline_core.services.payloads import PayloadWindow
+    from pipeline_core.services import monitoring
+    from pipeline_core.services.datasets import PayloadWindow
 
     actor = _login(ctx, args)
     since = _timestamp(args.since) if args.since else None
     window = PayloadWindow(since=since, max_records=args.max_records or ctx.settings.evaluation_max_records)
-    outcome = evaluations.evaluate_deployment(ctx, actor, args.deployment, window=window)
+    outcome = monitoring.evaluate_deployment(ctx, actor, args.deployment, window=window)
     out.write(
         f"evaluation {outcome.evaluation_id} of deployment {args.deployment}: {outcome.status}, "
         f"risk level {outcome.risk_level}\n"
@@ -620,9 +621,9 @@ def _timestamp(text: str) -> datetime:
 
 
 def cmd_evaluations(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services import evaluations
+    from pipeline_core.services import monitoring
 
-    found = evaluations.list_evaluations(
+    found = monitoring.list_evaluations(
         ctx, _login(ctx, args), deployment_id=args.deployment, model_version_id=args.model_version
     )
     if not found:
@@ -637,14 +638,14 @@ def cmd_evaluations(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) 
 
 
 def cmd_alerts(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services import evaluations
+    from pipeline_core.services import monitoring
 
     actor = _login(ctx, args)
     if args.alerts_command == "ack":
-        evaluations.acknowledge_alert(ctx, actor, args.alert)
+        monitoring.acknowledge_alert(ctx, actor, args.alert)
         out.write(f"alert {args.alert} acknowledged\n")
         return 0
-    found = evaluations.list_alerts(ctx, actor, status=None if args.all else "open")
+    found = monitoring.list_alerts(ctx, actor, status=None if args.all else "open")
     if not found:
         out.write("no open alerts\n" if not args.all else "no alerts\n")
     for a in found:
@@ -656,10 +657,10 @@ def cmd_alerts(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
 
 
 def cmd_retrain(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services import retraining
+    from pipeline_core.services import runs
 
     actor = _login(ctx, args)
-    outcome = retraining.retrain(ctx, actor, deployment_id=args.deployment, request_id=args.request)
+    outcome = runs.retrain(ctx, actor, deployment_id=args.deployment, request_id=args.request)
     out.write(
         f"retraining run {outcome.run_id} queued on dataset {outcome.dataset_id}: {outcome.training_records} "
         f"training + {outcome.feedback_records} feedback records"
@@ -675,9 +676,9 @@ def cmd_retrain(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
 
 
 def cmd_test_model(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services import model_tests
+    from pipeline_core.services import runs
 
-    stored = model_tests.run_on_version(ctx, _login(ctx, args), args.model_version)
+    stored = runs.run_model_tests(ctx, _login(ctx, args), args.model_version)
     report = stored.report
     out.write(
         f"model tests of model version {args.model_version} (stored as model test run {stored.id}): "
@@ -694,9 +695,9 @@ def cmd_test_model(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -
 
 
 def cmd_report(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services import reports
+    from pipeline_core.services import governance
 
-    text = reports.validation_report(ctx, _login(ctx, args), args.model_version, evaluation_id=args.evaluation)
+    text = governance.validation_report(ctx, _login(ctx, args), args.model_version, evaluation_id=args.evaluation)
     path = Path(args.out)
     try:
         path.write_text(text, encoding="utf-8")
@@ -747,7 +748,7 @@ def cmd_up(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.data.german_credit import generate_german_credit
     from pipeline_core.services import deployments
     from pipeline_core.services.datasets import builtin_spec
-    from pipeline_core.services.worker import RunWorker
+    from pipeline_core.services.runs import RunWorker
     from pipeline_core.serving.server import BackgroundServer
 
     stop = threading.Event()

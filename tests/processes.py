@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline_core.config import Settings
-from pipeline_core.services import users
+from pipeline_core.services import governance
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import open_context
 from tests.credentials import CHEAP_HASHER, PASSWORD
@@ -53,7 +53,7 @@ def bootstrap_user(data_dir: Path) -> Principal:
     """The data scientist the CLI acts as (MLOPS_USER / MLOPS_PASSWORD in ``cli_env``)."""
     ctx = open_context(cli_settings(data_dir), password_hasher=CHEAP_HASHER)
     try:
-        return users.add_user(ctx, None, username=USER, role="data_scientist", password=PASSWORD)
+        return governance.add_user(ctx, None, username=USER, role="data_scientist", password=PASSWORD)
     finally:
         ctx.close()
 

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline_core.config import Settings
-from pipeline_core.services import approvals, deployments, evaluations, users
+from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
-from pipeline_core.services.payloads import count_payload
+from pipeline_core.services.datasets import count_payload
 from pipeline_core.serving.server import BackgroundServer
 from pipeline_core.store.models import ModelVersion
 from tests.credentials import CHEAP_HASHER, PASSWORD
@@ -66,7 +66,7 @@ def add_people(ctx: ServiceContext) -> dict[str, Principal]:
     """The users of ``PEOPLE``, added through the users service (the first one bootstraps)."""
     out: dict[str, Principal] = {}
     for key, name, role in PEOPLE:
-        out[key] = users.add_user(ctx, out.get("admin"), username=name, role=role, password=PASSWORD)
+        out[key] = governance.add_user(ctx, out.get("admin"), username=name, role=role, password=PASSWORD)
     return out
 
 
@@ -152,7 +152,7 @@ class States:
             dep = next(d for d in deployments.list_deployments(ctx, people["dora"]) if d.space == "preprod")
             # The smoke test scored 5 records and the evaluation the test split: let the payload
             # logger store them, so that tests counting records start from a settled number.
-            window = evaluations.list_evaluations(ctx, people["dora"], model_version_id=mv)[0].data_window
+            window = monitoring.list_evaluations(ctx, people["dora"], model_version_id=mv)[0].data_window
             settled = 5 + int(window["records"])
             wait_for(lambda: count_payload(ctx, deployment_id=dep.id) == settled, timeout=20, what="the payload")
         finally:
@@ -183,7 +183,7 @@ class States:
                 mv = session.get(ModelVersion, base.model_version_id)
                 assert mv is not None
                 sha = mv.artifact_sha256
-            outcome = approvals.approve(
+            outcome = governance.approve(
                 ctx, base.people["vera"], base.model_version_id, comment="reviewed", artifact_sha256=sha
             )
             assert outcome.deployment is not None, outcome
@@ -277,7 +277,7 @@ IBM_PEOPLE = (("admin", "ada", "admin"), ("dora", "dora", "data_scientist"), ("v
 def add_ibm_people(ctx: ServiceContext) -> dict[str, Principal]:
     out: dict[str, Principal] = {}
     for key, name, role in IBM_PEOPLE:
-        out[key] = users.add_user(ctx, out.get("admin"), username=name, role=role, password=PASSWORD)
+        out[key] = governance.add_user(ctx, out.get("admin"), username=name, role=role, password=PASSWORD)
     return out
 
 

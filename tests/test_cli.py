@@ -14,7 +14,7 @@ from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.params import RunParams
-from pipeline_core.services import users
+from pipeline_core.services import governance
 from pipeline_core.services.audit import verify_chain
 from pipeline_core.services.context import open_context
 from pipeline_core.services.datasets import register_file
@@ -92,7 +92,7 @@ def test_two_workers_race_for_runs_and_none_runs_twice(data_dir: Path, spec: Dat
     ctx = open_context(cli_settings(data_dir))
     path = _write(generate_german_credit(400, seed=3), tmp_path / "small.csv")
     dataset = register_file(ctx, path, spec=spec, actor="dora")
-    actor = users.get_principal(ctx, "dora")
+    actor = governance.get_principal(ctx, "dora")
     ids = [launch_run(ctx, actor, dataset=dataset, params=RunParams(max_iter=20, cv_folds=2)).id for _ in range(8)]
     workers = [start_worker(data_dir, tmp_path / f"worker{i}.log") for i in range(2)]
     try:
@@ -120,7 +120,7 @@ def test_a_worker_killed_mid_run_leaves_it_failed_and_no_model(data_dir: Path, s
     ctx = open_context(cli_settings(data_dir))
     path = _write(generate_german_credit(20000, seed=5), tmp_path / "big.csv")
     dataset = register_file(ctx, path, spec=spec, actor="dora")
-    actor = users.get_principal(ctx, "dora")
+    actor = governance.get_principal(ctx, "dora")
     run_id = launch_run(ctx, actor, dataset=dataset, params=RunParams(max_iter=1500, max_leaf_nodes=63, cv_folds=10)).id
     worker = start_worker(data_dir, tmp_path / "worker.log")
     try:

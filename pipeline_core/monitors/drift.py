@@ -31,12 +31,9 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import chisquare, ks_2samp, wasserstein_distance
 from sklearn.ensemble import HistGradientBoostingClassifier
 
+from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
-
-PROBABILITY = "probability"
-PREDICTION = "prediction"
-SCORING_ID = "scoring_id"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,7 +267,7 @@ def accuracy_drop(
         i = int(scored[j])
         row: dict[str, Any] = {"record": i, "error_probability": float(p_error[j])}
         if SCORING_ID in current.columns:
-            row["scoring_id"] = str(current[SCORING_ID].iloc[i])
+            row[SCORING_ID] = str(current[SCORING_ID].iloc[i])
         records.append(row)
     share = len(scored) / len(current) if len(current) else 1.0
     out.update(

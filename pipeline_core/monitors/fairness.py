@@ -24,11 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline_core.data.columns import PREDICTION
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.monitors.groups import group_mask, scan_counts
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
-
-PREDICTION = "prediction"
 
 
 @dataclass(frozen=True, kw_only=True)

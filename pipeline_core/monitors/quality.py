@@ -20,10 +20,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from pipeline_core.data.columns import PROBABILITY
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
-
-PROBABILITY = "probability"
 
 
 @dataclass(frozen=True, kw_only=True)

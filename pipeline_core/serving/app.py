@@ -21,11 +21,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline_core.data.columns import UNSEEN
 from pipeline_core.errors import ScoringInputError
 from pipeline_core.scoring import parse_payload, score
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.datasets import store_payload_batch
 from pipeline_core.services.deployments import hash_key
-from pipeline_core.services.payloads import store_payload_batch
 from pipeline_core.serving.payload_log import PayloadLogger
 from pipeline_core.serving.registry import Registry
 
@@ -154,7 +155,7 @@ def _score(
                     "values": values,
                     "predictions": result.labels,
                     "probabilities": [p[positive] for p in result.probabilities],
-                    "unseen": unseen,
+                    UNSEEN: unseen,
                 }
             ]
         )

@@ -30,10 +30,10 @@ from dashboard.navigation import CATALOGUE, ROLE_PAGES
 from pipeline_core.config import Settings
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes
-from pipeline_core.services import deployments, users
+from pipeline_core.services import deployments, governance
 from pipeline_core.services.context import open_context
-from pipeline_core.services.payloads import count_payload
-from pipeline_core.services.scoring_client import score_over_http
+from pipeline_core.services.datasets import count_payload
+from pipeline_core.services.deployments import score_over_http
 from tests.conftest import REPO
 from tests.e2e.page_text import REVIEW_TABS, first_problem
 from tests.processes import free_port, wait_for
@@ -243,7 +243,7 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     spec = german_credit_spec()
     ctx = open_context(Settings(data_dir=product.data_dir, serve_port=product.serve_port))
     try:
-        admin = users.get_principal(ctx, "demo_admin")
+        admin = governance.get_principal(ctx, "demo_admin")
         prod = next(d for d in deployments.list_deployments(ctx, admin) if d.space == "prod")
         key = deployments.issue_key(ctx, admin, prod.id, label="e2e")
         record = generate_german_credit(1, seed=3)[spec.feature_names]

@@ -12,14 +12,13 @@ from dashboard.navigation import CATALOGUE, ROLE_PAGES
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.services import approvals, deployments, evaluations, factsheets, users
+from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.evaluations import list_evaluations
-from pipeline_core.services.feedback import count_feedback
-from pipeline_core.services.payloads import count_payload
-from pipeline_core.services.scoring_client import score_over_http
-from pipeline_core.services.thresholds import in_force
+from pipeline_core.services.datasets import count_payload
+from pipeline_core.services.datasets import thresholds_in_force as in_force
+from pipeline_core.services.deployments import score_over_http
+from pipeline_core.services.monitoring import count_feedback, list_evaluations
 from tests.e2e.page_text import assert_readable, shown
 from tests.pages.conftest import PageRunner
 from tests.processes import wait_for
@@ -148,8 +147,8 @@ def test_monitoring_page_evaluates_and_uploads_feedback(
     next(b for b in at.button if b.label == "Evaluate now").click().run()
     assert not at.exception
     (evaluation,) = list_evaluations(live_ctx, people["max"], deployment_id=in_prod)
-    alerts = [a for a in evaluations.list_alerts(live_ctx, people["max"]) if a.deployment_id == in_prod]
-    (request,) = evaluations.list_retraining_requests(live_ctx, people["max"])
+    alerts = [a for a in monitoring.list_alerts(live_ctx, people["max"]) if a.deployment_id == in_prod]
+    (request,) = monitoring.list_retraining_requests(live_ctx, people["max"])
     assert evaluation.status == "fail" and evaluation.created_by == "vera" and alerts
     assert [e.value for e in at.error] == [f"Evaluation {evaluation.id}: fail, risk level high."]
     assert [w.value for w in at.warning][:2] == [
@@ -188,7 +187,7 @@ def test_monitoring_page_evaluates_and_uploads_feedback(
     assert f"**alert {first.id}** · {first.created_at:%Y-%m-%d %H:%M} · acknowledged by vera · " in " ".join(
         m.value for m in at.markdown
     )
-    assert first.id not in {a.id for a in evaluations.list_alerts(live_ctx, people["max"])}
+    assert first.id not in {a.id for a in monitoring.list_alerts(live_ctx, people["max"])}
 
 
 def test_factsheet_audit_and_admin(
@@ -203,8 +202,8 @@ def test_factsheet_audit_and_admin(
     audit.text_input[1].set_value("model_version.approved").run()
     assert len(audit.dataframe[0].value) == 1
     (approved,) = audit.dataframe[0].value.to_dict(orient="records")
-    (decision,) = approvals.decisions(live_ctx, people["max"])
-    facts = factsheets.factsheet(live_ctx, people["max"], decision["model_version_id"])
+    (decision,) = governance.decisions(live_ctx, people["max"])
+    facts = governance.factsheet(live_ctx, people["max"], decision["model_version_id"])
     (approval,) = facts["approvals"]
     assert approved["actor"] == "vera" and approved["action"] == "model_version.approved"
     # The event's details as a person reads them, not as a Python dict.
@@ -226,7 +225,7 @@ def test_factsheet_audit_and_admin(
     refused.text_input[1].set_value("a long enough password")
     refused.button[0].click().run()
     assert "PermissionDenied" in refused.error[0].value
-    assert "eve" not in {name for name, _, _ in users.list_users(live_ctx, people["admin"])}
+    assert "eve" not in {name for name, _, _ in governance.list_users(live_ctx, people["admin"])}
 
 
 @pytest.fixture(params=[False, True], ids=["magic off (the app's config)", "magic on (Streamlit's default)"])
@@ -241,8 +240,8 @@ def magic(request: pytest.FixtureRequest) -> Iterator[bool]:
 def test_the_factsheet_of_a_model_in_prod_shows_its_lineage_and_decision(
     page: PageRunner, in_prod: int, people: dict[str, Principal], live_ctx: ServiceContext, magic: bool
 ) -> None:
-    (decision,) = approvals.decisions(live_ctx, people["max"])
-    facts = factsheets.factsheet(live_ctx, people["max"], decision["model_version_id"])
+    (decision,) = governance.decisions(live_ctx, people["max"])
+    facts = governance.factsheet(live_ctx, people["max"], decision["model_version_id"])
     for who in ("dora", "vera", "max", "admin"):
         at = page("factsheets", who)
         assert_readable(at, (who, magic))
@@ -289,7 +288,7 @@ def test_the_factsheet_of_a_model_in_prod_shows_its_lineage_and_decision(
 def test_the_factsheet_of_a_candidate_says_no_decision_was_taken(
     page: PageRunner, candidate: int, people: dict[str, Principal], live_ctx: ServiceContext, magic: bool
 ) -> None:
-    facts = factsheets.factsheet(live_ctx, people["max"], candidate)
+    facts = governance.factsheet(live_ctx, people["max"], candidate)
     assert facts["approvals"] == [] and [d["space"] for d in facts["deployments"]] == ["preprod"]
     for who in ("dora", "vera", "max", "admin"):
         at = page("factsheets", who)
@@ -315,7 +314,7 @@ def test_the_factsheet_of_a_candidate_says_no_decision_was_taken(
 def test_every_page_of_every_role_renders_on_a_populated_store(
     page: PageRunner, in_prod: int, live_ctx: ServiceContext, people: dict[str, Principal]
 ) -> None:
-    (decision,) = approvals.decisions(live_ctx, people["max"])
+    (decision,) = governance.decisions(live_ctx, people["max"])
     mv_id = decision["model_version_id"]
     for role, user in USERS.items():
         for name in ROLE_PAGES[role]:

@@ -8,12 +8,12 @@ from typing import Any
 from streamlit.testing.v1 import AppTest
 
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
-from pipeline_core.services import approvals, evaluations, runs
+from pipeline_core.services import governance, monitoring, runs
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.feedback import upload_feedback
-from pipeline_core.services.payloads import count_payload
-from pipeline_core.services.scoring_client import score_over_http
+from pipeline_core.services.datasets import count_payload
+from pipeline_core.services.deployments import score_over_http
+from pipeline_core.services.monitoring import upload_feedback
 from tests.e2e.page_text import assert_readable
 from tests.pages.conftest import PageRunner
 from tests.processes import wait_for
@@ -121,7 +121,7 @@ def test_a_model_in_prod_after_an_approval(
     page: PageRunner, in_prod: int, live_ctx: ServiceContext, people: dict[str, Principal]
 ) -> None:
     dep_id = in_prod
-    (decision,) = approvals.decisions(live_ctx, people["max"])
+    (decision,) = governance.decisions(live_ctx, people["max"])
     mv_id = decision["model_version_id"]
     for who in EVERYONE:
         at = _overview(page, who)
@@ -162,7 +162,7 @@ def _contradicted_in_prod(ctx: ServiceContext, people: dict[str, Principal], dep
     feedback["Risk"] = ["No Risk" if p == "Risk" else "Risk" for p in scored["prediction"].iloc[:150]]
     feedback["scoring_id"] = list(scored["scoring_id"].iloc[:150])
     upload_feedback(ctx, people["dora"], dep_id, feedback)
-    outcome = evaluations.evaluate_deployment(ctx, people["vera"], dep_id)
+    outcome = monitoring.evaluate_deployment(ctx, people["vera"], dep_id)
     assert outcome.status == "fail" and outcome.alerts, outcome
     return outcome.alerts
 
@@ -172,7 +172,7 @@ def test_an_alert_raised_by_a_failed_critical_check_in_prod(
 ) -> None:
     dep_id = in_prod
     alert_ids = _contradicted_in_prod(live_ctx, people, dep_id)
-    alerts = {a.id: a for a in evaluations.list_alerts(live_ctx, people["max"])}
+    alerts = {a.id: a for a in monitoring.list_alerts(live_ctx, people["max"])}
     assert set(alerts) == set(alert_ids)
     assert "roc_auc" in {a.metric for a in alerts.values()}
     for who in EVERYONE:

@@ -7,10 +7,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from pipeline_core.data.expectations import MODEL_TESTS
-from pipeline_core.services import approvals, deployments, model_tests
+from pipeline_core.services import deployments, governance, runs
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.evaluations import list_evaluations
+from pipeline_core.services.monitoring import list_evaluations
 from pipeline_core.services.runs import get_run, list_runs, run_summary
 from pipeline_core.store.models import ModelTestRun, ModelVersion
 from tests.e2e.page_text import REVIEW_TABS, assert_readable
@@ -110,7 +110,7 @@ def test_review_tabs_and_an_approval(
     assert any("Deployed to prod" in s.value for s in at.success)
     with live_ctx.db.read() as session:
         assert session.get(ModelVersion, mv_id).state == "in_production"  # type: ignore[union-attr]
-    (decision,) = approvals.decisions(live_ctx, people["vera"])
+    (decision,) = governance.decisions(live_ctx, people["vera"])
     prod = next(d for d in deployments.list_deployments(live_ctx, people["vera"]) if d.space == "prod")
     assert decision["comment"] == "quality and fairness reviewed" and decision["evidence"] == [evaluation.id]
     recorded = [m.value for m in at.markdown if m.value.startswith("Approval ")]
@@ -121,9 +121,9 @@ def test_review_tabs_and_an_approval(
 def test_review_buttons_are_disabled_on_ones_own_model(
     page: PageRunner, live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path
 ) -> None:
-    from pipeline_core.services import users
+    from pipeline_core.services import governance
 
-    users.set_role(live_ctx, people["admin"], username="dan", role="validator")
+    governance.set_role(live_ctx, people["admin"], username="dan", role="validator")
     dans = make_candidate(live_ctx, people["dan"], tmp_path)  # trained while dan was a data scientist
     at = page("review", "vera")
     assert not next(b for b in at.button if b.key == "approve").disabled
@@ -142,7 +142,7 @@ def test_the_model_tests_tab_shows_each_verdict_with_its_evidence(
     page: PageRunner, live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path
 ) -> None:
     mv_id = make_candidate(live_ctx, people["dora"], tmp_path)
-    stored = model_tests.latest(live_ctx, people["vera"], mv_id)
+    stored = runs.latest_model_tests(live_ctx, people["vera"], mv_id)
     assert stored is not None and stored.run_id is not None
     at = page("review", "vera")
     assert not at.exception
@@ -171,11 +171,11 @@ def test_the_model_tests_tab_shows_each_verdict_with_its_evidence(
     next(b for b in tab.button if b.key == "rerun-model-tests").click().run()
     assert not at.exception
     with live_ctx.db.read() as session:
-        runs = session.execute(select(ModelTestRun).where(ModelTestRun.model_version_id == mv_id)).scalars().all()
-    assert len(runs) == 2 and runs[1].created_by == "vera"
-    assert any(f"Model test run {runs[1].id}" in s.value for s in at.success)
+        test_runs = session.execute(select(ModelTestRun).where(ModelTestRun.model_version_id == mv_id)).scalars().all()
+    assert len(test_runs) == 2 and test_runs[1].created_by == "vera"
+    assert any(f"Model test run {test_runs[1].id}" in s.value for s in at.success)
     tab = next(t for t in at.tabs if t.label == "Model tests")
-    assert f"Model test run {runs[1].id} (on demand by vera)" in tab.caption[0].value
+    assert f"Model test run {test_runs[1].id} (on demand by vera)" in tab.caption[0].value
 
 
 def test_a_run_launched_on_a_bucket_object(

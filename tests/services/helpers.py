@@ -9,8 +9,7 @@ from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.params import RunParams
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.runs import launch_file_run, model_version_for_run
-from pipeline_core.services.worker import RunWorker
+from pipeline_core.services.runs import RunWorker, launch_file_run, model_version_for_run
 
 FAST = RunParams(max_iter=30, cv_folds=3)
 

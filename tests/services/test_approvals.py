@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from pipeline_core.errors import ApprovalError, ConflictError, DeploymentError, PermissionDenied
-from pipeline_core.services import approvals, deployments, users
+from pipeline_core.services import deployments, governance
 from pipeline_core.services.audit import verify_chain
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
@@ -34,9 +34,9 @@ def test_approve_records_the_artifact_and_evidence_then_deploys_to_prod(
     live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
     mv = _mv(live_ctx, candidate)
-    queue = approvals.review_queue(live_ctx, people["max"])
+    queue = governance.review_queue(live_ctx, people["max"])
     assert [c.model_version_id for c in queue] == [candidate] and queue[0].evaluation_ids
-    outcome = approvals.approve(
+    outcome = governance.approve(
         live_ctx, people["vera"], candidate, comment="metrics and tests hold", artifact_sha256=mv.artifact_sha256
     )
     assert outcome.check.passed and outcome.error is None
@@ -75,19 +75,19 @@ def test_approve_refusals(
 ) -> None:
     mv = _mv(live_ctx, candidate)
     with pytest.raises(error, match=match):
-        approvals.approve(live_ctx, people[who], candidate, comment=comment, artifact_sha256=mv.artifact_sha256)
+        governance.approve(live_ctx, people[who], candidate, comment=comment, artifact_sha256=mv.artifact_sha256)
     assert _mv(live_ctx, candidate).state == "awaiting_review"
 
 
 def test_a_validator_may_not_approve_a_model_they_launched(
     live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
-    users.set_role(live_ctx, people["admin"], username="dora", role="validator")  # dora moved teams
-    dora_now = users.authenticate(live_ctx, "dora", "correct horse battery")
+    governance.set_role(live_ctx, people["admin"], username="dora", role="validator")  # dora moved teams
+    dora_now = governance.authenticate(live_ctx, "dora", "correct horse battery")
     mv = _mv(live_ctx, candidate)
     for decide in (
-        lambda: approvals.approve(live_ctx, dora_now, candidate, comment="ok", artifact_sha256=mv.artifact_sha256),
-        lambda: approvals.reject(live_ctx, dora_now, candidate, comment="no"),
+        lambda: governance.approve(live_ctx, dora_now, candidate, comment="ok", artifact_sha256=mv.artifact_sha256),
+        lambda: governance.reject(live_ctx, dora_now, candidate, comment="no"),
     ):
         with pytest.raises(PermissionDenied, match=f"dora trained or launched model version {candidate}"):
             decide()
@@ -105,7 +105,7 @@ def test_twenty_concurrent_approvals_give_one_approval_and_one_deployment(
         start.wait()
         who = people["vera"] if i % 2 else people["victor"]
         try:
-            outcome: object = approvals.approve(live_ctx, who, candidate, comment=f"approve #{i}", artifact_sha256=sha)
+            outcome: object = governance.approve(live_ctx, who, candidate, comment=f"approve #{i}", artifact_sha256=sha)
         except ConflictError as exc:
             outcome = exc
         with lock:
@@ -116,7 +116,7 @@ def test_twenty_concurrent_approvals_give_one_approval_and_one_deployment(
         t.start()
     for t in threads:
         t.join()
-    wins = [r for r in results if isinstance(r, approvals.ApprovalOutcome)]
+    wins = [r for r in results if isinstance(r, governance.ApprovalOutcome)]
     assert len(results) == 20 and len(wins) == 1, results
     assert all("already decided" in str(r) for r in results if isinstance(r, ConflictError))
     with live_ctx.db.read() as session:
@@ -132,7 +132,7 @@ def test_prod_refused_without_an_approval(
     live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
     with pytest.raises(ApprovalError, match=f"model version {candidate} has no approval"):
-        approvals.deploy_approved(live_ctx, people["vera"], candidate)
+        governance.deploy_approved(live_ctx, people["vera"], candidate)
     with pytest.raises(DeploymentError, match="deploying to prod goes through approve"):
         deployments.deploy(live_ctx, people["dora"], candidate, space="prod")
     assert _prod(live_ctx) == []
@@ -142,7 +142,7 @@ def test_prod_refused_with_an_approval_of_another_artifact(
     live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
     with pytest.raises(ApprovalError, match=r"the approval names artifact 0+ but model version"):
-        approvals.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256="0" * 64)
+        governance.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256="0" * 64)
     # An approval on record for other bytes (the artifact was swapped after the review):
     with live_ctx.db.write() as session:
         session.add(
@@ -158,7 +158,7 @@ def test_prod_refused_with_an_approval_of_another_artifact(
         )
         session.execute(update(ModelVersion).where(ModelVersion.id == candidate).values(state="approved"))
     with pytest.raises(ApprovalError, match=f"is for artifact f{{64}}, not {_mv(live_ctx, candidate).artifact_sha256}"):
-        approvals.deploy_approved(live_ctx, people["vera"], candidate)
+        governance.deploy_approved(live_ctx, people["vera"], candidate)
     assert _prod(live_ctx) == []
 
 
@@ -176,9 +176,9 @@ def test_prod_refused_with_a_failed_critical_threshold_unless_overridden(
     _fail_critical(live_ctx, candidate)
     sha = _mv(live_ctx, candidate).artifact_sha256
     with pytest.raises(ApprovalError, match=r"critical threshold\(s\) failed: roc_auc .* needs an override"):
-        approvals.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha)
+        governance.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha)
     assert _prod(live_ctx) == [] and _mv(live_ctx, candidate).state == "awaiting_review"
-    outcome = approvals.approve(
+    outcome = governance.approve(
         live_ctx,
         people["vera"],
         candidate,
@@ -196,11 +196,11 @@ def test_reject_needs_a_comment_and_closes_the_candidate(
     live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
     with pytest.raises(ApprovalError, match="a rejection needs a comment"):
-        approvals.reject(live_ctx, people["vera"], candidate, comment="")
-    approvals.reject(live_ctx, people["vera"], candidate, comment="drift on Age bands")
+        governance.reject(live_ctx, people["vera"], candidate, comment="")
+    governance.reject(live_ctx, people["vera"], candidate, comment="drift on Age bands")
     assert _mv(live_ctx, candidate).state == "rejected"
     with pytest.raises(ConflictError, match="is rejected, not awaiting review"):
-        approvals.approve(
+        governance.approve(
             live_ctx,
             people["victor"],
             candidate,
@@ -211,11 +211,11 @@ def test_reject_needs_a_comment_and_closes_the_candidate(
 
 def test_replace_then_rollback_prod(live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path) -> None:
     first = make_candidate(live_ctx, people["dora"], tmp_path, seed=1)
-    approvals.approve(
+    governance.approve(
         live_ctx, people["vera"], first, comment="v1", artifact_sha256=_mv(live_ctx, first).artifact_sha256
     )
     second = make_candidate(live_ctx, people["dan"], tmp_path, seed=2)
-    outcome = approvals.approve(
+    outcome = governance.approve(
         live_ctx, people["victor"], second, comment="v2", artifact_sha256=_mv(live_ctx, second).artifact_sha256
     )
     assert outcome.deployment is not None

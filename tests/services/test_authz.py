@@ -11,7 +11,7 @@ import pytest
 
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import PermissionDenied, PipelineError
-from pipeline_core.services import approvals, deployments, feedback, users
+from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.services.authz import PERMISSIONS, ROLES, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import register_file
@@ -25,24 +25,26 @@ Call = Callable[[ServiceContext, Principal, dict[str, Any]], object]
 CALLS: dict[str, tuple[str, Call]] = {
     "launch a run": ("launch_run", lambda ctx, p, env: launch_run(ctx, p, dataset=env["dataset"], params=FAST)),
     "cancel a run": ("cancel_run", lambda ctx, p, env: cancel_run(ctx, p, NO_SUCH)),
-    "approve": ("approve", lambda ctx, p, env: approvals.approve(ctx, p, NO_SUCH, comment="ok", artifact_sha256="x")),
-    "reject": ("reject", lambda ctx, p, env: approvals.reject(ctx, p, NO_SUCH, comment="no")),
+    "approve": ("approve", lambda ctx, p, env: governance.approve(ctx, p, NO_SUCH, comment="ok", artifact_sha256="x")),
+    "reject": ("reject", lambda ctx, p, env: governance.reject(ctx, p, NO_SUCH, comment="no")),
     "deploy to dev/preprod": ("deploy_nonprod", lambda ctx, p, env: deployments.deploy(ctx, p, NO_SUCH, space="dev")),
     "issue an API key": ("deploy_nonprod", lambda ctx, p, env: deployments.issue_key(ctx, p, NO_SUCH, label="t")),
     "delete a deployment": ("delete_deployment", lambda ctx, p, env: deployments.delete_deployment(ctx, p, NO_SUCH)),
     "roll back prod": ("rollback", lambda ctx, p, env: deployments.rollback(ctx, p)),
     "upload feedback": (
         "upload_feedback",
-        lambda ctx, p, env: feedback.upload_feedback(ctx, p, NO_SUCH, env["frame"]),
+        lambda ctx, p, env: monitoring.upload_feedback(ctx, p, NO_SUCH, env["frame"]),
     ),
     "add a user": (
         "manage_users",
-        lambda ctx, p, env: users.add_user(ctx, p, username=f"new_{p.username}", role="manager", password=PASSWORD),
+        lambda ctx, p, env: governance.add_user(
+            ctx, p, username=f"new_{p.username}", role="manager", password=PASSWORD
+        ),
     ),
-    "change a role": ("manage_users", lambda ctx, p, env: users.set_role(ctx, p, username="max", role="manager")),
+    "change a role": ("manage_users", lambda ctx, p, env: governance.set_role(ctx, p, username="max", role="manager")),
     "view deployments": ("view", lambda ctx, p, env: deployments.list_deployments(ctx, p)),
-    "view the review queue": ("view", lambda ctx, p, env: approvals.review_queue(ctx, p)),
-    "view users": ("view", lambda ctx, p, env: users.list_users(ctx, p)),
+    "view the review queue": ("view", lambda ctx, p, env: governance.review_queue(ctx, p)),
+    "view users": ("view", lambda ctx, p, env: governance.list_users(ctx, p)),
 }
 
 

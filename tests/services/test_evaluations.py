@@ -15,14 +15,12 @@ from sqlalchemy import select
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import NotFoundError, PermissionDenied
-from pipeline_core.services import deployments, evaluations, reports, retraining
+from pipeline_core.services import deployments, governance, monitoring, runs
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.datasets import load_frame
-from pipeline_core.services.feedback import upload_feedback
-from pipeline_core.services.payloads import PayloadWindow, count_payload
-from pipeline_core.services.runs import model_version_for_run
-from pipeline_core.services.worker import RunWorker
+from pipeline_core.services.datasets import PayloadWindow, count_payload, load_frame
+from pipeline_core.services.monitoring import upload_feedback
+from pipeline_core.services.runs import RunWorker, model_version_for_run
 from pipeline_core.store.models import Alert, Dataset, Evaluation, RetrainingRequest, Run
 from tests.processes import wait_for
 from tests.states import State
@@ -70,7 +68,7 @@ def test_drifted_traffic_and_bad_feedback_raise_an_alert_and_retraining_reaches_
     feedback["scoring_id"] = answer["scoring_ids"][:150]
     assert upload_feedback(ctx, people["dora"], dep_id, feedback).linked == 150
 
-    outcome = evaluations.evaluate_deployment(ctx, people["victor"], dep_id)
+    outcome = monitoring.evaluate_deployment(ctx, people["victor"], dep_id)
     assert outcome.status == "fail" and outcome.risk_level == "high"
     by_monitor = {r.monitor: r for r in outcome.results}
     assert by_monitor["quality"].metric("roc_auc").status == "fail"  # labels flipped: AUC far below 0.6
@@ -91,9 +89,9 @@ def test_drifted_traffic_and_bad_feedback_raise_an_alert_and_retraining_reaches_
         assert request.drifted_records
         named = [r["scoring_id"] for r in request.drifted_records if "scoring_id" in r]
         assert set(named) <= set(answer["scoring_ids"])
-    assert {a.id for a in evaluations.list_alerts(ctx, people["max"])} >= set(outcome.alerts)
+    assert {a.id for a in monitoring.list_alerts(ctx, people["max"])} >= set(outcome.alerts)
 
-    retrained = retraining.retrain(ctx, people["dan"], request_id=outcome.retraining_request_id)
+    retrained = runs.retrain(ctx, people["dan"], request_id=outcome.retraining_request_id)
     assert retrained.feedback_records == 150 and retrained.drifted_records == request.drifted_records
     worker = RunWorker(ctx)
     assert worker.claim(retrained.run_id)
@@ -113,7 +111,7 @@ def test_drifted_traffic_and_bad_feedback_raise_an_alert_and_retraining_reaches_
     assert list(data["Risk"].iloc[-150:]) == list(feedback["Risk"])
     assert (data["Risk"].iloc[-150:].to_numpy() != np.array(predicted[:150])).all()
 
-    html = reports.validation_report(ctx, people["max"], mv_id, evaluation_id=outcome.evaluation_id)
+    html = governance.validation_report(ctx, people["max"], mv_id, evaluation_id=outcome.evaluation_id)
     assert "roc_auc" in html and "Drop in accuracy" in html
 
 
@@ -136,7 +134,7 @@ def test_the_worker_keeps_the_evaluation_schedule(
     worker._next_evaluation_check = 0.0
     assert worker.evaluate_due() == []  # 0 turns the schedule off
     worker.stop()
-    history = evaluations.list_evaluations(ctx, people["max"], deployment_id=dep_id)
+    history = monitoring.list_evaluations(ctx, people["max"], deployment_id=dep_id)
     assert [e.id for e in history] == done and history[0].created_by == "system"
 
 
@@ -148,12 +146,12 @@ def test_refusals_store_nothing(
     with ctx.db.read() as session:
         stored = len(session.execute(select(Evaluation.id)).all())
     with pytest.raises(PermissionDenied, match="max is a manager; evaluate now needs"):
-        evaluations.evaluate_deployment(ctx, people["max"], dep_id)
-    with pytest.raises(evaluations.EvaluationError, match=f"deployment {dep_id} has no scored records"):
-        evaluations.evaluate_deployment(ctx, people["vera"], dep_id, window=PayloadWindow(max_records=10))
+        monitoring.evaluate_deployment(ctx, people["max"], dep_id)
+    with pytest.raises(monitoring.EvaluationError, match=f"deployment {dep_id} has no scored records"):
+        monitoring.evaluate_deployment(ctx, people["vera"], dep_id, window=PayloadWindow(max_records=10))
     with pytest.raises(NotFoundError, match="deployment 999 does not exist"):
-        evaluations.evaluate_deployment(ctx, people["vera"], 999)
+        monitoring.evaluate_deployment(ctx, people["vera"], 999)
     with pytest.raises(PermissionDenied, match="launch run"):
-        retraining.retrain(ctx, people["vera"], deployment_id=dep_id)
+        runs.retrain(ctx, people["vera"], deployment_id=dep_id)
     with ctx.db.read() as session:
         assert len(session.execute(select(Evaluation.id)).all()) == stored

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.errors import DataError, NotFoundError
-from pipeline_core.services.feedback import count_feedback, parse_feedback, upload_feedback
+from pipeline_core.services.monitoring import count_feedback, parse_feedback, upload_feedback
 from tests.live import Live
 
 
@@ -33,7 +33,7 @@ def test_csv_json_records_and_wml_fields_values_are_stored_exactly(live: Live, a
 
 def test_feedback_links_to_scoring_ids(live: Live, applicants: pd.DataFrame) -> None:
     frame = _labelled(applicants, 5)
-    from pipeline_core.services.payloads import count_payload
+    from pipeline_core.services.datasets import count_payload
     from tests.processes import wait_for
 
     before = count_payload(live.ctx, deployment_id=live.deployment_id)

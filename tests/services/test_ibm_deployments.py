@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from pipeline_core.backends.base import MonitorSubscription, ServedModel
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
-from pipeline_core.services import approvals, deployments, evaluations, feedback
+from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.payloads import count_payload as payload_count
+from pipeline_core.services.datasets import count_payload as payload_count
+from pipeline_core.services.deployments import _endpoints, score_over_http
 from pipeline_core.services.runs import get_run, list_runs
-from pipeline_core.services.scoring_client import score_over_http
 from pipeline_core.store.models import AuditEvent, Deployment, Evaluation, ModelVersion
 from tests.ibm_fake import FakeCloudPak
 from tests.services.helpers import make_candidate
@@ -51,8 +51,8 @@ def _archive_sha(fake: FakeCloudPak, model_id: str) -> str:
         return hashlib.sha256(handle.read()).hexdigest()
 
 
-def _approve(ctx: ServiceContext, vera: Principal, mv_id: int) -> approvals.ApprovalOutcome:
-    return approvals.approve(
+def _approve(ctx: ServiceContext, vera: Principal, mv_id: int) -> governance.ApprovalOutcome:
+    return governance.approve(
         ctx, vera, mv_id, comment="quality, fairness and tests hold", artifact_sha256=_sha(ctx, mv_id)
     )
 
@@ -140,7 +140,7 @@ def test_decisions_set_the_risk_evaluation_status_in_openscale(
     assert provider["operational_space_id"] == "production"
 
     rejected = make_candidate(ibm_ctx, crew["dora"], tmp_path, seed=8)  # replaces the pre-prod model: same endpoint
-    approvals.reject(ibm_ctx, crew["vera"], rejected, comment="fairness on Age is too close to the line")
+    governance.reject(ibm_ctx, crew["vera"], rejected, comment="fairness on Age is too close to the line")
     assert fake_cpd.state.openscale["risk_status"][sub.subscription_id] == {"state": "rejected"}
 
 
@@ -186,7 +186,7 @@ def test_a_failed_prod_deployment_leaves_the_store_and_the_space_as_they_were(
     prod_space = ibm_ctx.settings.ibm_space_prod
     assert not [m for m in fake_cpd.state.models.values() if m["metadata"]["space_id"] == prod_space]
     # the validator retries once watsonx.ai is back
-    info = approvals.deploy_approved(ibm_ctx, crew["vera"], mv_id)
+    info = governance.deploy_approved(ibm_ctx, crew["vera"], mv_id)
     assert info.space == "prod" and _served(ibm_ctx, "prod")[1].space_id == prod_space
 
 
@@ -214,10 +214,10 @@ def test_production_scoring_feedback_and_evaluation_reach_openscale(
     scored = score_over_http(ibm_ctx, crew["vera"], dep.id, traffic, spec=spec, label="traffic")
     assert len(scored) == 150 and scored["scoring_id"].is_unique
     labelled = traffic.assign(scoring_id=scored["scoring_id"])
-    feedback.upload_feedback(ibm_ctx, crew["vera"], dep.id, labelled)
+    monitoring.upload_feedback(ibm_ctx, crew["vera"], dep.id, labelled)
     logged = fake_cpd.state.openscale["records"][sub.feedback_data_set_id]
     assert sum(len(r["values"]) for r in logged) == 150 and logged[0]["fields"][-1] == "Risk"
-    evaluations.evaluate_deployment(ibm_ctx, crew["vera"], dep.id)
+    monitoring.evaluate_deployment(ibm_ctx, crew["vera"], dep.id)
     with ibm_ctx.db.read() as session:
         stored = list(session.execute(select(Evaluation).where(Evaluation.deployment_id == dep.id)).scalars())
     sources = sorted(e.data_window["source"] for e in stored)
@@ -274,9 +274,9 @@ def test_when_the_store_cannot_record_a_deployment_the_space_is_put_back(
     _, after = _served(ibm_ctx, "preprod")
     assert _archive_sha(fake_cpd, after.model_id) == _sha(ibm_ctx, second)
     # what _put does when the transaction recording `after` fails: serve the first model again
-    deployments._put_back(ibm_ctx, after, before, first, "preprod")
+    _endpoints._put_back(ibm_ctx, after, before, first, "preprod")
     live = fake_cpd.state.deployments[after.deployment_id]["entity"]["asset"]["id"]
     assert _archive_sha(fake_cpd, live) == _sha(ibm_ctx, first)
     # and a deployment that was new goes away again
-    deployments._put_back(ibm_ctx, after, None, None, "preprod")
+    _endpoints._put_back(ibm_ctx, after, None, None, "preprod")
     assert after.deployment_id not in fake_cpd.state.deployments

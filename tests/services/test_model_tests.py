@@ -15,11 +15,10 @@ from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import PermissionDenied
-from pipeline_core.services import approvals, model_tests, reports
+from pipeline_core.services import governance, runs
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.runs import get_run, launch_file_run, model_version_for_run
-from pipeline_core.services.worker import RunWorker
+from pipeline_core.services.runs import RunWorker, get_run, launch_file_run, model_version_for_run
 from pipeline_core.store.models import AuditEvent, Deployment, Evaluation, ModelTestRun, ModelVersion
 from tests.processes import run_cli
 from tests.services.helpers import FAST, make_candidate
@@ -68,7 +67,7 @@ def test_a_failed_critical_model_test_stops_the_run_before_pre_prod(
         assert session.execute(select(Deployment)).first() is None
         stored = session.execute(select(ModelTestRun)).scalar_one()
         assert stored.model_version_id == mv.id and stored.run_id == run_id and stored.status == "fail"
-    latest = model_tests.latest(live_ctx, people["vera"], mv.id)
+    latest = runs.latest_model_tests(live_ctx, people["vera"], mv.id)
     assert latest is not None
     case = latest.report.verdict("minimum_functionality").evidence["cases"][-1]
     assert case["case"] == IMPOSSIBLE.name and case["predicted"] == "No Risk" and not case["passed"]
@@ -103,20 +102,20 @@ def test_a_stored_version_is_tested_against_production_through_the_cli(
         prod = session.get(ModelVersion, prod_id)
         assert prod is not None
         sha = prod.artifact_sha256
-    assert approvals.approve(ctx, people["vera"], prod_id, comment="fine", artifact_sha256=sha).deployment
+    assert governance.approve(ctx, people["vera"], prod_id, comment="fine", artifact_sha256=sha).deployment
     candidate = make_candidate(ctx, people["dan"], tmp_path, seed=8)
 
     with pytest.raises(PermissionDenied, match="max is a manager; run model tests needs one of"):
-        model_tests.run_on_version(ctx, people["max"], candidate)
+        runs.run_model_tests(ctx, people["max"], candidate)
 
-    stored = model_tests.run_on_version(ctx, people["vera"], candidate)
+    stored = runs.run_model_tests(ctx, people["vera"], candidate)
     report = stored.report
     assert [v.name for v in report.verdicts] == list(MODEL_TESTS) and stored.created_by == "vera"
     slices = report.verdict("slice_regression")
     assert slices.status in ("pass", "fail") and f"(model version {prod_id})" in slices.evidence["compared_with"]
     assert report.verdict("convergence").status == "pass"  # the curve its run's train stage recorded
     assert report.verdict("artifact").evidence["sha256"] != sha
-    html = reports.validation_report(ctx, people["max"], candidate)
+    html = governance.validation_report(ctx, people["max"], candidate)
     section = html[html.index('<section id="model-tests">') :]
     section = section[: section.index("</section>")]
     assert all(f"<td>{name}</td>" in section for name in MODEL_TESTS)
@@ -133,9 +132,15 @@ def test_a_stored_version_is_tested_against_production_through_the_cli(
     assert [v["name"] for v in written["verdicts"]] == list(MODEL_TESTS)
     assert all(v["evidence"] for v in written["verdicts"] if v["status"] != "skip")
     with ctx.db.read() as session:
-        runs = session.execute(select(ModelTestRun).where(ModelTestRun.model_version_id == candidate)).scalars().all()
+        test_runs = (
+            session.execute(select(ModelTestRun).where(ModelTestRun.model_version_id == candidate)).scalars().all()
+        )
         actions = session.execute(select(AuditEvent.action).where(AuditEvent.object_id == str(candidate))).scalars()
-        assert len(runs) == 3 and [r.run_id is None for r in runs] == [False, True, True]  # pipeline, service, CLI
+        assert len(test_runs) == 3 and [r.run_id is None for r in test_runs] == [
+            False,
+            True,
+            True,
+        ]  # pipeline, service, CLI
         assert list(actions).count("model_version.tested") == 3
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline_core.errors import DataError
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.payloads import (
+from pipeline_core.services.datasets import (
     PayloadWindow,
     count_payload,
     existing_scoring_ids,

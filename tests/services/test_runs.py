@@ -22,16 +22,17 @@ from pipeline_core.services.audit import verify_chain
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import register_dataset, register_file
-from pipeline_core.services.runner import RunControl, execute_run
 from pipeline_core.services.runs import (
+    RunControl,
+    RunWorker,
     cancel_run,
+    execute_run,
     get_run,
     launch_file_run,
     launch_run,
     model_version_for_run,
     reap_stale_runs,
 )
-from pipeline_core.services.worker import RunWorker
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import AuditEvent, Evaluation, ModelTestRun, ModelVersion, Run
 

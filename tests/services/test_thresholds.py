@@ -10,7 +10,7 @@ from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.load import frame_to_csv_bytes, parse_csv_bytes
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import DataError, PermissionDenied
-from pipeline_core.services import audit_log, thresholds
+from pipeline_core.services import datasets, governance
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import register_dataset
@@ -25,9 +25,9 @@ def test_an_admin_tightens_a_threshold_and_new_datasets_use_it(
         spec=spec,
         actor="dora",
     )
-    updated = thresholds.set_thresholds(ctx, people["admin"], spec, {"min_roc_auc": 0.7, "drift_min_records": 500})
+    updated = datasets.set_thresholds(ctx, people["admin"], spec, {"min_roc_auc": 0.7, "drift_min_records": 500})
     assert updated.min_roc_auc == 0.7 and updated.drift_min_records == 500 and updated.disparate_impact == 0.95
-    assert thresholds.in_force(ctx, spec).thresholds == updated
+    assert datasets.thresholds_in_force(ctx, spec).thresholds == updated
     after = register_dataset(
         ctx,
         parse_csv_bytes(frame_to_csv_bytes(generate_german_credit(200, seed=2)), name="b.csv"),
@@ -36,7 +36,7 @@ def test_an_admin_tightens_a_threshold_and_new_datasets_use_it(
     )
     assert after.spec["thresholds"]["min_roc_auc"] == 0.7
     assert before.spec["thresholds"]["min_roc_auc"] == 0.6  # evidence registered earlier keeps its thresholds
-    (event,) = audit_log.list_events(ctx, people["max"], action="thresholds.")
+    (event,) = governance.list_events(ctx, people["max"], action="thresholds.")
     assert event["actor"] == "ada" and event["details"]["to"]["min_roc_auc"] == 0.7
 
 
@@ -55,12 +55,12 @@ def test_bad_thresholds_are_named_and_nothing_changes(
     ctx: ServiceContext, people: dict[str, Principal], spec: DataSpec, changes: dict[str, Any], match: str
 ) -> None:
     with pytest.raises(DataError, match=match):
-        thresholds.set_thresholds(ctx, people["admin"], spec, changes)
-    assert thresholds.in_force(ctx, spec) == spec
+        datasets.set_thresholds(ctx, people["admin"], spec, changes)
+    assert datasets.thresholds_in_force(ctx, spec) == spec
 
 
 def test_only_an_admin_sets_thresholds(ctx: ServiceContext, people: dict[str, Principal], spec: DataSpec) -> None:
     for who in ("dora", "vera", "max"):
         with pytest.raises(PermissionDenied, match="manage thresholds"):
-            thresholds.set_thresholds(ctx, people[who], spec, {"min_roc_auc": 0.1})
-    assert thresholds.in_force(ctx, spec) == spec
+            datasets.set_thresholds(ctx, people[who], spec, {"min_roc_auc": 0.1})
+    assert datasets.thresholds_in_force(ctx, spec) == spec

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from pipeline_core.config import Settings
 from pipeline_core.errors import AuthError, ConfigError, ConflictError, PermissionDenied
-from pipeline_core.services import users
+from pipeline_core.services import governance
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.store.models import AuditEvent, User
@@ -15,18 +15,18 @@ from tests.credentials import PASSWORD
 
 
 def test_first_user_bootstraps_then_only_admins_add(ctx: ServiceContext) -> None:
-    admin = users.add_user(ctx, None, username="root_admin", role="admin", password=PASSWORD)
+    admin = governance.add_user(ctx, None, username="root_admin", role="admin", password=PASSWORD)
     with pytest.raises(AuthError, match="needs an admin once the first user exists"):
-        users.add_user(ctx, None, username="sneaky", role="admin", password=PASSWORD)
-    ds = users.add_user(ctx, admin, username="ds", role="data_scientist", password=PASSWORD)
+        governance.add_user(ctx, None, username="sneaky", role="admin", password=PASSWORD)
+    ds = governance.add_user(ctx, admin, username="ds", role="data_scientist", password=PASSWORD)
     with pytest.raises(PermissionDenied, match="ds is a data_scientist"):
-        users.add_user(ctx, ds, username="friend", role="admin", password=PASSWORD)
+        governance.add_user(ctx, ds, username="friend", role="admin", password=PASSWORD)
     with pytest.raises(ConflictError, match="user 'ds' already exists"):
-        users.add_user(ctx, admin, username="ds", role="validator", password=PASSWORD)
+        governance.add_user(ctx, admin, username="ds", role="validator", password=PASSWORD)
 
 
 def test_passwords_are_argon2_hashes_and_never_audited(ctx: ServiceContext) -> None:
-    users.add_user(ctx, None, username="ada", role="admin", password=PASSWORD)
+    governance.add_user(ctx, None, username="ada", role="admin", password=PASSWORD)
     with ctx.db.read() as session:
         stored = session.execute(select(User.password_hash)).scalar_one()
         details = [e.details for e in session.execute(select(AuditEvent)).scalars()]
@@ -38,29 +38,29 @@ def test_the_product_hashes_at_argon2s_rfc_9106_cost(settings: Settings) -> None
     """The suite's stores use a cheap hasher; a context opened as the product opens it keeps the full cost."""
     product = open_context(settings)
     try:
-        users.add_user(product, None, username="ada", role="admin", password=PASSWORD)
+        governance.add_user(product, None, username="ada", role="admin", password=PASSWORD)
         with product.db.read() as session:
             stored = session.execute(select(User.password_hash)).scalar_one()
         assert stored is not None and stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
-        assert users.authenticate(product, "ada", PASSWORD) == Principal("ada", "admin")
+        assert governance.authenticate(product, "ada", PASSWORD) == Principal("ada", "admin")
     finally:
         product.close()
 
 
 def test_authenticate(ctx: ServiceContext, people: dict[str, Principal]) -> None:
-    assert users.authenticate(ctx, "vera", PASSWORD) == Principal("vera", "validator")
+    assert governance.authenticate(ctx, "vera", PASSWORD) == Principal("vera", "validator")
     for name, password in [("vera", "wrong password!!"), ("nobody", PASSWORD)]:
         with pytest.raises(AuthError, match=f"login refused for '{name}': unknown user or wrong password"):
-            users.authenticate(ctx, name, password)
+            governance.authenticate(ctx, name, password)
 
 
 def test_password_changes(ctx: ServiceContext, people: dict[str, Principal]) -> None:
-    users.set_password(ctx, people["vera"], username="vera", password="a much newer secret")
-    assert users.authenticate(ctx, "vera", "a much newer secret").role == "validator"
+    governance.set_password(ctx, people["vera"], username="vera", password="a much newer secret")
+    assert governance.authenticate(ctx, "vera", "a much newer secret").role == "validator"
     with pytest.raises(PermissionDenied, match="vera is a validator"):
-        users.set_password(ctx, people["vera"], username="dora", password="taking over dora")
-    users.set_password(ctx, people["admin"], username="dora", password="reset by the admin")
-    assert users.authenticate(ctx, "dora", "reset by the admin").username == "dora"
+        governance.set_password(ctx, people["vera"], username="dora", password="taking over dora")
+    governance.set_password(ctx, people["admin"], username="dora", password="reset by the admin")
+    assert governance.authenticate(ctx, "dora", "reset by the admin").username == "dora"
 
 
 @pytest.mark.parametrize(
@@ -74,4 +74,4 @@ def test_password_changes(ctx: ServiceContext, people: dict[str, Principal]) -> 
 )
 def test_bad_user_fields_are_named(ctx: ServiceContext, username: str, role: str, password: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        users.add_user(ctx, None, username=username, role=role, password=password)
+        governance.add_user(ctx, None, username=username, role=role, password=password)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from pipeline_core.services import deployments
-from pipeline_core.services.payloads import count_payload, existing_scoring_ids, recent_payload
+from pipeline_core.services.datasets import count_payload, existing_scoring_ids, recent_payload
 from pipeline_core.serving.server import BackgroundServer
 from pipeline_core.store.models import PayloadBatch
 from tests.live import Live

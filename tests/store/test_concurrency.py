@@ -20,12 +20,12 @@ from pipeline_core.config import Settings
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ConflictError
 from pipeline_core.params import RunParams
-from pipeline_core.services import approvals, audit
+from pipeline_core.services import audit, governance
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.datasets import register_file
-from pipeline_core.services.runs import launch_run
-from pipeline_core.services.worker import RunWorker
+from pipeline_core.services.governance import _approvals
+from pipeline_core.services.runs import RunWorker, launch_run
 from pipeline_core.store.models import Approval, AuditEvent, Deployment, ModelVersion
 from tests.services.helpers import make_candidate
 
@@ -97,18 +97,18 @@ def test_two_validators_deciding_one_candidate_at_once_are_serialised(
         mv = session.get(ModelVersion, mv_id)
         assert mv is not None
         sha = mv.artifact_sha256
-    checked = approvals._check_decider
+    checked = _approvals._check_decider
 
     def slow_check(*args: Any, **kwargs: Any) -> None:
         checked(*args, **kwargs)
         time.sleep(0.3)  # widen the window between reading the candidate's state and writing the decision
 
-    monkeypatch.setattr(approvals, "_check_decider", slow_check)
+    monkeypatch.setattr(_approvals, "_check_decider", slow_check)
     outcomes = race(
-        lambda: approvals.approve(live_ctx, people["vera"], mv_id, comment="reviewed", artifact_sha256=sha),
-        lambda: approvals.approve(second, people["victor"], mv_id, comment="reviewed too", artifact_sha256=sha),
+        lambda: governance.approve(live_ctx, people["vera"], mv_id, comment="reviewed", artifact_sha256=sha),
+        lambda: governance.approve(second, people["victor"], mv_id, comment="reviewed too", artifact_sha256=sha),
     )
-    won = [o for o in outcomes if isinstance(o, approvals.ApprovalOutcome)]
+    won = [o for o in outcomes if isinstance(o, governance.ApprovalOutcome)]
     lost = [o for o in outcomes if isinstance(o, ConflictError)]
     assert len(won) == 1 and len(lost) == 1, outcomes
     assert "already decided" in str(lost[0]) and won[0].deployment is not None

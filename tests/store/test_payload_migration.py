@@ -11,7 +11,7 @@ from sqlalchemy import text
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.payloads import PayloadWindow, read_payload, recent_payload
+from pipeline_core.services.datasets import PayloadWindow, read_payload, recent_payload
 from pipeline_core.store.db import MIGRATIONS, Database
 from pipeline_core.store.models import Dataset, ModelVersion, Run
 

@@ -14,8 +14,9 @@ from pipeline_core.data.german_credit import german_credit_spec
 from pipeline_core.data.load import LoadedTable, parse_csv_bytes, read_csv_file
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import DataError
-from pipeline_core.services import audit, thresholds
+from pipeline_core.services import audit
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.datasets import _thresholds
 from pipeline_core.stages.validate import infer_schema
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Dataset
@@ -44,7 +45,7 @@ def register_dataset(
     if stored != table.sha256:
         raise DataError(f"table {table.name!r}: sha256 {table.sha256} does not match its bytes ({stored})")
     try:
-        return _insert(ctx, table, spec=thresholds.in_force(ctx, spec), actor=actor, source=source)
+        return _insert(ctx, table, spec=_thresholds.in_force(ctx, spec), actor=actor, source=source)
     except SQLIntegrityError:
         # Another process registered the same bytes between our read and our write.
         with ctx.db.read() as session:

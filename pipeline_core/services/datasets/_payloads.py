@@ -18,13 +18,13 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from pipeline_core.data.columnar import decode_frames, encode_frame
+from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID, UNSEEN
 from pipeline_core.errors import DataError
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.models import PayloadBatch, PayloadChunk
 
 # Columns a chunk holds beside the model's input fields.
-PREDICTION, PROBABILITY, SCORING_ID, UNSEEN = "prediction", "probability", "scoring_id", "unseen"
 
 
 def scoring_id(request_id: str, index: int) -> str:
@@ -46,7 +46,7 @@ def _chunk_frame(requests: Sequence[dict[str, Any]]) -> pd.DataFrame:
         frame[PREDICTION] = r["predictions"]
         frame[PROBABILITY] = r["probabilities"]
         frame[SCORING_ID] = [scoring_id(r["request_id"], i) for i in range(len(frame))]
-        frame[UNSEEN] = r["unseen"]
+        frame[UNSEEN] = r[UNSEEN]
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
@@ -239,10 +239,10 @@ def recent_payload(
     for row in frame.iloc[::-1].to_dict(orient="records"):
         out.append(
             {
-                "scoring_id": row[SCORING_ID],
+                SCORING_ID: row[SCORING_ID],
                 "inputs": {c: row[c] for c in inputs},
-                "prediction": row[PREDICTION],
-                "probability": float(row[PROBABILITY]),
+                PREDICTION: row[PREDICTION],
+                PROBABILITY: float(row[PROBABILITY]),
                 "unseen_categories": int(row[UNSEEN]),
             }
         )

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pipeline_core.services import audit, evaluations
+from pipeline_core.services import audit, monitoring
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.payloads import PayloadWindow
-from pipeline_core.services.runner import ProgressFn, RunControl, execute_run
-from pipeline_core.services.runs import reap_stale_runs
+from pipeline_core.services.datasets import PayloadWindow
+from pipeline_core.services.runs._launch import reap_stale_runs
+from pipeline_core.services.runs._runner import ProgressFn, RunControl, execute_run
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Run, Worker
 
@@ -169,10 +169,10 @@ class RunWorker:
         self._next_evaluation_check = time.monotonic() + min(interval, 60.0)
         done = []
         window = PayloadWindow(max_records=self.ctx.settings.evaluation_max_records)
-        for deployment_id in evaluations.due_deployments(self.ctx, interval=interval):
+        for deployment_id in monitoring.due_deployments(self.ctx, interval=interval):
             try:
-                outcome = evaluations.evaluate_deployment(self.ctx, SYSTEM, deployment_id, window=window)
-            except evaluations.EvaluationError as exc:
+                outcome = monitoring.evaluate_deployment(self.ctx, SYSTEM, deployment_id, window=window)
+            except monitoring.EvaluationError as exc:
                 log.info("scheduled evaluation of deployment %d skipped: %s", deployment_id, exc)
                 continue
             except Exception:

@@ -23,8 +23,8 @@ from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame, register_dataset
-from pipeline_core.services.evaluations import feedback_frame
-from pipeline_core.services.runs import launch_run
+from pipeline_core.services.monitoring import feedback_frame
+from pipeline_core.services.runs._launch import launch_run
 from pipeline_core.store.models import Dataset, Deployment, ModelVersion, RetrainingRequest, Run
 
 

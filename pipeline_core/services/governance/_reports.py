@@ -7,7 +7,7 @@ from sqlalchemy import select
 from pipeline_core.errors import NotFoundError
 from pipeline_core.monitors.report import render_validation_report
 from pipeline_core.results import MonitorResult
-from pipeline_core.services import lookup, model_tests
+from pipeline_core.services import lookup, runs
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.models import Evaluation
@@ -48,7 +48,7 @@ def validation_report(
             "created_at": evaluation.created_at.isoformat(),
             "data_window": evaluation.data_window,
         }
-    tested = model_tests.latest(ctx, actor, model_version_id)
+    tested = runs.latest_model_tests(ctx, actor, model_version_id)
     return render_validation_report(
         title=f"Validation report: {mv.name} v{mv.version}",
         model=facts,

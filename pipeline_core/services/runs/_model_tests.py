@@ -24,8 +24,8 @@ from pipeline_core.model_tests.suite import StoredArtifact, run_model_tests
 from pipeline_core.services import audit, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.evaluations import model_frames
 from pipeline_core.services.jsonable import jsonable
+from pipeline_core.services.monitoring import model_frames
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Deployment, ModelTestRun, ModelVersion, StageResult
 

@@ -16,17 +16,16 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import func, insert, select
 
+from pipeline_core.data.columns import SCORING_ID
 from pipeline_core.data.load import parse_csv_bytes
 from pipeline_core.errors import DataError
-from pipeline_core.services import audit, deployments, external_monitors
+from pipeline_core.services import audit, deployments, integrations
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.payloads import existing_scoring_ids
+from pipeline_core.services.datasets import existing_scoring_ids
 from pipeline_core.stages.validate import find_anomalies
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import FeedbackRecord
-
-SCORING_ID = "scoring_id"
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ def upload_feedback(
         {
             "deployment_id": deployment_id,
             "batch_id": batch_id,
-            "scoring_id": sid,
+            SCORING_ID: sid,
             "features": feats,
             "label": str(label),
             "uploaded_by": actor.username,
@@ -125,7 +124,7 @@ def upload_feedback(
                 "linked": sum(s is not None for s in scoring_ids),
             },
         )
-    external_monitors.log_feedback(ctx, deployment_id, clean, spec=spec)
+    integrations.openscale_log_feedback(ctx, deployment_id, clean, spec=spec)
     return FeedbackBatch(batch_id, deployment_id, len(rows), sum(s is not None for s in scoring_ids))
 
 

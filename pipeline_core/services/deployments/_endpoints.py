@@ -24,7 +24,7 @@ from pipeline_core.backends.base import ModelToServe, ServedModel
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ConflictError, DeploymentError, NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
-from pipeline_core.services import audit, external_monitors, lookup
+from pipeline_core.services import audit, integrations, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
@@ -155,11 +155,11 @@ def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str
     try:
         # a new endpoint is subscribed in the external monitor service; a replaced one keeps its subscription
         sub = (
-            external_monitors.subscribe(ctx, served, model)
+            integrations.openscale_subscribe(ctx, served, model)
             if current is None
-            else (current.served or {}).get(external_monitors.KEY)
+            else (current.served or {}).get(integrations.OPENSCALE_KEY)
         )
-        document = {**served.to_dict(), **({external_monitors.KEY: sub} if sub else {})}
+        document = {**served.to_dict(), **({integrations.OPENSCALE_KEY: sub} if sub else {})}
         return _record(ctx, actor, mv_id, space, reason=reason, served=document, sha=model.artifact_sha256)
     except BaseException:
         _put_back(ctx, served, before, before_mv, space)

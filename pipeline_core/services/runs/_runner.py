@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from pipeline_core.data.columns import PROBABILITY
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import (
     ConflictError,
@@ -31,20 +32,14 @@ from pipeline_core.errors import (
 from pipeline_core.monitors.suite import run_monitors
 from pipeline_core.params import RunParams
 from pipeline_core.pipeline import Hooks, PipelineInputs, PipelineState, Stage, StageResultLike, execute, run_stage
-from pipeline_core.services import (
-    audit,
-    deployments,
-    evaluations,
-    external_factsheets,
-    external_monitors,
-    model_tests,
-)
+from pipeline_core.services import audit, deployments, integrations, monitoring
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
+from pipeline_core.services.deployments import _endpoints, score_over_http
 from pipeline_core.services.jsonable import jsonable
-from pipeline_core.services.runs import SERVICE_STAGE_TITLES
-from pipeline_core.services.scoring_client import score_over_http
+from pipeline_core.services.runs import _model_tests
+from pipeline_core.services.runs._launch import SERVICE_STAGE_TITLES
 from pipeline_core.stages.common import Gate
 from pipeline_core.stages.validate import Schema
 from pipeline_core.store.db import utcnow
@@ -281,7 +276,7 @@ class ServiceStageResult:
 
 def _service_stages(ctx: ServiceContext, run_id: int, mv_id: int) -> list[Stage]:
     def model_tests_stage(inputs: PipelineInputs, state: PipelineState) -> ServiceStageResult:
-        return _model_tests(ctx, run_id, mv_id, inputs, state)
+        return _model_tests_stage(ctx, run_id, mv_id, inputs, state)
 
     def deploy_stage(inputs: PipelineInputs, state: PipelineState) -> ServiceStageResult:
         return _deploy_and_smoke_test(ctx, run_id, mv_id, inputs, state)
@@ -293,13 +288,13 @@ def _service_stages(ctx: ServiceContext, run_id: int, mv_id: int) -> list[Stage]
     return [Stage(name, SERVICE_STAGE_TITLES[name], runs_by_name[name]) for name in SERVICE_STAGE_TITLES]
 
 
-def _model_tests(
+def _model_tests_stage(
     ctx: ServiceContext, run_id: int, mv_id: int, inputs: PipelineInputs, state: PipelineState
 ) -> ServiceStageResult:
     """The model test suite on the trained model and its stored artifact: a failed critical test stops the run."""
     clean = state.validation.clean
     assert clean is not None
-    test_id, report = model_tests.run_in_pipeline(
+    test_id, report = _model_tests.run_in_pipeline(
         ctx,
         model=state.trained.model,
         model_version_id=mv_id,
@@ -341,7 +336,7 @@ def _deploy_and_smoke_test(
     ctx: ServiceContext, run_id: int, mv_id: int, inputs: PipelineInputs, state: PipelineState
 ) -> ServiceStageResult:
     """The IBM pipeline's "deployed?" gate: deploy to pre-prod, then score through the deployment's endpoint."""
-    result = deployments._put(ctx, f"pipeline:run-{run_id}", mv_id, "preprod", reason="pipeline")
+    result = _endpoints._put(ctx, f"pipeline:run-{run_id}", mv_id, "preprod", reason="pipeline")
     dep = result.deployment
     served = deployments.served_model(ctx, dep.id)
     url = (
@@ -365,7 +360,7 @@ def _deploy_and_smoke_test(
         gate = Gate(False, f"smoke test: {exc}")
         return ServiceStageResult(outputs, gate, [*log, f"deployed? {gate.reason}"])
     outputs["smoke_status"] = 200
-    got = scored["probability"].to_numpy(dtype=float)
+    got = scored[PROBABILITY].to_numpy(dtype=float)
     max_diff = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else float("inf")
     outputs["smoke_max_abs_difference"] = max_diff
     ok = max_diff <= 1e-9
@@ -396,7 +391,7 @@ def _evaluate_in_preprod(
         current = score_over_http(ctx, SYSTEM, deploy["deployment_id"], test, spec=spec, label=label, classes=classes)
     except DeploymentError as exc:
         raise GateFailed("evaluate", str(exc)) from exc
-    reference = evaluations.score_frame(model, clean.iloc[state.validation.train_index], spec)
+    reference = monitoring.score_frame(model, clean.iloc[state.validation.train_index], spec)
     tested = state.results.get("model_tests")
     results = run_monitors(
         current,
@@ -413,7 +408,7 @@ def _evaluate_in_preprod(
         "endpoint": deploy["endpoint"],
     }
     with ctx.db.write() as session:
-        outcome = evaluations.store_evaluation(
+        outcome = monitoring.store_evaluation(
             session,
             model_version_id=mv_id,
             deployment_id=deploy["deployment_id"],
@@ -424,8 +419,8 @@ def _evaluate_in_preprod(
             retrain_on_failure=False,
         )
     mrm_tests = tested.outputs["mrm"] if tested is not None else ()
-    external_monitors.log_feedback(ctx, deploy["deployment_id"], test, spec=spec)  # the test split's true labels
-    external = evaluations.evaluate_externally(
+    integrations.openscale_log_feedback(ctx, deploy["deployment_id"], test, spec=spec)  # the test split's true labels
+    external = monitoring.evaluate_externally(
         ctx,
         deployment_id=deploy["deployment_id"],
         model_version_id=mv_id,
@@ -461,10 +456,10 @@ def _evaluate_in_preprod(
     if external is not None:
         outputs |= {"openscale_evaluation_id": external.evaluation_id, "openscale_status": external.status}
         log.append(f"OpenScale evaluation {external.evaluation_id}: {external.status}")
-    facts = external_factsheets.candidate_facts(
+    facts = integrations.factsheets_candidate_facts(
         results=results, model_tests=mrm_tests, status=outcome.status, risk_level=outcome.risk_level
     )
-    not_published = external_factsheets.publish_candidate(ctx, mv_id, facts, actor="pipeline")
+    not_published = integrations.factsheets_publish_candidate(ctx, mv_id, facts, actor="pipeline")
     if not_published is not None:  # the candidate stands; the validator sees why the factsheet lags
         log.append(f"AI Factsheets: not published: {not_published}")
         outputs["factsheet_error"] = not_published

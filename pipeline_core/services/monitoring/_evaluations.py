@@ -22,6 +22,7 @@ import pandas as pd
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
@@ -29,12 +30,11 @@ from pipeline_core.monitors.explain import ExplainConfig, global_importance
 from pipeline_core.monitors.suite import SuiteConfig, overall_status, run_monitors
 from pipeline_core.params import RunParams
 from pipeline_core.results import MonitorResult
-from pipeline_core.services import audit, external_monitors, lookup, thresholds
+from pipeline_core.services import audit, datasets, integrations, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.datasets import load_frame
+from pipeline_core.services.datasets import PayloadWindow, load_frame, read_payload
 from pipeline_core.services.jsonable import jsonable
-from pipeline_core.services.payloads import PREDICTION, PROBABILITY, PayloadWindow, read_payload
 from pipeline_core.stages.validate import validate
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (
@@ -97,7 +97,7 @@ def model_frames(ctx: ServiceContext, model_version_id: int) -> ModelFrames:
         assert dataset is not None  # foreign key
         assert run is not None  # foreign key
     # Production monitoring judges against the thresholds in force (an admin may have tightened them).
-    spec = thresholds.in_force(ctx, DataSpec.from_dict(dataset.spec))
+    spec = datasets.thresholds_in_force(ctx, DataSpec.from_dict(dataset.spec))
     params = RunParams.from_dict(dict(run.params))
     model = load_model(ctx.artifacts.get(mv.artifact_sha256))
     split = validate(load_frame(ctx, dataset), spec=spec, seed=params.seed, test_size=params.test_size)
@@ -130,7 +130,7 @@ def feedback_frame(
         rows = session.execute(query.order_by(FeedbackRecord.id)).all()
     frame = pd.DataFrame([r.features for r in rows], columns=spec.feature_names)
     frame[spec.target] = [r.label for r in rows]
-    frame["scoring_id"] = [r.scoring_id for r in rows]
+    frame[SCORING_ID] = [r.scoring_id for r in rows]
     return frame
 
 
@@ -334,7 +334,7 @@ def evaluate_externally(
     retrain_on_failure: bool = False,
 ) -> EvaluationOutcome | None:
     """Run the external monitors (OpenScale) on the deployment and store what they measured; None without them."""
-    found = external_monitors.evaluate(ctx, deployment_id, spec=spec, model_tests=model_tests)
+    found = integrations.openscale_evaluate(ctx, deployment_id, spec=spec, model_tests=model_tests)
     if found is None:
         return None
     results, window = found

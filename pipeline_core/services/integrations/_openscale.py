@@ -25,7 +25,7 @@ from pipeline_core.errors import PipelineError
 from pipeline_core.monitors.mrm import risk_evaluation
 from pipeline_core.services import audit
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.payloads import count_payload
+from pipeline_core.services.datasets import count_payload
 from pipeline_core.store.models import Deployment, FeedbackRecord
 
 log = logging.getLogger(__name__)

@@ -13,11 +13,13 @@ import httpx
 import pandas as pd
 
 from pipeline_core.backends.base import ServedModel
+from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import DeploymentError
-from pipeline_core.services import deployments, external_monitors, payloads
+from pipeline_core.services import datasets, integrations
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.deployments import _endpoints
 from pipeline_core.store.db import utcnow
 
 
@@ -35,12 +37,12 @@ def score_over_http(
 
     ``classes`` is the model's class order; scikit-learn sorts string labels, which is the default.
     """
-    served = deployments.served_model(ctx, deployment_id)
+    served = _endpoints.served_model(ctx, deployment_id)
     if served is not None and served.backend != "local":
         return _score_through_target(ctx, deployment_id, served, rows, spec=spec)
-    url = ctx.settings.scoring_url.rstrip("/") + deployments.scoring_path(deployment_id)
+    url = ctx.settings.scoring_url.rstrip("/") + _endpoints.scoring_path(deployment_id)
     positive = (classes or sorted(spec.labels)).index(spec.positive_label)
-    key = deployments.issue_key(ctx, actor, deployment_id, label=label)
+    key = _endpoints.issue_key(ctx, actor, deployment_id, label=label)
     labels: list[str] = []
     probabilities: list[float] = []
     ids: list[str] = []
@@ -65,9 +67,9 @@ def score_over_http(
             f"no answer from the scoring service at {url}: {exc}; start it with 'python -m pipeline_core serve'"
         ) from exc
     finally:
-        deployments.revoke_key(ctx, actor, key)
+        _endpoints.revoke_key(ctx, actor, key)
     out = rows.copy()
-    out["prediction"], out["probability"], out["scoring_id"] = labels, probabilities, ids
+    out[PREDICTION], out[PROBABILITY], out[SCORING_ID] = labels, probabilities, ids
     return out
 
 
@@ -75,7 +77,7 @@ def _score_through_target(
     ctx: ServiceContext, deployment_id: int, served: ServedModel, rows: pd.DataFrame, *, spec: DataSpec
 ) -> pd.DataFrame:
     """Score through an external deployment (watsonx.ai) in batches; log each batch as payload, here and outside."""
-    model_version_id = deployments.get_deployment(ctx, deployment_id).model_version_id
+    model_version_id = _endpoints.get_deployment(ctx, deployment_id).model_version_id
     labels: list[str] = []
     probabilities: list[float] = []
     ids: list[str] = []
@@ -89,7 +91,7 @@ def _score_through_target(
             probability=[p.probabilities[spec.positive_label] for p in predictions],
         )
         request_id = uuid.uuid4().hex
-        payloads.store_payload_frame(
+        datasets.store_payload_frame(
             ctx,
             deployment_id=deployment_id,
             model_version_id=model_version_id,
@@ -98,12 +100,12 @@ def _score_through_target(
             created_at=utcnow(),
         )
         answers = [[p.probabilities[c] for c in served.classes] for p in predictions]
-        external_monitors.log_scored(
-            ctx, deployment_id, part, spec=spec, labels=list(scored["prediction"]), probabilities=answers
+        integrations.openscale_log_scored(
+            ctx, deployment_id, part, spec=spec, labels=list(scored[PREDICTION]), probabilities=answers
         )
-        labels += list(scored["prediction"])
-        probabilities += list(scored["probability"])
-        ids += [payloads.scoring_id(request_id, i) for i in range(len(part))]
+        labels += list(scored[PREDICTION])
+        probabilities += list(scored[PROBABILITY])
+        ids += [datasets.scoring_id(request_id, i) for i in range(len(part))]
     out = rows.copy()
-    out["prediction"], out["probability"], out["scoring_id"] = labels, probabilities, ids
+    out[PREDICTION], out[PROBABILITY], out[SCORING_ID] = labels, probabilities, ids
     return out

@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline_core.errors import ApprovalError, ConflictError, PermissionDenied, PipelineError
-from pipeline_core.services import audit, external_factsheets, external_monitors, lookup
+from pipeline_core.services import audit, integrations, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.deployments import DeploymentInfo, _put
+from pipeline_core.services.deployments import DeploymentInfo
+from pipeline_core.services.deployments._endpoints import _put
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, Evaluation, ModelVersion, Run
 
@@ -150,7 +151,7 @@ def approve(
             },
         )
         approval_id = approval.id
-    synced = external_monitors.record_decision(ctx, model_version_id, approved=True, actor=actor.username)
+    synced = integrations.openscale_record_decision(ctx, model_version_id, approved=True, actor=actor.username)
     outcome = ApprovalOutcome(approval_id, production_check(ctx, model_version_id))
     if not outcome.check.passed:
         outcome.error = "production deployment check failed: " + "; ".join(outcome.check.reasons)
@@ -161,7 +162,7 @@ def approve(
         outcome.error = f"approved, but the prod deployment failed: {exc}"
     if synced is not None and outcome.error is None:
         outcome.error = f"approved and deployed, but OpenScale's risk evaluation status was not set: {synced}"
-    published = external_factsheets.publish_decision(
+    published = integrations.factsheets_publish_decision(
         ctx, model_version_id, approved=True, actor=actor.username, comment=comment.strip(), decided_at=utcnow()
     )
     if published is not None and outcome.error is None:
@@ -246,8 +247,8 @@ def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comm
             details={"approval_id": decision.id, "comment": comment.strip()},
         )
         decision_id = decision.id
-    external_monitors.record_decision(ctx, model_version_id, approved=False, actor=actor.username)
-    external_factsheets.publish_decision(
+    integrations.openscale_record_decision(ctx, model_version_id, approved=False, actor=actor.username)
+    integrations.factsheets_publish_decision(
         ctx, model_version_id, approved=False, actor=actor.username, comment=comment.strip(), decided_at=utcnow()
     )
     return decision_id
