@@ -11,9 +11,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# pyproject.toml declares what the package needs; requirements.txt pins the versions, as constraints.
 $(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -r requirements.txt
-	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q -c requirements.txt -e .
 	touch $@
 
 $(VENV)/.dev: requirements-dev.txt requirements-ibm.txt $(VENV)/.runtime

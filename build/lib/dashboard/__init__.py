@@ -1,0 +1,1 @@
+"""Streamlit dashboard (entry point ``dashboard/app.py``); its pages live in ``pages/``."""

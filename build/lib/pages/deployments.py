@@ -1,0 +1,103 @@
+"""Deployments: spaces and endpoints, a copyable curl example, score a record, roll back prod."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import ui
+from pipeline_core.data.german_credit import generate_german_credit
+from pipeline_core.services import deployments
+from pipeline_core.services.authz import PERMISSIONS
+from pipeline_core.services.deployments import score_over_http
+
+ctx, who = ui.context(), ui.principal()
+st.title("Deployments")
+
+deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active"]
+if not deps:
+    step = ui.next_step(
+        who,
+        scientist="Launch a run on the Runs page: it deploys its model to pre-prod, and a validator's approval "
+        "to prod.",
+        validator="A data scientist's run deploys its model to pre-prod; approving it on the Review page deploys it to "
+        "prod.",
+        others="A data scientist's run deploys its model to pre-prod; a validator's approval deploys it to prod.",
+    )
+    ui.empty(f"No deployments yet. {step}")
+    st.stop()
+
+base = ctx.settings.scoring_url.rstrip("/")
+for space in ("prod", "preprod", "dev"):
+    in_space = [d for d in deps if d.space == space]
+    if in_space:
+        st.subheader(space)
+        ui.records(
+            [
+                {
+                    "deployment": d.id,
+                    "model": f"{d.model_name} v{d.model_version}",
+                    "model version": d.model_version_id,
+                    "endpoint": base + d.scoring_path,
+                    "updated": ui.when(d.updated_at or d.created_at),
+                }
+                for d in in_space
+            ]
+        )
+
+dep = ui.pick_deployment(deps)
+spec = deployments.deployment_spec(ctx, dep.id)
+example = generate_german_credit(1, seed=1)[spec.feature_names]
+payload = {"input_data": [{"fields": spec.feature_names, "values": json.loads(example.to_json(orient="values"))}]}
+st.markdown(f"**Call it** (an API key comes from `python -m pipeline_core keys issue --deployment {dep.id}`):")
+st.code(
+    f"curl -s -X POST {base}{dep.scoring_path} \\\n  -H 'Authorization: Bearer $MLOPS_API_KEY' "
+    f"-H 'Content-Type: application/json' \\\n  -d '{json.dumps(payload)}'",
+    language="bash",
+)
+
+st.subheader("Score a record")
+can_issue = who.role in PERMISSIONS["deploy_nonprod"]
+if not can_issue:
+    st.info(f"Scoring from here uses a short-lived API key, which a {who.role.replace('_', ' ')} may not issue.")
+else:
+    with st.form("score"):
+        values: dict[str, object] = {}
+        columns = st.columns(4)
+        for i, name in enumerate(spec.feature_names):
+            default = example[name].iloc[0]
+            col = columns[i % 4]
+            if name in spec.numeric and float(default).is_integer():  # a count or an amount: no "27.00"
+                values[name] = col.number_input(name, value=int(default), step=1)
+            elif name in spec.numeric:
+                values[name] = col.number_input(name, value=float(default))
+            else:
+                choices = list(spec.feature(name).categories) or [str(default)]
+                values[name] = col.selectbox(
+                    name, choices, index=choices.index(str(default)) if str(default) in choices else 0
+                )
+        scored = st.form_submit_button("Score", type="primary")
+    if scored:
+        record = pd.DataFrame(
+            [{k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in values.items()}]
+        )
+        answer = ui.act(
+            lambda: score_over_http(ctx, who, dep.id, record, spec=spec, label=f"dashboard score by {who.username}")
+        )
+        if answer is not None:
+            row = answer.iloc[0]
+            st.success(
+                f"{row['prediction']} (probability of {spec.positive_label} {row['probability']:.3f}); "
+                f"scoring id {row['scoring_id']}"
+            )
+
+if dep.space == "prod" and ui.can(who, "rollback"):
+    st.subheader("Roll back")
+    st.caption("Prod then serves the model version it served before this one.")
+    confirm = st.checkbox(f"I want deployment {dep.id} to serve its previous model version", key="rollback-confirm")
+    if st.button("Roll back", disabled=not confirm):
+        result = ui.act(lambda: deployments.rollback(ctx, who, deployment_id=dep.id))
+        if result is not None:
+            st.success(f"Deployment {dep.id} now serves model version {result.deployment.model_version_id}.")

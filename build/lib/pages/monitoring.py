@@ -1,0 +1,161 @@
+"""Monitoring: production evaluations over time, alerts, feedback upload, evaluate now, retraining."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import ui
+from pipeline_core.services import deployments, monitoring, runs
+from pipeline_core.services.datasets import PayloadWindow, count_payload
+
+ctx, who = ui.context(), ui.principal()
+st.title("Monitoring")
+
+deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active"]
+if not deps:
+    step = ui.next_step(
+        who,
+        scientist="Launch a run on the Runs page: its pre-prod deployment is evaluated here, and prod once approved.",
+        validator="A data scientist's run deploys its model to pre-prod; approve it on the Review page to monitor it "
+        "in prod.",
+        others="A data scientist's run deploys its model to pre-prod, and a validator's approval to prod.",
+    )
+    ui.empty(f"No deployments to monitor yet. {step}")
+    st.stop()
+dep = ui.pick_deployment(deps)
+
+st.subheader("Evaluations over time")
+history_box = st.container()  # drawn after "Evaluate now", so that an evaluation made now is in it
+
+st.subheader("Evaluate now")
+st.caption(
+    f"{count_payload(ctx, deployment_id=dep.id)} scored records stored for this deployment; an evaluation reads "
+    "the newest of them and all its labelled feedback."
+)
+max_records = st.number_input(
+    "Newest payload records to read",
+    min_value=100,
+    max_value=5_000_000,
+    value=ctx.settings.evaluation_max_records,
+    step=1000,
+)
+if st.button("Evaluate now", type="primary"):
+    with st.spinner("Running quality, fairness, drift, explainability and the risk evaluation…"):
+        outcome = ui.act(
+            lambda: monitoring.evaluate_deployment(ctx, who, dep.id, window=PayloadWindow(max_records=int(max_records)))
+        )
+    if outcome is not None:
+        message = f"Evaluation {outcome.evaluation_id}: {outcome.status}, risk level {outcome.risk_level}."
+        if outcome.status == "fail":
+            st.error(message)
+        elif outcome.status == "warn":
+            st.warning(message)
+        else:
+            st.success(message)
+        if outcome.alerts:
+            st.warning(f"{len(outcome.alerts)} alert(s) raised.")
+        if outcome.retraining_request_id:
+            st.warning(f"Retraining request {outcome.retraining_request_id} created.")
+
+with history_box:
+    history = monitoring.list_evaluations(ctx, who, deployment_id=dep.id, limit=200)
+    if not history:
+        ui.empty("No evaluation of this deployment yet: send it traffic, then press Evaluate now.")
+    else:
+        rows = [
+            {"evaluated": e.created_at, "metric": c["name"], "value": c["value"]}
+            for e in history
+            for c in e.results.get("checks", [])
+            if c.get("critical") and c.get("value") is not None
+        ]
+        if rows:
+            figure = ui.over_time(pd.DataFrame(rows), x="evaluated", y="value", color="metric")
+            st.plotly_chart(figure, key="monitoring-history")
+        ui.records(
+            [
+                {
+                    "evaluation": e.id,
+                    "when": ui.when(e.created_at),
+                    "status": e.status,
+                    "risk": e.results.get("risk_level"),
+                    "records": e.data_window.get("records"),
+                    "feedback": e.data_window.get("feedback_records"),
+                    "by": e.created_by,
+                }
+                for e in history
+            ]
+        )
+
+st.subheader("Alerts")
+alerts = [a for a in monitoring.list_alerts(ctx, who, status=None) if a.deployment_id == dep.id]
+if not alerts:
+    st.success("No alerts for this deployment.")
+
+
+def acknowledge(alert_id: int) -> bool:
+    monitoring.acknowledge_alert(ctx, who, alert_id)
+    return True
+
+
+for a in alerts:
+    line, action = st.columns([6, 1])
+    is_open, by = a.status == "open", a.acknowledged_by
+    if is_open and action.button("Acknowledge", key=f"ack-{a.id}") and ui.act(partial(acknowledge, a.id)):
+        is_open, by = False, who.username
+        st.success(f"Alert {a.id} acknowledged.")
+    icon = ":red[:material/error:]" if is_open else ":gray[:material/check_circle:]"
+    state = "open" if is_open else f"acknowledged by {by or 'someone'}"
+    line.markdown(f"{icon} **alert {a.id}** · {ui.when(a.created_at)} · {state} · {a.message}")
+
+st.subheader("Feedback")
+stored = st.empty()  # filled after an upload, so that the count includes it
+upload = st.file_uploader(
+    "Labelled records: CSV, JSON records or WML fields/values (scoring_id links them)", type=["csv", "json"]
+)
+if upload is not None and st.button("Upload feedback"):
+    content, name = upload.getvalue(), upload.name
+    batch = ui.act(
+        lambda: monitoring.upload_feedback(ctx, who, dep.id, monitoring.parse_feedback(content, name=name), source=name)
+    )
+    if batch is not None:
+        st.success(f"Stored {batch.records} records ({batch.linked} linked to scoring ids).")
+stored.caption(f"{monitoring.count_feedback(ctx, deployment_id=dep.id)} labelled records stored for this deployment.")
+
+st.subheader("Retraining")
+requests = [r for r in monitoring.list_retraining_requests(ctx, who) if r.deployment_id == dep.id]
+open_requests = [r for r in requests if r.status == "open"]
+if open_requests:
+    request = open_requests[0]
+    st.warning(
+        f"Retraining request {request.id}: {request.reason}; {len(request.drifted_records)} drifted "
+        "records listed for labelling."
+    )
+    ui.records(
+        [
+            {
+                "record": r.get("record"),
+                "scoring id": r.get("scoring_id"),
+                "why": r.get("reason")
+                or (
+                    f"likely mispredicted (error probability {r['error_probability']:.2f})"
+                    if "error_probability" in r
+                    else None
+                ),
+            }
+            for r in request.drifted_records[:50]
+        ]
+    )
+else:
+    st.caption("No open retraining request. You can still retrain on the training data plus the feedback.")
+if not ui.can(who, "launch_run"):
+    st.caption("A data scientist starts the retraining run: it ends in review like any run.")
+elif st.button("Start retraining"):
+    retrained = ui.act(lambda: runs.retrain(ctx, who, deployment_id=dep.id))
+    if retrained is not None:
+        st.success(
+            f"Retraining run {retrained.run_id} queued: {retrained.training_records} training + "
+            f"{retrained.feedback_records} feedback records. It ends in review like any run."
+        )

@@ -1,0 +1,320 @@
+"""Review: the candidates awaiting review, their evidence tab by tab, and the decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import ui
+from pipeline_core.results import MonitorResult
+from pipeline_core.services import deployments, governance, monitoring, runs
+
+ctx, who = ui.context(), ui.principal()
+st.title("Review")
+
+queue = governance.review_queue(ctx, who)
+if not queue:
+    ui.empty("No candidate is awaiting review. A run that passes its gates ends here.")
+    st.stop()
+
+ids = [c.model_version_id for c in queue]
+chosen_id = st.selectbox(
+    "Candidate",
+    ids,
+    format_func=lambda i: next(
+        f"{c.name} v{c.version} (model version {c.model_version_id}) by {c.created_by}"
+        for c in queue
+        if c.model_version_id == i
+    ),
+)
+candidate = next(c for c in queue if c.model_version_id == chosen_id)
+history = monitoring.list_evaluations(ctx, who, model_version_id=chosen_id)
+preprod = [e for e in history if e.space == "preprod"]
+if not preprod:
+    st.warning("This candidate has no pre-prod evaluation; it cannot be approved until one exists.")
+    st.stop()
+evaluation = preprod[0]
+monitors = {name: MonitorResult.from_dict(r) for name, r in evaluation.results.get("monitors", {}).items()}
+
+
+def metrics_table(result: MonitorResult | None) -> None:
+    if result is None:
+        ui.empty("This evaluation has no results for this monitor.")
+        return
+    if result.status == "insufficient":
+        st.warning(f"Too few records to judge {result.monitor} on this evaluation: {result.metrics[0].detail}.")
+    ui.records(
+        [
+            {
+                "metric": m.name,
+                "value": None if m.value is None else round(m.value, 4),
+                "threshold": m.threshold,
+                "verdict": m.status,
+                "critical": "yes" if m.critical else "",
+                "detail": m.detail,
+            }
+            for m in result.metrics
+        ]
+    )
+
+
+def evidence_view(evidence: dict[str, Any]) -> None:
+    """Numbers as one table; each list of records (cases, flipped records, slices) as its own table."""
+    scalars = {k: v for k, v in evidence.items() if not isinstance(v, list | dict)}
+    if scalars:
+        ui.records([{"fact": k, "value": str(round(v, 4) if isinstance(v, float) else v)} for k, v in scalars.items()])
+    for key, value in evidence.items():
+        if isinstance(value, dict):
+            st.markdown(f"**{key.replace('_', ' ')}**")
+            st.json(value, expanded=False)
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            st.markdown(f"**{key.replace('_', ' ')}**")
+            for row in value:
+                nested = {k: v for k, v in row.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+                ui.records([{k: v for k, v in row.items() if k not in nested}])
+                for k, rows in nested.items():
+                    st.caption(f"{row.get('feature', '')} {k.replace('_', ' ')}")
+                    ui.records(rows)
+        elif isinstance(value, list) and value:
+            st.markdown(f"**{key.replace('_', ' ')}**: {', '.join(str(v) for v in value)}")
+
+
+tabs = st.tabs(
+    ["Summary", "Quality", "Fairness", "Drift", "Explainability", "Model tests", "Factsheet", "Compare with production"]
+)
+with tabs[0]:
+    mrm = monitors.get("mrm")
+    risk = evaluation.results.get("risk_level") or "unknown"
+    counts = {m.name: int(m.value or 0) for m in mrm.metrics} if mrm else {}
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Risk level", risk)
+    c2.metric("Tests run", counts.get("tests_run", 0))
+    c3.metric("Passed", counts.get("tests_passed", 0))
+    c4.metric("Failed", counts.get("tests_failed", 0))
+    st.caption(
+        f"Evaluation {evaluation.id} · {evaluation.created_at:%Y-%m-%d %H:%M} · "
+        f"{evaluation.data_window.get('records')} test records scored through the pre-prod endpoint"
+    )
+    if mrm:
+        ui.records(
+            [
+                {
+                    "source": t["source"],
+                    "test": t["name"],
+                    "verdict": t["status"],
+                    "critical": "yes" if t["critical"] else "",
+                    "detail": t["detail"],
+                }
+                for t in mrm.details["tests"]
+            ]
+        )
+with tabs[1]:
+    quality = monitors.get("quality")
+    metrics_table(quality)
+    if quality and "confusion_matrix" in quality.details:
+        cm = quality.details["confusion_matrix"]
+        figure = go.Figure(
+            go.Heatmap(
+                z=cm["matrix"],
+                x=[f"predicted {x}" for x in cm["labels"]],
+                y=[f"true {x}" for x in cm["labels"]],
+                text=cm["matrix"],
+                texttemplate="%{text}",
+                colorscale="Blues",
+                showscale=False,
+            )
+        )
+        st.plotly_chart(ui.styled(figure, height=300), key="confusion")
+with tabs[2]:
+    fairness = monitors.get("fairness")
+    metrics_table(fairness)
+    if fairness:
+        scan = fairness.details.get("bias_scan", [])
+        st.markdown("**Bias scan**: the groups with the lowest disparate impact against everyone else")
+        if scan:
+            ui.records(
+                [
+                    {
+                        "group": g["group"],
+                        "records": g["records"],
+                        "favourable rate": round(g["favourable_rate"], 3),
+                        "others": round(g["others_favourable_rate"], 3),
+                        "disparate impact": round(g["disparate_impact"], 3),
+                        "below threshold": "yes" if g["below_threshold"] else "",
+                    }
+                    for g in scan
+                ]
+            )
+        else:
+            ui.empty("Too few records in every group for the scan (each side needs the spec's minimum).")
+with tabs[3]:
+    drift = monitors.get("drift")
+    metrics_table(drift)
+    if drift and drift.details.get("features"):
+        features = drift.details["features"]
+        frame = pd.DataFrame(
+            [
+                {"feature": n, "value": f["value"], "drift": "drifted" if f["drifted"] else "no drift"}
+                for n, f in features.items()
+            ]
+        )
+        # p-values (small references) drift when low; distances when high: most drifted on top either way.
+        p_values = any(str(f["statistic"]).endswith("p_value") for f in features.values())
+        label = "p-value (drift below the threshold)" if p_values else "distance (drift at or above the threshold)"
+        frame = frame.sort_values("value", ascending=not p_values).rename(columns={"value": label})
+        # Features down the side: their names are long, and 20 of them side by side overlap.
+        figure = px.bar(
+            frame,
+            x=label,
+            y="feature",
+            orientation="h",
+            color="drift",
+            color_discrete_map={"drifted": ui.COLOURS["fail"], "no drift": "#8ab4f8"},
+        )
+        st.plotly_chart(ui.styled(figure, height=max(340, 22 * len(frame) + 120)), key="drift")
+with tabs[4]:
+    explain = monitors.get("explainability")
+    if explain is None or explain.status == "insufficient":
+        metrics_table(explain)
+    else:
+        importance = explain.details["global_importance"]
+        st.markdown("**Global importance**: how much ROC AUC drops when a feature's values are shuffled")
+        figure = px.bar(pd.DataFrame(importance).iloc[::-1], x="importance", y="feature", orientation="h")
+        st.plotly_chart(ui.styled(figure, height=480), key="importance")
+        explained = explain.details.get("explanations", [])
+        if explained:
+            pick = st.selectbox("Record", range(len(explained)), format_func=lambda i: f"test record {i}")
+            item = explained[pick]
+            local, contrast = item["local"], item["contrastive"]
+            st.markdown(
+                f"Predicted probability of the unfavourable outcome **{local['probability']:.3f}** "
+                f"(average {local['base_value']:.3f}); SHAP contributions:"
+            )
+            top = pd.DataFrame(local["contributions"][:10])
+            st.plotly_chart(ui.styled(px.bar(top.iloc[::-1], x="shap", y="feature", orientation="h")), key="shap")
+            verb = "flips" if contrast["flipped"] else "does not flip"
+            st.markdown(
+                f"**Contrastive**: this change {verb} the decision {contrast['decision']} → "
+                f"{contrast['new_decision']} (probability {contrast['new_probability']:.3f})"
+            )
+            ui.records(contrast["changes"])
+with tabs[5]:
+    tested = runs.latest_model_tests(ctx, who, chosen_id)
+    if st.button("Run the model tests again", key="rerun-model-tests"):
+        with st.spinner("Running the model test suite on the stored artifact…"):
+            rerun = ui.act(lambda: runs.run_model_tests(ctx, who, chosen_id))
+        if rerun is not None:
+            tested = rerun
+            st.success(f"Model test run {rerun.id}: {rerun.report.status}")
+    if tested is None:
+        ui.empty("This model version has no model test results.")
+    else:
+        report = tested.report
+        origin = f"run {tested.run_id}" if tested.run_id is not None else f"on demand by {tested.created_by}"
+        st.caption(
+            f"Model test run {tested.id} ({origin}) at {ui.when(tested.created_at, seconds=True)} · "
+            f"{report.seconds:.2f} s · "
+            f"overall: {report.status}"
+        )
+        ui.records(
+            [
+                {
+                    "test": v.name,
+                    "verdict": v.status,
+                    "critical": "yes" if v.critical else "",
+                    "summary": v.summary,
+                    "seconds": round(v.seconds, 3),
+                }
+                for v in report.verdicts
+            ]
+        )
+        for v in report.verdicts:
+            with st.expander(f"{v.name}: {v.status}" + (" (critical)" if v.critical else "")):
+                st.markdown(v.summary)
+                evidence_view(v.evidence)
+with tabs[6]:
+    facts = governance.factsheet(ctx, who, chosen_id)
+    data = facts["training_data"]
+    st.markdown(
+        f"**{candidate.name} v{candidate.version}** ({facts['model']['model_type']}), trained by "
+        f"{facts['model']['created_by']} on {data['name']} ({data['rows']} rows, sha256 {data['sha256'][:12]}…); "
+        f"artifact sha256 `{candidate.artifact_sha256}`"
+    )
+    with st.expander("Every fact of the model version (JSON)"):
+        st.json(facts["model"])
+    ui.timeline(facts["timeline"])
+with tabs[7]:
+    prod = [d for d in deployments.list_deployments(ctx, who) if d.space == "prod" and d.model_name == candidate.name]
+    if not prod:
+        ui.empty(f"No version of {candidate.name} is in production yet: nothing to compare with.")
+    else:
+        current = prod[0]
+        columns: dict[str, dict[str, Any]] = {}
+        slices: dict[str, list[dict[str, Any]]] = {}
+        for label, mv_id in (
+            (f"candidate (v{candidate.version})", chosen_id),
+            (f"production (v{current.model_version})", current.model_version_id),
+        ):
+            evs = monitoring.list_evaluations(ctx, who, model_version_id=mv_id, limit=1)
+            checks = evs[0].results.get("checks", []) if evs else []
+            columns[label] = {c["name"]: None if c["value"] is None else round(c["value"], 4) for c in checks}
+            fair = evs[0].results.get("monitors", {}).get("fairness", {}) if evs else {}
+            slices[label] = fair.get("details", {}).get("bias_scan", [])[:5]
+        ui.table(pd.DataFrame(columns))
+        left, right = st.columns(2)
+        for col, (label, worst) in zip((left, right), slices.items(), strict=True):
+            col.markdown(f"**Worst slices, {label}**")
+            col.dataframe(
+                [{"group": g["group"], "DI": round(g["disparate_impact"], 3)} for g in worst], hide_index=True
+            )
+
+st.divider()
+evaluation_id = evaluation.id
+# Built when the button is pressed: the file inlines plotly.js (about 4 MB) and is not needed on every view.
+st.download_button(
+    "Download the validation report (HTML)",
+    lambda: governance.validation_report(ctx, who, chosen_id, evaluation_id=evaluation_id),
+    file_name=f"validation-report-{candidate.name}-v{candidate.version}.html",
+    mime="text/html",
+)
+
+st.subheader("Decision")
+refused = governance.decision_refused(ctx, who, chosen_id)
+if refused:
+    st.info(f"Approve and Reject are disabled: {refused}")
+failed = governance.failed_critical([e for e in preprod])
+if failed:
+    st.warning("Critical threshold(s) failed: " + "; ".join(failed) + ". Approving needs an override reason.")
+comment = st.text_area("Comment (required)", key="decision-comment")
+override = st.text_input("Override reason (only to approve despite a failed critical threshold)") if failed else ""
+approve_col, reject_col = st.columns(2)
+if approve_col.button("Approve", type="primary", disabled=bool(refused), key="approve"):
+    with st.spinner("Approving, running the production deployment check and deploying…"):
+        outcome = ui.act(
+            lambda: governance.approve(
+                ctx,
+                who,
+                chosen_id,
+                comment=comment,
+                artifact_sha256=candidate.artifact_sha256,
+                evidence=[evaluation.id],
+                override_reason=override or None,
+            )
+        )
+    if outcome is not None:
+        verdict = "passed" if outcome.check.passed else "failed"
+        st.markdown(f"Approval {outcome.approval_id} recorded. Production deployment check: **{verdict}**.")
+        for reason in outcome.check.reasons:
+            st.markdown(f"- {reason}")
+        if outcome.deployment is not None:
+            st.success(f"Deployed to prod: deployment {outcome.deployment.id} at {outcome.deployment.scoring_path}")
+        if outcome.error:
+            st.error(outcome.error)
+if reject_col.button("Reject", disabled=bool(refused), key="reject"):
+    rejected = ui.act(lambda: governance.reject(ctx, who, chosen_id, comment=comment))
+    if rejected is not None:
+        st.success(f"Model version {chosen_id} rejected (approval record {rejected}).")

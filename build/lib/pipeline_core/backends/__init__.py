@@ -1,0 +1,1 @@
+"""Backends behind the ports in ``backends.base``: local (default) now, IBM later."""

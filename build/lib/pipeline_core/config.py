@@ -1,0 +1,188 @@
+"""``Settings``: the only module that reads the environment or ``mlops.toml``.
+
+Precedence: environment variables (``MLOPS_*``) over ``mlops.toml`` (or the file named by
+``MLOPS_CONFIG``) over defaults. Relative paths are resolved against the working folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from pipeline_core.errors import ConfigError
+
+ENV_PREFIX = "MLOPS_"
+# Settings that are secrets: environment only, never a file, never shown (repr=False).
+SECRETS = frozenset(
+    {
+        "password",
+        "demo_password",
+        "api_key",
+        "new_password",
+        "s3_access_key_id",
+        "s3_secret_access_key",
+        "cos_api_key",
+        "ibm_api_key",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Where the product keeps its state and how its workers behave."""
+
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty: SQLite file in data_dir
+    artifact_backend: str = "local"  # "local" folder, or "s3" (any S3 protocol store, IBM COS included)
+    artifact_dir: Path = Path("")  # empty: data_dir / "artifacts"
+    # S3 / IBM Cloud Object Storage: bucket, endpoint and key prefix; credentials are secrets (below).
+    s3_bucket: str = ""
+    s3_endpoint: str = ""  # e.g. https://s3.eu-de.cloud-object-storage.appdomain.cloud
+    s3_prefix: str = "artifacts/"
+    s3_region: str = "us-east-1"
+    cos_auth_endpoint: str = "https://iam.cloud.ibm.com/identity/token"
+    cos_instance_id: str = ""  # the COS service instance's CRN, with cos_api_key (IAM)
+    # Where models are served and monitored: "local" (this package) or "ibm" (watsonx.ai / OpenScale).
+    deployment_backend: str = "local"
+    monitor_backend: str = "local"
+    # IBM Cloud Pak for Data (url + ibm_username + the secret ibm_api_key) or IBM Cloud (url + IAM ibm_api_key).
+    ibm_url: str = ""  # e.g. https://cpd-cpd.apps.example.com, or https://us-south.ml.cloud.ibm.com
+    ibm_username: str = ""  # Cloud Pak for Data user; empty: IBM Cloud IAM
+    ibm_version: str = "5.1"  # Cloud Pak for Data release
+    ibm_ca_bundle: str = ""  # PEM file of the cluster's CA; empty: the system's trust store
+    ibm_space_preprod: str = ""  # watsonx.ai deployment space ids, one per space we deploy to
+    ibm_space_prod: str = ""
+    ibm_space_dev: str = ""
+    ibm_software_spec: str = "runtime-25.1-py3.12"  # ships scikit-learn 1.6, the version models are trained with
+    ibm_model_type: str = "scikit-learn_1.6"
+    openscale_url: str = ""  # empty: ibm_url (Cloud Pak for Data); IBM Cloud: https://api.aiopenscale.cloud.ibm.com
+    openscale_instance_id: str = ""  # empty: Cloud Pak for Data's default instance
+    openscale_data_mart_id: str = ""  # empty: the instance's data mart
+    # AI Factsheets: "local" (facts in the metadata store) or "ibm" (also tracked in an AI use case).
+    factsheet_backend: str = "local"
+    factsheets_usecase_id: str = ""
+    factsheets_catalog_id: str = ""  # the inventory (catalog) holding the AI use case
+    factsheets_approach_id: str = ""  # empty: the use case's first approach
+    heartbeat_interval: float = 2.0
+    heartbeat_timeout: float = 30.0
+    poll_interval: float = 1.0
+    # Scoring service: where it listens, where the pipeline's smoke test calls it, its limits.
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8008
+    scoring_url: str = ""  # empty: http://<serve_host>:<serve_port>
+    max_scoring_rows: int = 10_000
+    serving_refresh_interval: float = 0.5
+    # The dashboard `up` starts (Streamlit), on serve_host.
+    dashboard_port: int = 8501
+    payload_logging: bool = True
+    # Production evaluations the worker runs: every interval seconds (0: never), over at most this many records.
+    evaluation_interval: float = 3600.0
+    evaluation_max_records: int = 1_000_000
+    # CLI identity; the password only ever comes from the environment or a prompt.
+    user: str = ""
+    password: str = field(default="", repr=False)
+    demo_password: str = field(default="", repr=False)
+    api_key: str = field(default="", repr=False)  # for the CLI's `score`
+    new_password: str = field(default="", repr=False)  # for `users add` / `users passwd` in scripts
+    # S3 credentials: an HMAC key pair, or an IBM Cloud IAM API key (with cos_instance_id).
+    s3_access_key_id: str = field(default="", repr=False)
+    s3_secret_access_key: str = field(default="", repr=False)
+    cos_api_key: str = field(default="", repr=False)
+    ibm_api_key: str = field(default="", repr=False)  # Cloud Pak for Data user's API key, or an IBM Cloud IAM key
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'mlops.db'}")
+        if str(self.artifact_dir) in ("", "."):
+            object.__setattr__(self, "artifact_dir", self.data_dir / "artifacts")
+        else:
+            object.__setattr__(self, "artifact_dir", Path(self.artifact_dir).expanduser().resolve())
+        if not self.scoring_url:
+            object.__setattr__(self, "scoring_url", f"http://{self.serve_host}:{self.serve_port}")
+        for name in ("heartbeat_interval", "heartbeat_timeout", "poll_interval", "serving_refresh_interval"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"setting {name} must be positive, got {getattr(self, name)!r}")
+        if self.evaluation_interval < 0 or self.evaluation_max_records < 1:
+            raise ConfigError("settings evaluation_interval must be >= 0 and evaluation_max_records >= 1")
+        if self.max_scoring_rows < 1 or not 0 < self.serve_port < 65536:
+            raise ConfigError("settings max_scoring_rows must be >= 1 and serve_port in 1-65535")
+        if self.artifact_backend not in ("local", "s3"):
+            raise ConfigError(f"setting artifact_backend {self.artifact_backend!r} is not 'local' or 's3'")
+        if self.artifact_backend == "s3" and not (self.s3_bucket and self.s3_endpoint):
+            raise ConfigError(
+                "artifact_backend 's3' needs s3_bucket and s3_endpoint (MLOPS_S3_BUCKET, MLOPS_S3_ENDPOINT)"
+            )
+        for name in ("deployment_backend", "monitor_backend", "factsheet_backend"):
+            if getattr(self, name) not in ("local", "ibm"):
+                raise ConfigError(f"setting {name} {getattr(self, name)!r} is not 'local' or 'ibm'")
+            if getattr(self, name) == "ibm" and not self.ibm_url:
+                raise ConfigError(f"{name} 'ibm' needs ibm_url (MLOPS_IBM_URL) and the secret MLOPS_IBM_API_KEY")
+        for name, service in (("monitor_backend", "OpenScale"), ("factsheet_backend", "AI Factsheets")):
+            if getattr(self, name) == "ibm" and self.deployment_backend != "ibm":
+                raise ConfigError(
+                    f"{name} 'ibm' ({service}) works on watsonx.ai deployments: set deployment_backend 'ibm' too"
+                )
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ConfigError(
+                f"setting heartbeat_timeout ({self.heartbeat_timeout}) must exceed "
+                f"heartbeat_interval ({self.heartbeat_interval})"
+            )
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, config_file: str | Path | None = None) -> Settings:
+        """Settings from ``mlops.toml`` (if present) overlaid with ``MLOPS_*`` variables."""
+        env = os.environ if env is None else env
+        path = Path(config_file or env.get(f"{ENV_PREFIX}CONFIG", "mlops.toml"))
+        values: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from exc
+            secrets_in_file = sorted(SECRETS & set(values))
+            if secrets_in_file:
+                raise ConfigError(
+                    f"config file {str(path)!r} sets {secrets_in_file[0]!r}: secrets come from the environment "
+                    f"(MLOPS_{secrets_in_file[0].upper()}), never from a file that could be committed"
+                )
+        elif config_file is not None or f"{ENV_PREFIX}CONFIG" in env:
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        for f in fields(cls):
+            key = f"{ENV_PREFIX}{f.name.upper()}"
+            if key in env:
+                values[f.name] = env[key]
+        return cls.from_dict(values, source=str(path))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], *, source: str = "settings") -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        defaults = cls()
+        for key, raw in values.items():
+            if key not in known:
+                raise ConfigError(f"{source}: unknown setting {key!r}; known settings: {sorted(known)}")
+            default = getattr(defaults, key)
+            try:
+                if isinstance(default, bool):
+                    kwargs[key] = _boolean(key, raw, source)
+                    continue
+                kwargs[key] = type(default)(raw) if not isinstance(default, Path) else Path(str(raw))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{source}: setting {key} = {raw!r} is not a valid {type(default).__name__}") from exc
+        return cls(**kwargs)
+
+
+def _boolean(key: str, raw: Any, source: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{source}: setting {key} = {raw!r} is not a boolean (true/false)")

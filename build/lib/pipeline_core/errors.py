@@ -1,0 +1,114 @@
+"""The error tree: every failure the package raises on purpose is a ``PipelineError``.
+
+::
+
+    PipelineError
+    ├── ConfigError            settings or run parameters that cannot be used
+    ├── DataError              a file, column, value or spec that is not usable
+    │   └── ValidationFailed   the validate gate found blocking anomalies (carries them)
+    ├── StageError             a stage could not do its work
+    │   └── GateFailed         a stage ran but its gate said no (carries the reason)
+    ├── StoreError             metadata or artifact store trouble
+    │   ├── NotFoundError      no object with that id
+    │   ├── IntegrityError     an artifact's bytes do not match its sha256
+    │   └── ConflictError      the object changed state under us (already claimed, ...)
+    ├── RunError               a run could not be launched, executed or cancelled
+    │   └── RunCancelled       a cancel request was honoured
+    ├── AuthError              who is acting could not be established (bad credentials)
+    │   └── PermissionDenied   the acting user's role (or authorship) forbids the action
+    ├── DeploymentError        a deployment could not be made, replaced, scored or rolled back
+    │   └── ScoringInputError  a scoring request's payload is unusable (carries the HTTP status)
+    ├── ApprovalError          an approval, rejection or production check said no
+    └── ExternalServiceError   an external service (IBM OpenScale, AI Factsheets, ...) failed or did not answer
+
+Wrap third-party failures with ``raise SomeError("... names the object ...") from exc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class PipelineError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class ConfigError(PipelineError):
+    """Settings or run parameters that cannot be used."""
+
+
+class DataError(PipelineError):
+    """A data file, column, value or spec that cannot be used."""
+
+
+class ValidationFailed(DataError):
+    """The validate gate found blocking anomalies; ``anomalies`` names each one."""
+
+    def __init__(self, message: str, anomalies: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        self.anomalies = list(anomalies)
+
+
+class StageError(PipelineError):
+    """A stage could not do its work."""
+
+
+class GateFailed(StageError):
+    """A stage ran, but its gate decided the run must stop."""
+
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__(f"gate of stage '{stage}' failed: {reason}")
+        self.stage = stage
+        self.reason = reason
+
+
+class StoreError(PipelineError):
+    """The metadata or artifact store could not do what was asked."""
+
+
+class NotFoundError(StoreError):
+    """No object with that id exists."""
+
+
+class IntegrityError(StoreError):
+    """Stored bytes do not match the sha256 they are stored under."""
+
+
+class ConflictError(StoreError):
+    """The object is not in the state the operation needs."""
+
+
+class RunError(PipelineError):
+    """A run could not be launched, executed or cancelled."""
+
+
+class RunCancelled(RunError):
+    """A cancel request for the run was honoured."""
+
+
+class AuthError(PipelineError):
+    """Who is acting could not be established."""
+
+
+class PermissionDenied(AuthError):
+    """The acting user may not do this (role matrix, or their own model)."""
+
+
+class DeploymentError(PipelineError):
+    """A deployment could not be created, replaced, scored or rolled back."""
+
+
+class ApprovalError(PipelineError):
+    """An approval or rejection was refused, or the production deployment check failed."""
+
+
+class ScoringInputError(DeploymentError):
+    """A scoring payload that cannot be scored; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ExternalServiceError(PipelineError):
+    """An external service failed or did not answer; the message names the service and the call."""

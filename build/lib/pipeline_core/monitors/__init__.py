@@ -1,0 +1,1 @@
+"""Monitors: quality, fairness, drift, explainability, mrm (pure computations)."""

@@ -1,0 +1,92 @@
+"""Group masks and counts: a spec's monitored/reference groups, and the groups the bias scan walks.
+
+The scan never builds a mask per group: categories are counted on their codes with
+``np.bincount``, and numeric groups (quantile bands and one-sided tails) are index ranges
+of the sorted column, counted with ``searchsorted`` on a cumulative sum. Two numeric
+groups hold the same records exactly when their index ranges are equal, which is how a
+band that equals a tail is recognised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+
+from pipeline_core.data.spec import GroupSpec
+
+
+def group_mask(column: pd.Series, group: GroupSpec) -> np.ndarray:
+    """Records in ``group``: one of its categories, or inside its closed numeric range."""
+    if group.range is not None:
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        return (values >= group.range[0]) & (values <= group.range[1])
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        inside = np.array([str(c) in group.values for c in column.cat.categories], dtype=bool)
+        codes = column.cat.codes.to_numpy()
+        return (codes >= 0) & inside[np.maximum(codes, 0)] if inside.size else np.zeros(len(column), dtype=bool)
+    return column.astype(str).isin(group.values).to_numpy()
+
+
+@dataclass(frozen=True)
+class GroupCount:
+    """How many records a scanned group holds, and how many of them got the favourable outcome."""
+
+    feature: str
+    description: str
+    records: int
+    favourable: float
+    key: tuple[object, ...]  # equal keys: the same records
+
+
+def _category_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), [str(c) for c in column.cat.categories]
+    codes, uniques = pd.factorize(column.astype(str).where(column.notna()))
+    return codes, [str(u) for u in uniques]
+
+
+def scan_counts(
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    favourable: np.ndarray,
+    *,
+    categorical: list[str],
+    numeric: list[str],
+    bands: int,
+) -> Iterator[GroupCount]:
+    """Every category of every categorical feature; for numbers, the one-sided tails at each inner
+    quantile edge of the reference (``Age > 44``, which isolate a skew at one end), then the bands."""
+    weights = favourable.astype(float)
+    for name in categorical:
+        codes, labels = _category_codes(current[name])
+        valid = codes >= 0
+        n = np.bincount(codes[valid], minlength=len(labels))
+        fav = np.bincount(codes[valid], weights=weights[valid], minlength=len(labels))
+        for k in sorted(range(len(labels)), key=lambda i: labels[i]):
+            if n[k]:
+                yield GroupCount(name, f"{name} = {labels[k]}", int(n[k]), float(fav[k]), (name, "=", labels[k]))
+    quantiles = np.linspace(0.0, 1.0, bands + 1)
+    for name in numeric:
+        values = pd.to_numeric(current[name], errors="coerce").to_numpy(dtype=float)
+        order = np.argsort(values, kind="stable")
+        ordered = values[order]
+        finite = int(np.count_nonzero(~np.isnan(ordered)))
+        cumulative = np.concatenate([[0.0], np.cumsum(weights[order])])
+
+        def upto(x: float, ordered: np.ndarray = ordered, finite: int = finite) -> int:
+            return min(int(np.searchsorted(ordered, x, side="right")), finite)
+
+        def count(name: str, text: str, lo: int, hi: int, cumulative: np.ndarray = cumulative) -> GroupCount:
+            return GroupCount(name, text, hi - lo, float(cumulative[hi] - cumulative[lo]), (name, lo, hi))
+
+        edges = np.unique(np.quantile(pd.to_numeric(reference[name], errors="coerce").dropna(), quantiles))
+        # Tails first: where a band and a tail hold the same records, the tail reads better.
+        for edge in edges[1:-1]:
+            yield count(name, f"{name} > {edge:g}", upto(edge), finite)
+            yield count(name, f"{name} <= {edge:g}", 0, upto(edge))
+        for lo, hi in pairwise(edges):
+            yield count(name, f"{lo:g} < {name} <= {hi:g}", upto(lo), upto(hi))

@@ -1,0 +1,81 @@
+"""The evaluation preset: which monitors an evaluation runs, on which frames, then the risk evaluation.
+
+Every frame is explicit, as in Evidently: ``current`` (scored records: features,
+``prediction``, ``probability``), ``reference`` (the training data, scored the same way,
+with true labels), ``labelled`` (current records whose true label is known: the test
+split in pre-prod, feedback in production) and ``held_out`` (labelled records the model
+never trained on, scored: what the drop-in-accuracy detector and global importance learn from).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from pipeline_core.data.spec import DataSpec
+from pipeline_core.monitors.drift import DriftConfig, drift
+from pipeline_core.monitors.explain import Classifier, ExplainConfig, explainability
+from pipeline_core.monitors.fairness import FairnessConfig, fairness
+from pipeline_core.monitors.mrm import risk_evaluation
+from pipeline_core.monitors.quality import QualityConfig, quality
+from pipeline_core.results import MonitorResult
+
+MONITORS = ("quality", "fairness", "drift", "explainability", "mrm")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuiteConfig:
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    fairness: FairnessConfig = field(default_factory=FairnessConfig)
+    drift: DriftConfig = field(default_factory=DriftConfig)
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
+    explain_enabled: bool = True
+
+
+def run_monitors(
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    spec: DataSpec,
+    model: Classifier,
+    labelled: pd.DataFrame | None,
+    held_out: pd.DataFrame | None,
+    model_tests: Sequence[dict[str, Any]] = (),
+    config: SuiteConfig | None = None,
+    importance: list[dict[str, Any]] | None = None,
+) -> list[MonitorResult]:
+    """Quality, fairness, drift, explainability on the given frames, then the MRM risk evaluation."""
+    config = config or SuiteConfig()
+    labels = labelled if labelled is not None else current.iloc[:0].assign(**{spec.target: pd.Series(dtype=str)})
+    results = [
+        quality(labels, reference, spec=spec, config=config.quality),
+        fairness(current, reference, spec=spec, config=config.fairness),
+        drift(current, reference, spec=spec, config=config.drift, error_reference=held_out),
+    ]
+    if config.explain_enabled:
+        results.append(
+            explainability(
+                current,
+                held_out if held_out is not None else reference,
+                spec=spec,
+                model=model,
+                config=config.explain,
+                importance=importance,
+            )
+        )
+    results.append(risk_evaluation(results, model_tests=model_tests))
+    return results
+
+
+def overall_status(results: Sequence[MonitorResult]) -> str:
+    """fail if a critical check failed; else the worst verdict among the judged checks."""
+    if any(r.failed_critical for r in results):
+        return "fail"
+    statuses = {m.status for r in results for m in r.metrics}
+    for verdict in ("fail", "warn", "insufficient"):
+        if verdict in statuses:
+            return "warn"
+    return "pass"

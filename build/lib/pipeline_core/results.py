@@ -1,0 +1,102 @@
+"""Typed check results shared by the evaluate stage and the monitors: value, threshold, verdict.
+
+A monitor returns a ``MonitorResult``; each ``Metric`` says pass / warn / fail, or
+"insufficient data: N < M" instead of a number when there are too few records to judge.
+Both serialise with ``to_dict`` / ``from_dict`` for the store and the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["pass", "warn", "fail", "insufficient", "info"]
+Direction = Literal["higher_is_better", "lower_is_better", "within_band", "none"]
+WARN_MARGIN = 0.02
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    value: float | None
+    threshold: float | None = None
+    direction: Direction = "none"
+    status: Status = "info"
+    critical: bool = False
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Metric:
+        return cls(**data)
+
+
+def judged(
+    name: str, value: float, threshold: float, *, higher: bool, critical: bool = False, detail: str = ""
+) -> Metric:
+    """A metric with its verdict: fail beyond the threshold, warn within ``WARN_MARGIN`` of it."""
+    ok = value >= threshold if higher else value <= threshold
+    near = abs(value - threshold) < WARN_MARGIN
+    status: Status = "fail" if not ok else ("warn" if near else "pass")
+    return Metric(
+        name,
+        float(value),
+        float(threshold),
+        "higher_is_better" if higher else "lower_is_better",
+        status,
+        critical,
+        detail,
+    )
+
+
+def insufficient(name: str, n: int, minimum: int, *, threshold: float | None = None, critical: bool = False) -> Metric:
+    return Metric(name, None, threshold, "none", "insufficient", critical, f"insufficient data: {n} < {minimum}")
+
+
+@dataclass
+class MonitorResult:
+    monitor: str
+    metrics: list[Metric]
+    n_records: int
+    min_records: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> Status:
+        statuses = {m.status for m in self.metrics}
+        for verdict in ("fail", "warn", "insufficient", "pass"):
+            if verdict in statuses:
+                return verdict
+        return "info"
+
+    @property
+    def failed_critical(self) -> list[Metric]:
+        return [m for m in self.metrics if m.critical and m.status == "fail"]
+
+    def metric(self, name: str) -> Metric:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(f"monitor {self.monitor!r} has no metric {name!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "monitor": self.monitor,
+            "status": self.status,
+            "n_records": self.n_records,
+            "min_records": self.min_records,
+            "metrics": [m.to_dict() for m in self.metrics],
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MonitorResult:
+        return cls(
+            data["monitor"],
+            [Metric.from_dict(m) for m in data["metrics"]],
+            int(data["n_records"]),
+            int(data["min_records"]),
+            dict(data.get("details", {})),
+        )

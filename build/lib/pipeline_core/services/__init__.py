@@ -1,0 +1,1 @@
+"""The API used by pages and the CLI; it alone holds the store and writes audit events."""

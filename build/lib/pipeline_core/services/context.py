@@ -1,0 +1,58 @@
+"""``ServiceContext``: settings, the metadata database, the artifact store and the deployment target, opened once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+
+from pipeline_core.backends.base import ArtifactStore, DeploymentTarget, ExternalMonitors, FactsheetService
+from pipeline_core.backends.factory import (
+    make_artifact_store,
+    make_deployment_target,
+    make_external_monitors,
+    make_factsheets,
+)
+from pipeline_core.config import Settings
+from pipeline_core.errors import StoreError
+from pipeline_core.store.db import Database
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    db: Database
+    artifacts: ArtifactStore
+    deployments: DeploymentTarget
+    monitors: ExternalMonitors | None = None  # OpenScale beside the local monitors, when configured
+    factsheets: FactsheetService | None = None  # AI Factsheets beside the store's facts, when configured
+    # argon2id at the library's RFC 9106 parameters (m=64 MiB, t=3, p=4); only a test suite that hashes
+    # hundreds of throwaway passwords passes a cheaper one. Verifying reads the cost from the stored hash.
+    password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_context(
+    settings: Settings | None = None, *, migrate: bool = True, password_hasher: PasswordHasher | None = None
+) -> ServiceContext:
+    """Open the stores named by ``settings`` and bring the schema up to date."""
+    settings = settings or Settings.load()
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"data folder {str(settings.data_dir)!r} cannot be created: {exc.strerror}") from exc
+    db = Database(settings.database_url)
+    if migrate:
+        db.migrate()
+    artifacts = make_artifact_store(settings)
+    return ServiceContext(
+        settings=settings,
+        db=db,
+        artifacts=artifacts,
+        deployments=make_deployment_target(settings, artifacts),
+        monitors=make_external_monitors(settings),
+        factsheets=make_factsheets(settings),
+        password_hasher=password_hasher or PasswordHasher(),
+    )

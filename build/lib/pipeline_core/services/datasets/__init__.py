@@ -1,0 +1,43 @@
+"""Datasets: registered training data, the scored payload log, the thresholds in force per spec."""
+
+from __future__ import annotations
+
+from pipeline_core.services.datasets._datasets import (
+    BUILTIN_SPECS,
+    builtin_spec,
+    load_frame,
+    register_dataset,
+    register_file,
+)
+from pipeline_core.services.datasets._payloads import (
+    PayloadWindow,
+    count_payload,
+    existing_scoring_ids,
+    read_payload,
+    recent_payload,
+    scoring_id,
+    split_scoring_id,
+    store_payload_batch,
+    store_payload_frame,
+)
+from pipeline_core.services.datasets._thresholds import in_force as thresholds_in_force
+from pipeline_core.services.datasets._thresholds import set_thresholds
+
+__all__ = [
+    "BUILTIN_SPECS",
+    "PayloadWindow",
+    "builtin_spec",
+    "count_payload",
+    "existing_scoring_ids",
+    "load_frame",
+    "read_payload",
+    "recent_payload",
+    "register_dataset",
+    "register_file",
+    "scoring_id",
+    "set_thresholds",
+    "split_scoring_id",
+    "store_payload_batch",
+    "store_payload_frame",
+    "thresholds_in_force",
+]

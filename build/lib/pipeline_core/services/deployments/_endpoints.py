@@ -1,0 +1,448 @@
+"""Deployments: put a model version behind a scoring endpoint in a space; replace, delete, roll back.
+
+A deployment is an endpoint (one per model name and space) that serves one model version
+at a time. Replacing the version keeps the endpoint and its keys: the new artifact is
+loaded and verified first, then the row switches in one transaction, and the scoring
+service swaps models only once the new one is loaded, so no request fails. Every switch
+is a revision, which is what rollback walks back along. API keys are random tokens stored
+as sha256 (they carry 256 bits of entropy, so a slow hash adds nothing but latency).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pipeline_core.backends.base import ModelToServe, ServedModel
+from pipeline_core.data.spec import DataSpec
+from pipeline_core.errors import ConflictError, DeploymentError, NotFoundError, PipelineError
+from pipeline_core.model_io import load_model
+from pipeline_core.services import audit, integrations, lookup
+from pipeline_core.services.authz import Principal, require
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.store.db import utcnow
+from pipeline_core.store.models import (
+    SPACES,
+    Dataset,
+    Deployment,
+    DeploymentKey,
+    DeploymentRevision,
+    ModelVersion,
+)
+
+KEY_PREFIX = "mlk_"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeploymentInfo:
+    id: int
+    name: str
+    space: str
+    status: str
+    model_version_id: int
+    model_name: str
+    model_version: int
+    artifact_sha256: str
+    scoring_path: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    deployment: DeploymentInfo
+    created: bool
+    api_key: str | None  # shown once, when the deployment is created
+
+
+def scoring_path(deployment_id: int) -> str:
+    return f"/ml/v4/deployments/{deployment_id}/predictions"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _info(session: Session, dep: Deployment) -> DeploymentInfo:
+    mv = session.get(ModelVersion, dep.model_version_id)
+    assert mv is not None  # foreign key
+    return DeploymentInfo(
+        dep.id,
+        dep.name,
+        dep.space,
+        dep.status,
+        mv.id,
+        mv.name,
+        mv.version,
+        mv.artifact_sha256,
+        scoring_path(dep.id),
+        dep.created_by,
+        dep.created_at,
+        dep.updated_at,
+    )
+
+
+def verify_loadable(ctx: ServiceContext, artifact_sha256: str) -> bytes:
+    """The artifact's bytes, once proven to be in the store, to hash to their name and to load as a pipeline."""
+    try:
+        artifact = ctx.artifacts.get(artifact_sha256)
+        load_model(artifact)
+    except PipelineError as exc:
+        raise DeploymentError(f"artifact {artifact_sha256} cannot be deployed: {exc}") from exc
+    except Exception as exc:
+        raise DeploymentError(f"artifact {artifact_sha256} does not load: {type(exc).__name__}: {exc}") from exc
+    return artifact
+
+
+def _new_key(session: Session, deployment_id: int, *, label: str, actor: str) -> str:
+    key = f"{KEY_PREFIX}{secrets.token_urlsafe(32)}"
+    session.add(
+        DeploymentKey(
+            deployment_id=deployment_id, key_hash=hash_key(key), label=label, created_by=actor, created_at=utcnow()
+        )
+    )
+    return key
+
+
+def _to_serve(ctx: ServiceContext, mv_id: int, space: str) -> ModelToServe:
+    """Model version ``mv_id``'s verified artifact and spec, as a deployment target takes them."""
+    with ctx.db.read() as session:
+        mv = lookup.model_version(session, mv_id)
+        dataset = session.get(Dataset, mv.dataset_id)
+        assert dataset is not None  # foreign key
+        name, version, sha, spec = mv.name, mv.version, mv.artifact_sha256, DataSpec.from_dict(dataset.spec)
+    artifact = verify_loadable(ctx, sha)  # the new version is ready before the old one is retired
+    described = f"{name} version {version} (model version {mv_id}), artifact sha256 {sha}"
+    return ModelToServe(
+        name=f"{name}-{space}", space=space, artifact=artifact, artifact_sha256=sha, spec=spec, description=described
+    )
+
+
+def _served(dep: Deployment | None) -> ServedModel | None:
+    return ServedModel.from_dict(dep.served) if dep is not None and dep.served else None
+
+
+def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str) -> DeployResult:
+    """Deploy (or replace with) model version ``mv_id`` in ``space``; no role check here.
+
+    The deployment target puts the model online first (replacing keeps the endpoint up); the
+    store records it in one transaction after. If that transaction fails, the target is put
+    back as it was, so the store and what is served never disagree.
+    """
+    if space not in SPACES:
+        raise DeploymentError(f"space {space!r} is not one of {list(SPACES)}")
+    model = _to_serve(ctx, mv_id, space)
+    with ctx.db.read() as session:
+        current = session.execute(
+            select(Deployment).where(
+                Deployment.space == space, Deployment.name == model.name, Deployment.status == "active"
+            )
+        ).scalar_one_or_none()
+        before, before_mv = _served(current), (current.model_version_id if current is not None else None)
+    served = ctx.deployments.deploy(model, replacing=before)
+    try:
+        # a new endpoint is subscribed in the external monitor service; a replaced one keeps its subscription
+        sub = (
+            integrations.openscale_subscribe(ctx, served, model)
+            if current is None
+            else (current.served or {}).get(integrations.OPENSCALE_KEY)
+        )
+        document = {**served.to_dict(), **({integrations.OPENSCALE_KEY: sub} if sub else {})}
+        return _record(ctx, actor, mv_id, space, reason=reason, served=document, sha=model.artifact_sha256)
+    except BaseException:
+        _put_back(ctx, served, before, before_mv, space)
+        raise
+
+
+def _put_back(
+    ctx: ServiceContext, served: ServedModel, before: ServedModel | None, before_mv: int | None, space: str
+) -> None:
+    """Undo ``served`` on the target after the store refused to record it."""
+    try:
+        if before is None or before_mv is None:
+            ctx.deployments.delete(served)
+        else:
+            ctx.deployments.deploy(_to_serve(ctx, before_mv, space), replacing=served)
+    except PipelineError as exc:  # the original error matters more; this one is logged
+        log.error("deployment %s could not be put back after a failed store write: %s", served.deployment_id, exc)
+
+
+def _record(
+    ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str, served: dict[str, Any], sha: str
+) -> DeployResult:
+    now = utcnow()
+    with ctx.db.write() as session:
+        mv = session.get(ModelVersion, mv_id)
+        assert mv is not None
+        dep = session.execute(
+            select(Deployment).where(
+                Deployment.space == space, Deployment.name == f"{mv.name}-{space}", Deployment.status == "active"
+            )
+        ).scalar_one_or_none()
+        key = None
+        created = dep is None
+        if dep is None:
+            dep = Deployment(
+                name=f"{mv.name}-{space}",
+                model_version_id=mv_id,
+                space=space,
+                status="active",
+                served=served,
+                created_by=actor,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(dep)
+            session.flush()
+            dep.endpoint = scoring_path(dep.id)
+            key = _new_key(session, dep.id, label="created with the deployment", actor=actor)
+            previous = None
+        else:
+            previous = dep.model_version_id
+            session.execute(
+                update(DeploymentRevision)
+                .where(DeploymentRevision.deployment_id == dep.id, DeploymentRevision.ended_at.is_(None))
+                .values(ended_at=now)
+            )
+            dep.model_version_id, dep.updated_at = mv_id, now
+        dep.served = served
+        session.add(
+            DeploymentRevision(
+                deployment_id=dep.id,
+                model_version_id=mv_id,
+                artifact_sha256=sha,
+                reason=reason,
+                actor=actor,
+                started_at=now,
+            )
+        )
+        if space == "prod":
+            if previous is not None and previous != mv_id:
+                session.execute(update(ModelVersion).where(ModelVersion.id == previous).values(state="retired"))
+            mv.state = "in_production"
+        elif space == "preprod" and mv.state == "trained":
+            mv.state = "in_preprod"
+        audit.record(
+            session,
+            actor=actor,
+            action="deployment.created" if created else "deployment.replaced",
+            object_type="deployment",
+            object_id=dep.id,
+            details={
+                "space": space,
+                "model_version_id": mv_id,
+                "previous_model_version_id": previous,
+                "artifact_sha256": sha,
+                "reason": reason,
+                "backend": served["backend"],
+                "served_as": served["deployment_id"],
+            },
+        )
+        info = _info(session, dep)
+    return DeployResult(info, created, key)
+
+
+def deploy(ctx: ServiceContext, actor: Principal, model_version_id: int, *, space: str) -> DeployResult:
+    """Deploy to dev or preprod. Production is reached only through an approval."""
+    if space == "prod":
+        raise DeploymentError("deploying to prod goes through approve() and its production deployment check")
+    require(actor, "deploy_nonprod")
+    return _put(ctx, actor.username, model_version_id, space, reason="deploy")
+
+
+def issue_key(ctx: ServiceContext, actor: Principal, deployment_id: int, *, label: str) -> str:
+    """A new API key for a deployment (data scientists and admins; the pipeline as system)."""
+    if actor.role != "system":
+        require(actor, "deploy_nonprod")
+    with ctx.db.write() as session:
+        dep = session.get(Deployment, deployment_id)
+        if dep is None or dep.status != "active":
+            raise NotFoundError(f"deployment {deployment_id} does not exist or was deleted")
+        key = _new_key(session, deployment_id, label=label, actor=actor.username)
+        audit.record(
+            session,
+            actor=actor.username,
+            action="deployment.key_issued",
+            object_type="deployment",
+            object_id=deployment_id,
+            details={"label": label},
+        )
+    return key
+
+
+def revoke_key(ctx: ServiceContext, actor: Principal, key: str) -> None:
+    with ctx.db.write() as session:
+        row = session.execute(select(DeploymentKey).where(DeploymentKey.key_hash == hash_key(key))).scalar_one_or_none()
+        if row is None:
+            raise NotFoundError("no such API key")
+        row.revoked_at = utcnow()
+        audit.record(
+            session,
+            actor=actor.username,
+            action="deployment.key_revoked",
+            object_type="deployment",
+            object_id=row.deployment_id,
+            details={"label": row.label},
+        )
+
+
+def delete_deployment(ctx: ServiceContext, actor: Principal, deployment_id: int) -> None:
+    """Retire a dev or preprod endpoint; prod is replaced or rolled back, never just deleted."""
+    require(actor, "delete_deployment")
+    with ctx.db.read() as session:
+        found = session.get(Deployment, deployment_id)
+        if found is None or found.status != "active":
+            raise NotFoundError(f"deployment {deployment_id} does not exist or was already deleted")
+        if found.space == "prod":
+            raise DeploymentError("a prod deployment is replaced through an approval or rolled back, not deleted")
+        served = _served(found)
+    if served is not None:  # taken down on the target first: if that fails, the store still says it is up
+        ctx.deployments.delete(served)
+    with ctx.db.write() as session:
+        dep = session.get(Deployment, deployment_id)
+        if dep is None or dep.status != "active":
+            raise NotFoundError(f"deployment {deployment_id} does not exist or was already deleted")
+        now = utcnow()
+        dep.status, dep.retired_at = "deleted", now
+        session.execute(
+            update(DeploymentRevision)
+            .where(DeploymentRevision.deployment_id == dep.id, DeploymentRevision.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+        session.execute(
+            update(DeploymentKey)
+            .where(DeploymentKey.deployment_id == dep.id, DeploymentKey.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        audit.record(
+            session, actor=actor.username, action="deployment.deleted", object_type="deployment", object_id=dep.id
+        )
+
+
+def rollback(
+    ctx: ServiceContext, actor: Principal, *, deployment_id: int | None = None, model_name: str | None = None
+) -> DeployResult:
+    """Serve the model version that the prod deployment served before the current one."""
+    require(actor, "rollback")
+    with ctx.db.read() as session:
+        query = select(Deployment).where(Deployment.space == "prod", Deployment.status == "active")
+        if deployment_id is not None:
+            query = query.where(Deployment.id == deployment_id)
+        if model_name is not None:
+            query = query.where(Deployment.name == f"{model_name}-prod")
+        deps = list(session.execute(query).scalars())
+        if len(deps) != 1:
+            what = "no prod deployment" if not deps else f"{len(deps)} prod deployments; name one"
+            raise DeploymentError(f"cannot roll back: {what}")
+        dep = deps[0]
+        revisions = list(
+            session.execute(
+                select(DeploymentRevision)
+                .where(DeploymentRevision.deployment_id == dep.id)
+                .order_by(DeploymentRevision.id.desc())
+            ).scalars()
+        )
+    current = dep.model_version_id
+    previous = next((r.model_version_id for r in revisions if r.model_version_id != current), None)
+    if previous is None:
+        raise ConflictError(f"deployment {dep.id} has served only model version {current}; nothing to roll back to")
+    return _put(ctx, actor.username, previous, "prod", reason="rollback")
+
+
+def served_model(ctx: ServiceContext, deployment_id: int) -> ServedModel | None:
+    """Where the deployment target serves an active deployment (None for ones made before targets were recorded)."""
+    with ctx.db.read() as session:
+        dep = session.get(Deployment, deployment_id)
+        if dep is None or dep.status != "active":
+            raise NotFoundError(f"deployment {deployment_id} does not exist or was deleted")
+        return _served(dep)
+
+
+def list_deployments(ctx: ServiceContext, actor: Principal, *, include_deleted: bool = False) -> list[DeploymentInfo]:
+    require(actor, "view")
+    with ctx.db.read() as session:
+        query = select(Deployment).order_by(Deployment.space, Deployment.id)
+        if not include_deleted:
+            query = query.where(Deployment.status == "active")
+        return [_info(session, d) for d in session.execute(query).scalars()]
+
+
+def get_deployment(ctx: ServiceContext, deployment_id: int) -> DeploymentInfo:
+    with ctx.db.read() as session:
+        dep = session.get(Deployment, deployment_id)
+        if dep is None:
+            raise NotFoundError(f"deployment {deployment_id} does not exist")
+        return _info(session, dep)
+
+
+def revisions(ctx: ServiceContext, deployment_id: int) -> list[tuple[int, str, str, datetime, datetime | None]]:
+    """(model_version_id, reason, actor, started_at, ended_at), oldest first."""
+    with ctx.db.read() as session:
+        rows = session.execute(
+            select(DeploymentRevision)
+            .where(DeploymentRevision.deployment_id == deployment_id)
+            .order_by(DeploymentRevision.id)
+        ).scalars()
+        return [(r.model_version_id, r.reason, r.actor, r.started_at, r.ended_at) for r in rows]
+
+
+@dataclass(frozen=True)
+class ServingEntry:
+    """What the scoring service needs to serve one deployment."""
+
+    deployment_id: int
+    model_version_id: int
+    artifact_sha256: str
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ServingSnapshot:
+    deployments: dict[int, ServingEntry]
+    keys: dict[str, int]  # sha256 of key -> deployment id
+
+
+def serving_snapshot(ctx: ServiceContext) -> ServingSnapshot:
+    """Every active deployment and unrevoked key, read in one transaction."""
+    with ctx.db.read() as session:
+        rows = session.execute(
+            select(Deployment.id, ModelVersion.id, ModelVersion.artifact_sha256, Dataset.spec)
+            .join(ModelVersion, ModelVersion.id == Deployment.model_version_id)
+            .join(Dataset, Dataset.id == ModelVersion.dataset_id)
+            .where(Deployment.status == "active")
+        ).all()
+        keys = session.execute(
+            select(DeploymentKey.key_hash, DeploymentKey.deployment_id)
+            .join(Deployment, Deployment.id == DeploymentKey.deployment_id)
+            .where(DeploymentKey.revoked_at.is_(None), Deployment.status == "active")
+        ).all()
+    return ServingSnapshot(
+        deployments={int(d): ServingEntry(int(d), int(m), str(s), dict(spec)) for d, m, s, spec in rows},
+        keys={str(h): int(d) for h, d in keys},
+    )
+
+
+def deployment_spec(ctx: ServiceContext, deployment_id: int) -> DataSpec:
+    """The spec of the model an active deployment serves."""
+    with ctx.db.read() as session:
+        row = session.execute(
+            select(Dataset.spec)
+            .join(ModelVersion, ModelVersion.dataset_id == Dataset.id)
+            .join(Deployment, Deployment.model_version_id == ModelVersion.id)
+            .where(Deployment.id == deployment_id, Deployment.status == "active")
+        ).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError(f"deployment {deployment_id} does not exist or was deleted")
+    return DataSpec.from_dict(dict(row))

@@ -1,0 +1,58 @@
+"""Governance: approvals and rejections, the audit log, factsheets, validation reports, users."""
+
+from __future__ import annotations
+
+from pipeline_core.services.governance._approvals import (
+    ApprovalOutcome,
+    Candidate,
+    ProductionCheck,
+    approve,
+    decision_refused,
+    decisions,
+    deploy_approved,
+    failed_critical,
+    production_check,
+    reject,
+    review_queue,
+)
+from pipeline_core.services.governance._audit_log import chain_status, list_events
+from pipeline_core.services.governance._factsheets import factsheet, factsheet_html, factsheet_json
+from pipeline_core.services.governance._reports import validation_report
+from pipeline_core.services.governance._users import (
+    MIN_PASSWORD_LENGTH,
+    add_user,
+    authenticate,
+    get_principal,
+    list_users,
+    set_password,
+    set_role,
+    user_count,
+)
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "ApprovalOutcome",
+    "Candidate",
+    "ProductionCheck",
+    "add_user",
+    "approve",
+    "authenticate",
+    "chain_status",
+    "decision_refused",
+    "decisions",
+    "deploy_approved",
+    "factsheet",
+    "factsheet_html",
+    "factsheet_json",
+    "failed_critical",
+    "get_principal",
+    "list_events",
+    "list_users",
+    "production_check",
+    "reject",
+    "review_queue",
+    "set_password",
+    "set_role",
+    "user_count",
+    "validation_report",
+]

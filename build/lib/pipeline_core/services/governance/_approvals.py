@@ -1,0 +1,322 @@
+"""Approvals: a validator approves or rejects a candidate; approval deploys it to prod.
+
+``approve`` is the only road to production. It records who approved which model version
+*and which artifact hash*, citing which pre-prod evaluations, then runs the production
+deployment check and deploys. The decision is taken under the store's write lock on the
+model version, so concurrent approvals of one candidate yield one approval and one
+deployment; the others are told it was already decided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline_core.errors import ApprovalError, ConflictError, PermissionDenied, PipelineError
+from pipeline_core.services import audit, integrations, lookup
+from pipeline_core.services.authz import Principal, require
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.deployments import DeploymentInfo
+from pipeline_core.services.deployments._endpoints import _put
+from pipeline_core.store.db import utcnow
+from pipeline_core.store.models import Approval, Evaluation, ModelVersion, Run
+
+
+@dataclass(frozen=True)
+class ProductionCheck:
+    """The production deployment check: may this exact artifact go to prod?"""
+
+    passed: bool
+    reasons: list[str]
+    approval_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "reasons": self.reasons, "approval_id": self.approval_id}
+
+
+@dataclass
+class ApprovalOutcome:
+    approval_id: int
+    check: ProductionCheck
+    deployment: DeploymentInfo | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _candidate(session: Session, model_version_id: int) -> ModelVersion:
+    # FOR UPDATE on PostgreSQL; SQLite's write transactions already hold the database lock.
+    return lookup.model_version(session, model_version_id, for_update=True)
+
+
+def _authors(session: Session, mv: ModelVersion) -> set[str]:
+    run = session.get(Run, mv.run_id)
+    return {mv.created_by, *([run.created_by] if run else [])}
+
+
+def _check_decider(session: Session, actor: Principal, mv: ModelVersion, action: str) -> None:
+    if actor.username in _authors(session, mv):
+        raise PermissionDenied(
+            f"{actor.username} trained or launched model version {mv.id}; a validator may not {action} their own model"
+        )
+    if mv.state != "awaiting_review":
+        raise ConflictError(f"model version {mv.id} is {mv.state}, not awaiting review; it was already decided")
+
+
+def _evaluations(session: Session, mv: ModelVersion, evidence: Sequence[int] | None) -> list[Evaluation]:
+    if evidence is None:
+        return list(
+            session.execute(
+                select(Evaluation).where(Evaluation.model_version_id == mv.id, Evaluation.space == "preprod")
+            ).scalars()
+        )
+    found = []
+    for evaluation_id in evidence:
+        ev = session.get(Evaluation, evaluation_id)
+        if ev is None or ev.model_version_id != mv.id or ev.space != "preprod":
+            raise ApprovalError(f"evaluation {evaluation_id} is not a pre-prod evaluation of model version {mv.id}")
+        found.append(ev)
+    return found
+
+
+def failed_critical(evaluations: Sequence[Evaluation]) -> list[str]:
+    """'metric value < threshold (evaluation N)' for every failed critical check."""
+    failed = []
+    for ev in evaluations:
+        for check in ev.results.get("checks", []):
+            if check.get("critical") and check.get("status") == "fail":
+                value = "no value" if check.get("value") is None else f"{check['value']:.4f}"
+                threshold = "" if check.get("threshold") is None else f" fails threshold {check['threshold']:.2f}"
+                failed.append(f"{check['name']} {value}{threshold} (evaluation {ev.id})")
+    return failed
+
+
+def approve(
+    ctx: ServiceContext,
+    actor: Principal,
+    model_version_id: int,
+    *,
+    comment: str,
+    artifact_sha256: str,
+    evidence: Sequence[int] | None = None,
+    override_reason: str | None = None,
+) -> ApprovalOutcome:
+    """Approve the candidate's exact artifact, then run the production check and deploy to prod."""
+    require(actor, "approve")
+    if not comment or not comment.strip():
+        raise ApprovalError("an approval needs a comment saying why")
+    override = override_reason.strip() if override_reason and override_reason.strip() else None
+    with ctx.db.write() as session:
+        mv = _candidate(session, model_version_id)
+        _check_decider(session, actor, mv, "approve")
+        if artifact_sha256 != mv.artifact_sha256:
+            raise ApprovalError(
+                f"the approval names artifact {artifact_sha256} but model version {mv.id} is {mv.artifact_sha256}"
+            )
+        evaluations = _evaluations(session, mv, evidence)
+        if not evaluations:
+            raise ApprovalError(f"model version {mv.id} has no pre-prod evaluation to cite")
+        failed = failed_critical(evaluations)
+        if failed and override is None:
+            raise ApprovalError(
+                "critical threshold(s) failed: " + "; ".join(failed) + ". Approving needs an override with a reason"
+            )
+        approval = Approval(
+            model_version_id=mv.id,
+            artifact_sha256=mv.artifact_sha256,
+            outcome="approved",
+            comment=comment.strip(),
+            evidence={"evaluation_ids": [e.id for e in evaluations]},
+            override_reason=override,
+            decided_by=actor.username,
+            decided_at=utcnow(),
+        )
+        session.add(approval)
+        session.flush()
+        mv.state = "approved"
+        audit.record(
+            session,
+            actor=actor.username,
+            action="model_version.approved",
+            object_type="model_version",
+            object_id=mv.id,
+            details={
+                "approval_id": approval.id,
+                "artifact_sha256": mv.artifact_sha256,
+                "evidence": approval.evidence,
+                "override": override,
+            },
+        )
+        approval_id = approval.id
+    synced = integrations.openscale_record_decision(ctx, model_version_id, approved=True, actor=actor.username)
+    outcome = ApprovalOutcome(approval_id, production_check(ctx, model_version_id))
+    if not outcome.check.passed:
+        outcome.error = "production deployment check failed: " + "; ".join(outcome.check.reasons)
+        return outcome
+    try:
+        outcome.deployment = _put(ctx, actor.username, model_version_id, "prod", reason="approval").deployment
+    except PipelineError as exc:
+        outcome.error = f"approved, but the prod deployment failed: {exc}"
+    if synced is not None and outcome.error is None:
+        outcome.error = f"approved and deployed, but OpenScale's risk evaluation status was not set: {synced}"
+    published = integrations.factsheets_publish_decision(
+        ctx, model_version_id, approved=True, actor=actor.username, comment=comment.strip(), decided_at=utcnow()
+    )
+    if published is not None and outcome.error is None:
+        outcome.error = f"approved and deployed, but AI Factsheets was not updated: {published}"
+    return outcome
+
+
+def deploy_approved(ctx: ServiceContext, actor: Principal, model_version_id: int) -> DeploymentInfo:
+    """Deploy an already-approved model version to prod (after a failed first attempt)."""
+    require(actor, "approve")
+    check = production_check(ctx, model_version_id)
+    if not check.passed:
+        raise ApprovalError("production deployment check failed: " + "; ".join(check.reasons))
+    return _put(ctx, actor.username, model_version_id, "prod", reason="approval").deployment
+
+
+def production_check(ctx: ServiceContext, model_version_id: int) -> ProductionCheck:
+    """An approval of this version *and* its artifact hash; cited evaluations without failed critical
+    thresholds unless overridden; the stored artifact still hashes to what was approved."""
+    reasons: list[str] = []
+    with ctx.db.read() as session:
+        mv = session.get(ModelVersion, model_version_id)
+        if mv is None:
+            return ProductionCheck(False, [f"model version {model_version_id} does not exist"])
+        approvals = list(
+            session.execute(
+                select(Approval)
+                .where(Approval.model_version_id == mv.id, Approval.outcome == "approved")
+                .order_by(Approval.id.desc())
+            ).scalars()
+        )
+        approval = next((a for a in approvals if a.artifact_sha256 == mv.artifact_sha256), None)
+        if approval is None:
+            if approvals:
+                reasons.append(
+                    f"the approval of model version {mv.id} is for artifact {approvals[0].artifact_sha256}, "
+                    f"not {mv.artifact_sha256}"
+                )
+            else:
+                reasons.append(f"model version {mv.id} has no approval")
+            return ProductionCheck(False, reasons)
+        cited = [session.get(Evaluation, i) for i in approval.evidence.get("evaluation_ids", [])]
+        failed = failed_critical([e for e in cited if e is not None])
+        if failed and not approval.override_reason:
+            reasons.append("critical threshold(s) failed without an override: " + "; ".join(failed))
+        if mv.state not in ("approved", "in_production", "retired"):
+            reasons.append(f"model version {mv.id} is {mv.state}")
+    try:
+        ctx.artifacts.get(mv.artifact_sha256)
+    except PipelineError as exc:
+        reasons.append(f"artifact check: {exc}")
+    return ProductionCheck(not reasons, reasons or ["approval, evidence and artifact hash all hold"], approval.id)
+
+
+def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comment: str) -> int:
+    """Reject the candidate, with a comment; returns the decision's id."""
+    require(actor, "reject")
+    if not comment or not comment.strip():
+        raise ApprovalError("a rejection needs a comment saying why")
+    with ctx.db.write() as session:
+        mv = _candidate(session, model_version_id)
+        _check_decider(session, actor, mv, "reject")
+        decision = Approval(
+            model_version_id=mv.id,
+            artifact_sha256=mv.artifact_sha256,
+            outcome="rejected",
+            comment=comment.strip(),
+            evidence={},
+            override_reason=None,
+            decided_by=actor.username,
+            decided_at=utcnow(),
+        )
+        session.add(decision)
+        session.flush()
+        mv.state = "rejected"
+        audit.record(
+            session,
+            actor=actor.username,
+            action="model_version.rejected",
+            object_type="model_version",
+            object_id=mv.id,
+            details={"approval_id": decision.id, "comment": comment.strip()},
+        )
+        decision_id = decision.id
+    integrations.openscale_record_decision(ctx, model_version_id, approved=False, actor=actor.username)
+    integrations.factsheets_publish_decision(
+        ctx, model_version_id, approved=False, actor=actor.username, comment=comment.strip(), decided_at=utcnow()
+    )
+    return decision_id
+
+
+@dataclass(frozen=True)
+class Candidate:
+    model_version_id: int
+    name: str
+    version: int
+    artifact_sha256: str
+    created_by: str
+    metrics: dict[str, Any]
+    evaluation_ids: list[int]
+
+
+def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
+    """Model versions awaiting review, oldest first."""
+    require(actor, "view")
+    with ctx.db.read() as session:
+        mvs = list(
+            session.execute(
+                select(ModelVersion).where(ModelVersion.state == "awaiting_review").order_by(ModelVersion.id)
+            ).scalars()
+        )
+        out = []
+        for mv in mvs:
+            ids = list(
+                session.execute(
+                    select(Evaluation.id).where(Evaluation.model_version_id == mv.id, Evaluation.space == "preprod")
+                ).scalars()
+            )
+            out.append(Candidate(mv.id, mv.name, mv.version, mv.artifact_sha256, mv.created_by, dict(mv.metrics), ids))
+    return out
+
+
+def decisions(ctx: ServiceContext, actor: Principal, *, limit: int = 20) -> list[dict[str, Any]]:
+    """Recent approvals and rejections, newest first: which version, who, when, why."""
+    require(actor, "view")
+    with ctx.db.read() as session:
+        rows = session.execute(
+            select(Approval, ModelVersion.name, ModelVersion.version)
+            .join(ModelVersion, ModelVersion.id == Approval.model_version_id)
+            .order_by(Approval.id.desc())
+            .limit(limit)
+        ).all()
+        return [
+            {
+                "model_version_id": a.model_version_id,
+                "model": f"{name} v{version}",
+                "outcome": a.outcome,
+                "decided_by": a.decided_by,
+                "decided_at": a.decided_at,
+                "comment": a.comment,
+                "override": a.override_reason or "",
+                "evidence": a.evidence.get("evaluation_ids", []),
+            }
+            for a, name, version in rows
+        ]
+
+
+def decision_refused(ctx: ServiceContext, actor: Principal, model_version_id: int) -> str | None:
+    """Why ``actor`` may not approve or reject this candidate, or None when they may (the UI shows it)."""
+    try:
+        require(actor, "approve")
+        with ctx.db.read() as session:
+            mv = lookup.model_version(session, model_version_id)
+            _check_decider(session, actor, mv, "approve or reject")
+    except PipelineError as exc:
+        return str(exc)
+    return None

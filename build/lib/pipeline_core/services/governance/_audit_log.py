@@ -1,0 +1,56 @@
+"""Reading the audit log: events filtered by actor, action and object, and the chain's status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from pipeline_core.services.audit import ChainStatus, verify_chain
+from pipeline_core.services.authz import Principal, require
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.store.models import AuditEvent
+
+
+def list_events(
+    ctx: ServiceContext,
+    actor: Principal,
+    *,
+    who: str | None = None,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Events newest first; ``action`` matches a prefix (``model_version.`` for all of them)."""
+    require(actor, "view")
+    query = select(AuditEvent)
+    if who:
+        query = query.where(AuditEvent.actor == who)
+    if action:
+        query = query.where(AuditEvent.action.startswith(action, autoescape=True))
+    if object_type:
+        query = query.where(AuditEvent.object_type == object_type)
+    if object_id is not None:
+        query = query.where(AuditEvent.object_id == str(object_id))
+    with ctx.db.read() as session:
+        events = session.execute(query.order_by(AuditEvent.seq.desc()).limit(limit)).scalars().all()
+        return [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "object": f"{e.object_type} {e.object_id}",
+                "details": e.details,
+                "hash": e.hash[:12],
+            }
+            for e in events
+        ]
+
+
+def chain_status(ctx: ServiceContext, actor: Principal) -> ChainStatus:
+    """Every event's hash recomputed: intact, or the first event that was edited or removed."""
+    require(actor, "view")
+    with ctx.db.read() as session:
+        return verify_chain(session)

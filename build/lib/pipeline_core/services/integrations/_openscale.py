@@ -1,0 +1,138 @@
+"""Keeps the external monitor service (IBM OpenScale) in step with the product: subscriptions, records, decisions.
+
+With ``monitor_backend = "ibm"`` every deployment watsonx.ai serves is subscribed in
+OpenScale when it is created; records scored through the product and labelled feedback
+are logged to the subscription; an evaluation runs OpenScale's monitors and stores their
+measurements as an evaluation of its own (``data_window.source = "openscale"``) beside the
+local one, judged by the same thresholds; approving or rejecting a candidate sets the
+risk evaluation status of its pre-prod subscription. Without an external monitor service
+every function here does nothing and says so by returning None.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from pipeline_core.backends.base import ModelToServe, MonitorSubscription, ServedModel
+from pipeline_core.data.spec import DataSpec
+from pipeline_core.errors import PipelineError
+from pipeline_core.monitors.mrm import risk_evaluation
+from pipeline_core.services import audit
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.datasets import count_payload
+from pipeline_core.store.models import Deployment, FeedbackRecord
+
+log = logging.getLogger(__name__)
+KEY = "openscale"  # where a deployment's ``served`` document keeps its subscription
+
+
+def subscribe(ctx: ServiceContext, served: ServedModel, model: ModelToServe) -> dict[str, Any] | None:
+    """Subscribe a deployment the external target serves; None when there is nothing to subscribe."""
+    if ctx.monitors is None or served.backend == "local":
+        return None
+    return ctx.monitors.subscribe(served, spec=model.spec, model_name=model.name).to_dict()
+
+
+def subscription_of(served: dict[str, Any] | None) -> MonitorSubscription | None:
+    return MonitorSubscription.from_dict(served[KEY]) if served and served.get(KEY) else None
+
+
+def _subscription(ctx: ServiceContext, deployment_id: int) -> MonitorSubscription | None:
+    if ctx.monitors is None:
+        return None
+    with ctx.db.read() as session:
+        dep = session.get(Deployment, deployment_id)
+        return subscription_of(dep.served if dep is not None else None)
+
+
+def log_scored(
+    ctx: ServiceContext,
+    deployment_id: int,
+    part: pd.DataFrame,
+    *,
+    spec: DataSpec,
+    labels: Sequence[str],
+    probabilities: Sequence[Sequence[float]],
+) -> None:
+    """Log records scored through the product (smoke tests, evaluations, the dashboard) as payload."""
+    sub = _subscription(ctx, deployment_id)
+    if sub is None or ctx.monitors is None:
+        return
+    values = json.loads(part[spec.feature_names].to_json(orient="values"))
+    ctx.monitors.log_payload(sub, fields=spec.feature_names, values=values, labels=labels, probabilities=probabilities)
+
+
+def log_feedback(ctx: ServiceContext, deployment_id: int, frame: pd.DataFrame, *, spec: DataSpec) -> None:
+    """Log labelled records (features and the true label) as feedback."""
+    sub = _subscription(ctx, deployment_id)
+    if sub is None or ctx.monitors is None:
+        return
+    columns = [*spec.feature_names, spec.target]
+    values = json.loads(frame[columns].to_json(orient="values"))
+    ctx.monitors.log_feedback(sub, fields=columns, values=values)
+
+
+def evaluate(
+    ctx: ServiceContext,
+    deployment_id: int,
+    *,
+    spec: DataSpec,
+    model_tests: Sequence[dict[str, Any]] = (),
+    feedback_records: int | None = None,
+) -> tuple[list[Any], dict[str, Any]] | None:
+    """Run the external monitors now: (results with their MRM summary, data window); None without them."""
+    sub = _subscription(ctx, deployment_id)
+    if sub is None or ctx.monitors is None:
+        return None
+    payload = count_payload(ctx, deployment_id=deployment_id)
+    if feedback_records is None:
+        with ctx.db.read() as session:
+            query = (
+                select(func.count()).select_from(FeedbackRecord).where(FeedbackRecord.deployment_id == deployment_id)
+            )
+            feedback_records = int(session.execute(query).scalar() or 0)
+    records = {"quality": feedback_records, "fairness": payload, "drift": payload}
+    results = ctx.monitors.evaluate(sub, spec=spec, records=records)
+    results.append(risk_evaluation(results, model_tests=model_tests))
+    window = {
+        "source": KEY,
+        "subscription_id": sub.subscription_id,
+        "feedback_records": feedback_records,
+        "payload_records": payload,
+    }
+    return results, window
+
+
+def record_decision(ctx: ServiceContext, model_version_id: int, *, approved: bool, actor: str) -> str | None:
+    """Set the candidate's pre-prod subscription's risk evaluation status; the error text if that failed."""
+    if ctx.monitors is None:
+        return None
+    with ctx.db.read() as session:
+        deps = session.execute(
+            select(Deployment).where(Deployment.model_version_id == model_version_id, Deployment.space == "preprod")
+        ).scalars()
+        subs = [s for s in (subscription_of(d.served) for d in deps) if s is not None]
+    if not subs:
+        return None
+    try:
+        for sub in subs:
+            ctx.monitors.set_risk_status(sub, approved=approved)
+    except PipelineError as exc:  # the decision stands; that OpenScale missed it is recorded, not swallowed
+        log.error("risk evaluation status of model version %s not set in OpenScale: %s", model_version_id, exc)
+        with ctx.db.write() as session:
+            audit.record(
+                session,
+                actor=actor,
+                action="model_version.risk_status_not_synced",
+                object_type="model_version",
+                object_id=model_version_id,
+                details={"error": str(exc)},
+            )
+        return str(exc)
+    return None

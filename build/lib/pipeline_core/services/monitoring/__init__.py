@@ -1,0 +1,53 @@
+"""Monitoring: evaluations of a deployment's monitors, labelled feedback, alerts."""
+
+from __future__ import annotations
+
+from pipeline_core.services.monitoring._evaluations import (
+    EvaluationError,
+    EvaluationOutcome,
+    ModelFrames,
+    acknowledge_alert,
+    checks,
+    drifted_records,
+    due_deployments,
+    evaluate_deployment,
+    evaluate_externally,
+    feedback_frame,
+    list_alerts,
+    list_evaluations,
+    list_retraining_requests,
+    model_frames,
+    results_document,
+    score_frame,
+    store_evaluation,
+)
+from pipeline_core.services.monitoring._feedback import (
+    FeedbackBatch,
+    count_feedback,
+    parse_feedback,
+    upload_feedback,
+)
+
+__all__ = [
+    "EvaluationError",
+    "EvaluationOutcome",
+    "FeedbackBatch",
+    "ModelFrames",
+    "acknowledge_alert",
+    "checks",
+    "count_feedback",
+    "drifted_records",
+    "due_deployments",
+    "evaluate_deployment",
+    "evaluate_externally",
+    "feedback_frame",
+    "list_alerts",
+    "list_evaluations",
+    "list_retraining_requests",
+    "model_frames",
+    "parse_feedback",
+    "results_document",
+    "score_frame",
+    "store_evaluation",
+    "upload_feedback",
+]

@@ -1,0 +1,199 @@
+"""Runs: launch, cancel, look up, list; and the reaper of runs whose worker died."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from pipeline_core.data.load import parse_csv_bytes
+from pipeline_core.data.spec import DataSpec
+from pipeline_core.errors import ConflictError, NotFoundError
+from pipeline_core.params import RunParams
+from pipeline_core.pipeline import STAGE_NAMES, STAGES
+from pipeline_core.services import audit
+from pipeline_core.services.authz import Principal, require
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.datasets import register_dataset, register_file
+from pipeline_core.store.db import utcnow
+from pipeline_core.store.models import Dataset, ModelVersion, Run, StageResult, Worker
+
+FINISHED = ("succeeded", "failed", "cancelled")
+# The pure pipeline stages, then the ones the runner does against services, with their titles.
+SERVICE_STAGE_TITLES: dict[str, str] = {
+    "model_tests": "Model tests",
+    "deploy": "Deploy to pre-prod",
+    "evaluate": "Evaluate in pre-prod",
+}
+SERVICE_STAGES: tuple[str, ...] = tuple(SERVICE_STAGE_TITLES)
+RUN_STAGES: tuple[str, ...] = (*STAGE_NAMES, *SERVICE_STAGES)
+STAGE_TITLES: dict[str, str] = {s.name: s.title for s in STAGES} | SERVICE_STAGE_TITLES
+
+
+def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: Dataset, params: RunParams) -> Run:
+    """Queue a run of the pre-prod pipeline on ``dataset``."""
+    require(actor, "launch_run")
+    with ctx.db.write() as session:
+        run = Run(
+            status="queued",
+            dataset_id=dataset.id,
+            params=params.to_dict(),
+            created_by=actor.username,
+            created_at=utcnow(),
+            cancel_requested=False,
+        )
+        session.add(run)
+        session.flush()
+        for position, name in enumerate(RUN_STAGES):
+            session.add(StageResult(run_id=run.id, name=name, position=position, status="pending", log=[], outputs={}))
+        audit.record(
+            session,
+            actor=actor.username,
+            action="run.queued",
+            object_type="run",
+            object_id=run.id,
+            details={"dataset_id": dataset.id, "dataset_sha256": dataset.sha256, "params": params.to_dict()},
+        )
+    return get_run(ctx, run.id)
+
+
+def launch_file_run(ctx: ServiceContext, actor: Principal, path: str, *, spec: DataSpec, params: RunParams) -> Run:
+    """Register the CSV at ``path`` as a dataset and queue a run on it."""
+    require(actor, "launch_run")
+    dataset = register_file(ctx, path, spec=spec, actor=actor.username)
+    return launch_run(ctx, actor, dataset=dataset, params=params)
+
+
+def launch_bytes_run(
+    ctx: ServiceContext, actor: Principal, data: bytes, *, name: str, spec: DataSpec, params: RunParams, source: str
+) -> Run:
+    """Register CSV ``data`` (an upload, generated demo data) as a dataset and queue a run on it."""
+    require(actor, "launch_run")
+    dataset = register_dataset(ctx, parse_csv_bytes(data, name=name), spec=spec, actor=actor.username, source=source)
+    return launch_run(ctx, actor, dataset=dataset, params=params)
+
+
+def get_run(ctx: ServiceContext, run_id: int) -> Run:
+    with ctx.db.read() as session:
+        run = session.execute(
+            select(Run).where(Run.id == run_id).options(selectinload(Run.stages), selectinload(Run.dataset))
+        ).scalar_one_or_none()
+    if run is None:
+        raise NotFoundError(f"run {run_id} does not exist")
+    return run
+
+
+def list_runs(ctx: ServiceContext, *, limit: int = 50, status: str | None = None) -> list[Run]:
+    query = select(Run).options(selectinload(Run.dataset)).order_by(Run.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Run.status == status)
+    with ctx.db.read() as session:
+        return list(session.execute(query).scalars())
+
+
+def list_model_versions(ctx: ServiceContext, *, limit: int = 50) -> list[ModelVersion]:
+    with ctx.db.read() as session:
+        return list(session.execute(select(ModelVersion).order_by(ModelVersion.id.desc()).limit(limit)).scalars())
+
+
+def model_version_for_run(ctx: ServiceContext, run_id: int) -> ModelVersion | None:
+    with ctx.db.read() as session:
+        return session.execute(select(ModelVersion).where(ModelVersion.run_id == run_id)).scalar_one_or_none()
+
+
+def cancel_run(ctx: ServiceContext, actor: Principal, run_id: int) -> Run:
+    """Cancel a queued run now, or ask the worker of a running one to stop at the next stage."""
+    require(actor, "cancel_run")
+    with ctx.db.write() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NotFoundError(f"run {run_id} does not exist")
+        if run.status in FINISHED:
+            raise ConflictError(f"run {run_id} is already {run.status}; there is nothing to cancel")
+        if run.status == "queued":
+            run.status = "cancelled"
+            run.finished_at = utcnow()
+            run.error = f"cancelled by {actor.username} before it started"
+            session.execute(update(StageResult).where(StageResult.run_id == run_id).values(status="cancelled"))
+        run.cancel_requested = True
+        audit.record(
+            session,
+            actor=actor.username,
+            action="run.cancel_requested",
+            object_type="run",
+            object_id=run_id,
+            details={"status": run.status},
+        )
+    return get_run(ctx, run_id)
+
+
+def live_workers(ctx: ServiceContext) -> list[Worker]:
+    """Workers that have beaten within the heartbeat timeout and not stopped."""
+    cutoff = utcnow() - timedelta(seconds=ctx.settings.heartbeat_timeout)
+    with ctx.db.read() as session:
+        return list(
+            session.execute(select(Worker).where(Worker.stopped_at.is_(None), Worker.heartbeat_at >= cutoff)).scalars()
+        )
+
+
+def reap_stale_runs(ctx: ServiceContext, *, actor: str = "system:reaper") -> list[int]:
+    """Mark failed every running run whose worker has not beaten within the timeout."""
+    timeout = ctx.settings.heartbeat_timeout
+    cutoff = utcnow() - timedelta(seconds=timeout)
+    with ctx.db.write() as session:
+        stale = list(session.execute(select(Run).where(Run.status == "running", Run.heartbeat_at < cutoff)).scalars())
+        for run in stale:
+            run.status = "failed"
+            run.finished_at = utcnow()
+            last = run.heartbeat_at.isoformat(timespec="seconds") if run.heartbeat_at else "never"
+            run.error = (
+                f"worker {run.worker_id} stopped sending heartbeats (last {last} UTC, timeout {timeout:g} s); "
+                "the run was abandoned"
+            )
+            running = session.execute(
+                select(StageResult).where(StageResult.run_id == run.id, StageResult.status == "running")
+            ).scalars()
+            for stage in running:
+                stage.status = "failed"
+                stage.finished_at = run.finished_at
+                stage.log = [*stage.log, "worker lost: no heartbeat"]
+                run.failed_stage = stage.name
+            audit.record(
+                session,
+                actor=actor,
+                action="run.failed",
+                object_type="run",
+                object_id=run.id,
+                details={"reason": "heartbeat timeout", "worker_id": run.worker_id},
+            )
+    return [r.id for r in stale]
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    """A JSON-friendly view of a run and its stages (for the CLI and pages)."""
+    return {
+        "id": run.id,
+        "status": run.status,
+        "dataset": {"id": run.dataset_id, "name": run.dataset.name, "sha256": run.dataset.sha256},
+        "params": run.params,
+        "created_by": run.created_by,
+        "created_at": run.created_at.isoformat(timespec="seconds"),
+        "started_at": run.started_at.isoformat(timespec="seconds") if run.started_at else None,
+        "finished_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else None,
+        "worker_id": run.worker_id,
+        "error": run.error,
+        "failed_stage": run.failed_stage,
+        "stages": [
+            {
+                "name": s.name,
+                "status": s.status,
+                "duration_seconds": s.duration_seconds,
+                "gate": None if s.gate_passed is None else {"passed": s.gate_passed, "reason": s.gate_reason},
+                "log": s.log,
+                "outputs": s.outputs,
+            }
+            for s in run.stages
+        ],
+    }

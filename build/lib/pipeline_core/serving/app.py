@@ -1,0 +1,162 @@
+"""The scoring service: a FastAPI app speaking Watson Machine Learning's scoring API.
+
+``POST /ml/v4/deployments/{deployment_id}/predictions`` with a bearer API key of that
+deployment; ``GET /health``; OpenAPI docs at ``/docs``. Errors are JSON
+``{"errors": [{"code": ..., "message": ...}]}`` (WML's shape) with a 4xx status; a
+request can never reach a 500 through its payload.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipeline_core.data.columns import UNSEEN
+from pipeline_core.errors import ScoringInputError
+from pipeline_core.scoring import parse_payload, score
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.datasets import store_payload_batch
+from pipeline_core.services.deployments import hash_key
+from pipeline_core.serving.payload_log import PayloadLogger
+from pipeline_core.serving.registry import Registry
+
+log = logging.getLogger(__name__)
+
+EXAMPLE = {
+    "input_data": [
+        {
+            "fields": ["CheckingStatus", "LoanDuration", "..."],
+            "values": [["no_checking", 13, "..."]],
+        }
+    ]
+}
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"code": code, "message": message}]}, status_code=status)
+
+
+def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload: bool | None = None) -> FastAPI:
+    """The app over ``ctx``'s store; starts the deployment refresher and payload logger."""
+    limit = max_rows or ctx.settings.max_scoring_rows
+    log_payload = ctx.settings.payload_logging if log_payload is None else log_payload
+    registry = Registry(ctx, refresh_interval=ctx.settings.serving_refresh_interval)
+    logger = PayloadLogger(lambda batch: store_payload_batch(ctx, batch)) if log_payload else None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        registry.start()
+        try:
+            yield
+        finally:
+            registry.stop()
+            if logger is not None:
+                logger.close()  # drain: nothing acknowledged is lost on a clean shutdown
+
+    app = FastAPI(
+        title="MLOps governance scoring service",
+        description="Scores model deployments with the Watson Machine Learning v4 payload format.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.registry = registry
+    app.state.payload_logger = logger
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _error(400, "invalid_request", f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "deployments": registry.deployment_count,
+            "payload_pending": logger.pending if logger else 0,
+        }
+
+    @app.post(
+        "/ml/v4/deployments/{deployment_id}/predictions",
+        responses={400: {"description": "unusable payload"}, 401: {}, 403: {}, 404: {}, 413: {}},
+        openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}, "required": True}},
+    )
+    async def predictions(deployment_id: int, request: Request) -> Response:
+        body = await request.body()
+        auth = request.headers.get("authorization")
+        # Scoring is CPU work: off the event loop, so health checks and other requests keep flowing.
+        return await run_in_threadpool(_score, registry, logger, limit, deployment_id, auth, body)
+
+    return app
+
+
+def _score(
+    registry: Registry,
+    logger: PayloadLogger | None,
+    limit: int,
+    deployment_id: int,
+    authorization: str | None,
+    body: bytes,
+) -> Response:
+    if not authorization or not authorization.startswith("Bearer ") or not authorization[7:].strip():
+        return _error(401, "missing_api_key", "send the deployment's API key as 'Authorization: Bearer <key>'")
+    owner = registry.deployment_for_key(hash_key(authorization[7:].strip()))
+    if owner is None:
+        return _error(401, "invalid_api_key", "the API key is not valid (unknown or revoked)")
+    if owner != deployment_id:
+        return _error(403, "wrong_deployment", f"the API key is not a key of deployment {deployment_id}")
+    serving = registry.serving(deployment_id)
+    if serving is None:
+        return _error(404, "deployment_not_found", f"deployment {deployment_id} does not exist or was deleted")
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        pos = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        return _error(400, "malformed_json", f"the body is not valid JSON{pos}: {exc}")
+    try:
+        fields, values = parse_payload(payload, serving.loaded.spec, max_rows=limit)
+        result = score(serving.loaded, fields, values)
+    except ScoringInputError as exc:
+        return _error(exc.status, "invalid_input", str(exc))
+    except (ValueError, TypeError) as exc:  # a value the model rejects after our checks: still the caller's input
+        return _error(400, "invalid_input", f"the model cannot score this input: {exc}")
+    body_out = result.to_response()
+    body_out["model_version_id"] = serving.model_version_id
+    text = json.dumps(body_out)
+    if logger is not None:
+        # Logging costs one queue append here; the writer thread turns batches into columnar chunks.
+        positive = serving.loaded.classes.index(serving.loaded.spec.positive_label)
+        unseen = [0] * len(values)
+        for warning in result.warnings:
+            unseen[warning["record"]] += 1
+        logger.log(
+            [
+                {
+                    "request_id": result.request_id,
+                    "deployment_id": deployment_id,
+                    "model_version_id": serving.model_version_id,
+                    "n_records": len(values),
+                    "created_at": datetime.now(UTC).replace(tzinfo=None),
+                    "fields": fields,
+                    "values": values,
+                    "predictions": result.labels,
+                    "probabilities": [p[positive] for p in result.probabilities],
+                    UNSEEN: unseen,
+                }
+            ]
+        )
+    return Response(text, media_type="application/json")

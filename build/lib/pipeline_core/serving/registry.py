@@ -1,0 +1,120 @@
+"""Which deployments exist, which keys open them, and their loaded models.
+
+A background thread re-reads the store every ``refresh_interval`` seconds (and a request
+naming an unknown deployment or key triggers a read at once, shared by concurrent misses). A
+changed deployment is loaded, hash verified, *before* it replaces the entry the scorers
+use, so requests in flight finish on the old model and none fails during a replace.
+Models are cached by artifact sha256.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from pipeline_core.data.spec import DataSpec
+from pipeline_core.errors import PipelineError
+from pipeline_core.model_io import load_model
+from pipeline_core.scoring import LoadedModel
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.deployments import ServingEntry, serving_snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Serving:
+    deployment_id: int
+    model_version_id: int
+    artifact_sha256: str
+    loaded: LoadedModel
+
+
+class Registry:
+    def __init__(self, ctx: ServiceContext, *, refresh_interval: float = 0.5) -> None:
+        self.ctx = ctx
+        self.refresh_interval = refresh_interval
+        self._serving: dict[int, Serving] = {}
+        self._keys: dict[str, int] = {}
+        self._models: dict[str, LoadedModel] = {}
+        self._lock = threading.Lock()
+        self._last_refresh = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.refresh()
+        self._thread = threading.Thread(target=self._loop, name="deployment-refresh", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.refresh_interval):
+            try:
+                self.refresh()
+            except Exception:
+                log.exception("refreshing deployments failed")
+
+    def _load(self, entry: ServingEntry) -> LoadedModel:
+        cached = self._models.get(entry.artifact_sha256)
+        if cached is not None:
+            return cached
+        model = load_model(self.ctx.artifacts.get(entry.artifact_sha256))  # hash verified by get()
+        loaded = LoadedModel.build(model, DataSpec.from_dict(entry.spec))
+        self._models[entry.artifact_sha256] = loaded
+        return loaded
+
+    def refresh(self, *, unless_since: float | None = None) -> None:
+        """Re-read the store; with ``unless_since``, skip if a read started after that moment."""
+        with self._lock:
+            if unless_since is not None and self._last_refresh >= unless_since:
+                return  # someone refreshed while we waited for the lock: their view is new enough
+            started = time.monotonic()
+            snapshot = serving_snapshot(self.ctx)
+            serving: dict[int, Serving] = {}
+            for dep_id, entry in snapshot.deployments.items():
+                current = self._serving.get(dep_id)
+                if current is not None and current.artifact_sha256 == entry.artifact_sha256:
+                    serving[dep_id] = current
+                    continue
+                try:
+                    serving[dep_id] = Serving(dep_id, entry.model_version_id, entry.artifact_sha256, self._load(entry))
+                except (PipelineError, Exception) as exc:  # noqa: BLE001 - keep the old model rather than none
+                    log.error("deployment %s: model %s not loaded: %s", dep_id, entry.artifact_sha256, exc)
+                    if current is not None:
+                        serving[dep_id] = current
+            live = {s.artifact_sha256 for s in serving.values()}
+            self._models = {sha: m for sha, m in self._models.items() if sha in live}
+            # Swap whole dicts: readers see either the old or the new mapping, never a mix.
+            self._serving = serving
+            self._keys = dict(snapshot.keys)
+            self._last_refresh = started
+
+    def _refresh_on_miss(self) -> None:
+        # A key or deployment created a moment ago must work at once, and a flood of unknown keys
+        # must not become a flood of queries: concurrent misses share one read.
+        self.refresh(unless_since=time.monotonic())
+
+    def deployment_for_key(self, key_hash: str) -> int | None:
+        dep = self._keys.get(key_hash)
+        if dep is None:
+            self._refresh_on_miss()
+            dep = self._keys.get(key_hash)
+        return dep
+
+    def serving(self, deployment_id: int) -> Serving | None:
+        entry = self._serving.get(deployment_id)
+        if entry is None:
+            self._refresh_on_miss()
+            entry = self._serving.get(deployment_id)
+        return entry
+
+    @property
+    def deployment_count(self) -> int:
+        return len(self._serving)

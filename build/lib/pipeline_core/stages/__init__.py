@@ -1,0 +1,1 @@
+"""Pipeline stages: pure functions from data, spec and parameters to typed results."""

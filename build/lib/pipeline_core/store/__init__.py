@@ -1,0 +1,1 @@
+"""Metadata store (SQLAlchemy + Alembic) and the local content-addressed artifact store."""

@@ -1,0 +1,66 @@
+"""Local content-addressed artifact store: ``root/ab/abcdef...`` named by sha256.
+
+Writes go to a temporary file in the same folder, are flushed to disk, then renamed into
+place, so a reader never sees half a file and a crash leaves at most a stray temp file.
+Every read recomputes the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from pipeline_core.errors import IntegrityError, NotFoundError, StoreError
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class LocalArtifactStore:
+    """Artifacts in a local folder, addressed by the sha256 of their bytes."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"artifact folder {str(self.root)!r} cannot be created: {exc.strerror}") from exc
+
+    def _path(self, sha256: str) -> Path:
+        if not _SHA256.match(sha256):
+            raise StoreError(f"{sha256!r} is not a sha256 hex digest")
+        return self.root / sha256[:2] / sha256
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        target = self._path(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise StoreError(f"writing artifact {digest} to {str(self.root)!r} failed: {exc.strerror}") from exc
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        path = self._path(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"artifact {sha256} is not in {str(self.root)!r}") from exc
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise IntegrityError(f"artifact {sha256} is corrupt: its bytes hash to {actual}")
+        return data
+
+    def exists(self, sha256: str) -> bool:
+        return self._path(sha256).exists()

@@ -1,0 +1,122 @@
+"""The product's words, defined once: states, roles, spaces, outcomes, and the model-version life cycle.
+
+Every layer (the store's columns and CHECK constraints, the services, argparse choices, the pages)
+takes these from here. A ``StrEnum`` member *is* its string, so stored values and JSON stay plain
+text. A model version changes state only through ``transition()``, which reads ``MODEL_TRANSITIONS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from pipeline_core.errors import ConflictError
+
+
+class RunState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED_RUN_STATES
+
+
+FINISHED_RUN_STATES: frozenset[RunState] = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED})
+
+
+class StageState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+class ModelState(StrEnum):
+    """A model version's life: trained → in pre-prod → awaiting review → approved | rejected → in production → retired."""
+
+    TRAINED = "trained"
+    IN_PREPROD = "in_preprod"
+    AWAITING_REVIEW = "awaiting_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    IN_PRODUCTION = "in_production"
+    RETIRED = "retired"
+
+
+# Every legal move. Rejected is final: a rejected version never reaches production. A retired
+# version comes back only by a rollback of prod to it.
+MODEL_TRANSITIONS: Mapping[ModelState, frozenset[ModelState]] = {
+    ModelState.TRAINED: frozenset({ModelState.IN_PREPROD}),
+    ModelState.IN_PREPROD: frozenset({ModelState.AWAITING_REVIEW}),
+    ModelState.AWAITING_REVIEW: frozenset({ModelState.APPROVED, ModelState.REJECTED}),
+    ModelState.APPROVED: frozenset({ModelState.IN_PRODUCTION}),
+    ModelState.REJECTED: frozenset(),
+    ModelState.IN_PRODUCTION: frozenset({ModelState.RETIRED}),
+    ModelState.RETIRED: frozenset({ModelState.IN_PRODUCTION}),
+}
+
+# States in which a version has been approved (and so may be served in prod).
+APPROVED_STATES: frozenset[ModelState] = frozenset({ModelState.APPROVED, ModelState.IN_PRODUCTION, ModelState.RETIRED})
+
+
+def transition(current: str, target: ModelState, *, what: str) -> ModelState:
+    """``target`` if ``what`` (e.g. "model version 7") may move there from ``current``; else a ``ConflictError``."""
+    try:
+        state = ModelState(current)
+    except ValueError as exc:
+        raise ConflictError(f"{what} is in an unknown state {current!r}") from exc
+    if target not in MODEL_TRANSITIONS[state]:
+        allowed = ", ".join(sorted(MODEL_TRANSITIONS[state])) or "none: it is final"
+        raise ConflictError(f"{what} cannot move from {state} to {target} (from {state}: {allowed})")
+    return target
+
+
+class Space(StrEnum):
+    DEV = "dev"
+    PREPROD = "preprod"
+    PROD = "prod"
+
+
+class Role(StrEnum):
+    DATA_SCIENTIST = "data_scientist"
+    VALIDATOR = "validator"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class DeploymentStatus(StrEnum):
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class Outcome(StrEnum):
+    """A validator's decision on a candidate."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class CheckStatus(StrEnum):
+    """A metric's, monitor's or evaluation's verdict (the order is severity, worst first)."""
+
+    FAIL = "fail"
+    WARN = "warn"
+    INSUFFICIENT = "insufficient"
+    PASS = "pass"
+    INFO = "info"
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class RetrainingStatus(StrEnum):
+    OPEN = "open"
+    LAUNCHED = "launched"
