@@ -13,13 +13,15 @@ import importlib
 from collections.abc import Iterator
 
 from pipeline_core.cli.registry import Command, Declarations, Group, walk
+from pipeline_core.errors import ExitCode
 from pipeline_core.logs import LEVELS
 
 PROG = "python -m pipeline_core"
+# The exit codes named from pipeline_core.errors.ExitCode, so the help cannot drift from the table.
 DESCRIPTION = (
-    "The command line: ``python -m pipeline_core COMMAND`` (demo, run, runs, models, worker, ...). "
-    "Exit codes: 0 done, 1 a check said no or a run failed, 2 bad arguments or input (named in the message), "
-    "3 the run was cancelled, 4 not found, 5 not signed in or not allowed, 130 interrupted."
+    "The command line: ``python -m pipeline_core COMMAND`` (demo, run, runs, models, worker, ...). Exit codes: "
+    + ", ".join(f"{code.value} {code.name.lower().replace('_', ' ')}" for code in ExitCode)
+    + " (the README's table says which error exits how)."
 )
 # In the order the help lists them.
 GROUP_MODULES = (
