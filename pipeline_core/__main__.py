@@ -1,4 +1,4 @@
-"""``python -m pipeline_core``: the command line."""
+"""``python -m pipeline_core``: the command line (``pipeline_core.cli.main``)."""
 
 import sys
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_core.errors import ConfigError
+from pipeline_core.logs import DEFAULT_LEVEL, LEVELS
 
 ENV_PREFIX = "MLOPS_"
 # Settings that are secrets: environment only, never a file, never shown (repr=False).
@@ -82,6 +83,8 @@ class Settings:
     # Production evaluations the worker runs: every interval seconds (0: never), over at most this many records.
     evaluation_interval: float = 3600.0
     evaluation_max_records: int = 1_000_000
+    # Log lines on stderr from this level up (debug, info, warning, error); the CLI's --log-level overrides it.
+    log_level: str = DEFAULT_LEVEL
     # CLI identity; the password only ever comes from the environment or a prompt.
     user: str = ""
     password: str = field(default="", repr=False)
@@ -127,6 +130,9 @@ class Settings:
                 raise ConfigError(
                     f"{name} 'ibm' ({service}) works on watsonx.ai deployments: set deployment_backend 'ibm' too"
                 )
+        object.__setattr__(self, "log_level", self.log_level.strip().lower())
+        if self.log_level not in LEVELS:
+            raise ConfigError(f"setting log_level {self.log_level!r} is not one of {', '.join(LEVELS)}")
         if self.heartbeat_timeout <= self.heartbeat_interval:
             raise ConfigError(
                 f"setting heartbeat_timeout ({self.heartbeat_timeout}) must exceed "

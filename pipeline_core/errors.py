@@ -22,11 +22,33 @@
     └── ExternalServiceError   an external service (IBM OpenScale, AI Factsheets, ...) failed or did not answer
 
 Wrap third-party failures with ``raise SomeError("... names the object ...") from exc``.
+
+Exit codes: the command line exits with the code ``EXIT_CODES`` gives the error's class (the
+nearest class on its MRO, so a new subclass inherits its parent's code until it is listed):
+
+====  ===========  ==================================================================================
+code  name         raised as
+====  ===========  ==================================================================================
+0     OK           (no error)
+1     FAILED       a check said no or the work failed: ``GateFailed``, ``StageError``, ``RunError``,
+                   ``ValidationFailed``, ``IntegrityError``, ``ApprovalError`` (and a bare ``PipelineError``)
+2     BAD_INPUT    bad input or a setting, object state or environment the command cannot work with:
+                   ``ConfigError``, ``DataError``, ``ScoringInputError``, ``ConflictError`` (the object is
+                   not in the state the command needs), ``StoreError`` (a database or artifact store that
+                   cannot be opened or written: a setting to fix), ``DeploymentError``,
+                   ``ExternalServiceError`` (the message names the service and the call); argparse's own
+                   usage errors exit 2 as well
+3     CANCELLED    ``RunCancelled``
+4     NOT_FOUND    ``NotFoundError``
+5     NOT_ALLOWED  ``AuthError`` (not signed in), ``PermissionDenied``
+130   INTERRUPTED  ``KeyboardInterrupt`` (Ctrl-C)
+====  ===========  ==================================================================================
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from enum import IntEnum
 
 
 class PipelineError(Exception):
@@ -112,3 +134,51 @@ class ScoringInputError(DeploymentError):
 
 class ExternalServiceError(PipelineError):
     """An external service failed or did not answer; the message names the service and the call."""
+
+
+class ExitCode(IntEnum):
+    """A process exit status of the command line (the table in this module's docstring)."""
+
+    OK = 0
+    FAILED = 1
+    BAD_INPUT = 2
+    CANCELLED = 3
+    NOT_FOUND = 4
+    NOT_ALLOWED = 5
+    INTERRUPTED = 130
+
+
+# The one table: an error's class -> the command line's exit code. A class not listed takes the code of
+# its nearest listed base (``exit_code`` walks the MRO), so only the classes whose meaning differs appear.
+EXIT_CODES: Mapping[type[BaseException], ExitCode] = {
+    PipelineError: ExitCode.FAILED,
+    ConfigError: ExitCode.BAD_INPUT,
+    DataError: ExitCode.BAD_INPUT,
+    ValidationFailed: ExitCode.FAILED,
+    StageError: ExitCode.FAILED,
+    StoreError: ExitCode.BAD_INPUT,
+    NotFoundError: ExitCode.NOT_FOUND,
+    IntegrityError: ExitCode.FAILED,
+    ConflictError: ExitCode.BAD_INPUT,
+    RunError: ExitCode.FAILED,
+    RunCancelled: ExitCode.CANCELLED,
+    AuthError: ExitCode.NOT_ALLOWED,
+    DeploymentError: ExitCode.BAD_INPUT,
+    ApprovalError: ExitCode.FAILED,
+    ExternalServiceError: ExitCode.BAD_INPUT,
+    KeyboardInterrupt: ExitCode.INTERRUPTED,
+}
+
+
+def exit_code_for(cls: type[BaseException]) -> int:
+    """The exit code of errors of class ``cls``: the entry of the nearest class on its MRO; 1 outside the table."""
+    for base in cls.__mro__:
+        code = EXIT_CODES.get(base)
+        if code is not None:
+            return int(code)
+    return int(ExitCode.FAILED)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The command line's exit code for ``exc`` (``exit_code_for`` its class)."""
+    return exit_code_for(type(exc))

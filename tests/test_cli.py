@@ -85,7 +85,7 @@ def test_demo_prints_its_metrics_and_lists_show_them(tmp_path: Path) -> None:
     assert "german_credit" in models.stdout and "hgb" in models.stdout
     assert run_cli(["audit", "verify"], data_dir).stdout.startswith("audit chain: intact")
     missing = run_cli(["runs", "show", "42"], data_dir)
-    assert missing.returncode == 2 and "run 42 does not exist" in missing.stderr
+    assert missing.returncode == 4 and "run 42 does not exist" in missing.stderr
 
 
 def test_two_workers_race_for_runs_and_none_runs_twice(data_dir: Path, spec: DataSpec, tmp_path: Path) -> None:

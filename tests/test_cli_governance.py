@@ -41,7 +41,7 @@ def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> 
         data_dir,
         stdin=PASSWORD + "\n",
     )
-    assert refused.returncode == 2 and "login refused for 'nobody'" in refused.stderr
+    assert refused.returncode == 5 and "login refused for 'nobody'" in refused.stderr
     for name, role in [("dora", "data_scientist"), ("vera", "validator")]:
         _as("ada", ["users", "add", name, "--role", role, "--password-stdin"], data_dir, stdin=PASSWORD + "\n")
 
@@ -53,7 +53,7 @@ def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> 
     mv, sha = re.search(r"model version (\d+): .* artifact ([0-9a-f]{64})", queue).groups()  # type: ignore[union-attr]
 
     denied = run_cli(["--user", "dora", "approve", mv, "--comment", "mine", "--artifact", sha], data_dir)
-    assert denied.returncode == 2 and "dora is a data_scientist" in denied.stderr
+    assert denied.returncode == 5 and "dora is a data_scientist" in denied.stderr
     no_comment = run_cli(["--user", "vera", "approve", mv, "--comment", " ", "--artifact", sha], data_dir)
     assert no_comment.returncode == 2 and "needs a comment" in no_comment.stderr
     approved = _as("vera", ["approve", mv, "--comment", "AUC and smoke test fine", "--artifact", sha], data_dir)

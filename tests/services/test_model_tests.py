@@ -155,4 +155,4 @@ def test_the_cli_exits_non_zero_when_a_test_fails(
     assert result.returncode == 1, result.stdout + result.stderr
     assert "  FAIL minimum_functionality: 1 of 3 cases wrong: 'safe applicant declared risky'" in result.stdout
     missing = run_cli(["--user", "vera", "test-model", "999"], live_ctx.settings.data_dir)
-    assert missing.returncode == 2 and "model version 999 does not exist" in missing.stderr
+    assert missing.returncode == 4 and "model version 999 does not exist" in missing.stderr

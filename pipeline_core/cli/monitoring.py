@@ -1,0 +1,188 @@
+"""Monitoring commands: evaluate, evaluations list, alerts list|ack, feedback upload, retrain, test-model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from pipeline_core.cli.follow import execute_or_wait
+from pipeline_core.cli.identity import login
+from pipeline_core.cli.inputs import timestamp
+from pipeline_core.cli.registry import Declarations, arg, one_of
+from pipeline_core.errors import DataError, ExitCode, GateFailed, exit_code_for
+from pipeline_core.vocabulary import AlertStatus, CheckStatus
+
+if TYPE_CHECKING:
+    from pipeline_core.services.context import ServiceContext
+
+COMMANDS = Declarations()
+# A check that says no exits as a gate that failed would (1), so a CI server or a scheduler can act on it.
+CHECK_FAILED = exit_code_for(GateFailed)
+
+
+@COMMANDS.command(
+    "evaluate",
+    arg("--deployment", type=int, required=True),
+    arg("--max-records", type=int, default=None, help="newest records read (default: settings)"),
+    arg("--since", default=None, help="only records scored since this ISO timestamp (UTC)"),
+    help="evaluate a deployment now on its payload and feedback",
+)
+def evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import monitoring
+    from pipeline_core.services.datasets import PayloadWindow
+
+    actor = login(ctx, args)
+    since = timestamp(args.since) if args.since else None
+    window = PayloadWindow(since=since, max_records=args.max_records or ctx.settings.evaluation_max_records)
+    outcome = monitoring.evaluate_deployment(ctx, actor, args.deployment, window=window)
+    out.write(
+        f"evaluation {outcome.evaluation_id} of deployment {args.deployment}: {outcome.status}, "
+        f"risk level {outcome.risk_level}\n"
+    )
+    for result in outcome.results:
+        out.write(f"  {result.monitor}: {result.status} ({result.n_records} records)\n")
+        for m in result.metrics:
+            if m.critical or m.status == CheckStatus.FAIL:
+                shown = "insufficient data" if m.value is None else f"{m.value:.4f}"
+                out.write(f"    {m.name} {shown} {m.status}{' (critical)' if m.critical else ''}\n")
+    for alert_id in outcome.alerts:
+        out.write(f"alert {alert_id} raised\n")
+    if outcome.retraining_request_id is not None:
+        out.write(
+            f"retraining request {outcome.retraining_request_id} created; "
+            f"run 'retrain --request {outcome.retraining_request_id}'\n"
+        )
+    return CHECK_FAILED if outcome.status == CheckStatus.FAIL else ExitCode.OK
+
+
+@COMMANDS.command(
+    "evaluations",
+    arg("evaluations_command", choices=("list",)),
+    arg("--deployment", type=int, default=None),
+    arg("--model-version", type=int, default=None),
+    help="evaluations over time",
+)
+def evaluations(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import monitoring
+
+    found = monitoring.list_evaluations(
+        ctx, login(ctx, args), deployment_id=args.deployment, model_version_id=args.model_version
+    )
+    if not found:
+        out.write("no evaluations yet\n")
+    for ev in found:
+        out.write(
+            f"evaluation {ev.id} {ev.created_at:%Y-%m-%d %H:%M:%S} {ev.space} model version "
+            f"{ev.model_version_id}: {ev.status}, risk {ev.results.get('risk_level')}, "
+            f"{ev.data_window.get('records')} records\n"
+        )
+    return ExitCode.OK
+
+
+ALERTS = COMMANDS.group("alerts", help="list or acknowledge alerts")
+
+
+@ALERTS.command("list", arg("--all", action="store_true", help="acknowledged ones too"), help="open alerts")
+def alerts_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import monitoring
+
+    found = monitoring.list_alerts(ctx, login(ctx, args), status=None if args.all else AlertStatus.OPEN)
+    if not found:
+        out.write("no open alerts\n" if not args.all else "no alerts\n")
+    for a in found:
+        out.write(
+            f"alert {a.id} [{a.status}] {a.created_at:%Y-%m-%d %H:%M:%S} deployment {a.deployment_id} "
+            f"model version {a.model_version_id}: {a.message}\n"
+        )
+    return ExitCode.OK
+
+
+@ALERTS.command("ack", arg("alert", type=int), help="acknowledge an alert")
+def alerts_ack(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import monitoring
+
+    monitoring.acknowledge_alert(ctx, login(ctx, args), args.alert)
+    out.write(f"alert {args.alert} acknowledged\n")
+    return ExitCode.OK
+
+
+@COMMANDS.command(
+    "feedback",
+    arg("feedback_command", choices=("upload",)),
+    arg("--deployment", type=int, required=True),
+    arg("--file", required=True, help="CSV, JSON records, or WML fields/values JSON"),
+    help="upload labelled feedback records",
+)
+def feedback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import monitoring
+
+    actor = login(ctx, args)
+    path = Path(args.file)
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"feedback file {args.file!r} cannot be read: {exc.strerror}") from exc
+    batch = monitoring.upload_feedback(
+        ctx, actor, args.deployment, monitoring.parse_feedback(content, name=args.file), source=args.file
+    )
+    out.write(
+        f"stored {batch.records} feedback record(s) for deployment {batch.deployment_id} "
+        f"({batch.linked} linked to scoring ids), batch {batch.batch_id}\n"
+    )
+    return ExitCode.OK
+
+
+@COMMANDS.command(
+    "retrain",
+    one_of(
+        arg("--deployment", type=int, default=None),
+        arg("--request", type=int, default=None, help="a retraining request id"),
+        required=True,
+    ),
+    arg("--wait", action="store_true", help="wait until the run finishes"),
+    help="retrain on training data + labelled feedback; ends in review",
+)
+def retrain(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import runs
+
+    actor = login(ctx, args)
+    outcome = runs.retrain(ctx, actor, deployment_id=args.deployment, request_id=args.request)
+    out.write(
+        f"retraining run {outcome.run_id} queued on dataset {outcome.dataset_id}: {outcome.training_records} "
+        f"training + {outcome.feedback_records} feedback records"
+        + (f" (request {outcome.request_id})" if outcome.request_id else "")
+        + "\n"
+    )
+    if outcome.drifted_records:
+        out.write(f"{len(outcome.drifted_records)} drifted record(s) to label, e.g.:\n")
+        for r in outcome.drifted_records[:20]:
+            why = r.get("reason") or f"error probability {r['error_probability']:.3f}"
+            out.write(f"  {r.get('scoring_id', 'record ' + str(r['record']))}: {why}\n")
+    return execute_or_wait(ctx, outcome.run_id, wait=args.wait, out=out)
+
+
+@COMMANDS.command(
+    "test-model",
+    arg("model_version", type=int),
+    arg("--json", default=None, help="also write every verdict with its evidence to this file"),
+    help="run the model test suite on a model version; exit 1 if a test fails",
+)
+def test_model(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import runs
+
+    stored = runs.run_model_tests(ctx, login(ctx, args), args.model_version)
+    report = stored.report
+    out.write(
+        f"model tests of model version {args.model_version} (stored as model test run {stored.id}): "
+        f"{report.status}, {report.seconds:.2f} s\n"
+    )
+    for v in report.verdicts:
+        flag = " (critical)" if v.critical else ""
+        out.write(f"  {v.status.upper():4} {v.name}{flag}: {v.summary}\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        out.write(f"full evidence written to {args.json}\n")
+    # Any failure (critical or not) fails the command, so a CI server can gate on it.
+    return CHECK_FAILED if report.failed else ExitCode.OK
