@@ -1,22 +1,25 @@
-"""The pre-prod pipeline: its ordered stages and gates, and a store-free executor.
+"""The pre-prod pipeline: the one ordered list of its stages and gates, and a store-free executor.
 
-Each stage is a pure function of the pipeline inputs and the results of the stages before
-it. ``execute`` runs them in order and calls the hooks around each one; the services
-layer passes hooks that persist status, timings, logs and outputs, and that report a
+``STAGES`` is every stage a run has, in order. The first four are pure functions of the
+pipeline inputs and the results of the stages before them; the last three (model tests,
+deploy to pre-prod, evaluate there) work against the store and the deployment target, so
+their implementation is handed to ``execute`` by the services (the runner). ``execute`` runs
+the stages in order and calls the hooks around each one; the runner's hooks persist status,
+timings, logs and outputs, record the model version when ``register`` finishes, and report a
 cancel request. A closed gate stops the run with ``GateFailed``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import pandas as pd
 
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import GateFailed, RunCancelled, ValidationFailed
+from pipeline_core.errors import GateFailed, RunCancelled, StageError, ValidationFailed
 from pipeline_core.params import RunParams
 from pipeline_core.stages.common import Gate
 from pipeline_core.stages.prepare import PrepareResult, prepare
@@ -109,21 +112,32 @@ def _register(inputs: PipelineInputs, state: PipelineState) -> ModelVersionDraft
     )
 
 
+StageFn = Callable[[PipelineInputs, PipelineState], Any]
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
     title: str
-    run: Callable[[PipelineInputs, PipelineState], Any]
+    # None: a service stage, done against the store; ``execute`` takes its implementation from ``services``.
+    run: StageFn | None = None
 
 
-# The IBM pipeline's "val check", "prep check" and "train check" are these stages' gates.
+# The IBM pipeline's "val check", "prep check", "train check" and "deployed?" are these stages' gates.
 STAGES: tuple[Stage, ...] = (
     Stage("validate", "Validate data", _validate),
     Stage("prepare", "Prepare features", _prepare),
     Stage("train", "Train and evaluate", _train),
     Stage("register", "Register model version", _register),
+    Stage("model_tests", "Model tests"),
+    Stage("deploy", "Deploy to pre-prod"),
+    Stage("evaluate", "Evaluate in pre-prod"),
 )
-STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
+RUN_STAGES: tuple[str, ...] = tuple(s.name for s in STAGES)
+# The store-free stages: what ``execute`` runs when no services are given (a notebook, a test, a benchmark).
+STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES if s.run is not None)
+SERVICE_STAGES: tuple[str, ...] = tuple(s.name for s in STAGES if s.run is None)
+STAGE_TITLES: Mapping[str, str] = {s.name: s.title for s in STAGES}
 
 
 class Hooks:
@@ -146,6 +160,8 @@ def run_stage(stage: Stage, inputs: PipelineInputs, state: PipelineState, hooks:
     """Run one stage between its hooks; a closed gate raises ``GateFailed`` (``ValidationFailed``)."""
     if hooks.cancel_requested():
         raise RunCancelled(f"run cancelled before stage '{stage.name}'")
+    if stage.run is None:
+        raise StageError(f"stage {stage.name!r} has no implementation")
     hooks.before(stage)
     started = time.perf_counter()
     try:
@@ -162,10 +178,23 @@ def run_stage(stage: Stage, inputs: PipelineInputs, state: PipelineState, hooks:
     return result
 
 
-def execute(inputs: PipelineInputs, hooks: Hooks | None = None) -> PipelineState:
-    """Run every stage in order; raise ``GateFailed`` / ``RunCancelled`` to stop."""
+def execute(
+    inputs: PipelineInputs, hooks: Hooks | None = None, *, services: Mapping[str, StageFn] | None = None
+) -> PipelineState:
+    """Run the stages in order; raise ``GateFailed`` / ``RunCancelled`` to stop.
+
+    Without ``services`` the run ends where the service stages begin (after ``register``); with them,
+    every service stage must be given.
+    """
     hooks = hooks or Hooks()
     state = PipelineState()
     for stage in STAGES:
-        run_stage(stage, inputs, state, hooks)
+        run = stage.run
+        if run is None:
+            if services is None:
+                break
+            if stage.name not in services:
+                raise StageError(f"stage {stage.name!r} is done by the services, and none was given for it")
+            run = services[stage.name]
+        run_stage(replace(stage, run=run), inputs, state, hooks)
     return state

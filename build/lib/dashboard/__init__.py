@@ -1,1 +1,0 @@
-"""Streamlit dashboard (entry point ``dashboard/app.py``); its pages live in ``pages/``."""

@@ -1,1 +1,0 @@
-"""The dashboard's pages, one file per page (Streamlit multipage); each reads widgets, calls services, renders."""

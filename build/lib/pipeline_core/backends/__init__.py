@@ -1,1 +1,0 @@
-"""Backends behind the ports in ``backends.base``: local (default) now, IBM later."""

@@ -1,1 +1,0 @@
-"""IBM Cloud Pak for Data backends (watsonx.ai, OpenScale, AI Factsheets, COS); SDKs imported lazily."""

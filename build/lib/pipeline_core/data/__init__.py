@@ -1,1 +1,0 @@
-"""Data specs, the German credit default, a synthetic generator and the CSV loader."""

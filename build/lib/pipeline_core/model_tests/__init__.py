@@ -1,1 +1,0 @@
-"""The model test suite: CI checks of a trained model, each a verdict with its evidence."""

@@ -1,1 +1,0 @@
-"""Monitors: quality, fairness, drift, explainability, mrm (pure computations)."""

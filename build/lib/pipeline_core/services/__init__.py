@@ -1,1 +1,0 @@
-"""The API used by pages and the CLI; it alone holds the store and writes audit events."""

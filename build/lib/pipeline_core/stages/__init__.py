@@ -1,1 +1,0 @@
-"""Pipeline stages: pure functions from data, spec and parameters to typed results."""

@@ -1,1 +1,0 @@
-"""Metadata store (SQLAlchemy + Alembic) and the local content-addressed artifact store."""
