@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline_core.vocabulary import Role
+
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 # (file, title, icon); the first a role gets is its home page.
 CATALOGUE = {
@@ -16,9 +18,10 @@ CATALOGUE = {
     "audit": ("audit.py", "Audit", ":material/policy:"),
     "admin": ("admin.py", "Admin", ":material/admin_panel_settings:"),
 }
-ROLE_PAGES = {
-    "data_scientist": ["runs", "overview", "deployments", "monitoring", "factsheets", "audit"],
-    "validator": ["review", "overview", "deployments", "monitoring", "factsheets", "audit"],
-    "manager": ["overview", "deployments", "factsheets", "audit"],
-    "admin": ["overview", "runs", "deployments", "monitoring", "factsheets", "audit", "admin"],
+# A role read from the store is a plain string: it finds its entry here because a Role is that string.
+ROLE_PAGES: dict[str, list[str]] = {
+    Role.DATA_SCIENTIST: ["runs", "overview", "deployments", "monitoring", "factsheets", "audit"],
+    Role.VALIDATOR: ["review", "overview", "deployments", "monitoring", "factsheets", "audit"],
+    Role.MANAGER: ["overview", "deployments", "factsheets", "audit"],
+    Role.ADMIN: ["overview", "runs", "deployments", "monitoring", "factsheets", "audit", "admin"],
 }

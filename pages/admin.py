@@ -9,8 +9,8 @@ import streamlit as st
 
 from dashboard import ui
 from pipeline_core.services import datasets, governance
-from pipeline_core.services.authz import ROLES
 from pipeline_core.services.datasets import BUILTIN_SPECS
+from pipeline_core.vocabulary import Role
 
 ctx, who = ui.context(), ui.principal()
 st.title("Admin")
@@ -25,7 +25,7 @@ with st.form("add-user"):
     st.markdown("**Add a user**")
     c1, c2, c3 = st.columns(3)
     username = c1.text_input("User name")
-    role = c2.selectbox("Role", ROLES)
+    role = c2.selectbox("Role", [r.value for r in Role])
     password = c3.text_input("Initial password (12+ characters)", type="password")
     if st.form_submit_button("Add user"):
         ui.act(
@@ -37,7 +37,7 @@ with st.form("set-role"):
     st.markdown("**Change a role**")
     c1, c2 = st.columns(2)
     target = c1.selectbox("User", [name for name, _, _ in listed])
-    new_role = c2.selectbox("New role", ROLES, key="new-role")
+    new_role = c2.selectbox("New role", [r.value for r in Role], key="new-role")
     if st.form_submit_button("Change role"):
         ui.act(
             lambda: governance.set_role(ctx, who, username=target, role=new_role),

@@ -12,11 +12,12 @@ from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.services import deployments
 from pipeline_core.services.authz import PERMISSIONS
 from pipeline_core.services.deployments import score_over_http
+from pipeline_core.vocabulary import DeploymentStatus, Space
 
 ctx, who = ui.context(), ui.principal()
 st.title("Deployments")
 
-deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active"]
+deps = [d for d in deployments.list_deployments(ctx, who) if d.status == DeploymentStatus.ACTIVE]
 if not deps:
     step = ui.next_step(
         who,
@@ -30,7 +31,7 @@ if not deps:
     st.stop()
 
 base = ctx.settings.scoring_url.rstrip("/")
-for space in ("prod", "preprod", "dev"):
+for space in (Space.PROD, Space.PREPROD, Space.DEV):  # what is live first
     in_space = [d for d in deps if d.space == space]
     if in_space:
         st.subheader(space)
@@ -93,7 +94,7 @@ else:
                 f"scoring id {row['scoring_id']}"
             )
 
-if dep.space == "prod" and ui.can(who, "rollback"):
+if dep.space == Space.PROD and ui.can(who, "rollback"):
     st.subheader("Roll back")
     st.caption("Prod then serves the model version it served before this one.")
     confirm = st.checkbox(f"I want deployment {dep.id} to serve its previous model version", key="rollback-confirm")

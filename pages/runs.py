@@ -13,7 +13,6 @@ from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.params import MODEL_TYPES, RunParams
 from pipeline_core.services.datasets import builtin_spec
 from pipeline_core.services.runs import (
-    FINISHED,
     cancel_run,
     get_run,
     launch_bytes_run,
@@ -23,15 +22,16 @@ from pipeline_core.services.runs import (
     model_version_for_run,
     run_summary,
 )
+from pipeline_core.vocabulary import FINISHED_RUN_STATES, RunState, StageState
 
 # Material icons: they render without an emoji font (headless Chromium on a server has none).
-STAGE_ICONS = {
-    "pending": ":gray[:material/schedule:]",
-    "running": ":blue[:material/autorenew:]",
-    "succeeded": ":green[:material/check_circle:]",
-    "failed": ":red[:material/cancel:]",
-    "cancelled": ":orange[:material/block:]",
-    "skipped": ":gray[:material/remove_circle_outline:]",
+STAGE_ICONS: dict[str, str] = {
+    StageState.PENDING: ":gray[:material/schedule:]",
+    StageState.RUNNING: ":blue[:material/autorenew:]",
+    StageState.SUCCEEDED: ":green[:material/check_circle:]",
+    StageState.FAILED: ":red[:material/cancel:]",
+    StageState.CANCELLED: ":orange[:material/block:]",
+    StageState.SKIPPED: ":gray[:material/remove_circle_outline:]",
 }
 SELECTED = "runs.selected"
 FOLLOWING = "runs.following"  # the unfinished run the page redraws on a timer
@@ -104,7 +104,7 @@ if not runs:
     ui.empty("No runs yet: launch one above (the demo data needs nothing else).")
     st.stop()
 
-if not live_workers(ctx) and any(r.status == "queued" for r in runs):
+if not live_workers(ctx) and any(r.status == RunState.QUEUED for r in runs):
     st.warning("Runs are queued but no worker is running: start one with `python -m pipeline_core worker`.")
 
 ids = [r.id for r in runs]
@@ -121,7 +121,7 @@ def stages(run_id: int) -> None:
     """The run drawn as its stages, with its outcome; while it runs, ``live`` redraws it every 2 s."""
     summary = run_summary(get_run(ctx, run_id))
     status = summary["status"]
-    if status in FINISHED and st.session_state.get(FOLLOWING) == run_id:
+    if status in FINISHED_RUN_STATES and st.session_state.get(FOLLOWING) == run_id:
         # It finished while followed: redraw the whole page, so that the history and comparison include it.
         del st.session_state[FOLLOWING]
         st.rerun()
@@ -129,19 +129,21 @@ def stages(run_id: int) -> None:
     for col, stage in zip(cols, summary["stages"], strict=False):
         # Seven tiles across: the icon says the status, so a finished stage's second line is its time alone.
         seconds = f"{stage['duration_seconds']:.1f} s" if stage["duration_seconds"] else ""
-        below = seconds if stage["status"] == "succeeded" and seconds else f"{stage['status']} {seconds}".strip()
+        below = (
+            seconds if stage["status"] == StageState.SUCCEEDED and seconds else f"{stage['status']} {seconds}".strip()
+        )
         name = stage["name"].replace("_", " ")
         col.markdown(f"{STAGE_ICONS.get(stage['status'], '')} **{name}**  \n{below}")
-    if status == "failed":
+    if status == RunState.FAILED:
         st.error(f"Run {run_id} failed at {summary['failed_stage']}: {summary['error']}")
-    elif status == "succeeded":
+    elif status == RunState.SUCCEEDED:
         mv = model_version_for_run(ctx, run_id)
         if mv is not None:
             st.success(
                 f"Run {run_id} succeeded: model version {mv.id} ({mv.name} v{mv.version}) is "
                 f"{mv.state.replace('_', ' ')}."
             )
-    elif status not in FINISHED:
+    elif status not in FINISHED_RUN_STATES:
         st.info(f"Run {run_id} is {status}…")
         if st.button("Cancel this run", key=f"cancel-{run_id}"):
             ui.act(lambda: cancel_run(ctx, who, run_id), success=f"Cancel requested for run {run_id}.")
@@ -159,7 +161,7 @@ def stages(run_id: int) -> None:
 live = st.fragment(run_every=2.0)(stages)
 # Only a run still going is redrawn on a timer: a finished one does not change, and a timer's reruns
 # would compete with the person's clicks for nothing.
-if next(r for r in runs if r.id == chosen).status in FINISHED:
+if next(r for r in runs if r.id == chosen).status in FINISHED_RUN_STATES:
     stages(chosen)
 else:
     st.session_state[FOLLOWING] = chosen
@@ -181,7 +183,7 @@ ui.records(
 )
 
 st.subheader("Compare two runs")
-finished = [r.id for r in runs if r.status == "succeeded"]
+finished = [r.id for r in runs if r.status == RunState.SUCCEEDED]
 if len(finished) < 2:
     ui.empty("Two succeeded runs are needed to compare.")
 else:

@@ -38,7 +38,10 @@ class StageState(StrEnum):
 
 
 class ModelState(StrEnum):
-    """A model version's life: trained → in pre-prod → awaiting review → approved | rejected → in production → retired."""
+    """A model version's life; ``MODEL_TRANSITIONS`` has every legal move.
+
+    trained → in pre-prod → awaiting review → approved | rejected → in production → retired.
+    """
 
     TRAINED = "trained"
     IN_PREPROD = "in_preprod"
@@ -49,8 +52,17 @@ class ModelState(StrEnum):
     RETIRED = "retired"
 
 
-# Every legal move. Rejected is final: a rejected version never reaches production. A retired
-# version comes back only by a rollback of prod to it.
+# Every legal move, and the code that makes it:
+#   trained -> in_preprod            its first deployment to pre-prod (the run's deploy stage, or deploy())
+#   in_preprod -> awaiting_review    the run that trained it succeeded (runner, after the pre-prod evaluation)
+#   awaiting_review -> approved      approve()
+#   awaiting_review -> rejected      reject()
+#   approved -> in_production        approve()'s prod deployment, or deploy_approved() after a failed one
+#   in_production -> retired         another version replaced it in prod (an approval or a rollback)
+#   retired -> in_production         rollback() to it, or deploy_approved() of it (it holds a valid approval)
+# Rejected is final: a rejected version never reaches production. Changing no state, hence no move:
+# a deployment to dev, a re-deployment to pre-prod of a version past ``trained``, and serving in prod
+# the version the prod deployment already serves (deploy_approved() retried).
 MODEL_TRANSITIONS: Mapping[ModelState, frozenset[ModelState]] = {
     ModelState.TRAINED: frozenset({ModelState.IN_PREPROD}),
     ModelState.IN_PREPROD: frozenset({ModelState.AWAITING_REVIEW}),
@@ -93,6 +105,15 @@ class Role(StrEnum):
 class DeploymentStatus(StrEnum):
     ACTIVE = "active"
     DELETED = "deleted"
+
+
+class RevisionReason(StrEnum):
+    """Why a deployment started serving a model version (a row of its revision history)."""
+
+    DEPLOY = "deploy"  # deploy() to dev or pre-prod by a person
+    PIPELINE = "pipeline"  # a run's deploy stage, to pre-prod
+    APPROVAL = "approval"  # approve() or deploy_approved(), to prod
+    ROLLBACK = "rollback"  # rollback(), in prod
 
 
 class Outcome(StrEnum):

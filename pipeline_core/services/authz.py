@@ -5,25 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline_core.errors import PermissionDenied
+from pipeline_core.vocabulary import Role
 
-ROLES: tuple[str, ...] = ("data_scientist", "validator", "manager", "admin")
+ROLES: tuple[Role, ...] = tuple(Role)
+# Not a user's role (no account has it): the principal of the product's own actions.
+SYSTEM_ROLE = "system"
 
 # action -> roles allowed. Deploying to prod is not here on purpose: only approve() does it.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "launch_run": frozenset({"data_scientist", "admin"}),
-    "cancel_run": frozenset({"data_scientist", "admin"}),
+    "launch_run": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
+    "cancel_run": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
     "view": frozenset(ROLES),
-    "approve": frozenset({"validator"}),
-    "reject": frozenset({"validator"}),
-    "deploy_nonprod": frozenset({"data_scientist", "admin"}),
-    "delete_deployment": frozenset({"data_scientist", "admin"}),
-    "rollback": frozenset({"validator", "admin"}),
-    "upload_feedback": frozenset({"data_scientist", "validator", "admin"}),
-    # "system": the worker's scheduled evaluations.
-    "evaluate_now": frozenset({"data_scientist", "validator", "admin", "system"}),
-    "run_model_tests": frozenset({"data_scientist", "validator", "admin", "system"}),
-    "manage_users": frozenset({"admin"}),
-    "manage_thresholds": frozenset({"admin"}),
+    "approve": frozenset({Role.VALIDATOR}),
+    "reject": frozenset({Role.VALIDATOR}),
+    "deploy_nonprod": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
+    "delete_deployment": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
+    "rollback": frozenset({Role.VALIDATOR, Role.ADMIN}),
+    "upload_feedback": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN}),
+    # SYSTEM_ROLE: the worker's scheduled evaluations, the pipeline's model tests.
+    "evaluate_now": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN, SYSTEM_ROLE}),
+    "run_model_tests": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN, SYSTEM_ROLE}),
+    "manage_users": frozenset({Role.ADMIN}),
+    "manage_thresholds": frozenset({Role.ADMIN}),
 }
 
 
@@ -39,7 +42,7 @@ class Principal:
 
 
 # The pipeline's own actions (a worker deploying a candidate to pre-prod) act as this.
-SYSTEM = Principal("system", "system")
+SYSTEM = Principal("system", SYSTEM_ROLE)
 
 
 def require(actor: Principal, action: str) -> None:

@@ -1,12 +1,13 @@
 """The metadata database: engine set-up, sessions, and migrations at start-up.
 
-SQLite gets WAL, foreign keys and a busy timeout, and its write transactions start with
-``BEGIN IMMEDIATE`` so that two processes never both read a state and then both write
-from it (the claim of a run, the head of the audit chain, the decision on a candidate).
-On PostgreSQL every write transaction first takes one transaction-scoped advisory lock,
-the same guarantee across processes and machines: writers queue, readers never wait
-(MVCC), and the services' read-then-write transactions need no per-table locking. The
-code issues no SQLite-only SQL; the same models and migrations run on both.
+SQLite gets WAL, foreign keys (off only while it migrates: ``migration_connection``) and
+a busy timeout, and its write transactions start with ``BEGIN IMMEDIATE`` so that two
+processes never both read a state and then both write from it (the claim of a run, the
+head of the audit chain, the decision on a candidate). On PostgreSQL every write
+transaction first takes one transaction-scoped advisory lock, the same guarantee across
+processes and machines: writers queue, readers never wait (MVCC), and the services'
+read-then-write transactions need no per-table locking. The services issue no SQLite-only
+SQL; the same models and migrations run on both.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,8 +81,8 @@ class Database:
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK})
             yield session
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema to the newest Alembic revision.
+    def migrate(self, revision: str = "head") -> None:
+        """Create or upgrade the schema to ``revision`` (the newest Alembic revision by default).
 
         Every process calls this at start-up; a read-only look at the current revision comes
         first, so an up-to-date store is not locked for writing just to learn that.
@@ -89,19 +90,46 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:
-            head = ScriptDirectory.from_config(config).get_current_head()
+            target = ScriptDirectory.from_config(config).get_current_head() if revision == "head" else revision
             with self.engine.connect() as connection:
-                if MigrationContext.configure(connection).get_current_revision() == head:
+                if MigrationContext.configure(connection).get_current_revision() == target:
                     return
-            with self._write_engine.begin() as connection:
+            with self.migration_connection() as connection:
                 if self.is_postgresql:  # two processes starting at once: one migrates, the other waits
                     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK})
-                    if MigrationContext.configure(connection).get_current_revision() == head:
+                    if MigrationContext.configure(connection).get_current_revision() == target:
                         return
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                command.upgrade(config, revision)
         except SQLAlchemyError as exc:
             raise StoreError(f"migrating metadata database {self.safe_url} failed: {exc}") from exc
+
+    @contextmanager
+    def migration_connection(self) -> Iterator[Connection]:
+        """A connection in one write transaction for Alembic to migrate on (``config.attributes["connection"]``).
+
+        On SQLite, foreign keys are off while it migrates and checked before the commit. A batch
+        migration rebuilds a table (copy, drop, rename); with foreign keys on, dropping a table
+        that others refer to fails, or worse, deletes its children (run_stages' ON DELETE
+        CASCADE). SQLite takes the pragma only outside a transaction, hence before BEGIN.
+        """
+        with self._write_engine.connect() as connection:
+            raw = connection.connection.driver_connection if self.is_sqlite else None
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with connection.begin():
+                    yield connection
+                    if raw is not None:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            shown = ", ".join(
+                                f"{table} row {rowid} -> {parent}" for table, rowid, parent, _ in broken[:5]
+                            )
+                            raise StoreError(f"migrating {self.safe_url} would break foreign keys: {shown}")
+            finally:
+                if raw is not None:  # the pooled connection goes back as every other: foreign keys on
+                    raw.execute("PRAGMA foreign_keys=ON")
 
     def dispose(self) -> None:
         self.engine.dispose()

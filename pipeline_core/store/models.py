@@ -2,17 +2,21 @@
 
 Portable SQL only: the same models and migrations run on SQLite and PostgreSQL.
 Timestamps are naive UTC (``pipeline_core.store.db.utcnow``) so both engines compare
-them the same way.
+them the same way. A column that holds a word of ``pipeline_core.vocabulary`` (a state,
+a space, a role, ...) stays a plain string, and a CHECK constraint built from its enum
+makes the database itself refuse any other word (migration 0008).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -25,11 +29,28 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-RUN_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-STAGE_STATES = ("pending", "running", "succeeded", "failed", "cancelled", "skipped")
-MODEL_STATES = ("trained", "in_preprod", "awaiting_review", "approved", "rejected", "in_production", "retired")
-SPACES = ("dev", "preprod", "prod")
-ROLES = ("data_scientist", "validator", "manager", "admin")
+from pipeline_core.vocabulary import (
+    AlertStatus,
+    CheckStatus,
+    DeploymentStatus,
+    ModelState,
+    Outcome,
+    RetrainingStatus,
+    RevisionReason,
+    Role,
+    RunState,
+    Space,
+    StageState,
+)
+
+
+def one_of(table: str, column: str, words: type[StrEnum]) -> CheckConstraint:
+    """``CHECK (column IN (...))`` over every word of ``words``, named ``ck_<table>_<column>``.
+
+    Named, so that a later migration can find and drop or widen it on both engines.
+    """
+    listed = ", ".join(f"'{word}'" for word in words)
+    return CheckConstraint(f"{column} IN ({listed})", name=f"ck_{table}_{column}")
 
 
 class Base(DeclarativeBase):
@@ -38,6 +59,7 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (one_of("users", "role", Role),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(128), unique=True)
@@ -66,10 +88,10 @@ class Dataset(Base):
 
 class Run(Base):
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_status_id", "status", "id"),)
+    __table_args__ = (Index("ix_runs_status_id", "status", "id"), one_of("runs", "status", RunState))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=RunState.QUEUED)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(128))
@@ -90,13 +112,16 @@ class Run(Base):
 
 class StageResult(Base):
     __tablename__ = "run_stages"
-    __table_args__ = (UniqueConstraint("run_id", "name", name="uq_run_stages_run_name"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "name", name="uq_run_stages_run_name"),
+        one_of("run_stages", "status", StageState),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=StageState.PENDING)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
@@ -110,7 +135,10 @@ class StageResult(Base):
 
 class ModelVersion(Base):
     __tablename__ = "model_versions"
-    __table_args__ = (UniqueConstraint("name", "version", name="uq_model_versions_name_version"),)
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_model_versions_name_version"),
+        one_of("model_versions", "state", ModelState),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
@@ -123,7 +151,7 @@ class ModelVersion(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     lineage: Mapped[dict[str, Any]] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(32), default="trained")
+    state: Mapped[str] = mapped_column(String(32), default=ModelState.TRAINED)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -134,6 +162,7 @@ class Deployment(Base):
     """A scoring endpoint in a space; ``model_version_id`` is the version it serves now."""
 
     __tablename__ = "deployments"
+    __table_args__ = (one_of("deployments", "space", Space), one_of("deployments", "status", DeploymentStatus))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), default="", server_default="")
@@ -167,6 +196,7 @@ class DeploymentRevision(Base):
     """Which model version a deployment served, from when to when: the rollback history."""
 
     __tablename__ = "deployment_revisions"
+    __table_args__ = (one_of("deployment_revisions", "reason", RevisionReason),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
@@ -241,7 +271,11 @@ class Evaluation(Base):
     """One run of the monitors: pre-prod (test split) or production (a payload window)."""
 
     __tablename__ = "evaluations"
-    __table_args__ = (Index("ix_evaluations_deployment_id_created_at", "deployment_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_evaluations_deployment_id_created_at", "deployment_id", "created_at"),
+        one_of("evaluations", "space", Space),
+        one_of("evaluations", "status", CheckStatus),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
@@ -249,7 +283,7 @@ class Evaluation(Base):
     space: Mapped[str] = mapped_column(String(16))
     data_window: Mapped[dict[str, Any]] = mapped_column(JSON)
     results: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str | None] = mapped_column(String(128))
 
@@ -258,11 +292,12 @@ class ModelTestRun(Base):
     """One run of the model test suite on a model version: by its pipeline run, or on demand."""
 
     __tablename__ = "model_test_runs"
+    __table_args__ = (one_of("model_test_runs", "status", CheckStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
-    status: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
     seconds: Mapped[float] = mapped_column(Float)
     results: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(128))
@@ -273,6 +308,7 @@ class Alert(Base):
     """A critical threshold failed in an evaluation; open until someone acknowledges it."""
 
     __tablename__ = "alerts"
+    __table_args__ = (one_of("alerts", "status", AlertStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id"), index=True)
@@ -283,7 +319,7 @@ class Alert(Base):
     value: Mapped[float | None] = mapped_column(Float)
     threshold: Mapped[float | None] = mapped_column(Float)
     message: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=AlertStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
 
@@ -292,6 +328,7 @@ class RetrainingRequest(Base):
     """Raised by a failed production evaluation; done when a retraining run is launched from it."""
 
     __tablename__ = "retraining_requests"
+    __table_args__ = (one_of("retraining_requests", "status", RetrainingStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
@@ -299,7 +336,7 @@ class RetrainingRequest(Base):
     evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id"))
     reason: Mapped[str] = mapped_column(Text)
     drifted_records: Mapped[list[Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=RetrainingStatus.OPEN)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     launched_by: Mapped[str | None] = mapped_column(String(128))
@@ -318,6 +355,7 @@ class SpecThresholds(Base):
 
 class Approval(Base):
     __tablename__ = "approvals"
+    __table_args__ = (one_of("approvals", "outcome", Outcome),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)

@@ -14,7 +14,16 @@ from pipeline_core.services.audit import verify_chain
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Approval, Deployment, DeploymentRevision, Evaluation, ModelVersion
+from pipeline_core.store.models import (
+    Approval,
+    AuditEvent,
+    Deployment,
+    DeploymentRevision,
+    Evaluation,
+    ModelVersion,
+    Run,
+)
+from pipeline_core.vocabulary import ModelState, RevisionReason, RunState
 from tests.services.helpers import make_candidate
 
 
@@ -232,3 +241,68 @@ def test_replace_then_rollback_prod(live_ctx: ServiceContext, people: dict[str, 
     assert history == [(first, "approval"), (second, "approval"), (first, "rollback")]
     with live_ctx.db.read() as session:
         assert verify_chain(session).ok
+
+
+def _rejected_version_in_prod_history(ctx: ServiceContext, deployment_id: int) -> int:
+    """A rejected copy of the version prod serves, and a revision saying it once served prod (a tampered history)."""
+    now = utcnow()
+    with ctx.db.write() as session:
+        dep = session.get(Deployment, deployment_id)
+        assert dep is not None
+        live = session.get(ModelVersion, dep.model_version_id)
+        assert live is not None
+        run = Run(status=RunState.SUCCEEDED, dataset_id=live.dataset_id, params={}, created_by="dan", created_at=now)
+        session.add(run)
+        session.flush()
+        rejected = ModelVersion(
+            name=live.name,
+            version=live.version + 1,
+            run_id=run.id,
+            dataset_id=live.dataset_id,
+            artifact_sha256=live.artifact_sha256,  # loadable: only the state stands in the way
+            training_data_sha256=live.training_data_sha256,
+            model_type=live.model_type,
+            params=live.params,
+            metrics=live.metrics,
+            lineage=live.lineage,
+            state=ModelState.REJECTED,
+            created_by="dan",
+            created_at=now,
+        )
+        session.add(rejected)
+        session.flush()
+        session.add(
+            DeploymentRevision(
+                deployment_id=deployment_id,
+                model_version_id=rejected.id,
+                artifact_sha256=live.artifact_sha256,
+                reason=RevisionReason.APPROVAL,
+                actor="mallory",
+                started_at=now,
+                ended_at=now,
+            )
+        )
+        return rejected.id
+
+
+def test_rollback_never_serves_a_rejected_version_in_prod(
+    live_ctx: ServiceContext, people: dict[str, Principal], in_prod: int
+) -> None:
+    """No service puts a rejected version in prod's history; if the history says so anyway, the state table refuses.
+
+    Rollback serves the last other version of prod's history without asking for an approval (each
+    was approved when it went to prod), so it is the road a tampered history would take.
+    """
+    serving = deployments.get_deployment(live_ctx, in_prod).model_version_id
+    served = deployments.served_model(live_ctx, in_prod)
+    rejected = _rejected_version_in_prod_history(live_ctx, in_prod)
+    with live_ctx.db.read() as session:
+        events = session.execute(select(func.count()).select_from(AuditEvent)).scalar()
+    with pytest.raises(ConflictError, match=f"model version {rejected} cannot move from rejected to in_production"):
+        deployments.rollback(live_ctx, people["vera"])
+    # refused before the deployment target was touched, and nothing recorded
+    assert deployments.get_deployment(live_ctx, in_prod).model_version_id == serving
+    assert deployments.served_model(live_ctx, in_prod) == served
+    assert (_mv(live_ctx, serving).state, _mv(live_ctx, rejected).state) == ("in_production", "rejected")
+    with live_ctx.db.read() as session:
+        assert session.execute(select(func.count()).select_from(AuditEvent)).scalar() == events

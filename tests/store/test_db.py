@@ -109,3 +109,20 @@ def test_audit_chain_detects_tampering(ctx: ServiceContext) -> None:
     with ctx.db.read() as session:
         status = audit.verify_chain(session)
     assert not status.ok and status.first_bad_seq == 3 and "altered" in status.reason
+
+
+def test_on_sqlite_a_migration_runs_with_foreign_keys_off_and_checked_before_it_commits(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    db.migrate()
+    orphan = (
+        "INSERT INTO run_stages (run_id, name, position, status, log, outputs) "
+        "VALUES (99, 'validate', 0, 'pending', '[]', '{}')"
+    )
+    refused = pytest.raises(StoreError, match="would break foreign keys: run_stages row 1 -> runs")
+    with refused, db.migration_connection() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0  # a rebuilt table keeps its children
+        connection.execute(text(orphan))
+    with db.read() as session:  # rolled back, and the connection went back to the pool with foreign keys on
+        assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert session.execute(text("SELECT count(*) FROM run_stages")).scalar() == 0
+    db.dispose()

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import json
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow, read_payload, recent_payload
-from pipeline_core.store.db import MIGRATIONS, Database
+from pipeline_core.store.db import Database
 from pipeline_core.store.models import Dataset, ModelVersion, Run
 
 
 def _upgrade(db: Database, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    db.migrate(revision)  # as every process migrates (on SQLite, foreign keys off while tables are rebuilt)
 
 
 def test_json_payload_of_0003_is_readable_after_0004(fresh_url: str, spec: DataSpec, ctx: ServiceContext) -> None:

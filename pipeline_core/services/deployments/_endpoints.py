@@ -25,17 +25,17 @@ from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ConflictError, DeploymentError, NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
 from pipeline_core.services import audit, integrations, lookup
-from pipeline_core.services.authz import Principal, require
+from pipeline_core.services.authz import SYSTEM_ROLE, Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (
-    SPACES,
     Dataset,
     Deployment,
     DeploymentKey,
     DeploymentRevision,
     ModelVersion,
 )
+from pipeline_core.vocabulary import DeploymentStatus, ModelState, RevisionReason, Space, transition
 
 KEY_PREFIX = "mlk_"
 log = logging.getLogger(__name__)
@@ -125,8 +125,14 @@ def _to_serve(ctx: ServiceContext, mv_id: int, space: str) -> ModelToServe:
         name, version, sha, spec = mv.name, mv.version, mv.artifact_sha256, DataSpec.from_dict(dataset.spec)
     artifact = verify_loadable(ctx, sha)  # the new version is ready before the old one is retired
     described = f"{name} version {version} (model version {mv_id}), artifact sha256 {sha}"
+    # The target gets the plain word: it is its own vocabulary from here (its messages, its documents).
     return ModelToServe(
-        name=f"{name}-{space}", space=space, artifact=artifact, artifact_sha256=sha, spec=spec, description=described
+        name=f"{name}-{space}",
+        space=Space(space).value,
+        artifact=artifact,
+        artifact_sha256=sha,
+        spec=spec,
+        description=described,
     )
 
 
@@ -134,23 +140,59 @@ def _served(dep: Deployment | None) -> ServedModel | None:
     return ServedModel.from_dict(dep.served) if dep is not None and dep.served else None
 
 
-def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str) -> DeployResult:
+def _moves(
+    session: Session, mv: ModelVersion, space: Space, serving: int | None
+) -> list[tuple[ModelVersion, ModelState]]:
+    """The state changes of serving ``mv`` in ``space`` where version ``serving`` is served now.
+
+    Each goes through ``transition()``, so an illegal one (a rejected version to prod) raises
+    ``ConflictError`` naming both states. Pre-prod moves only a freshly trained version; prod moves
+    the version in, and the one it replaces out; serving in prod what it already serves moves nothing.
+    """
+    what = f"model version {mv.id}"
+    if space == Space.PREPROD:
+        return [(mv, transition(mv.state, ModelState.IN_PREPROD, what=what))] if mv.state == ModelState.TRAINED else []
+    if space != Space.PROD or (serving == mv.id and mv.state == ModelState.IN_PRODUCTION):
+        return []
+    moves = [(mv, transition(mv.state, ModelState.IN_PRODUCTION, what=what))]
+    if serving is not None and serving != mv.id:
+        replaced = session.get(ModelVersion, serving)
+        assert replaced is not None  # foreign key
+        moves.append((replaced, transition(replaced.state, ModelState.RETIRED, what=f"model version {serving}")))
+    return moves
+
+
+def _space(space: str) -> Space:
+    try:
+        return Space(space)
+    except ValueError:
+        raise DeploymentError(f"space {space!r} is not one of {[s.value for s in Space]}") from None
+
+
+def _active(session: Session, space: Space, name: str) -> Deployment | None:
+    return session.execute(
+        select(Deployment).where(
+            Deployment.space == space, Deployment.name == name, Deployment.status == DeploymentStatus.ACTIVE
+        )
+    ).scalar_one_or_none()
+
+
+def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: RevisionReason) -> DeployResult:
     """Deploy (or replace with) model version ``mv_id`` in ``space``; no role check here.
 
     The deployment target puts the model online first (replacing keeps the endpoint up); the
     store records it in one transaction after. If that transaction fails, the target is put
-    back as it was, so the store and what is served never disagree.
+    back as it was, so the store and what is served never disagree. An illegal state change
+    is refused before the target is touched, and again (authoritatively) in that transaction.
     """
-    if space not in SPACES:
-        raise DeploymentError(f"space {space!r} is not one of {list(SPACES)}")
-    model = _to_serve(ctx, mv_id, space)
+    where = _space(space)
+    model = _to_serve(ctx, mv_id, where)
     with ctx.db.read() as session:
-        current = session.execute(
-            select(Deployment).where(
-                Deployment.space == space, Deployment.name == model.name, Deployment.status == "active"
-            )
-        ).scalar_one_or_none()
+        current = _active(session, where, model.name)
         before, before_mv = _served(current), (current.model_version_id if current is not None else None)
+        mv = session.get(ModelVersion, mv_id)
+        assert mv is not None  # _to_serve found it
+        _moves(session, mv, where, before_mv)
     served = ctx.deployments.deploy(model, replacing=before)
     try:
         # a new endpoint is subscribed in the external monitor service; a replaced one keeps its subscription
@@ -160,9 +202,9 @@ def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str
             else (current.served or {}).get(integrations.OPENSCALE_KEY)
         )
         document = {**served.to_dict(), **({integrations.OPENSCALE_KEY: sub} if sub else {})}
-        return _record(ctx, actor, mv_id, space, reason=reason, served=document, sha=model.artifact_sha256)
+        return _record(ctx, actor, mv_id, where, reason=reason, served=document, sha=model.artifact_sha256)
     except BaseException:
-        _put_back(ctx, served, before, before_mv, space)
+        _put_back(ctx, served, before, before_mv, where)
         raise
 
 
@@ -180,17 +222,21 @@ def _put_back(
 
 
 def _record(
-    ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: str, served: dict[str, Any], sha: str
+    ctx: ServiceContext,
+    actor: str,
+    mv_id: int,
+    space: Space,
+    *,
+    reason: RevisionReason,
+    served: dict[str, Any],
+    sha: str,
 ) -> DeployResult:
     now = utcnow()
     with ctx.db.write() as session:
         mv = session.get(ModelVersion, mv_id)
         assert mv is not None
-        dep = session.execute(
-            select(Deployment).where(
-                Deployment.space == space, Deployment.name == f"{mv.name}-{space}", Deployment.status == "active"
-            )
-        ).scalar_one_or_none()
+        dep = _active(session, space, f"{mv.name}-{space}")
+        moves = _moves(session, mv, space, dep.model_version_id if dep is not None else None)
         key = None
         created = dep is None
         if dep is None:
@@ -198,7 +244,7 @@ def _record(
                 name=f"{mv.name}-{space}",
                 model_version_id=mv_id,
                 space=space,
-                status="active",
+                status=DeploymentStatus.ACTIVE,
                 served=served,
                 created_by=actor,
                 created_at=now,
@@ -228,12 +274,8 @@ def _record(
                 started_at=now,
             )
         )
-        if space == "prod":
-            if previous is not None and previous != mv_id:
-                session.execute(update(ModelVersion).where(ModelVersion.id == previous).values(state="retired"))
-            mv.state = "in_production"
-        elif space == "preprod" and mv.state == "trained":
-            mv.state = "in_preprod"
+        for version, state in moves:
+            version.state = state
         audit.record(
             session,
             actor=actor,
@@ -256,19 +298,19 @@ def _record(
 
 def deploy(ctx: ServiceContext, actor: Principal, model_version_id: int, *, space: str) -> DeployResult:
     """Deploy to dev or preprod. Production is reached only through an approval."""
-    if space == "prod":
+    if space == Space.PROD:
         raise DeploymentError("deploying to prod goes through approve() and its production deployment check")
     require(actor, "deploy_nonprod")
-    return _put(ctx, actor.username, model_version_id, space, reason="deploy")
+    return _put(ctx, actor.username, model_version_id, space, reason=RevisionReason.DEPLOY)
 
 
 def issue_key(ctx: ServiceContext, actor: Principal, deployment_id: int, *, label: str) -> str:
     """A new API key for a deployment (data scientists and admins; the pipeline as system)."""
-    if actor.role != "system":
+    if actor.role != SYSTEM_ROLE:
         require(actor, "deploy_nonprod")
     with ctx.db.write() as session:
         dep = session.get(Deployment, deployment_id)
-        if dep is None or dep.status != "active":
+        if dep is None or dep.status != DeploymentStatus.ACTIVE:
             raise NotFoundError(f"deployment {deployment_id} does not exist or was deleted")
         key = _new_key(session, deployment_id, label=label, actor=actor.username)
         audit.record(
@@ -303,19 +345,19 @@ def delete_deployment(ctx: ServiceContext, actor: Principal, deployment_id: int)
     require(actor, "delete_deployment")
     with ctx.db.read() as session:
         found = session.get(Deployment, deployment_id)
-        if found is None or found.status != "active":
+        if found is None or found.status != DeploymentStatus.ACTIVE:
             raise NotFoundError(f"deployment {deployment_id} does not exist or was already deleted")
-        if found.space == "prod":
+        if found.space == Space.PROD:
             raise DeploymentError("a prod deployment is replaced through an approval or rolled back, not deleted")
         served = _served(found)
     if served is not None:  # taken down on the target first: if that fails, the store still says it is up
         ctx.deployments.delete(served)
     with ctx.db.write() as session:
         dep = session.get(Deployment, deployment_id)
-        if dep is None or dep.status != "active":
+        if dep is None or dep.status != DeploymentStatus.ACTIVE:
             raise NotFoundError(f"deployment {deployment_id} does not exist or was already deleted")
         now = utcnow()
-        dep.status, dep.retired_at = "deleted", now
+        dep.status, dep.retired_at = DeploymentStatus.DELETED, now
         session.execute(
             update(DeploymentRevision)
             .where(DeploymentRevision.deployment_id == dep.id, DeploymentRevision.ended_at.is_(None))
@@ -337,7 +379,7 @@ def rollback(
     """Serve the model version that the prod deployment served before the current one."""
     require(actor, "rollback")
     with ctx.db.read() as session:
-        query = select(Deployment).where(Deployment.space == "prod", Deployment.status == "active")
+        query = select(Deployment).where(Deployment.space == Space.PROD, Deployment.status == DeploymentStatus.ACTIVE)
         if deployment_id is not None:
             query = query.where(Deployment.id == deployment_id)
         if model_name is not None:
@@ -358,14 +400,14 @@ def rollback(
     previous = next((r.model_version_id for r in revisions if r.model_version_id != current), None)
     if previous is None:
         raise ConflictError(f"deployment {dep.id} has served only model version {current}; nothing to roll back to")
-    return _put(ctx, actor.username, previous, "prod", reason="rollback")
+    return _put(ctx, actor.username, previous, Space.PROD, reason=RevisionReason.ROLLBACK)
 
 
 def served_model(ctx: ServiceContext, deployment_id: int) -> ServedModel | None:
     """Where the deployment target serves an active deployment (None for ones made before targets were recorded)."""
     with ctx.db.read() as session:
         dep = session.get(Deployment, deployment_id)
-        if dep is None or dep.status != "active":
+        if dep is None or dep.status != DeploymentStatus.ACTIVE:
             raise NotFoundError(f"deployment {deployment_id} does not exist or was deleted")
         return _served(dep)
 
@@ -375,7 +417,7 @@ def list_deployments(ctx: ServiceContext, actor: Principal, *, include_deleted: 
     with ctx.db.read() as session:
         query = select(Deployment).order_by(Deployment.space, Deployment.id)
         if not include_deleted:
-            query = query.where(Deployment.status == "active")
+            query = query.where(Deployment.status == DeploymentStatus.ACTIVE)
         return [_info(session, d) for d in session.execute(query).scalars()]
 
 
@@ -421,12 +463,12 @@ def serving_snapshot(ctx: ServiceContext) -> ServingSnapshot:
             select(Deployment.id, ModelVersion.id, ModelVersion.artifact_sha256, Dataset.spec)
             .join(ModelVersion, ModelVersion.id == Deployment.model_version_id)
             .join(Dataset, Dataset.id == ModelVersion.dataset_id)
-            .where(Deployment.status == "active")
+            .where(Deployment.status == DeploymentStatus.ACTIVE)
         ).all()
         keys = session.execute(
             select(DeploymentKey.key_hash, DeploymentKey.deployment_id)
             .join(Deployment, Deployment.id == DeploymentKey.deployment_id)
-            .where(DeploymentKey.revoked_at.is_(None), Deployment.status == "active")
+            .where(DeploymentKey.revoked_at.is_(None), Deployment.status == DeploymentStatus.ACTIVE)
         ).all()
     return ServingSnapshot(
         deployments={int(d): ServingEntry(int(d), int(m), str(s), dict(spec)) for d, m, s, spec in rows},
@@ -441,7 +483,7 @@ def deployment_spec(ctx: ServiceContext, deployment_id: int) -> DataSpec:
             select(Dataset.spec)
             .join(ModelVersion, ModelVersion.dataset_id == Dataset.id)
             .join(Deployment, Deployment.model_version_id == ModelVersion.id)
-            .where(Deployment.id == deployment_id, Deployment.status == "active")
+            .where(Deployment.id == deployment_id, Deployment.status == DeploymentStatus.ACTIVE)
         ).scalar_one_or_none()
     if row is None:
         raise NotFoundError(f"deployment {deployment_id} does not exist or was deleted")

@@ -24,6 +24,7 @@ from pipeline_core.services.deployments import DeploymentInfo
 from pipeline_core.services.deployments._endpoints import _put
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, Evaluation, ModelVersion, Run
+from pipeline_core.vocabulary import APPROVED_STATES, ModelState, Outcome, RevisionReason, Space, transition
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def _check_decider(session: Session, actor: Principal, mv: ModelVersion, action:
         raise PermissionDenied(
             f"{actor.username} trained or launched model version {mv.id}; a validator may not {action} their own model"
         )
-    if mv.state != "awaiting_review":
+    if mv.state != ModelState.AWAITING_REVIEW:
         raise ConflictError(f"model version {mv.id} is {mv.state}, not awaiting review; it was already decided")
 
 
@@ -70,13 +71,13 @@ def _evaluations(session: Session, mv: ModelVersion, evidence: Sequence[int] | N
     if evidence is None:
         return list(
             session.execute(
-                select(Evaluation).where(Evaluation.model_version_id == mv.id, Evaluation.space == "preprod")
+                select(Evaluation).where(Evaluation.model_version_id == mv.id, Evaluation.space == Space.PREPROD)
             ).scalars()
         )
     found = []
     for evaluation_id in evidence:
         ev = session.get(Evaluation, evaluation_id)
-        if ev is None or ev.model_version_id != mv.id or ev.space != "preprod":
+        if ev is None or ev.model_version_id != mv.id or ev.space != Space.PREPROD:
             raise ApprovalError(f"evaluation {evaluation_id} is not a pre-prod evaluation of model version {mv.id}")
         found.append(ev)
     return found
@@ -127,7 +128,7 @@ def approve(
         approval = Approval(
             model_version_id=mv.id,
             artifact_sha256=mv.artifact_sha256,
-            outcome="approved",
+            outcome=Outcome.APPROVED,
             comment=comment.strip(),
             evidence={"evaluation_ids": [e.id for e in evaluations]},
             override_reason=override,
@@ -136,7 +137,7 @@ def approve(
         )
         session.add(approval)
         session.flush()
-        mv.state = "approved"
+        mv.state = transition(mv.state, ModelState.APPROVED, what=f"model version {mv.id}")
         audit.record(
             session,
             actor=actor.username,
@@ -157,7 +158,9 @@ def approve(
         outcome.error = "production deployment check failed: " + "; ".join(outcome.check.reasons)
         return outcome
     try:
-        outcome.deployment = _put(ctx, actor.username, model_version_id, "prod", reason="approval").deployment
+        outcome.deployment = _put(
+            ctx, actor.username, model_version_id, Space.PROD, reason=RevisionReason.APPROVAL
+        ).deployment
     except PipelineError as exc:
         outcome.error = f"approved, but the prod deployment failed: {exc}"
     if synced is not None and outcome.error is None:
@@ -176,7 +179,7 @@ def deploy_approved(ctx: ServiceContext, actor: Principal, model_version_id: int
     check = production_check(ctx, model_version_id)
     if not check.passed:
         raise ApprovalError("production deployment check failed: " + "; ".join(check.reasons))
-    return _put(ctx, actor.username, model_version_id, "prod", reason="approval").deployment
+    return _put(ctx, actor.username, model_version_id, Space.PROD, reason=RevisionReason.APPROVAL).deployment
 
 
 def production_check(ctx: ServiceContext, model_version_id: int) -> ProductionCheck:
@@ -190,7 +193,7 @@ def production_check(ctx: ServiceContext, model_version_id: int) -> ProductionCh
         approvals = list(
             session.execute(
                 select(Approval)
-                .where(Approval.model_version_id == mv.id, Approval.outcome == "approved")
+                .where(Approval.model_version_id == mv.id, Approval.outcome == Outcome.APPROVED)
                 .order_by(Approval.id.desc())
             ).scalars()
         )
@@ -208,7 +211,7 @@ def production_check(ctx: ServiceContext, model_version_id: int) -> ProductionCh
         failed = failed_critical([e for e in cited if e is not None])
         if failed and not approval.override_reason:
             reasons.append("critical threshold(s) failed without an override: " + "; ".join(failed))
-        if mv.state not in ("approved", "in_production", "retired"):
+        if mv.state not in APPROVED_STATES:
             reasons.append(f"model version {mv.id} is {mv.state}")
     try:
         ctx.artifacts.get(mv.artifact_sha256)
@@ -228,7 +231,7 @@ def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comm
         decision = Approval(
             model_version_id=mv.id,
             artifact_sha256=mv.artifact_sha256,
-            outcome="rejected",
+            outcome=Outcome.REJECTED,
             comment=comment.strip(),
             evidence={},
             override_reason=None,
@@ -237,7 +240,7 @@ def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comm
         )
         session.add(decision)
         session.flush()
-        mv.state = "rejected"
+        mv.state = transition(mv.state, ModelState.REJECTED, what=f"model version {mv.id}")
         audit.record(
             session,
             actor=actor.username,
@@ -271,14 +274,14 @@ def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
     with ctx.db.read() as session:
         mvs = list(
             session.execute(
-                select(ModelVersion).where(ModelVersion.state == "awaiting_review").order_by(ModelVersion.id)
+                select(ModelVersion).where(ModelVersion.state == ModelState.AWAITING_REVIEW).order_by(ModelVersion.id)
             ).scalars()
         )
         out = []
         for mv in mvs:
             ids = list(
                 session.execute(
-                    select(Evaluation.id).where(Evaluation.model_version_id == mv.id, Evaluation.space == "preprod")
+                    select(Evaluation.id).where(Evaluation.model_version_id == mv.id, Evaluation.space == Space.PREPROD)
                 ).scalars()
             )
             out.append(Candidate(mv.id, mv.name, mv.version, mv.artifact_sha256, mv.created_by, dict(mv.metrics), ids))

@@ -10,13 +10,21 @@ from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from pipeline_core.errors import AuthError, ConfigError, ConflictError, NotFoundError
 from pipeline_core.services import audit
-from pipeline_core.services.authz import ROLES, Principal, require
+from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import User
+from pipeline_core.vocabulary import Role
 
 MIN_PASSWORD_LENGTH = 12
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+
+
+def _role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise ConfigError(f"role {role!r} is not one of {[r.value for r in Role]}") from None
 
 
 def _check_password(password: str) -> None:
@@ -33,8 +41,7 @@ def add_user(ctx: ServiceContext, actor: Principal | None, *, username: str, rol
     """Add a user. ``actor`` must be an admin, except for the very first user (bootstrap)."""
     if not _USERNAME.match(username):
         raise ConfigError(f"username {username!r}: use 2-64 letters, digits or . _ @ -")
-    if role not in ROLES:
-        raise ConfigError(f"role {role!r} is not one of {list(ROLES)}")
+    checked = _role(role)
     _check_password(password)
     password_hash = ctx.password_hasher.hash(password)
     with ctx.db.write() as session:
@@ -44,7 +51,7 @@ def add_user(ctx: ServiceContext, actor: Principal | None, *, username: str, rol
         if actor is not None:
             require(actor, "manage_users")
         session.add(
-            User(username=username, role=role, password_hash=password_hash, disabled=False, created_at=utcnow())
+            User(username=username, role=checked, password_hash=password_hash, disabled=False, created_at=utcnow())
         )
         try:
             session.flush()
@@ -56,9 +63,9 @@ def add_user(ctx: ServiceContext, actor: Principal | None, *, username: str, rol
             action="user.added",
             object_type="user",
             object_id=username,
-            details={"role": role},
+            details={"role": checked},
         )
-    return Principal(username, role)
+    return Principal(username, checked)
 
 
 def set_password(ctx: ServiceContext, actor: Principal, *, username: str, password: str) -> None:
@@ -110,18 +117,17 @@ def list_users(ctx: ServiceContext, actor: Principal) -> list[tuple[str, str, bo
 def set_role(ctx: ServiceContext, actor: Principal, *, username: str, role: str) -> None:
     """Change a user's role (admins only)."""
     require(actor, "manage_users")
-    if role not in ROLES:
-        raise ConfigError(f"role {role!r} is not one of {list(ROLES)}")
+    checked = _role(role)
     with ctx.db.write() as session:
         user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
         if user is None:
             raise NotFoundError(f"user {username!r} does not exist")
-        old, user.role = user.role, role
+        old, user.role = user.role, checked
         audit.record(
             session,
             actor=actor.username,
             action="user.role_changed",
             object_type="user",
             object_id=username,
-            details={"from": old, "to": role},
+            details={"from": old, "to": checked},
         )

@@ -22,6 +22,7 @@ from pipeline_core.errors import PipelineError
 from pipeline_core.services import audit
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.models import Deployment, ModelVersion
+from pipeline_core.vocabulary import DeploymentStatus, Outcome, Space
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,13 @@ def _identity(ctx: ServiceContext, model_version_id: int) -> dict[str, str]:
         }
 
 
-def _served(ctx: ServiceContext, model_version_id: int, space: str) -> ServedModel | None:
+def _served(ctx: ServiceContext, model_version_id: int, space: Space) -> ServedModel | None:
     with ctx.db.read() as session:
         dep = session.execute(
             select(Deployment).where(
                 Deployment.model_version_id == model_version_id,
                 Deployment.space == space,
-                Deployment.status == "active",
+                Deployment.status == DeploymentStatus.ACTIVE,
             )
         ).scalar_one_or_none()
         if dep is None or not dep.served:
@@ -86,7 +87,7 @@ def publish_candidate(
     ctx: ServiceContext, model_version_id: int, facts: Mapping[str, Any], *, actor: str
 ) -> str | None:
     """Track the pre-prod asset in the AI use case and set the candidate's facts; the error text if that failed."""
-    served = _served(ctx, model_version_id, "preprod") if ctx.factsheets is not None else None
+    served = _served(ctx, model_version_id, Space.PREPROD) if ctx.factsheets is not None else None
     if served is None or ctx.factsheets is None:
         return None
     facts = {**_identity(ctx, model_version_id), **facts}
@@ -108,16 +109,16 @@ def publish_decision(
         return None
     facts = {
         **_identity(ctx, model_version_id),
-        "mlops_decision": "approved" if approved else "rejected",
+        "mlops_decision": (Outcome.APPROVED if approved else Outcome.REJECTED).value,  # a plain word for the service
         "mlops_decided_by": actor,
         "mlops_decision_comment": comment,
         "mlops_decided_at": decided_at.isoformat(),
     }
     try:
-        preprod = _served(ctx, model_version_id, "preprod")
+        preprod = _served(ctx, model_version_id, Space.PREPROD)
         if preprod is not None:
             ctx.factsheets.record(preprod, {**facts, "mlops_stage": "decided"})
-        prod = _served(ctx, model_version_id, "prod") if approved else None
+        prod = _served(ctx, model_version_id, Space.PROD) if approved else None
         if prod is not None:
             ctx.factsheets.track(prod, comment=f"{facts['mlops_model_version']}: in production, approved by {actor}")
             ctx.factsheets.record(prod, {**facts, "mlops_stage": "production"})

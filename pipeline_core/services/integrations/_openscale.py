@@ -27,6 +27,7 @@ from pipeline_core.services import audit
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import count_payload
 from pipeline_core.store.models import Deployment, FeedbackRecord
+from pipeline_core.vocabulary import Space
 
 log = logging.getLogger(__name__)
 KEY = "openscale"  # where a deployment's ``served`` document keeps its subscription
@@ -115,7 +116,7 @@ def record_decision(ctx: ServiceContext, model_version_id: int, *, approved: boo
         return None
     with ctx.db.read() as session:
         deps = session.execute(
-            select(Deployment).where(Deployment.model_version_id == model_version_id, Deployment.space == "preprod")
+            select(Deployment).where(Deployment.model_version_id == model_version_id, Deployment.space == Space.PREPROD)
         ).scalars()
         subs = [s for s in (subscription_of(d.served) for d in deps) if s is not None]
     if not subs:

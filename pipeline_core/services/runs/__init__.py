@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pipeline_core.services.runs._launch import (
-    FINISHED,
     RUN_STAGES,
     SERVICE_STAGE_TITLES,
     SERVICE_STAGES,
@@ -30,6 +29,7 @@ from pipeline_core.services.runs._model_tests import latest as latest_model_test
 from pipeline_core.services.runs._model_tests import run_on_version as run_model_tests
 from pipeline_core.services.runs._retraining import RetrainOutcome, retrain
 from pipeline_core.services.runs._runner import (
+    LOST,
     SMOKE_ROWS,
     OwnershipLost,
     ProgressFn,
@@ -41,7 +41,7 @@ from pipeline_core.services.runs._runner import (
 from pipeline_core.services.runs._worker import MAX_CLAIM_ATTEMPTS, RunWorker, new_worker_id
 
 __all__ = [
-    "FINISHED",
+    "LOST",
     "MAX_CLAIM_ATTEMPTS",
     "RUN_STAGES",
     "SERVICE_STAGES",

@@ -19,8 +19,8 @@ from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import register_dataset, register_file
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Dataset, ModelVersion, Run, StageResult, Worker
+from pipeline_core.vocabulary import FINISHED_RUN_STATES, RunState, StageState
 
-FINISHED = ("succeeded", "failed", "cancelled")
 # The pure pipeline stages, then the ones the runner does against services, with their titles.
 SERVICE_STAGE_TITLES: dict[str, str] = {
     "model_tests": "Model tests",
@@ -37,7 +37,7 @@ def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: Dataset, param
     require(actor, "launch_run")
     with ctx.db.write() as session:
         run = Run(
-            status="queued",
+            status=RunState.QUEUED,
             dataset_id=dataset.id,
             params=params.to_dict(),
             created_by=actor.username,
@@ -47,7 +47,9 @@ def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: Dataset, param
         session.add(run)
         session.flush()
         for position, name in enumerate(RUN_STAGES):
-            session.add(StageResult(run_id=run.id, name=name, position=position, status="pending", log=[], outputs={}))
+            session.add(
+                StageResult(run_id=run.id, name=name, position=position, status=StageState.PENDING, log=[], outputs={})
+            )
         audit.record(
             session,
             actor=actor.username,
@@ -110,13 +112,13 @@ def cancel_run(ctx: ServiceContext, actor: Principal, run_id: int) -> Run:
         run = session.get(Run, run_id)
         if run is None:
             raise NotFoundError(f"run {run_id} does not exist")
-        if run.status in FINISHED:
+        if run.status in FINISHED_RUN_STATES:
             raise ConflictError(f"run {run_id} is already {run.status}; there is nothing to cancel")
-        if run.status == "queued":
-            run.status = "cancelled"
+        if run.status == RunState.QUEUED:
+            run.status = RunState.CANCELLED
             run.finished_at = utcnow()
             run.error = f"cancelled by {actor.username} before it started"
-            session.execute(update(StageResult).where(StageResult.run_id == run_id).values(status="cancelled"))
+            session.execute(update(StageResult).where(StageResult.run_id == run_id).values(status=StageState.CANCELLED))
         run.cancel_requested = True
         audit.record(
             session,
@@ -143,9 +145,11 @@ def reap_stale_runs(ctx: ServiceContext, *, actor: str = "system:reaper") -> lis
     timeout = ctx.settings.heartbeat_timeout
     cutoff = utcnow() - timedelta(seconds=timeout)
     with ctx.db.write() as session:
-        stale = list(session.execute(select(Run).where(Run.status == "running", Run.heartbeat_at < cutoff)).scalars())
+        stale = list(
+            session.execute(select(Run).where(Run.status == RunState.RUNNING, Run.heartbeat_at < cutoff)).scalars()
+        )
         for run in stale:
-            run.status = "failed"
+            run.status = RunState.FAILED
             run.finished_at = utcnow()
             last = run.heartbeat_at.isoformat(timespec="seconds") if run.heartbeat_at else "never"
             run.error = (
@@ -153,10 +157,10 @@ def reap_stale_runs(ctx: ServiceContext, *, actor: str = "system:reaper") -> lis
                 "the run was abandoned"
             )
             running = session.execute(
-                select(StageResult).where(StageResult.run_id == run.id, StageResult.status == "running")
+                select(StageResult).where(StageResult.run_id == run.id, StageResult.status == StageState.RUNNING)
             ).scalars()
             for stage in running:
-                stage.status = "failed"
+                stage.status = StageState.FAILED
                 stage.finished_at = run.finished_at
                 stage.log = [*stage.log, "worker lost: no heartbeat"]
                 run.failed_stage = stage.name

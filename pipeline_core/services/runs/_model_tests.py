@@ -28,6 +28,7 @@ from pipeline_core.services.jsonable import jsonable
 from pipeline_core.services.monitoring import model_frames
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Deployment, ModelTestRun, ModelVersion, StageResult
+from pipeline_core.vocabulary import DeploymentStatus, Space
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ def production_model(ctx: ServiceContext, spec_name: str, *, other_than: int) ->
             select(ModelVersion)
             .join(Deployment, Deployment.model_version_id == ModelVersion.id)
             .where(
-                Deployment.space == "prod",
-                Deployment.status == "active",
+                Deployment.space == Space.PROD,
+                Deployment.status == DeploymentStatus.ACTIVE,
                 ModelVersion.name == spec_name,
                 ModelVersion.id != other_than,
             )

@@ -26,6 +26,7 @@ from pipeline_core.services.datasets import load_frame, register_dataset
 from pipeline_core.services.monitoring import feedback_frame
 from pipeline_core.services.runs._launch import launch_run
 from pipeline_core.store.models import Dataset, Deployment, ModelVersion, RetrainingRequest, Run
+from pipeline_core.vocabulary import RetrainingStatus
 
 
 @dataclass
@@ -59,13 +60,15 @@ def retrain(
             request = session.get(RetrainingRequest, request_id)
             if request is None:
                 raise NotFoundError(f"retraining request {request_id} does not exist")
-            if request.status != "open":
+            if request.status != RetrainingStatus.OPEN:
                 raise ConflictError(f"retraining request {request_id} is {request.status} (run {request.run_id})")
             deployment_id = request.deployment_id
         else:
             request = session.execute(
                 select(RetrainingRequest)
-                .where(RetrainingRequest.deployment_id == deployment_id, RetrainingRequest.status == "open")
+                .where(
+                    RetrainingRequest.deployment_id == deployment_id, RetrainingRequest.status == RetrainingStatus.OPEN
+                )
                 .order_by(RetrainingRequest.id.desc())
                 .limit(1)
             ).scalar_one_or_none()
@@ -89,12 +92,14 @@ def retrain(
     source = f"{dataset.name} + {len(feedback)} feedback records of deployment {dep.id}"
     new_dataset = register_dataset(ctx, table, spec=spec, actor=actor.username, source=source)
     if found_request_id is not None:
-        _set_request(ctx, found_request_id, frm="open", to="launched", actor=actor.username)
+        _set_request(
+            ctx, found_request_id, frm=RetrainingStatus.OPEN, to=RetrainingStatus.LAUNCHED, actor=actor.username
+        )
     try:
         new_run = launch_run(ctx, actor, dataset=new_dataset, params=params or RunParams.from_dict(dict(run.params)))
     except Exception:
         if found_request_id is not None:  # back to open, so the request is not lost
-            _set_request(ctx, found_request_id, frm="launched", to="open", actor=None)
+            _set_request(ctx, found_request_id, frm=RetrainingStatus.LAUNCHED, to=RetrainingStatus.OPEN, actor=None)
         raise
     with ctx.db.write() as session:
         if found_request_id is not None:
@@ -112,7 +117,9 @@ def retrain(
     return RetrainOutcome(new_run.id, found_request_id, new_dataset.id, len(training), len(feedback), drifted)
 
 
-def _set_request(ctx: ServiceContext, request_id: int, *, frm: str, to: str, actor: str | None) -> None:
+def _set_request(
+    ctx: ServiceContext, request_id: int, *, frm: RetrainingStatus, to: RetrainingStatus, actor: str | None
+) -> None:
     with ctx.db.write() as session:
         result = session.execute(
             update(RetrainingRequest)

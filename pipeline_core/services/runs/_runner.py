@@ -44,8 +44,11 @@ from pipeline_core.stages.common import Gate
 from pipeline_core.stages.validate import Schema
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Dataset, ModelVersion, Run, StageResult
+from pipeline_core.vocabulary import ModelState, RevisionReason, RunState, Space, StageState, transition
 
 ProgressFn = Callable[[str, str, float], None]  # (stage, "start" | "done" | "failed", seconds)
+# What execute_run returns when the run was taken from this worker: not a state, nothing is stored.
+LOST = "lost"
 
 
 @dataclass
@@ -76,7 +79,7 @@ class _PersistingHooks(Hooks):
     def before(self, stage: Stage) -> None:
         if self.progress:
             self.progress(stage.name, "start", 0.0)
-        self._stage_write(stage.name, status="running", started_at=utcnow())
+        self._stage_write(stage.name, status=StageState.RUNNING, started_at=utcnow())
 
     def after(self, stage: Stage, result: StageResultLike, seconds: float) -> None:
         if self.progress:
@@ -87,7 +90,7 @@ class _PersistingHooks(Hooks):
             return
         self._stage_write(
             stage.name,
-            status="succeeded" if result.gate.passed else "failed",
+            status=StageState.SUCCEEDED if result.gate.passed else StageState.FAILED,
             finished_at=utcnow(),
             duration_seconds=seconds,
             log=list(result.log),
@@ -102,7 +105,9 @@ class _PersistingHooks(Hooks):
         lines = [f"{type(error).__name__}: {error}"]
         if not isinstance(error, PipelineError):
             lines += traceback.format_exception(error)[-6:]
-        self._stage_write(stage.name, status="failed", finished_at=utcnow(), duration_seconds=seconds, log=lines)
+        self._stage_write(
+            stage.name, status=StageState.FAILED, finished_at=utcnow(), duration_seconds=seconds, log=lines
+        )
 
     def cancel_requested(self) -> bool:
         if self.control.lost.is_set():
@@ -112,7 +117,7 @@ class _PersistingHooks(Hooks):
 
 def _assert_owned(session: Session, run_id: int, worker_id: str) -> Run:
     run = session.get(Run, run_id)
-    if run is None or run.status != "running" or run.worker_id != worker_id:
+    if run is None or run.status != RunState.RUNNING or run.worker_id != worker_id:
         raise OwnershipLost(f"run {run_id} is no longer owned by worker {worker_id}")
     return run
 
@@ -163,34 +168,36 @@ def execute_run(
             run_stage(stage, inputs, state, hooks)
         return _finish_awaiting_review(ctx, run_id, worker_id, mv_id, state)
     except OwnershipLost:
-        return "lost"
+        return LOST
     except RunCancelled as exc:
-        return _finish(ctx, run_id, worker_id, "cancelled", str(exc), None)
+        return _finish(ctx, run_id, worker_id, RunState.CANCELLED, str(exc), None)
     except (ValidationFailed, GateFailed) as exc:
         gated = exc.stage if isinstance(exc, GateFailed) else "validate"
-        return _finish(ctx, run_id, worker_id, "failed", str(exc), gated)
+        return _finish(ctx, run_id, worker_id, RunState.FAILED, str(exc), gated)
     except Exception as exc:  # noqa: BLE001 - any crash of a stage fails the run, with its reason
         crashed = _running_stage(ctx, run_id)
         where = f"stage '{crashed}'" if crashed else "run set-up"
-        return _finish(ctx, run_id, worker_id, "failed", f"{where} raised {type(exc).__name__}: {exc}", crashed)
+        return _finish(ctx, run_id, worker_id, RunState.FAILED, f"{where} raised {type(exc).__name__}: {exc}", crashed)
 
 
 def _running_stage(ctx: ServiceContext, run_id: int) -> str | None:
     with ctx.db.read() as session:
         return session.execute(
-            select(StageResult.name).where(StageResult.run_id == run_id, StageResult.status.in_(("running", "failed")))
+            select(StageResult.name).where(
+                StageResult.run_id == run_id, StageResult.status.in_((StageState.RUNNING, StageState.FAILED))
+            )
         ).scalar()
 
 
-def _finish(ctx: ServiceContext, run_id: int, worker_id: str, status: str, error: str, stage: str | None) -> str:
+def _finish(ctx: ServiceContext, run_id: int, worker_id: str, status: RunState, error: str, stage: str | None) -> str:
     try:
         with ctx.db.write() as session:
             run = _assert_owned(session, run_id, worker_id)
             run.status, run.finished_at, run.error, run.failed_stage = status, utcnow(), error, stage
             session.execute(
                 update(StageResult)
-                .where(StageResult.run_id == run_id, StageResult.status.in_(("pending", "running")))
-                .values(status="cancelled" if status == "cancelled" else "skipped")
+                .where(StageResult.run_id == run_id, StageResult.status.in_((StageState.PENDING, StageState.RUNNING)))
+                .values(status=StageState.CANCELLED if status == RunState.CANCELLED else StageState.SKIPPED)
             )
             audit.record(
                 session,
@@ -201,7 +208,7 @@ def _finish(ctx: ServiceContext, run_id: int, worker_id: str, status: str, error
                 details={"error": error, "stage": stage},
             )
     except OwnershipLost:
-        return "lost"
+        return LOST
     return status
 
 
@@ -229,7 +236,7 @@ def _register_model(
             params=jsonable(draft.params),
             metrics=jsonable(draft.metrics),
             lineage=jsonable({**draft.lineage, "run_id": run_id, "created_by": actor}),
-            state="trained",
+            state=ModelState.TRAINED,
             created_by=actor,
             created_at=now,
         )
@@ -239,7 +246,7 @@ def _register_model(
             update(StageResult)
             .where(StageResult.run_id == run_id, StageResult.name == "register")
             .values(
-                status="succeeded",
+                status=StageState.SUCCEEDED,
                 finished_at=now,
                 outputs=jsonable({**draft.to_dict(), "model_version_id": version.id, "version": version.version}),
                 gate_passed=True,
@@ -336,7 +343,7 @@ def _deploy_and_smoke_test(
     ctx: ServiceContext, run_id: int, mv_id: int, inputs: PipelineInputs, state: PipelineState
 ) -> ServiceStageResult:
     """The IBM pipeline's "deployed?" gate: deploy to pre-prod, then score through the deployment's endpoint."""
-    result = _endpoints._put(ctx, f"pipeline:run-{run_id}", mv_id, "preprod", reason="pipeline")
+    result = _endpoints._put(ctx, f"pipeline:run-{run_id}", mv_id, Space.PREPROD, reason=RevisionReason.PIPELINE)
     dep = result.deployment
     served = deployments.served_model(ctx, dep.id)
     url = (
@@ -412,7 +419,7 @@ def _evaluate_in_preprod(
             session,
             model_version_id=mv_id,
             deployment_id=deploy["deployment_id"],
-            space="preprod",
+            space=Space.PREPROD,
             data_window=window,
             results=results,
             actor="pipeline",
@@ -424,7 +431,7 @@ def _evaluate_in_preprod(
         ctx,
         deployment_id=deploy["deployment_id"],
         model_version_id=mv_id,
-        space="preprod",
+        space=Space.PREPROD,
         spec=spec,
         actor="pipeline",
         model_tests=mrm_tests,
@@ -471,10 +478,10 @@ def _finish_awaiting_review(ctx: ServiceContext, run_id: int, worker_id: str, mv
     try:
         with ctx.db.write() as session:
             run = _assert_owned(session, run_id, worker_id)
-            run.status, run.finished_at = "succeeded", now
+            run.status, run.finished_at = RunState.SUCCEEDED, now
             mv = session.get(ModelVersion, mv_id)
             assert mv is not None
-            mv.state = "awaiting_review"
+            mv.state = transition(mv.state, ModelState.AWAITING_REVIEW, what=f"model version {mv_id}")
             audit.record(
                 session,
                 actor=worker_id,
@@ -491,5 +498,7 @@ def _finish_awaiting_review(ctx: ServiceContext, run_id: int, worker_id: str, mv
                 details={"model_version_id": mv_id},
             )
     except OwnershipLost:
-        return "lost"
-    return "succeeded"
+        return LOST
+    except ConflictError as exc:  # the candidate left pre-prod under the run: the run fails, saying why
+        return _finish(ctx, run_id, worker_id, RunState.FAILED, str(exc), None)
+    return RunState.SUCCEEDED

@@ -28,6 +28,7 @@ from pipeline_core.services.runs._launch import reap_stale_runs
 from pipeline_core.services.runs._runner import ProgressFn, RunControl, execute_run
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Run, Worker
+from pipeline_core.vocabulary import RunState
 
 MAX_CLAIM_ATTEMPTS = 5
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class RunWorker:
         for _ in range(MAX_CLAIM_ATTEMPTS):
             with self.ctx.db.write() as session:
                 candidate = session.execute(
-                    select(Run.id).where(Run.status == "queued").order_by(Run.id).limit(1)
+                    select(Run.id).where(Run.status == RunState.QUEUED).order_by(Run.id).limit(1)
                 ).scalar()
                 if candidate is None:
                     return None
@@ -83,8 +84,8 @@ class RunWorker:
         now = utcnow()
         result = session.execute(
             update(Run)
-            .where(Run.id == run_id, Run.status == "queued")
-            .values(status="running", worker_id=self.id, started_at=now, heartbeat_at=now)
+            .where(Run.id == run_id, Run.status == RunState.QUEUED)
+            .values(status=RunState.RUNNING, worker_id=self.id, started_at=now, heartbeat_at=now)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
@@ -124,7 +125,7 @@ class RunWorker:
                     return
                 result = session.execute(
                     update(Run)
-                    .where(Run.id == run_id, Run.worker_id == self.id, Run.status == "running")
+                    .where(Run.id == run_id, Run.worker_id == self.id, Run.status == RunState.RUNNING)
                     .values(heartbeat_at=now)
                 )
                 if result.rowcount != 1:  # type: ignore[attr-defined]
