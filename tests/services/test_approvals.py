@@ -306,3 +306,13 @@ def test_rollback_never_serves_a_rejected_version_in_prod(
     assert (_mv(live_ctx, serving).state, _mv(live_ctx, rejected).state) == ("in_production", "rejected")
     with live_ctx.db.read() as session:
         assert session.execute(select(func.count()).select_from(AuditEvent)).scalar() == events
+
+
+def test_production_is_refused_without_an_approval_of_the_exact_artifact(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    # The deployment service asks the store itself, whatever its caller checked before.
+    sha = _mv(live_ctx, candidate).artifact_sha256
+    with pytest.raises(ApprovalError, match=f"model version {candidate} has no approval of artifact {sha}"):
+        deployments.deploy_to_production(live_ctx, people["vera"], candidate)
+    assert _prod(live_ctx) == [] and _mv(live_ctx, candidate).state == ModelState.AWAITING_REVIEW

@@ -29,6 +29,8 @@ CALLS: dict[str, tuple[str, Call]] = {
     "reject": ("reject", lambda ctx, p, env: governance.reject(ctx, p, NO_SUCH, comment="no")),
     "deploy to dev/preprod": ("deploy_nonprod", lambda ctx, p, env: deployments.deploy(ctx, p, NO_SUCH, space="dev")),
     "issue an API key": ("deploy_nonprod", lambda ctx, p, env: deployments.issue_key(ctx, p, NO_SUCH, label="t")),
+    "revoke an API key": ("deploy_nonprod", lambda ctx, p, env: deployments.revoke_key(ctx, p, "mlk_no_such_key")),
+    "deploy to prod": ("approve", lambda ctx, p, env: deployments.deploy_to_production(ctx, p, NO_SUCH)),
     "delete a deployment": ("delete_deployment", lambda ctx, p, env: deployments.delete_deployment(ctx, p, NO_SUCH)),
     "roll back prod": ("rollback", lambda ctx, p, env: deployments.rollback(ctx, p)),
     "upload feedback": (
@@ -86,3 +88,9 @@ def test_prod_is_reached_by_no_role_except_through_approve(ctx: ServiceContext, 
     for principal in people.values():
         with pytest.raises(DeploymentError, match="deploying to prod goes through approve"):
             deployments.deploy(ctx, principal, 1, space="prod")
+
+
+def test_only_the_pipeline_deploys_its_own_candidate(ctx: ServiceContext, people: dict[str, Principal]) -> None:
+    for who in ("dora", "vera", "max", "admin"):
+        with pytest.raises(PermissionDenied, match="only the pipeline deploys its candidate"):
+            deployments.deploy_candidate(ctx, people[who], NO_SUCH)

@@ -22,20 +22,28 @@ from sqlalchemy.orm import Session
 
 from pipeline_core.backends.base import ModelToServe, ServedModel
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import ConflictError, DeploymentError, NotFoundError, PipelineError
+from pipeline_core.errors import (
+    ApprovalError,
+    ConflictError,
+    DeploymentError,
+    NotFoundError,
+    PermissionDenied,
+    PipelineError,
+)
 from pipeline_core.model_io import load_model
 from pipeline_core.services import audit, integrations, lookup
 from pipeline_core.services.authz import SYSTEM_ROLE, Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (
+    Approval,
     Dataset,
     Deployment,
     DeploymentKey,
     DeploymentRevision,
     ModelVersion,
 )
-from pipeline_core.vocabulary import DeploymentStatus, ModelState, RevisionReason, Space, transition
+from pipeline_core.vocabulary import DeploymentStatus, ModelState, Outcome, RevisionReason, Space, transition
 
 KEY_PREFIX = "mlk_"
 log = logging.getLogger(__name__)
@@ -304,6 +312,34 @@ def deploy(ctx: ServiceContext, actor: Principal, model_version_id: int, *, spac
     return _put(ctx, actor.username, model_version_id, space, reason=RevisionReason.DEPLOY)
 
 
+def deploy_candidate(ctx: ServiceContext, actor: Principal, model_version_id: int) -> DeployResult:
+    """The pipeline's own pre-prod deployment of the candidate it trained (the system principal only)."""
+    if actor.role != SYSTEM_ROLE:
+        raise PermissionDenied(f"{actor.username} is a {actor.role}; only the pipeline deploys its candidate")
+    return _put(ctx, actor.username, model_version_id, Space.PREPROD, reason=RevisionReason.PIPELINE)
+
+
+def deploy_to_production(ctx: ServiceContext, actor: Principal, model_version_id: int) -> DeployResult:
+    """Serve an approved model version in prod: the one road there, taken by ``approve`` (validators only).
+
+    Whoever calls it, the store is asked again here, at the moment of the deployment, for an
+    approval of this version's exact artifact; without one nothing is touched.
+    """
+    require(actor, "approve")
+    with ctx.db.read() as session:
+        mv = lookup.model_version(session, model_version_id)
+        approved = session.execute(
+            select(Approval.id).where(
+                Approval.model_version_id == mv.id,
+                Approval.outcome == Outcome.APPROVED,
+                Approval.artifact_sha256 == mv.artifact_sha256,
+            )
+        ).first()
+    if approved is None:
+        raise ApprovalError(f"model version {model_version_id} has no approval of artifact {mv.artifact_sha256}")
+    return _put(ctx, actor.username, model_version_id, Space.PROD, reason=RevisionReason.APPROVAL)
+
+
 def issue_key(ctx: ServiceContext, actor: Principal, deployment_id: int, *, label: str) -> str:
     """A new API key for a deployment (data scientists and admins; the pipeline as system)."""
     if actor.role != SYSTEM_ROLE:
@@ -325,6 +361,9 @@ def issue_key(ctx: ServiceContext, actor: Principal, deployment_id: int, *, labe
 
 
 def revoke_key(ctx: ServiceContext, actor: Principal, key: str) -> None:
+    """Revoke an API key: whoever may issue one (data scientists and admins; the pipeline as system)."""
+    if actor.role != SYSTEM_ROLE:
+        require(actor, "deploy_nonprod")
     with ctx.db.write() as session:
         row = session.execute(select(DeploymentKey).where(DeploymentKey.key_hash == hash_key(key))).scalar_one_or_none()
         if row is None:

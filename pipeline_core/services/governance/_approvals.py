@@ -17,14 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline_core.errors import ApprovalError, ConflictError, PermissionDenied, PipelineError
-from pipeline_core.services import audit, integrations, lookup
+from pipeline_core.services import audit, deployments, integrations, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import DeploymentInfo
-from pipeline_core.services.deployments._endpoints import _put
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, Evaluation, ModelVersion, Run
-from pipeline_core.vocabulary import APPROVED_STATES, ModelState, Outcome, RevisionReason, Space, transition
+from pipeline_core.vocabulary import APPROVED_STATES, ModelState, Outcome, Space, transition
 
 
 @dataclass(frozen=True)
@@ -158,9 +157,7 @@ def approve(
         outcome.error = "production deployment check failed: " + "; ".join(outcome.check.reasons)
         return outcome
     try:
-        outcome.deployment = _put(
-            ctx, actor.username, model_version_id, Space.PROD, reason=RevisionReason.APPROVAL
-        ).deployment
+        outcome.deployment = deployments.deploy_to_production(ctx, actor, model_version_id).deployment
     except PipelineError as exc:
         outcome.error = f"approved, but the prod deployment failed: {exc}"
     if synced is not None and outcome.error is None:
@@ -179,7 +176,7 @@ def deploy_approved(ctx: ServiceContext, actor: Principal, model_version_id: int
     check = production_check(ctx, model_version_id)
     if not check.passed:
         raise ApprovalError("production deployment check failed: " + "; ".join(check.reasons))
-    return _put(ctx, actor.username, model_version_id, Space.PROD, reason=RevisionReason.APPROVAL).deployment
+    return deployments.deploy_to_production(ctx, actor, model_version_id).deployment
 
 
 def production_check(ctx: ServiceContext, model_version_id: int) -> ProductionCheck:

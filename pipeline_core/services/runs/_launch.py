@@ -12,7 +12,7 @@ from pipeline_core.data.load import parse_csv_bytes
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ConflictError, NotFoundError
 from pipeline_core.params import RunParams
-from pipeline_core.pipeline import STAGE_NAMES, STAGES
+from pipeline_core.pipeline import RUN_STAGES
 from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
@@ -20,16 +20,6 @@ from pipeline_core.services.datasets import register_dataset, register_file
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Dataset, ModelVersion, Run, StageResult, Worker
 from pipeline_core.vocabulary import FINISHED_RUN_STATES, RunState, StageState
-
-# The pure pipeline stages, then the ones the runner does against services, with their titles.
-SERVICE_STAGE_TITLES: dict[str, str] = {
-    "model_tests": "Model tests",
-    "deploy": "Deploy to pre-prod",
-    "evaluate": "Evaluate in pre-prod",
-}
-SERVICE_STAGES: tuple[str, ...] = tuple(SERVICE_STAGE_TITLES)
-RUN_STAGES: tuple[str, ...] = (*STAGE_NAMES, *SERVICE_STAGES)
-STAGE_TITLES: dict[str, str] = {s.name: s.title for s in STAGES} | SERVICE_STAGE_TITLES
 
 
 def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: Dataset, params: RunParams) -> Run:

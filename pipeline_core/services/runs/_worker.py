@@ -25,7 +25,8 @@ from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow
 from pipeline_core.services.runs._launch import reap_stale_runs
-from pipeline_core.services.runs._runner import ProgressFn, RunControl, execute_run
+from pipeline_core.services.runs._persist import ProgressFn, RunControl
+from pipeline_core.services.runs._runner import execute_run
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Run, Worker
 from pipeline_core.vocabulary import RunState
