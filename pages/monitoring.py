@@ -8,13 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
+from pipeline_core.results import tables
 from pipeline_core.services import deployments, monitoring, runs
 from pipeline_core.services.datasets import PayloadWindow, count_payload
+from pipeline_core.vocabulary import AlertStatus, CheckStatus, DeploymentStatus, RetrainingStatus
 
 ctx, who = ui.context(), ui.principal()
 st.title("Monitoring")
 
-deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active"]
+deps = [d for d in deployments.list_deployments(ctx, who) if d.status == DeploymentStatus.ACTIVE]
 if not deps:
     step = ui.next_step(
         who,
@@ -49,9 +51,9 @@ if st.button("Evaluate now", type="primary"):
         )
     if outcome is not None:
         message = f"Evaluation {outcome.evaluation_id}: {outcome.status}, risk level {outcome.risk_level}."
-        if outcome.status == "fail":
+        if outcome.status == CheckStatus.FAIL:
             st.error(message)
-        elif outcome.status == "warn":
+        elif outcome.status == CheckStatus.WARN:
             st.warning(message)
         else:
             st.success(message)
@@ -66,10 +68,10 @@ with history_box:
         ui.empty("No evaluation of this deployment yet: send it traffic, then press Evaluate now.")
     else:
         rows = [
-            {"evaluated": e.created_at, "metric": c["name"], "value": c["value"]}
+            {"evaluated": e.created_at, "metric": c.metric.name, "value": c.metric.value}
             for e in history
-            for c in e.results.get("checks", [])
-            if c.get("critical") and c.get("value") is not None
+            for c in e.report.checks
+            if c.metric.critical and c.metric.value is not None
         ]
         if rows:
             figure = ui.over_time(pd.DataFrame(rows), x="evaluated", y="value", color="metric")
@@ -79,10 +81,10 @@ with history_box:
                 {
                     "evaluation": e.id,
                     "when": ui.when(e.created_at),
-                    "status": e.status,
-                    "risk": e.results.get("risk_level"),
-                    "records": e.data_window.get("records"),
-                    "feedback": e.data_window.get("feedback_records"),
+                    "status": e.status.value,
+                    "risk": e.report.risk_level,
+                    "records": e.records,
+                    "feedback": e.feedback_records,
                     "by": e.created_by,
                 }
                 for e in history
@@ -102,7 +104,7 @@ def acknowledge(alert_id: int) -> bool:
 
 for a in alerts:
     line, action = st.columns([6, 1])
-    is_open, by = a.status == "open", a.acknowledged_by
+    is_open, by = a.status == AlertStatus.OPEN, a.acknowledged_by
     if is_open and action.button("Acknowledge", key=f"ack-{a.id}") and ui.act(partial(acknowledge, a.id)):
         is_open, by = False, who.username
         st.success(f"Alert {a.id} acknowledged.")
@@ -126,28 +128,14 @@ stored.caption(f"{monitoring.count_feedback(ctx, deployment_id=dep.id)} labelled
 
 st.subheader("Retraining")
 requests = [r for r in monitoring.list_retraining_requests(ctx, who) if r.deployment_id == dep.id]
-open_requests = [r for r in requests if r.status == "open"]
+open_requests = [r for r in requests if r.status == RetrainingStatus.OPEN]
 if open_requests:
     request = open_requests[0]
     st.warning(
         f"Retraining request {request.id}: {request.reason}; {len(request.drifted_records)} drifted "
         "records listed for labelling."
     )
-    ui.records(
-        [
-            {
-                "record": r.get("record"),
-                "scoring id": r.get("scoring_id"),
-                "why": r.get("reason")
-                or (
-                    f"likely mispredicted (error probability {r['error_probability']:.2f})"
-                    if "error_probability" in r
-                    else None
-                ),
-            }
-            for r in request.drifted_records[:50]
-        ]
-    )
+    ui.records(tables.drifted_record_rows(request.drifted_records[:50]))
 else:
     st.caption("No open retraining request. You can still retrain on the training data plus the feedback.")
 if not ui.can(who, "launch_run"):

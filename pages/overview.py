@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import ui
 from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.services.runs import list_model_versions
+from pipeline_core.vocabulary import DeploymentStatus, Space
 
 TRACKED = ("roc_auc", "disparate_impact", "share_of_drifted_features")
 
@@ -15,7 +16,7 @@ ctx, who = ui.context(), ui.principal()
 st.title("Overview")
 
 versions = list_model_versions(ctx, limit=500)
-deps = [d for d in deployments.list_deployments(ctx, who) if d.status == "active"]
+deps = [d for d in deployments.list_deployments(ctx, who) if d.status == DeploymentStatus.ACTIVE]
 if not versions:
     first = ui.next_step(
         who,
@@ -48,16 +49,17 @@ else:
     )
 
 st.subheader("Production models over time")
-prod = [d for d in deps if d.space == "prod"]
+prod = [d for d in deps if d.space == Space.PROD]
 if not prod:
     step = "approve" if ui.can(who, "approve") else "a validator approves"
     ui.empty(f"Nothing is in production yet: {step} a candidate on the Review page.")
 for d in prod:
-    rows = []
-    for ev in monitoring.list_evaluations(ctx, who, deployment_id=d.id, limit=200):
-        for check in ev.results.get("checks", []):
-            if check["name"].startswith(TRACKED) and check.get("value") is not None:
-                rows.append({"evaluated": ev.created_at, "metric": check["name"], "value": check["value"]})
+    rows = [
+        {"evaluated": ev.created_at, "metric": c.metric.name, "value": c.metric.value}
+        for ev in monitoring.list_evaluations(ctx, who, deployment_id=d.id, limit=200)
+        for c in ev.report.checks
+        if c.metric.name.startswith(TRACKED) and c.metric.value is not None
+    ]
     st.markdown(f"**{d.model_name} v{d.model_version}** · deployment {d.id}")
     if rows:
         figure = ui.over_time(pd.DataFrame(rows), x="evaluated", y="value", color="metric")

@@ -6,12 +6,14 @@ from typing import Any
 
 import pandas as pd
 import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import ui
-from pipeline_core.results import MonitorResult
+from pipeline_core.monitors.figures import confusion_figure
+from pipeline_core.results import MonitorResult, tables
+from pipeline_core.results.evaluation import MonitorName
 from pipeline_core.services import deployments, governance, monitoring, runs
+from pipeline_core.vocabulary import CheckStatus, Space
 
 ctx, who = ui.context(), ui.principal()
 st.title("Review")
@@ -33,33 +35,21 @@ chosen_id = st.selectbox(
 )
 candidate = next(c for c in queue if c.model_version_id == chosen_id)
 history = monitoring.list_evaluations(ctx, who, model_version_id=chosen_id)
-preprod = [e for e in history if e.space == "preprod"]
+preprod = [e for e in history if e.space == Space.PREPROD]
 if not preprod:
     st.warning("This candidate has no pre-prod evaluation; it cannot be approved until one exists.")
     st.stop()
 evaluation = preprod[0]
-monitors = {name: MonitorResult.from_dict(r) for name, r in evaluation.results.get("monitors", {}).items()}
+findings = evaluation.report
 
 
 def metrics_table(result: MonitorResult | None) -> None:
     if result is None:
         ui.empty("This evaluation has no results for this monitor.")
         return
-    if result.status == "insufficient":
+    if result.status == CheckStatus.INSUFFICIENT:
         st.warning(f"Too few records to judge {result.monitor} on this evaluation: {result.metrics[0].detail}.")
-    ui.records(
-        [
-            {
-                "metric": m.name,
-                "value": None if m.value is None else round(m.value, 4),
-                "threshold": m.threshold,
-                "verdict": m.status,
-                "critical": "yes" if m.critical else "",
-                "detail": m.detail,
-            }
-            for m in result.metrics
-        ]
-    )
+    ui.records(tables.metric_rows(result.metrics))
 
 
 def evidence_view(evidence: dict[str, Any]) -> None:
@@ -87,85 +77,42 @@ tabs = st.tabs(
     ["Summary", "Quality", "Fairness", "Drift", "Explainability", "Model tests", "Factsheet", "Compare with production"]
 )
 with tabs[0]:
-    mrm = monitors.get("mrm")
-    risk = evaluation.results.get("risk_level") or "unknown"
-    counts = {m.name: int(m.value or 0) for m in mrm.metrics} if mrm else {}
+    risk = findings.risk
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Risk level", risk)
-    c2.metric("Tests run", counts.get("tests_run", 0))
-    c3.metric("Passed", counts.get("tests_passed", 0))
-    c4.metric("Failed", counts.get("tests_failed", 0))
+    c1.metric("Risk level", str(risk.level) if risk else "unknown")
+    c2.metric("Tests run", risk.tests_run if risk else 0)
+    c3.metric("Passed", risk.tests_passed if risk else 0)
+    c4.metric("Failed", risk.tests_failed if risk else 0)
     st.caption(
         f"Evaluation {evaluation.id} · {evaluation.created_at:%Y-%m-%d %H:%M} · "
-        f"{evaluation.data_window.get('records')} test records scored through the pre-prod endpoint"
+        f"{evaluation.records} test records scored through the pre-prod endpoint"
     )
-    if mrm:
-        ui.records(
-            [
-                {
-                    "source": t["source"],
-                    "test": t["name"],
-                    "verdict": t["status"],
-                    "critical": "yes" if t["critical"] else "",
-                    "detail": t["detail"],
-                }
-                for t in mrm.details["tests"]
-            ]
-        )
+    if risk:
+        ui.records(tables.risk_rows(risk))
 with tabs[1]:
-    quality = monitors.get("quality")
-    metrics_table(quality)
-    if quality and "confusion_matrix" in quality.details:
-        cm = quality.details["confusion_matrix"]
-        figure = go.Figure(
-            go.Heatmap(
-                z=cm["matrix"],
-                x=[f"predicted {x}" for x in cm["labels"]],
-                y=[f"true {x}" for x in cm["labels"]],
-                text=cm["matrix"],
-                texttemplate="%{text}",
-                colorscale="Blues",
-                showscale=False,
-            )
-        )
+    metrics_table(findings.monitor(MonitorName.QUALITY))
+    cm = findings.confusion_matrix
+    if cm is not None:
+        figure = confusion_figure(cm)
         st.plotly_chart(ui.styled(figure, height=300), key="confusion")
 with tabs[2]:
-    fairness = monitors.get("fairness")
+    fairness = findings.monitor(MonitorName.FAIRNESS)
     metrics_table(fairness)
     if fairness:
-        scan = fairness.details.get("bias_scan", [])
         st.markdown("**Bias scan**: the groups with the lowest disparate impact against everyone else")
-        if scan:
-            ui.records(
-                [
-                    {
-                        "group": g["group"],
-                        "records": g["records"],
-                        "favourable rate": round(g["favourable_rate"], 3),
-                        "others": round(g["others_favourable_rate"], 3),
-                        "disparate impact": round(g["disparate_impact"], 3),
-                        "below threshold": "yes" if g["below_threshold"] else "",
-                    }
-                    for g in scan
-                ]
-            )
+        if findings.bias_scan:
+            ui.records(tables.bias_scan_rows(findings.bias_scan))
         else:
             ui.empty("Too few records in every group for the scan (each side needs the spec's minimum).")
 with tabs[3]:
-    drift = monitors.get("drift")
-    metrics_table(drift)
-    if drift and drift.details.get("features"):
-        features = drift.details["features"]
-        frame = pd.DataFrame(
-            [
-                {"feature": n, "value": f["value"], "drift": "drifted" if f["drifted"] else "no drift"}
-                for n, f in features.items()
-            ]
-        )
-        # p-values (small references) drift when low; distances when high: most drifted on top either way.
-        p_values = any(str(f["statistic"]).endswith("p_value") for f in features.values())
+    metrics_table(findings.monitor(MonitorName.DRIFT))
+    features = tables.most_drifted_first(findings.drift_features)
+    if features:
+        p_values = any(f.is_p_value for f in features)
         label = "p-value (drift below the threshold)" if p_values else "distance (drift at or above the threshold)"
-        frame = frame.sort_values("value", ascending=not p_values).rename(columns={"value": label})
+        frame = pd.DataFrame(
+            [{"feature": f.feature, label: f.value, "drift": "drifted" if f.drifted else "no drift"} for f in features]
+        )
         # Features down the side: their names are long, and 20 of them side by side overlap.
         figure = px.bar(
             frame,
@@ -177,31 +124,32 @@ with tabs[3]:
         )
         st.plotly_chart(ui.styled(figure, height=max(340, 22 * len(frame) + 120)), key="drift")
 with tabs[4]:
-    explain = monitors.get("explainability")
-    if explain is None or explain.status == "insufficient":
+    explain = findings.monitor(MonitorName.EXPLAINABILITY)
+    if explain is None or explain.status == CheckStatus.INSUFFICIENT:
         metrics_table(explain)
     else:
-        importance = explain.details["global_importance"]
+        importance = pd.DataFrame(
+            [{"feature": r.feature, "importance": r.importance} for r in findings.global_importance]
+        )
         st.markdown("**Global importance**: how much ROC AUC drops when a feature's values are shuffled")
-        figure = px.bar(pd.DataFrame(importance).iloc[::-1], x="importance", y="feature", orientation="h")
+        figure = px.bar(importance.iloc[::-1], x="importance", y="feature", orientation="h")
         st.plotly_chart(ui.styled(figure, height=480), key="importance")
-        explained = explain.details.get("explanations", [])
+        explained = findings.explanations
         if explained:
             pick = st.selectbox("Record", range(len(explained)), format_func=lambda i: f"test record {i}")
-            item = explained[pick]
-            local, contrast = item["local"], item["contrastive"]
+            local, contrast = explained[pick].local, explained[pick].contrastive
             st.markdown(
-                f"Predicted probability of the unfavourable outcome **{local['probability']:.3f}** "
-                f"(average {local['base_value']:.3f}); SHAP contributions:"
+                f"Predicted probability of the unfavourable outcome **{local.probability:.3f}** "
+                f"(average {local.base_value:.3f}); SHAP contributions:"
             )
-            top = pd.DataFrame(local["contributions"][:10])
+            top = pd.DataFrame([{"feature": c.feature, "shap": c.shap} for c in local.contributions[:10]])
             st.plotly_chart(ui.styled(px.bar(top.iloc[::-1], x="shap", y="feature", orientation="h")), key="shap")
-            verb = "flips" if contrast["flipped"] else "does not flip"
+            verb = "flips" if contrast.flipped else "does not flip"
             st.markdown(
-                f"**Contrastive**: this change {verb} the decision {contrast['decision']} → "
-                f"{contrast['new_decision']} (probability {contrast['new_probability']:.3f})"
+                f"**Contrastive**: this change {verb} the decision {contrast.decision} → "
+                f"{contrast.new_decision} (probability {contrast.new_probability:.3f})"
             )
-            ui.records(contrast["changes"])
+            ui.records(tables.change_rows(contrast))
 with tabs[5]:
     tested = runs.latest_model_tests(ctx, who, chosen_id)
     if st.button("Run the model tests again", key="rerun-model-tests"):
@@ -248,7 +196,9 @@ with tabs[6]:
         st.json(facts["model"])
     ui.timeline(facts["timeline"])
 with tabs[7]:
-    prod = [d for d in deployments.list_deployments(ctx, who) if d.space == "prod" and d.model_name == candidate.name]
+    prod = [
+        d for d in deployments.list_deployments(ctx, who) if d.space == Space.PROD and d.model_name == candidate.name
+    ]
     if not prod:
         ui.empty(f"No version of {candidate.name} is in production yet: nothing to compare with.")
     else:
@@ -259,18 +209,19 @@ with tabs[7]:
             (f"candidate (v{candidate.version})", chosen_id),
             (f"production (v{current.model_version})", current.model_version_id),
         ):
-            evs = monitoring.list_evaluations(ctx, who, model_version_id=mv_id, limit=1)
-            checks = evs[0].results.get("checks", []) if evs else []
-            columns[label] = {c["name"]: None if c["value"] is None else round(c["value"], 4) for c in checks}
-            fair = evs[0].results.get("monitors", {}).get("fairness", {}) if evs else {}
-            slices[label] = fair.get("details", {}).get("bias_scan", [])[:5]
+            newest = monitoring.list_evaluations(ctx, who, model_version_id=mv_id, limit=1)
+            compared = newest[0].report if newest else None
+            checks = compared.checks if compared else ()
+            columns[label] = {
+                c.metric.name: None if c.metric.value is None else round(c.metric.value, 4) for c in checks
+            }
+            worst = compared.bias_scan[:5] if compared else ()
+            slices[label] = [{"group": g.group, "DI": round(g.disparate_impact, 3)} for g in worst]
         ui.table(pd.DataFrame(columns))
         left, right = st.columns(2)
-        for col, (label, worst) in zip((left, right), slices.items(), strict=True):
+        for col, (label, rows) in zip((left, right), slices.items(), strict=True):
             col.markdown(f"**Worst slices, {label}**")
-            col.dataframe(
-                [{"group": g["group"], "DI": round(g["disparate_impact"], 3)} for g in worst], hide_index=True
-            )
+            col.dataframe(rows, hide_index=True)
 
 st.divider()
 evaluation_id = evaluation.id
@@ -286,7 +237,7 @@ st.subheader("Decision")
 refused = governance.decision_refused(ctx, who, chosen_id)
 if refused:
     st.info(f"Approve and Reject are disabled: {refused}")
-failed = governance.failed_critical([e for e in preprod])
+failed = governance.failed_critical(preprod)
 if failed:
     st.warning("Critical threshold(s) failed: " + "; ".join(failed) + ". Approving needs an override reason.")
 comment = st.text_area("Comment (required)", key="decision-comment")

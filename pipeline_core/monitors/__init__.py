@@ -1,1 +1,1 @@
-"""Monitors: quality, fairness, drift, explainability, mrm (pure computations)."""
+"""Monitors: quality, fairness, drift, explainability, and the risk summary over them (pure computations)."""

@@ -28,6 +28,7 @@ from pipeline_core.data.columns import PREDICTION
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.monitors.groups import group_mask, scan_counts
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
+from pipeline_core.vocabulary import CheckStatus
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +82,7 @@ def fairness(
                     None,
                     spec.thresholds.disparate_impact,
                     "higher_is_better",
-                    "info",
+                    CheckStatus.INFO,
                     True,
                     "the reference group receives no favourable outcome",
                 )

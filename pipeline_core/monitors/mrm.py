@@ -1,4 +1,4 @@
-"""Model risk management: every monitor's checks (and model tests) gathered into one risk evaluation.
+"""Model risk management: every monitor's checks (and model tests) gathered into one risk summary.
 
 A *test* is one judged check: a metric with a threshold, or a model test's verdict.
 The risk level follows the worst of them:
@@ -11,69 +11,51 @@ The risk level follows the worst of them:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pipeline_core.results import Metric, MonitorResult
+from pipeline_core.results import MonitorResult
+from pipeline_core.results.evaluation import RISK, RiskEntry, RiskLevel, RiskSummary, counted_status
+from pipeline_core.vocabulary import CheckStatus
 
-RISK_LEVELS = ("low", "medium", "high")
+RISK_LEVELS = tuple(level.value for level in RiskLevel)
+_JUDGED = (CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL)
 
 
-def risk_evaluation(results: Sequence[MonitorResult], *, model_tests: Sequence[dict[str, Any]] = ()) -> MonitorResult:
-    """Tests run / passed / failed over ``results`` and ``model_tests``, and the risk level they give.
+def risk_summary(results: Sequence[MonitorResult], *, model_tests: Sequence[Mapping[str, Any]] = ()) -> RiskSummary:
+    """The tests judged in ``results`` and ``model_tests``, and the risk level they give.
 
     ``model_tests`` entries carry ``name``, ``status`` (pass / fail / warn) and ``critical``.
     """
-    tests: list[dict[str, Any]] = []
-    for result in results:
-        for m in result.metrics:
-            if m.status in ("pass", "warn", "fail") or (m.status == "insufficient" and m.critical):
-                tests.append(
-                    {
-                        "source": result.monitor,
-                        "name": m.name,
-                        "status": m.status,
-                        "critical": m.critical,
-                        "value": m.value,
-                        "threshold": m.threshold,
-                        "detail": m.detail,
-                    }
-                )
-    for t in model_tests:
-        tests.append(
-            {
-                "source": "model_tests",
-                "name": str(t["name"]),
-                "status": str(t["status"]),
-                "critical": bool(t.get("critical", False)),
-                "value": None,
-                "threshold": None,
-                "detail": str(t.get("detail", "")),
-            }
-        )
-    failed = [t for t in tests if t["status"] == "fail"]
-    passed = [t for t in tests if t["status"] in ("pass", "warn")]
-    unjudged = [t for t in tests if t["status"] == "insufficient"]
-    if any(t["critical"] for t in failed):
-        level = "high"
-    elif failed or unjudged:
-        level = "medium"
-    else:
-        level = "low"
-    metrics = [
-        Metric("tests_run", float(len(tests))),
-        Metric("tests_passed", float(len(passed))),
-        Metric(
-            "tests_failed",
-            float(len(failed)),
-            0.0,
-            "lower_is_better",
-            "fail" if failed else "pass",
-            critical=any(t["critical"] for t in failed),
-            detail=", ".join(f"{t['source']}:{t['name']}" for t in failed),
-        ),
-        Metric("risk_level", float(RISK_LEVELS.index(level)), detail=level),
+    entries = [
+        RiskEntry(result.monitor, m.name, m.status, m.critical, m.value, m.threshold, m.detail)
+        for result in results
+        if result.monitor != RISK
+        for m in result.metrics
+        if m.status in _JUDGED or (m.status == CheckStatus.INSUFFICIENT and m.critical)
     ]
-    return MonitorResult(
-        "mrm", metrics, len(tests), 0, {"risk_level": level, "tests": tests, "insufficient": len(unjudged)}
-    )
+    entries += [
+        RiskEntry(
+            "model_tests",
+            str(t["name"]),
+            counted_status(str(t["status"])),
+            bool(t.get("critical", False)),
+            detail=str(t.get("detail", "")),
+        )
+        for t in model_tests
+    ]
+    failed = [e for e in entries if e.status == CheckStatus.FAIL]
+    if any(e.critical for e in failed):
+        level = RiskLevel.HIGH
+    elif failed or any(e.status == CheckStatus.INSUFFICIENT for e in entries):
+        level = RiskLevel.MEDIUM
+    else:
+        level = RiskLevel.LOW
+    return RiskSummary(level, tuple(entries))
+
+
+def risk_evaluation(
+    results: Sequence[MonitorResult], *, model_tests: Sequence[Mapping[str, Any]] = ()
+) -> MonitorResult:
+    """``risk_summary`` as earlier callers take it: a monitor named "mrm" (OpenScale's flat list of results)."""
+    return risk_summary(results, model_tests=model_tests).as_monitor_result()

@@ -1,8 +1,9 @@
 """The validation report: one self-contained HTML file with every monitor's evidence and its charts.
 
 A validator downloads it and files it with the decision. Plotly's JavaScript is inlined
-once, so the file opens offline; every value shown comes from the stored results, and
-every section is present even when its monitor had too little data (it then says so).
+once, so the file opens offline; every value shown comes from the evaluation's report, and
+every section is present even when its monitor had too little data (it then says so). Its
+tables are the Review page's (``pipeline_core.results.tables``).
 PDF is not produced: a browser's "print to PDF" of this file keeps the charts, which a
 server-side converter here would have to re-render without JavaScript.
 """
@@ -10,15 +11,20 @@ server-side converter here would have to re-render without JavaScript.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 
-from pipeline_core.results import Metric, MonitorResult
+from pipeline_core.monitors.figures import confusion_figure
+from pipeline_core.results import MonitorResult, tables
+from pipeline_core.results.evaluation import EvaluationReport, MonitorName, RiskLevel
+from pipeline_core.results.tables import VERDICT, Row
+from pipeline_core.vocabulary import CheckStatus
 
 SECTIONS = ("Summary", "Quality", "Fairness", "Drift", "Explainability", "Model tests", "Factsheet")
 _COLOURS = {"pass": "#1b7f3b", "warn": "#b26a00", "fail": "#b3261e", "insufficient": "#5f6368", "info": "#5f6368"}
+_RISK_COLOURS = {RiskLevel.LOW: "#1b7f3b", RiskLevel.MEDIUM: "#b26a00", RiskLevel.HIGH: "#b3261e"}
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#202124}
 h1{font-size:1.6rem} h2{border-bottom:1px solid #dadce0;padding-bottom:.3rem;margin-top:2.2rem}
@@ -50,20 +56,12 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _metrics_table(metrics: Sequence[Metric]) -> str:
-    rows = [
-        [
-            _e(m.name),
-            _fmt(m.value),
-            _fmt(m.threshold),
-            _e(m.direction.replace("_", " ")),
-            _status(m.status),
-            "yes" if m.critical else "",
-            _e(m.detail),
-        ]
-        for m in metrics
-    ]
-    return _table(["metric", "value", "threshold", "direction", "verdict", "critical", "detail"], rows)
+def _rows(rows: Sequence[Row]) -> str:
+    """Rows of ``pipeline_core.results.tables`` as an HTML table, the verdict coloured; nothing for no rows."""
+    if not rows:
+        return ""
+    headers = list(rows[0])
+    return _table(headers, [[_status(r[h]) if h == VERDICT else _fmt(r[h]) for h in headers] for r in rows])
 
 
 class _Charts:
@@ -104,120 +102,73 @@ def _bar(
 def _insufficient(result: MonitorResult | None, name: str) -> str | None:
     if result is None:
         return f'<p class="note">No {name} results in this evaluation.</p>'
-    if result.status == "insufficient":
+    if result.status == CheckStatus.INSUFFICIENT:
         return f'<p class="note">{_e(result.metrics[0].detail)}</p>'
     return None
+
+
+def _window(window: Mapping[str, Any]) -> str:
+    return "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in window.items()) or "–"
 
 
 def render_validation_report(
     *,
     title: str,
-    model: dict[str, Any],
-    evaluation: dict[str, Any],
-    results: Sequence[MonitorResult],
-    model_tests: Sequence[dict[str, Any]] = (),
+    model: Mapping[str, Any],
+    evaluation: Mapping[str, Any],
+    report: EvaluationReport,
+    model_tests: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The report as one HTML document. ``model`` holds the model version's facts and lineage."""
-    by_name = {r.monitor: r for r in results}
+    """The report as one HTML document. ``model`` holds the model version's facts and lineage, ``evaluation``
+    the evaluation's id, space, time and data window; ``report`` is what it found."""
     chart = _Charts()
     parts = [
         f"<h1>{_e(title)}</h1>",
         f'<p class="note">Evaluation {_e(evaluation.get("id", "–"))} · {_e(evaluation.get("space", ""))} · '
-        f"{_e(evaluation.get('created_at', ''))} · data: {_e(evaluation.get('data_window', {}))}</p>",
+        f"{_e(evaluation.get('created_at', ''))} · data: {_e(_window(evaluation.get('data_window', {})))}</p>",
     ]
     parts.append("<nav>" + " · ".join(f'<a href="#{s.lower().replace(" ", "-")}">{s}</a>' for s in SECTIONS) + "</nav>")
 
-    mrm = by_name.get("mrm")
+    risk = report.risk
     parts.append('<section id="summary"><h2>Summary</h2>')
-    if mrm is not None:
-        level = mrm.details["risk_level"]
-        colour = {"low": "#1b7f3b", "medium": "#b26a00", "high": "#b3261e"}[level]
-        counts = {m.name: int(m.value or 0) for m in mrm.metrics}
+    if risk is not None:
         parts.append(
-            f'<p>Risk level <span class="risk" style="background:{colour}">{_e(level)}</span> · '
-            f"tests run {counts['tests_run']}, passed {counts['tests_passed']}, failed "
-            f"{counts['tests_failed']}</p>"
+            f'<p>Risk level <span class="risk" style="background:{_RISK_COLOURS[risk.level]}">{_e(risk.level)}</span>'
+            f" · tests run {risk.tests_run}, passed {risk.tests_passed}, failed {risk.tests_failed}</p>"
         )
-        rows = [
-            [
-                _e(t["source"]),
-                _e(t["name"]),
-                _fmt(t["value"]),
-                _fmt(t["threshold"]),
-                _status(t["status"]),
-                "yes" if t["critical"] else "",
-                _e(t["detail"]),
-            ]
-            for t in mrm.details["tests"]
-        ]
-        parts.append(_table(["source", "test", "value", "threshold", "verdict", "critical", "detail"], rows))
+        parts.append(_rows(tables.risk_rows(risk)))
     else:
         parts.append('<p class="note">No risk evaluation in this evaluation.</p>')
     parts.append("</section>")
 
-    quality = by_name.get("quality")
+    quality = report.monitor(MonitorName.QUALITY)
     parts.append('<section id="quality"><h2>Quality</h2>')
     parts.append(_insufficient(quality, "quality") or "")
-    if quality is not None and quality.status != "insufficient":
-        parts.append(_metrics_table(quality.metrics))
-        cm = quality.details.get("confusion_matrix")
-        if cm:
-            labels = cm["labels"]
-            figure = go.Figure(
-                go.Heatmap(
-                    z=cm["matrix"],
-                    x=[f"predicted {x}" for x in labels],
-                    y=[f"true {x}" for x in labels],
-                    text=cm["matrix"],
-                    texttemplate="%{text}",
-                    colorscale="Blues",
-                    showscale=False,
-                ),
-                layout={"title": f"Confusion matrix (threshold {cm['threshold']})"},
-            )
+    if quality is not None and quality.status != CheckStatus.INSUFFICIENT:
+        parts.append(_rows(tables.metric_rows(quality.metrics)))
+        cm = report.confusion_matrix
+        if cm is not None:
+            figure = confusion_figure(cm, title=f"Confusion matrix (threshold {cm.threshold})")
             parts.append(chart(figure))
     parts.append("</section>")
 
-    fairness = by_name.get("fairness")
+    fairness = report.monitor(MonitorName.FAIRNESS)
     parts.append('<section id="fairness"><h2>Fairness</h2>')
     parts.append(_insufficient(fairness, "fairness") or "")
     if fairness is not None:
-        parts.append(_metrics_table(fairness.metrics))
-        groups = fairness.details.get("groups", {})
-        rows = []
-        for attr, g in groups.items():
-            for role in ("monitored", "reference"):
-                rows.append(
-                    [_e(attr), role, _e(g[role]["group"]), str(int(g[role]["n"])), _fmt(g[role]["favourable_rate"])]
-                )
-        if rows:
-            parts.append(_table(["attribute", "role", "group", "records", "favourable rate"], rows))
-        scan = fairness.details.get("bias_scan", [])
+        parts.append(_rows(tables.metric_rows(fairness.metrics)))
+        parts.append(_rows(tables.group_rows(report.fairness_groups)))
+        scan = report.bias_scan
         if scan:
             parts.append("<h3>Bias scan: groups with the lowest disparate impact</h3>")
-            parts.append(
-                _table(
-                    ["group", "records", "favourable rate", "others", "disparate impact", "below threshold"],
-                    [
-                        [
-                            _e(g["group"]),
-                            g["records"],
-                            _fmt(g["favourable_rate"]),
-                            _fmt(g["others_favourable_rate"]),
-                            _fmt(g["disparate_impact"]),
-                            "yes" if g["below_threshold"] else "",
-                        ]
-                        for g in scan
-                    ],
-                )
-            )
+            parts.append(_rows(tables.bias_scan_rows(scan)))
             threshold = next((m.threshold for m in fairness.metrics if m.name.startswith("disparate_impact")), None)
             parts.append(
                 chart(
                     _bar(
                         "Disparate impact of the scanned groups",
-                        [g["group"] for g in scan][::-1],
-                        [g["disparate_impact"] for g in scan][::-1],
+                        [g.group for g in scan][::-1],
+                        [g.disparate_impact for g in scan][::-1],
                         threshold=threshold,
                         horizontal=True,
                     )
@@ -225,109 +176,81 @@ def render_validation_report(
             )
     parts.append("</section>")
 
-    drift = by_name.get("drift")
+    drift = report.monitor(MonitorName.DRIFT)
     parts.append('<section id="drift"><h2>Drift</h2>')
     parts.append(_insufficient(drift, "drift") or "")
-    if drift is not None and drift.status != "insufficient":
-        parts.append(_metrics_table([m for m in drift.metrics if not m.name.startswith("drift[")]))
-        features = drift.details.get("features", {})
+    if drift is not None and drift.status != CheckStatus.INSUFFICIENT:
+        parts.append(_rows(tables.metric_rows(m for m in drift.metrics if not m.name.startswith("drift["))))
+        features = tables.most_drifted_first(report.drift_features)
         threshold = next((m.threshold for m in drift.metrics if m.name.startswith("drift[")), None)
-        names = sorted(features, key=lambda n: -features[n]["value"])
         parts.append(
-            chart(_bar("Drift per feature", names, [features[n]["value"] for n in names], threshold=threshold))
-        )
-        parts.append(
-            _table(
-                ["feature", "statistic", "value", "drifted"],
-                [
-                    [
-                        _e(n),
-                        _e(features[n]["statistic"]),
-                        _fmt(features[n]["value"]),
-                        "yes" if features[n]["drifted"] else "",
-                    ]
-                    for n in names
-                ],
+            chart(
+                _bar(
+                    "Drift per feature", [f.feature for f in features], [f.value for f in features], threshold=threshold
+                )
             )
         )
-        consistency = drift.details.get("data_consistency", {})
-        parts.append(
-            f"<h3>Data consistency</h3><p>{consistency.get('records', 0)} records break a constraint "
-            f"learned from the training data.</p>"
-        )
-        rows = [[_e(c), _e(v)] for c, v in consistency.get("columns", {}).items()]
-        if rows:
-            parts.append(_table(["column", "finding"], rows))
-        drop = drift.details.get("accuracy_drop")
-        if drop:
+        parts.append(_rows(tables.drift_rows(features)))
+        consistency = report.data_consistency
+        if consistency is not None:
+            parts.append(
+                f"<h3>Data consistency</h3><p>{consistency.records} records break a constraint "
+                f"learned from the training data.</p>"
+            )
+            parts.append(_rows(tables.consistency_rows(consistency)))
+        drop = report.accuracy_drop
+        if drop is not None:
             parts.append("<h3>Drop in accuracy and drifted records</h3>")
-            if drop.get("estimated_drop") is None:
-                parts.append(f'<p class="note">{_e(drop.get("reason", ""))}</p>')
+            if drop.estimated_drop is None:
+                parts.append(f'<p class="note">{_e(drop.reason)}</p>')
             else:
                 parts.append(
-                    f"<p>Estimated accuracy {_fmt(drop['estimated_accuracy'])} against "
-                    f"{_fmt(drop['reference_accuracy'])} on held-out data; "
-                    f"{drop['likely_mispredicted']} records likely mispredicted.</p>"
+                    f"<p>Estimated accuracy {_fmt(drop.estimated_accuracy)} against "
+                    f"{_fmt(drop.reference_accuracy)} on held-out data; "
+                    f"{drop.likely_mispredicted} records likely mispredicted.</p>"
                 )
-                parts.append(
-                    _table(
-                        ["record", "scoring id", "error probability"],
-                        [
-                            [r["record"], _e(r.get("scoring_id", "")), _fmt(r["error_probability"])]
-                            for r in drop["records"][:20]
-                        ],
-                    )
-                )
+                parts.append(_rows(tables.drifted_record_rows(drop.records[:20])))
     parts.append("</section>")
 
-    explain = by_name.get("explainability")
+    explain = report.monitor(MonitorName.EXPLAINABILITY)
     parts.append('<section id="explainability"><h2>Explainability</h2>')
     parts.append(_insufficient(explain, "explainability") or "")
-    if explain is not None and explain.status != "insufficient":
-        importance = explain.details.get("global_importance", [])
+    if explain is not None and explain.status != CheckStatus.INSUFFICIENT:
+        importance = report.global_importance
         parts.append(
             chart(
                 _bar(
                     "Global importance (drop in ROC AUC when shuffled)",
-                    [r["feature"] for r in importance][::-1],
-                    [r["importance"] for r in importance][::-1],
+                    [r.feature for r in importance][::-1],
+                    [r.importance for r in importance][::-1],
                     horizontal=True,
                 )
             )
         )
-        for item in explain.details.get("explanations", []):
-            local, contrast = item["local"], item["contrastive"]
-            top = local["contributions"][:10]
+        for item in report.explanations:
+            local, contrast = item.local, item.contrastive
+            top = local.contributions[:10]
             parts.append(
-                f"<h3>Record {item['record']} {_e(item.get('scoring_id', ''))}: probability "
-                f"{_fmt(local['probability'])} (base {_fmt(local['base_value'])})</h3>"
+                f"<h3>Record {item.record} {_e(item.scoring_id or '')}: probability "
+                f"{_fmt(local.probability)} (base {_fmt(local.base_value)})</h3>"
             )
             parts.append(
                 chart(
                     _bar(
                         "SHAP contributions",
-                        [f"{c['feature']} = {c['value']}" for c in top][::-1],
-                        [c["shap"] for c in top][::-1],
+                        [f"{c.feature} = {c.value}" for c in top][::-1],
+                        [c.shap for c in top][::-1],
                         horizontal=True,
                     )
                 )
             )
-            verb = "flips" if contrast["flipped"] else "does not flip"
+            verb = "flips" if contrast.flipped else "does not flip"
             parts.append(
-                f"<p>Contrastive: this change {verb} the decision {_e(contrast['decision'])} → "
-                f"{_e(contrast['new_decision'])} (probability {_fmt(contrast['new_probability'])}).</p>"
+                f"<p>Contrastive: this change {verb} the decision {_e(contrast.decision)} → "
+                f"{_e(contrast.new_decision)} (probability {_fmt(contrast.new_probability)}).</p>"
             )
-            parts.append(
-                _table(
-                    ["feature", "from", "to", "probability after"],
-                    [
-                        [_e(c["feature"]), _e(c["from"]), _e(c["to"]), _fmt(c["probability"])]
-                        for c in contrast["changes"]
-                    ],
-                )
-            )
+            parts.append(_rows(tables.change_rows(contrast)))
     parts.append("</section>")
-
     parts.append('<section id="model-tests"><h2>Model tests</h2>')
     if model_tests:
         parts.append(

@@ -1,4 +1,4 @@
-"""The evaluation preset: which monitors an evaluation runs, on which frames, then the risk evaluation.
+"""The evaluation preset: which monitors an evaluation runs, on which frames, then the risk summary.
 
 Every frame is explicit, as in Evidently: ``current`` (scored records: features,
 ``prediction``, ``probability``), ``reference`` (the training data, scored the same way,
@@ -9,7 +9,7 @@ never trained on, scored: what the drop-in-accuracy detector and global importan
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +19,13 @@ from pipeline_core.data.spec import DataSpec
 from pipeline_core.monitors.drift import DriftConfig, drift
 from pipeline_core.monitors.explain import Classifier, ExplainConfig, explainability
 from pipeline_core.monitors.fairness import FairnessConfig, fairness
-from pipeline_core.monitors.mrm import risk_evaluation
+from pipeline_core.monitors.mrm import risk_summary
 from pipeline_core.monitors.quality import QualityConfig, quality
 from pipeline_core.results import MonitorResult
+from pipeline_core.results.evaluation import RISK, EvaluationReport, MonitorName
 
-MONITORS = ("quality", "fairness", "drift", "explainability", "mrm")
+# The keys of a stored evaluation's monitors: each monitor's name, and the risk summary's.
+MONITORS: tuple[str, ...] = (*MonitorName, RISK)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,7 +37,7 @@ class SuiteConfig:
     explain_enabled: bool = True
 
 
-def run_monitors(
+def evaluate(
     current: pd.DataFrame,
     reference: pd.DataFrame,
     *,
@@ -43,11 +45,11 @@ def run_monitors(
     model: Classifier,
     labelled: pd.DataFrame | None,
     held_out: pd.DataFrame | None,
-    model_tests: Sequence[dict[str, Any]] = (),
+    model_tests: Sequence[Mapping[str, Any]] = (),
     config: SuiteConfig | None = None,
     importance: list[dict[str, Any]] | None = None,
-) -> list[MonitorResult]:
-    """Quality, fairness, drift, explainability on the given frames, then the MRM risk evaluation."""
+) -> EvaluationReport:
+    """Quality, fairness, drift, explainability on the given frames, their risk summary and the verdict."""
     config = config or SuiteConfig()
     labels = labelled if labelled is not None else current.iloc[:0].assign(**{spec.target: pd.Series(dtype=str)})
     results = [
@@ -66,16 +68,31 @@ def run_monitors(
                 importance=importance,
             )
         )
-    results.append(risk_evaluation(results, model_tests=model_tests))
-    return results
+    return EvaluationReport.judge(results, risk_summary(results, model_tests=model_tests))
 
 
-def overall_status(results: Sequence[MonitorResult]) -> str:
-    """fail if a critical check failed; else the worst verdict among the judged checks."""
-    if any(r.failed_critical for r in results):
-        return "fail"
-    statuses = {m.status for r in results for m in r.metrics}
-    for verdict in ("fail", "warn", "insufficient"):
-        if verdict in statuses:
-            return "warn"
-    return "pass"
+def run_monitors(
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    spec: DataSpec,
+    model: Classifier,
+    labelled: pd.DataFrame | None,
+    held_out: pd.DataFrame | None,
+    model_tests: Sequence[Mapping[str, Any]] = (),
+    config: SuiteConfig | None = None,
+    importance: list[dict[str, Any]] | None = None,
+) -> list[MonitorResult]:
+    """``evaluate`` as a flat list, the risk summary last as the monitor "mrm": for callers not yet reading
+    an ``EvaluationReport``."""
+    return evaluate(
+        current,
+        reference,
+        spec=spec,
+        model=model,
+        labelled=labelled,
+        held_out=held_out,
+        model_tests=model_tests,
+        config=config,
+        importance=importance,
+    ).legacy_results()

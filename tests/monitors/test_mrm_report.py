@@ -12,10 +12,11 @@ import pytest
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.monitors.explain import ExplainConfig
-from pipeline_core.monitors.mrm import risk_evaluation
+from pipeline_core.monitors.mrm import risk_evaluation, risk_summary
 from pipeline_core.monitors.report import SECTIONS, render_validation_report
 from pipeline_core.monitors.suite import SuiteConfig, run_monitors
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
+from pipeline_core.results.evaluation import EvaluationReport, RiskSummary
 
 
 def _result(*metrics: Metric) -> MonitorResult:
@@ -107,7 +108,7 @@ def test_the_report_is_valid_html_with_every_section(spec: DataSpec) -> None:
         title="Validation report: german_credit v1 <test>",
         model={"artifact sha256": "abc", "created by": "dora"},
         evaluation={"id": 7, "space": "preprod", "data_window": {"records": len(test)}},
-        results=results,
+        report=EvaluationReport.from_results(results),
         model_tests=[{"name": "invariance", "status": "pass"}],
     )
     assert html.startswith("<!DOCTYPE html>") and html.endswith("</html>")
@@ -130,3 +131,23 @@ def test_the_report_is_valid_html_with_every_section(spec: DataSpec) -> None:
         "dora",
     ):
         assert word in html, word
+
+
+@pytest.mark.parametrize(
+    ("status", "counted"),
+    [("pass", "pass"), ("fail", "fail"), ("warn", "warn"), ("skip", "info")],
+    ids=["pass", "fail", "warn", "skip"],
+)
+def test_the_risk_summary_is_what_the_mrm_monitor_stored(status: str, counted: str) -> None:
+    results = [
+        _result(judged("roc_auc", 0.8, 0.6, higher=True, critical=True), insufficient("di", 5, 100, critical=True))
+    ]
+    tests = [{"name": "invariance", "status": status, "critical": False, "detail": "flip rate 0.01"}]
+    summary = risk_summary(results, model_tests=tests)
+    assert [(e.source, e.name, e.status) for e in summary.entries] == [
+        ("quality", "roc_auc", "pass"),
+        ("quality", "di", "insufficient"),
+        ("model_tests", "invariance", counted),
+    ]
+    assert risk_evaluation(results, model_tests=tests) == summary.as_monitor_result()
+    assert RiskSummary.from_monitor_dict(summary.as_monitor_result().to_dict()) == summary

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 from typing import Any
 
 import httpx
@@ -14,15 +14,21 @@ from sqlalchemy import select
 
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import NotFoundError, PermissionDenied
+from pipeline_core.errors import ApprovalError, NotFoundError, PermissionDenied
+from pipeline_core.monitors.mrm import risk_summary
+from pipeline_core.results import MonitorResult, judged
+from pipeline_core.results.evaluation import EvaluationReport, RiskLevel
 from pipeline_core.services import deployments, governance, monitoring, runs
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow, count_payload, load_frame
 from pipeline_core.services.monitoring import upload_feedback
 from pipeline_core.services.runs import RunWorker, model_version_for_run
+from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Alert, Dataset, Evaluation, RetrainingRequest, Run
+from pipeline_core.vocabulary import AlertStatus, CheckStatus, Space
 from tests.processes import wait_for
+from tests.results.stored import BEFORE_MONITORS
 from tests.states import State
 
 
@@ -155,3 +161,107 @@ def test_refusals_store_nothing(
         runs.retrain(ctx, people["vera"], deployment_id=dep_id)
     with ctx.db.read() as session:
         assert len(session.execute(select(Evaluation.id)).all()) == stored
+
+
+def _store_row(ctx: ServiceContext, mv_id: int, document: dict[str, Any], *, space: str = "preprod") -> int:
+    """An evaluation row as an earlier version wrote it, straight into the store."""
+    with ctx.db.write() as session:
+        row = Evaluation(
+            model_version_id=mv_id,
+            deployment_id=None,
+            space=space,
+            data_window=dict(document.get("data_window", {"records": 120})),
+            results=document,
+            status=document["status"],
+            created_at=utcnow(),
+            created_by="pipeline",
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def test_an_evaluation_stored_before_the_monitors_reads_everywhere(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    ctx, vera = live_ctx, people["vera"]
+    old_id = _store_row(ctx, candidate, BEFORE_MONITORS)
+    newest, *_ = monitoring.list_evaluations(ctx, vera, model_version_id=candidate)
+    assert isinstance(newest, monitoring.EvaluationInfo) and newest.id == old_id
+    assert monitoring.get_evaluation(ctx, vera, old_id) == newest
+    with pytest.raises(FrozenInstanceError):
+        newest.space = Space.PROD  # type: ignore[misc]
+    assert newest.space is Space.PREPROD and newest.status is CheckStatus.FAIL and newest.records == 120
+    assert newest.report.risk is None and [r.monitor for r in newest.report.monitors] == ["quality"]
+    # Approvals judge it as they always did: its failed critical check needs an override.
+    assert governance.failed_critical([newest]) == [f"roc_auc 0.5200 fails threshold 0.60 (evaluation {old_id})"]
+    (queued,) = governance.review_queue(ctx, vera)
+    sha = queued.artifact_sha256
+    with pytest.raises(ApprovalError, match=rf"roc_auc 0\.5200 fails threshold 0\.60 \(evaluation {old_id}\)"):
+        governance.approve(ctx, vera, candidate, comment="old evidence", artifact_sha256=sha, evidence=[old_id])
+    html = governance.validation_report(ctx, vera, candidate, evaluation_id=old_id)
+    assert "No risk evaluation in this evaluation." in html and "roc_auc" in html
+    (listed,) = [e for e in governance.factsheet(ctx, vera, candidate)["evaluations"] if e["id"] == old_id]
+    assert listed["risk_level"] is None and listed["status"] == "fail" and listed["records"] == 120
+    with pytest.raises(NotFoundError, match="evaluation 999 does not exist"):
+        monitoring.get_evaluation(ctx, vera, 999)
+    with pytest.raises(NotFoundError, match=f"model version {candidate} has no evaluation 999"):
+        governance.validation_report(ctx, vera, candidate, evaluation_id=999)
+
+
+def test_a_stored_report_raises_typed_alerts_and_a_retraining_request(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int, starting_state: State
+) -> None:
+    ctx, dep_id = live_ctx, starting_state.deployment_id
+    quality = MonitorResult("quality", [judged("roc_auc", 0.5, 0.6, higher=True, critical=True)], 150, 100)
+    drift = MonitorResult(
+        "drift",
+        [],
+        150,
+        100,
+        {
+            "accuracy_drop": {"estimated_drop": 0.3, "records": [{"record": 7, "error_probability": 0.9}]},
+            "data_consistency": {"records": 1, "example_records": [3]},
+        },
+    )
+    report = EvaluationReport.judge([quality, drift], risk_summary([quality, drift]))
+    with ctx.db.write() as session:
+        outcome = monitoring.store_evaluation(
+            session,
+            model_version_id=candidate,
+            deployment_id=dep_id,
+            space="prod",
+            data_window={"records": 150},
+            report=report,
+            actor="vera",
+            retrain_on_failure=True,
+        )
+    assert outcome.report == report and outcome.status is CheckStatus.FAIL and outcome.risk_level is RiskLevel.HIGH
+    stored = monitoring.get_evaluation(ctx, people["max"], outcome.evaluation_id)
+    assert stored.report == report and stored.results == monitoring.results_document(report)
+    (alert,) = monitoring.list_alerts(ctx, people["max"])
+    assert isinstance(alert, monitoring.AlertInfo) and alert.id == outcome.alerts[0]
+    assert (alert.monitor, alert.metric, alert.status, alert.value) == ("quality", "roc_auc", AlertStatus.OPEN, 0.5)
+    (request,) = monitoring.list_retraining_requests(ctx, people["max"], status="open")
+    assert request.id == outcome.retraining_request_id and request.reason == "roc_auc failed"
+    assert request.drifted_records == report.drifted_records
+    assert [r.why for r in request.drifted_records] == [
+        "likely mispredicted (error probability 0.90)",
+        "breaks a constraint learned from the training data",
+    ]
+    monitoring.acknowledge_alert(ctx, people["vera"], alert.id)
+    assert monitoring.list_alerts(ctx, people["max"]) == []
+    (acknowledged,) = monitoring.list_alerts(ctx, people["max"], status=None)
+    assert acknowledged.status is AlertStatus.ACKNOWLEDGED and acknowledged.acknowledged_by == "vera"
+    with ctx.db.write() as session, pytest.raises(ValueError, match="a report or results, not both"):
+        monitoring.store_evaluation(
+            session,
+            model_version_id=candidate,
+            deployment_id=dep_id,
+            space="prod",
+            data_window={},
+            report=report,
+            results=report.legacy_results(),
+            actor="vera",
+            retrain_on_failure=False,
+        )

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline_core.errors import ApprovalError, ConflictError, PermissionDenied, PipelineError
+from pipeline_core.results.evaluation import Evaluated, EvaluationReport
 from pipeline_core.services import audit, deployments, integrations, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
@@ -82,15 +83,16 @@ def _evaluations(session: Session, mv: ModelVersion, evidence: Sequence[int] | N
     return found
 
 
-def failed_critical(evaluations: Sequence[Evaluation]) -> list[str]:
-    """'metric value < threshold (evaluation N)' for every failed critical check."""
+def failed_critical(evaluations: Sequence[Evaluation | Evaluated]) -> list[str]:
+    """'metric value < threshold (evaluation N)' for every failed critical check (of a stored row or a DTO)."""
     failed = []
     for ev in evaluations:
-        for check in ev.results.get("checks", []):
-            if check.get("critical") and check.get("status") == "fail":
-                value = "no value" if check.get("value") is None else f"{check['value']:.4f}"
-                threshold = "" if check.get("threshold") is None else f" fails threshold {check['threshold']:.2f}"
-                failed.append(f"{check['name']} {value}{threshold} (evaluation {ev.id})")
+        report = EvaluationReport.from_dict(ev.results) if isinstance(ev, Evaluation) else ev.report
+        for check in report.failed_critical:
+            m = check.metric
+            value = "no value" if m.value is None else f"{m.value:.4f}"
+            threshold = "" if m.threshold is None else f" fails threshold {m.threshold:.2f}"
+            failed.append(f"{m.name} {value}{threshold} (evaluation {ev.id})")
     return failed
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from pipeline_core.results.evaluation import EvaluationReport
 from pipeline_core.services import lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
@@ -112,7 +113,7 @@ def factsheet(ctx: ServiceContext, actor: Principal, model_version_id: int) -> d
                     "id": e.id,
                     "space": e.space,
                     "status": e.status,
-                    "risk_level": e.results.get("risk_level"),
+                    "risk_level": EvaluationReport.from_dict(e.results).risk_level,
                     "records": e.data_window.get("records"),
                     "created_at": e.created_at.isoformat(),
                 }

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from pipeline_core.errors import NotFoundError
 from pipeline_core.monitors.report import render_validation_report
-from pipeline_core.results import MonitorResult
+from pipeline_core.results.evaluation import EvaluationReport
 from pipeline_core.services import lookup, runs
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
@@ -41,7 +41,8 @@ def validation_report(
             "parameters": mv.params,
             "training metrics": {k: round(v, 4) for k, v in mv.metrics.items() if isinstance(v, float)},
         }
-        monitors = [MonitorResult.from_dict(r) for r in evaluation.results.get("monitors", {}).values()]
+        # Read from the row, not through the monitoring area: governance has no edge to it among the service areas.
+        report = EvaluationReport.from_dict(evaluation.results)
         info = {
             "id": evaluation.id,
             "space": evaluation.space,
@@ -53,6 +54,6 @@ def validation_report(
         title=f"Validation report: {mv.name} v{mv.version}",
         model=facts,
         evaluation=info,
-        results=monitors,
+        report=report,
         model_tests=tested.report.entries() if tested else (),
     )

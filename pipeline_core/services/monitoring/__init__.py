@@ -1,11 +1,19 @@
-"""Monitoring: evaluations of a deployment's monitors, labelled feedback, alerts."""
+"""Monitoring: evaluations of a deployment's monitors, labelled feedback, alerts.
+
+Every reader gets frozen DTOs: an ``EvaluationInfo`` carries its ``EvaluationReport``
+(``pipeline_core.results.evaluation``), an ``AlertInfo`` and a ``RetrainingRequestInfo`` their
+stored facts; no caller sees a store row.
+"""
 
 from __future__ import annotations
 
 from pipeline_core.services.monitoring._evaluations import (
+    AlertInfo,
     EvaluationError,
+    EvaluationInfo,
     EvaluationOutcome,
     ModelFrames,
+    RetrainingRequestInfo,
     acknowledge_alert,
     checks,
     drifted_records,
@@ -13,6 +21,7 @@ from pipeline_core.services.monitoring._evaluations import (
     evaluate_deployment,
     evaluate_externally,
     feedback_frame,
+    get_evaluation,
     list_alerts,
     list_evaluations,
     list_retraining_requests,
@@ -29,10 +38,13 @@ from pipeline_core.services.monitoring._feedback import (
 )
 
 __all__ = [
+    "AlertInfo",
     "EvaluationError",
+    "EvaluationInfo",
     "EvaluationOutcome",
     "FeedbackBatch",
     "ModelFrames",
+    "RetrainingRequestInfo",
     "acknowledge_alert",
     "checks",
     "count_feedback",
@@ -41,6 +53,7 @@ __all__ = [
     "evaluate_deployment",
     "evaluate_externally",
     "feedback_frame",
+    "get_evaluation",
     "list_alerts",
     "list_evaluations",
     "list_retraining_requests",

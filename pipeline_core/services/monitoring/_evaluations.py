@@ -5,17 +5,18 @@ and the feedback uploaded for it, scores the feedback with the deployed model, a
 the monitor preset against the model's training data. The evaluation, an alert per failed
 critical check and, when one failed, a retraining request listing the drifted records are
 written in one transaction. The pre-prod evaluation (the pipeline's *evaluate* stage)
-stores its result through ``store_evaluation`` the same way.
+stores its result through ``store_evaluation`` the same way. What is stored is an
+``EvaluationReport``'s document; what readers get back is that report in an ``EvaluationInfo``.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from threading import Lock
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,10 +27,13 @@ from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
+from pipeline_core.monitors import suite
 from pipeline_core.monitors.explain import ExplainConfig, global_importance
-from pipeline_core.monitors.suite import SuiteConfig, overall_status, run_monitors
+from pipeline_core.monitors.suite import SuiteConfig
 from pipeline_core.params import RunParams
 from pipeline_core.results import MonitorResult
+from pipeline_core.results.evaluation import EvaluationReport, RiskLevel
+from pipeline_core.results.evidence import DriftedRecord, drifted_records_from
 from pipeline_core.services import audit, datasets, integrations, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
@@ -46,6 +50,9 @@ from pipeline_core.store.models import (
     RetrainingRequest,
     Run,
 )
+from pipeline_core.vocabulary import AlertStatus, CheckStatus, DeploymentStatus, RetrainingStatus, Space
+
+T = TypeVar("T")
 
 
 class EvaluationError(PipelineError):
@@ -134,42 +141,164 @@ def feedback_frame(
     return frame
 
 
-def checks(results: Sequence[MonitorResult]) -> list[dict[str, Any]]:
-    """Every metric of every monitor, flat, with its monitor: what approvals and alerts read."""
-    return [{"monitor": r.monitor, **m.to_dict()} for r in results for m in r.metrics if r.monitor != "mrm"]
+@dataclass(frozen=True)
+class EvaluationInfo:
+    """A stored evaluation: what was evaluated, where, when, on which data, and its report."""
+
+    id: int
+    model_version_id: int
+    deployment_id: int | None
+    space: Space
+    created_at: datetime
+    created_by: str | None
+    data_window: Mapping[str, Any]
+    report: EvaluationReport
+
+    @property
+    def status(self) -> CheckStatus:
+        return self.report.status
+
+    @property
+    def records(self) -> int | None:
+        """Records evaluated: the test split in pre-prod, the payload window in prod."""
+        found = self.data_window.get("records")
+        return None if found is None else int(found)
+
+    @property
+    def feedback_records(self) -> int | None:
+        found = self.data_window.get("feedback_records")
+        return None if found is None else int(found)
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """The stored document, for callers not yet reading ``report`` (the CLI); everything else reads ``report``."""
+        return self.report.to_dict()
 
 
-def results_document(results: Sequence[MonitorResult]) -> dict[str, Any]:
-    mrm = next((r for r in results if r.monitor == "mrm"), None)
-    return {
-        "status": overall_status(results),
-        "checks": checks(results),
-        "risk_level": mrm.details["risk_level"] if mrm else None,
-        "monitors": {r.monitor: r.to_dict() for r in results},
-    }
+def _evaluation_info(row: Evaluation) -> EvaluationInfo:
+    """A stored evaluation row as the DTO every reader gets."""
+    report = EvaluationReport.from_dict(row.results)
+    if row.status != report.status:
+        # The column is what listings showed and the audit event recorded; it wins over the document.
+        report = replace(report, status=CheckStatus(row.status))
+    return EvaluationInfo(
+        row.id,
+        row.model_version_id,
+        row.deployment_id,
+        Space(row.space),
+        row.created_at,
+        row.created_by,
+        dict(row.data_window),
+        report,
+    )
 
 
-def drifted_records(results: Sequence[MonitorResult]) -> list[dict[str, Any]]:
-    """Records someone should label: likely mispredicted (by the drift detector), then inconsistent ones."""
-    drift = next((r for r in results if r.monitor == "drift"), None)
-    if drift is None:
-        return []
-    found = list(drift.details.get("accuracy_drop", {}).get("records", []))
-    listed = {r["record"] for r in found}
-    for i in drift.details.get("data_consistency", {}).get("example_records", []):
-        if i not in listed:
-            found.append({"record": i, "reason": "breaks a constraint learned from the training data"})
-    return found
+@dataclass(frozen=True)
+class AlertInfo:
+    """A critical threshold failed in an evaluation; open until someone acknowledges it."""
 
-
-@dataclass
-class EvaluationOutcome:
+    id: int
     evaluation_id: int
-    status: str
-    risk_level: str | None
+    deployment_id: int | None
+    model_version_id: int
+    monitor: str
+    metric: str
+    value: float | None
+    threshold: float | None
+    message: str
+    status: AlertStatus
+    created_at: datetime
+    acknowledged_by: str | None
+
+
+def _alert_info(row: Alert) -> AlertInfo:
+    return AlertInfo(
+        row.id,
+        row.evaluation_id,
+        row.deployment_id,
+        row.model_version_id,
+        row.monitor,
+        row.metric,
+        row.value,
+        row.threshold,
+        row.message,
+        AlertStatus(row.status),
+        row.created_at,
+        row.acknowledged_by,
+    )
+
+
+@dataclass(frozen=True)
+class RetrainingRequestInfo:
+    """Raised by a failed production evaluation, with the records someone should label; launched by a run."""
+
+    id: int
+    deployment_id: int
+    model_version_id: int
+    evaluation_id: int
+    reason: str
+    drifted_records: tuple[DriftedRecord, ...]
+    status: RetrainingStatus
+    run_id: int | None
+    created_at: datetime
+    launched_by: str | None
+
+
+def _request_info(row: RetrainingRequest) -> RetrainingRequestInfo:
+    return RetrainingRequestInfo(
+        row.id,
+        row.deployment_id,
+        row.model_version_id,
+        row.evaluation_id,
+        row.reason,
+        drifted_records_from(row.drifted_records),
+        RetrainingStatus(row.status),
+        row.run_id,
+        row.created_at,
+        row.launched_by,
+    )
+
+
+def _report(results: EvaluationReport | Sequence[MonitorResult]) -> EvaluationReport:
+    return results if isinstance(results, EvaluationReport) else EvaluationReport.from_results(results)
+
+
+def checks(results: EvaluationReport | Sequence[MonitorResult]) -> list[dict[str, Any]]:
+    """Every metric of every monitor, flat, with its monitor, as stored (``EvaluationReport.checks``, typed)."""
+    return [c.to_dict() for c in _report(results).checks]
+
+
+def results_document(results: EvaluationReport | Sequence[MonitorResult]) -> dict[str, Any]:
+    """The document an evaluation is stored as (``EvaluationReport.to_dict``)."""
+    return _report(results).to_dict()
+
+
+def drifted_records(results: EvaluationReport | Sequence[MonitorResult]) -> list[dict[str, Any]]:
+    """Records someone should label, as a retraining request stores them (``EvaluationReport.drifted_records``)."""
+    return [r.to_dict() for r in _report(results).drifted_records]
+
+
+@dataclass(frozen=True)
+class EvaluationOutcome:
+    """What ``store_evaluation`` did: the evaluation's id and report, the alerts raised, the retraining request."""
+
+    evaluation_id: int
+    report: EvaluationReport
     alerts: list[int]
     retraining_request_id: int | None
-    results: list[MonitorResult]
+
+    @property
+    def status(self) -> CheckStatus:
+        return self.report.status
+
+    @property
+    def risk_level(self) -> RiskLevel | None:
+        return self.report.risk_level
+
+    @property
+    def results(self) -> list[MonitorResult]:
+        """The flat list (the risk summary last, as the monitor "mrm") for callers not yet reading ``report``."""
+        return self.report.legacy_results()
 
 
 def store_evaluation(
@@ -179,19 +308,28 @@ def store_evaluation(
     deployment_id: int | None,
     space: str,
     data_window: dict[str, Any],
-    results: Sequence[MonitorResult],
     actor: str,
     retrain_on_failure: bool,
+    report: EvaluationReport | None = None,
+    results: Sequence[MonitorResult] = (),
 ) -> EvaluationOutcome:
-    """The evaluation, its alerts and (when asked and a critical check failed) a retraining request."""
-    document = results_document(results)
+    """The evaluation, its alerts and (when asked and a critical check failed) a retraining request.
+
+    Pass the ``report``, or the flat ``results`` in which the risk summary is the monitor "mrm"
+    (what OpenScale's evaluation and older callers hand over): the report is built from them.
+    """
+    if report is None:
+        report = EvaluationReport.from_results(results)
+    elif results:
+        raise ValueError("store_evaluation takes a report or results, not both")
+    status = report.status.value
     evaluation = Evaluation(
         model_version_id=model_version_id,
         deployment_id=deployment_id,
         space=space,
         data_window=data_window,
-        results=jsonable(document),
-        status=document["status"],
+        results=jsonable(report.to_dict()),
+        status=status,
         created_at=utcnow(),
         created_by=actor,
     )
@@ -203,22 +341,23 @@ def store_evaluation(
         action="evaluation.recorded",
         object_type="evaluation",
         object_id=evaluation.id,
-        details={"model_version_id": model_version_id, "space": space, "status": document["status"]},
+        details={"model_version_id": model_version_id, "space": space, "status": status},
     )
     alerts = []
-    failed = [(r.monitor, m) for r in results if r.monitor != "mrm" for m in r.failed_critical]
-    for monitor, m in failed:
+    failed = report.failed_critical
+    for check in failed:
+        m = check.metric
         alert = Alert(
             evaluation_id=evaluation.id,
             deployment_id=deployment_id,
             model_version_id=model_version_id,
-            monitor=monitor,
+            monitor=check.monitor,
             metric=m.name,
             value=m.value,
             threshold=m.threshold,
             message=f"{m.name} = {m.value:.4f} fails its critical threshold {m.threshold:.4f} "
             f"({space}, evaluation {evaluation.id})",
-            status="open",
+            status=AlertStatus.OPEN.value,
             created_at=utcnow(),
         )
         session.add(alert)
@@ -238,9 +377,9 @@ def store_evaluation(
             deployment_id=deployment_id,
             model_version_id=model_version_id,
             evaluation_id=evaluation.id,
-            reason="; ".join(f"{m.name} failed" for _, m in failed),
-            drifted_records=jsonable(drifted_records(results)),
-            status="open",
+            reason="; ".join(f"{c.metric.name} failed" for c in failed),
+            drifted_records=jsonable([r.to_dict() for r in report.drifted_records]),
+            status=RetrainingStatus.OPEN.value,
             created_at=utcnow(),
         )
         session.add(request)
@@ -254,9 +393,7 @@ def store_evaluation(
             object_id=request.id,
             details={"evaluation_id": evaluation.id},
         )
-    return EvaluationOutcome(
-        evaluation.id, document["status"], document["risk_level"], alerts, request_id, list(results)
-    )
+    return EvaluationOutcome(evaluation.id, report, alerts, request_id)
 
 
 def evaluate_deployment(
@@ -271,7 +408,7 @@ def evaluate_deployment(
     require(actor, "evaluate_now")
     with ctx.db.read() as session:
         dep = session.get(Deployment, deployment_id)
-        if dep is None or dep.status == "deleted":
+        if dep is None or dep.status == DeploymentStatus.DELETED:
             raise NotFoundError(f"deployment {deployment_id} does not exist")
         mv_id, space = dep.model_version_id, dep.space
     frames = model_frames(ctx, mv_id)
@@ -288,7 +425,7 @@ def evaluate_deployment(
     feedback = feedback_frame(ctx, deployment_id, frames.spec)
     labelled = score_frame(frames.model, feedback, frames.spec) if len(feedback) else None
     config = config or SuiteConfig()
-    results = run_monitors(
+    report = suite.evaluate(
         current,
         frames.reference,
         spec=frames.spec,
@@ -306,9 +443,9 @@ def evaluate_deployment(
             deployment_id=deployment_id,
             space=space,
             data_window=data_window,
-            results=results,
+            report=report,
             actor=actor.username,
-            retrain_on_failure=space == "prod",
+            retrain_on_failure=space == Space.PROD,
         )
     evaluate_externally(
         ctx,
@@ -317,7 +454,7 @@ def evaluate_deployment(
         space=space,
         spec=frames.spec,
         actor=actor.username,
-        retrain_on_failure=space == "prod",
+        retrain_on_failure=space == Space.PROD,
     )
     return outcome
 
@@ -356,7 +493,11 @@ def due_deployments(ctx: ServiceContext, *, interval: float) -> list[int]:
     cutoff = utcnow() - timedelta(seconds=interval)
     with ctx.db.read() as session:
         deployments = (
-            session.execute(select(Deployment.id).where(Deployment.space == "prod", Deployment.status == "active"))
+            session.execute(
+                select(Deployment.id).where(
+                    Deployment.space == Space.PROD.value, Deployment.status == DeploymentStatus.ACTIVE.value
+                )
+            )
             .scalars()
             .all()
         )
@@ -379,35 +520,45 @@ def list_evaluations(
     *,
     deployment_id: int | None = None,
     model_version_id: int | None = None,
-    limit: int = 100,
-) -> list[Evaluation]:
-    """Evaluations over time, newest first."""
+    limit: int | None = 100,
+) -> list[EvaluationInfo]:
+    """Evaluations over time, newest first (``limit=None``: all of them)."""
     require(actor, "view")
     query = select(Evaluation)
     if deployment_id is not None:
         query = query.where(Evaluation.deployment_id == deployment_id)
     if model_version_id is not None:
         query = query.where(Evaluation.model_version_id == model_version_id)
-    return _newest_first(ctx, query, Evaluation.id, limit)
+    return _newest_first(ctx, query, Evaluation.id, _evaluation_info, limit)
 
 
-def _newest_first(ctx: ServiceContext, query: Select[Any], order: Any, limit: int | None = None) -> list[Any]:
-    """Rows of ``query`` newest first, detached from the session so callers can read them after it closes."""
+def get_evaluation(ctx: ServiceContext, actor: Principal, evaluation_id: int) -> EvaluationInfo:
+    require(actor, "view")
+    with ctx.db.read() as session:
+        row = session.get(Evaluation, evaluation_id)
+        if row is None:
+            raise NotFoundError(f"evaluation {evaluation_id} does not exist")
+        return _evaluation_info(row)
+
+
+def _newest_first(
+    ctx: ServiceContext, query: Select[Any], order: Any, convert: Callable[[Any], T], limit: int | None = None
+) -> list[T]:
+    """Rows of ``query`` newest first, each made a DTO while the session is open."""
     query = query.order_by(order.desc())
     if limit is not None:
         query = query.limit(limit)
     with ctx.db.read() as session:
-        found = list(session.execute(query).scalars().all())
-        session.expunge_all()
-    return found
+        return [convert(row) for row in session.execute(query).scalars()]
 
 
-def list_alerts(ctx: ServiceContext, actor: Principal, *, status: str | None = "open") -> list[Alert]:
+def list_alerts(ctx: ServiceContext, actor: Principal, *, status: str | None = AlertStatus.OPEN) -> list[AlertInfo]:
+    """Alerts newest first, only those in ``status`` (None: all)."""
     require(actor, "view")
     query = select(Alert)
     if status is not None:
-        query = query.where(Alert.status == status)
-    return _newest_first(ctx, query, Alert.id)
+        query = query.where(Alert.status == AlertStatus(status).value)
+    return _newest_first(ctx, query, Alert.id, _alert_info)
 
 
 def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int) -> None:
@@ -416,7 +567,7 @@ def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int) -> N
         alert = session.get(Alert, alert_id)
         if alert is None:
             raise NotFoundError(f"alert {alert_id} does not exist")
-        alert.status, alert.acknowledged_by = "acknowledged", actor.username
+        alert.status, alert.acknowledged_by = AlertStatus.ACKNOWLEDGED.value, actor.username
         audit.record(
             session, actor=actor.username, action="alert.acknowledged", object_type="alert", object_id=alert_id
         )
@@ -424,9 +575,9 @@ def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int) -> N
 
 def list_retraining_requests(
     ctx: ServiceContext, actor: Principal, *, status: str | None = None
-) -> list[RetrainingRequest]:
+) -> list[RetrainingRequestInfo]:
     require(actor, "view")
     query = select(RetrainingRequest)
     if status is not None:
-        query = query.where(RetrainingRequest.status == status)
-    return _newest_first(ctx, query, RetrainingRequest.id)
+        query = query.where(RetrainingRequest.status == RetrainingStatus(status).value)
+    return _newest_first(ctx, query, RetrainingRequest.id, _request_info)

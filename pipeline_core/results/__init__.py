@@ -2,17 +2,25 @@
 
 A monitor returns a ``MonitorResult``; each ``Metric`` says pass / warn / fail, or
 "insufficient data: N < M" instead of a number when there are too few records to judge.
-Both serialise with ``to_dict`` / ``from_dict`` for the store and the report.
+Both serialise with ``to_dict`` / ``from_dict`` for the store and the report. One evaluation
+of every monitor, with its risk summary, is an ``EvaluationReport``
+(``pipeline_core.results.evaluation``); what a monitor found beyond its metrics is read
+through the types of ``pipeline_core.results.evidence``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-Status = Literal["pass", "warn", "fail", "insufficient", "info"]
+from pipeline_core.vocabulary import CheckStatus
+
+# The verdicts are the vocabulary's; a StrEnum member is its string, so stored documents are unchanged.
+Status = CheckStatus
 Direction = Literal["higher_is_better", "lower_is_better", "within_band", "none"]
 WARN_MARGIN = 0.02
+# Worst first: a monitor's status is the worst of its metrics'.
+SEVERITY: tuple[CheckStatus, ...] = (CheckStatus.FAIL, CheckStatus.WARN, CheckStatus.INSUFFICIENT, CheckStatus.PASS)
 
 
 @dataclass(frozen=True)
@@ -21,16 +29,22 @@ class Metric:
     value: float | None
     threshold: float | None = None
     direction: Direction = "none"
-    status: Status = "info"
+    status: CheckStatus = CheckStatus.INFO
     critical: bool = False
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        # Documents and older callers hand plain strings; the verdict is always the vocabulary's member.
+        object.__setattr__(self, "status", CheckStatus(self.status))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Metric:
-        return cls(**data)
+        # Flat checks of a stored evaluation carry their monitor's name as well: not a metric field.
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def judged(
@@ -39,7 +53,7 @@ def judged(
     """A metric with its verdict: fail beyond the threshold, warn within ``WARN_MARGIN`` of it."""
     ok = value >= threshold if higher else value <= threshold
     near = abs(value - threshold) < WARN_MARGIN
-    status: Status = "fail" if not ok else ("warn" if near else "pass")
+    status = CheckStatus.FAIL if not ok else (CheckStatus.WARN if near else CheckStatus.PASS)
     return Metric(
         name,
         float(value),
@@ -52,10 +66,12 @@ def judged(
 
 
 def insufficient(name: str, n: int, minimum: int, *, threshold: float | None = None, critical: bool = False) -> Metric:
-    return Metric(name, None, threshold, "none", "insufficient", critical, f"insufficient data: {n} < {minimum}")
+    return Metric(
+        name, None, threshold, "none", CheckStatus.INSUFFICIENT, critical, f"insufficient data: {n} < {minimum}"
+    )
 
 
-@dataclass
+@dataclass(frozen=True)
 class MonitorResult:
     monitor: str
     metrics: list[Metric]
@@ -64,16 +80,13 @@ class MonitorResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def status(self) -> Status:
+    def status(self) -> CheckStatus:
         statuses = {m.status for m in self.metrics}
-        for verdict in ("fail", "warn", "insufficient", "pass"):
-            if verdict in statuses:
-                return verdict
-        return "info"
+        return next((verdict for verdict in SEVERITY if verdict in statuses), CheckStatus.INFO)
 
     @property
     def failed_critical(self) -> list[Metric]:
-        return [m for m in self.metrics if m.critical and m.status == "fail"]
+        return [m for m in self.metrics if m.critical and m.status == CheckStatus.FAIL]
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:

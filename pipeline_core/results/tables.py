@@ -1,0 +1,123 @@
+"""The evidence tables, row by row: built once here for the Review page and the validation report alike.
+
+Each function returns one dict per row, its keys the column headings, its values plain cells
+(text, a number rounded for reading, or None where there is nothing). The page shows the rows
+as a table (None as a dash); the report writes them as HTML, colouring the ``verdict`` column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pipeline_core.results import Metric
+from pipeline_core.results.evaluation import RiskSummary
+from pipeline_core.results.evidence import (
+    BiasSlice,
+    Contrastive,
+    DataConsistency,
+    DriftedRecord,
+    FeatureDrift,
+    GroupComparison,
+)
+
+Row = dict[str, Any]
+VERDICT = "verdict"  # the column a renderer may colour by its value
+DIGITS = 4
+
+
+def _round(value: float | None, digits: int = DIGITS) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else ""
+
+
+def metric_rows(metrics: Iterable[Metric]) -> list[Row]:
+    return [
+        {
+            "metric": m.name,
+            "value": _round(m.value),
+            "threshold": _round(m.threshold),
+            "direction": None if m.direction == "none" else m.direction.replace("_", " "),
+            VERDICT: m.status.value,
+            "critical": _yes(m.critical),
+            "detail": m.detail,
+        }
+        for m in metrics
+    ]
+
+
+def risk_rows(risk: RiskSummary) -> list[Row]:
+    """The tests the risk summary judged: monitors' checks and model tests."""
+    return [
+        {
+            "source": e.source,
+            "test": e.name,
+            "value": _round(e.value),
+            "threshold": _round(e.threshold),
+            VERDICT: e.status.value,
+            "critical": _yes(e.critical),
+            "detail": e.detail,
+        }
+        for e in risk.entries
+    ]
+
+
+def group_rows(groups: Iterable[GroupComparison]) -> list[Row]:
+    """Each protected attribute's monitored and reference group."""
+    return [
+        {
+            "attribute": g.attribute,
+            "role": role,
+            "group": rates.group,
+            "records": rates.n,
+            "favourable rate": _round(rates.favourable_rate),
+        }
+        for g in groups
+        for role, rates in (("monitored", g.monitored), ("reference", g.reference))
+    ]
+
+
+def bias_scan_rows(scan: Iterable[BiasSlice]) -> list[Row]:
+    return [
+        {
+            "group": g.group,
+            "records": g.records,
+            "favourable rate": _round(g.favourable_rate),
+            "others": _round(g.others_favourable_rate),
+            "disparate impact": _round(g.disparate_impact),
+            "below threshold": _yes(g.below_threshold),
+        }
+        for g in scan
+    ]
+
+
+def most_drifted_first(features: Iterable[FeatureDrift]) -> list[FeatureDrift]:
+    """p-values (small references) drift when low, distances when high: the most drifted first either way."""
+    return sorted(features, key=lambda f: f.value if f.is_p_value else -f.value)
+
+
+def drift_rows(features: Iterable[FeatureDrift]) -> list[Row]:
+    return [
+        {"feature": f.feature, "statistic": f.statistic, "value": _round(f.value), "drifted": _yes(f.drifted)}
+        for f in most_drifted_first(features)
+    ]
+
+
+def consistency_rows(consistency: DataConsistency) -> list[Row]:
+    return [{"column": c.column, "finding": c.describe()} for c in consistency.columns]
+
+
+def drifted_record_rows(records: Sequence[DriftedRecord]) -> list[Row]:
+    """Records to label and why: likely mispredicted, or breaking a learned constraint."""
+    return [{"record": r.record, "scoring id": r.scoring_id, "why": r.why} for r in records]
+
+
+def change_rows(contrastive: Contrastive) -> list[Row]:
+    """The contrastive explanation's changes, in the order they were made."""
+    return [
+        {"feature": c.feature, "from": c.before, "to": c.after, "probability after": _round(c.probability)}
+        for c in contrastive.changes
+    ]
