@@ -41,12 +41,21 @@ def evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
         f"evaluation {outcome.evaluation_id} of deployment {args.deployment}: {outcome.status}, "
         f"risk level {outcome.risk_level}\n"
     )
-    for result in outcome.results:
+    report = outcome.report
+    for result in report.monitors:
         out.write(f"  {result.monitor}: {result.status} ({result.n_records} records)\n")
         for m in result.metrics:
             if m.critical or m.status == CheckStatus.FAIL:
                 shown = "insufficient data" if m.value is None else f"{m.value:.4f}"
                 out.write(f"    {m.name} {shown} {m.status}{' (critical)' if m.critical else ''}\n")
+    if report.risk is not None:
+        risk = report.risk
+        out.write(
+            f"  risk summary: {risk.level} ({risk.tests_run} judged: {risk.tests_passed} passed, "
+            f"{risk.tests_failed} failed, {len(risk.unjudged)} unjudged)\n"
+        )
+        for entry in risk.failed:
+            out.write(f"    {entry.source}:{entry.name} failed{' (critical)' if entry.critical else ''}\n")
     for alert_id in outcome.alerts:
         out.write(f"alert {alert_id} raised\n")
     if outcome.retraining_request_id is not None:
@@ -75,8 +84,7 @@ def evaluations(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
     for ev in found:
         out.write(
             f"evaluation {ev.id} {ev.created_at:%Y-%m-%d %H:%M:%S} {ev.space} model version "
-            f"{ev.model_version_id}: {ev.status}, risk {ev.results.get('risk_level')}, "
-            f"{ev.data_window.get('records')} records\n"
+            f"{ev.model_version_id}: {ev.status}, risk {ev.report.risk_level}, {ev.records} records\n"
         )
     return ExitCode.OK
 

@@ -22,7 +22,8 @@ from sqlalchemy import func, select
 from pipeline_core.backends.base import ModelToServe, MonitorSubscription, ServedModel
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import PipelineError
-from pipeline_core.monitors.mrm import risk_evaluation
+from pipeline_core.monitors.mrm import risk_summary
+from pipeline_core.results.evaluation import EvaluationReport
 from pipeline_core.services import audit
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import count_payload
@@ -86,8 +87,8 @@ def evaluate(
     spec: DataSpec,
     model_tests: Sequence[dict[str, Any]] = (),
     feedback_records: int | None = None,
-) -> tuple[list[Any], dict[str, Any]] | None:
-    """Run the external monitors now: (results with their MRM summary, data window); None without them."""
+) -> tuple[EvaluationReport, dict[str, Any]] | None:
+    """Run the external monitors now: (their report with its risk summary, the data window); None without them."""
     sub = _subscription(ctx, deployment_id)
     if sub is None or ctx.monitors is None:
         return None
@@ -100,14 +101,14 @@ def evaluate(
             feedback_records = int(session.execute(query).scalar() or 0)
     records = {"quality": feedback_records, "fairness": payload, "drift": payload}
     results = ctx.monitors.evaluate(sub, spec=spec, records=records)
-    results.append(risk_evaluation(results, model_tests=model_tests))
+    report = EvaluationReport.judge(results, risk_summary(results, model_tests=model_tests))
     window = {
         "source": KEY,
         "subscription_id": sub.subscription_id,
         "feedback_records": feedback_records,
         "payload_records": payload,
     }
-    return results, window
+    return report, window
 
 
 def record_decision(ctx: ServiceContext, model_version_id: int, *, approved: bool, actor: str) -> str | None:

@@ -474,7 +474,7 @@ def evaluate_externally(
     found = integrations.openscale_evaluate(ctx, deployment_id, spec=spec, model_tests=model_tests)
     if found is None:
         return None
-    results, window = found
+    report, window = found
     with ctx.db.write() as session:
         return store_evaluation(
             session,
@@ -482,7 +482,7 @@ def evaluate_externally(
             deployment_id=deployment_id,
             space=space,
             data_window=window,
-            results=results,
+            report=report,
             actor=actor,
             retrain_on_failure=retrain_on_failure,
         )

@@ -14,7 +14,7 @@ import numpy as np
 
 from pipeline_core.data.columns import PROBABILITY
 from pipeline_core.errors import DeploymentError, GateFailed
-from pipeline_core.monitors.suite import run_monitors
+from pipeline_core.monitors.suite import evaluate
 from pipeline_core.pipeline import SERVICE_STAGES, PipelineInputs, PipelineState, StageFn
 from pipeline_core.services import deployments, integrations, monitoring
 from pipeline_core.services.authz import SYSTEM, SYSTEM_ROLE, Principal
@@ -159,14 +159,9 @@ def _evaluate_in_preprod(
         raise GateFailed("evaluate", str(exc)) from exc
     reference = monitoring.score_frame(model, clean.iloc[state.validation.train_index], spec)
     tested = state.results.get("model_tests")
-    results = run_monitors(
-        current,
-        reference,
-        spec=spec,
-        model=model,
-        labelled=current,
-        held_out=current,
-        model_tests=tested.outputs["mrm"] if tested is not None else (),
+    mrm_tests = tested.outputs["mrm"] if tested is not None else ()
+    report = evaluate(
+        current, reference, spec=spec, model=model, labelled=current, held_out=current, model_tests=mrm_tests
     )
     window = {
         "source": "test split scored through the pre-prod endpoint",
@@ -180,11 +175,10 @@ def _evaluate_in_preprod(
             deployment_id=deploy["deployment_id"],
             space=Space.PREPROD,
             data_window=window,
-            results=results,
+            report=report,
             actor="pipeline",
             retrain_on_failure=False,
         )
-    mrm_tests = tested.outputs["mrm"] if tested is not None else ()
     integrations.openscale_log_feedback(ctx, deploy["deployment_id"], test, spec=spec)  # the test split's true labels
     external = monitoring.evaluate_externally(
         ctx,
@@ -195,9 +189,9 @@ def _evaluate_in_preprod(
         actor="pipeline",
         model_tests=mrm_tests,
     )
-    if external is not None:
-        results = [*results, *(r for r in external.results if r.monitor != "mrm")]
-    failed = [f"{r.monitor}.{m.name}" for r in results if r.monitor != "mrm" for m in r.failed_critical]
+    reports = [outcome.report, *([external.report] if external is not None else [])]
+    monitors = [r for rep in reports for r in rep.monitors]
+    failed = [f"{c.monitor}.{c.metric.name}" for rep in reports for c in rep.failed_critical]
     log = [
         f"{r.monitor}: {r.status}"
         + "".join(
@@ -205,7 +199,7 @@ def _evaluate_in_preprod(
             for m in r.metrics
             if m.critical and m.value is not None
         )
-        for r in results
+        for r in monitors
     ]
     log.append(f"risk level {outcome.risk_level}; {len(current)} test records scored through {deploy['endpoint']}")
     # A failed critical threshold does not stop the run: the validator sees it, and approval
@@ -223,7 +217,7 @@ def _evaluate_in_preprod(
         outputs |= {"openscale_evaluation_id": external.evaluation_id, "openscale_status": external.status}
         log.append(f"OpenScale evaluation {external.evaluation_id}: {external.status}")
     facts = integrations.factsheets_candidate_facts(
-        results=results, model_tests=mrm_tests, status=outcome.status, risk_level=outcome.risk_level
+        results=monitors, model_tests=mrm_tests, status=outcome.status, risk_level=outcome.risk_level
     )
     not_published = integrations.factsheets_publish_candidate(ctx, mv_id, facts, actor="pipeline")
     if not_published is not None:  # the candidate stands; the validator sees why the factsheet lags
