@@ -27,6 +27,7 @@ from pipeline_core.data.german_credit import generate_german_credit, german_cred
 from pipeline_core.data.load import frame_to_csv_bytes, read_csv_file
 from pipeline_core.params import RunParams
 from pipeline_core.services import governance
+from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import open_context
 from pipeline_core.services.runs import RUN_STAGES, RunWorker, get_run, launch_file_run
 from pipeline_core.serving.server import BackgroundServer
@@ -64,8 +65,8 @@ def pipeline_run(path: Path, root: Path) -> dict[str, float]:
     total = time.perf_counter() - started
     worker.stop()
     server.stop()
-    assert status == "succeeded", get_run(ctx, run.id).error
-    done = get_run(ctx, run.id)
+    assert status == "succeeded", get_run(ctx, SYSTEM, run.id).error
+    done = get_run(ctx, SYSTEM, run.id)
     figures = {f"stage:{s.name}": float(s.duration_seconds or 0.0) for s in done.stages}
     train = next(s for s in done.stages if s.name == "train").outputs
     figures["total"] = total

@@ -40,6 +40,7 @@ from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.model_io import load_model
 from pipeline_core.params import RunParams
 from pipeline_core.services import deployments, governance
+from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.runs import RunWorker, launch_file_run, model_version_for_run
 from pipeline_core.serving.server import BackgroundServer
@@ -90,7 +91,7 @@ def prepare(root: Path) -> tuple[ServiceContext, int, str, Any, str]:
         assert worker.claim(run.id)
         assert worker.execute(run.id) == "succeeded"
         worker.stop()
-    mv = model_version_for_run(ctx, run.id)
+    mv = model_version_for_run(ctx, SYSTEM, run.id)
     assert mv is not None
     dep = next(d for d in deployments.list_deployments(ctx, ds) if d.space == "preprod")
     key = deployments.issue_key(ctx, ds, dep.id, label="bench")

@@ -11,7 +11,7 @@ from pipeline_core.services.runs import list_model_versions
 ctx, who = ui.context(), ui.principal()
 st.title("Factsheets")
 
-versions = list_model_versions(ctx, limit=500)
+versions = list_model_versions(ctx, who, limit=500)
 if not versions:
     step = ui.next_step(
         who,

@@ -15,7 +15,7 @@ TRACKED = ("roc_auc", "disparate_impact", "share_of_drifted_features")
 ctx, who = ui.context(), ui.principal()
 st.title("Overview")
 
-versions = list_model_versions(ctx, limit=500)
+versions = list_model_versions(ctx, who, limit=500)
 deps = [d for d in deployments.list_deployments(ctx, who) if d.status == DeploymentStatus.ACTIVE]
 if not versions:
     first = ui.next_step(

@@ -39,7 +39,7 @@ FOLLOWING = "runs.following"  # the unfinished run the page redraws on a timer
 ctx, who = ui.context(), ui.principal()
 st.title("Runs")
 
-with st.expander("Launch a run", expanded=not list_runs(ctx, limit=1)):
+with st.expander("Launch a run", expanded=not list_runs(ctx, who, limit=1)):
     with st.form("launch"):
         sources = ["Demo data (generated)", "Upload a CSV", "A path on the server or a bucket"]
         source = st.radio("Training data", sources, horizontal=True)
@@ -99,12 +99,12 @@ with st.expander("Launch a run", expanded=not list_runs(ctx, limit=1)):
             st.session_state[SELECTED] = run.id
             st.success(f"Run {run.id} queued.")
 
-runs = list_runs(ctx, limit=200)
+runs = list_runs(ctx, who, limit=200)
 if not runs:
     ui.empty("No runs yet: launch one above (the demo data needs nothing else).")
     st.stop()
 
-if not live_workers(ctx) and any(r.status == RunState.QUEUED for r in runs):
+if not live_workers(ctx, who) and any(r.status == RunState.QUEUED for r in runs):
     st.warning("Runs are queued but no worker is running: start one with `python -m pipeline_core worker`.")
 
 ids = [r.id for r in runs]
@@ -119,7 +119,7 @@ chosen = st.selectbox(
 
 def stages(run_id: int) -> None:
     """The run drawn as its stages, with its outcome; while it runs, ``live`` redraws it every 2 s."""
-    summary = run_summary(get_run(ctx, run_id))
+    summary = run_summary(get_run(ctx, who, run_id))
     status = summary["status"]
     if status in FINISHED_RUN_STATES and st.session_state.get(FOLLOWING) == run_id:
         # It finished while followed: redraw the whole page, so that the history and comparison include it.
@@ -137,7 +137,7 @@ def stages(run_id: int) -> None:
     if status == RunState.FAILED:
         st.error(f"Run {run_id} failed at {summary['failed_stage']}: {summary['error']}")
     elif status == RunState.SUCCEEDED:
-        mv = model_version_for_run(ctx, run_id)
+        mv = model_version_for_run(ctx, who, run_id)
         if mv is not None:
             st.success(
                 f"Run {run_id} succeeded: model version {mv.id} ({mv.name} v{mv.version}) is "
@@ -192,8 +192,8 @@ else:
     second = b.selectbox("Second", finished, index=0, key="compare-b", format_func=lambda i: f"run {i}")
     table: dict[str, dict[str, Any]] = {}
     for run_id in (first, second):
-        run = get_run(ctx, run_id)
-        mv = model_version_for_run(ctx, run_id)
+        run = get_run(ctx, who, run_id)
+        mv = model_version_for_run(ctx, who, run_id)
         column = {f"param {k}": v for k, v in run.params.items()}
         if mv is not None:
             column |= {f"metric {k}": round(v, 4) for k, v in mv.metrics.items() if isinstance(v, float)}

@@ -16,6 +16,7 @@ from pipeline_core.data.spec import DataSpec
 from pipeline_core.params import RunParams
 from pipeline_core.services import governance
 from pipeline_core.services.audit import verify_chain
+from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import open_context
 from pipeline_core.services.datasets import register_file
 from pipeline_core.services.runs import get_run, launch_run, list_model_versions, live_workers, reap_stale_runs
@@ -96,7 +97,11 @@ def test_two_workers_race_for_runs_and_none_runs_twice(data_dir: Path, spec: Dat
     ids = [launch_run(ctx, actor, dataset=dataset, params=RunParams(max_iter=20, cv_folds=2)).id for _ in range(8)]
     workers = [start_worker(data_dir, tmp_path / f"worker{i}.log") for i in range(2)]
     try:
-        wait_for(lambda: all(get_run(ctx, i).status == "succeeded" for i in ids), timeout=240, what="8 runs to succeed")
+        wait_for(
+            lambda: all(get_run(ctx, SYSTEM, i).status == "succeeded" for i in ids),
+            timeout=240,
+            what="8 runs to succeed",
+        )
     finally:
         for w in workers:
             w.send_signal(signal.SIGTERM)
@@ -110,7 +115,7 @@ def test_two_workers_race_for_runs_and_none_runs_twice(data_dir: Path, spec: Dat
         )
         assert verify_chain(session).ok
     assert claims == Counter(ids)  # each run claimed exactly once
-    versions = list_model_versions(ctx, limit=100)
+    versions = list_model_versions(ctx, SYSTEM, limit=100)
     assert sorted(v.run_id for v in versions) == sorted(ids)
     assert sorted(v.version for v in versions) == list(range(1, 9))
     ctx.close()
@@ -125,7 +130,7 @@ def test_a_worker_killed_mid_run_leaves_it_failed_and_no_model(data_dir: Path, s
     worker = start_worker(data_dir, tmp_path / "worker.log")
     try:
         wait_for(
-            lambda: any(s.name == "train" and s.status == "running" for s in get_run(ctx, run_id).stages),
+            lambda: any(s.name == "train" and s.status == "running" for s in get_run(ctx, SYSTEM, run_id).stages),
             timeout=120,
             what="the train stage to start",
         )
@@ -134,14 +139,14 @@ def test_a_worker_killed_mid_run_leaves_it_failed_and_no_model(data_dir: Path, s
     finally:
         if worker.poll() is None:
             worker.kill()
-    assert get_run(ctx, run_id).status == "running"  # nobody has noticed yet
+    assert get_run(ctx, SYSTEM, run_id).status == "running"  # nobody has noticed yet
     wait_for(lambda: reap_stale_runs(ctx) == [run_id], timeout=30, what="the heartbeat timeout")
-    run = get_run(ctx, run_id)
+    run = get_run(ctx, SYSTEM, run_id)
     assert run.status == "failed" and "stopped sending heartbeats" in (run.error or "")
     assert run.failed_stage == "train"
     assert {s.name: s.status for s in run.stages}["register"] == "pending"
     assert {s.name: s.status for s in run.stages}["deploy"] == "pending"
-    assert list_model_versions(ctx) == []
+    assert list_model_versions(ctx, SYSTEM) == []
     ctx.close()
 
 
@@ -154,7 +159,7 @@ def test_run_wait_follows_a_live_worker_and_exits_with_the_result(
     worker = start_worker(data_dir, tmp_path / "worker.log")
     try:
         ctx = open_context(cli_settings(data_dir))
-        wait_for(lambda: bool(live_workers(ctx)), timeout=60, what="the worker to register")
+        wait_for(lambda: bool(live_workers(ctx, SYSTEM)), timeout=60, what="the worker to register")
         ok = run_cli(["run", "--data", str(good), "--wait", "--param", "max_iter=20"], data_dir)
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert "queued" in ok.stdout and "executing it in this process" not in ok.stdout

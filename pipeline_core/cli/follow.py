@@ -91,10 +91,11 @@ class TerminalProgress:
 def execute_or_wait(ctx: ServiceContext, run_id: int, *, wait: bool, out: TextIO) -> int:
     """Run it here when no worker is alive; otherwise leave it to the workers (and wait)."""
     from pipeline_core.cli.supervise import scoring_service
+    from pipeline_core.services.authz import HOST_READER
     from pipeline_core.services.runs import RunWorker, live_workers, new_worker_id, reap_stale_runs
 
     reap_stale_runs(ctx)
-    workers = live_workers(ctx)
+    workers = live_workers(ctx, HOST_READER)
     if not workers:
         out.write(f"run {run_id}: no worker is running; executing it in this process\n")
         worker = RunWorker(ctx, worker_id=new_worker_id("cli"), progress=TerminalProgress(out))
@@ -115,11 +116,12 @@ def execute_or_wait(ctx: ServiceContext, run_id: int, *, wait: bool, out: TextIO
 
 def wait_for_run(ctx: ServiceContext, run_id: int, out: TextIO) -> int:
     """Print each stage as a worker moves it on, until the run finishes; then its report."""
+    from pipeline_core.services.authz import HOST_READER
     from pipeline_core.services.runs import STAGE_TITLES, get_run, reap_stale_runs
 
     seen: dict[str, str] = {}
     while True:
-        run = get_run(ctx, run_id)
+        run = get_run(ctx, HOST_READER, run_id)
         for stage in run.stages:
             if seen.get(stage.name) != stage.status and stage.status != StageState.PENDING:
                 seen[stage.name] = stage.status
@@ -134,9 +136,10 @@ def wait_for_run(ctx: ServiceContext, run_id: int, out: TextIO) -> int:
 
 def report(ctx: ServiceContext, run_id: int, status: str, out: TextIO) -> int:
     """The run's outcome, its blocking anomalies, its model version and headline metrics; its exit code."""
+    from pipeline_core.services.authz import HOST_READER
     from pipeline_core.services.runs import get_run, model_version_for_run
 
-    run = get_run(ctx, run_id)
+    run = get_run(ctx, HOST_READER, run_id)
     out.write(f"run {run_id}: {run.status}\n")
     if run.error:
         out.write(f"  reason: {run.error}\n")
@@ -147,7 +150,7 @@ def report(ctx: ServiceContext, run_id: int, status: str, out: TextIO) -> int:
                 f"  {'BLOCKING' if anomaly['blocking'] else 'warning '} {anomaly['kind']}: "
                 f"{anomaly['column'] or ''} {anomaly['detail']}\n"
             )
-    model = model_version_for_run(ctx, run_id)
+    model = model_version_for_run(ctx, HOST_READER, run_id)
     if model is not None:
         out.write(
             f"  model version {model.name} v{model.version} (id {model.id}), artifact sha256 {model.artifact_sha256}\n"

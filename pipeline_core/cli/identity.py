@@ -39,6 +39,19 @@ def login(ctx: ServiceContext, args: argparse.Namespace) -> Principal:
     return governance.authenticate(ctx, username, password)
 
 
+def viewer(ctx: ServiceContext, args: argparse.Namespace) -> Principal:
+    """Who reads, for a read-only command: the named user, signed in; without one, the host's reader.
+
+    Whoever can run the CLI next to the store can read its files anyway; naming a user (--user,
+    MLOPS_USER) signs in as usual, and a refused sign-in is refused here too.
+    """
+    from pipeline_core.services.authz import HOST_READER
+
+    if getattr(args, "user", None) or ctx.settings.user:
+        return login(ctx, args)
+    return HOST_READER
+
+
 def new_password(ctx: ServiceContext, args: argparse.Namespace) -> str:
     """From stdin (--password-stdin), MLOPS_NEW_PASSWORD, or a prompt; never an argument (ps shows those)."""
     if getattr(args, "password_stdin", False):

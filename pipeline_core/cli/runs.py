@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pipeline_core import logs
 from pipeline_core.cli.follow import TerminalProgress, execute_or_wait
-from pipeline_core.cli.identity import demo_scientist, ensure_demo_users, login
+from pipeline_core.cli.identity import demo_scientist, ensure_demo_users, login, viewer
 from pipeline_core.cli.inputs import load_spec
 from pipeline_core.cli.registry import Declarations, arg
 from pipeline_core.errors import ExitCode
@@ -79,7 +79,7 @@ def runs_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
 
     reap_stale_runs(ctx)
     out.write(f"{'id':>5}  {'status':<10} {'created':<19}  {'by':<16} {'dataset':<32} error\n")
-    for listed in list_runs(ctx, limit=args.limit, status=args.status):
+    for listed in list_runs(ctx, viewer(ctx, args), limit=args.limit, status=args.status):
         created = listed.created_at.isoformat(sep=" ", timespec="seconds")
         error = (listed.error or "")[:60]
         out.write(
@@ -94,7 +94,7 @@ def runs_show(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
     from pipeline_core.services.runs import get_run, reap_stale_runs, run_summary
 
     reap_stale_runs(ctx)
-    shown = get_run(ctx, args.run_id)
+    shown = get_run(ctx, viewer(ctx, args), args.run_id)
     summary = run_summary(shown)
     if args.json:
         out.write(json.dumps(summary, indent=2) + "\n")
@@ -130,7 +130,7 @@ def models_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
     from pipeline_core.services.runs import list_model_versions
 
     out.write(f"{'id':>4}  {'name':<16} {'ver':>3}  {'type':<14} {'state':<10} {'roc_auc':>7}  {'run':>4}  sha256\n")
-    for mv in list_model_versions(ctx, limit=args.limit):
+    for mv in list_model_versions(ctx, viewer(ctx, args), limit=args.limit):
         auc = mv.metrics.get("roc_auc", float("nan"))
         out.write(
             f"{mv.id:>4}  {mv.name:<16} {mv.version:>3}  {mv.model_type:<14} {mv.state:<10} "

@@ -10,12 +10,16 @@ from pipeline_core.vocabulary import Role
 ROLES: tuple[Role, ...] = tuple(Role)
 # Not a user's role (no account has it): the principal of the product's own actions.
 SYSTEM_ROLE = "system"
+# Not a user's role either: whoever runs a read-only CLI command on the store's machine without signing in
+# (they can read the database file anyway); it may view, nothing else.
+READER_ROLE = "reader"
 
 # action -> roles allowed. Deploying to prod is not here on purpose: only approve() does it.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "launch_run": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
     "cancel_run": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
-    "view": frozenset(ROLES),
+    # The pipeline reads what it works on; the host's reader reads everything (it holds the files).
+    "view": frozenset({*ROLES, SYSTEM_ROLE, READER_ROLE}),
     "approve": frozenset({Role.VALIDATOR}),
     "reject": frozenset({Role.VALIDATOR}),
     "deploy_nonprod": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
@@ -43,6 +47,8 @@ class Principal:
 
 # The pipeline's own actions (a worker deploying a candidate to pre-prod) act as this.
 SYSTEM = Principal("system", SYSTEM_ROLE)
+# The CLI's read-only commands (runs list, runs show, models list) when no user is named.
+HOST_READER = Principal("host", READER_ROLE)
 
 
 def require(actor: Principal, action: str) -> None:

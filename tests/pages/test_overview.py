@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.services import governance, monitoring, runs
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import count_payload
 from pipeline_core.services.deployments import score_over_http
@@ -90,7 +90,7 @@ def test_an_empty_store_tells_each_role_its_next_step(page: PageRunner) -> None:
 
 
 def test_a_candidate_awaiting_review(page: PageRunner, candidate: int, live_ctx: ServiceContext) -> None:
-    (mv,) = runs.list_model_versions(live_ctx)
+    (mv,) = runs.list_model_versions(live_ctx, SYSTEM)
     assert mv.id == candidate
     for who in EVERYONE:
         at = _overview(page, who)

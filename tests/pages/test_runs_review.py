@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from pipeline_core.data.expectations import MODEL_TESTS
 from pipeline_core.services import deployments, governance, runs
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.monitoring import list_evaluations
 from pipeline_core.services.runs import get_run, list_runs, run_summary
@@ -25,7 +25,7 @@ def test_a_data_scientist_launches_a_demo_run(page: PageRunner, dash_ctx: Servic
     at.number_input[0].set_value(300)
     at.button[0].click().run()  # the form's Launch button
     assert not at.exception
-    (run,) = list_runs(dash_ctx)
+    (run,) = list_runs(dash_ctx, SYSTEM)
     assert run.created_by == "dora" and run.status == "queued" and run.dataset.n_rows == 300
     assert any(f"Run {run.id} queued" in s.value for s in at.success)
     assert any("no worker is running" in w.value for w in at.warning)
@@ -33,7 +33,7 @@ def test_a_data_scientist_launches_a_demo_run(page: PageRunner, dash_ctx: Servic
     assert next(s for s in at.selectbox if s.label == "Run").value == run.id
     assert f"Run {run.id} is queued…" in [i.value for i in at.info]
     stages = [m.value for m in at.markdown if m.value.startswith(":gray[:material/schedule:]")]
-    names = [s["name"].replace("_", " ") for s in run_summary(get_run(dash_ctx, run.id))["stages"]]
+    names = [s["name"].replace("_", " ") for s in run_summary(get_run(dash_ctx, SYSTEM, run.id))["stages"]]
     assert [line.split("**")[1] for line in stages] == names
     assert all(line.endswith("  \npending") for line in stages)
     assert at.dataframe[0].value.to_dict(orient="records") == [
@@ -55,14 +55,14 @@ def test_a_bad_path_is_named_and_nothing_is_queued(page: PageRunner, dash_ctx: S
     at.radio[0].set_value("A path on the server or a bucket")
     at.text_input[0].set_value("/nowhere/credit.csv")
     at.button[0].click().run()
-    assert not at.exception and "/nowhere/credit.csv" in at.error[0].value and list_runs(dash_ctx) == []
+    assert not at.exception and "/nowhere/credit.csv" in at.error[0].value and list_runs(dash_ctx, SYSTEM) == []
 
 
 def test_a_manager_cannot_launch_even_if_the_page_is_opened(page: PageRunner, dash_ctx: ServiceContext) -> None:
     at = page("runs", "max")
     at.button[0].click().run()
     assert "PermissionDenied" in at.error[0].value and "max is a manager" in at.error[0].value
-    assert list_runs(dash_ctx) == []
+    assert list_runs(dash_ctx, SYSTEM) == []
 
 
 def test_review_tabs_and_an_approval(
@@ -196,11 +196,11 @@ def test_a_run_launched_on_a_bucket_object(
     at.text_input[0].set_value("s3://training-data/credit/nowhere.csv")
     at.button[0].click().run()
     assert "object s3://training-data/credit/nowhere.csv does not exist" in at.error[0].value
-    assert list_runs(dash_ctx) == []
+    assert list_runs(dash_ctx, SYSTEM) == []
     at.text_input[0].set_value("s3://training-data/credit/german.csv")
     at.button[0].click().run()
     assert not at.exception
-    (run,) = list_runs(dash_ctx)
+    (run,) = list_runs(dash_ctx, SYSTEM)
     assert run.dataset.source == "s3://training-data/credit/german.csv" and run.dataset.n_rows == 600
 
 

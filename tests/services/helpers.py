@@ -7,7 +7,7 @@ from pathlib import Path
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.params import RunParams
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.runs import RunWorker, launch_file_run, model_version_for_run
 
@@ -24,6 +24,6 @@ def make_candidate(ctx: ServiceContext, actor: Principal, folder: Path, *, seed:
     status = worker.execute(run.id)
     worker.stop()
     assert status == "succeeded", status
-    mv = model_version_for_run(ctx, run.id)
+    mv = model_version_for_run(ctx, SYSTEM, run.id)
     assert mv is not None and mv.state == "awaiting_review"
     return mv.id

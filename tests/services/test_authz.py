@@ -15,7 +15,7 @@ from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.services.authz import PERMISSIONS, ROLES, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import register_file
-from pipeline_core.services.runs import cancel_run, launch_run
+from pipeline_core.services.runs import cancel_run, get_run, launch_run, list_model_versions, list_runs
 from tests.credentials import PASSWORD
 from tests.services.helpers import FAST
 
@@ -47,6 +47,9 @@ CALLS: dict[str, tuple[str, Call]] = {
     "view deployments": ("view", lambda ctx, p, env: deployments.list_deployments(ctx, p)),
     "view the review queue": ("view", lambda ctx, p, env: governance.review_queue(ctx, p)),
     "view users": ("view", lambda ctx, p, env: governance.list_users(ctx, p)),
+    "view runs": ("view", lambda ctx, p, env: list_runs(ctx, p)),
+    "view a run": ("view", lambda ctx, p, env: get_run(ctx, p, NO_SUCH)),
+    "view model versions": ("view", lambda ctx, p, env: list_model_versions(ctx, p)),
 }
 
 

@@ -19,7 +19,7 @@ from pipeline_core.monitors.mrm import risk_summary
 from pipeline_core.results import MonitorResult, judged
 from pipeline_core.results.evaluation import EvaluationReport, RiskLevel
 from pipeline_core.services import deployments, governance, monitoring, runs
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow, count_payload, load_frame
 from pipeline_core.services.monitoring import upload_feedback
@@ -103,7 +103,7 @@ def test_drifted_traffic_and_bad_feedback_raise_an_alert_and_retraining_reaches_
     assert worker.claim(retrained.run_id)
     assert worker.execute(retrained.run_id) == "succeeded"
     worker.stop()
-    new_mv = model_version_for_run(ctx, retrained.run_id)
+    new_mv = model_version_for_run(ctx, SYSTEM, retrained.run_id)
     assert new_mv is not None and new_mv.state == "awaiting_review" and new_mv.id != mv_id
     with ctx.db.read() as session:
         dataset = session.get(Dataset, retrained.dataset_id)

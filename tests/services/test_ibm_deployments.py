@@ -18,7 +18,7 @@ from sqlalchemy import select
 from pipeline_core.backends.base import MonitorSubscription, ServedModel
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.services import deployments, governance, monitoring
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import count_payload as payload_count
 from pipeline_core.services.deployments import _endpoints, score_over_http
@@ -66,7 +66,7 @@ def test_the_pipeline_deploys_to_the_preprod_space_and_evaluates_through_watsonx
     wml = fake_cpd.state.deployments[served.deployment_id]
     assert wml["metadata"]["space_id"] == ibm_ctx.settings.ibm_space_preprod
     assert _archive_sha(fake_cpd, wml["entity"]["asset"]["id"]) == _sha(ibm_ctx, mv_id)  # what runs is what was built
-    run = get_run(ibm_ctx, list_runs(ibm_ctx)[0].id)
+    run = get_run(ibm_ctx, SYSTEM, list_runs(ibm_ctx, SYSTEM)[0].id)
     deploy = next(s for s in run.stages if s.name == "deploy").outputs
     assert deploy["endpoint"] == served.scoring_url and deploy["endpoint"].startswith(fake_cpd.url)
     assert deploy["smoke_max_abs_difference"] <= 1e-9  # WML's answers equal the trained model's

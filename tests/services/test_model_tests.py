@@ -16,7 +16,7 @@ from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import PermissionDenied
 from pipeline_core.services import governance, runs
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.runs import RunWorker, get_run, launch_file_run, model_version_for_run
 from pipeline_core.store.models import AuditEvent, Deployment, Evaluation, ModelTestRun, ModelVersion
@@ -52,7 +52,7 @@ def test_a_failed_critical_model_test_stops_the_run_before_pre_prod(
     live_ctx: ServiceContext, people: dict[str, Principal], spec: DataSpec, tmp_path: Path
 ) -> None:
     run_id = _run(live_ctx, people["dora"], _with_case(spec, critical=True), tmp_path)
-    run = get_run(live_ctx, run_id)
+    run = get_run(live_ctx, SYSTEM, run_id)
     assert run.status == "failed" and run.failed_stage == "model_tests"
     assert "critical model test(s) failed: minimum_functionality" in (run.error or "")
     assert "'safe applicant declared risky': expected 'Risk', got 'No Risk'" in (run.error or "")
@@ -61,7 +61,7 @@ def test_a_failed_critical_model_test_stops_the_run_before_pre_prod(
         ("deploy", "skipped"),
         ("evaluate", "skipped"),
     ]
-    mv = model_version_for_run(live_ctx, run_id)
+    mv = model_version_for_run(live_ctx, SYSTEM, run_id)
     assert mv is not None and mv.state == "trained"  # never reaches pre-prod or the review queue
     with live_ctx.db.read() as session:
         assert session.execute(select(Deployment)).first() is None
@@ -77,7 +77,7 @@ def test_a_failed_non_critical_test_warns_and_reaches_the_risk_evaluation(
     live_ctx: ServiceContext, people: dict[str, Principal], spec: DataSpec, tmp_path: Path
 ) -> None:
     run_id = _run(live_ctx, people["dora"], _with_case(spec, critical=False), tmp_path)
-    run = get_run(live_ctx, run_id)
+    run = get_run(live_ctx, SYSTEM, run_id)
     assert run.status == "succeeded"
     stage = next(s for s in run.stages if s.name == "model_tests")
     assert stage.gate_passed and "passed with warnings" in (stage.gate_reason or "")
@@ -149,7 +149,7 @@ def test_the_cli_exits_non_zero_when_a_test_fails(
     live_ctx: ServiceContext, people: dict[str, Principal], spec: DataSpec, tmp_path: Path
 ) -> None:
     run_id = _run(live_ctx, people["dora"], _with_case(spec, critical=False), tmp_path)
-    mv = model_version_for_run(live_ctx, run_id)
+    mv = model_version_for_run(live_ctx, SYSTEM, run_id)
     assert mv is not None
     result = run_cli(["--user", "vera", "test-model", str(mv.id)], live_ctx.settings.data_dir)
     assert result.returncode == 1, result.stdout + result.stderr

@@ -19,7 +19,7 @@ from pipeline_core.model_io import load_model
 from pipeline_core.monitors.suite import MONITORS
 from pipeline_core.params import RunParams
 from pipeline_core.services.audit import verify_chain
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import register_dataset, register_file
 from pipeline_core.services.runs import (
@@ -59,7 +59,7 @@ def test_a_run_registers_a_model_version_with_its_lineage(
     assert run.status == "queued" and [s.status for s in run.stages] == ["pending"] * 7
     assert _run_here(ctx, run.id) == "succeeded"
 
-    run = get_run(ctx, run.id)
+    run = get_run(ctx, SYSTEM, run.id)
     assert run.status == "succeeded" and run.error is None
     for stage in run.stages:
         assert stage.status == "succeeded" and stage.duration_seconds is not None and stage.duration_seconds >= 0
@@ -68,7 +68,7 @@ def test_a_run_registers_a_model_version_with_its_lineage(
         assert stage.finished_at >= stage.started_at
     assert run.stages[0].outputs["n_train"] + run.stages[0].outputs["n_test"] == 600
 
-    mv = model_version_for_run(ctx, run.id)
+    mv = model_version_for_run(ctx, SYSTEM, run.id)
     assert mv is not None and mv.version == 1 and mv.created_by == "dora"
     assert mv.training_data_sha256 == read_csv_file(csv_path).sha256
     assert mv.lineage["training_data"]["sha256"] == mv.training_data_sha256
@@ -119,12 +119,12 @@ def test_bad_data_fails_the_run_naming_the_problem(
     path.write_bytes(frame_to_csv_bytes(frame))
     run = launch_file_run(ctx, people["dora"], str(path), spec=spec, params=FAST)
     assert _run_here(ctx, run.id) == "failed"
-    run = get_run(ctx, run.id)
+    run = get_run(ctx, SYSTEM, run.id)
     assert run.failed_stage == "validate"
     assert "label_outside_spec: column 'Risk'" in (run.error or "") and "'Perhaps'" in (run.error or "")
     assert [s.status for s in run.stages] == ["failed"] + ["skipped"] * 6
     assert run.stages[0].outputs["anomalies"][0]["example_lines"] == [6]
-    assert model_version_for_run(ctx, run.id) is None
+    assert model_version_for_run(ctx, SYSTEM, run.id) is None
 
 
 def test_train_gate_failure_names_the_threshold(
@@ -134,7 +134,7 @@ def test_train_gate_failure_names_the_threshold(
     dataset = register_file(ctx, csv_path, spec=strict, actor="dora")
     run = launch_run(ctx, people["dora"], dataset=dataset, params=FAST)
     assert _run_here(ctx, run.id) == "failed"
-    run = get_run(ctx, run.id)
+    run = get_run(ctx, SYSTEM, run.id)
     assert run.failed_stage == "train" and "< minimum 0.99" in (run.error or "")
     assert [s.status for s in run.stages] == ["succeeded", "succeeded", "failed"] + ["skipped"] * 4
     with ctx.db.read() as session:
@@ -163,9 +163,9 @@ def test_cancel_a_queued_run_and_a_running_one(
 
     status = execute_run(ctx, running.id, worker_id=worker.id, control=control, progress=cancel_during_prepare)
     assert status == "cancelled"
-    run = get_run(ctx, running.id)
+    run = get_run(ctx, SYSTEM, running.id)
     assert [s.status for s in run.stages] == ["succeeded", "succeeded"] + ["cancelled"] * 5
-    assert model_version_for_run(ctx, running.id) is None
+    assert model_version_for_run(ctx, SYSTEM, running.id) is None
 
 
 def test_reaper_fails_runs_whose_worker_stopped_beating(
@@ -178,11 +178,11 @@ def test_reaper_fails_runs_whose_worker_stopped_beating(
     with ctx.db.write() as session:
         session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=utcnow() - timedelta(seconds=60)))
     assert reap_stale_runs(ctx) == [run.id]
-    reaped = get_run(ctx, run.id)
+    reaped = get_run(ctx, SYSTEM, run.id)
     assert reaped.status == "failed" and "worker:gone stopped sending heartbeats" in (reaped.error or "")
     # The worker, if it comes back, no longer owns the run and registers nothing.
     assert execute_run(ctx, run.id, worker_id="worker:gone") == "lost"
-    assert model_version_for_run(ctx, run.id) is None
+    assert model_version_for_run(ctx, SYSTEM, run.id) is None
 
 
 def test_a_table_whose_hash_does_not_match_its_bytes_is_refused(
@@ -236,7 +236,7 @@ def test_reference_schema_comes_from_the_last_model(
     newer.write_bytes(frame_to_csv_bytes(frame))
     second = launch_file_run(ctx, people["dora"], str(newer), spec=spec, params=FAST)
     assert _run_here(ctx, second.id) == "succeeded"
-    anomalies = get_run(ctx, second.id).stages[0].outputs["anomalies"]
+    anomalies = get_run(ctx, SYSTEM, second.id).stages[0].outputs["anomalies"]
     assert any(a["kind"] == "out_of_range" and a["column"] == "LoanAmount" for a in anomalies)
     with ctx.db.read() as session:
         versions = list(session.execute(select(ModelVersion.version).order_by(ModelVersion.id)).scalars())

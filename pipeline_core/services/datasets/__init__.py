@@ -22,9 +22,11 @@ from pipeline_core.services.datasets._payloads import (
 )
 from pipeline_core.services.datasets._thresholds import in_force as thresholds_in_force
 from pipeline_core.services.datasets._thresholds import set_thresholds
+from pipeline_core.services.datasets._views import DatasetInfo
 
 __all__ = [
     "BUILTIN_SPECS",
+    "DatasetInfo",
     "PayloadWindow",
     "builtin_spec",
     "count_payload",

@@ -17,6 +17,7 @@ from pipeline_core.errors import DataError
 from pipeline_core.services import audit
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import _thresholds
+from pipeline_core.services.datasets._views import DatasetInfo
 from pipeline_core.stages.validate import infer_schema
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Dataset
@@ -33,14 +34,14 @@ def builtin_spec(name: str) -> DataSpec:
 
 def register_dataset(
     ctx: ServiceContext, table: LoadedTable, *, spec: DataSpec, actor: str, source: str | None = None
-) -> Dataset:
+) -> DatasetInfo:
     """Store ``table``'s bytes and facts; the same bytes under the same spec are stored once."""
     with ctx.db.read() as session:
         existing = session.execute(
             select(Dataset).where(Dataset.sha256 == table.sha256, Dataset.spec_name == spec.name)
         ).scalar_one_or_none()
-    if existing is not None:
-        return existing
+        if existing is not None:
+            return DatasetInfo.of(existing)
     stored = ctx.artifacts.put(table.raw)
     if stored != table.sha256:
         raise DataError(f"table {table.name!r}: sha256 {table.sha256} does not match its bytes ({stored})")
@@ -49,12 +50,14 @@ def register_dataset(
     except SQLIntegrityError:
         # Another process registered the same bytes between our read and our write.
         with ctx.db.read() as session:
-            return session.execute(
-                select(Dataset).where(Dataset.sha256 == table.sha256, Dataset.spec_name == spec.name)
-            ).scalar_one()
+            return DatasetInfo.of(
+                session.execute(
+                    select(Dataset).where(Dataset.sha256 == table.sha256, Dataset.spec_name == spec.name)
+                ).scalar_one()
+            )
 
 
-def _insert(ctx: ServiceContext, table: LoadedTable, *, spec: DataSpec, actor: str, source: str | None) -> Dataset:
+def _insert(ctx: ServiceContext, table: LoadedTable, *, spec: DataSpec, actor: str, source: str | None) -> DatasetInfo:
     with ctx.db.write() as session:
         dataset = Dataset(
             name=Path(table.name).name,
@@ -78,10 +81,10 @@ def _insert(ctx: ServiceContext, table: LoadedTable, *, spec: DataSpec, actor: s
             object_id=dataset.id,
             details={"sha256": table.sha256, "rows": len(table.frame), "source": dataset.source},
         )
-    return dataset
+        return DatasetInfo.of(dataset)
 
 
-def register_file(ctx: ServiceContext, path: str | Path, *, spec: DataSpec, actor: str) -> Dataset:
+def register_file(ctx: ServiceContext, path: str | Path, *, spec: DataSpec, actor: str) -> DatasetInfo:
     """Register a CSV from a local path, or from a bucket object named ``s3://bucket/key`` (S3 / COS)."""
     if str(path).startswith("s3://"):
         uri = str(path)
@@ -90,6 +93,6 @@ def register_file(ctx: ServiceContext, path: str | Path, *, spec: DataSpec, acto
     return register_dataset(ctx, read_csv_file(path), spec=spec, actor=actor, source=str(Path(path).resolve()))
 
 
-def load_frame(ctx: ServiceContext, dataset: Dataset) -> pd.DataFrame:
+def load_frame(ctx: ServiceContext, dataset: Dataset | DatasetInfo) -> pd.DataFrame:
     """The dataset's table, parsed from the verified bytes in the artifact store."""
     return parse_csv_bytes(ctx.artifacts.get(dataset.sha256), name=dataset.name).frame

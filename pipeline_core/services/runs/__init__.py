@@ -22,6 +22,7 @@ from pipeline_core.services.runs._model_tests import run_on_version as run_model
 from pipeline_core.services.runs._persist import ProgressFn, RunControl
 from pipeline_core.services.runs._retraining import RetrainOutcome, retrain
 from pipeline_core.services.runs._runner import LOST, execute_run
+from pipeline_core.services.runs._views import ModelVersionInfo, RunInfo, StageInfo, WorkerInfo
 from pipeline_core.services.runs._worker import RunWorker, new_worker_id
 
 __all__ = [
@@ -29,11 +30,15 @@ __all__ = [
     "RUN_STAGES",
     "SERVICE_STAGES",
     "STAGE_TITLES",
+    "ModelVersionInfo",
     "ProgressFn",
     "RetrainOutcome",
     "RunControl",
+    "RunInfo",
     "RunWorker",
+    "StageInfo",
     "StoredModelTests",
+    "WorkerInfo",
     "cancel_run",
     "execute_run",
     "get_run",

@@ -16,13 +16,14 @@ from pipeline_core.pipeline import RUN_STAGES
 from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.datasets import register_dataset, register_file
+from pipeline_core.services.datasets import DatasetInfo, register_dataset, register_file
+from pipeline_core.services.runs._views import ModelVersionInfo, RunInfo, WorkerInfo
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Dataset, ModelVersion, Run, StageResult, Worker
+from pipeline_core.store.models import ModelVersion, Run, StageResult, Worker
 from pipeline_core.vocabulary import FINISHED_RUN_STATES, RunState, StageState
 
 
-def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: Dataset, params: RunParams) -> Run:
+def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: DatasetInfo, params: RunParams) -> RunInfo:
     """Queue a run of the pre-prod pipeline on ``dataset``."""
     require(actor, "launch_run")
     with ctx.db.write() as session:
@@ -48,10 +49,10 @@ def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: Dataset, param
             object_id=run.id,
             details={"dataset_id": dataset.id, "dataset_sha256": dataset.sha256, "params": params.to_dict()},
         )
-    return get_run(ctx, run.id)
+    return get_run(ctx, actor, run.id)
 
 
-def launch_file_run(ctx: ServiceContext, actor: Principal, path: str, *, spec: DataSpec, params: RunParams) -> Run:
+def launch_file_run(ctx: ServiceContext, actor: Principal, path: str, *, spec: DataSpec, params: RunParams) -> RunInfo:
     """Register the CSV at ``path`` as a dataset and queue a run on it."""
     require(actor, "launch_run")
     dataset = register_file(ctx, path, spec=spec, actor=actor.username)
@@ -60,42 +61,55 @@ def launch_file_run(ctx: ServiceContext, actor: Principal, path: str, *, spec: D
 
 def launch_bytes_run(
     ctx: ServiceContext, actor: Principal, data: bytes, *, name: str, spec: DataSpec, params: RunParams, source: str
-) -> Run:
+) -> RunInfo:
     """Register CSV ``data`` (an upload, generated demo data) as a dataset and queue a run on it."""
     require(actor, "launch_run")
     dataset = register_dataset(ctx, parse_csv_bytes(data, name=name), spec=spec, actor=actor.username, source=source)
     return launch_run(ctx, actor, dataset=dataset, params=params)
 
 
-def get_run(ctx: ServiceContext, run_id: int) -> Run:
+_WITH_STAGES = (selectinload(Run.stages), selectinload(Run.dataset))
+
+
+def get_run(ctx: ServiceContext, actor: Principal, run_id: int) -> RunInfo:
+    """Run ``run_id`` with its dataset and stages."""
+    require(actor, "view")
     with ctx.db.read() as session:
-        run = session.execute(
-            select(Run).where(Run.id == run_id).options(selectinload(Run.stages), selectinload(Run.dataset))
-        ).scalar_one_or_none()
-    if run is None:
-        raise NotFoundError(f"run {run_id} does not exist")
-    return run
+        run = session.execute(select(Run).where(Run.id == run_id).options(*_WITH_STAGES)).scalar_one_or_none()
+        if run is None:
+            raise NotFoundError(f"run {run_id} does not exist")
+        return RunInfo.of(run)
 
 
-def list_runs(ctx: ServiceContext, *, limit: int = 50, status: str | None = None) -> list[Run]:
-    query = select(Run).options(selectinload(Run.dataset)).order_by(Run.id.desc()).limit(limit)
+def list_runs(
+    ctx: ServiceContext, actor: Principal, *, limit: int = 50, status: RunState | None = None
+) -> list[RunInfo]:
+    """The newest runs first (those in ``status``, if given)."""
+    require(actor, "view")
+    query = select(Run).options(*_WITH_STAGES).order_by(Run.id.desc()).limit(limit)
     if status is not None:
         query = query.where(Run.status == status)
     with ctx.db.read() as session:
-        return list(session.execute(query).scalars())
+        return [RunInfo.of(r) for r in session.execute(query).scalars()]
 
 
-def list_model_versions(ctx: ServiceContext, *, limit: int = 50) -> list[ModelVersion]:
+def list_model_versions(ctx: ServiceContext, actor: Principal, *, limit: int = 50) -> list[ModelVersionInfo]:
+    """The newest model versions first."""
+    require(actor, "view")
     with ctx.db.read() as session:
-        return list(session.execute(select(ModelVersion).order_by(ModelVersion.id.desc()).limit(limit)).scalars())
+        query = select(ModelVersion).order_by(ModelVersion.id.desc()).limit(limit)
+        return [ModelVersionInfo.of(mv) for mv in session.execute(query).scalars()]
 
 
-def model_version_for_run(ctx: ServiceContext, run_id: int) -> ModelVersion | None:
+def model_version_for_run(ctx: ServiceContext, actor: Principal, run_id: int) -> ModelVersionInfo | None:
+    """The model version run ``run_id`` registered, if it got that far."""
+    require(actor, "view")
     with ctx.db.read() as session:
-        return session.execute(select(ModelVersion).where(ModelVersion.run_id == run_id)).scalar_one_or_none()
+        mv = session.execute(select(ModelVersion).where(ModelVersion.run_id == run_id)).scalar_one_or_none()
+        return ModelVersionInfo.of(mv) if mv is not None else None
 
 
-def cancel_run(ctx: ServiceContext, actor: Principal, run_id: int) -> Run:
+def cancel_run(ctx: ServiceContext, actor: Principal, run_id: int) -> RunInfo:
     """Cancel a queued run now, or ask the worker of a running one to stop at the next stage."""
     require(actor, "cancel_run")
     with ctx.db.write() as session:
@@ -118,16 +132,16 @@ def cancel_run(ctx: ServiceContext, actor: Principal, run_id: int) -> Run:
             object_id=run_id,
             details={"status": run.status},
         )
-    return get_run(ctx, run_id)
+    return get_run(ctx, actor, run_id)
 
 
-def live_workers(ctx: ServiceContext) -> list[Worker]:
+def live_workers(ctx: ServiceContext, actor: Principal) -> list[WorkerInfo]:
     """Workers that have beaten within the heartbeat timeout and not stopped."""
+    require(actor, "view")
     cutoff = utcnow() - timedelta(seconds=ctx.settings.heartbeat_timeout)
     with ctx.db.read() as session:
-        return list(
-            session.execute(select(Worker).where(Worker.stopped_at.is_(None), Worker.heartbeat_at >= cutoff)).scalars()
-        )
+        query = select(Worker).where(Worker.stopped_at.is_(None), Worker.heartbeat_at >= cutoff)
+        return [WorkerInfo.of(w) for w in session.execute(query).scalars()]
 
 
 def reap_stale_runs(ctx: ServiceContext, *, actor: str = "system:reaper") -> list[int]:
@@ -165,7 +179,7 @@ def reap_stale_runs(ctx: ServiceContext, *, actor: str = "system:reaper") -> lis
     return [r.id for r in stale]
 
 
-def run_summary(run: Run) -> dict[str, Any]:
+def run_summary(run: RunInfo) -> dict[str, Any]:
     """A JSON-friendly view of a run and its stages (for the CLI and pages)."""
     return {
         "id": run.id,
