@@ -20,6 +20,7 @@ from pipeline_core.services.governance._factsheets import factsheet, factsheet_h
 from pipeline_core.services.governance._reports import validation_report
 from pipeline_core.services.governance._users import (
     MIN_PASSWORD_LENGTH,
+    UserInfo,
     add_user,
     authenticate,
     get_principal,
@@ -34,6 +35,7 @@ __all__ = [
     "ApprovalOutcome",
     "Candidate",
     "ProductionCheck",
+    "UserInfo",
     "add_user",
     "approve",
     "authenticate",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
@@ -107,11 +108,20 @@ def get_principal(ctx: ServiceContext, username: str) -> Principal:
     return Principal(user.username, user.role)
 
 
-def list_users(ctx: ServiceContext, actor: Principal) -> list[tuple[str, str, bool]]:
+class UserInfo(NamedTuple):
+    """An account as others see it: name, role, whether it is disabled (never its password hash)."""
+
+    username: str
+    role: Role
+    disabled: bool
+
+
+def list_users(ctx: ServiceContext, actor: Principal) -> list[UserInfo]:
+    """Every account, by name."""
     require(actor, "view")
     with ctx.db.read() as session:
         rows = session.execute(select(User.username, User.role, User.disabled).order_by(User.username)).all()
-    return [(str(u), str(r), bool(d)) for u, r, d in rows]
+    return [UserInfo(str(u), Role(r), bool(d)) for u, r, d in rows]
 
 
 def set_role(ctx: ServiceContext, actor: Principal, *, username: str, role: str) -> None:
