@@ -9,6 +9,7 @@ that holds no source, so any import of a file from the checkout would fail.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -28,8 +29,14 @@ pytestmark = pytest.mark.slow  # builds a wheel and runs three interpreters
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv with the wheel installed; returns its python."""
     base = tmp_path_factory.mktemp("install")
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources it builds.
+    source = base / "source"
+    for name in ("pipeline_core", "dashboard", "pages"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     wheels = base / "wheels"
-    build = ["wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(wheels), str(ROOT)]
+    build = ["wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(wheels), str(source)]
     subprocess.run(
         [sys.executable, "-m", "pip", *build],
         check=True,
