@@ -97,17 +97,14 @@ if not alerts:
     st.success("No alerts for this deployment.")
 
 
-def acknowledge(alert_id: int) -> bool:
-    monitoring.acknowledge_alert(ctx, who, alert_id)
-    return True
-
-
 for a in alerts:
     line, action = st.columns([6, 1])
     is_open, by = a.status == AlertStatus.OPEN, a.acknowledged_by
-    if is_open and action.button("Acknowledge", key=f"ack-{a.id}") and ui.act(partial(acknowledge, a.id)):
-        is_open, by = False, who.username
-        st.success(f"Alert {a.id} acknowledged.")
+    if is_open and action.button("Acknowledge", key=f"ack-{a.id}"):
+        acknowledged = ui.act(partial(monitoring.acknowledge_alert, ctx, who, a.id))
+        if acknowledged is not None:
+            is_open, by = acknowledged.status == AlertStatus.OPEN, acknowledged.acknowledged_by
+            st.success(f"Alert {a.id} acknowledged.")
     icon = ":red[:material/error:]" if is_open else ":gray[:material/check_circle:]"
     state = "open" if is_open else f"acknowledged by {by or 'someone'}"
     line.markdown(f"{icon} **alert {a.id}** · {ui.when(a.created_at)} · {state} · {a.message}")

@@ -561,7 +561,8 @@ def list_alerts(ctx: ServiceContext, actor: Principal, *, status: str | None = A
     return _newest_first(ctx, query, Alert.id, _alert_info)
 
 
-def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int) -> None:
+def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int) -> AlertInfo:
+    """Mark an alert seen by ``actor``; returns it as it now stands."""
     require(actor, "evaluate_now")
     with ctx.db.write() as session:
         alert = session.get(Alert, alert_id)
@@ -571,6 +572,7 @@ def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int) -> N
         audit.record(
             session, actor=actor.username, action="alert.acknowledged", object_type="alert", object_id=alert_id
         )
+        return _alert_info(alert)
 
 
 def list_retraining_requests(
