@@ -1,14 +1,51 @@
-"""Factsheets: a model version's facts and lineage timeline; export as JSON or HTML."""
+"""Factsheets: a model version's facts and lineage timeline; export as JSON or HTML; what the external services lack.
+
+The last section lists every decision and pre-prod evaluation an external service (OpenScale, AI
+Factsheets) does not have yet: the integrations' deliveries still pending or failed, for every role.
+"""
 
 from __future__ import annotations
+
+import re
 
 import streamlit as st
 
 from dashboard import ui
-from pipeline_core.services import governance
+from pipeline_core.errors import PipelineError
+from pipeline_core.services import governance, integrations
 from pipeline_core.services.runs import list_model_versions
+from pipeline_core.vocabulary import DeliveryStatus
 
 ctx, who = ui.context(), ui.principal()
+RETRIED = "factsheets-retried"  # what "Retry now" did: (all delivered?, message), shown once
+
+
+def retry_now() -> None:
+    """The button's callback: it runs before the page does, so the table then shows what is still not in sync."""
+    try:
+        failures = integrations.sync_now(ctx, who)
+    except PipelineError as exc:
+        st.session_state[RETRIED] = (False, f"{type(exc).__name__}: {exc}")
+        return
+    left = integrations.not_in_sync(ctx, who)
+    if failures:
+        st.session_state[RETRIED] = (False, "Still not in sync: " + "; ".join(f.summary for f in failures))
+    elif left:  # tried before by a process that has the service; this one's settings do not name it
+        services = " and ".join(sorted({u.sink_label for u in left}))
+        st.session_state[RETRIED] = (
+            False,
+            f"Not retried: {services} is not configured in this dashboard's settings; retry from a dashboard "
+            "that has them (the worker retries the pending ones).",
+        )
+    else:
+        st.session_state[RETRIED] = (True, "Every update was delivered.")
+
+
+def _plain(text: str) -> str:
+    """``text`` as markdown that shows it as is: a service's message may hold ``$``, ``*`` or ``_``."""
+    return re.sub(r"([\\`*_{}\[\]<>#$|~])", r"\\\1", text)
+
+
 st.title("Factsheets")
 
 versions = list_model_versions(ctx, who, limit=500)
@@ -20,6 +57,10 @@ if not versions:
     )
     ui.empty(f"No model versions yet. {step}")
     st.stop()
+unsynced = ui.act(lambda: integrations.not_in_sync(ctx, who)) or []
+if unsynced:  # said at the top: the external inventory may show an older state than this page
+    services = " and ".join(sorted({u.sink_label for u in unsynced}))
+    st.warning(f"{len(unsynced)} update(s) not yet in {services}: see **External services** at the end of the page.")
 chosen = st.selectbox(
     "Model version",
     [v.id for v in versions],
@@ -114,3 +155,47 @@ name = f"factsheet-{model['name']}-v{model['version']}"
 a, b = st.columns(2)
 a.download_button("Export JSON", governance.factsheet_json(facts), file_name=f"{name}.json", mime="application/json")
 b.download_button("Export HTML", governance.factsheet_html(facts), file_name=f"{name}.html", mime="text/html")
+
+st.subheader("External services")
+retried = st.session_state.pop(RETRIED, None)
+if retried is not None:
+    delivered, message = retried
+    (st.success if delivered else st.warning)(message)
+if unsynced:
+    st.markdown(
+        "What the store recorded that an external service does not have yet. A pending update is retried "
+        "by the worker after its back-off; a failed one only on demand."
+    )
+    ui.records(
+        [
+            {
+                "service": u.sink_label,
+                "model version": u.model,
+                "what": u.what,
+                "attempts": u.attempts,
+                "next attempt": "on demand only" if u.status == DeliveryStatus.FAILED else ui.when(u.next_attempt_at),
+                "last error": u.last_error or ui.MISSING,  # last: the widest, it takes the room that is left
+            }
+            for u in unsynced
+        ]
+    )
+    # In full: a table cell cuts an error off, and the error says what to do (e.g. load the fact definitions).
+    errors: dict[tuple[str, str], int] = {}
+    for u in unsynced:
+        if u.last_error:
+            errors[(u.sink_label, u.last_error)] = errors.get((u.sink_label, u.last_error), 0) + 1
+    for (service, error), count in errors.items():
+        st.markdown(f"**{service}**, last error of {count} update(s): {_plain(error)}")
+    if ui.can(who, "evaluate_now"):
+        st.button("Retry now", key="sync-now", on_click=retry_now)
+    else:
+        st.markdown("A data scientist, validator or administrator can retry them now.")
+elif configured := integrations.configured_sinks(ctx):
+    services = " and ".join(integrations.SINK_LABELS[s] for s in configured)
+    has = "has" if len(configured) == 1 else "have"
+    st.success(f"In sync: {services} {has} every decision and pre-prod evaluation the store recorded.")
+else:
+    ui.empty(
+        "Nothing to keep in sync: no external service (OpenScale, AI Factsheets) is configured, "
+        "so the store's own factsheet above is the only one."
+    )

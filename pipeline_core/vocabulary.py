@@ -141,3 +141,25 @@ class AlertStatus(StrEnum):
 class RetrainingStatus(StrEnum):
     OPEN = "open"
     LAUNCHED = "launched"
+
+
+class EventKind(StrEnum):
+    """What a domain event says happened (``services.events``); the integrations deliver it to their sinks."""
+
+    CANDIDATE_EVALUATED = "candidate_evaluated"  # the pipeline stored a candidate's pre-prod evaluation
+    DECISION_RECORDED = "decision_recorded"  # a validator approved or rejected a candidate
+
+
+class Sink(StrEnum):
+    """An external service kept in step with the store by delivering domain events to it."""
+
+    OPENSCALE = "openscale"  # IBM Watson OpenScale: the risk evaluation status of a subscription
+    FACTSHEETS = "factsheets"  # IBM AI Factsheets: tracked model assets and their facts
+
+
+class DeliveryStatus(StrEnum):
+    """Where one event's delivery to one sink stands."""
+
+    PENDING = "pending"  # not delivered yet; tried again from its next attempt on
+    DELIVERED = "delivered"  # the sink has it (or the sink is not configured here: nothing to deliver)
+    FAILED = "failed"  # every automatic attempt failed; retried only on demand

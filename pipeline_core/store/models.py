@@ -395,3 +395,47 @@ class Worker(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime)
     current_run_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class DomainEvent(Base):
+    """Something the product decided or measured that external services must learn of (the outbox).
+
+    Written in the transaction of the change and its audit event (``services.events.record``), so one
+    never exists without the other. ``kind`` is an ``EventKind``; the CHECK constraints of this table
+    and of ``event_deliveries`` are made by migration 0009 from the vocabulary's words.
+    """
+
+    __tablename__ = "domain_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EventDelivery(Base):
+    """One event's delivery to one sink (``Sink``): its ``DeliveryStatus``, attempts and the last error.
+
+    A dispatcher claims a delivery by an UPDATE guarded by the status and the attempts it read (and
+    no live claim), so two processes never deliver one at once; ``next_attempt_at`` is when it may be
+    tried (again), None once delivered or no automatic attempt is left.
+    """
+
+    __tablename__ = "event_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "sink", name="uq_event_deliveries_event_id_sink"),
+        Index("ix_event_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("domain_events.id"))
+    sink: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)  # when a dispatcher took it; None: nobody holds it
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    detail: Mapped[str | None] = mapped_column(Text)  # what the delivery did, e.g. "not configured"

@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from pipeline_core.errors import ApprovalError, ConflictError, PermissionDenied, PipelineError
 from pipeline_core.results.evaluation import Evaluated, EvaluationReport
-from pipeline_core.services import audit, deployments, integrations, lookup
+from pipeline_core.services import audit, deployments, events, integrations, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import DeploymentInfo
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, Evaluation, ModelVersion, Run
-from pipeline_core.vocabulary import APPROVED_STATES, ModelState, Outcome, Space, transition
+from pipeline_core.vocabulary import APPROVED_STATES, EventKind, ModelState, Outcome, Space, transition
 
 
 @dataclass(frozen=True)
@@ -152,23 +152,34 @@ def approve(
                 "override": override,
             },
         )
+        # In the decision's transaction: what the external services are to be told of it (outbox).
+        event_id = events.record(
+            session,
+            kind=EventKind.DECISION_RECORDED,
+            model_version_id=mv.id,
+            actor=actor.username,
+            payload={
+                "approval_id": approval.id,
+                "outcome": Outcome.APPROVED,
+                "artifact_sha256": mv.artifact_sha256,
+                "comment": approval.comment,
+                "decided_at": approval.decided_at.isoformat(),
+            },
+        )
         approval_id = approval.id
-    synced = integrations.openscale_record_decision(ctx, model_version_id, approved=True, actor=actor.username)
     outcome = ApprovalOutcome(approval_id, production_check(ctx, model_version_id))
     if not outcome.check.passed:
         outcome.error = "production deployment check failed: " + "; ".join(outcome.check.reasons)
-        return outcome
-    try:
-        outcome.deployment = deployments.deploy_to_production(ctx, actor, model_version_id).deployment
-    except PipelineError as exc:
-        outcome.error = f"approved, but the prod deployment failed: {exc}"
-    if synced is not None and outcome.error is None:
-        outcome.error = f"approved and deployed, but OpenScale's risk evaluation status was not set: {synced}"
-    published = integrations.factsheets_publish_decision(
-        ctx, model_version_id, approved=True, actor=actor.username, comment=comment.strip(), decided_at=utcnow()
-    )
-    if published is not None and outcome.error is None:
-        outcome.error = f"approved and deployed, but AI Factsheets was not updated: {published}"
+    else:
+        try:
+            outcome.deployment = deployments.deploy_to_production(ctx, actor, model_version_id).deployment
+        except PipelineError as exc:
+            outcome.error = f"approved, but the prod deployment failed: {exc}"
+    # After the prod deployment: the external inventory then tracks the prod asset too. The decision
+    # stands whatever a sink says; a failed delivery is audited, retried, and told here.
+    failures = integrations.deliver(ctx, event_ids=[event_id])
+    if failures and outcome.error is None:
+        outcome.error = "approved and deployed, but " + "; ".join(f.summary for f in failures)
     return outcome
 
 
@@ -248,11 +259,21 @@ def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comm
             object_id=mv.id,
             details={"approval_id": decision.id, "comment": comment.strip()},
         )
+        event_id = events.record(
+            session,
+            kind=EventKind.DECISION_RECORDED,
+            model_version_id=mv.id,
+            actor=actor.username,
+            payload={
+                "approval_id": decision.id,
+                "outcome": Outcome.REJECTED,
+                "artifact_sha256": mv.artifact_sha256,
+                "comment": decision.comment,
+                "decided_at": decision.decided_at.isoformat(),
+            },
+        )
         decision_id = decision.id
-    integrations.openscale_record_decision(ctx, model_version_id, approved=False, actor=actor.username)
-    integrations.factsheets_publish_decision(
-        ctx, model_version_id, approved=False, actor=actor.username, comment=comment.strip(), decided_at=utcnow()
-    )
+    integrations.deliver(ctx, event_ids=[event_id])  # a failure is audited, retried and listed as not in sync
     return decision_id
 
 

@@ -4,27 +4,22 @@ With ``factsheet_backend = "ibm"``: after the pipeline's pre-prod evaluation the
 model asset is tracked in the AI use case (phase Validate, from its space) with the run's
 facts; a decision adds the decision's facts to it; an approved model's production asset is
 tracked too (phase Operate) with the same facts. The metadata store stays the source of
-truth (the product's own factsheet); a failure to publish never undoes a decision: it is
-audited and returned as text for the caller to show.
+truth (the product's own factsheet). Each publication is a sink of the integrations' dispatcher
+(``_dispatch``), which delivers the domain event after the commit of what it reports: a failure
+to publish never undoes a decision; it is audited, retried, and listed as not yet in sync.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from pipeline_core.backends.base import ServedModel
-from pipeline_core.errors import PipelineError
-from pipeline_core.services import audit
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.models import Deployment, ModelVersion
 from pipeline_core.vocabulary import DeploymentStatus, Outcome, Space
-
-log = logging.getLogger(__name__)
 
 
 def candidate_facts(
@@ -69,59 +64,48 @@ def _served(ctx: ServiceContext, model_version_id: int, space: Space) -> ServedM
     return served if served.backend != "local" else None
 
 
-def _failed(ctx: ServiceContext, model_version_id: int, actor: str, exc: PipelineError) -> str:
-    log.error("facts of model version %s not published to AI Factsheets: %s", model_version_id, exc)
-    with ctx.db.write() as session:
-        audit.record(
-            session,
-            actor=actor,
-            action="factsheet.not_published",
-            object_type="model_version",
-            object_id=model_version_id,
-            details={"error": str(exc)},
-        )
-    return str(exc)
+def publish_candidate(ctx: ServiceContext, model_version_id: int, facts: Mapping[str, Any]) -> str:
+    """Track the pre-prod asset in the AI use case and set the candidate's facts; what was done.
 
-
-def publish_candidate(
-    ctx: ServiceContext, model_version_id: int, facts: Mapping[str, Any], *, actor: str
-) -> str | None:
-    """Track the pre-prod asset in the AI use case and set the candidate's facts; the error text if that failed."""
-    served = _served(ctx, model_version_id, Space.PREPROD) if ctx.factsheets is not None else None
-    if served is None or ctx.factsheets is None:
-        return None
+    The dispatcher's AI Factsheets sink for a pre-prod evaluation (``_dispatch``): a ``PipelineError``
+    from the service propagates for it to record, back off and retry.
+    """
+    if ctx.factsheets is None:
+        return "not configured"
+    served = _served(ctx, model_version_id, Space.PREPROD)
+    if served is None:  # served locally, or replaced in pre-prod since: no asset of it to describe
+        return f"no watsonx.ai asset serves model version {model_version_id} in pre-prod"
     facts = {**_identity(ctx, model_version_id), **facts}
-    try:
-        ctx.factsheets.track(
-            served, comment=f"{facts['mlops_model_version']}: candidate from run {facts['mlops_run_id']}"
-        )
-        ctx.factsheets.record(served, facts)
-    except PipelineError as exc:
-        return _failed(ctx, model_version_id, actor, exc)
-    return None
+    ctx.factsheets.track(served, comment=f"{facts['mlops_model_version']}: candidate from run {facts['mlops_run_id']}")
+    ctx.factsheets.record(served, facts)
+    return f"pre-prod asset {served.model_id} tracked with the candidate's facts"
 
 
 def publish_decision(
-    ctx: ServiceContext, model_version_id: int, *, approved: bool, actor: str, comment: str, decided_at: datetime
-) -> str | None:
-    """The decision's facts on the pre-prod asset; an approved model's prod asset tracked with them too."""
+    ctx: ServiceContext, model_version_id: int, *, approved: bool, actor: str, comment: str, decided_at: str
+) -> str:
+    """The decision's facts on the pre-prod asset; an approved model's prod asset tracked with them too.
+
+    Whether the version reached prod is read from the store now: the prod deployment follows the
+    decision's commit, and the caller delivers after it. ``decided_at`` is ISO 8601.
+    """
     if ctx.factsheets is None:
-        return None
+        return "not configured"
     facts = {
         **_identity(ctx, model_version_id),
         "mlops_decision": (Outcome.APPROVED if approved else Outcome.REJECTED).value,  # a plain word for the service
         "mlops_decided_by": actor,
         "mlops_decision_comment": comment,
-        "mlops_decided_at": decided_at.isoformat(),
+        "mlops_decided_at": decided_at,
     }
-    try:
-        preprod = _served(ctx, model_version_id, Space.PREPROD)
-        if preprod is not None:
-            ctx.factsheets.record(preprod, {**facts, "mlops_stage": "decided"})
-        prod = _served(ctx, model_version_id, Space.PROD) if approved else None
-        if prod is not None:
-            ctx.factsheets.track(prod, comment=f"{facts['mlops_model_version']}: in production, approved by {actor}")
-            ctx.factsheets.record(prod, {**facts, "mlops_stage": "production"})
-    except PipelineError as exc:
-        return _failed(ctx, model_version_id, actor, exc)
-    return None
+    done = []
+    preprod = _served(ctx, model_version_id, Space.PREPROD)
+    if preprod is not None:
+        ctx.factsheets.record(preprod, {**facts, "mlops_stage": "decided"})
+        done.append(f"decision's facts on pre-prod asset {preprod.model_id}")
+    prod = _served(ctx, model_version_id, Space.PROD) if approved else None
+    if prod is not None:
+        ctx.factsheets.track(prod, comment=f"{facts['mlops_model_version']}: in production, approved by {actor}")
+        ctx.factsheets.record(prod, {**facts, "mlops_stage": "production"})
+        done.append(f"prod asset {prod.model_id} tracked")
+    return "; ".join(done) or f"no watsonx.ai asset serves model version {model_version_id}"

@@ -5,14 +5,14 @@ OpenScale when it is created; records scored through the product and labelled fe
 are logged to the subscription; an evaluation runs OpenScale's monitors and stores their
 measurements as an evaluation of its own (``data_window.source = "openscale"``) beside the
 local one, judged by the same thresholds; approving or rejecting a candidate sets the
-risk evaluation status of its pre-prod subscription. Without an external monitor service
-every function here does nothing and says so by returning None.
+risk evaluation status of its pre-prod subscription (delivered by the dispatcher, ``_dispatch``).
+Without an external monitor service every function here does nothing and says so (None, or
+"not configured").
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,16 +21,13 @@ from sqlalchemy import func, select
 
 from pipeline_core.backends.base import ModelToServe, MonitorSubscription, ServedModel
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import PipelineError
 from pipeline_core.monitors.mrm import risk_summary
 from pipeline_core.results.evaluation import EvaluationReport
-from pipeline_core.services import audit
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import count_payload
 from pipeline_core.store.models import Deployment, FeedbackRecord
 from pipeline_core.vocabulary import Space
 
-log = logging.getLogger(__name__)
 KEY = "openscale"  # where a deployment's ``served`` document keeps its subscription
 
 
@@ -111,30 +108,22 @@ def evaluate(
     return report, window
 
 
-def record_decision(ctx: ServiceContext, model_version_id: int, *, approved: bool, actor: str) -> str | None:
-    """Set the candidate's pre-prod subscription's risk evaluation status; the error text if that failed."""
+def set_decision(ctx: ServiceContext, model_version_id: int, *, approved: bool) -> str:
+    """Set the risk evaluation status of the candidate's pre-prod subscription(s); what was done.
+
+    The dispatcher's OpenScale sink for a decision (``_dispatch``): a ``PipelineError`` from the
+    service propagates for it to record, back off and retry.
+    """
     if ctx.monitors is None:
-        return None
+        return "not configured"
     with ctx.db.read() as session:
         deps = session.execute(
             select(Deployment).where(Deployment.model_version_id == model_version_id, Deployment.space == Space.PREPROD)
         ).scalars()
         subs = [s for s in (subscription_of(d.served) for d in deps) if s is not None]
-    if not subs:
-        return None
-    try:
-        for sub in subs:
-            ctx.monitors.set_risk_status(sub, approved=approved)
-    except PipelineError as exc:  # the decision stands; that OpenScale missed it is recorded, not swallowed
-        log.error("risk evaluation status of model version %s not set in OpenScale: %s", model_version_id, exc)
-        with ctx.db.write() as session:
-            audit.record(
-                session,
-                actor=actor,
-                action="model_version.risk_status_not_synced",
-                object_type="model_version",
-                object_id=model_version_id,
-                details={"error": str(exc)},
-            )
-        return str(exc)
-    return None
+    if not subs:  # served locally, or its pre-prod deployment was replaced since: nothing watches it
+        return f"no OpenScale subscription watches a pre-prod deployment of model version {model_version_id}"
+    for sub in subs:
+        ctx.monitors.set_risk_status(sub, approved=approved)
+    status = "approved" if approved else "rejected"
+    return f"risk evaluation status {status} on subscription(s) {', '.join(s.subscription_id for s in subs)}"

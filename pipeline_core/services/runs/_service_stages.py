@@ -16,13 +16,13 @@ from pipeline_core.data.columns import PROBABILITY
 from pipeline_core.errors import DeploymentError, GateFailed
 from pipeline_core.monitors.suite import evaluate
 from pipeline_core.pipeline import SERVICE_STAGES, PipelineInputs, PipelineState, StageFn
-from pipeline_core.services import deployments, integrations, monitoring
+from pipeline_core.services import deployments, events, integrations, monitoring
 from pipeline_core.services.authz import SYSTEM, SYSTEM_ROLE, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import score_over_http
 from pipeline_core.services.runs import _model_tests
 from pipeline_core.stages.common import Gate
-from pipeline_core.vocabulary import Space
+from pipeline_core.vocabulary import EventKind, Space
 
 
 @dataclass
@@ -179,6 +179,17 @@ def _evaluate_in_preprod(
             actor="pipeline",
             retrain_on_failure=False,
         )
+        # The candidate's facts for the external inventory, as an event of the evaluation's transaction.
+        facts = integrations.factsheets_candidate_facts(
+            results=outcome.report.monitors, model_tests=mrm_tests, status=outcome.status, risk_level=outcome.risk_level
+        )
+        event_id = events.record(
+            session,
+            kind=EventKind.CANDIDATE_EVALUATED,
+            model_version_id=mv_id,
+            actor="pipeline",
+            payload={"evaluation_id": outcome.evaluation_id, "facts": facts},
+        )
     integrations.openscale_log_feedback(ctx, deploy["deployment_id"], test, spec=spec)  # the test split's true labels
     external = monitoring.evaluate_externally(
         ctx,
@@ -216,11 +227,9 @@ def _evaluate_in_preprod(
     if external is not None:
         outputs |= {"openscale_evaluation_id": external.evaluation_id, "openscale_status": external.status}
         log.append(f"OpenScale evaluation {external.evaluation_id}: {external.status}")
-    facts = integrations.factsheets_candidate_facts(
-        results=monitors, model_tests=mrm_tests, status=outcome.status, risk_level=outcome.risk_level
-    )
-    not_published = integrations.factsheets_publish_candidate(ctx, mv_id, facts, actor="pipeline")
-    if not_published is not None:  # the candidate stands; the validator sees why the factsheet lags
+    failures = integrations.deliver(ctx, event_ids=[event_id])  # retried later; listed as not in sync meanwhile
+    if failures:  # the candidate stands; the validator sees why the factsheet lags
+        not_published = "; ".join(f.error for f in failures)
         log.append(f"AI Factsheets: not published: {not_published}")
         outputs["factsheet_error"] = not_published
     return ServiceStageResult(outputs, gate, log)

@@ -4,7 +4,8 @@ Any number of workers (processes, machines) can serve one store. A claim is an U
 guarded by ``status = 'queued'``, so exactly one claimant sees its row change. While a
 run executes, a heartbeat thread stamps it; a worker that dies stops stamping, and the
 reaper (run by every worker and by the CLI) fails the run after the timeout. Between
-runs, a worker also keeps the production evaluation schedule (``evaluation_interval``).
+runs, a worker also keeps the production evaluation schedule (``evaluation_interval``) and
+delivers the domain events still due to the external services (``integrations.deliver``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pipeline_core.services import audit, monitoring
+from pipeline_core.services import audit, integrations, monitoring
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow
@@ -149,6 +150,7 @@ class RunWorker:
                 if run_id is None:
                     self.beat()
                     self.evaluate_due()
+                    self.deliver_due()
                     if on_idle:
                         on_idle()
                     stop.wait(self.ctx.settings.poll_interval)
@@ -182,6 +184,18 @@ class RunWorker:
                 continue
             done.append(outcome.evaluation_id)
         return done
+
+    def deliver_due(self) -> int:
+        """Hand the external services the events still due to them (retries after back-off); how many failed.
+
+        Between runs only, like the schedule. A failure is the dispatcher's to record and retry;
+        anything else (the store unreachable) is logged and tried again on the next idle turn.
+        """
+        try:
+            return len(integrations.deliver(self.ctx, actor=self.id))
+        except Exception:
+            log.exception("delivering the events due to the external services failed")
+            return 0
 
     def stop(self) -> None:
         with self.ctx.db.write() as session:
