@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipeline_core.services import events, governance, integrations
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.monitoring import list_evaluations
 from pipeline_core.services.runs import list_model_versions
@@ -64,7 +64,7 @@ def test_every_role_sees_what_the_external_services_lack(
     page: PageRunner, live_ctx: ServiceContext, people: dict[str, Principal], lagging: FakeFactsheets, who: str
 ) -> None:
     unsynced = integrations.not_in_sync(live_ctx, people[who])
-    (version,) = list_model_versions(live_ctx, limit=5)
+    (version,) = list_model_versions(live_ctx, SYSTEM, limit=5)
     at = page("factsheets", who)
     assert not at.exception
     assert_readable(at, who)

@@ -24,7 +24,7 @@ from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ExternalServiceError, PermissionDenied, StoreError
 from pipeline_core.results import MonitorResult
 from pipeline_core.services import audit, events, governance, integrations
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.integrations import _dispatch
 from pipeline_core.services.runs import RunWorker
@@ -508,7 +508,9 @@ def test_the_preprod_evaluation_keeps_its_factsheet_error_when_the_delivery_fail
     fake: FakeCloudPak = request.getfixturevalue("fake_cpd")
     fake.state.fact_definitions["modelfacts_user"] = {}  # nobody loaded the product's fact definitions
     mv_id = make_candidate(ibm_ctx, crew["dora"], tmp_path)
-    evaluate = next(s for s in get_run(ibm_ctx, list_runs(ibm_ctx)[0].id).stages if s.name == "evaluate")
+    evaluate = next(
+        s for s in get_run(ibm_ctx, SYSTEM, list_runs(ibm_ctx, SYSTEM)[0].id).stages if s.name == "evaluate"
+    )
     assert "docs/factsheets_facts.csv" in evaluate.outputs["factsheet_error"]
     assert any(line.startswith("AI Factsheets: not published: ") for line in evaluate.log)
     (waiting,) = integrations.not_in_sync(ibm_ctx, crew["vera"])
