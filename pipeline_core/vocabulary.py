@@ -3,6 +3,8 @@
 Every layer (the store's columns and CHECK constraints, the services, argparse choices, the pages)
 takes these from here. A ``StrEnum`` member *is* its string, so stored values and JSON stay plain
 text. A model version changes state only through ``transition()``, which reads ``MODEL_TRANSITIONS``.
+Part of a model version's state is decided (and stored), part is where it has been served (and derived
+from its deployment revisions): ``DECIDED_STATES`` and ``derived_state()`` say which is which.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ class ModelState(StrEnum):
 # Rejected is final: a rejected version never reaches production. Changing no state, hence no move:
 # a deployment to dev, a re-deployment to pre-prod of a version past ``trained``, and serving in prod
 # the version the prod deployment already serves (deploy_approved() retried).
+#
+# The moves into in_preprod, in_production and retired are not written to the model version: the
+# deployment revision that serves it *is* the move (``derived_state``), and the deployments service
+# asks ``transition()`` before it records one, so this table guards those moves as it guards the
+# decided ones (awaiting review, approved, rejected), which are written as the stored decision.
 MODEL_TRANSITIONS: Mapping[ModelState, frozenset[ModelState]] = {
     ModelState.TRAINED: frozenset({ModelState.IN_PREPROD}),
     ModelState.IN_PREPROD: frozenset({ModelState.AWAITING_REVIEW}),
@@ -75,6 +82,42 @@ MODEL_TRANSITIONS: Mapping[ModelState, frozenset[ModelState]] = {
 
 # States in which a version has been approved (and so may be served in prod).
 APPROVED_STATES: frozenset[ModelState] = frozenset({ModelState.APPROVED, ModelState.IN_PRODUCTION, ModelState.RETIRED})
+
+# What a person or the pipeline decided: the part of the state a model version stores. The other three
+# say where it has been served, which its deployment revisions already record (``derived_state``).
+DECIDED_STATES: frozenset[ModelState] = frozenset(
+    {ModelState.TRAINED, ModelState.AWAITING_REVIEW, ModelState.APPROVED, ModelState.REJECTED}
+)
+SERVED_STATES: frozenset[ModelState] = frozenset(set(ModelState) - DECIDED_STATES)
+
+
+def derived_state(decided: str, served: str | None) -> ModelState:
+    """A model version's state from its stored decision and what its deployment revisions say.
+
+    ``served`` is ``in_production`` while a prod deployment serves it (an open revision), ``retired``
+    once prod served it and no longer does, ``in_preprod`` when only pre-prod ever served it, and None
+    when nothing outside dev did. Served states refine a decision, never contradict it: only an approved
+    version is in production or retired, and only a freshly trained one is merely in pre-prod (a version
+    awaiting review, approved or rejected was in pre-prod too, and its decision is what it is now). A
+    served word stored as ``decided`` is a state from before the revisions recorded it (migration 0010
+    kept it), and stands as stored. ``store.models.ModelVersion.state`` is this function, in Python and SQL.
+    """
+    state = ModelState(decided)
+    if state == ModelState.APPROVED and served in (ModelState.IN_PRODUCTION, ModelState.RETIRED):
+        return ModelState(served)
+    if state == ModelState.TRAINED and served == ModelState.IN_PREPROD:
+        return ModelState.IN_PREPROD
+    return state
+
+
+def decision(state: str) -> ModelState:
+    """The decision ``state`` implies: what a model version stores once its revisions say the rest."""
+    found = ModelState(state)
+    if found == ModelState.IN_PREPROD:
+        return ModelState.TRAINED
+    if found in (ModelState.IN_PRODUCTION, ModelState.RETIRED):
+        return ModelState.APPROVED
+    return found
 
 
 def transition(current: str, target: ModelState, *, what: str) -> ModelState:

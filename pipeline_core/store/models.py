@@ -4,11 +4,15 @@ Portable SQL only: the same models and migrations run on SQLite and PostgreSQL.
 Timestamps are naive UTC (``pipeline_core.store.db.utcnow``) so both engines compare
 them the same way. A column that holds a word of ``pipeline_core.vocabulary`` (a state,
 a space, a role, ...) stays a plain string, and a CHECK constraint built from its enum
-makes the database itself refuse any other word (migration 0008).
+makes the database itself refuse any other word (migration 0008). What other rows already
+say is derived from them, not stored beside them (migration 0010): a deployment's current model
+version and a model version's served states come from the deployment revisions.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -17,7 +21,9 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     DateTime,
+    Exists,
     Float,
     ForeignKey,
     Index,
@@ -26,10 +32,19 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    case,
+    literal,
+    null,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
+from pipeline_core.errors import IntegrityError
 from pipeline_core.vocabulary import (
+    DECIDED_STATES,
+    SERVED_STATES,
     AlertStatus,
     CheckStatus,
     DeploymentStatus,
@@ -41,6 +56,7 @@ from pipeline_core.vocabulary import (
     RunState,
     Space,
     StageState,
+    derived_state,
 )
 
 
@@ -133,7 +149,146 @@ class StageResult(Base):
     run: Mapped[Run] = relationship(back_populates="stages")
 
 
+def scoring_path(deployment_id: int) -> str:
+    """Where the scoring service serves deployment ``deployment_id`` (the WML v4 predictions API).
+
+    Spelt once, here: ``Deployment.endpoint`` derives from it and ``services.deployments`` hands it out.
+    """
+    return f"/ml/v4/deployments/{deployment_id}/predictions"
+
+
+class DeploymentRevision(Base):
+    """Which model version a deployment served, from when to when: the rollback history.
+
+    It is also the one record of what is served where: a deployment's current version
+    (``Deployment.model_version_id``) and a model version's served states (``ModelVersion.state``)
+    are read from these rows, never stored beside them.
+    """
+
+    __tablename__ = "deployment_revisions"
+    __table_args__ = (one_of("deployment_revisions", "reason", RevisionReason),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Deployment(Base):
+    """A scoring endpoint for one model (by name) in one space, serving one of its versions at a time.
+
+    A deployment is identified by ``(model_name, space)`` among the active ones. Derived, not stored
+    (migration 0010 dropped their columns): ``model_version_id``, the version its open revision serves
+    (a deleted deployment's, its last revision's); ``name``, ``<model name>-<space>``; ``endpoint``,
+    ``scoring_path(id)``. The first two work in queries too.
+    """
+
+    __tablename__ = "deployments"
+    __table_args__ = (one_of("deployments", "space", Space), one_of("deployments", "status", DeploymentStatus))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    space: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    # Where the deployment target serves it (backends.base.ServedModel): watsonx.ai space, asset, deployment ids.
+    served: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    # The open revision first: a deleted deployment has none, and then its newest says what it served last.
+    model_version_id: Mapped[int] = column_property(
+        select(DeploymentRevision.model_version_id)
+        .where(DeploymentRevision.deployment_id == id)
+        .order_by(case((DeploymentRevision.ended_at.is_(None), 0), else_=1), DeploymentRevision.id.desc())
+        .limit(1)
+        .correlate_except(DeploymentRevision)
+        .scalar_subquery()
+    )
+
+    @hybrid_property
+    def name(self) -> str:
+        return f"{self.model_name}-{self.space}"
+
+    @name.inplace.expression
+    @classmethod
+    def _name_expression(cls) -> ColumnElement[str]:
+        return cls.model_name + "-" + cls.space
+
+    @property
+    def endpoint(self) -> str:
+        return scoring_path(self.id)
+
+
+class DeploymentKey(Base):
+    """An API key of a deployment, stored as the sha256 of the token."""
+
+    __tablename__ = "deployment_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+def _served_in(model_version: Any, space: Space, *, now: bool = False) -> Exists:
+    """EXISTS a revision of a deployment in ``space`` serving ``model_version`` (``now``: still serving it)."""
+    query = (
+        select(DeploymentRevision.id)
+        .join(Deployment, Deployment.id == DeploymentRevision.deployment_id)
+        .where(DeploymentRevision.model_version_id == model_version, Deployment.space == space.value)
+    )
+    if now:
+        query = query.where(DeploymentRevision.ended_at.is_(None))
+    return query.correlate_except(DeploymentRevision, Deployment).exists()
+
+
+def _served(model_version: Any) -> ColumnElement[str | None]:
+    """What the revisions say of ``model_version``: ``vocabulary.derived_state``'s ``served``, in SQL."""
+    return case(
+        (_served_in(model_version, Space.PROD, now=True), literal(ModelState.IN_PRODUCTION.value, String(32))),
+        (_served_in(model_version, Space.PROD), literal(ModelState.RETIRED.value, String(32))),
+        (_served_in(model_version, Space.PREPROD), literal(ModelState.IN_PREPROD.value, String(32))),
+        else_=null(),
+    )
+
+
+def _decided(state: str) -> ModelState:
+    """``state`` when it is a decision, the only part of a model version's state that is stored."""
+    decided = ModelState(state)
+    if decided in SERVED_STATES:
+        raise ValueError(
+            f"{decided} is derived from the deployment revisions; a model version stores only a decision "
+            f"({', '.join(sorted(DECIDED_STATES))})"
+        )
+    return decided
+
+
+def _positions_sha256(positions: Sequence[int]) -> str:
+    """sha256 of row positions written as decimal numbers joined by commas (anyone can recompute it)."""
+    return hashlib.sha256(",".join(str(int(p)) for p in positions).encode("ascii")).hexdigest()
+
+
 class ModelVersion(Base):
+    """A trained model: its artifact, lineage, the split it was trained on, and its state.
+
+    The state has two parts. What was decided (trained, awaiting review, approved, rejected) is stored,
+    in ``review_state``. Where it has been served (in pre-prod, in production, retired) is what its
+    deployment revisions say, ``deployed_state``. ``state`` joins them (``vocabulary.derived_state``) on
+    a loaded row and in a query alike (``ModelVersion.state == "in_production"``); assigning it stores a
+    decision, nothing else. The stored column keeps its name ``state`` and 0008's CHECK of every state
+    word: a version served before revisions existed keeps its whole state there (migration 0010) until
+    a deployment moves it.
+    """
+
     __tablename__ = "model_versions"
     __table_args__ = (
         UniqueConstraint("name", "version", name="uq_model_versions_name_version"),
@@ -151,61 +306,82 @@ class ModelVersion(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     lineage: Mapped[dict[str, Any]] = mapped_column(JSON)
-    state: Mapped[str] = mapped_column(String(32), default=ModelState.TRAINED)
+    review_state: Mapped[str] = mapped_column("state", String(32), default=ModelState.TRAINED)
+    # The run's train/test split (``record_split``); None for versions registered before migration 0010.
+    split: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    deployed_state: Mapped[str | None] = column_property(_served(id))
 
     run: Mapped[Run] = relationship()
 
+    @hybrid_property
+    def state(self) -> str:
+        return derived_state(self.review_state, self.deployed_state)
 
-class Deployment(Base):
-    """A scoring endpoint in a space; ``model_version_id`` is the version it serves now."""
+    @state.inplace.setter
+    def _state_setter(self, value: str) -> None:
+        self.review_state = _decided(value)
 
-    __tablename__ = "deployments"
-    __table_args__ = (one_of("deployments", "space", Space), one_of("deployments", "status", DeploymentStatus))
+    @state.inplace.expression
+    @classmethod
+    def _state_expression(cls) -> ColumnElement[str]:
+        decided = cls.review_state
+        prod, prod_now = _served_in(cls.id, Space.PROD), _served_in(cls.id, Space.PROD, now=True)
+        return case(
+            (and_(decided == ModelState.APPROVED.value, prod_now), literal(ModelState.IN_PRODUCTION.value, String(32))),
+            (and_(decided == ModelState.APPROVED.value, prod), literal(ModelState.RETIRED.value, String(32))),
+            (
+                and_(decided == ModelState.TRAINED.value, ~prod, _served_in(cls.id, Space.PREPROD)),
+                literal(ModelState.IN_PREPROD.value, String(32)),
+            ),
+            else_=decided,
+        )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(128), default="", server_default="")
-    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
-    space: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
-    endpoint: Mapped[str | None] = mapped_column(Text)
-    # Where the deployment target serves it (backends.base.ServedModel): watsonx.ai space, asset, deployment ids.
-    served: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_by: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
-    retired_at: Mapped[datetime | None] = mapped_column(DateTime)
+    @state.inplace.update_expression
+    @classmethod
+    def _state_update(cls, value: Any) -> list[tuple[Any, Any]]:
+        return [(cls.review_state, _decided(value).value)]
 
+    def record_split(self, *, dataset_sha256: str, n_rows: int, train: Sequence[int], test: Sequence[int]) -> None:
+        """Store the split its run trained and tested on: row positions into the dataset's frame.
 
-class DeploymentKey(Base):
-    """An API key of a deployment, stored as the sha256 of the token."""
+        Positions count rows of the frame ``services.datasets.load_frame`` parses from the dataset's
+        bytes, in order (validate resets the index, so a position is also its row label there). The
+        dataset's sha256, the number of rows and a sha256 of each list prove the split belongs to those
+        bytes and was not altered (``stored_split``).
+        """
+        train_list, test_list = [int(p) for p in train], [int(p) for p in test]
+        self.split = {
+            "dataset_sha256": dataset_sha256,
+            "n_rows": int(n_rows),
+            "train": train_list,
+            "test": test_list,
+            "train_sha256": _positions_sha256(train_list),
+            "test_sha256": _positions_sha256(test_list),
+        }
 
-    __tablename__ = "deployment_keys"
+    def stored_split(self, *, dataset_sha256: str, n_rows: int) -> tuple[list[int], list[int]] | None:
+        """The stored (train, test) positions, proven against the dataset; None when none was stored.
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    label: Mapped[str] = mapped_column(String(255))
-    created_by: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
-
-
-class DeploymentRevision(Base):
-    """Which model version a deployment served, from when to when: the rollback history."""
-
-    __tablename__ = "deployment_revisions"
-    __table_args__ = (one_of("deployment_revisions", "reason", RevisionReason),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
-    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
-    artifact_sha256: Mapped[str] = mapped_column(String(64))
-    reason: Mapped[str] = mapped_column(String(32))
-    actor: Mapped[str] = mapped_column(String(128))
-    started_at: Mapped[datetime] = mapped_column(DateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+        An ``IntegrityError`` names what does not hold: another dataset, another number of rows, a list
+        that no longer hashes to its sha256, or lists that do not split the rows in two.
+        """
+        if self.split is None:
+            return None
+        doc, what = self.split, f"model version {self.id}: its stored split"
+        if doc.get("dataset_sha256") != dataset_sha256:
+            raise IntegrityError(f"{what} is of dataset {doc.get('dataset_sha256')}, not {dataset_sha256}")
+        if doc.get("n_rows") != n_rows:
+            raise IntegrityError(f"{what} counts {doc.get('n_rows')} rows; the dataset has {n_rows}")
+        train, test = list(doc.get("train", ())), list(doc.get("test", ()))
+        for part, positions in (("train", train), ("test", test)):
+            if _positions_sha256(positions) != doc.get(f"{part}_sha256"):
+                raise IntegrityError(f"{what}: its {part} positions do not hash to {doc.get(f'{part}_sha256')}")
+        if sorted(train + test) != list(range(n_rows)):
+            raise IntegrityError(f"{what} does not split the dataset's {n_rows} rows into train and test")
+        return train, test
 
 
 class PayloadChunk(Base):

@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.spec import DataSpec
@@ -22,10 +22,11 @@ from pipeline_core.services import deployments, governance, monitoring, runs
 from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow, count_payload, load_frame
-from pipeline_core.services.monitoring import upload_feedback
+from pipeline_core.services.monitoring import EvaluationError, upload_feedback
+from pipeline_core.services.monitoring import _evaluations as evaluations_module
 from pipeline_core.services.runs import RunWorker, model_version_for_run
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Alert, Dataset, Evaluation, RetrainingRequest, Run
+from pipeline_core.store.models import Alert, Dataset, Evaluation, ModelVersion, RetrainingRequest, Run
 from pipeline_core.vocabulary import AlertStatus, CheckStatus, Space
 from tests.processes import wait_for
 from tests.results.stored import BEFORE_MONITORS
@@ -119,6 +120,48 @@ def test_drifted_traffic_and_bad_feedback_raise_an_alert_and_retraining_reaches_
 
     html = governance.validation_report(ctx, people["max"], mv_id, evaluation_id=outcome.evaluation_id)
     assert "roc_auc" in html and "Drop in accuracy" in html
+
+
+def _forget_model_frames() -> None:
+    """Empty the process's cache of model frames, so that the next call builds them again."""
+    with evaluations_module._CACHE_LOCK:
+        evaluations_module._CACHE.clear()
+
+
+def test_evaluations_read_the_split_the_run_stored_which_is_the_one_validate_makes(
+    ctx: ServiceContext, candidate: int
+) -> None:
+    """The split stored with the model version gives the very frames that re-running validate gives."""
+    with ctx.db.read() as session:
+        mv = session.get(ModelVersion, candidate)
+        assert mv is not None and mv.split is not None
+        dataset = session.get(Dataset, mv.dataset_id)
+        assert dataset is not None
+    split, frame = dict(mv.split), load_frame(ctx, dataset)
+    assert split["dataset_sha256"] == dataset.sha256 == mv.training_data_sha256 and split["n_rows"] == len(frame)
+    assert (len(split["train"]), len(split["test"])) == (mv.lineage["n_train"], mv.lineage["n_test"])
+    _forget_model_frames()
+    stored = monitoring.model_frames(ctx, candidate)
+    # A version registered before migration 0010 has no split: the old path, validate again, builds it.
+    with ctx.db.write() as session:
+        session.execute(update(ModelVersion).where(ModelVersion.id == candidate).values(split=None))
+    _forget_model_frames()
+    revalidated = monitoring.model_frames(ctx, candidate)
+    assert revalidated is not stored
+    pd.testing.assert_frame_equal(stored.reference, revalidated.reference, check_exact=True)
+    pd.testing.assert_frame_equal(stored.held_out, revalidated.held_out, check_exact=True)
+    assert list(stored.held_out.index) == split["test"] and list(stored.reference.index) == split["train"]
+
+
+def test_a_stored_split_that_no_longer_proves_itself_stops_the_evaluation(ctx: ServiceContext, candidate: int) -> None:
+    with ctx.db.write() as session:
+        mv = session.get(ModelVersion, candidate)
+        assert mv is not None and mv.split is not None
+        train, test = list(mv.split["train"]), list(mv.split["test"])
+        mv.split = {**mv.split, "train": sorted([*train[1:], test[0]]), "test": sorted([*test[1:], train[0]])}
+    _forget_model_frames()
+    with pytest.raises(EvaluationError, match=f"model version {candidate}: its stored split: its train positions"):
+        monitoring.model_frames(ctx, candidate)
 
 
 def test_the_worker_keeps_the_evaluation_schedule(

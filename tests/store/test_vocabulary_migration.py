@@ -15,31 +15,14 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import CheckConstraint, String, func, inspect, select, text
+from sqlalchemy import CheckConstraint, MetaData, String, func, insert, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from pipeline_core.errors import StoreError
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import MIGRATIONS, Database, utcnow
-from pipeline_core.store.models import (
-    Alert,
-    Approval,
-    AuditEvent,
-    Base,
-    Dataset,
-    Deployment,
-    DeploymentKey,
-    DeploymentRevision,
-    Evaluation,
-    FeedbackRecord,
-    ModelTestRun,
-    ModelVersion,
-    RetrainingRequest,
-    Run,
-    StageResult,
-    User,
-)
+from pipeline_core.store.models import Base, ModelVersion, StageResult, User
 from pipeline_core.vocabulary import (
     AlertStatus,
     CheckStatus,
@@ -91,135 +74,209 @@ def _counts(db: Database) -> dict[str, int]:
 
 
 def _populate(session: Session) -> None:
-    """One row (two stages) in every table the migration rebuilds, and children of each rebuilt parent."""
+    """One row (two stages) in every table the migration rebuilds, and children of each rebuilt parent.
+
+    Written through the tables as the database has them (at ``BEFORE``), not through the models: the
+    models are the newest schema, and later migrations change these tables (0010 drops columns).
+    """
     now = utcnow()
-    steps: list[list[object]] = [  # each step flushed before the next: parents before their children
+    connection = session.connection()
+    steps: list[list[tuple[str, dict[str, object]]]] = [  # each step before the next: parents before children
         [
-            User(id=1, username="dora", role=Role.DATA_SCIENTIST, disabled=False, created_at=now),
-            Dataset(
-                id=1,
-                name="d",
-                sha256="d" * 64,
-                spec_name="german_credit",
-                spec={},
-                schema={},
-                n_rows=1,
-                n_columns=1,
-                source="s",
-                created_by="dora",
-                created_at=now,
-            ),
-        ],
-        [Run(id=1, status=RunState.SUCCEEDED, dataset_id=1, params={}, created_by="dora", created_at=now)],
-        [
-            StageResult(run_id=1, name="validate", position=0, status=StageState.SUCCEEDED, log=[], outputs={}),
-            StageResult(run_id=1, name="train", position=1, status=StageState.SUCCEEDED, log=[], outputs={}),
-            ModelVersion(
-                id=1,
-                name="german_credit",
-                version=1,
-                run_id=1,
-                dataset_id=1,
-                artifact_sha256="a" * 64,
-                training_data_sha256="d" * 64,
-                model_type="hgb",
-                params={},
-                metrics={},
-                lineage={},
-                state=ModelState.IN_PRODUCTION,
-                created_by="dora",
-                created_at=now,
+            ("users", {"id": 1, "username": "dora", "role": Role.DATA_SCIENTIST, "disabled": False, "created_at": now}),
+            (
+                "datasets",
+                {
+                    "id": 1,
+                    "name": "d",
+                    "sha256": "d" * 64,
+                    "spec_name": "german_credit",
+                    "spec": {},
+                    "schema": {},
+                    "n_rows": 1,
+                    "n_columns": 1,
+                    "source": "s",
+                    "created_by": "dora",
+                    "created_at": now,
+                },
             ),
         ],
         [
-            Deployment(
-                id=1,
-                name="german_credit-prod",
-                model_version_id=1,
-                space=Space.PROD,
-                status=DeploymentStatus.ACTIVE,
-                created_by="vera",
-                created_at=now,
+            (
+                "runs",
+                {
+                    "id": 1,
+                    "status": RunState.SUCCEEDED,
+                    "dataset_id": 1,
+                    "params": {},
+                    "created_by": "dora",
+                    "created_at": now,
+                    "cancel_requested": False,
+                },
+            )
+        ],
+        [
+            (
+                "run_stages",
+                {
+                    "run_id": 1,
+                    "name": "validate",
+                    "position": 0,
+                    "status": StageState.SUCCEEDED,
+                    "log": [],
+                    "outputs": {},
+                },
             ),
-            ModelTestRun(
-                model_version_id=1,
-                run_id=1,
-                status=CheckStatus.PASS,
-                seconds=1.0,
-                results={},
-                created_by="dora",
-                created_at=now,
+            (
+                "run_stages",
+                {"run_id": 1, "name": "train", "position": 1, "status": StageState.SUCCEEDED, "log": [], "outputs": {}},
             ),
-            Approval(
-                model_version_id=1,
-                artifact_sha256="a" * 64,
-                outcome=Outcome.APPROVED,
-                comment="ok",
-                evidence={},
-                decided_by="vera",
-                decided_at=now,
+            (
+                "model_versions",
+                {
+                    "id": 1,
+                    "name": "german_credit",
+                    "version": 1,
+                    "run_id": 1,
+                    "dataset_id": 1,
+                    "artifact_sha256": "a" * 64,
+                    "training_data_sha256": "d" * 64,
+                    "model_type": "hgb",
+                    "params": {},
+                    "metrics": {},
+                    "lineage": {},
+                    "state": ModelState.IN_PRODUCTION,
+                    "created_by": "dora",
+                    "created_at": now,
+                },
             ),
         ],
         [
-            DeploymentKey(deployment_id=1, key_hash="k" * 64, label="l", created_by="vera", created_at=now),
-            DeploymentRevision(
-                deployment_id=1,
-                model_version_id=1,
-                artifact_sha256="a" * 64,
-                reason=RevisionReason.APPROVAL,
-                actor="vera",
-                started_at=now,
+            (
+                "deployments",
+                {
+                    "id": 1,
+                    "name": "german_credit-prod",
+                    "model_version_id": 1,
+                    "space": Space.PROD,
+                    "status": DeploymentStatus.ACTIVE,
+                    "created_by": "vera",
+                    "created_at": now,
+                },
             ),
-            FeedbackRecord(
-                deployment_id=1, batch_id="b", features={}, label="Risk", uploaded_by="vera", created_at=now
+            (
+                "model_test_runs",
+                {
+                    "model_version_id": 1,
+                    "run_id": 1,
+                    "status": CheckStatus.PASS,
+                    "seconds": 1.0,
+                    "results": {},
+                    "created_by": "dora",
+                    "created_at": now,
+                },
             ),
-            Evaluation(
-                id=1,
-                model_version_id=1,
-                deployment_id=1,
-                space=Space.PROD,
-                data_window={},
-                results={},
-                status=CheckStatus.FAIL,
-                created_at=now,
+            (
+                "approvals",
+                {
+                    "model_version_id": 1,
+                    "artifact_sha256": "a" * 64,
+                    "outcome": Outcome.APPROVED,
+                    "comment": "ok",
+                    "evidence": {},
+                    "decided_by": "vera",
+                    "decided_at": now,
+                },
             ),
         ],
         [
-            Alert(
-                evaluation_id=1,
-                deployment_id=1,
-                model_version_id=1,
-                monitor="quality",
-                metric="roc_auc",
-                message="m",
-                status=AlertStatus.OPEN,
-                created_at=now,
+            (
+                "deployment_keys",
+                {"deployment_id": 1, "key_hash": "k" * 64, "label": "l", "created_by": "vera", "created_at": now},
             ),
-            RetrainingRequest(
-                deployment_id=1,
-                model_version_id=1,
-                evaluation_id=1,
-                reason="r",
-                drifted_records=[],
-                status=RetrainingStatus.OPEN,
-                created_at=now,
+            (
+                "deployment_revisions",
+                {
+                    "deployment_id": 1,
+                    "model_version_id": 1,
+                    "artifact_sha256": "a" * 64,
+                    "reason": RevisionReason.APPROVAL,
+                    "actor": "vera",
+                    "started_at": now,
+                },
             ),
-            AuditEvent(
-                seq=1,
-                at=now,
-                actor="dora",
-                action="a",
-                object_type="run",
-                object_id="1",
-                details={},
-                prev_hash="0" * 64,
-                hash="h" * 64,
+            (
+                "feedback_records",
+                {
+                    "deployment_id": 1,
+                    "batch_id": "b",
+                    "features": {},
+                    "label": "Risk",
+                    "uploaded_by": "vera",
+                    "created_at": now,
+                },
+            ),
+            (
+                "evaluations",
+                {
+                    "id": 1,
+                    "model_version_id": 1,
+                    "deployment_id": 1,
+                    "space": Space.PROD,
+                    "data_window": {},
+                    "results": {},
+                    "status": CheckStatus.FAIL,
+                    "created_at": now,
+                },
+            ),
+        ],
+        [
+            (
+                "alerts",
+                {
+                    "evaluation_id": 1,
+                    "deployment_id": 1,
+                    "model_version_id": 1,
+                    "monitor": "quality",
+                    "metric": "roc_auc",
+                    "message": "m",
+                    "status": AlertStatus.OPEN,
+                    "created_at": now,
+                },
+            ),
+            (
+                "retraining_requests",
+                {
+                    "deployment_id": 1,
+                    "model_version_id": 1,
+                    "evaluation_id": 1,
+                    "reason": "r",
+                    "drifted_records": [],
+                    "status": RetrainingStatus.OPEN,
+                    "created_at": now,
+                },
+            ),
+            (
+                "audit_events",
+                {
+                    "seq": 1,
+                    "at": now,
+                    "actor": "dora",
+                    "action": "a",
+                    "object_type": "run",
+                    "object_id": "1",
+                    "details": {},
+                    "prev_hash": "0" * 64,
+                    "hash": "h" * 64,
+                },
             ),
         ],
     ]
+    tables = MetaData()
+    tables.reflect(connection)
     for step in steps:
-        session.add_all(step)
-        session.flush()
+        for table, row in step:
+            connection.execute(insert(tables.tables[table]).values(**row))
 
 
 def test_every_vocabulary_column_holds_exactly_its_words(ctx: ServiceContext) -> None:

@@ -2,10 +2,12 @@
 
 A deployment is an endpoint (one per model name and space) that serves one model version
 at a time. Replacing the version keeps the endpoint and its keys: the new artifact is
-loaded and verified first, then the row switches in one transaction, and the scoring
-service swaps models only once the new one is loaded, so no request fails. Every switch
-is a revision, which is what rollback walks back along. API keys are random tokens stored
-as sha256 (they carry 256 bits of entropy, so a slow hash adds nothing but latency).
+loaded and verified first, then a new revision opens in one transaction, and the scoring
+service swaps models only once the new one is loaded, so no request fails. The open
+revision is what the deployment serves, and the revisions are where a model version has
+been served (in pre-prod, in production, retired): both are read from them, not stored
+beside them (``store.models``). Rollback walks back along them. API keys are random tokens
+stored as sha256 (they carry 256 bits of entropy, so a slow hash adds nothing but latency).
 """
 
 from __future__ import annotations
@@ -42,8 +44,17 @@ from pipeline_core.store.models import (
     DeploymentKey,
     DeploymentRevision,
     ModelVersion,
+    scoring_path,
 )
-from pipeline_core.vocabulary import DeploymentStatus, ModelState, Outcome, RevisionReason, Space, transition
+from pipeline_core.vocabulary import (
+    DeploymentStatus,
+    ModelState,
+    Outcome,
+    RevisionReason,
+    Space,
+    decision,
+    transition,
+)
 
 KEY_PREFIX = "mlk_"
 log = logging.getLogger(__name__)
@@ -73,10 +84,6 @@ class DeployResult:
     deployment: DeploymentInfo
     created: bool
     api_key: str | None  # shown once, when the deployment is created
-
-
-def scoring_path(deployment_id: int) -> str:
-    return f"/ml/v4/deployments/{deployment_id}/predictions"
 
 
 def hash_key(key: str) -> str:
@@ -156,6 +163,7 @@ def _moves(
     Each goes through ``transition()``, so an illegal one (a rejected version to prod) raises
     ``ConflictError`` naming both states. Pre-prod moves only a freshly trained version; prod moves
     the version in, and the one it replaces out; serving in prod what it already serves moves nothing.
+    Nothing writes them: the revision ``_record`` opens is the move, and it checks that it is.
     """
     what = f"model version {mv.id}"
     if space == Space.PREPROD:
@@ -177,10 +185,11 @@ def _space(space: str) -> Space:
         raise DeploymentError(f"space {space!r} is not one of {[s.value for s in Space]}") from None
 
 
-def _active(session: Session, space: Space, name: str) -> Deployment | None:
+def _active(session: Session, space: Space, model_name: str) -> Deployment | None:
+    """The active deployment of model ``model_name`` in ``space``: what identifies a deployment."""
     return session.execute(
         select(Deployment).where(
-            Deployment.space == space, Deployment.name == name, Deployment.status == DeploymentStatus.ACTIVE
+            Deployment.model_name == model_name, Deployment.space == space, Deployment.status == DeploymentStatus.ACTIVE
         )
     ).scalar_one_or_none()
 
@@ -196,10 +205,10 @@ def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: Rev
     where = _space(space)
     model = _to_serve(ctx, mv_id, where)
     with ctx.db.read() as session:
-        current = _active(session, where, model.name)
-        before, before_mv = _served(current), (current.model_version_id if current is not None else None)
         mv = session.get(ModelVersion, mv_id)
         assert mv is not None  # _to_serve found it
+        current = _active(session, where, mv.name)
+        before, before_mv = _served(current), (current.model_version_id if current is not None else None)
         _moves(session, mv, where, before_mv)
     served = ctx.deployments.deploy(model, replacing=before)
     try:
@@ -243,14 +252,13 @@ def _record(
     with ctx.db.write() as session:
         mv = session.get(ModelVersion, mv_id)
         assert mv is not None
-        dep = _active(session, space, f"{mv.name}-{space}")
+        dep = _active(session, space, mv.name)
         moves = _moves(session, mv, space, dep.model_version_id if dep is not None else None)
         key = None
         created = dep is None
         if dep is None:
             dep = Deployment(
-                name=f"{mv.name}-{space}",
-                model_version_id=mv_id,
+                model_name=mv.name,
                 space=space,
                 status=DeploymentStatus.ACTIVE,
                 served=served,
@@ -260,7 +268,6 @@ def _record(
             )
             session.add(dep)
             session.flush()
-            dep.endpoint = scoring_path(dep.id)
             key = _new_key(session, dep.id, label="created with the deployment", actor=actor)
             previous = None
         else:
@@ -270,7 +277,7 @@ def _record(
                 .where(DeploymentRevision.deployment_id == dep.id, DeploymentRevision.ended_at.is_(None))
                 .values(ended_at=now)
             )
-            dep.model_version_id, dep.updated_at = mv_id, now
+            dep.updated_at = now
         dep.served = served
         session.add(
             DeploymentRevision(
@@ -282,8 +289,9 @@ def _record(
                 started_at=now,
             )
         )
-        for version, state in moves:
-            version.state = state
+        for version, _ in moves:  # a state kept from before revisions existed (0010) gives way to its decision
+            version.review_state = decision(version.review_state)
+        _check_moved(session, dep, mv_id, moves)
         audit.record(
             session,
             actor=actor,
@@ -302,6 +310,26 @@ def _record(
         )
         info = _info(session, dep)
     return DeployResult(info, created, key)
+
+
+def _check_moved(session: Session, dep: Deployment, mv_id: int, moves: list[tuple[ModelVersion, ModelState]]) -> None:
+    """Read back what the new revision derives: ``dep`` serves ``mv_id``, and every move landed where it was allowed.
+
+    The derived attributes loaded before the revision opened are stale; they are expired and read
+    again. A disagreement would mean the state table and the derivation (``vocabulary.derived_state``)
+    parted ways; the transaction is refused rather than record a state nobody decided.
+    """
+    session.flush()
+    session.expire(dep, ["model_version_id"])
+    for version, _ in moves:
+        session.expire(version, ["deployed_state"])
+    if dep.model_version_id != mv_id:
+        raise ConflictError(
+            f"deployment {dep.id}'s revisions say it serves model version {dep.model_version_id}, not {mv_id}"
+        )
+    wrong = [f"model version {v.id} to {v.state}, not {state}" for v, state in moves if v.state != state]
+    if wrong:
+        raise ConflictError(f"the new revision of deployment {dep.id} moved " + "; ".join(wrong))
 
 
 def deploy(ctx: ServiceContext, actor: Principal, model_version_id: int, *, space: str) -> DeployResult:
@@ -422,7 +450,7 @@ def rollback(
         if deployment_id is not None:
             query = query.where(Deployment.id == deployment_id)
         if model_name is not None:
-            query = query.where(Deployment.name == f"{model_name}-prod")
+            query = query.where(Deployment.model_name == model_name)
         deps = list(session.execute(query).scalars())
         if len(deps) != 1:
             what = "no prod deployment" if not deps else f"{len(deps)} prod deployments; name one"
@@ -500,6 +528,7 @@ def serving_snapshot(ctx: ServiceContext) -> ServingSnapshot:
     with ctx.db.read() as session:
         rows = session.execute(
             select(Deployment.id, ModelVersion.id, ModelVersion.artifact_sha256, Dataset.spec)
+            .select_from(Deployment)  # the ON clause reads deployments only inside its derived model_version_id
             .join(ModelVersion, ModelVersion.id == Deployment.model_version_id)
             .join(Dataset, Dataset.id == ModelVersion.dataset_id)
             .where(Deployment.status == DeploymentStatus.ACTIVE)

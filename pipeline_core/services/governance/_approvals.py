@@ -138,7 +138,7 @@ def approve(
         )
         session.add(approval)
         session.flush()
-        mv.state = transition(mv.state, ModelState.APPROVED, what=f"model version {mv.id}")
+        mv.review_state = transition(mv.state, ModelState.APPROVED, what=f"model version {mv.id}")
         audit.record(
             session,
             actor=actor.username,
@@ -250,7 +250,7 @@ def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comm
         )
         session.add(decision)
         session.flush()
-        mv.state = transition(mv.state, ModelState.REJECTED, what=f"model version {mv.id}")
+        mv.review_state = transition(mv.state, ModelState.REJECTED, what=f"model version {mv.id}")
         audit.record(
             session,
             actor=actor.username,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import NotFoundError, PipelineError
+from pipeline_core.errors import IntegrityError, NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
 from pipeline_core.monitors import suite
 from pipeline_core.monitors.explain import ExplainConfig, global_importance
@@ -39,7 +39,7 @@ from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow, load_frame, read_payload
 from pipeline_core.services.jsonable import jsonable
-from pipeline_core.stages.validate import validate
+from pipeline_core.stages.validate import find_anomalies, validate
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (
     Alert,
@@ -47,6 +47,7 @@ from pipeline_core.store.models import (
     Deployment,
     Evaluation,
     FeedbackRecord,
+    ModelVersion,
     RetrainingRequest,
     Run,
 )
@@ -91,7 +92,7 @@ def score_frame(model: Any, frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame
 
 
 def model_frames(ctx: ServiceContext, model_version_id: int) -> ModelFrames:
-    """The model and its scored training and test splits, rebuilt exactly as its run split them."""
+    """The model and its scored training and test splits, exactly as its run split them."""
     key = (ctx.settings.database_url or str(ctx.settings.data_dir), model_version_id)
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -105,23 +106,36 @@ def model_frames(ctx: ServiceContext, model_version_id: int) -> ModelFrames:
         assert run is not None  # foreign key
     # Production monitoring judges against the thresholds in force (an admin may have tightened them).
     spec = datasets.thresholds_in_force(ctx, DataSpec.from_dict(dataset.spec))
-    params = RunParams.from_dict(dict(run.params))
     model = load_model(ctx.artifacts.get(mv.artifact_sha256))
-    split = validate(load_frame(ctx, dataset), spec=spec, seed=params.seed, test_size=params.test_size)
-    if split.clean is None:
-        raise EvaluationError(f"model version {model_version_id}: its training data no longer validates")
-    frames = ModelFrames(
-        model_version_id,
-        model,
-        spec,
-        score_frame(model, split.clean.iloc[split.train_index], spec),
-        score_frame(model, split.clean.iloc[split.test_index], spec),
-    )
+    train, test = _split(mv, dataset, load_frame(ctx, dataset), spec, RunParams.from_dict(dict(run.params)))
+    frames = ModelFrames(model_version_id, model, spec, score_frame(model, train, spec), score_frame(model, test, spec))
     with _CACHE_LOCK:
         _CACHE[key] = frames
         while len(_CACHE) > 8:
             _CACHE.popitem(last=False)
     return frames
+
+
+def _split(
+    mv: ModelVersion, dataset: Dataset, frame: pd.DataFrame, spec: DataSpec, params: RunParams
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The training and test rows of ``frame`` (the dataset as ``load_frame`` parses it), cleaned as validate cleans."""
+    try:
+        stored = mv.stored_split(dataset_sha256=dataset.sha256, n_rows=len(frame))
+    except IntegrityError as exc:
+        raise EvaluationError(str(exc)) from exc
+    if stored is not None:
+        # The typed copy validate splits (numbers parsed, categories stripped, labels as text); it does
+        # not depend on the reference schema the run validated against, only on the spec's columns.
+        clean, _ = find_anomalies(frame, spec=spec)
+        train, test = stored
+        return clean.iloc[train], clean.iloc[test]
+    # The old path, for model versions registered before migration 0010 stored the split: make it again
+    # by re-running validate with the run's seed and test size (deterministic, as the run made it).
+    split = validate(frame, spec=spec, seed=params.seed, test_size=params.test_size)
+    if split.clean is None:
+        raise EvaluationError(f"model version {mv.id}: its training data no longer validates")
+    return split.clean.iloc[split.train_index], split.clean.iloc[split.test_index]
 
 
 def feedback_frame(

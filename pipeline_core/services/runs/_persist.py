@@ -4,6 +4,8 @@ Every write is conditional on this worker still owning the run (status running, 
 worker id), so a worker that lost its run to the reaper cannot register a model after
 the fact. The model version, its artifact reference, the register stage's success and
 their audit event are committed in one transaction, by the hook that sees ``register`` finish.
+The model version carries the train/test split the validate stage made (the hook saw it
+finish), so that evaluations read the split instead of making it again.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pipeline_core.services import audit
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.jsonable import jsonable
 from pipeline_core.stages.register import ModelVersionDraft
+from pipeline_core.stages.validate import ValidationResult
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import ModelVersion, Run, StageResult
 from pipeline_core.vocabulary import ModelState, RunState, StageState
@@ -69,6 +72,7 @@ class PersistingHooks(Hooks):
     ) -> None:
         self.ctx, self.subject, self.control, self.progress = ctx, subject, control, progress
         self.model_version_id: int | None = None
+        self.validation: ValidationResult | None = None  # the passed validate stage: its split goes on the version
 
     def registered(self) -> int:
         """The model version this run registered (the service stages work on it)."""
@@ -93,6 +97,9 @@ class PersistingHooks(Hooks):
     def after(self, stage: Stage, result: StageResultLike, seconds: float) -> None:
         if self.progress:
             self.progress(stage.name, "done" if result.gate.passed else "failed", seconds)
+        if stage.name == "validate" and result.gate.passed:
+            assert isinstance(result, ValidationResult)
+            self.validation = result
         if stage.name == "register" and result.gate.passed:
             assert isinstance(result, ModelVersionDraft)
             self.model_version_id = self._register(result, seconds)
@@ -126,6 +133,9 @@ class PersistingHooks(Hooks):
     def _register(self, draft: ModelVersionDraft, seconds: float) -> int:
         """Store the artifact, then the model version and the register stage's success in one transaction."""
         s = self.subject
+        split = self.validation
+        if split is None or split.clean is None:  # execute() runs register only after validate passed
+            raise ConflictError(f"run {s.run_id} registers a model version without the split validate made")
         stored = self.ctx.artifacts.put(draft.artifact)
         if stored != draft.artifact_sha256:
             raise ConflictError(f"artifact store returned {stored} for artifact {draft.artifact_sha256}")
@@ -146,9 +156,16 @@ class PersistingHooks(Hooks):
                 params=jsonable(draft.params),
                 metrics=jsonable(draft.metrics),
                 lineage=jsonable({**draft.lineage, "run_id": s.run_id, "created_by": s.launched_by}),
-                state=ModelState.TRAINED,
+                review_state=ModelState.TRAINED,
                 created_by=s.launched_by,
                 created_at=now,
+            )
+            # Positions into the frame the run validated: load_frame's parse of the dataset's bytes.
+            version.record_split(
+                dataset_sha256=s.dataset_sha256,
+                n_rows=len(split.clean),
+                train=split.train_index.tolist(),
+                test=split.test_index.tolist(),
             )
             session.add(version)
             session.flush()

@@ -131,7 +131,7 @@ def _finish_awaiting_review(ctx: ServiceContext, run_id: int, worker_id: str, mv
             run.status, run.finished_at = RunState.SUCCEEDED, now
             mv = session.get(ModelVersion, mv_id)
             assert mv is not None
-            mv.state = transition(mv.state, ModelState.AWAITING_REVIEW, what=f"model version {mv_id}")
+            mv.review_state = transition(mv.state, ModelState.AWAITING_REVIEW, what=f"model version {mv_id}")
             audit.record(
                 session,
                 actor=worker_id,
