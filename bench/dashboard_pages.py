@@ -84,7 +84,7 @@ def fill(root: Path) -> None:
                 params=template.params,
                 metrics=template.metrics,
                 lineage=template.lineage,
-                state=("rejected", "awaiting_review", "retired")[k % 3],
+                state=("rejected", "awaiting_review", "approved")[k % 3],  # approved ones retire below
                 created_by="bench_ds",
                 created_at=now - timedelta(minutes=200 - k),
             )
@@ -102,21 +102,21 @@ def fill(root: Path) -> None:
                     created_by="pipeline",
                 )
             )
-            if mv.state in ("rejected", "retired"):
+            if mv.state in ("rejected", "approved"):
                 session.add(
                     Approval(
                         model_version_id=mv.id,
                         artifact_sha256=mv.artifact_sha256,
-                        outcome="approved" if mv.state == "retired" else "rejected",
+                        outcome=mv.state,
                         comment="bench",
                         evidence={"evaluation_ids": []},
                         decided_by="bench_validator",
                         decided_at=mv.created_at,
                     )
                 )
+        retired = list(session.query(ModelVersion).filter(ModelVersion.review_state == "approved"))
         prod = Deployment(
-            name=f"{template.name}-prod",
-            model_version_id=template.id,
+            model_name=template.name,
             space="prod",
             status="active",
             created_by="bench_validator",
@@ -124,6 +124,18 @@ def fill(root: Path) -> None:
         )
         session.add(prod)
         session.flush()
+        for v in retired:  # served in prod before the template: retired (migration 0010 derives it)
+            session.add(
+                DeploymentRevision(
+                    deployment_id=prod.id,
+                    model_version_id=v.id,
+                    artifact_sha256=v.artifact_sha256,
+                    reason="approval",
+                    actor="bench_validator",
+                    started_at=v.created_at,
+                    ended_at=now,
+                )
+            )
         session.add(
             DeploymentRevision(
                 deployment_id=prod.id,
@@ -147,7 +159,7 @@ def fill(root: Path) -> None:
                     created_by="system",
                 )
             )
-        template.state = "in_production"
+        template.state = "approved"  # its open prod revision makes it in production
     ctx.close()
 
 

@@ -1,12 +1,10 @@
 """derived state derived: what other rows already say is no longer stored beside them
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-28
 
-Re-chained at the merge: revision 0009 is being written in parallel, on 0008 too. Whichever
-merges second sets its ``down_revision`` to the other one (this file: ``"0009"``); nothing
-else here depends on the order, as 0009 touches none of these columns.
+Written beside 0009 (integration events) and chained after it when both were merged.
 
 - ``deployments.model_version_id`` is dropped: what a deployment serves is its open revision
   (a deleted deployment's last one). A deployment whose revisions do not say what its row says
@@ -39,7 +37,7 @@ from alembic import op
 from pipeline_core.errors import StoreError
 
 revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0008"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
