@@ -40,15 +40,14 @@ def login(ctx: ServiceContext, args: argparse.Namespace) -> Principal:
 
 
 def viewer(ctx: ServiceContext, args: argparse.Namespace) -> Principal:
-    """Who reads, for a read-only command: the named user, signed in; without one, the host's reader.
+    """Who reads, for a read-only command (runs list/show, models list): the host's reader.
 
-    Whoever can run the CLI next to the store can read its files anyway; naming a user (--user,
-    MLOPS_USER) signs in as usual, and a refused sign-in is refused here too.
+    These commands never asked for a sign-in: whoever can run the CLI next to the store can
+    read its files anyway. They read as ``HOST_READER``, which may view and do nothing else,
+    whatever user MLOPS_USER names for the commands that act.
     """
     from pipeline_core.services.authz import HOST_READER
 
-    if getattr(args, "user", None) or ctx.settings.user:
-        return login(ctx, args)
     return HOST_READER
 
 
