@@ -15,11 +15,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import MIGRATIONS, Database, utcnow
-from pipeline_core.store.models import Base, DomainEvent, EventDelivery, ModelVersion
-from pipeline_core.vocabulary import DeliveryStatus, EventKind, Sink
+from pipeline_core.store.models import Base, Dataset, DomainEvent, EventDelivery, ModelVersion, Run
+from pipeline_core.vocabulary import DeliveryStatus, EventKind, ModelState, RunState, Sink
 from tests.store.test_vocabulary_migration import _populate
 
 BEFORE = "0008"
@@ -87,9 +88,38 @@ def test_a_store_with_rows_upgrades_and_the_new_columns_hold_exactly_their_words
     db.dispose()
 
 
+def _one_model_version(session: Session) -> None:
+    """A dataset, its run and the model version it registered, through the models (the newest schema)."""
+    now = utcnow()
+    dataset = Dataset(name="d", sha256="d" * 64, spec_name="german_credit", spec={}, schema={}, n_rows=1, n_columns=1)
+    dataset.source, dataset.created_by, dataset.created_at = "s", "dora", now
+    session.add(dataset)
+    session.flush()
+    run = Run(status=RunState.SUCCEEDED, dataset_id=dataset.id, params={}, created_by="dora", created_at=now)
+    session.add(run)
+    session.flush()
+    session.add(
+        ModelVersion(
+            name="german_credit",
+            version=1,
+            run_id=run.id,
+            dataset_id=dataset.id,
+            artifact_sha256="a" * 64,
+            training_data_sha256="d" * 64,
+            model_type="logistic",
+            params={},
+            metrics={},
+            lineage={},
+            state=ModelState.AWAITING_REVIEW,
+            created_by="dora",
+            created_at=now,
+        )
+    )
+
+
 def test_a_delivery_is_unique_per_event_and_sink(ctx: ServiceContext) -> None:
     with ctx.db.write() as session:
-        _populate(session)
+        _one_model_version(session)
     event_id, _ = _event_with_delivery(ctx.db)
     with pytest.raises(SQLAlchemyError, match=r"uq_event_deliveries_event_id_sink|UNIQUE"), ctx.db.write() as session:
         session.add(EventDelivery(event_id=event_id, sink=Sink.FACTSHEETS, status=DeliveryStatus.PENDING, attempts=0))
