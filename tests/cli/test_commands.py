@@ -47,6 +47,8 @@ KNOWN = {
     "retrain",
     "test-model",
     "report",
+    "integrations pending",
+    "integrations sync",
 }
 
 
