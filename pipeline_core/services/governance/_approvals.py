@@ -96,6 +96,64 @@ def failed_critical(evaluations: Sequence[Evaluation | Evaluated]) -> list[str]:
     return failed
 
 
+def _record_decision(
+    session: Session,
+    actor: Principal,
+    mv: ModelVersion,
+    outcome: Outcome,
+    *,
+    comment: str,
+    evidence: dict[str, Any] | None = None,
+    override: str | None = None,
+) -> tuple[int, int]:
+    """The decision, the candidate's move, its audit event and its outbox event, in the caller's transaction.
+
+    Returns (decision id, event id).
+    """
+    decision = Approval(
+        model_version_id=mv.id,
+        artifact_sha256=mv.artifact_sha256,
+        outcome=outcome,
+        comment=comment,
+        evidence=evidence or {},
+        override_reason=override,
+        decided_by=actor.username,
+        decided_at=utcnow(),
+    )
+    session.add(decision)
+    session.flush()
+    target = ModelState.APPROVED if outcome == Outcome.APPROVED else ModelState.REJECTED
+    mv.review_state = transition(mv.state, target, what=f"model version {mv.id}")
+    details: dict[str, Any] = {"approval_id": decision.id}
+    if outcome == Outcome.APPROVED:
+        details |= {"artifact_sha256": mv.artifact_sha256, "evidence": decision.evidence, "override": override}
+    else:
+        details["comment"] = comment
+    audit.record(
+        session,
+        actor=actor.username,
+        action=f"model_version.{outcome}",
+        object_type="model_version",
+        object_id=mv.id,
+        details=details,
+    )
+    # What the external services are to be told of it (outbox), committed with the decision.
+    event_id = events.record(
+        session,
+        kind=EventKind.DECISION_RECORDED,
+        model_version_id=mv.id,
+        actor=actor.username,
+        payload={
+            "approval_id": decision.id,
+            "outcome": outcome,
+            "artifact_sha256": mv.artifact_sha256,
+            "comment": comment,
+            "decided_at": decision.decided_at.isoformat(),
+        },
+    )
+    return decision.id, event_id
+
+
 def approve(
     ctx: ServiceContext,
     actor: Principal,
@@ -126,47 +184,15 @@ def approve(
             raise ApprovalError(
                 "critical threshold(s) failed: " + "; ".join(failed) + ". Approving needs an override with a reason"
             )
-        approval = Approval(
-            model_version_id=mv.id,
-            artifact_sha256=mv.artifact_sha256,
-            outcome=Outcome.APPROVED,
+        approval_id, event_id = _record_decision(
+            session,
+            actor,
+            mv,
+            Outcome.APPROVED,
             comment=comment.strip(),
             evidence={"evaluation_ids": [e.id for e in evaluations]},
-            override_reason=override,
-            decided_by=actor.username,
-            decided_at=utcnow(),
+            override=override,
         )
-        session.add(approval)
-        session.flush()
-        mv.review_state = transition(mv.state, ModelState.APPROVED, what=f"model version {mv.id}")
-        audit.record(
-            session,
-            actor=actor.username,
-            action="model_version.approved",
-            object_type="model_version",
-            object_id=mv.id,
-            details={
-                "approval_id": approval.id,
-                "artifact_sha256": mv.artifact_sha256,
-                "evidence": approval.evidence,
-                "override": override,
-            },
-        )
-        # In the decision's transaction: what the external services are to be told of it (outbox).
-        event_id = events.record(
-            session,
-            kind=EventKind.DECISION_RECORDED,
-            model_version_id=mv.id,
-            actor=actor.username,
-            payload={
-                "approval_id": approval.id,
-                "outcome": Outcome.APPROVED,
-                "artifact_sha256": mv.artifact_sha256,
-                "comment": approval.comment,
-                "decided_at": approval.decided_at.isoformat(),
-            },
-        )
-        approval_id = approval.id
     outcome = ApprovalOutcome(approval_id, production_check(ctx, model_version_id))
     if not outcome.check.passed:
         outcome.error = "production deployment check failed: " + "; ".join(outcome.check.reasons)
@@ -238,41 +264,7 @@ def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comm
     with ctx.db.write() as session:
         mv = _candidate(session, model_version_id)
         _check_decider(session, actor, mv, "reject")
-        decision = Approval(
-            model_version_id=mv.id,
-            artifact_sha256=mv.artifact_sha256,
-            outcome=Outcome.REJECTED,
-            comment=comment.strip(),
-            evidence={},
-            override_reason=None,
-            decided_by=actor.username,
-            decided_at=utcnow(),
-        )
-        session.add(decision)
-        session.flush()
-        mv.review_state = transition(mv.state, ModelState.REJECTED, what=f"model version {mv.id}")
-        audit.record(
-            session,
-            actor=actor.username,
-            action="model_version.rejected",
-            object_type="model_version",
-            object_id=mv.id,
-            details={"approval_id": decision.id, "comment": comment.strip()},
-        )
-        event_id = events.record(
-            session,
-            kind=EventKind.DECISION_RECORDED,
-            model_version_id=mv.id,
-            actor=actor.username,
-            payload={
-                "approval_id": decision.id,
-                "outcome": Outcome.REJECTED,
-                "artifact_sha256": mv.artifact_sha256,
-                "comment": decision.comment,
-                "decided_at": decision.decided_at.isoformat(),
-            },
-        )
-        decision_id = decision.id
+        decision_id, event_id = _record_decision(session, actor, mv, Outcome.REJECTED, comment=comment.strip())
     integrations.deliver(ctx, event_ids=[event_id])  # a failure is audited, retried and listed as not in sync
     return decision_id
 
