@@ -40,7 +40,7 @@ import pandas as pd
 
 from pipeline_core.config import Settings
 from pipeline_core.data.german_credit import generate_german_credit
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.datasets import PayloadWindow, read_payload, store_payload_frame
 
@@ -74,7 +74,7 @@ def setup(root: Path, sizes: list[int]) -> tuple[int, int]:
     from pipeline_core.services.monitoring import score_frame, upload_feedback
 
     ctx, dep_id, _, model, _ = prepare(root)
-    spec = deployment_spec(ctx, dep_id)
+    spec = deployment_spec(ctx, SYSTEM, dep_id)
     with ctx.db.read() as session:
         from pipeline_core.store.models import Deployment
 
@@ -87,6 +87,7 @@ def setup(root: Path, sizes: list[int]) -> tuple[int, int]:
             part = score_frame(model, _drifted(min(CHUNK, n - start), seed=day * 100_000 + start), spec)
             store_payload_frame(
                 ctx,
+                SYSTEM,
                 deployment_id=dep_id,
                 model_version_id=mv_id,
                 frame=part[[*spec.feature_names, "prediction", "probability"]],
@@ -113,7 +114,7 @@ def child_ours(ctx: ServiceContext, dep_id: int, mv_id: int, day: int, repeats: 
     from pipeline_core.services.monitoring import evaluate_deployment, feedback_frame, model_frames, score_frame
 
     actor = Principal("bench_ds", "data_scientist")
-    frames = model_frames(ctx, mv_id)  # the model and its training data: loaded once per process, then cached
+    frames = model_frames(ctx, SYSTEM, mv_id)  # the model and its training data: loaded once per process, then cached
     totals = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -121,10 +122,10 @@ def child_ours(ctx: ServiceContext, dep_id: int, mv_id: int, day: int, repeats: 
         totals.append(time.perf_counter() - started)
     parts: dict[str, float] = {}
     started = time.perf_counter()
-    current = read_payload(ctx, dep_id, _window(day), scoring_ids=True)
+    current = read_payload(ctx, SYSTEM, dep_id, _window(day), scoring_ids=True)
     parts["read payload"] = time.perf_counter() - started
     spec = frames.spec
-    labelled = score_frame(frames.model, feedback_frame(ctx, dep_id, spec), spec)
+    labelled = score_frame(frames.model, feedback_frame(ctx, SYSTEM, dep_id, spec), spec)
     calls = {
         "quality (feedback)": lambda: quality(labelled, frames.reference, spec=spec),
         "fairness": lambda: fairness(current, frames.reference, spec=spec),
@@ -157,9 +158,9 @@ def child_evidently(ctx: ServiceContext, dep_id: int, mv_id: int, day: int) -> d
 
     from pipeline_core.services.monitoring import model_frames
 
-    frames = model_frames(ctx, mv_id)
+    frames = model_frames(ctx, SYSTEM, mv_id)
     spec = frames.spec
-    current = read_payload(ctx, dep_id, _window(day))[spec.feature_names]
+    current = read_payload(ctx, SYSTEM, dep_id, _window(day))[spec.feature_names]
     # Evidently wants plain columns; the conversion is counted as Evidently's.
     started = time.perf_counter()
     current = current.astype({n: str for n in spec.categorical})
@@ -193,9 +194,9 @@ def child_fairlearn(ctx: ServiceContext, dep_id: int, mv_id: int, day: int) -> d
     from pipeline_core.monitors.fairness import fairness
     from pipeline_core.services.monitoring import model_frames
 
-    frames = model_frames(ctx, mv_id)
+    frames = model_frames(ctx, SYSTEM, mv_id)
     spec = frames.spec
-    current = read_payload(ctx, dep_id, _window(day))
+    current = read_payload(ctx, SYSTEM, dep_id, _window(day))
     favourable = (current["prediction"].astype(str) == spec.favourable_label).to_numpy()
     age_band = pd.cut(current["Age"], [0, 25, 45, 200]).astype(str)
     started = time.perf_counter()

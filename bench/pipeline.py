@@ -53,7 +53,7 @@ def bare_sklearn(path: Path) -> float:
 
 def pipeline_run(path: Path, root: Path) -> dict[str, float]:
     ctx = open_context(Settings(data_dir=root))
-    admin = governance.add_user(ctx, None, username="bench_admin", role="admin", password=BENCH_PASSWORD)
+    admin = governance.add_first_admin(ctx, username="bench_admin", password=BENCH_PASSWORD)
     actor = governance.add_user(ctx, admin, username="bench_ds", role="data_scientist", password=BENCH_PASSWORD)
     server = BackgroundServer(ctx).start()  # the deploy stage smoke-tests through real HTTP
     ctx.settings = replace(ctx.settings, scoring_url=server.url)

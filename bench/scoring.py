@@ -78,7 +78,7 @@ def timed(call: Callable[[], object], n: int, warmup: int = 30) -> list[float]:
 
 def prepare(root: Path) -> tuple[ServiceContext, int, str, Any, str]:
     ctx = open_context(Settings(data_dir=root / "store"))
-    admin = governance.add_user(ctx, None, username="bench_admin", role="admin", password=BENCH_PASSWORD)
+    admin = governance.add_first_admin(ctx, username="bench_admin", password=BENCH_PASSWORD)
     ds = governance.add_user(ctx, admin, username="bench_ds", role="data_scientist", password=BENCH_PASSWORD)
     data = root / "credit.csv"
     data.write_bytes(frame_to_csv_bytes(generate_german_credit(5000, seed=0)))

@@ -8,7 +8,7 @@ page (never a traceback), and the action returns ``None``. Tables go through ``r
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -163,7 +163,7 @@ def table(frame: pd.DataFrame) -> None:
     st.dataframe(_readable(frame), width="stretch", height="content")
 
 
-def timeline(events: list[dict[str, Any]]) -> None:
+def timeline(events: Sequence[Mapping[str, Any]]) -> None:
     """A factsheet's lineage: who did what to what, when, oldest first."""
     records(
         [

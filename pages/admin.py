@@ -50,7 +50,7 @@ st.caption(
     "its data was registered with."
 )
 for name, make in BUILTIN_SPECS.items():
-    spec = datasets.thresholds_in_force(ctx, make())
+    spec = datasets.thresholds_in_force(ctx, who, make())
     with st.form(f"thresholds-{name}"):
         st.markdown(f"**{name}**")
         values: dict[str, float | int] = {}

@@ -36,4 +36,17 @@ events = governance.list_events(
 if not events:
     ui.empty("No event matches these filters.")
 else:
-    ui.records([{**e, "at": ui.when(e["at"], seconds=True), "details": ui.cell(e["details"])} for e in events])
+    ui.records(
+        [
+            {
+                "seq": e.seq,
+                "at": ui.when(e.at, seconds=True),
+                "actor": e.actor,
+                "action": e.action,
+                "object": e.object,
+                "details": ui.cell(e.details),
+                "hash": e.hash,
+            }
+            for e in events
+        ]
+    )

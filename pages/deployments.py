@@ -49,7 +49,7 @@ for space in (Space.PROD, Space.PREPROD, Space.DEV):  # what is live first
         )
 
 dep = ui.pick_deployment(deps)
-spec = deployments.deployment_spec(ctx, dep.id)
+spec = deployments.deployment_spec(ctx, who, dep.id)
 example = generate_german_credit(1, seed=1)[spec.feature_names]
 payload = {"input_data": [{"fields": spec.feature_names, "values": json.loads(example.to_json(orient="values"))}]}
 st.markdown(f"**Call it** (an API key comes from `python -m pipeline_core keys issue --deployment {dep.id}`):")

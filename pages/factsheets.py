@@ -71,7 +71,7 @@ chosen = st.selectbox(
 facts = ui.act(lambda: governance.factsheet(ctx, who, chosen))
 if facts is None:
     st.stop()
-model = facts["model"]
+model = facts.model
 # Two by two: a state or a user name in a quarter of the page is cut off ("in product…").
 c1, c2 = st.columns(2)
 c3, c4 = st.columns(2)
@@ -79,13 +79,13 @@ c1.metric("State", model["state"].replace("_", " "))
 auc = model["metrics"].get("roc_auc")
 c2.metric("ROC AUC (test split)", ui.MISSING if auc is None else f"{auc:.4f}")
 c3.metric("Trained by", model["created_by"])
-c4.metric("Evaluations", len(facts["evaluations"]))
+c4.metric("Evaluations", len(facts.evaluations))
 st.caption(
-    f"Artifact sha256 {model['artifact_sha256']} · training data {facts['training_data']['name']} "
-    f"(sha256 {facts['training_data']['sha256'][:12]}…, {facts['training_data']['rows']} rows)"
+    f"Artifact sha256 {model['artifact_sha256']} · training data {facts.training_data['name']} "
+    f"(sha256 {facts.training_data['sha256'][:12]}…, {facts.training_data['rows']} rows)"
 )
 st.subheader("Lineage")
-ui.timeline(facts["timeline"])
+ui.timeline(facts.timeline)
 # One table under the other: side by side, half the page cuts their columns off.
 st.markdown("**Run stages**")
 ui.records(
@@ -96,11 +96,11 @@ ui.records(
             "seconds": ui.MISSING if s["seconds"] is None else f"{s['seconds']:.2f}",
             "gate": s["gate"] or ui.MISSING,
         }
-        for s in facts["run"]["stages"]
+        for s in facts.run["stages"]
     ]
 )
 st.markdown("**Deployments**")
-if facts["deployments"]:
+if facts.deployments:
     ui.records(
         [
             {
@@ -111,13 +111,13 @@ if facts["deployments"]:
                 "from": ui.when(d["from"]),
                 "until": ui.when(d["until"]) if d["until"] else "still serving",
             }
-            for d in facts["deployments"]
+            for d in facts.deployments
         ]
     )
 else:
     st.caption("Never deployed.")
 st.markdown("**Evaluations**")
-if facts["evaluations"]:
+if facts.evaluations:
     ui.records(
         [
             {
@@ -128,13 +128,13 @@ if facts["evaluations"]:
                 "records": e["records"],
                 "when": ui.when(e["created_at"]),
             }
-            for e in facts["evaluations"]
+            for e in facts.evaluations
         ]
     )
 else:
     st.caption("Not evaluated yet.")
 st.markdown("**Decisions**")
-if facts["approvals"]:
+if facts.approvals:
     ui.records(
         [
             {
@@ -146,7 +146,7 @@ if facts["approvals"]:
                 "override": a["override"] or "none",
                 "why": a["comment"],  # last: the widest, it takes the room that is left
             }
-            for a in facts["approvals"]
+            for a in facts.approvals
         ]
     )
 else:
@@ -190,7 +190,7 @@ if unsynced:
         st.button("Retry now", key="sync-now", on_click=retry_now)
     else:
         st.markdown("A data scientist, validator or administrator can retry them now.")
-elif configured := integrations.configured_sinks(ctx):
+elif configured := integrations.configured_sinks(ctx, who):
     services = " and ".join(integrations.SINK_LABELS[s] for s in configured)
     has = "has" if len(configured) == 1 else "have"
     st.success(f"In sync: {services} {has} every decision and pre-prod evaluation the store recorded.")

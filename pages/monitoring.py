@@ -34,7 +34,7 @@ history_box = st.container()  # drawn after "Evaluate now", so that an evaluatio
 
 st.subheader("Evaluate now")
 st.caption(
-    f"{count_payload(ctx, deployment_id=dep.id)} scored records stored for this deployment; an evaluation reads "
+    f"{count_payload(ctx, who, deployment_id=dep.id)} scored records stored for this deployment; an evaluation reads "
     "the newest of them and all its labelled feedback."
 )
 max_records = st.number_input(
@@ -121,7 +121,9 @@ if upload is not None and st.button("Upload feedback"):
     )
     if batch is not None:
         st.success(f"Stored {batch.records} records ({batch.linked} linked to scoring ids).")
-stored.caption(f"{monitoring.count_feedback(ctx, deployment_id=dep.id)} labelled records stored for this deployment.")
+stored.caption(
+    f"{monitoring.count_feedback(ctx, who, deployment_id=dep.id)} labelled records stored for this deployment."
+)
 
 st.subheader("Retraining")
 requests = [r for r in monitoring.list_retraining_requests(ctx, who) if r.deployment_id == dep.id]

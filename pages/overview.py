@@ -90,11 +90,11 @@ if recent:
     ui.records(
         [
             {
-                "model": r["model"],
-                "outcome": r["outcome"],
-                "by": r["decided_by"],
-                "when": ui.when(r["decided_at"]),
-                "why": r["comment"],
+                "model": r.model,
+                "outcome": r.outcome,
+                "by": r.decided_by,
+                "when": ui.when(r.decided_at),
+                "why": r.comment,
             }
             for r in recent
         ]

@@ -186,15 +186,15 @@ with tabs[5]:
                 evidence_view(v.evidence)
 with tabs[6]:
     facts = governance.factsheet(ctx, who, chosen_id)
-    data = facts["training_data"]
+    data = facts.training_data
     st.markdown(
-        f"**{candidate.name} v{candidate.version}** ({facts['model']['model_type']}), trained by "
-        f"{facts['model']['created_by']} on {data['name']} ({data['rows']} rows, sha256 {data['sha256'][:12]}…); "
+        f"**{candidate.name} v{candidate.version}** ({facts.model['model_type']}), trained by "
+        f"{facts.model['created_by']} on {data['name']} ({data['rows']} rows, sha256 {data['sha256'][:12]}…); "
         f"artifact sha256 `{candidate.artifact_sha256}`"
     )
     with st.expander("Every fact of the model version (JSON)"):
-        st.json(facts["model"])
-    ui.timeline(facts["timeline"])
+        st.json(facts.model)
+    ui.timeline(facts.timeline)
 with tabs[7]:
     prod = [
         d for d in deployments.list_deployments(ctx, who) if d.space == Space.PROD and d.model_name == candidate.name

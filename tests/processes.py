@@ -53,7 +53,8 @@ def bootstrap_user(data_dir: Path) -> Principal:
     """The data scientist the CLI acts as (MLOPS_USER / MLOPS_PASSWORD in ``cli_env``)."""
     ctx = open_context(cli_settings(data_dir), password_hasher=CHEAP_HASHER)
     try:
-        return governance.add_user(ctx, None, username=USER, role="data_scientist", password=PASSWORD)
+        admin = governance.add_first_admin(ctx, username="cli_admin", password=PASSWORD)
+        return governance.add_user(ctx, admin, username=USER, role="data_scientist", password=PASSWORD)
     finally:
         ctx.close()
 

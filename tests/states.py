@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from pipeline_core.config import Settings
 from pipeline_core.services import deployments, governance, monitoring
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.datasets import count_payload
 from pipeline_core.serving.server import BackgroundServer
@@ -45,6 +45,9 @@ REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T", "State", "IbmState")
 
 # One user per role, plus a second data scientist and validator; "ada" (admin) adds the others.
+# dora as the services see her: the data scientist who registers the test datasets.
+DORA = Principal("dora", "data_scientist")
+
 PEOPLE = (
     ("admin", "ada", "admin"),
     ("dora", "dora", "data_scientist"),
@@ -66,7 +69,12 @@ def add_people(ctx: ServiceContext) -> dict[str, Principal]:
     """The users of ``PEOPLE``, added through the users service (the first one bootstraps)."""
     out: dict[str, Principal] = {}
     for key, name, role in PEOPLE:
-        out[key] = governance.add_user(ctx, out.get("admin"), username=name, role=role, password=PASSWORD)
+        admin = out.get("admin")
+        out[key] = (
+            governance.add_user(ctx, admin, username=name, role=role, password=PASSWORD)
+            if admin is not None
+            else governance.add_first_admin(ctx, username=name, password=PASSWORD)
+        )
     return out
 
 
@@ -154,7 +162,9 @@ class States:
             # logger store them, so that tests counting records start from a settled number.
             window = monitoring.list_evaluations(ctx, people["dora"], model_version_id=mv)[0].data_window
             settled = 5 + int(window["records"])
-            wait_for(lambda: count_payload(ctx, deployment_id=dep.id) == settled, timeout=20, what="the payload")
+            wait_for(
+                lambda: count_payload(ctx, SYSTEM, deployment_id=dep.id) == settled, timeout=20, what="the payload"
+            )
         finally:
             server.stop()
             ctx.close()
@@ -277,7 +287,12 @@ IBM_PEOPLE = (("admin", "ada", "admin"), ("dora", "dora", "data_scientist"), ("v
 def add_ibm_people(ctx: ServiceContext) -> dict[str, Principal]:
     out: dict[str, Principal] = {}
     for key, name, role in IBM_PEOPLE:
-        out[key] = governance.add_user(ctx, out.get("admin"), username=name, role=role, password=PASSWORD)
+        admin = out.get("admin")
+        out[key] = (
+            governance.add_user(ctx, admin, username=name, role=role, password=PASSWORD)
+            if admin is not None
+            else governance.add_first_admin(ctx, username=name, password=PASSWORD)
+        )
     return out
 
 

@@ -22,6 +22,7 @@ from pipeline_core.services.datasets import register_file
 from pipeline_core.services.runs import get_run, launch_run, list_model_versions, live_workers, reap_stale_runs
 from pipeline_core.store.models import AuditEvent
 from tests.processes import bootstrap_user, cli_settings, run_cli, start_worker, wait_for
+from tests.states import DORA
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +93,7 @@ def test_demo_prints_its_metrics_and_lists_show_them(tmp_path: Path) -> None:
 def test_two_workers_race_for_runs_and_none_runs_twice(data_dir: Path, spec: DataSpec, tmp_path: Path) -> None:
     ctx = open_context(cli_settings(data_dir))
     path = _write(generate_german_credit(400, seed=3), tmp_path / "small.csv")
-    dataset = register_file(ctx, path, spec=spec, actor="dora")
+    dataset = register_file(ctx, DORA, path, spec=spec)
     actor = governance.get_principal(ctx, "dora")
     ids = [launch_run(ctx, actor, dataset=dataset, params=RunParams(max_iter=20, cv_folds=2)).id for _ in range(8)]
     workers = [start_worker(data_dir, tmp_path / f"worker{i}.log") for i in range(2)]
@@ -124,7 +125,7 @@ def test_two_workers_race_for_runs_and_none_runs_twice(data_dir: Path, spec: Dat
 def test_a_worker_killed_mid_run_leaves_it_failed_and_no_model(data_dir: Path, spec: DataSpec, tmp_path: Path) -> None:
     ctx = open_context(cli_settings(data_dir))
     path = _write(generate_german_credit(20000, seed=5), tmp_path / "big.csv")
-    dataset = register_file(ctx, path, spec=spec, actor="dora")
+    dataset = register_file(ctx, DORA, path, spec=spec)
     actor = governance.get_principal(ctx, "dora")
     run_id = launch_run(ctx, actor, dataset=dataset, params=RunParams(max_iter=1500, max_leaf_nodes=63, cv_folds=10)).id
     worker = start_worker(data_dir, tmp_path / "worker.log")
@@ -140,7 +141,7 @@ def test_a_worker_killed_mid_run_leaves_it_failed_and_no_model(data_dir: Path, s
         if worker.poll() is None:
             worker.kill()
     assert get_run(ctx, SYSTEM, run_id).status == "running"  # nobody has noticed yet
-    wait_for(lambda: reap_stale_runs(ctx) == [run_id], timeout=30, what="the heartbeat timeout")
+    wait_for(lambda: reap_stale_runs(ctx, SYSTEM) == [run_id], timeout=30, what="the heartbeat timeout")
     run = get_run(ctx, SYSTEM, run_id)
     assert run.status == "failed" and "stopped sending heartbeats" in (run.error or "")
     assert run.failed_stage == "train"

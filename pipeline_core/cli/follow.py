@@ -91,10 +91,10 @@ class TerminalProgress:
 def execute_or_wait(ctx: ServiceContext, run_id: int, *, wait: bool, out: TextIO) -> int:
     """Run it here when no worker is alive; otherwise leave it to the workers (and wait)."""
     from pipeline_core.cli.supervise import scoring_service
-    from pipeline_core.services.authz import HOST_READER
+    from pipeline_core.services.authz import HOST_READER, SYSTEM
     from pipeline_core.services.runs import RunWorker, live_workers, new_worker_id, reap_stale_runs
 
-    reap_stale_runs(ctx)
+    reap_stale_runs(ctx, SYSTEM)
     workers = live_workers(ctx, HOST_READER)
     if not workers:
         out.write(f"run {run_id}: no worker is running; executing it in this process\n")
@@ -116,7 +116,7 @@ def execute_or_wait(ctx: ServiceContext, run_id: int, *, wait: bool, out: TextIO
 
 def wait_for_run(ctx: ServiceContext, run_id: int, out: TextIO) -> int:
     """Print each stage as a worker moves it on, until the run finishes; then its report."""
-    from pipeline_core.services.authz import HOST_READER
+    from pipeline_core.services.authz import HOST_READER, SYSTEM
     from pipeline_core.services.runs import STAGE_TITLES, get_run, reap_stale_runs
 
     seen: dict[str, str] = {}
@@ -130,7 +130,7 @@ def wait_for_run(ctx: ServiceContext, run_id: int, out: TextIO) -> int:
                 out.flush()
         if run.status in FINISHED_RUN_STATES:
             return report(ctx, run_id, run.status, out)
-        reap_stale_runs(ctx)
+        reap_stale_runs(ctx, SYSTEM)
         time.sleep(0.5)
 
 

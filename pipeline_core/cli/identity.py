@@ -76,8 +76,10 @@ def ensure_demo_users(ctx: ServiceContext, out: TextIO) -> None:
     # The admin first: on an empty store only the first user needs no admin to add it.
     for username, role in sorted(DEMO_USERS, key=lambda u: u[1] != Role.ADMIN):
         password = ctx.settings.demo_password or secrets.token_urlsafe(12)
-        principal = governance.add_user(ctx, admin, username=username, role=role, password=password)
-        admin = admin or principal
+        if admin is None:
+            admin = governance.add_first_admin(ctx, username=username, password=password)
+        else:
+            governance.add_user(ctx, admin, username=username, role=role, password=password)
         shown = "(MLOPS_DEMO_PASSWORD)" if ctx.settings.demo_password else password
         out.write(f"  {username:<16} {role:<15} {shown}\n")
 

@@ -75,9 +75,10 @@ RUN_ID = arg("run_id", type=int)
     help="the newest runs, with their status and error",
 )
 def runs_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services.authz import SYSTEM
     from pipeline_core.services.runs import list_runs, reap_stale_runs
 
-    reap_stale_runs(ctx)
+    reap_stale_runs(ctx, SYSTEM)
     out.write(f"{'id':>5}  {'status':<10} {'created':<19}  {'by':<16} {'dataset':<32} error\n")
     for listed in list_runs(ctx, viewer(ctx, args), limit=args.limit, status=args.status):
         created = listed.created_at.isoformat(sep=" ", timespec="seconds")
@@ -91,9 +92,10 @@ def runs_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
 
 @RUNS.command("show", RUN_ID, arg("--json", action="store_true"), help="one run: stages, timings, logs")
 def runs_show(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services.authz import SYSTEM
     from pipeline_core.services.runs import get_run, reap_stale_runs, run_summary
 
-    reap_stale_runs(ctx)
+    reap_stale_runs(ctx, SYSTEM)
     shown = get_run(ctx, viewer(ctx, args), args.run_id)
     summary = run_summary(shown)
     if args.json:
@@ -114,9 +116,10 @@ def runs_show(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
 
 @RUNS.command("cancel", RUN_ID, help="cancel a queued run, or ask a running one to stop")
 def runs_cancel(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services.authz import SYSTEM
     from pipeline_core.services.runs import cancel_run, reap_stale_runs
 
-    reap_stale_runs(ctx)
+    reap_stale_runs(ctx, SYSTEM)
     cancelled = cancel_run(ctx, login(ctx, args), args.run_id)
     out.write(f"run {cancelled.id}: {'cancelled' if cancelled.status == RunState.CANCELLED else 'cancel requested'}\n")
     return ExitCode.OK

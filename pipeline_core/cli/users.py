@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from pipeline_core.cli.identity import login, new_password
 from pipeline_core.cli.registry import Declarations, arg
-from pipeline_core.errors import ExitCode
+from pipeline_core.errors import ConfigError, ExitCode
 from pipeline_core.vocabulary import Role
 
 if TYPE_CHECKING:
@@ -28,8 +28,15 @@ USERNAME = arg("username")
 def users_add(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import governance
 
-    actor = None if governance.user_count(ctx) == 0 else login(ctx, args)
-    added = governance.add_user(ctx, actor, username=args.username, role=args.role, password=new_password(ctx, args))
+    if governance.user_count(ctx) == 0:
+        if args.role != Role.ADMIN:
+            raise ConfigError(f"the first user must be an admin (to add the others), not a {args.role}")
+        added = governance.add_first_admin(ctx, username=args.username, password=new_password(ctx, args))
+    else:
+        actor = login(ctx, args)
+        added = governance.add_user(
+            ctx, actor, username=args.username, role=args.role, password=new_password(ctx, args)
+        )
     out.write(f"user {added.username} added as {added.role}\n")
     return ExitCode.OK
 

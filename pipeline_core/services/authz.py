@@ -17,19 +17,31 @@ READER_ROLE = "reader"
 # action -> roles allowed. Deploying to prod is not here on purpose: only approve() does it.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "launch_run": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
+    # Training data: a launched run's file or upload, and the pipeline's retraining sets.
+    "register_dataset": frozenset({Role.DATA_SCIENTIST, Role.ADMIN, SYSTEM_ROLE}),
     "cancel_run": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
     # The pipeline reads what it works on; the host's reader reads everything (it holds the files).
     "view": frozenset({*ROLES, SYSTEM_ROLE, READER_ROLE}),
     "approve": frozenset({Role.VALIDATOR}),
     "reject": frozenset({Role.VALIDATOR}),
-    "deploy_nonprod": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
+    # SYSTEM_ROLE: the pipeline's deployment of its candidate to pre-prod, and the keys it scores with.
+    "deploy_nonprod": frozenset({Role.DATA_SCIENTIST, Role.ADMIN, SYSTEM_ROLE}),
+    "deploy_candidate": frozenset({SYSTEM_ROLE}),
     "delete_deployment": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
     "rollback": frozenset({Role.VALIDATOR, Role.ADMIN}),
     "upload_feedback": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN}),
     # SYSTEM_ROLE: the worker's scheduled evaluations, the pipeline's model tests.
     "evaluate_now": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN, SYSTEM_ROLE}),
     "run_model_tests": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN, SYSTEM_ROLE}),
+    # Pushing the store's facts to the external services (subscriptions, records, decisions, retries):
+    # whoever may run the monitors now; it changes nothing of ours.
+    "sync_integrations": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN, SYSTEM_ROLE}),
     "manage_users": frozenset({Role.ADMIN}),
+    # The product's own housekeeping, never a person: the scoring service's payload log, a worker
+    # executing a queued run, marking failed the runs whose worker stopped beating.
+    "log_payload": frozenset({SYSTEM_ROLE}),
+    "execute_run": frozenset({SYSTEM_ROLE}),
+    "reap_runs": frozenset({SYSTEM_ROLE}),
     "manage_thresholds": frozenset({Role.ADMIN}),
 }
 

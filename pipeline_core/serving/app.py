@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline_core.data.columns import UNSEEN
 from pipeline_core.errors import ScoringInputError
 from pipeline_core.scoring import parse_payload, score
+from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import store_payload_batch
 from pipeline_core.services.deployments import hash_key
@@ -51,7 +52,7 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
     limit = max_rows or ctx.settings.max_scoring_rows
     log_payload = ctx.settings.payload_logging if log_payload is None else log_payload
     registry = Registry(ctx, refresh_interval=ctx.settings.serving_refresh_interval)
-    logger = PayloadLogger(lambda batch: store_payload_batch(ctx, batch)) if log_payload else None
+    logger = PayloadLogger(lambda batch: store_payload_batch(ctx, SYSTEM, batch)) if log_payload else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import PipelineError
 from pipeline_core.model_io import load_model
 from pipeline_core.scoring import LoadedModel
+from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import ServingEntry, serving_snapshot
 
@@ -76,7 +77,7 @@ class Registry:
             if unless_since is not None and self._last_refresh >= unless_since:
                 return  # someone refreshed while we waited for the lock: their view is new enough
             started = time.monotonic()
-            snapshot = serving_snapshot(self.ctx)
+            snapshot = serving_snapshot(self.ctx, SYSTEM)
             serving: dict[int, Serving] = {}
             for dep_id, entry in snapshot.deployments.items():
                 current = self._serving.get(dep_id)

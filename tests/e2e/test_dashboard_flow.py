@@ -31,6 +31,7 @@ from pipeline_core.config import Settings
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.services import deployments, governance
+from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import open_context
 from pipeline_core.services.datasets import count_payload
 from pipeline_core.services.deployments import score_over_http
@@ -259,7 +260,7 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
         assert answer.json()["model_version_id"] == prod.model_version_id == int(mv_id)
         applicants = generate_german_credit(300, seed=5)
         scored = score_over_http(ctx, admin, prod.id, applicants, spec=spec, label="e2e traffic")
-        wait_for(lambda: count_payload(ctx, deployment_id=prod.id) == 301, timeout=20, what="prod's payload")
+        wait_for(lambda: count_payload(ctx, SYSTEM, deployment_id=prod.id) == 301, timeout=20, what="prod's payload")
     finally:
         ctx.close()
     # The true outcomes of 150 of them, every one the opposite of what the model said.

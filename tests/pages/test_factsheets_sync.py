@@ -43,7 +43,9 @@ def lagging(live_ctx: ServiceContext, candidate: int, people: dict[str, Principa
             actor="pipeline",
             payload={"evaluation_id": evaluation_id, "facts": {"mlops_stage": "pre-prod evaluation"}},
         )
-    (gave_up,) = integrations.deliver(live_ctx, event_ids=[event_id], policy=integrations.RetryPolicy(max_attempts=1))
+    (gave_up,) = integrations.deliver(
+        live_ctx, SYSTEM, event_ids=[event_id], policy=integrations.RetryPolicy(max_attempts=1)
+    )
     assert gave_up.gave_up
     outcome = governance.approve(
         live_ctx, people["vera"], candidate, comment="holds", artifact_sha256=_sha(live_ctx, candidate)

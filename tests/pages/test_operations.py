@@ -13,7 +13,7 @@ from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.services import deployments, governance, monitoring
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import count_payload
 from pipeline_core.services.datasets import thresholds_in_force as in_force
@@ -86,12 +86,14 @@ def test_deployments_page_scores_a_record_and_guards_rollback(
         ], space
     assert deps["prod"].id == in_prod and deps["prod"].model_version_id == deps["preprod"].model_version_id
     assert_readable(at, "deployments")
-    before = count_payload(live_ctx, deployment_id=in_prod)
+    before = count_payload(live_ctx, SYSTEM, deployment_id=in_prod)
     at.button[0].click().run()  # the Score form, with an example record filled in
     assert not at.exception and at.success and "scoring id" in at.success[0].value
     scored = r"(Risk|No Risk) \(probability of Risk (0\.\d{3}|1\.000)\); scoring id (\S+)"
     assert re.fullmatch(scored, at.success[0].value), at.success[0].value
-    wait_for(lambda: count_payload(live_ctx, deployment_id=in_prod) == before + 1, timeout=10, what="the payload")
+    wait_for(
+        lambda: count_payload(live_ctx, SYSTEM, deployment_id=in_prod) == before + 1, timeout=10, what="the payload"
+    )
     manager = page("deployments", "max")
     assert "may not issue" in manager.info[0].value  # no key for a manager, so no scoring form
     assert manager.info[0].value == "Scoring from here uses a short-lived API key, which a manager may not issue."
@@ -126,13 +128,13 @@ def test_monitoring_page_evaluates_and_uploads_feedback(
     next(b for b in manager.button if b.label == "Evaluate now").click().run()
     assert "max is a manager" in manager.error[0].value
     assert len(list_evaluations(live_ctx, Principal("max", "manager"), deployment_id=in_prod)) == before
-    assert count_feedback(live_ctx, deployment_id=in_prod) == 0
+    assert count_feedback(live_ctx, SYSTEM, deployment_id=in_prod) == 0
 
     # Prod serves 300 applicants; the true outcomes of 150 of them, uploaded here, contradict every answer.
     applicants = generate_german_credit(300, seed=31)
-    spec = deployments.deployment_spec(live_ctx, in_prod)
+    spec = deployments.deployment_spec(live_ctx, SYSTEM, in_prod)
     scored = score_over_http(live_ctx, people["dora"], in_prod, applicants, spec=spec, label="monitoring test")
-    wait_for(lambda: count_payload(live_ctx, deployment_id=in_prod) == 300, timeout=20, what="prod's payload")
+    wait_for(lambda: count_payload(live_ctx, SYSTEM, deployment_id=in_prod) == 300, timeout=20, what="prod's payload")
     labelled = applicants.iloc[:150].copy()
     labelled["Risk"] = ["No Risk" if p == "Risk" else "Risk" for p in scored["prediction"].iloc[:150]]
     labelled["scoring_id"] = list(scored["scoring_id"].iloc[:150])
@@ -141,7 +143,7 @@ def test_monitoring_page_evaluates_and_uploads_feedback(
     next(b for b in at.button if b.label == "Upload feedback").click().run()
     assert not at.exception
     assert "Stored 150 records (150 linked to scoring ids)." in [s.value for s in at.success]
-    assert count_feedback(live_ctx, deployment_id=in_prod) == 150
+    assert count_feedback(live_ctx, SYSTEM, deployment_id=in_prod) == 150
     assert at.caption[1].value == "150 labelled records stored for this deployment."  # counted after the upload
 
     next(b for b in at.button if b.label == "Evaluate now").click().run()
@@ -203,13 +205,13 @@ def test_factsheet_audit_and_admin(
     assert len(audit.dataframe[0].value) == 1
     (approved,) = audit.dataframe[0].value.to_dict(orient="records")
     (decision,) = governance.decisions(live_ctx, people["max"])
-    facts = governance.factsheet(live_ctx, people["max"], decision["model_version_id"])
-    (approval,) = facts["approvals"]
+    facts = governance.factsheet(live_ctx, people["max"], decision.model_version_id)
+    (approval,) = facts.approvals
     assert approved["actor"] == "vera" and approved["action"] == "model_version.approved"
     # The event's details as a person reads them, not as a Python dict.
-    evidence = ", ".join(map(str, decision["evidence"]))
+    evidence = ", ".join(map(str, decision.evidence))
     assert approved["details"] == (
-        f"approval id: {approval['id']}; artifact sha256: {facts['model']['artifact_sha256']}; "
+        f"approval id: {approval['id']}; artifact sha256: {facts.model['artifact_sha256']}; "
         f"evidence: (evaluation ids: {evidence}); override: –"
     )
     assert_readable(audit, "audit")
@@ -241,7 +243,7 @@ def test_the_factsheet_of_a_model_in_prod_shows_its_lineage_and_decision(
     page: PageRunner, in_prod: int, people: dict[str, Principal], live_ctx: ServiceContext, magic: bool
 ) -> None:
     (decision,) = governance.decisions(live_ctx, people["max"])
-    facts = governance.factsheet(live_ctx, people["max"], decision["model_version_id"])
+    facts = governance.factsheet(live_ctx, people["max"], decision.model_version_id)
     for who in ("dora", "vera", "max", "admin"):
         at = page("factsheets", who)
         assert_readable(at, (who, magic))
@@ -250,14 +252,14 @@ def test_the_factsheet_of_a_model_in_prod_shows_its_lineage_and_decision(
         assert not at.get("help_info") and not [m for m in at.markdown if m.value.strip("`") == "None"], who
         assert [(m.label, m.value) for m in at.metric] == [
             ("State", "in production"),
-            ("ROC AUC (test split)", f"{facts['model']['metrics']['roc_auc']:.4f}"),
+            ("ROC AUC (test split)", f"{facts.model['metrics']['roc_auc']:.4f}"),
             ("Trained by", "dora"),
-            ("Evaluations", str(len(facts["evaluations"]))),
+            ("Evaluations", str(len(facts.evaluations))),
         ], who
         lineage, stages, deployed, evaluated, decided = (d.value for d in at.dataframe)
-        assert list(lineage["what"]) == [e["action"] for e in facts["timeline"]], who
+        assert list(lineage["what"]) == [e["action"] for e in facts.timeline], who
         assert "model_version.approved" in set(lineage["what"]), who
-        assert list(stages["stage"]) == [s["name"] for s in facts["run"]["stages"]], who
+        assert list(stages["stage"]) == [s["name"] for s in facts.run["stages"]], who
         assert deployed.to_dict(orient="records") == [
             {
                 "deployment": d["deployment_id"],
@@ -267,17 +269,17 @@ def test_the_factsheet_of_a_model_in_prod_shows_its_lineage_and_decision(
                 "from": d["from"][:16].replace("T", " "),
                 "until": "still serving",
             }
-            for d in facts["deployments"]
+            for d in facts.deployments
         ], who
-        assert {d["space"] for d in facts["deployments"]} == {"preprod", "prod"}
-        assert list(evaluated["evaluation"]) == [e["id"] for e in facts["evaluations"]], who
+        assert {d["space"] for d in facts.deployments} == {"preprod", "prod"}
+        assert list(evaluated["evaluation"]) == [e["id"] for e in facts.evaluations], who
         assert decided.to_dict(orient="records") == [
             {
-                "decision": facts["approvals"][0]["id"],
+                "decision": facts.approvals[0]["id"],
                 "outcome": "approved",
                 "by": "vera",
-                "when": decision["decided_at"].strftime("%Y-%m-%d %H:%M"),
-                "evidence": ", ".join(f"evaluation {i}" for i in decision["evidence"]),
+                "when": decision.decided_at.strftime("%Y-%m-%d %H:%M"),
+                "evidence": ", ".join(f"evaluation {i}" for i in decision.evidence),
                 "override": "none",
                 "why": "reviewed",
             }
@@ -289,7 +291,7 @@ def test_the_factsheet_of_a_candidate_says_no_decision_was_taken(
     page: PageRunner, candidate: int, people: dict[str, Principal], live_ctx: ServiceContext, magic: bool
 ) -> None:
     facts = governance.factsheet(live_ctx, people["max"], candidate)
-    assert facts["approvals"] == [] and [d["space"] for d in facts["deployments"]] == ["preprod"]
+    assert facts.approvals == () and [d["space"] for d in facts.deployments] == ["preprod"]
     for who in ("dora", "vera", "max", "admin"):
         at = page("factsheets", who)
         assert_readable(at, (who, magic))
@@ -298,15 +300,15 @@ def test_the_factsheet_of_a_candidate_says_no_decision_was_taken(
         _lineage, _stages, deployed, evaluated = (d.value for d in at.dataframe)  # and no decisions table
         assert deployed.to_dict(orient="records") == [
             {
-                "deployment": facts["deployments"][0]["deployment_id"],
+                "deployment": facts.deployments[0]["deployment_id"],
                 "space": "preprod",
-                "why": facts["deployments"][0]["reason"],
-                "by": facts["deployments"][0]["actor"],
-                "from": facts["deployments"][0]["from"][:16].replace("T", " "),
+                "why": facts.deployments[0]["reason"],
+                "by": facts.deployments[0]["actor"],
+                "from": facts.deployments[0]["from"][:16].replace("T", " "),
                 "until": "still serving",
             }
         ], who
-        assert list(evaluated["status"]) == [e["status"] for e in facts["evaluations"]], who
+        assert list(evaluated["status"]) == [e["status"] for e in facts.evaluations], who
         captions = [c.value for c in at.caption][1:]  # after the artifact's
         assert captions == ["No decision yet: the candidate awaits a validator's review."], who
 
@@ -315,7 +317,7 @@ def test_every_page_of_every_role_renders_on_a_populated_store(
     page: PageRunner, in_prod: int, live_ctx: ServiceContext, people: dict[str, Principal]
 ) -> None:
     (decision,) = governance.decisions(live_ctx, people["max"])
-    mv_id = decision["model_version_id"]
+    mv_id = decision.model_version_id
     for role, user in USERS.items():
         for name in ROLE_PAGES[role]:
             at = page(name, user)
@@ -349,4 +351,4 @@ def test_admin_saves_thresholds(page: PageRunner, dash_ctx: ServiceContext, spec
     at.number_input(key="german_credit-min_roc_auc").set_value(0.65)
     next(b for b in at.button if getattr(b, "label", "") == "Save thresholds").click().run()
     assert "Thresholds of german_credit saved." in at.success[0].value
-    assert in_force(dash_ctx, spec).thresholds.min_roc_auc == pytest.approx(0.65)
+    assert in_force(dash_ctx, SYSTEM, spec).thresholds.min_roc_auc == pytest.approx(0.65)

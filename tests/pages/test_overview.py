@@ -122,7 +122,7 @@ def test_a_model_in_prod_after_an_approval(
 ) -> None:
     dep_id = in_prod
     (decision,) = governance.decisions(live_ctx, people["max"])
-    mv_id = decision["model_version_id"]
+    mv_id = decision.model_version_id
     for who in EVERYONE:
         at = _overview(page, who)
         assert [(m.label, m.value) for m in at.metric] == [("in production", "1")], who
@@ -145,7 +145,7 @@ def test_a_model_in_prod_after_an_approval(
                 "model": "german_credit v1",
                 "outcome": "approved",
                 "by": "vera",
-                "when": decision["decided_at"].strftime("%Y-%m-%d %H:%M"),
+                "when": decision.decided_at.strftime("%Y-%m-%d %H:%M"),
                 "why": "reviewed",
             }
         ], who
@@ -155,9 +155,11 @@ def _contradicted_in_prod(ctx: ServiceContext, people: dict[str, Principal], dep
     """Prod serves 300 applicants, then the true outcomes of 150 contradict it: an evaluation raises alerts."""
     spec = german_credit_spec()
     applicants = generate_german_credit(300, seed=31)
-    before = count_payload(ctx, deployment_id=dep_id)
+    before = count_payload(ctx, SYSTEM, deployment_id=dep_id)
     scored = score_over_http(ctx, people["dora"], dep_id, applicants, spec=spec, label="overview test traffic")
-    wait_for(lambda: count_payload(ctx, deployment_id=dep_id) == before + 300, timeout=20, what="prod's payload")
+    wait_for(
+        lambda: count_payload(ctx, SYSTEM, deployment_id=dep_id) == before + 300, timeout=20, what="prod's payload"
+    )
     feedback = applicants.iloc[:150].copy()
     feedback["Risk"] = ["No Risk" if p == "Risk" else "Risk" for p in scored["prediction"].iloc[:150]]
     feedback["scoring_id"] = list(scored["scoring_id"].iloc[:150])

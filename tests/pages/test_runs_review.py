@@ -112,7 +112,7 @@ def test_review_tabs_and_an_approval(
         assert session.get(ModelVersion, mv_id).state == "in_production"  # type: ignore[union-attr]
     (decision,) = governance.decisions(live_ctx, people["vera"])
     prod = next(d for d in deployments.list_deployments(live_ctx, people["vera"]) if d.space == "prod")
-    assert decision["comment"] == "quality and fairness reviewed" and decision["evidence"] == [evaluation.id]
+    assert decision.comment == "quality and fairness reviewed" and decision.evidence == (evaluation.id,)
     recorded = [m.value for m in at.markdown if m.value.startswith("Approval ")]
     assert len(recorded) == 1 and recorded[0].endswith(" recorded. Production deployment check: **passed**.")
     assert f"Deployed to prod: deployment {prod.id} at {prod.scoring_path}" in [s.value for s in at.success]

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from pipeline_core.errors import ApprovalError, ConflictError, DeploymentError, PermissionDenied
 from pipeline_core.services import deployments, governance
 from pipeline_core.services.audit import verify_chain
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (
@@ -237,7 +237,7 @@ def test_replace_then_rollback_prod(live_ctx: ServiceContext, people: dict[str, 
     result = deployments.rollback(live_ctx, people["vera"])
     assert result.deployment.id == prod[0].id and result.deployment.model_version_id == first
     assert (_mv(live_ctx, first).state, _mv(live_ctx, second).state) == ("in_production", "retired")
-    history = [(mv, reason) for mv, reason, *_ in deployments.revisions(live_ctx, prod[0].id)]
+    history = [(r.model_version_id, r.reason) for r in deployments.revisions(live_ctx, people["max"], prod[0].id)]
     assert history == [(first, "approval"), (second, "approval"), (first, "rollback")]
     with live_ctx.db.read() as session:
         assert verify_chain(session).ok
@@ -293,16 +293,16 @@ def test_rollback_never_serves_a_rejected_version_in_prod(
     Rollback serves the last other version of prod's history without asking for an approval (each
     was approved when it went to prod), so it is the road a tampered history would take.
     """
-    serving = deployments.get_deployment(live_ctx, in_prod).model_version_id
-    served = deployments.served_model(live_ctx, in_prod)
+    serving = deployments.get_deployment(live_ctx, SYSTEM, in_prod).model_version_id
+    served = deployments.served_model(live_ctx, SYSTEM, in_prod)
     rejected = _rejected_version_in_prod_history(live_ctx, in_prod)
     with live_ctx.db.read() as session:
         events = session.execute(select(func.count()).select_from(AuditEvent)).scalar()
     with pytest.raises(ConflictError, match=f"model version {rejected} cannot move from rejected to in_production"):
         deployments.rollback(live_ctx, people["vera"])
     # refused before the deployment target was touched, and nothing recorded
-    assert deployments.get_deployment(live_ctx, in_prod).model_version_id == serving
-    assert deployments.served_model(live_ctx, in_prod) == served
+    assert deployments.get_deployment(live_ctx, SYSTEM, in_prod).model_version_id == serving
+    assert deployments.served_model(live_ctx, SYSTEM, in_prod) == served
     assert (_mv(live_ctx, serving).state, _mv(live_ctx, rejected).state) == ("in_production", "rejected")
     with live_ctx.db.read() as session:
         assert session.execute(select(func.count()).select_from(AuditEvent)).scalar() == events

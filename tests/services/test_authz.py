@@ -12,12 +12,13 @@ import pytest
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import PermissionDenied, PipelineError
 from pipeline_core.services import deployments, governance, monitoring
-from pipeline_core.services.authz import PERMISSIONS, ROLES, Principal
+from pipeline_core.services.authz import PERMISSIONS, ROLES, SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import register_file
 from pipeline_core.services.runs import cancel_run, get_run, launch_run, list_model_versions, list_runs
 from tests.credentials import PASSWORD
 from tests.services.helpers import FAST
+from tests.states import DORA
 
 NO_SUCH = 9999  # ids that do not exist: an allowed role gets NotFoundError, a refused one PermissionDenied
 Call = Callable[[ServiceContext, Principal, dict[str, Any]], object]
@@ -63,7 +64,7 @@ def test_every_role_is_allowed_or_refused_as_the_matrix_says(
     call_name: str,
 ) -> None:
     action, call = CALLS[call_name]
-    env = {"dataset": register_file(ctx, csv_path, spec=spec, actor="dora"), "frame": frame}
+    env = {"dataset": register_file(ctx, DORA, csv_path, spec=spec), "frame": frame}
     by_role = {
         "data_scientist": people["dora"],
         "validator": people["vera"],
@@ -88,12 +89,18 @@ def test_every_role_is_allowed_or_refused_as_the_matrix_says(
 def test_prod_is_reached_by_no_role_except_through_approve(ctx: ServiceContext, people: dict[str, Principal]) -> None:
     from pipeline_core.errors import DeploymentError
 
-    for principal in people.values():
-        with pytest.raises(DeploymentError, match="deploying to prod goes through approve"):
+    for principal in [*people.values(), SYSTEM]:
+        # Who may deploy at all is told prod goes through approve; everyone else may not deploy.
+        refusal = (
+            (DeploymentError, "deploying to prod goes through approve")
+            if principal.role in PERMISSIONS["deploy_nonprod"]
+            else (PermissionDenied, "deploy nonprod needs one of")
+        )
+        with pytest.raises(refusal[0], match=refusal[1]):
             deployments.deploy(ctx, principal, 1, space="prod")
 
 
 def test_only_the_pipeline_deploys_its_own_candidate(ctx: ServiceContext, people: dict[str, Principal]) -> None:
     for who in ("dora", "vera", "max", "admin"):
-        with pytest.raises(PermissionDenied, match="only the pipeline deploys its candidate"):
+        with pytest.raises(PermissionDenied, match="deploy candidate needs one of: system"):
             deployments.deploy_candidate(ctx, people[who], NO_SUCH)

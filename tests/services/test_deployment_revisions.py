@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select, text
 
 from pipeline_core.services import deployments, governance
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, Deployment, DeploymentRevision, ModelVersion, Run
@@ -48,7 +48,7 @@ def test_serving_in_prod_stores_only_the_decision(live_ctx: ServiceContext, in_p
     assert dep.model_version_id == revision.model_version_id == mv.id
     assert (dep.model_name, dep.name, preprod.name) == (mv.name, f"{mv.name}-prod", f"{mv.name}-preprod")
     assert (
-        deployments.get_deployment(live_ctx, in_prod).scoring_path
+        deployments.get_deployment(live_ctx, SYSTEM, in_prod).scoring_path
         == dep.endpoint
         == f"/ml/v4/deployments/{in_prod}/predictions"
     )
@@ -97,7 +97,7 @@ def _kept_from_before_revisions(ctx: ServiceContext, template_id: int, state: Mo
 def test_a_state_kept_from_before_revisions_gives_way_to_its_decision_when_a_deployment_moves_it(
     live_ctx: ServiceContext, people: dict[str, Principal], in_prod: int
 ) -> None:
-    serving = deployments.get_deployment(live_ctx, in_prod).model_version_id
+    serving = deployments.get_deployment(live_ctx, SYSTEM, in_prod).model_version_id
     old = _kept_from_before_revisions(live_ctx, serving, S.RETIRED)
     assert _states(live_ctx, old, serving) == [(S.RETIRED, S.RETIRED), (S.APPROVED, S.IN_PRODUCTION)]
     info = governance.deploy_approved(live_ctx, people["vera"], old)  # retired -> in production: a legal move

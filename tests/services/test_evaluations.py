@@ -36,7 +36,7 @@ from tests.states import State
 def _to_prod(ctx: ServiceContext, people: dict[str, Principal], state: State) -> tuple[int, int, str]:
     """The ``in_prod`` state (dora's run approved by vera), and a key of its prod deployment."""
     assert state.model_version_id is not None and state.deployment_id is not None
-    assert deployments.get_deployment(ctx, state.deployment_id).space == "prod"
+    assert deployments.get_deployment(ctx, SYSTEM, state.deployment_id).space == "prod"
     key = deployments.issue_key(ctx, people["dora"], state.deployment_id, label="e2e")
     return state.model_version_id, state.deployment_id, key
 
@@ -63,10 +63,12 @@ def test_drifted_traffic_and_bad_feedback_raise_an_alert_and_retraining_reaches_
 ) -> None:
     ctx = live_ctx
     mv_id, dep_id, key = _to_prod(ctx, people, starting_state)
-    before = count_payload(ctx, deployment_id=dep_id)
+    before = count_payload(ctx, SYSTEM, deployment_id=dep_id)
     traffic = _drifted(400, seed=31)
     answer = _score(ctx, dep_id, key, traffic, spec)
-    wait_for(lambda: count_payload(ctx, deployment_id=dep_id) == before + 400, timeout=10, what="payload logged")
+    wait_for(
+        lambda: count_payload(ctx, SYSTEM, deployment_id=dep_id) == before + 400, timeout=10, what="payload logged"
+    )
 
     # The world changed: the true outcomes of 150 scored applicants contradict the model.
     predicted = [label for label, _ in answer["predictions"][0]["values"]]
@@ -112,7 +114,7 @@ def test_drifted_traffic_and_bad_feedback_raise_an_alert_and_retraining_reaches_
         request = session.get(RetrainingRequest, outcome.retraining_request_id)
         assert request is not None and request.status == "launched" and request.run_id == retrained.run_id
         assert session.get(Run, retrained.run_id).created_by == "dan"  # type: ignore[union-attr]
-    data = load_frame(ctx, dataset)
+    data = load_frame(ctx, SYSTEM, dataset)
     assert len(data) == retrained.training_records + 150
     # The appended records carry the uploaded true labels, never the model's predictions.
     assert list(data["Risk"].iloc[-150:]) == list(feedback["Risk"])
@@ -137,16 +139,16 @@ def test_evaluations_read_the_split_the_run_stored_which_is_the_one_validate_mak
         assert mv is not None and mv.split is not None
         dataset = session.get(Dataset, mv.dataset_id)
         assert dataset is not None
-    split, frame = dict(mv.split), load_frame(ctx, dataset)
+    split, frame = dict(mv.split), load_frame(ctx, SYSTEM, dataset)
     assert split["dataset_sha256"] == dataset.sha256 == mv.training_data_sha256 and split["n_rows"] == len(frame)
     assert (len(split["train"]), len(split["test"])) == (mv.lineage["n_train"], mv.lineage["n_test"])
     _forget_model_frames()
-    stored = monitoring.model_frames(ctx, candidate)
+    stored = monitoring.model_frames(ctx, SYSTEM, candidate)
     # A version registered before migration 0010 has no split: the old path, validate again, builds it.
     with ctx.db.write() as session:
         session.execute(update(ModelVersion).where(ModelVersion.id == candidate).values(split=None))
     _forget_model_frames()
-    revalidated = monitoring.model_frames(ctx, candidate)
+    revalidated = monitoring.model_frames(ctx, SYSTEM, candidate)
     assert revalidated is not stored
     pd.testing.assert_frame_equal(stored.reference, revalidated.reference, check_exact=True)
     pd.testing.assert_frame_equal(stored.held_out, revalidated.held_out, check_exact=True)
@@ -161,7 +163,7 @@ def test_a_stored_split_that_no_longer_proves_itself_stops_the_evaluation(ctx: S
         mv.split = {**mv.split, "train": sorted([*train[1:], test[0]]), "test": sorted([*test[1:], train[0]])}
     _forget_model_frames()
     with pytest.raises(EvaluationError, match=f"model version {candidate}: its stored split: its train positions"):
-        monitoring.model_frames(ctx, candidate)
+        monitoring.model_frames(ctx, SYSTEM, candidate)
 
 
 def test_the_worker_keeps_the_evaluation_schedule(
@@ -171,9 +173,11 @@ def test_the_worker_keeps_the_evaluation_schedule(
     _, dep_id, key = _to_prod(ctx, people, starting_state)
     worker = RunWorker(ctx)
     assert worker.evaluate_due() == []  # no traffic yet: skipped, nothing stored
-    before = count_payload(ctx, deployment_id=dep_id)
+    before = count_payload(ctx, SYSTEM, deployment_id=dep_id)
     _score(ctx, dep_id, key, generate_german_credit(150, seed=5), spec)
-    wait_for(lambda: count_payload(ctx, deployment_id=dep_id) == before + 150, timeout=10, what="payload logged")
+    wait_for(
+        lambda: count_payload(ctx, SYSTEM, deployment_id=dep_id) == before + 150, timeout=10, what="payload logged"
+    )
     worker._next_evaluation_check = 0.0
     done = worker.evaluate_due()
     assert len(done) == 1
@@ -244,7 +248,7 @@ def test_an_evaluation_stored_before_the_monitors_reads_everywhere(
         governance.approve(ctx, vera, candidate, comment="old evidence", artifact_sha256=sha, evidence=[old_id])
     html = governance.validation_report(ctx, vera, candidate, evaluation_id=old_id)
     assert "No risk evaluation in this evaluation." in html and "roc_auc" in html
-    (listed,) = [e for e in governance.factsheet(ctx, vera, candidate)["evaluations"] if e["id"] == old_id]
+    (listed,) = [e for e in governance.factsheet(ctx, vera, candidate).evaluations if e["id"] == old_id]
     assert listed["risk_level"] is None and listed["status"] == "fail" and listed["records"] == 120
     with pytest.raises(NotFoundError, match="evaluation 999 does not exist"):
         monitoring.get_evaluation(ctx, vera, 999)
@@ -268,17 +272,16 @@ def test_a_stored_report_raises_typed_alerts_and_a_retraining_request(
         },
     )
     report = EvaluationReport.judge([quality, drift], risk_summary([quality, drift]))
-    with ctx.db.write() as session:
-        outcome = monitoring.store_evaluation(
-            session,
-            model_version_id=candidate,
-            deployment_id=dep_id,
-            space="prod",
-            data_window={"records": 150},
-            report=report,
-            actor="vera",
-            retrain_on_failure=True,
-        )
+    outcome = monitoring.store_evaluation(
+        ctx,
+        people["vera"],
+        model_version_id=candidate,
+        deployment_id=dep_id,
+        space="prod",
+        data_window={"records": 150},
+        report=report,
+        retrain_on_failure=True,
+    )
     assert outcome.report == report and outcome.status is CheckStatus.FAIL and outcome.risk_level is RiskLevel.HIGH
     stored = monitoring.get_evaluation(ctx, people["max"], outcome.evaluation_id)
     assert stored.report == report and stored.results == monitoring.results_document(report)
@@ -296,15 +299,15 @@ def test_a_stored_report_raises_typed_alerts_and_a_retraining_request(
     assert monitoring.list_alerts(ctx, people["max"]) == []
     (acknowledged,) = monitoring.list_alerts(ctx, people["max"], status=None)
     assert acknowledged.status is AlertStatus.ACKNOWLEDGED and acknowledged.acknowledged_by == "vera"
-    with ctx.db.write() as session, pytest.raises(ValueError, match="a report or results, not both"):
+    with pytest.raises(ValueError, match="a report or results, not both"):
         monitoring.store_evaluation(
-            session,
+            ctx,
+            people["vera"],
             model_version_id=candidate,
             deployment_id=dep_id,
             space="prod",
             data_window={},
             report=report,
             results=report.legacy_results(),
-            actor="vera",
             retrain_on_failure=False,
         )

@@ -230,11 +230,14 @@ def test_a_sink_this_install_does_not_configure_is_marked_delivered_not_configur
         "not configured",
     )
     event_id = _record(live_ctx, candidate, EventKind.DECISION_RECORDED)
-    assert integrations.deliver(live_ctx, event_ids=[event_id]) == ()
+    assert integrations.deliver(live_ctx, SYSTEM, event_ids=[event_id]) == ()
     for sink in (Sink.OPENSCALE, Sink.FACTSHEETS):
         row = _delivery(live_ctx, event_id, sink)
         assert (row.status, row.attempts, row.detail) == (DeliveryStatus.DELIVERED, 0, "not configured")
-    assert integrations.not_in_sync(live_ctx, people["max"]) == [] and integrations.configured_sinks(live_ctx) == ()
+    assert (
+        integrations.not_in_sync(live_ctx, people["max"]) == []
+        and integrations.configured_sinks(live_ctx, SYSTEM) == ()
+    )
 
 
 def test_a_process_without_the_sink_leaves_a_delivery_that_one_with_it_tried(
@@ -243,7 +246,7 @@ def test_a_process_without_the_sink_leaves_a_delivery_that_one_with_it_tried(
     """A dashboard started without the IBM settings must not mark "not configured" what the worker owes."""
     factsheets.failures = 1
     event_id = _record(live_ctx, candidate)
-    assert len(integrations.deliver(live_ctx)) == 1
+    assert len(integrations.deliver(live_ctx, SYSTEM)) == 1
     live_ctx.factsheets = None
     assert integrations.sync_now(live_ctx, people["vera"]) == ()
     row = _delivery(live_ctx, event_id)
@@ -255,7 +258,7 @@ def test_a_delivery_hands_the_candidate_s_facts_to_the_sink(
     live_ctx: ServiceContext, candidate: int, factsheets: FakeFactsheets, people: dict[str, Principal]
 ) -> None:
     event_id = _record(live_ctx, candidate)
-    assert integrations.deliver(live_ctx, event_ids=[event_id]) == ()
+    assert integrations.deliver(live_ctx, SYSTEM, event_ids=[event_id]) == ()
     (track, record) = factsheets.calls
     assert track[:3] == ("track", "preprod", "asset-preprod") and "candidate from run" in track[3]
     assert record[:3] == ("record", "preprod", "asset-preprod")
@@ -266,7 +269,9 @@ def test_a_delivery_hands_the_candidate_s_facts_to_the_sink(
     row = _delivery(live_ctx, event_id)
     assert (row.status, row.attempts, row.last_error) == (DeliveryStatus.DELIVERED, 1, None)
     assert row.delivered_at is not None and row.next_attempt_at is None and "asset-preprod" in (row.detail or "")
-    assert integrations.deliver(live_ctx, event_ids=[event_id]) == () and len(factsheets.calls) == 2  # once only
+    assert (
+        integrations.deliver(live_ctx, SYSTEM, event_ids=[event_id]) == () and len(factsheets.calls) == 2
+    )  # once only
     assert integrations.not_in_sync(live_ctx, people["max"]) == []
 
 
@@ -287,7 +292,7 @@ def test_a_sink_that_fails_twice_is_retried_after_its_back_off_then_delivered(
         (second_retry, 4, DeliveryStatus.DELIVERED, 3),  # track and record
     ]
     for when, calls, status, attempts in steps:
-        failures = integrations.deliver(live_ctx, now=when)
+        failures = integrations.deliver(live_ctx, SYSTEM, now=when)
         assert len(factsheets.calls) == calls, when
         row = _delivery(live_ctx, event_id)
         assert (row.status, row.attempts) == (status, attempts), when
@@ -323,9 +328,9 @@ def test_after_max_attempts_a_delivery_failed_is_listed_and_retried_on_demand(
     factsheets.failures = 99
     policy = integrations.RetryPolicy(base_seconds=0, max_attempts=3)
     event_id = _record(live_ctx, candidate)
-    gave_up = [f.gave_up for _ in range(3) for f in integrations.deliver(live_ctx, policy=policy)]
+    gave_up = [f.gave_up for _ in range(3) for f in integrations.deliver(live_ctx, SYSTEM, policy=policy)]
     assert gave_up == [False, False, True]
-    assert integrations.deliver(live_ctx, policy=policy) == ()  # no more automatic attempts
+    assert integrations.deliver(live_ctx, SYSTEM, policy=policy) == ()  # no more automatic attempts
     row = _delivery(live_ctx, event_id)
     assert (row.status, row.attempts, row.next_attempt_at) == (DeliveryStatus.FAILED, 3, None)
     for who in ("dora", "vera", "max", "admin"):
@@ -352,7 +357,7 @@ def test_a_retry_on_demand_that_fails_again_is_audited_as_who_asked(
 ) -> None:
     factsheets.failures = 2
     event_id = _record(live_ctx, candidate)
-    integrations.deliver(live_ctx)  # backing off now
+    integrations.deliver(live_ctx, SYSTEM)  # backing off now
     (failure,) = integrations.sync_now(live_ctx, people["admin"])  # not waiting for it
     assert failure.attempts == 2 and _delivery(live_ctx, event_id).attempts == 2
     assert [a.actor for a in _actions(live_ctx, "factsheet.not_published")] == ["pipeline", "ada"]
@@ -364,7 +369,9 @@ def test_two_dispatchers_at_once_deliver_once(
     event_id = _record(live_ctx, candidate)
     factsheets.hold = threading.Event()
     results: list[tuple[_dispatch.SyncFailure, ...]] = []
-    threads = [threading.Thread(target=lambda: results.append(integrations.deliver(live_ctx))) for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: results.append(integrations.deliver(live_ctx, SYSTEM))) for _ in range(2)
+    ]
     for t in threads:
         t.start()
     # one dispatcher is in the sink's call, holding the delivery; the other finds nothing it may take
@@ -405,10 +412,10 @@ def test_a_dispatcher_that_died_holding_a_delivery_leaves_it_to_another_after_th
             .where(EventDelivery.event_id == event_id)
             .values(attempts=1, claimed_at=t0, next_attempt_at=t0 + timedelta(seconds=integrations.RETRY.lease_seconds))
         )
-    assert integrations.deliver(live_ctx, now=t0 + timedelta(seconds=60)) == () and not factsheets.calls
-    integrations.deliver(live_ctx, force=True, now=t0 + timedelta(seconds=60))  # nor taken from a live claim
+    assert integrations.deliver(live_ctx, SYSTEM, now=t0 + timedelta(seconds=60)) == () and not factsheets.calls
+    integrations.deliver(live_ctx, SYSTEM, force=True, now=t0 + timedelta(seconds=60))  # nor taken from a live claim
     assert not factsheets.calls
-    integrations.deliver(live_ctx, now=t0 + timedelta(seconds=integrations.RETRY.lease_seconds))
+    integrations.deliver(live_ctx, SYSTEM, now=t0 + timedelta(seconds=integrations.RETRY.lease_seconds))
     row = _delivery(live_ctx, event_id)
     assert len(factsheets.calls) == 2 and (row.status, row.attempts) == (DeliveryStatus.DELIVERED, 2)
 
@@ -418,7 +425,7 @@ def test_the_worker_delivers_what_is_due_between_runs(
 ) -> None:
     factsheets.failures = 1
     event_id = _record(live_ctx, candidate)
-    assert len(integrations.deliver(live_ctx)) == 1
+    assert len(integrations.deliver(live_ctx, SYSTEM)) == 1
     worker = RunWorker(live_ctx)
     assert worker.deliver_due() == 0 and len(factsheets.calls) == 1  # backing off
     with live_ctx.db.write() as session:  # the back-off is over
@@ -492,7 +499,7 @@ def test_reject_with_a_failing_sink_still_rejects_and_the_delivery_waits(
     (waiting,) = integrations.not_in_sync(live_ctx, people["dora"])
     assert waiting.what == "decision: rejected by vera" and waiting.last_error == DOWN
     assert waiting.status == DeliveryStatus.PENDING and waiting.next_attempt_at is not None
-    assert integrations.deliver(live_ctx, now=waiting.next_attempt_at) == ()
+    assert integrations.deliver(live_ctx, SYSTEM, now=waiting.next_attempt_at) == ()
     assert factsheets.calls[-1][3]["mlops_decision"] == "rejected"
     assert integrations.not_in_sync(live_ctx, people["dora"]) == []
 

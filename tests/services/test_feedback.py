@@ -9,6 +9,7 @@ import pytest
 
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.errors import DataError, NotFoundError
+from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.monitoring import count_feedback, parse_feedback, upload_feedback
 from tests.live import Live
 
@@ -28,7 +29,7 @@ def test_csv_json_records_and_wml_fields_values_are_stored_exactly(live: Live, a
         batch = upload_feedback(live.ctx, vera, live.deployment_id, parse_feedback(content))
         total += batch.records
         assert batch.records == 30 and batch.linked == 0
-    assert count_feedback(live.ctx, deployment_id=live.deployment_id) == total == 120
+    assert count_feedback(live.ctx, SYSTEM, deployment_id=live.deployment_id) == total == 120
 
 
 def test_feedback_links_to_scoring_ids(live: Live, applicants: pd.DataFrame) -> None:
@@ -36,11 +37,13 @@ def test_feedback_links_to_scoring_ids(live: Live, applicants: pd.DataFrame) -> 
     from pipeline_core.services.datasets import count_payload
     from tests.processes import wait_for
 
-    before = count_payload(live.ctx, deployment_id=live.deployment_id)
+    before = count_payload(live.ctx, SYSTEM, deployment_id=live.deployment_id)
     scored = live.post(live.payload(frame)).json()["scoring_ids"]
     frame["scoring_id"] = scored
     wait_for(
-        lambda: count_payload(live.ctx, deployment_id=live.deployment_id) == before + 5, timeout=10, what="payload"
+        lambda: count_payload(live.ctx, SYSTEM, deployment_id=live.deployment_id) == before + 5,
+        timeout=10,
+        what="payload",
     )
     batch = upload_feedback(live.ctx, live.people["dora"], live.deployment_id, frame)
     assert batch.linked == 5
@@ -57,10 +60,10 @@ def test_feedback_links_to_scoring_ids(live: Live, applicants: pd.DataFrame) -> 
     ids=["missing-label-column", "label-outside-spec", "wrong-type", "unknown-scoring-id"],
 )
 def test_bad_feedback_is_refused_whole(live: Live, applicants: pd.DataFrame, mutate, match: str) -> None:  # type: ignore[no-untyped-def]
-    before = count_feedback(live.ctx)
+    before = count_feedback(live.ctx, SYSTEM)
     with pytest.raises(DataError, match=match):
         upload_feedback(live.ctx, live.people["vera"], live.deployment_id, mutate(_labelled(applicants, 10)))
-    assert count_feedback(live.ctx) == before
+    assert count_feedback(live.ctx, SYSTEM) == before
 
 
 @pytest.mark.parametrize(

@@ -121,9 +121,8 @@ def test_openscale_watches_the_preprod_deployment_with_the_spec_s_monitors(
     payload = os_state["records"][sub.payload_data_set_id]
     feedback = os_state["records"][sub.feedback_data_set_id]
     scored = sum(len(r["request"]["values"]) for r in payload)
-    assert scored == payload_count(
-        ibm_ctx, deployment_id=dep.id
-    )  # every record scored through the product, logged in both
+    # every record scored through the product, logged in both
+    assert scored == payload_count(ibm_ctx, SYSTEM, deployment_id=dep.id)
     assert sum(len(r["values"]) for r in feedback) == scored - 5  # the test split (not the 5 smoke records)
 
 
@@ -211,7 +210,7 @@ def test_production_scoring_feedback_and_evaluation_reach_openscale(
     sub = MonitorSubscription.from_dict(dep.served["openscale"])  # type: ignore[index]
     spec = german_credit_spec()
     traffic = generate_german_credit(150, seed=21)
-    scored = score_over_http(ibm_ctx, crew["vera"], dep.id, traffic, spec=spec, label="traffic")
+    scored = score_over_http(ibm_ctx, crew["dora"], dep.id, traffic, spec=spec, label="traffic")
     assert len(scored) == 150 and scored["scoring_id"].is_unique
     labelled = traffic.assign(scoring_id=scored["scoring_id"])
     monitoring.upload_feedback(ibm_ctx, crew["vera"], dep.id, labelled)

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from pipeline_core.errors import DataError
+from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import (
     PayloadWindow,
@@ -36,13 +37,16 @@ def stored(ctx: ServiceContext) -> ServiceContext:
     for hour, (mv, ages) in enumerate([(1, [20, 21]), (1, [30, 31, 32]), (2, [40]), (2, [50, 51])]):
         store_payload_frame(
             ctx,
+            SYSTEM,
             deployment_id=7,
             model_version_id=mv,
             frame=_frame(ages),
             request_id=f"r{hour}",
             created_at=T0 + timedelta(hours=hour),
         )
-    store_payload_frame(ctx, deployment_id=8, model_version_id=1, frame=_frame([99]), request_id="other", created_at=T0)
+    store_payload_frame(
+        ctx, SYSTEM, deployment_id=8, model_version_id=1, frame=_frame([99]), request_id="other", created_at=T0
+    )
     return ctx
 
 
@@ -59,27 +63,28 @@ def stored(ctx: ServiceContext) -> ServiceContext:
     ids=["all", "since", "until", "model-version", "newest-n", "empty"],
 )
 def test_windows(stored: ServiceContext, window: PayloadWindow, ages: list[int]) -> None:
-    frame = read_payload(stored, 7, window, scoring_ids=True)
+    frame = read_payload(stored, SYSTEM, 7, window, scoring_ids=True)
     assert frame["Age"].tolist() == ages if ages else frame.empty
 
 
 def test_records_keep_their_scoring_ids_and_columns(stored: ServiceContext) -> None:
-    frame = read_payload(stored, 7, scoring_ids=True)
+    frame = read_payload(stored, SYSTEM, 7, scoring_ids=True)
     assert frame["scoring_id"].tolist()[:3] == ["r0-0", "r0-1", "r1-0"]
     assert set(frame.columns) == {"Age", "Job", "prediction", "probability", "scoring_id", "unseen"}
-    assert "scoring_id" not in read_payload(stored, 7).columns  # left out unless asked for
-    assert count_payload(stored, deployment_id=7) == 8 and count_payload(stored) == 9
-    assert existing_scoring_ids(stored, 7, ["r1-2", "r1-3", "other-0"]) == {"r1-2"}
+    assert "scoring_id" not in read_payload(stored, SYSTEM, 7).columns  # left out unless asked for
+    assert count_payload(stored, SYSTEM, deployment_id=7) == 8 and count_payload(stored, SYSTEM) == 9
+    assert existing_scoring_ids(stored, SYSTEM, 7, ["r1-2", "r1-3", "other-0"]) == {"r1-2"}
 
 
 def test_a_frame_without_predictions_is_refused(ctx: ServiceContext) -> None:
     with pytest.raises(DataError, match=r"payload frame for deployment 7 lacks column\(s\) \['probability'\]"):
         store_payload_frame(
             ctx,
+            SYSTEM,
             deployment_id=7,
             model_version_id=1,
             frame=_frame([1]).drop(columns="probability"),
             request_id="x",
             created_at=T0,
         )
-    assert count_payload(ctx) == 0
+    assert count_payload(ctx, SYSTEM) == 0

@@ -35,6 +35,7 @@ from pipeline_core.services.runs import (
 )
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import AuditEvent, Evaluation, ModelTestRun, ModelVersion, Run
+from tests.states import DORA
 
 FAST = RunParams(max_iter=30, cv_folds=3)
 
@@ -131,7 +132,7 @@ def test_train_gate_failure_names_the_threshold(
     ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
 ) -> None:
     strict = replace(spec, name="strict_credit", thresholds=Thresholds(min_roc_auc=0.995))
-    dataset = register_file(ctx, csv_path, spec=strict, actor="dora")
+    dataset = register_file(ctx, DORA, csv_path, spec=strict)
     run = launch_run(ctx, people["dora"], dataset=dataset, params=FAST)
     assert _run_here(ctx, run.id) == "failed"
     run = get_run(ctx, SYSTEM, run.id)
@@ -161,7 +162,7 @@ def test_cancel_a_queued_run_and_a_running_one(
             cancel_run(ctx, people["dan"], running.id)
             worker.beat(running.id, control)  # the heartbeat is what carries the request
 
-    status = execute_run(ctx, running.id, worker_id=worker.id, control=control, progress=cancel_during_prepare)
+    status = execute_run(ctx, SYSTEM, running.id, worker_id=worker.id, control=control, progress=cancel_during_prepare)
     assert status == "cancelled"
     run = get_run(ctx, SYSTEM, running.id)
     assert [s.status for s in run.stages] == ["succeeded", "succeeded"] + ["cancelled"] * 5
@@ -174,14 +175,14 @@ def test_reaper_fails_runs_whose_worker_stopped_beating(
     run = launch_file_run(ctx, people["dora"], str(csv_path), spec=spec, params=FAST)
     worker = RunWorker(ctx, worker_id="worker:gone")
     assert worker.claim(run.id)
-    assert reap_stale_runs(ctx) == []  # fresh heartbeat
+    assert reap_stale_runs(ctx, SYSTEM) == []  # fresh heartbeat
     with ctx.db.write() as session:
         session.execute(update(Run).where(Run.id == run.id).values(heartbeat_at=utcnow() - timedelta(seconds=60)))
-    assert reap_stale_runs(ctx) == [run.id]
+    assert reap_stale_runs(ctx, SYSTEM) == [run.id]
     reaped = get_run(ctx, SYSTEM, run.id)
     assert reaped.status == "failed" and "worker:gone stopped sending heartbeats" in (reaped.error or "")
     # The worker, if it comes back, no longer owns the run and registers nothing.
-    assert execute_run(ctx, run.id, worker_id="worker:gone") == "lost"
+    assert execute_run(ctx, SYSTEM, run.id, worker_id="worker:gone") == "lost"
     assert model_version_for_run(ctx, SYSTEM, run.id) is None
 
 
@@ -190,13 +191,13 @@ def test_a_table_whose_hash_does_not_match_its_bytes_is_refused(
 ) -> None:
     forged = replace(read_csv_file(csv_path), sha256="0" * 64)
     with pytest.raises(DataError, match="does not match its bytes"):
-        register_dataset(ctx, forged, spec=spec, actor="dora")
+        register_dataset(ctx, DORA, forged, spec=spec)
 
 
 def test_concurrent_claims_never_share_a_run(
     ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
 ) -> None:
-    dataset = register_file(ctx, csv_path, spec=spec, actor="dora")
+    dataset = register_file(ctx, DORA, csv_path, spec=spec)
     ids = {launch_run(ctx, people["dora"], dataset=dataset, params=FAST).id for _ in range(24)}
     claims: list[tuple[str, int]] = []
     lock = threading.Lock()

@@ -11,9 +11,10 @@ from pipeline_core.data.load import frame_to_csv_bytes, parse_csv_bytes
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import DataError, PermissionDenied
 from pipeline_core.services import datasets, governance
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import register_dataset
+from tests.states import DORA
 
 
 def test_an_admin_tightens_a_threshold_and_new_datasets_use_it(
@@ -21,23 +22,23 @@ def test_an_admin_tightens_a_threshold_and_new_datasets_use_it(
 ) -> None:
     before = register_dataset(
         ctx,
+        DORA,
         parse_csv_bytes(frame_to_csv_bytes(generate_german_credit(200, seed=1)), name="a.csv"),
         spec=spec,
-        actor="dora",
     )
     updated = datasets.set_thresholds(ctx, people["admin"], spec, {"min_roc_auc": 0.7, "drift_min_records": 500})
     assert updated.min_roc_auc == 0.7 and updated.drift_min_records == 500 and updated.disparate_impact == 0.95
-    assert datasets.thresholds_in_force(ctx, spec).thresholds == updated
+    assert datasets.thresholds_in_force(ctx, SYSTEM, spec).thresholds == updated
     after = register_dataset(
         ctx,
+        DORA,
         parse_csv_bytes(frame_to_csv_bytes(generate_german_credit(200, seed=2)), name="b.csv"),
         spec=spec,
-        actor="dora",
     )
     assert after.spec["thresholds"]["min_roc_auc"] == 0.7
     assert before.spec["thresholds"]["min_roc_auc"] == 0.6  # evidence registered earlier keeps its thresholds
     (event,) = governance.list_events(ctx, people["max"], action="thresholds.")
-    assert event["actor"] == "ada" and event["details"]["to"]["min_roc_auc"] == 0.7
+    assert event.actor == "ada" and event.details["to"]["min_roc_auc"] == 0.7
 
 
 @pytest.mark.parametrize(
@@ -56,11 +57,11 @@ def test_bad_thresholds_are_named_and_nothing_changes(
 ) -> None:
     with pytest.raises(DataError, match=match):
         datasets.set_thresholds(ctx, people["admin"], spec, changes)
-    assert datasets.thresholds_in_force(ctx, spec) == spec
+    assert datasets.thresholds_in_force(ctx, SYSTEM, spec) == spec
 
 
 def test_only_an_admin_sets_thresholds(ctx: ServiceContext, people: dict[str, Principal], spec: DataSpec) -> None:
     for who in ("dora", "vera", "max"):
         with pytest.raises(PermissionDenied, match="manage thresholds"):
             datasets.set_thresholds(ctx, people[who], spec, {"min_roc_auc": 0.1})
-    assert datasets.thresholds_in_force(ctx, spec) == spec
+    assert datasets.thresholds_in_force(ctx, SYSTEM, spec) == spec

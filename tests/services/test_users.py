@@ -15,9 +15,9 @@ from tests.credentials import PASSWORD
 
 
 def test_first_user_bootstraps_then_only_admins_add(ctx: ServiceContext) -> None:
-    admin = governance.add_user(ctx, None, username="root_admin", role="admin", password=PASSWORD)
+    admin = governance.add_first_admin(ctx, username="root_admin", password=PASSWORD)
     with pytest.raises(AuthError, match="needs an admin once the first user exists"):
-        governance.add_user(ctx, None, username="sneaky", role="admin", password=PASSWORD)
+        governance.add_first_admin(ctx, username="sneaky", password=PASSWORD)
     ds = governance.add_user(ctx, admin, username="ds", role="data_scientist", password=PASSWORD)
     with pytest.raises(PermissionDenied, match="ds is a data_scientist"):
         governance.add_user(ctx, ds, username="friend", role="admin", password=PASSWORD)
@@ -26,7 +26,7 @@ def test_first_user_bootstraps_then_only_admins_add(ctx: ServiceContext) -> None
 
 
 def test_passwords_are_argon2_hashes_and_never_audited(ctx: ServiceContext) -> None:
-    governance.add_user(ctx, None, username="ada", role="admin", password=PASSWORD)
+    governance.add_first_admin(ctx, username="ada", password=PASSWORD)
     with ctx.db.read() as session:
         stored = session.execute(select(User.password_hash)).scalar_one()
         details = [e.details for e in session.execute(select(AuditEvent)).scalars()]
@@ -38,7 +38,7 @@ def test_the_product_hashes_at_argon2s_rfc_9106_cost(settings: Settings) -> None
     """The suite's stores use a cheap hasher; a context opened as the product opens it keeps the full cost."""
     product = open_context(settings)
     try:
-        governance.add_user(product, None, username="ada", role="admin", password=PASSWORD)
+        governance.add_first_admin(product, username="ada", password=PASSWORD)
         with product.db.read() as session:
             stored = session.execute(select(User.password_hash)).scalar_one()
         assert stored is not None and stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
@@ -73,5 +73,6 @@ def test_password_changes(ctx: ServiceContext, people: dict[str, Principal]) -> 
     ],
 )
 def test_bad_user_fields_are_named(ctx: ServiceContext, username: str, role: str, password: str, match: str) -> None:
+    admin = governance.add_first_admin(ctx, username="root_admin", password=PASSWORD)
     with pytest.raises(ConfigError, match=match):
-        governance.add_user(ctx, None, username=username, role=role, password=password)
+        governance.add_user(ctx, admin, username=username, role=role, password=password)

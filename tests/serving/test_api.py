@@ -13,6 +13,7 @@ import pytest
 
 from pipeline_core.model_io import load_model
 from pipeline_core.services import deployments
+from pipeline_core.services.authz import SYSTEM
 from tests.live import Live
 from tests.processes import wait_for
 
@@ -51,7 +52,9 @@ def test_valid_payload_scores_like_the_model(live: Live, applicants: pd.DataFram
     body = response.json()
     block = body["predictions"][0]
     assert block["fields"] == ["prediction", "probability"]
-    model = load_model(live.ctx.artifacts.get(deployments.get_deployment(live.ctx, live.deployment_id).artifact_sha256))
+    model = load_model(
+        live.ctx.artifacts.get(deployments.get_deployment(live.ctx, SYSTEM, live.deployment_id).artifact_sha256)
+    )
     expected = model.predict_proba(batch[live.spec.feature_names])
     got = np.array([p for _, p in block["values"]])
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)

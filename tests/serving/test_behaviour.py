@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from pipeline_core.services import deployments
+from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.datasets import count_payload, existing_scoring_ids, recent_payload
 from pipeline_core.serving.server import BackgroundServer
 from pipeline_core.store.models import PayloadBatch
@@ -32,7 +33,7 @@ def test_replacing_a_deployment_fails_no_request(live: Live, applicants: pd.Data
     # A second candidate: its pipeline run replaced the pre-prod deployment with itself.
     second = make_candidate(live.ctx, live.people["dan"], tmp_path, seed=99)
     first = live.model_version_id
-    assert deployments.get_deployment(live.ctx, live.deployment_id).model_version_id == second
+    assert deployments.get_deployment(live.ctx, SYSTEM, live.deployment_id).model_version_id == second
     payload = live.payload(applicants.iloc[:20])
     seen: Counter[int] = Counter()
     errors: list[str] = []
@@ -61,11 +62,11 @@ def test_replacing_a_deployment_fails_no_request(live: Live, applicants: pd.Data
         for t in threads:
             t.join()
     assert errors == []
-    assert deployments.get_deployment(live.ctx, live.deployment_id).model_version_id == first
+    assert deployments.get_deployment(live.ctx, SYSTEM, live.deployment_id).model_version_id == first
 
 
 def test_every_scored_record_is_logged_exactly_once(live: Live, applicants: pd.DataFrame) -> None:
-    before = count_payload(live.ctx, deployment_id=live.deployment_id)
+    before = count_payload(live.ctx, SYSTEM, deployment_id=live.deployment_id)
     sizes = [1, 7, 250, 1, 1000, 33]
     scoring_ids: list[str] = []
     for n in sizes:
@@ -76,19 +77,19 @@ def test_every_scored_record_is_logged_exactly_once(live: Live, applicants: pd.D
     assert bad.status_code == 400  # refused requests log nothing
     expected = before + sum(sizes)
     wait_for(
-        lambda: count_payload(live.ctx, deployment_id=live.deployment_id) == expected,
+        lambda: count_payload(live.ctx, SYSTEM, deployment_id=live.deployment_id) == expected,
         timeout=10,
         what=f"{expected} payload records",
     )
     assert len(set(scoring_ids)) == sum(sizes)
     newest = recent_payload(live.ctx, live.people["max"], live.deployment_id, limit=40)
-    assert [r["scoring_id"] for r in newest] == scoring_ids[::-1][:40]
-    assert newest[0]["inputs"]["Age"] == int(applicants["Age"].iloc[32]) and newest[0]["prediction"] in (
+    assert [r.scoring_id for r in newest] == scoring_ids[::-1][:40]
+    assert newest[0].inputs["Age"] == int(applicants["Age"].iloc[32]) and newest[0].prediction in (
         "Risk",
         "No Risk",
     )
     # The store can name every one of them: each scoring id resolves to a stored record.
-    assert existing_scoring_ids(live.ctx, live.deployment_id, scoring_ids) == set(scoring_ids)
+    assert existing_scoring_ids(live.ctx, SYSTEM, live.deployment_id, scoring_ids) == set(scoring_ids)
     with live.ctx.db.read() as session:
         assert (
             session.execute(select(func.count()).select_from(PayloadBatch)).scalar() == len(sizes) + 2
@@ -97,7 +98,7 @@ def test_every_scored_record_is_logged_exactly_once(live: Live, applicants: pd.D
 
 def test_a_clean_shutdown_loses_no_acknowledged_record(live: Live, applicants: pd.DataFrame) -> None:
     server = BackgroundServer(live.ctx).start()
-    before = count_payload(live.ctx, deployment_id=live.deployment_id)
+    before = count_payload(live.ctx, SYSTEM, deployment_id=live.deployment_id)
     acknowledged = 0
     with httpx.Client(base_url=server.url, timeout=30) as c:
         for i in range(40):
@@ -109,7 +110,7 @@ def test_a_clean_shutdown_loses_no_acknowledged_record(live: Live, applicants: p
             assert r.status_code == 200
             acknowledged += 10
     server.stop()  # right after the last answer: the logger drains on the way out
-    assert count_payload(live.ctx, deployment_id=live.deployment_id) == before + acknowledged
+    assert count_payload(live.ctx, SYSTEM, deployment_id=live.deployment_id) == before + acknowledged
 
 
 json_values = st.recursive(

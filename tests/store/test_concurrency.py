@@ -28,6 +28,7 @@ from pipeline_core.services.governance import _approvals
 from pipeline_core.services.runs import RunWorker, launch_run
 from pipeline_core.store.models import Approval, AuditEvent, Deployment, ModelVersion
 from tests.services.helpers import make_candidate
+from tests.states import DORA
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def race(*calls: Callable[[], Any]) -> list[Any]:
 def test_two_workers_never_claim_the_same_run(
     ctx: ServiceContext, second: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
 ) -> None:
-    dataset = register_file(ctx, csv_path, spec=spec, actor="dora")
+    dataset = register_file(ctx, DORA, csv_path, spec=spec)
     queued = {launch_run(ctx, people["dora"], dataset=dataset, params=RunParams()).id for _ in range(30)}
     workers = [RunWorker(ctx), RunWorker(second)]
 

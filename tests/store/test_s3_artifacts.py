@@ -18,6 +18,7 @@ from pipeline_core.config import Settings
 from pipeline_core.errors import ConfigError, IntegrityError, StoreError
 from pipeline_core.services.context import open_context
 from pipeline_core.services.datasets import register_file
+from tests.states import DORA
 from tests.store.test_artifacts import new_bucket
 
 
@@ -143,7 +144,7 @@ def test_settings_choose_the_bucket_and_the_services_use_it(
     store.client.create_bucket(Bucket="mlops-team")
     ctx = open_context(settings)
     try:
-        dataset = register_file(ctx, csv_path, spec=spec, actor="dora")
+        dataset = register_file(ctx, DORA, csv_path, spec=spec)
         assert isinstance(ctx.artifacts, S3ArtifactStore) and ctx.artifacts.exists(dataset.sha256)
         listed = store.client.list_objects_v2(Bucket="mlops-team")["Contents"]
         assert [o["Key"] for o in listed] == [f"artifacts/{dataset.sha256[:2]}/{dataset.sha256}"]
@@ -179,9 +180,9 @@ def test_training_data_is_read_from_a_bucket_object(ctx: Any, s3_endpoint: str, 
     client.create_bucket(Bucket="cos-training")
     client.put_object(Bucket="cos-training", Key="german_credit.csv", Body=csv_path.read_bytes())
     with pytest.raises(ConfigError, match="reading from S3 / COS needs s3_endpoint"):
-        register_file(ctx, "s3://cos-training/german_credit.csv", spec=spec, actor="dora")
+        register_file(ctx, DORA, "s3://cos-training/german_credit.csv", spec=spec)
     ctx.settings = replace(ctx.settings, s3_endpoint=s3_endpoint, s3_access_key_id="test", s3_secret_access_key="test")
-    dataset = register_file(ctx, "s3://cos-training/german_credit.csv", spec=spec, actor="dora")
+    dataset = register_file(ctx, DORA, "s3://cos-training/german_credit.csv", spec=spec)
     assert dataset.source == "s3://cos-training/german_credit.csv"
     assert dataset.sha256 == read_csv_file(csv_path).sha256  # the same bytes as the local file
     for uri, match in [
@@ -189,4 +190,4 @@ def test_training_data_is_read_from_a_bucket_object(ctx: Any, s3_endpoint: str, 
         ("s3://Bad_Bucket/x.csv", r"'s3://Bad_Bucket/x.csv' is not an object URI"),
     ]:
         with pytest.raises((StoreError, ConfigError), match=match):
-            register_file(ctx, uri, spec=spec, actor="dora")
+            register_file(ctx, DORA, uri, spec=spec)

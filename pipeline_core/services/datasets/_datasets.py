@@ -15,6 +15,7 @@ from pipeline_core.data.load import LoadedTable, parse_csv_bytes, read_csv_file
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import DataError
 from pipeline_core.services import audit
+from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import _thresholds
 from pipeline_core.services.datasets._views import DatasetInfo
@@ -33,9 +34,10 @@ def builtin_spec(name: str) -> DataSpec:
 
 
 def register_dataset(
-    ctx: ServiceContext, table: LoadedTable, *, spec: DataSpec, actor: str, source: str | None = None
+    ctx: ServiceContext, actor: Principal, table: LoadedTable, *, spec: DataSpec, source: str | None = None
 ) -> DatasetInfo:
     """Store ``table``'s bytes and facts; the same bytes under the same spec are stored once."""
+    require(actor, "register_dataset")
     with ctx.db.read() as session:
         existing = session.execute(
             select(Dataset).where(Dataset.sha256 == table.sha256, Dataset.spec_name == spec.name)
@@ -46,7 +48,7 @@ def register_dataset(
     if stored != table.sha256:
         raise DataError(f"table {table.name!r}: sha256 {table.sha256} does not match its bytes ({stored})")
     try:
-        return _insert(ctx, table, spec=_thresholds.in_force(ctx, spec), actor=actor, source=source)
+        return _insert(ctx, table, spec=_thresholds.in_force(ctx, actor, spec), actor=actor.username, source=source)
     except SQLIntegrityError:
         # Another process registered the same bytes between our read and our write.
         with ctx.db.read() as session:
@@ -84,15 +86,17 @@ def _insert(ctx: ServiceContext, table: LoadedTable, *, spec: DataSpec, actor: s
         return DatasetInfo.of(dataset)
 
 
-def register_file(ctx: ServiceContext, path: str | Path, *, spec: DataSpec, actor: str) -> DatasetInfo:
+def register_file(ctx: ServiceContext, actor: Principal, path: str | Path, *, spec: DataSpec) -> DatasetInfo:
     """Register a CSV from a local path, or from a bucket object named ``s3://bucket/key`` (S3 / COS)."""
+    require(actor, "register_dataset")
     if str(path).startswith("s3://"):
         uri = str(path)
         data = read_object(make_s3_client(ctx.settings), uri)
-        return register_dataset(ctx, parse_csv_bytes(data, name=uri), spec=spec, actor=actor, source=uri)
-    return register_dataset(ctx, read_csv_file(path), spec=spec, actor=actor, source=str(Path(path).resolve()))
+        return register_dataset(ctx, actor, parse_csv_bytes(data, name=uri), spec=spec, source=uri)
+    return register_dataset(ctx, actor, read_csv_file(path), spec=spec, source=str(Path(path).resolve()))
 
 
-def load_frame(ctx: ServiceContext, dataset: Dataset | DatasetInfo) -> pd.DataFrame:
+def load_frame(ctx: ServiceContext, actor: Principal, dataset: Dataset | DatasetInfo) -> pd.DataFrame:
     """The dataset's table, parsed from the verified bytes in the artifact store."""
+    require(actor, "view")
     return parse_csv_bytes(ctx.artifacts.get(dataset.sha256), name=dataset.name).frame

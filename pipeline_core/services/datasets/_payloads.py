@@ -74,8 +74,9 @@ def _add_chunk(
     return chunk.id
 
 
-def store_payload_batch(ctx: ServiceContext, requests: Sequence[dict[str, Any]]) -> int:
+def store_payload_batch(ctx: ServiceContext, actor: Principal, requests: Sequence[dict[str, Any]]) -> int:
     """Store logged requests as columnar chunks in one transaction; returns how many records they hold."""
+    require(actor, "log_payload")
     if not requests:
         return 0
 
@@ -117,6 +118,7 @@ def store_payload_batch(ctx: ServiceContext, requests: Sequence[dict[str, Any]])
 
 def store_payload_frame(
     ctx: ServiceContext,
+    actor: Principal,
     *,
     deployment_id: int,
     model_version_id: int,
@@ -125,6 +127,7 @@ def store_payload_frame(
     created_at: datetime,
 ) -> int:
     """Store already-scored records as one request (bulk loads: imports, benchmarks), as the logger would."""
+    require(actor, "log_payload")
     required = {PREDICTION, PROBABILITY}
     missing = sorted(required - set(frame.columns))
     if missing:
@@ -176,7 +179,12 @@ class PayloadWindow:
 
 
 def read_payload(
-    ctx: ServiceContext, deployment_id: int, window: PayloadWindow | None = None, *, scoring_ids: bool = False
+    ctx: ServiceContext,
+    actor: Principal,
+    deployment_id: int,
+    window: PayloadWindow | None = None,
+    *,
+    scoring_ids: bool = False,
 ) -> pd.DataFrame:
     """The scored records of a deployment in ``window``, oldest first, one row per record.
 
@@ -184,6 +192,7 @@ def read_payload(
     Scoring ids are left out unless asked for: a million distinct strings cost more than
     everything else in the frame.
     """
+    require(actor, "view")
     window = window or PayloadWindow()
     query = select(PayloadChunk.id, PayloadChunk.n_records).where(PayloadChunk.deployment_id == deployment_id)
     if window.since is not None:
@@ -218,8 +227,9 @@ def read_payload(
     return frame
 
 
-def count_payload(ctx: ServiceContext, *, deployment_id: int | None = None) -> int:
+def count_payload(ctx: ServiceContext, actor: Principal, *, deployment_id: int | None = None) -> int:
     """How many scored records are stored (for one deployment, or all)."""
+    require(actor, "view")
     query = select(func.coalesce(func.sum(PayloadBatch.n_records), 0))
     if deployment_id is not None:
         query = query.where(PayloadBatch.deployment_id == deployment_id)
@@ -227,30 +237,42 @@ def count_payload(ctx: ServiceContext, *, deployment_id: int | None = None) -> i
         return int(session.execute(query).scalar() or 0)
 
 
+@dataclass(frozen=True)
+class ScoredRecord:
+    """One record the service scored: its id, the inputs as received, and what the model said."""
+
+    scoring_id: str
+    inputs: dict[str, Any]
+    prediction: str
+    probability: float
+    unseen_categories: int
+
+
 def recent_payload(
     ctx: ServiceContext, actor: Principal, deployment_id: int, *, limit: int = 100
-) -> list[dict[str, Any]]:
-    """The newest scored records of a deployment, one dict per record, newest first."""
+) -> list[ScoredRecord]:
+    """The newest scored records of a deployment, newest first."""
     require(actor, "view")
-    frame = read_payload(ctx, deployment_id, PayloadWindow(max_records=limit), scoring_ids=True)
+    frame = read_payload(ctx, actor, deployment_id, PayloadWindow(max_records=limit), scoring_ids=True)
     extra = {PREDICTION, PROBABILITY, SCORING_ID, UNSEEN}
     inputs = [c for c in frame.columns if c not in extra]
-    out = []
-    for row in frame.iloc[::-1].to_dict(orient="records"):
-        out.append(
-            {
-                SCORING_ID: row[SCORING_ID],
-                "inputs": {c: row[c] for c in inputs},
-                PREDICTION: row[PREDICTION],
-                PROBABILITY: float(row[PROBABILITY]),
-                "unseen_categories": int(row[UNSEEN]),
-            }
+    return [
+        ScoredRecord(
+            scoring_id=str(row[SCORING_ID]),
+            inputs={c: row[c] for c in inputs},
+            prediction=str(row[PREDICTION]),
+            probability=float(row[PROBABILITY]),
+            unseen_categories=int(row[UNSEEN]),
         )
-    return out
+        for row in frame.iloc[::-1].to_dict(orient="records")
+    ]
 
 
-def existing_scoring_ids(ctx: ServiceContext, deployment_id: int, scoring_ids: Sequence[str]) -> set[str]:
+def existing_scoring_ids(
+    ctx: ServiceContext, actor: Principal, deployment_id: int, scoring_ids: Sequence[str]
+) -> set[str]:
     """The subset of ``scoring_ids`` that name a record this deployment scored."""
+    require(actor, "view")
     wanted: dict[str, list[tuple[str, int]]] = {}
     for value in dict.fromkeys(scoring_ids):
         parts = split_scoring_id(value)

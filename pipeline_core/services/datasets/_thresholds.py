@@ -19,8 +19,9 @@ from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import SpecThresholds
 
 
-def in_force(ctx: ServiceContext, spec: DataSpec) -> DataSpec:
+def in_force(ctx: ServiceContext, actor: Principal, spec: DataSpec) -> DataSpec:
     """``spec`` with the thresholds an admin set for it, if any."""
+    require(actor, "view")
     with ctx.db.read() as session:
         row = session.get(SpecThresholds, spec.name)
         values = dict(row.thresholds) if row is not None else None
@@ -34,7 +35,7 @@ def set_thresholds(ctx: ServiceContext, actor: Principal, spec: DataSpec, change
     unknown = sorted(set(changes) - known)
     if unknown:
         raise DataError(f"spec {spec.name!r}: no threshold named {unknown[0]!r}; thresholds: {sorted(known)}")
-    current = in_force(ctx, spec).thresholds
+    current = in_force(ctx, actor, spec).thresholds
     updated = Thresholds(**{**asdict(current), **changes})  # raises naming the field and value
     with ctx.db.write() as session:
         row = session.get(SpecThresholds, spec.name)

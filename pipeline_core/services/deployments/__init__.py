@@ -6,6 +6,7 @@ from pipeline_core.services.deployments._endpoints import (
     KEY_PREFIX,
     DeploymentInfo,
     DeployResult,
+    RevisionInfo,
     ServingEntry,
     ServingSnapshot,
     delete_deployment,
@@ -23,7 +24,6 @@ from pipeline_core.services.deployments._endpoints import (
     scoring_path,
     served_model,
     serving_snapshot,
-    verify_loadable,
 )
 from pipeline_core.services.deployments._scoring_client import score_over_http
 
@@ -31,6 +31,7 @@ __all__ = [
     "KEY_PREFIX",
     "DeployResult",
     "DeploymentInfo",
+    "RevisionInfo",
     "ServingEntry",
     "ServingSnapshot",
     "delete_deployment",
@@ -49,5 +50,4 @@ __all__ = [
     "scoring_path",
     "served_model",
     "serving_snapshot",
-    "verify_loadable",
 ]

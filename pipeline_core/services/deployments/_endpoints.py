@@ -29,12 +29,11 @@ from pipeline_core.errors import (
     ConflictError,
     DeploymentError,
     NotFoundError,
-    PermissionDenied,
     PipelineError,
 )
 from pipeline_core.model_io import load_model
 from pipeline_core.services import audit, integrations, lookup
-from pipeline_core.services.authz import SYSTEM_ROLE, Principal, require
+from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (
@@ -109,7 +108,7 @@ def _info(session: Session, dep: Deployment) -> DeploymentInfo:
     )
 
 
-def verify_loadable(ctx: ServiceContext, artifact_sha256: str) -> bytes:
+def _verify_loadable(ctx: ServiceContext, artifact_sha256: str) -> bytes:
     """The artifact's bytes, once proven to be in the store, to hash to their name and to load as a pipeline."""
     try:
         artifact = ctx.artifacts.get(artifact_sha256)
@@ -138,7 +137,7 @@ def _to_serve(ctx: ServiceContext, mv_id: int, space: str) -> ModelToServe:
         dataset = session.get(Dataset, mv.dataset_id)
         assert dataset is not None  # foreign key
         name, version, sha, spec = mv.name, mv.version, mv.artifact_sha256, DataSpec.from_dict(dataset.spec)
-    artifact = verify_loadable(ctx, sha)  # the new version is ready before the old one is retired
+    artifact = _verify_loadable(ctx, sha)  # the new version is ready before the old one is retired
     described = f"{name} version {version} (model version {mv_id}), artifact sha256 {sha}"
     # The target gets the plain word: it is its own vocabulary from here (its messages, its documents).
     return ModelToServe(
@@ -194,7 +193,7 @@ def _active(session: Session, space: Space, model_name: str) -> Deployment | Non
     ).scalar_one_or_none()
 
 
-def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: RevisionReason) -> DeployResult:
+def _put(ctx: ServiceContext, actor: Principal, mv_id: int, space: str, *, reason: RevisionReason) -> DeployResult:
     """Deploy (or replace with) model version ``mv_id`` in ``space``; no role check here.
 
     The deployment target puts the model online first (replacing keeps the endpoint up); the
@@ -213,13 +212,14 @@ def _put(ctx: ServiceContext, actor: str, mv_id: int, space: str, *, reason: Rev
     served = ctx.deployments.deploy(model, replacing=before)
     try:
         # a new endpoint is subscribed in the external monitor service; a replaced one keeps its subscription
+        subscribed = integrations.openscale_subscribe(ctx, actor, served, model) if current is None else None
         sub = (
-            integrations.openscale_subscribe(ctx, served, model)
+            (subscribed.to_dict() if subscribed is not None else None)
             if current is None
             else (current.served or {}).get(integrations.OPENSCALE_KEY)
         )
         document = {**served.to_dict(), **({integrations.OPENSCALE_KEY: sub} if sub else {})}
-        return _record(ctx, actor, mv_id, where, reason=reason, served=document, sha=model.artifact_sha256)
+        return _record(ctx, actor.username, mv_id, where, reason=reason, served=document, sha=model.artifact_sha256)
     except BaseException:
         _put_back(ctx, served, before, before_mv, where)
         raise
@@ -334,17 +334,16 @@ def _check_moved(session: Session, dep: Deployment, mv_id: int, moves: list[tupl
 
 def deploy(ctx: ServiceContext, actor: Principal, model_version_id: int, *, space: str) -> DeployResult:
     """Deploy to dev or preprod. Production is reached only through an approval."""
+    require(actor, "deploy_nonprod")
     if space == Space.PROD:
         raise DeploymentError("deploying to prod goes through approve() and its production deployment check")
-    require(actor, "deploy_nonprod")
-    return _put(ctx, actor.username, model_version_id, space, reason=RevisionReason.DEPLOY)
+    return _put(ctx, actor, model_version_id, space, reason=RevisionReason.DEPLOY)
 
 
 def deploy_candidate(ctx: ServiceContext, actor: Principal, model_version_id: int) -> DeployResult:
     """The pipeline's own pre-prod deployment of the candidate it trained (the system principal only)."""
-    if actor.role != SYSTEM_ROLE:
-        raise PermissionDenied(f"{actor.username} is a {actor.role}; only the pipeline deploys its candidate")
-    return _put(ctx, actor.username, model_version_id, Space.PREPROD, reason=RevisionReason.PIPELINE)
+    require(actor, "deploy_candidate")
+    return _put(ctx, actor, model_version_id, Space.PREPROD, reason=RevisionReason.PIPELINE)
 
 
 def deploy_to_production(ctx: ServiceContext, actor: Principal, model_version_id: int) -> DeployResult:
@@ -365,13 +364,12 @@ def deploy_to_production(ctx: ServiceContext, actor: Principal, model_version_id
         ).first()
     if approved is None:
         raise ApprovalError(f"model version {model_version_id} has no approval of artifact {mv.artifact_sha256}")
-    return _put(ctx, actor.username, model_version_id, Space.PROD, reason=RevisionReason.APPROVAL)
+    return _put(ctx, actor, model_version_id, Space.PROD, reason=RevisionReason.APPROVAL)
 
 
 def issue_key(ctx: ServiceContext, actor: Principal, deployment_id: int, *, label: str) -> str:
     """A new API key for a deployment (data scientists and admins; the pipeline as system)."""
-    if actor.role != SYSTEM_ROLE:
-        require(actor, "deploy_nonprod")
+    require(actor, "deploy_nonprod")
     with ctx.db.write() as session:
         dep = session.get(Deployment, deployment_id)
         if dep is None or dep.status != DeploymentStatus.ACTIVE:
@@ -390,8 +388,7 @@ def issue_key(ctx: ServiceContext, actor: Principal, deployment_id: int, *, labe
 
 def revoke_key(ctx: ServiceContext, actor: Principal, key: str) -> None:
     """Revoke an API key: whoever may issue one (data scientists and admins; the pipeline as system)."""
-    if actor.role != SYSTEM_ROLE:
-        require(actor, "deploy_nonprod")
+    require(actor, "deploy_nonprod")
     with ctx.db.write() as session:
         row = session.execute(select(DeploymentKey).where(DeploymentKey.key_hash == hash_key(key))).scalar_one_or_none()
         if row is None:
@@ -467,11 +464,12 @@ def rollback(
     previous = next((r.model_version_id for r in revisions if r.model_version_id != current), None)
     if previous is None:
         raise ConflictError(f"deployment {dep.id} has served only model version {current}; nothing to roll back to")
-    return _put(ctx, actor.username, previous, Space.PROD, reason=RevisionReason.ROLLBACK)
+    return _put(ctx, actor, previous, Space.PROD, reason=RevisionReason.ROLLBACK)
 
 
-def served_model(ctx: ServiceContext, deployment_id: int) -> ServedModel | None:
+def served_model(ctx: ServiceContext, actor: Principal, deployment_id: int) -> ServedModel | None:
     """Where the deployment target serves an active deployment (None for ones made before targets were recorded)."""
+    require(actor, "view")
     with ctx.db.read() as session:
         dep = session.get(Deployment, deployment_id)
         if dep is None or dep.status != DeploymentStatus.ACTIVE:
@@ -488,7 +486,8 @@ def list_deployments(ctx: ServiceContext, actor: Principal, *, include_deleted: 
         return [_info(session, d) for d in session.execute(query).scalars()]
 
 
-def get_deployment(ctx: ServiceContext, deployment_id: int) -> DeploymentInfo:
+def get_deployment(ctx: ServiceContext, actor: Principal, deployment_id: int) -> DeploymentInfo:
+    require(actor, "view")
     with ctx.db.read() as session:
         dep = session.get(Deployment, deployment_id)
         if dep is None:
@@ -496,15 +495,29 @@ def get_deployment(ctx: ServiceContext, deployment_id: int) -> DeploymentInfo:
         return _info(session, dep)
 
 
-def revisions(ctx: ServiceContext, deployment_id: int) -> list[tuple[int, str, str, datetime, datetime | None]]:
-    """(model_version_id, reason, actor, started_at, ended_at), oldest first."""
+@dataclass(frozen=True)
+class RevisionInfo:
+    """One stretch of a deployment's history: which model version it served, why, from whom, from when until when."""
+
+    model_version_id: int
+    reason: RevisionReason
+    actor: str
+    started_at: datetime
+    ended_at: datetime | None
+
+
+def revisions(ctx: ServiceContext, actor: Principal, deployment_id: int) -> list[RevisionInfo]:
+    """The deployment's revisions, oldest first."""
+    require(actor, "view")
     with ctx.db.read() as session:
         rows = session.execute(
             select(DeploymentRevision)
             .where(DeploymentRevision.deployment_id == deployment_id)
             .order_by(DeploymentRevision.id)
         ).scalars()
-        return [(r.model_version_id, r.reason, r.actor, r.started_at, r.ended_at) for r in rows]
+        return [
+            RevisionInfo(r.model_version_id, RevisionReason(r.reason), r.actor, r.started_at, r.ended_at) for r in rows
+        ]
 
 
 @dataclass(frozen=True)
@@ -523,8 +536,9 @@ class ServingSnapshot:
     keys: dict[str, int]  # sha256 of key -> deployment id
 
 
-def serving_snapshot(ctx: ServiceContext) -> ServingSnapshot:
+def serving_snapshot(ctx: ServiceContext, actor: Principal) -> ServingSnapshot:
     """Every active deployment and unrevoked key, read in one transaction."""
+    require(actor, "view")
     with ctx.db.read() as session:
         rows = session.execute(
             select(Deployment.id, ModelVersion.id, ModelVersion.artifact_sha256, Dataset.spec)
@@ -544,8 +558,9 @@ def serving_snapshot(ctx: ServiceContext) -> ServingSnapshot:
     )
 
 
-def deployment_spec(ctx: ServiceContext, deployment_id: int) -> DataSpec:
+def deployment_spec(ctx: ServiceContext, actor: Principal, deployment_id: int) -> DataSpec:
     """The spec of the model an active deployment serves."""
+    require(actor, "view")
     with ctx.db.read() as session:
         row = session.execute(
             select(Dataset.spec)

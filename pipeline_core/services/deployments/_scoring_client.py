@@ -17,7 +17,7 @@ from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import DeploymentError
 from pipeline_core.services import datasets, integrations
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import SYSTEM, Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import _endpoints
 from pipeline_core.store.db import utcnow
@@ -36,10 +36,12 @@ def score_over_http(
     """``rows`` with ``prediction``, ``probability`` (of the positive label) and ``scoring_id`` from the endpoint.
 
     ``classes`` is the model's class order; scikit-learn sorts string labels, which is the default.
+    Scoring uses a short-lived API key, so it takes whoever may issue one.
     """
-    served = _endpoints.served_model(ctx, deployment_id)
+    require(actor, "deploy_nonprod")
+    served = _endpoints.served_model(ctx, actor, deployment_id)
     if served is not None and served.backend != "local":
-        return _score_through_target(ctx, deployment_id, served, rows, spec=spec)
+        return _score_through_target(ctx, actor, deployment_id, served, rows, spec=spec)
     url = ctx.settings.scoring_url.rstrip("/") + _endpoints.scoring_path(deployment_id)
     positive = (classes or sorted(spec.labels)).index(spec.positive_label)
     key = _endpoints.issue_key(ctx, actor, deployment_id, label=label)
@@ -74,10 +76,16 @@ def score_over_http(
 
 
 def _score_through_target(
-    ctx: ServiceContext, deployment_id: int, served: ServedModel, rows: pd.DataFrame, *, spec: DataSpec
+    ctx: ServiceContext,
+    actor: Principal,
+    deployment_id: int,
+    served: ServedModel,
+    rows: pd.DataFrame,
+    *,
+    spec: DataSpec,
 ) -> pd.DataFrame:
     """Score through an external deployment (watsonx.ai) in batches; log each batch as payload, here and outside."""
-    model_version_id = _endpoints.get_deployment(ctx, deployment_id).model_version_id
+    model_version_id = _endpoints.get_deployment(ctx, actor, deployment_id).model_version_id
     labels: list[str] = []
     probabilities: list[float] = []
     ids: list[str] = []
@@ -93,6 +101,7 @@ def _score_through_target(
         request_id = uuid.uuid4().hex
         datasets.store_payload_frame(
             ctx,
+            SYSTEM,  # logged as the scoring service would log it
             deployment_id=deployment_id,
             model_version_id=model_version_id,
             frame=scored,
@@ -101,7 +110,7 @@ def _score_through_target(
         )
         answers = [[p.probabilities[c] for c in served.classes] for p in predictions]
         integrations.openscale_log_scored(
-            ctx, deployment_id, part, spec=spec, labels=list(scored[PREDICTION]), probabilities=answers
+            ctx, actor, deployment_id, part, spec=spec, labels=list(scored[PREDICTION]), probabilities=answers
         )
         labels += list(scored[PREDICTION])
         probabilities += list(scored[PROBABILITY])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipeline_core.services.governance._approvals import (
     ApprovalOutcome,
     Candidate,
+    DecisionInfo,
     ProductionCheck,
     approve,
     decision_refused,
@@ -15,12 +16,13 @@ from pipeline_core.services.governance._approvals import (
     reject,
     review_queue,
 )
-from pipeline_core.services.governance._audit_log import chain_status, list_events
-from pipeline_core.services.governance._factsheets import factsheet, factsheet_html, factsheet_json
+from pipeline_core.services.governance._audit_log import AuditEventInfo, chain_status, list_events
+from pipeline_core.services.governance._factsheets import Factsheet, factsheet, factsheet_html, factsheet_json
 from pipeline_core.services.governance._reports import validation_report
 from pipeline_core.services.governance._users import (
     MIN_PASSWORD_LENGTH,
     UserInfo,
+    add_first_admin,
     add_user,
     authenticate,
     get_principal,
@@ -33,9 +35,13 @@ from pipeline_core.services.governance._users import (
 __all__ = [
     "MIN_PASSWORD_LENGTH",
     "ApprovalOutcome",
+    "AuditEventInfo",
     "Candidate",
+    "DecisionInfo",
+    "Factsheet",
     "ProductionCheck",
     "UserInfo",
+    "add_first_admin",
     "add_user",
     "approve",
     "authenticate",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -193,7 +194,7 @@ def approve(
             evidence={"evaluation_ids": [e.id for e in evaluations]},
             override=override,
         )
-    outcome = ApprovalOutcome(approval_id, production_check(ctx, model_version_id))
+    outcome = ApprovalOutcome(approval_id, production_check(ctx, actor, model_version_id))
     if not outcome.check.passed:
         outcome.error = "production deployment check failed: " + "; ".join(outcome.check.reasons)
     else:
@@ -203,7 +204,7 @@ def approve(
             outcome.error = f"approved, but the prod deployment failed: {exc}"
     # After the prod deployment: the external inventory then tracks the prod asset too. The decision
     # stands whatever a sink says; a failed delivery is audited, retried, and told here.
-    failures = integrations.deliver(ctx, event_ids=[event_id])
+    failures = integrations.deliver(ctx, actor, event_ids=[event_id])
     if failures and outcome.error is None:
         outcome.error = "approved and deployed, but " + "; ".join(f.summary for f in failures)
     return outcome
@@ -212,15 +213,16 @@ def approve(
 def deploy_approved(ctx: ServiceContext, actor: Principal, model_version_id: int) -> DeploymentInfo:
     """Deploy an already-approved model version to prod (after a failed first attempt)."""
     require(actor, "approve")
-    check = production_check(ctx, model_version_id)
+    check = production_check(ctx, actor, model_version_id)
     if not check.passed:
         raise ApprovalError("production deployment check failed: " + "; ".join(check.reasons))
     return deployments.deploy_to_production(ctx, actor, model_version_id).deployment
 
 
-def production_check(ctx: ServiceContext, model_version_id: int) -> ProductionCheck:
+def production_check(ctx: ServiceContext, actor: Principal, model_version_id: int) -> ProductionCheck:
     """An approval of this version *and* its artifact hash; cited evaluations without failed critical
     thresholds unless overridden; the stored artifact still hashes to what was approved."""
+    require(actor, "view")
     reasons: list[str] = []
     with ctx.db.read() as session:
         mv = session.get(ModelVersion, model_version_id)
@@ -265,7 +267,7 @@ def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comm
         mv = _candidate(session, model_version_id)
         _check_decider(session, actor, mv, "reject")
         decision_id, event_id = _record_decision(session, actor, mv, Outcome.REJECTED, comment=comment.strip())
-    integrations.deliver(ctx, event_ids=[event_id])  # a failure is audited, retried and listed as not in sync
+    integrations.deliver(ctx, actor, event_ids=[event_id])  # a failure is audited, retried and listed as not in sync
     return decision_id
 
 
@@ -300,8 +302,22 @@ def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
     return out
 
 
-def decisions(ctx: ServiceContext, actor: Principal, *, limit: int = 20) -> list[dict[str, Any]]:
-    """Recent approvals and rejections, newest first: which version, who, when, why."""
+@dataclass(frozen=True)
+class DecisionInfo:
+    """An approval or a rejection: which version, who, when, why, on what evidence."""
+
+    model_version_id: int
+    model: str  # "name vN"
+    outcome: Outcome
+    decided_by: str
+    decided_at: datetime
+    comment: str
+    override: str  # the override's reason; empty without one
+    evidence: tuple[int, ...]  # the evaluations cited
+
+
+def decisions(ctx: ServiceContext, actor: Principal, *, limit: int = 20) -> list[DecisionInfo]:
+    """Recent approvals and rejections, newest first."""
     require(actor, "view")
     with ctx.db.read() as session:
         rows = session.execute(
@@ -311,22 +327,23 @@ def decisions(ctx: ServiceContext, actor: Principal, *, limit: int = 20) -> list
             .limit(limit)
         ).all()
         return [
-            {
-                "model_version_id": a.model_version_id,
-                "model": f"{name} v{version}",
-                "outcome": a.outcome,
-                "decided_by": a.decided_by,
-                "decided_at": a.decided_at,
-                "comment": a.comment,
-                "override": a.override_reason or "",
-                "evidence": a.evidence.get("evaluation_ids", []),
-            }
+            DecisionInfo(
+                model_version_id=a.model_version_id,
+                model=f"{name} v{version}",
+                outcome=Outcome(a.outcome),
+                decided_by=a.decided_by,
+                decided_at=a.decided_at,
+                comment=a.comment,
+                override=a.override_reason or "",
+                evidence=tuple(int(i) for i in a.evidence.get("evaluation_ids", [])),
+            )
             for a, name, version in rows
         ]
 
 
 def decision_refused(ctx: ServiceContext, actor: Principal, model_version_id: int) -> str | None:
     """Why ``actor`` may not approve or reject this candidate, or None when they may (the UI shows it)."""
+    require(actor, "view")
     try:
         require(actor, "approve")
         with ctx.db.read() as session:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -10,6 +12,19 @@ from pipeline_core.services.audit import ChainStatus, verify_chain
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class AuditEventInfo:
+    """One audit event as the log shows it (the hash shortened to the first 12 hex digits)."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    object: str  # "type id"
+    details: dict[str, Any]
+    hash: str
 
 
 def list_events(
@@ -21,7 +36,7 @@ def list_events(
     object_type: str | None = None,
     object_id: str | None = None,
     limit: int = 200,
-) -> list[dict[str, Any]]:
+) -> list[AuditEventInfo]:
     """Events newest first; ``action`` matches a prefix (``model_version.`` for all of them)."""
     require(actor, "view")
     query = select(AuditEvent)
@@ -36,15 +51,9 @@ def list_events(
     with ctx.db.read() as session:
         events = session.execute(query.order_by(AuditEvent.seq.desc()).limit(limit)).scalars().all()
         return [
-            {
-                "seq": e.seq,
-                "at": e.at,
-                "actor": e.actor,
-                "action": e.action,
-                "object": f"{e.object_type} {e.object_id}",
-                "details": e.details,
-                "hash": e.hash[:12],
-            }
+            AuditEventInfo(
+                e.seq, e.at, e.actor, e.action, f"{e.object_type} {e.object_id}", dict(e.details), e.hash[:12]
+            )
             for e in events
         ]
 

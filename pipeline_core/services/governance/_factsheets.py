@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -29,7 +30,28 @@ from pipeline_core.store.models import (
 )
 
 
-def factsheet(ctx: ServiceContext, actor: Principal, model_version_id: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Factsheet:
+    """A model version's facts (JSON values, as exported) and its lineage timeline, oldest event first."""
+
+    model: dict[str, Any]
+    training_data: dict[str, Any]
+    run: dict[str, Any]
+    evaluations: tuple[dict[str, Any], ...]
+    approvals: tuple[dict[str, Any], ...]
+    deployments: tuple[dict[str, Any], ...]
+    timeline: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The export document: one key per section, in this order."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+
+def _plain(value: Any) -> Any:
+    return [dict(v) for v in value] if isinstance(value, tuple) else dict(value)
+
+
+def factsheet(ctx: ServiceContext, actor: Principal, model_version_id: int) -> Factsheet:
     """The facts of a model version and its lineage timeline, oldest event first."""
     require(actor, "view")
     with ctx.db.read() as session:
@@ -152,16 +174,25 @@ def factsheet(ctx: ServiceContext, actor: Principal, model_version_id: int) -> d
                 for e in events
             ],
         }
-    result: dict[str, Any] = jsonable(facts)
-    return result
+    plain: dict[str, Any] = jsonable(facts)
+    return Factsheet(
+        model=plain["model"],
+        training_data=plain["training_data"],
+        run=plain["run"],
+        evaluations=tuple(plain["evaluations"]),
+        approvals=tuple(plain["approvals"]),
+        deployments=tuple(plain["deployments"]),
+        timeline=tuple(plain["timeline"]),
+    )
 
 
-def factsheet_json(facts: dict[str, Any]) -> str:
-    return json.dumps(facts, indent=2, sort_keys=False)
+def factsheet_json(sheet: Factsheet) -> str:
+    return json.dumps(sheet.to_dict(), indent=2, sort_keys=False)
 
 
-def factsheet_html(facts: dict[str, Any]) -> str:
+def factsheet_html(sheet: Factsheet) -> str:
     """A self-contained HTML page of the factsheet."""
+    facts = sheet.to_dict()
 
     def table(rows: list[dict[str, Any]]) -> str:
         if not rows:

@@ -38,8 +38,18 @@ def user_count(ctx: ServiceContext) -> int:
         return int(session.execute(select(func.count()).select_from(User)).scalar() or 0)
 
 
-def add_user(ctx: ServiceContext, actor: Principal | None, *, username: str, role: str, password: str) -> Principal:
-    """Add a user. ``actor`` must be an admin, except for the very first user (bootstrap)."""
+def add_first_admin(ctx: ServiceContext, *, username: str, password: str) -> Principal:
+    """The store's first user, an admin (bootstrap): refused once any user exists."""
+    return _add(ctx, None, username=username, role=Role.ADMIN, password=password)
+
+
+def add_user(ctx: ServiceContext, actor: Principal, *, username: str, role: str, password: str) -> Principal:
+    """Add a user (admins only)."""
+    require(actor, "manage_users")
+    return _add(ctx, actor, username=username, role=role, password=password)
+
+
+def _add(ctx: ServiceContext, actor: Principal | None, *, username: str, role: str, password: str) -> Principal:
     if not _USERNAME.match(username):
         raise ConfigError(f"username {username!r}: use 2-64 letters, digits or . _ @ -")
     checked = _role(role)
@@ -49,8 +59,6 @@ def add_user(ctx: ServiceContext, actor: Principal | None, *, username: str, rol
         first = session.execute(select(func.count()).select_from(User)).scalar() == 0
         if actor is None and not first:
             raise AuthError("adding a user needs an admin once the first user exists")
-        if actor is not None:
-            require(actor, "manage_users")
         session.add(
             User(username=username, role=checked, password_hash=password_hash, disabled=False, created_at=utcnow())
         )

@@ -21,6 +21,7 @@ from pipeline_core.services.integrations._dispatch import (
 )
 from pipeline_core.services.integrations._factsheets import candidate_facts as factsheets_candidate_facts
 from pipeline_core.services.integrations._openscale import KEY as OPENSCALE_KEY
+from pipeline_core.services.integrations._openscale import ExternalEvaluation
 from pipeline_core.services.integrations._openscale import evaluate as openscale_evaluate
 from pipeline_core.services.integrations._openscale import log_feedback as openscale_log_feedback
 from pipeline_core.services.integrations._openscale import log_scored as openscale_log_scored
@@ -31,6 +32,7 @@ __all__ = [
     "OPENSCALE_KEY",
     "RETRY",
     "SINK_LABELS",
+    "ExternalEvaluation",
     "RetryPolicy",
     "SyncFailure",
     "UnsyncedDelivery",

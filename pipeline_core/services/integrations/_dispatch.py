@@ -35,7 +35,7 @@ from sqlalchemy import or_, select, update
 
 from pipeline_core.errors import PipelineError
 from pipeline_core.services import audit
-from pipeline_core.services.authz import Principal, require
+from pipeline_core.services.authz import SYSTEM_ROLE, Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.events import SINKS
 from pipeline_core.services.integrations import _factsheets, _openscale
@@ -159,17 +159,18 @@ class UnsyncedDelivery:
     recorded_at: datetime
 
 
-def configured_sinks(ctx: ServiceContext) -> tuple[Sink, ...]:
+def configured_sinks(ctx: ServiceContext, actor: Principal) -> tuple[Sink, ...]:
     """The sinks this install delivers to."""
+    require(actor, "view")
     return tuple(sink for sink, spec in _SINKS.items() if spec.configured(ctx))
 
 
 def deliver(
     ctx: ServiceContext,
+    actor: Principal,
     event_ids: Sequence[int] | None = None,
     *,
     force: bool = False,
-    actor: str | None = None,
     now: datetime | None = None,
     policy: RetryPolicy = RETRY,
     limit: int = 100,
@@ -177,9 +178,12 @@ def deliver(
     """Hand the due deliveries (of ``event_ids``, or all) to their sinks; the attempts that failed.
 
     ``force`` also takes failed deliveries and pending ones still backing off (retry now). Failures
-    are audited as ``actor`` (by default the event's actor, on whose behalf it is delivered). ``now``
-    is the dispatcher's clock, for tests that move it.
+    are audited as ``actor`` when a person asked (Retry now), else (the product, delivering after a
+    commit or from a worker) as the event's actor, on whose behalf it is delivered. ``now`` is the
+    dispatcher's clock, for tests that move it.
     """
+    require(actor, "sync_integrations")
+    audited_as = None if actor.role == SYSTEM_ROLE else actor.username
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     query = (
         select(EventDelivery.id, EventDelivery.sink, EventDelivery.status, EventDelivery.attempts, DomainEvent)
@@ -199,7 +203,7 @@ def deliver(
         ]
     failures = []
     for delivery, event in due:
-        failure = _deliver_one(ctx, delivery, event, clock=clock, actor=actor, policy=policy)
+        failure = _deliver_one(ctx, delivery, event, clock=clock, actor=audited_as, policy=policy)
         if failure is not None:
             failures.append(failure)
     return tuple(failures)
@@ -319,9 +323,8 @@ def _deliver_one(
 
 def sync_now(ctx: ServiceContext, actor: Principal) -> tuple[SyncFailure, ...]:
     """Try every undelivered event again now, failed ones and those backing off too (the page's "Retry now")."""
-    # Whoever may run the monitors now may push the store's facts again: it changes nothing of ours.
-    require(actor, "evaluate_now")
-    return deliver(ctx, force=True, actor=actor.username, limit=1000)
+    require(actor, "sync_integrations")
+    return deliver(ctx, actor, force=True, limit=1000)
 
 
 def _what(kind: EventKind, actor: str, payload: Mapping[str, Any]) -> str:

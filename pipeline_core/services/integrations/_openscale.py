@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -23,6 +24,7 @@ from pipeline_core.backends.base import ModelToServe, MonitorSubscription, Serve
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.monitors.mrm import risk_summary
 from pipeline_core.results.evaluation import EvaluationReport
+from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import count_payload
 from pipeline_core.store.models import Deployment, FeedbackRecord
@@ -31,11 +33,14 @@ from pipeline_core.vocabulary import Space
 KEY = "openscale"  # where a deployment's ``served`` document keeps its subscription
 
 
-def subscribe(ctx: ServiceContext, served: ServedModel, model: ModelToServe) -> dict[str, Any] | None:
+def subscribe(
+    ctx: ServiceContext, actor: Principal, served: ServedModel, model: ModelToServe
+) -> MonitorSubscription | None:
     """Subscribe a deployment the external target serves; None when there is nothing to subscribe."""
+    require(actor, "sync_integrations")
     if ctx.monitors is None or served.backend == "local":
         return None
-    return ctx.monitors.subscribe(served, spec=model.spec, model_name=model.name).to_dict()
+    return ctx.monitors.subscribe(served, spec=model.spec, model_name=model.name)
 
 
 def subscription_of(served: dict[str, Any] | None) -> MonitorSubscription | None:
@@ -52,6 +57,7 @@ def _subscription(ctx: ServiceContext, deployment_id: int) -> MonitorSubscriptio
 
 def log_scored(
     ctx: ServiceContext,
+    actor: Principal,
     deployment_id: int,
     part: pd.DataFrame,
     *,
@@ -60,6 +66,7 @@ def log_scored(
     probabilities: Sequence[Sequence[float]],
 ) -> None:
     """Log records scored through the product (smoke tests, evaluations, the dashboard) as payload."""
+    require(actor, "sync_integrations")
     sub = _subscription(ctx, deployment_id)
     if sub is None or ctx.monitors is None:
         return
@@ -67,8 +74,11 @@ def log_scored(
     ctx.monitors.log_payload(sub, fields=spec.feature_names, values=values, labels=labels, probabilities=probabilities)
 
 
-def log_feedback(ctx: ServiceContext, deployment_id: int, frame: pd.DataFrame, *, spec: DataSpec) -> None:
+def log_feedback(
+    ctx: ServiceContext, actor: Principal, deployment_id: int, frame: pd.DataFrame, *, spec: DataSpec
+) -> None:
     """Log labelled records (features and the true label) as feedback."""
+    require(actor, "sync_integrations")
     sub = _subscription(ctx, deployment_id)
     if sub is None or ctx.monitors is None:
         return
@@ -77,19 +87,29 @@ def log_feedback(ctx: ServiceContext, deployment_id: int, frame: pd.DataFrame, *
     ctx.monitors.log_feedback(sub, fields=columns, values=values)
 
 
+@dataclass(frozen=True)
+class ExternalEvaluation:
+    """What the external monitors measured (with its risk summary) and the window they measured it on."""
+
+    report: EvaluationReport
+    data_window: dict[str, Any]  # stored as the evaluation's window: source, subscription, record counts
+
+
 def evaluate(
     ctx: ServiceContext,
+    actor: Principal,
     deployment_id: int,
     *,
     spec: DataSpec,
     model_tests: Sequence[dict[str, Any]] = (),
     feedback_records: int | None = None,
-) -> tuple[EvaluationReport, dict[str, Any]] | None:
+) -> ExternalEvaluation | None:
     """Run the external monitors now: (their report with its risk summary, the data window); None without them."""
+    require(actor, "sync_integrations")
     sub = _subscription(ctx, deployment_id)
     if sub is None or ctx.monitors is None:
         return None
-    payload = count_payload(ctx, deployment_id=deployment_id)
+    payload = count_payload(ctx, actor, deployment_id=deployment_id)
     if feedback_records is None:
         with ctx.db.read() as session:
             query = (
@@ -105,7 +125,7 @@ def evaluate(
         "feedback_records": feedback_records,
         "payload_records": payload,
     }
-    return report, window
+    return ExternalEvaluation(report, window)
 
 
 def set_decision(ctx: ServiceContext, model_version_id: int, *, approved: bool) -> str:

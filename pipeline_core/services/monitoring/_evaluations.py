@@ -34,7 +34,7 @@ from pipeline_core.params import RunParams
 from pipeline_core.results import MonitorResult
 from pipeline_core.results.evaluation import EvaluationReport, RiskLevel
 from pipeline_core.results.evidence import DriftedRecord, drifted_records_from
-from pipeline_core.services import audit, datasets, integrations, lookup
+from pipeline_core.services import audit, datasets, events, integrations, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow, load_frame, read_payload
@@ -51,7 +51,7 @@ from pipeline_core.store.models import (
     RetrainingRequest,
     Run,
 )
-from pipeline_core.vocabulary import AlertStatus, CheckStatus, DeploymentStatus, RetrainingStatus, Space
+from pipeline_core.vocabulary import AlertStatus, CheckStatus, DeploymentStatus, EventKind, RetrainingStatus, Space
 
 T = TypeVar("T")
 
@@ -91,8 +91,9 @@ def score_frame(model: Any, frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame
     return out
 
 
-def model_frames(ctx: ServiceContext, model_version_id: int) -> ModelFrames:
+def model_frames(ctx: ServiceContext, actor: Principal, model_version_id: int) -> ModelFrames:
     """The model and its scored training and test splits, exactly as its run split them."""
+    require(actor, "view")
     key = (ctx.settings.database_url or str(ctx.settings.data_dir), model_version_id)
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -105,9 +106,9 @@ def model_frames(ctx: ServiceContext, model_version_id: int) -> ModelFrames:
         assert dataset is not None  # foreign key
         assert run is not None  # foreign key
     # Production monitoring judges against the thresholds in force (an admin may have tightened them).
-    spec = datasets.thresholds_in_force(ctx, DataSpec.from_dict(dataset.spec))
+    spec = datasets.thresholds_in_force(ctx, actor, DataSpec.from_dict(dataset.spec))
     model = load_model(ctx.artifacts.get(mv.artifact_sha256))
-    train, test = _split(mv, dataset, load_frame(ctx, dataset), spec, RunParams.from_dict(dict(run.params)))
+    train, test = _split(mv, dataset, load_frame(ctx, actor, dataset), spec, RunParams.from_dict(dict(run.params)))
     frames = ModelFrames(model_version_id, model, spec, score_frame(model, train, spec), score_frame(model, test, spec))
     with _CACHE_LOCK:
         _CACHE[key] = frames
@@ -139,9 +140,10 @@ def _split(
 
 
 def feedback_frame(
-    ctx: ServiceContext, deployment_id: int, spec: DataSpec, *, since: datetime | None = None
+    ctx: ServiceContext, actor: Principal, deployment_id: int, spec: DataSpec, *, since: datetime | None = None
 ) -> pd.DataFrame:
     """The deployment's feedback records: features and true label (as the spec's target)."""
+    require(actor, "view")
     query = select(FeedbackRecord.features, FeedbackRecord.label, FeedbackRecord.scoring_id).where(
         FeedbackRecord.deployment_id == deployment_id
     )
@@ -300,6 +302,7 @@ class EvaluationOutcome:
     report: EvaluationReport
     alerts: list[int]
     retraining_request_id: int | None
+    events: tuple[int, ...] = ()  # the outbox events recorded with it (a candidate's facts for the external inventory)
 
     @property
     def status(self) -> CheckStatus:
@@ -316,6 +319,60 @@ class EvaluationOutcome:
 
 
 def store_evaluation(
+    ctx: ServiceContext,
+    actor: Principal,
+    *,
+    model_version_id: int,
+    deployment_id: int | None,
+    space: str,
+    data_window: dict[str, Any],
+    retrain_on_failure: bool,
+    report: EvaluationReport | None = None,
+    results: Sequence[MonitorResult] = (),
+    candidate_model_tests: Sequence[Mapping[str, Any]] | None = None,
+) -> EvaluationOutcome:
+    """The evaluation, its alerts and (when asked and a critical check failed) a retraining request, in one transaction.
+
+    Pass the ``report``, or the flat ``results`` in which the risk summary is the monitor "mrm"
+    (what OpenScale's evaluation and older callers hand over): the report is built from them.
+    With ``candidate_model_tests`` (a candidate's pre-prod evaluation), the candidate's facts for the
+    external inventory are recorded as an outbox event of the same transaction.
+    """
+    require(actor, "evaluate_now")
+    if report is None:
+        report = EvaluationReport.from_results(results)
+    elif results:
+        raise ValueError("store_evaluation takes a report or results, not both")
+    with ctx.db.write() as session:
+        outcome = _store(
+            session,
+            model_version_id=model_version_id,
+            deployment_id=deployment_id,
+            space=space,
+            data_window=data_window,
+            actor=actor.username,
+            retrain_on_failure=retrain_on_failure,
+            report=report,
+        )
+        if candidate_model_tests is None:
+            return outcome
+        facts = integrations.factsheets_candidate_facts(
+            results=report.monitors,
+            model_tests=candidate_model_tests,
+            status=outcome.status,
+            risk_level=outcome.risk_level,
+        )
+        event_id = events.record(
+            session,
+            kind=EventKind.CANDIDATE_EVALUATED,
+            model_version_id=model_version_id,
+            actor=actor.username,
+            payload={"evaluation_id": outcome.evaluation_id, "facts": facts},
+        )
+    return replace(outcome, events=(event_id,))
+
+
+def _store(
     session: Session,
     *,
     model_version_id: int,
@@ -324,18 +381,8 @@ def store_evaluation(
     data_window: dict[str, Any],
     actor: str,
     retrain_on_failure: bool,
-    report: EvaluationReport | None = None,
-    results: Sequence[MonitorResult] = (),
+    report: EvaluationReport,
 ) -> EvaluationOutcome:
-    """The evaluation, its alerts and (when asked and a critical check failed) a retraining request.
-
-    Pass the ``report``, or the flat ``results`` in which the risk summary is the monitor "mrm"
-    (what OpenScale's evaluation and older callers hand over): the report is built from them.
-    """
-    if report is None:
-        report = EvaluationReport.from_results(results)
-    elif results:
-        raise ValueError("store_evaluation takes a report or results, not both")
     status = report.status.value
     evaluation = Evaluation(
         model_version_id=model_version_id,
@@ -425,18 +472,18 @@ def evaluate_deployment(
         if dep is None or dep.status == DeploymentStatus.DELETED:
             raise NotFoundError(f"deployment {deployment_id} does not exist")
         mv_id, space = dep.model_version_id, dep.space
-    frames = model_frames(ctx, mv_id)
+    frames = model_frames(ctx, actor, mv_id)
     window = window or PayloadWindow()
     window = PayloadWindow(
         since=window.since, until=window.until, model_version_id=mv_id, max_records=window.max_records
     )
-    current = read_payload(ctx, deployment_id, window, scoring_ids=True)
+    current = read_payload(ctx, actor, deployment_id, window, scoring_ids=True)
     if current.empty:
         raise EvaluationError(
             f"deployment {deployment_id} has no scored records in the window "
             f"({window.describe()}); send scoring requests first"
         )
-    feedback = feedback_frame(ctx, deployment_id, frames.spec)
+    feedback = feedback_frame(ctx, actor, deployment_id, frames.spec)
     labelled = score_frame(frames.model, feedback, frames.spec) if len(feedback) else None
     config = config or SuiteConfig()
     report = suite.evaluate(
@@ -450,24 +497,23 @@ def evaluate_deployment(
         importance=frames.global_importance(config.explain),
     )
     data_window = {**window.to_dict(), "source": "payload", "records": len(current), "feedback_records": len(feedback)}
-    with ctx.db.write() as session:
-        outcome = store_evaluation(
-            session,
-            model_version_id=mv_id,
-            deployment_id=deployment_id,
-            space=space,
-            data_window=data_window,
-            report=report,
-            actor=actor.username,
-            retrain_on_failure=space == Space.PROD,
-        )
+    outcome = store_evaluation(
+        ctx,
+        actor,
+        model_version_id=mv_id,
+        deployment_id=deployment_id,
+        space=space,
+        data_window=data_window,
+        report=report,
+        retrain_on_failure=space == Space.PROD,
+    )
     evaluate_externally(
         ctx,
+        actor,
         deployment_id=deployment_id,
         model_version_id=mv_id,
         space=space,
         spec=frames.spec,
-        actor=actor.username,
         retrain_on_failure=space == Space.PROD,
     )
     return outcome
@@ -475,35 +521,35 @@ def evaluate_deployment(
 
 def evaluate_externally(
     ctx: ServiceContext,
+    actor: Principal,
     *,
     deployment_id: int,
     model_version_id: int,
     space: str,
     spec: DataSpec,
-    actor: str,
     model_tests: Sequence[dict[str, Any]] = (),
     retrain_on_failure: bool = False,
 ) -> EvaluationOutcome | None:
     """Run the external monitors (OpenScale) on the deployment and store what they measured; None without them."""
-    found = integrations.openscale_evaluate(ctx, deployment_id, spec=spec, model_tests=model_tests)
+    require(actor, "evaluate_now")
+    found = integrations.openscale_evaluate(ctx, actor, deployment_id, spec=spec, model_tests=model_tests)
     if found is None:
         return None
-    report, window = found
-    with ctx.db.write() as session:
-        return store_evaluation(
-            session,
-            model_version_id=model_version_id,
-            deployment_id=deployment_id,
-            space=space,
-            data_window=window,
-            report=report,
-            actor=actor,
-            retrain_on_failure=retrain_on_failure,
-        )
+    return store_evaluation(
+        ctx,
+        actor,
+        model_version_id=model_version_id,
+        deployment_id=deployment_id,
+        space=space,
+        data_window=found.data_window,
+        report=found.report,
+        retrain_on_failure=retrain_on_failure,
+    )
 
 
-def due_deployments(ctx: ServiceContext, *, interval: float) -> list[int]:
+def due_deployments(ctx: ServiceContext, actor: Principal, *, interval: float) -> list[int]:
     """Production deployments with traffic whose newest evaluation is older than ``interval`` seconds."""
+    require(actor, "view")
     cutoff = utcnow() - timedelta(seconds=interval)
     with ctx.db.read() as session:
         deployments = (

@@ -77,7 +77,7 @@ def upload_feedback(
 ) -> FeedbackBatch:
     """Validate and store labelled records for ``deployment_id``; all or nothing."""
     require(actor, "upload_feedback")
-    spec = deployments.deployment_spec(ctx, deployment_id)
+    spec = deployments.deployment_spec(ctx, actor, deployment_id)
     clean, anomalies = find_anomalies(frame, spec=spec, extra_ok=(SCORING_ID,))
     blocking = [a for a in anomalies if a.blocking]
     if blocking:
@@ -88,7 +88,7 @@ def upload_feedback(
     if SCORING_ID in clean.columns:
         scoring_ids = [None if pd.isna(v) or str(v).strip() == "" else str(v).strip() for v in clean[SCORING_ID]]
         wanted = [s for s in scoring_ids if s is not None]
-        unknown = sorted(set(wanted) - existing_scoring_ids(ctx, deployment_id, wanted))
+        unknown = sorted(set(wanted) - existing_scoring_ids(ctx, actor, deployment_id, wanted))
         if unknown:
             raise DataError(
                 f"feedback {source!r}: {len(unknown)} scoring id(s) were not scored by deployment "
@@ -124,11 +124,12 @@ def upload_feedback(
                 "linked": sum(s is not None for s in scoring_ids),
             },
         )
-    integrations.openscale_log_feedback(ctx, deployment_id, clean, spec=spec)
+    integrations.openscale_log_feedback(ctx, actor, deployment_id, clean, spec=spec)
     return FeedbackBatch(batch_id, deployment_id, len(rows), sum(s is not None for s in scoring_ids))
 
 
-def count_feedback(ctx: ServiceContext, *, deployment_id: int | None = None) -> int:
+def count_feedback(ctx: ServiceContext, actor: Principal, *, deployment_id: int | None = None) -> int:
+    require(actor, "view")
     query = select(func.count()).select_from(FeedbackRecord)
     if deployment_id is not None:
         query = query.where(FeedbackRecord.deployment_id == deployment_id)

@@ -55,7 +55,7 @@ def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: DatasetInfo, p
 def launch_file_run(ctx: ServiceContext, actor: Principal, path: str, *, spec: DataSpec, params: RunParams) -> RunInfo:
     """Register the CSV at ``path`` as a dataset and queue a run on it."""
     require(actor, "launch_run")
-    dataset = register_file(ctx, path, spec=spec, actor=actor.username)
+    dataset = register_file(ctx, actor, path, spec=spec)
     return launch_run(ctx, actor, dataset=dataset, params=params)
 
 
@@ -64,7 +64,7 @@ def launch_bytes_run(
 ) -> RunInfo:
     """Register CSV ``data`` (an upload, generated demo data) as a dataset and queue a run on it."""
     require(actor, "launch_run")
-    dataset = register_dataset(ctx, parse_csv_bytes(data, name=name), spec=spec, actor=actor.username, source=source)
+    dataset = register_dataset(ctx, actor, parse_csv_bytes(data, name=name), spec=spec, source=source)
     return launch_run(ctx, actor, dataset=dataset, params=params)
 
 
@@ -144,8 +144,9 @@ def live_workers(ctx: ServiceContext, actor: Principal) -> list[WorkerInfo]:
         return [WorkerInfo.of(w) for w in session.execute(query).scalars()]
 
 
-def reap_stale_runs(ctx: ServiceContext, *, actor: str = "system:reaper") -> list[int]:
-    """Mark failed every running run whose worker has not beaten within the timeout."""
+def reap_stale_runs(ctx: ServiceContext, actor: Principal) -> list[int]:
+    """Mark failed every running run whose worker has not beaten within the timeout (the product's housekeeping)."""
+    require(actor, "reap_runs")
     timeout = ctx.settings.heartbeat_timeout
     cutoff = utcnow() - timedelta(seconds=timeout)
     with ctx.db.write() as session:
@@ -170,7 +171,7 @@ def reap_stale_runs(ctx: ServiceContext, *, actor: str = "system:reaper") -> lis
                 run.failed_stage = stage.name
             audit.record(
                 session,
-                actor=actor,
+                actor=actor.username,
                 action="run.failed",
                 object_type="run",
                 object_id=run.id,

@@ -107,7 +107,7 @@ def run_on_version(ctx: ServiceContext, actor: Principal, model_version_id: int)
         train = session.execute(
             select(StageResult.outputs).where(StageResult.run_id == mv.run_id, StageResult.name == "train")
         ).scalar_one_or_none()
-    frames = model_frames(ctx, model_version_id)
+    frames = model_frames(ctx, actor, model_version_id)
     _test_and_store(
         ctx,
         frames.model,

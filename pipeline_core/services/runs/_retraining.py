@@ -84,13 +84,13 @@ def retrain(
         drifted = list(request.drifted_records) if request is not None else []
         found_request_id = request.id if request is not None else None
     spec = DataSpec.from_dict(dataset.spec)
-    training = load_frame(ctx, dataset)
-    feedback = feedback_frame(ctx, dep.id, spec)[[*spec.feature_names, spec.target]]
+    training = load_frame(ctx, actor, dataset)
+    feedback = feedback_frame(ctx, actor, dep.id, spec)[[*spec.feature_names, spec.target]]
     combined = pd.concat([training[[*spec.feature_names, spec.target]], feedback], ignore_index=True)
     name = f"retrain-deployment-{dep.id}-model-{mv.id}-feedback-{len(feedback)}.csv"
     table = parse_csv_bytes(frame_to_csv_bytes(combined), name=name)
     source = f"{dataset.name} + {len(feedback)} feedback records of deployment {dep.id}"
-    new_dataset = register_dataset(ctx, table, spec=spec, actor=actor.username, source=source)
+    new_dataset = register_dataset(ctx, actor, table, spec=spec, source=source)
     if found_request_id is not None:
         _set_request(
             ctx, found_request_id, frm=RetrainingStatus.OPEN, to=RetrainingStatus.LAUNCHED, actor=actor.username

@@ -15,6 +15,7 @@ from pipeline_core.errors import ConflictError, GateFailed, NotFoundError, RunCa
 from pipeline_core.params import RunParams
 from pipeline_core.pipeline import PipelineInputs, PipelineState, execute
 from pipeline_core.services import audit
+from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
 from pipeline_core.services.runs._persist import (
@@ -50,27 +51,29 @@ def reference_schema(ctx: ServiceContext, dataset: Dataset) -> Schema | None:
 
 def execute_run(
     ctx: ServiceContext,
+    actor: Principal,
     run_id: int,
     *,
     worker_id: str,
     control: RunControl | None = None,
     progress: ProgressFn | None = None,
 ) -> str:
-    """Execute claimed run ``run_id``; return its final status."""
+    """Execute claimed run ``run_id``; return its final status (a worker, acting as the system)."""
+    require(actor, "execute_run")
     control = control or RunControl()
     with ctx.db.read() as session:
         run = session.get(Run, run_id)
         if run is None:
             raise NotFoundError(f"run {run_id} does not exist")
         dataset = session.get(Dataset, run.dataset_id)
-        params_dict, actor = dict(run.params), run.created_by
+        params_dict, created_by = dict(run.params), run.created_by
     assert dataset is not None  # foreign key
     try:
         spec = DataSpec.from_dict(dataset.spec)
-        subject = RunSubject(run_id, worker_id, actor, dataset.id, dataset.sha256, str(spec.name))
+        subject = RunSubject(run_id, worker_id, created_by, dataset.id, dataset.sha256, str(spec.name))
         hooks = PersistingHooks(ctx, subject, control, progress)
         inputs = PipelineInputs(
-            frame=load_frame(ctx, dataset),
+            frame=load_frame(ctx, actor, dataset),
             spec=spec,
             params=RunParams.from_dict(params_dict),
             dataset={"id": dataset.id, "name": dataset.name, "sha256": dataset.sha256, "source": dataset.source},

@@ -16,13 +16,13 @@ from pipeline_core.data.columns import PROBABILITY
 from pipeline_core.errors import DeploymentError, GateFailed
 from pipeline_core.monitors.suite import evaluate
 from pipeline_core.pipeline import SERVICE_STAGES, PipelineInputs, PipelineState, StageFn
-from pipeline_core.services import deployments, events, integrations, monitoring
+from pipeline_core.services import deployments, integrations, monitoring
 from pipeline_core.services.authz import SYSTEM, SYSTEM_ROLE, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import score_over_http
 from pipeline_core.services.runs import _model_tests
 from pipeline_core.stages.common import Gate
-from pipeline_core.vocabulary import EventKind, Space
+from pipeline_core.vocabulary import Space
 
 
 @dataclass
@@ -104,7 +104,7 @@ def _deploy_and_smoke_test(
     """The IBM pipeline's "deployed?" gate: deploy to pre-prod, then score through the deployment's endpoint."""
     result = deployments.deploy_candidate(ctx, Principal(f"pipeline:run-{run_id}", SYSTEM_ROLE), mv_id)
     dep = result.deployment
-    served = deployments.served_model(ctx, dep.id)
+    served = deployments.served_model(ctx, SYSTEM, dep.id)
     url = (
         served.scoring_url
         if served is not None and served.scoring_url
@@ -168,36 +168,27 @@ def _evaluate_in_preprod(
         "records": len(current),
         "endpoint": deploy["endpoint"],
     }
-    with ctx.db.write() as session:
-        outcome = monitoring.store_evaluation(
-            session,
-            model_version_id=mv_id,
-            deployment_id=deploy["deployment_id"],
-            space=Space.PREPROD,
-            data_window=window,
-            report=report,
-            actor="pipeline",
-            retrain_on_failure=False,
-        )
-        # The candidate's facts for the external inventory, as an event of the evaluation's transaction.
-        facts = integrations.factsheets_candidate_facts(
-            results=outcome.report.monitors, model_tests=mrm_tests, status=outcome.status, risk_level=outcome.risk_level
-        )
-        event_id = events.record(
-            session,
-            kind=EventKind.CANDIDATE_EVALUATED,
-            model_version_id=mv_id,
-            actor="pipeline",
-            payload={"evaluation_id": outcome.evaluation_id, "facts": facts},
-        )
-    integrations.openscale_log_feedback(ctx, deploy["deployment_id"], test, spec=spec)  # the test split's true labels
+    # The pipeline's own evaluation, audited as such (as its deployment is, under the run's name).
+    pipeline = Principal("pipeline", SYSTEM_ROLE)
+    outcome = monitoring.store_evaluation(
+        ctx,
+        pipeline,
+        model_version_id=mv_id,
+        deployment_id=deploy["deployment_id"],
+        space=Space.PREPROD,
+        data_window=window,
+        report=report,
+        retrain_on_failure=False,
+        candidate_model_tests=mrm_tests,  # the candidate's facts for the external inventory, in its transaction
+    )
+    integrations.openscale_log_feedback(ctx, pipeline, deploy["deployment_id"], test, spec=spec)  # the true labels
     external = monitoring.evaluate_externally(
         ctx,
+        pipeline,
         deployment_id=deploy["deployment_id"],
         model_version_id=mv_id,
         space=Space.PREPROD,
         spec=spec,
-        actor="pipeline",
         model_tests=mrm_tests,
     )
     reports = [outcome.report, *([external.report] if external is not None else [])]
@@ -227,7 +218,9 @@ def _evaluate_in_preprod(
     if external is not None:
         outputs |= {"openscale_evaluation_id": external.evaluation_id, "openscale_status": external.status}
         log.append(f"OpenScale evaluation {external.evaluation_id}: {external.status}")
-    failures = integrations.deliver(ctx, event_ids=[event_id])  # retried later; listed as not in sync meanwhile
+    failures = integrations.deliver(
+        ctx, pipeline, event_ids=list(outcome.events)
+    )  # retried later; listed as not in sync meanwhile
     if failures:  # the candidate stands; the validator sees why the factsheet lags
         not_published = "; ".join(f.error for f in failures)
         log.append(f"AI Factsheets: not published: {not_published}")

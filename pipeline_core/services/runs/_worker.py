@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pipeline_core.services import audit, integrations, monitoring
-from pipeline_core.services.authz import SYSTEM
+from pipeline_core.services.authz import SYSTEM, SYSTEM_ROLE, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow
 from pipeline_core.services.runs._launch import reap_stale_runs
@@ -48,6 +48,7 @@ class RunWorker:
     ) -> None:
         self.ctx = ctx
         self.id = worker_id or new_worker_id()
+        self.principal = Principal(self.id, SYSTEM_ROLE)  # what it does is audited under its own id
         self.progress = progress
         self._next_evaluation_check = 0.0
         now = utcnow()
@@ -104,7 +105,9 @@ class RunWorker:
         )
         beater.start()
         try:
-            return execute_run(self.ctx, run_id, worker_id=self.id, control=control, progress=self.progress)
+            return execute_run(
+                self.ctx, self.principal, run_id, worker_id=self.id, control=control, progress=self.progress
+            )
         finally:
             stop_beating.set()
             beater.join()
@@ -145,7 +148,7 @@ class RunWorker:
         done = 0
         try:
             while not stop.is_set() and (max_runs is None or done < max_runs):
-                reap_stale_runs(self.ctx)
+                reap_stale_runs(self.ctx, self.principal)
                 run_id = self.claim_next()
                 if run_id is None:
                     self.beat()
@@ -173,7 +176,7 @@ class RunWorker:
         self._next_evaluation_check = time.monotonic() + min(interval, 60.0)
         done = []
         window = PayloadWindow(max_records=self.ctx.settings.evaluation_max_records)
-        for deployment_id in monitoring.due_deployments(self.ctx, interval=interval):
+        for deployment_id in monitoring.due_deployments(self.ctx, self.principal, interval=interval):
             try:
                 outcome = monitoring.evaluate_deployment(self.ctx, SYSTEM, deployment_id, window=window)
             except monitoring.EvaluationError as exc:
@@ -192,7 +195,7 @@ class RunWorker:
         anything else (the store unreachable) is logged and tried again on the next idle turn.
         """
         try:
-            return len(integrations.deliver(self.ctx, actor=self.id))
+            return len(integrations.deliver(self.ctx, self.principal))
         except Exception:
             log.exception("delivering the events due to the external services failed")
             return 0
