@@ -12,9 +12,16 @@ st.title("Audit")
 
 status = governance.chain_status(ctx, who)
 if status.ok:
-    st.success(f"Hash chain intact: {status.events} events verified.")
+    st.success(
+        f"Hash chain intact: {status.events} events verified against the audit key and {status.anchors} "
+        "anchors kept outside the database; the approvals, deployments, roles and thresholds agree with them."
+    )
 else:
-    st.error(f"Hash chain BROKEN at event {status.first_bad_seq}: {status.reason}.")
+    st.error(
+        f"Hash chain BROKEN ({len(status.problems)} problem(s)): "
+        + "; ".join(status.problems[:10])
+        + ("; …" if len(status.problems) > 10 else "")
+    )
 
 c1, c2, c3, c4 = st.columns(4)
 actor = c1.text_input("Actor")

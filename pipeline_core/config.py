@@ -28,6 +28,7 @@ SECRETS = frozenset(
         "s3_secret_access_key",
         "cos_api_key",
         "ibm_api_key",
+        "audit_key",
     }
 )
 
@@ -96,6 +97,11 @@ class Settings:
     s3_secret_access_key: str = field(default="", repr=False)
     cos_api_key: str = field(default="", repr=False)
     ibm_api_key: str = field(default="", repr=False)  # Cloud Pak for Data user's API key, or an IBM Cloud IAM key
+    # The audit chain's HMAC key, never in the database. Empty: the embedded default (SQLite) keeps one in
+    # data_dir/audit/key (0600); a shared store (PostgreSQL) refuses to open without it.
+    audit_key: str = field(default="", repr=False)
+    # Where the chain's head is anchored outside the database after each change (empty: data_dir/audit/anchors.jsonl).
+    audit_anchor_path: Path = Path("")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
@@ -105,6 +111,10 @@ class Settings:
             object.__setattr__(self, "artifact_dir", self.data_dir / "artifacts")
         else:
             object.__setattr__(self, "artifact_dir", Path(self.artifact_dir).expanduser().resolve())
+        if str(self.audit_anchor_path) in ("", "."):
+            object.__setattr__(self, "audit_anchor_path", self.data_dir / "audit" / "anchors.jsonl")
+        else:
+            object.__setattr__(self, "audit_anchor_path", Path(self.audit_anchor_path).expanduser().resolve())
         if not self.scoring_url:
             object.__setattr__(self, "scoring_url", f"http://{self.serve_host}:{self.serve_port}")
         for name in ("heartbeat_interval", "heartbeat_timeout", "poll_interval", "serving_refresh_interval"):

@@ -84,7 +84,7 @@ def reject(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.OK
 
 
-@COMMANDS.command("audit", arg("audit_command", choices=("verify",)), help="verify the audit log's hash chain")
+@COMMANDS.command("audit", arg("audit_command", choices=("verify",)), help="verify the audit log: keyed hash chain, anchors, records")
 def audit(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services.audit import verify_chain
 
@@ -92,9 +92,11 @@ def audit(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     with ctx.db.read() as session:
         status = verify_chain(session)
     out.write(
-        f"audit chain: {'intact' if status.ok else 'BROKEN'} ({status.events} events checked)"
-        f"{'' if status.ok else ': ' + status.reason}\n"
+        f"audit chain: {'intact' if status.ok else 'BROKEN'} "
+        f"({status.events} events, {status.anchors} anchors checked)\n"
     )
+    for problem in status.problems:
+        out.write(f"  {problem}\n")
     return ExitCode.OK if status.ok else exit_code_for(IntegrityError)
 
 

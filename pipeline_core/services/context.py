@@ -15,6 +15,7 @@ from pipeline_core.backends.factory import (
 )
 from pipeline_core.config import Settings
 from pipeline_core.errors import StoreError
+from pipeline_core.services import audit
 from pipeline_core.store.db import Database
 
 
@@ -43,7 +44,13 @@ def open_context(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"data folder {str(settings.data_dir)!r} cannot be created: {exc.strerror}") from exc
-    db = Database(settings.database_url)
+    seal = audit.load_seal(
+        key=settings.audit_key,
+        # The key file is the embedded default's only: a shared store's processes share one key from the environment.
+        key_file=settings.data_dir / "audit" / "key" if settings.database_url.startswith("sqlite") else None,
+        anchor_path=settings.audit_anchor_path,
+    )
+    db = Database(settings.database_url, session_info={audit.SESSION_KEY: seal})
     if migrate:
         db.migrate()
     artifacts = make_artifact_store(settings)

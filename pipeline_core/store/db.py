@@ -41,7 +41,7 @@ def utcnow() -> datetime:
 class Database:
     """An engine plus read and write session factories."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, session_info: dict[str, Any] | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgresql = url.startswith("postgresql")
@@ -57,8 +57,9 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self._write_engine = self.engine.execution_options(sqlite_immediate=True)
-        self._reader = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
+        # ``session_info``: what every session carries for the layers above (the audit log's seal).
+        self._reader = sessionmaker(self.engine, expire_on_commit=False, info=dict(session_info or {}))
+        self._writer = sessionmaker(self._write_engine, expire_on_commit=False, info=dict(session_info or {}))
 
     @property
     def safe_url(self) -> str:
