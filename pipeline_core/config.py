@@ -78,6 +78,15 @@ class Settings:
     scoring_url: str = ""  # empty: http://<serve_host>:<serve_port>
     max_scoring_rows: int = 10_000
     serving_refresh_interval: float = 0.5
+    # What one scoring request may hold, checked before anything is parsed or scored (with max_scoring_rows
+    # above): a bigger body is a 413 (unread when its Content-Length says so), the rest a 400 naming the value.
+    # The defaults fit 10,000 records of a 20-feature spec with room to spare.
+    max_request_bytes: int = 8 * 1024 * 1024
+    max_scoring_fields: int = 1_000  # names in input_data[0].fields
+    max_string_chars: int = 1_000  # any string in the body: a category, a field name, a key
+    max_json_depth: int = 32  # nesting of arrays and objects; a WML payload needs 5
+    max_number_digits: int = 20  # digits of an integer literal, counted before int() converts it
+    max_number_magnitude: float = 1e15  # |number|; float64 holds every integer up to 2**53 (9.0e15) exactly
     # The dashboard `up` starts (Streamlit), on serve_host.
     dashboard_port: int = 8501
     payload_logging: bool = True
@@ -124,6 +133,18 @@ class Settings:
             raise ConfigError("settings evaluation_interval must be >= 0 and evaluation_max_records >= 1")
         if self.max_scoring_rows < 1 or not 0 < self.serve_port < 65536:
             raise ConfigError("settings max_scoring_rows must be >= 1 and serve_port in 1-65535")
+        for name in ("max_request_bytes", "max_scoring_fields", "max_string_chars"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"setting {name} must be >= 1, got {getattr(self, name)!r}")
+        # The parser and the checks recurse once per level and int() refuses more than 4,300 digits: stay below.
+        if not 5 <= self.max_json_depth <= 200:
+            raise ConfigError(f"setting max_json_depth must be in 5-200, got {self.max_json_depth!r}")
+        if not 1 <= self.max_number_digits <= 4_000:
+            raise ConfigError(f"setting max_number_digits must be in 1-4000, got {self.max_number_digits!r}")
+        if not 0 < self.max_number_magnitude < float("inf"):
+            raise ConfigError(
+                f"setting max_number_magnitude must be positive and finite, got {self.max_number_magnitude!r}"
+            )
         if self.artifact_backend not in ("local", "s3"):
             raise ConfigError(f"setting artifact_backend {self.artifact_backend!r} is not 'local' or 's3'")
         if self.artifact_backend == "s3" and not (self.s3_bucket and self.s3_endpoint):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,38 +174,72 @@ class ScoreResult:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more digits than int() may print: say how big it is instead
+        text = f"<an integer of {value.bit_length():,} bits>"
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
 
-def parse_payload(payload: Any, spec: DataSpec, *, max_rows: int) -> tuple[list[str], list[list[Any]]]:
-    """Check the WML envelope, the fields against the spec, and every value's type."""
+def _clipped(text: str) -> str:
+    """A value echoed back as itself (a warning), shortened like ``_shown``."""
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+def _names(names: list[str], most: int = 5) -> str:
+    """``['a', 'b']``, each name shortened, at most ``most`` of them and how many more."""
+    listed = ", ".join(_shown(n) for n in names[:most])
+    more = f", and {len(names) - most:,} more" if len(names) > most else ""
+    return f"[{listed}{more}]"
+
+
+# The payload log stores integers as int64 and numbers as float64: a value beyond them is refused here,
+# before it is scored, rather than acknowledged and then impossible to store.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def parse_payload(
+    payload: Any, spec: DataSpec, *, max_rows: int, max_fields: int | None = None
+) -> tuple[list[str], list[list[Any]]]:
+    """Check the WML envelope, the fields against the spec, and every value's type and range.
+
+    Linear in the size of the payload: an attacker's 50,000 field names cost a set, not a scan each.
+    """
     if not isinstance(payload, dict):
         raise ScoringInputError(f"body must be a JSON object with 'input_data', got {type(payload).__name__}")
     unknown = sorted(set(payload) - {"input_data"})
     if unknown:
-        raise ScoringInputError(f"unknown top-level field {unknown[0]!r}; expected only 'input_data'")
+        raise ScoringInputError(f"unknown top-level field {_shown(unknown[0])}; expected only 'input_data'")
     data = payload.get("input_data")
     if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
         raise ScoringInputError("'input_data' must be a list holding one object with 'fields' and 'values'")
     block = data[0]
+    unknown = sorted(set(block) - {"fields", "values"})
+    if unknown:
+        raise ScoringInputError(
+            f"unknown field {_shown(unknown[0])} in 'input_data[0]'; expected only 'fields' and 'values'"
+        )
     fields, values = block.get("fields"), block.get("values")
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise ScoringInputError("'input_data[0].fields' must be a list of field names (strings)")
+    if max_fields is not None and len(fields) > max_fields:
+        raise ScoringInputError(f"{len(fields):,} fields in one request; the limit is {max_fields:,}", status=413)
     if not isinstance(values, list) or not values:
         raise ScoringInputError("'input_data[0].values' must be a non-empty list of records")
     if len(values) > max_rows:
         raise ScoringInputError(f"{len(values)} records in one request; the limit is {max_rows}", status=413)
-    dupes = sorted({f for f in fields if fields.count(f) > 1})
+    counts = Counter(fields)
+    dupes = sorted(f for f, n in counts.items() if n > 1)
     if dupes:
-        raise ScoringInputError(f"field {dupes[0]!r} is given more than once")
+        raise ScoringInputError(f"field {_shown(dupes[0])} is given more than once")
     expected = spec.feature_names
-    missing = [f for f in expected if f not in fields]
+    missing = [f for f in expected if f not in counts]
     if missing:
         raise ScoringInputError(f"missing field(s) {missing}; the model needs {expected}")
-    extra = [f for f in fields if f not in expected]
+    wanted = set(expected)
+    extra = [f for f in fields if f not in wanted]
     if extra:
-        raise ScoringInputError(f"unexpected field(s) {extra}; the model takes exactly {expected}")
+        raise ScoringInputError(f"unexpected field(s) {_names(extra)}; the model takes exactly {expected}")
     width = len(fields)
     for i, row in enumerate(values):
         if not isinstance(row, list):
@@ -216,9 +251,13 @@ def parse_payload(payload: Any, spec: DataSpec, *, max_rows: int) -> tuple[list[
     for name, column in zip(fields, columns, strict=True):
         if name in numeric:
             for i, v in enumerate(column):
-                if type(v) not in (int, float):
+                kind = type(v)
+                if kind is int:
+                    if not INT64_MIN <= v <= INT64_MAX:
+                        raise ScoringInputError(_bad(name, i, v, "an integer the payload log can store (64 bits)"))
+                elif kind is not float:
                     raise ScoringInputError(_bad(name, i, v, "a number"))
-                if not math.isfinite(v):
+                elif not math.isfinite(v):
                     raise ScoringInputError(_bad(name, i, v, "a finite number"))
         else:
             for i, v in enumerate(column):
@@ -226,13 +265,18 @@ def parse_payload(payload: Any, spec: DataSpec, *, max_rows: int) -> tuple[list[
                     raise ScoringInputError(_bad(name, i, v, "a string"))
                 if not v.strip():
                     raise ScoringInputError(_bad(name, i, v, "a non-empty category"))
+                if not v.isascii():
+                    try:
+                        v.encode("utf-8")
+                    except UnicodeEncodeError:
+                        raise ScoringInputError(_bad(name, i, v, "valid Unicode (it holds a lone surrogate)")) from None
     return fields, values
 
 
 def _bad(name: str, row: int, value: Any, wanted: str) -> str:
     if value is None:
-        return f"field {name!r}, record {row}: value is empty (null); expected {wanted}"
-    return f"field {name!r}, record {row}: {_shown(value)} is not {wanted}"
+        return f"field {_shown(name)}, record {row}: value is empty (null); expected {wanted}"
+    return f"field {_shown(name)}, record {row}: {_shown(value)} is not {wanted}"
 
 
 def score(loaded: LoadedModel, fields: list[str], values: list[list[Any]]) -> ScoreResult:
@@ -248,7 +292,9 @@ def score(loaded: LoadedModel, fields: list[str], values: list[list[Any]]) -> Sc
     for name, known in loaded.known_categories.items():
         for row, value in enumerate(columns[name]):
             if value not in known:
-                warnings.append({"record": row, "field": name, "value": str(value), "issue": "unseen_category"})
+                warnings.append(
+                    {"record": row, "field": name, "value": _clipped(str(value)), "issue": "unseen_category"}
+                )
     return ScoreResult(
         fields=fields,
         rows=values,

@@ -41,6 +41,7 @@ class Live:
     def post(self, body: Any, *, key: str | None = None, path: str | None = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key or self.key}"}
         if isinstance(body, bytes | str):
+            headers["Content-Type"] = "application/json"  # the service refuses a body of no declared type (415)
             return self.client.post(path or self.path, content=body, headers=headers)
         return self.client.post(path or self.path, json=body, headers=headers)
 

@@ -30,6 +30,7 @@ from pipeline_core.services.datasets import store_payload_batch
 from pipeline_core.services.deployments import hash_key
 from pipeline_core.serving.payload_log import PayloadLogger
 from pipeline_core.serving.registry import Registry
+from pipeline_core.serving.request import BodyRefused, RequestLimits, check_content_type, parse_json, read_body
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload: bool | None = None) -> FastAPI:
     """The app over ``ctx``'s store; starts the deployment refresher and payload logger."""
-    limit = max_rows or ctx.settings.max_scoring_rows
+    limits = RequestLimits.from_settings(ctx.settings, max_rows=max_rows)
     log_payload = ctx.settings.payload_logging if log_payload is None else log_payload
     registry = Registry(ctx, refresh_interval=ctx.settings.serving_refresh_interval)
     logger = PayloadLogger(lambda batch: store_payload_batch(ctx, SYSTEM, batch)) if log_payload else None
@@ -93,14 +94,29 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
 
     @app.post(
         "/ml/v4/deployments/{deployment_id}/predictions",
-        responses={400: {"description": "unusable payload"}, 401: {}, 403: {}, 404: {}, 413: {}},
+        responses={
+            400: {"description": "unusable payload"},
+            401: {},
+            403: {},
+            404: {},
+            413: {"description": "body, records or fields over the limit"},
+            415: {"description": "not application/json"},
+        },
         openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}, "required": True}},
     )
     async def predictions(deployment_id: int, request: Request) -> Response:
-        body = await request.body()
+        # Headers first: a body of the wrong type or declared too big is refused without reading it.
+        try:
+            check_content_type(request.headers.get("content-type"))
+            body = await read_body(request, limits.max_bytes)
+        except BodyRefused as exc:
+            refused = _error(exc.status, exc.code, str(exc))
+            if exc.status == 413:
+                refused.headers["Connection"] = "close"  # the rest of the body is never read: no keep-alive
+            return refused
         auth = request.headers.get("authorization")
         # Scoring is CPU work: off the event loop, so health checks and other requests keep flowing.
-        return await run_in_threadpool(_score, registry, logger, limit, deployment_id, auth, body)
+        return await run_in_threadpool(_score, registry, logger, limits, deployment_id, auth, body)
 
     return app
 
@@ -108,7 +124,7 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
 def _score(
     registry: Registry,
     logger: PayloadLogger | None,
-    limit: int,
+    limits: RequestLimits,
     deployment_id: int,
     authorization: str | None,
     body: bytes,
@@ -124,17 +140,22 @@ def _score(
     if serving is None:
         return _error(404, "deployment_not_found", f"deployment {deployment_id} does not exist or was deleted")
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        pos = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        return _error(400, "malformed_json", f"the body is not valid JSON{pos}: {exc}")
-    try:
-        fields, values = parse_payload(payload, serving.loaded.spec, max_rows=limit)
+        payload = parse_json(body, limits)
+        fields, values = parse_payload(
+            payload, serving.loaded.spec, max_rows=limits.max_rows, max_fields=limits.max_fields
+        )
         result = score(serving.loaded, fields, values)
+    except BodyRefused as exc:
+        return _error(exc.status, exc.code, str(exc))
     except ScoringInputError as exc:
         return _error(exc.status, "invalid_input", str(exc))
     except (ValueError, TypeError) as exc:  # a value the model rejects after our checks: still the caller's input
-        return _error(400, "invalid_input", f"the model cannot score this input: {exc}")
+        log.warning("deployment %d: the model refused a checked payload: %s", deployment_id, exc)
+        return _error(400, "invalid_input", f"the model cannot score this input: {str(exc)[:200]}")
+    except Exception:
+        # The last line: a bug of ours, logged and answered in the API's shape instead of a dropped connection.
+        log.exception("deployment %d: scoring failed on a request that passed every check", deployment_id)
+        return _error(500, "internal_error", "the scoring service failed on this request; the failure is logged")
     body_out = result.to_response()
     body_out["model_version_id"] = serving.model_version_id
     text = json.dumps(body_out)

@@ -87,8 +87,8 @@ def test_unseen_category_scores_and_is_flagged(live: Live, applicants: pd.DataFr
         (_set_value("Sex", 1), 400, r"field 'Sex', record 1: 1 is not a string"),
         (_set_value("Age", None), 400, r"field 'Age', record 1: value is empty \(null\)"),
         (_set_value("Sex", ""), 400, r"field 'Sex', record 1: '' is not a non-empty category"),
-        (_set_value("LoanAmount", math.nan), 400, r"field 'LoanAmount', record 1: nan is not a finite number"),
-        (_set_value("LoanAmount", math.inf), 400, r"field 'LoanAmount', record 1: inf is not a finite number"),
+        (_set_value("LoanAmount", math.nan), 400, r"field 'LoanAmount', record 1: NaN is not a JSON number"),
+        (_set_value("LoanAmount", math.inf), 400, r"field 'LoanAmount', record 1: Infinity is not a JSON number"),
         (lambda p: (_block(p)["values"][0].pop(), p)[-1], 400, r"record 0 has 19 values for 20 fields"),
         (
             lambda p: {"input_data": [{"fields": _block(p)["fields"], "values": []}]},

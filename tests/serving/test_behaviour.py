@@ -146,7 +146,11 @@ def test_random_payloads_never_cause_a_500(live: Live, applicants: pd.DataFrame)
     @given(body=bodies)
     def check(body: Any) -> None:
         content = body if isinstance(body, bytes) else json.dumps(body, allow_nan=True).encode()
-        r = live.client.post(live.path, content=content, headers={"Authorization": f"Bearer {live.key}"})
+        r = live.client.post(
+            live.path,
+            content=content,
+            headers={"Authorization": f"Bearer {live.key}", "Content-Type": "application/json"},
+        )
         assert r.status_code < 500, (r.status_code, r.text[:300], content[:300])
         assert r.status_code in (200, 400, 413), r.status_code
         if r.status_code != 200:
