@@ -37,7 +37,11 @@ def _sign_in() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            st.session_state[ui.PRINCIPAL] = governance.authenticate(ui.context(), username.strip(), password)
+            # Where the attempt came from, for the audit record of a refusal.
+            source = f"dashboard {getattr(st.context, 'ip_address', None) or 'unknown address'}"
+            st.session_state[ui.PRINCIPAL] = governance.authenticate(
+                ui.context(), username.strip(), password, source=source
+            )
         except AuthError as exc:
             st.error(str(exc))
         else:

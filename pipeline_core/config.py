@@ -111,6 +111,9 @@ class Settings:
     audit_key: str = field(default="", repr=False)
     # Where the chain's head is anchored outside the database after each change (empty: data_dir/audit/anchors.jsonl).
     audit_anchor_path: Path = Path("")
+    # Wrong passwords in a row before an account is locked, and for how long (dashboard and CLI alike).
+    sign_in_max_failures: int = 5
+    sign_in_lock_seconds: float = 900.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
@@ -120,6 +123,8 @@ class Settings:
             object.__setattr__(self, "artifact_dir", self.data_dir / "artifacts")
         else:
             object.__setattr__(self, "artifact_dir", Path(self.artifact_dir).expanduser().resolve())
+        if self.sign_in_max_failures < 1 or self.sign_in_lock_seconds <= 0:
+            raise ConfigError("settings sign_in_max_failures must be >= 1 and sign_in_lock_seconds positive")
         if str(self.audit_anchor_path) in ("", "."):
             object.__setattr__(self, "audit_anchor_path", self.data_dir / "audit" / "anchors.jsonl")
         else:

@@ -84,7 +84,9 @@ def reject(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.OK
 
 
-@COMMANDS.command("audit", arg("audit_command", choices=("verify",)), help="verify the audit log: keyed hash chain, anchors, records")
+@COMMANDS.command(
+    "audit", arg("audit_command", choices=("verify",)), help="verify the audit log: keyed hash chain, anchors, records"
+)
 def audit(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services.audit import verify_chain
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import secrets
 import sys
 from typing import TYPE_CHECKING, TextIO
@@ -36,7 +37,7 @@ def login(ctx: ServiceContext, args: argparse.Namespace) -> Principal:
         if not sys.stdin.isatty():
             raise AuthError(f"no password for {username!r}: set MLOPS_PASSWORD or run from a terminal")
         password = getpass.getpass(f"password for {username}: ")
-    return governance.authenticate(ctx, username, password)
+    return governance.authenticate(ctx, username, password, source=f"cli (pid {os.getpid()})")
 
 
 def viewer(ctx: ServiceContext, args: argparse.Namespace) -> Principal:

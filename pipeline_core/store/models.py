@@ -12,6 +12,7 @@ version and a model version's served states come from the deployment revisions.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -73,16 +74,29 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
+def username_key(username: str) -> str:
+    """The account a user name means: NFKC-normalised, then case-folded (``SAM_SCI`` is ``sam_sci``)."""
+    return unicodedata.normalize("NFKC", username).casefold()
+
+
+def _username_key_default(context: Any) -> str:
+    return username_key(str(context.get_current_parameters()["username"]))
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (one_of("users", "role", Role),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(128), unique=True)
+    # The name normalised (NFKC) and case-folded: one account per name, whatever its case or form.
+    username_key: Mapped[str] = mapped_column(String(128), unique=True, default=_username_key_default)
     role: Mapped[str] = mapped_column(String(32))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Dataset(Base):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pipeline_core.config import Settings
 from pipeline_core.errors import AuthError, ConfigError, ConflictError, PermissionDenied
 from pipeline_core.services import governance
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext, open_context
+from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import AuditEvent, User
 from tests.credentials import PASSWORD
 
@@ -76,3 +79,49 @@ def test_bad_user_fields_are_named(ctx: ServiceContext, username: str, role: str
     admin = governance.add_first_admin(ctx, username="root_admin", password=PASSWORD)
     with pytest.raises(ConfigError, match=match):
         governance.add_user(ctx, admin, username=username, role=role, password=password)
+
+
+@pytest.mark.parametrize("other", ["SAM_SCI", "Sam_Sci", "ｓａｍ＿ｓｃｉ"])
+def test_a_name_is_one_account_whatever_its_case_or_form(
+    ctx: ServiceContext, people: dict[str, Principal], other: str
+) -> None:
+    governance.add_user(ctx, people["admin"], username="sam_sci", role="data_scientist", password=PASSWORD)
+    with pytest.raises(ConflictError, match="already exists"):
+        governance.add_user(ctx, people["admin"], username=other, role="validator", password=PASSWORD)
+    assert governance.authenticate(ctx, other, PASSWORD) == Principal("sam_sci", "data_scientist")
+
+
+def test_wrong_passwords_lock_the_account_and_every_refusal_is_audited(
+    ctx: ServiceContext, people: dict[str, Principal]
+) -> None:
+    limit = ctx.settings.sign_in_max_failures
+    messages = set()
+    for _ in range(limit):
+        with pytest.raises(AuthError) as refused:
+            governance.authenticate(ctx, "vera", "not the password", source="test")
+        messages.add(str(refused.value))
+    # Locked: the right password is refused now, in the very words a wrong one or an unknown name gets.
+    with pytest.raises(AuthError) as locked:
+        governance.authenticate(ctx, "vera", PASSWORD, source="test")
+    with pytest.raises(AuthError) as unknown:
+        governance.authenticate(ctx, "nobody_here", PASSWORD, source="test")
+    assert {str(locked.value).replace("'vera'", "'x'"), str(unknown.value).replace("'nobody_here'", "'x'")} == {
+        m.replace("'vera'", "'x'") for m in messages
+    }
+    events = governance.list_events(ctx, people["admin"], action="user.")
+    failed = [e for e in events if e.action == "user.sign_in_failed"]
+    assert len(failed) == limit + 2 and {e.details["reason"] for e in failed} == {
+        "wrong password",
+        "locked",
+        "unknown or disabled account",
+    }
+    (lock,) = [e for e in events if e.action == "user.locked"]
+    assert lock.object == "user vera" and lock.details["after"] == limit
+    # The lock ends: moved past it, the right password signs in and the count starts again.
+    with ctx.db.write() as session:
+        session.execute(
+            update(User).where(User.username == "vera").values(locked_until=utcnow() - timedelta(seconds=1))
+        )
+    assert governance.authenticate(ctx, "vera", PASSWORD).role == "validator"
+    with ctx.db.read() as session:
+        assert session.execute(select(User.failed_sign_ins).where(User.username == "vera")).scalar() == 0

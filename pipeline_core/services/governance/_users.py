@@ -1,9 +1,18 @@
-"""Users: add, change password, authenticate, list. Passwords are stored as argon2 hashes."""
+"""Users: add, change password, authenticate (throttled, audited), list. Passwords are stored as argon2 hashes.
+
+A name is one account whatever its case or Unicode form (``store.models.username_key``): ``SAM_SCI`` cannot be
+created beside ``sam_sci``, and signs in as it. Wrong passwords are counted per account; after
+``sign_in_max_failures`` in a row the account refuses sign-in for ``sign_in_lock_seconds``.
+Every failed sign-in and every lock is audited; the message is the same whatever failed, so it
+tells nobody which names exist.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+import unicodedata
+from datetime import timedelta
+from typing import Any, NamedTuple
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
@@ -14,11 +23,15 @@ from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import User
+from pipeline_core.store.models import User, username_key
 from pipeline_core.vocabulary import Role
 
 MIN_PASSWORD_LENGTH = 12
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+
+
+def _by_name(username: str) -> Any:
+    return select(User).where(User.username_key == username_key(username))
 
 
 def _role(role: str) -> Role:
@@ -50,6 +63,7 @@ def add_user(ctx: ServiceContext, actor: Principal, *, username: str, role: str,
 
 
 def _add(ctx: ServiceContext, actor: Principal | None, *, username: str, role: str, password: str) -> Principal:
+    username = unicodedata.normalize("NFKC", username)
     if not _USERNAME.match(username):
         raise ConfigError(f"username {username!r}: use 2-64 letters, digits or . _ @ -")
     checked = _role(role)
@@ -60,12 +74,21 @@ def _add(ctx: ServiceContext, actor: Principal | None, *, username: str, role: s
         if actor is None and not first:
             raise AuthError("adding a user needs an admin once the first user exists")
         session.add(
-            User(username=username, role=checked, password_hash=password_hash, disabled=False, created_at=utcnow())
+            User(
+                username=username,
+                username_key=username_key(username),
+                role=checked,
+                password_hash=password_hash,
+                disabled=False,
+                created_at=utcnow(),
+            )
         )
         try:
             session.flush()
         except SQLIntegrityError as exc:
-            raise ConflictError(f"user {username!r} already exists") from exc
+            raise ConflictError(
+                f"user {username!r} already exists (names are one account whatever their case)"
+            ) from exc
         audit.record(
             session,
             actor=actor.username if actor else "bootstrap",
@@ -83,34 +106,87 @@ def set_password(ctx: ServiceContext, actor: Principal, *, username: str, passwo
         require(actor, "manage_users")
     _check_password(password)
     with ctx.db.write() as session:
-        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        user = session.execute(_by_name(username)).scalar_one_or_none()
         if user is None:
             raise NotFoundError(f"user {username!r} does not exist")
         user.password_hash = ctx.password_hasher.hash(password)
         audit.record(
-            session, actor=actor.username, action="user.password_changed", object_type="user", object_id=username
+            session, actor=actor.username, action="user.password_changed", object_type="user", object_id=user.username
         )
 
 
-def authenticate(ctx: ServiceContext, username: str, password: str) -> Principal:
-    """The principal for ``username`` if ``password`` is right; one message for every failure."""
+def authenticate(ctx: ServiceContext, username: str, password: str, *, source: str = "") -> Principal:
+    """The principal for ``username`` if ``password`` is right and the account is not locked; else refused, audited.
+
+    ``source`` says where the attempt came from (the dashboard and the client's address, the CLI),
+    for the audit record.
+    """
+    settings = ctx.settings
+    limit = settings.sign_in_max_failures
+    refused = AuthError(
+        f"login refused for {username[:64]!r}: unknown user or wrong password "
+        f"(after {limit} failures in a row an account is locked for {settings.sign_in_lock_seconds / 60:g} minutes)"
+    )
+    now = utcnow()
     with ctx.db.read() as session:
-        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    refused = AuthError(f"login refused for {username!r}: unknown user or wrong password")
+        user = session.execute(_by_name(username)).scalar_one_or_none()
     if user is None or user.disabled or not user.password_hash:
         ctx.password_hasher.hash(password)  # same cost whether or not the user exists
+        _sign_in_failed(ctx, username, source, reason="unknown or disabled account")
+        raise refused
+    if user.locked_until is not None and user.locked_until > now:
+        ctx.password_hasher.hash(password)  # a locked account answers as slowly as any other
+        _sign_in_failed(ctx, user.username, source, reason="locked")
         raise refused
     try:
         ctx.password_hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError) as exc:
+        _sign_in_failed(ctx, user.username, source, reason="wrong password", count=True)
         raise refused from exc
+    if user.failed_sign_ins or user.locked_until is not None:
+        with ctx.db.write() as session:
+            found = session.execute(_by_name(username)).scalar_one()
+            found.failed_sign_ins, found.locked_until = 0, None
     return Principal(user.username, user.role)
+
+
+def _sign_in_failed(ctx: ServiceContext, username: str, source: str, *, reason: str, count: bool = False) -> None:
+    """Audit a refused sign-in; a wrong password also counts towards the account's lock."""
+    settings = ctx.settings
+    with ctx.db.write() as session:
+        details: dict[str, Any] = {"reason": reason, "source": source[:128]}
+        user = session.execute(_by_name(username)).scalar_one_or_none() if count else None
+        if user is not None:
+            user.failed_sign_ins += 1
+            details["failures_in_a_row"] = user.failed_sign_ins
+        audit.record(
+            session,
+            actor="anonymous",
+            action="user.sign_in_failed",
+            object_type="user",
+            object_id=username[:64],
+            details=details,
+        )
+        if user is not None and user.failed_sign_ins >= settings.sign_in_max_failures:
+            user.locked_until = utcnow() + timedelta(seconds=settings.sign_in_lock_seconds)
+            user.failed_sign_ins = 0  # the next run of failures after the lock counts afresh
+            audit.record(
+                session,
+                actor="system",
+                action="user.locked",
+                object_type="user",
+                object_id=user.username,
+                details={
+                    "until": user.locked_until.isoformat(timespec="seconds"),
+                    "after": details["failures_in_a_row"],
+                },
+            )
 
 
 def get_principal(ctx: ServiceContext, username: str) -> Principal:
     """The principal of an already-authenticated identity (OIDC, a signed-in session)."""
     with ctx.db.read() as session:
-        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        user = session.execute(_by_name(username)).scalar_one_or_none()
     if user is None or user.disabled:
         raise NotFoundError(f"user {username!r} does not exist or is disabled")
     return Principal(user.username, user.role)
@@ -137,7 +213,7 @@ def set_role(ctx: ServiceContext, actor: Principal, *, username: str, role: str)
     require(actor, "manage_users")
     checked = _role(role)
     with ctx.db.write() as session:
-        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        user = session.execute(_by_name(username)).scalar_one_or_none()
         if user is None:
             raise NotFoundError(f"user {username!r} does not exist")
         old, user.role = user.role, checked
@@ -146,6 +222,6 @@ def set_role(ctx: ServiceContext, actor: Principal, *, username: str, role: str)
             actor=actor.username,
             action="user.role_changed",
             object_type="user",
-            object_id=username,
+            object_id=user.username,
             details={"from": old, "to": checked},
         )
