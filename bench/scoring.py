@@ -1,17 +1,24 @@
 """Benchmark: scoring latency and throughput, HTTP vs in-process vs MLflow's model server.
 
-Usage: python bench/scoring.py [--single 1000] [--batches 30]
+Usage: python bench/scoring.py [--single 1000] [--batches 30] [--load 1200]
 
 One default model (HistGradientBoosting on 5,000 generated rows) is trained through the
 pipeline and deployed to pre-prod. Then, for that same model, it prints medians and
 tails of: single-record latency (p50, p99) and batch-of-1,000 throughput (rows/s)
 - in-process ``predict_proba`` on a ready DataFrame (the floor);
 - through HTTP to ``python -m pipeline_core serve`` (its own process, keep-alive client),
-  with payload logging on and off (the logging overhead);
+  with payload logging on (write-ahead log on and synced, the default; on and unsynced; off)
+  and off: the cost of logging, of writing the log and of its synced group commits, all
+  measured interleaved in one run;
 - through HTTP to ``mlflow models serve`` of the same pipeline, when ``.venv-mlflow``
   exists (``make bench-mlflow`` creates it from requirements-mlflow.txt).
+Then a load run per client count (16 and 64 concurrent clients, ``--load`` one-record
+requests in all): the service is killed (SIGKILL) half-way, started again (it replays its
+write-ahead log) and the store is read: acknowledged, stored, lost, 5xx and 503 answers,
+with the log and without it.
 Targets: ahead of MLflow everywhere; single p50 <= in-process p50 + 2 ms; batch throughput
->= 50% of in-process; payload logging overhead <= 10%.
+>= 50% of in-process; payload logging overhead <= 10%; write-ahead log overhead <= 10%;
+with the log, lost 0 and 5xx 0 (503s are back-pressure, counted apart).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +50,7 @@ from pipeline_core.params import RunParams
 from pipeline_core.services import deployments, governance
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext, open_context
+from pipeline_core.services.datasets import existing_scoring_ids
 from pipeline_core.services.runs import RunWorker, launch_file_run, model_version_for_run
 from pipeline_core.serving.server import BackgroundServer
 
@@ -165,6 +174,106 @@ def http_figures(
     }
 
 
+LOGGED, UNSYNCED, NO_WAL, UNLOGGED = (
+    "HTTP, this service (payload logged)",
+    "HTTP, this service (logged, WAL unsynced)",
+    "HTTP, this service (logged, no WAL)",
+    "HTTP, this service (no payload log)",
+)
+# name, payload logging, write-ahead log, its fdatasync (the default: all three on)
+VARIANTS = (
+    (LOGGED, True, True, True),
+    (UNSYNCED, True, True, False),
+    (NO_WAL, True, False, False),
+    (UNLOGGED, False, False, False),
+)
+
+
+def service_env(root: Path, port: int, *, logging: bool, wal: bool, sync: bool = True) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
+    return env | {
+        "MLOPS_DATA_DIR": str(root / "store"),
+        "MLOPS_SERVE_PORT": str(port),
+        "MLOPS_PAYLOAD_LOGGING": "1" if logging else "0",
+        "MLOPS_PAYLOAD_WAL": "1" if wal else "0",
+        "MLOPS_PAYLOAD_WAL_SYNC": "1" if sync else "0",
+    }
+
+
+def start_service(
+    root: Path, port: int, *, logging: bool = True, wal: bool = True, sync: bool = True
+) -> subprocess.Popen[bytes]:
+    env = service_env(root, port, logging=logging, wal=wal, sync=sync)
+    command = [sys.executable, "-m", "pipeline_core", "serve"]
+    return start_process(command, env, f"http://127.0.0.1:{port}/health", root)
+
+
+def load_run(
+    ctx: ServiceContext, root: Path, dep_id: int, key: str, rows: pd.DataFrame, *, clients: int, total: int, wal: bool
+) -> dict[str, int]:
+    """``clients`` threads post one-record requests; SIGKILL half-way, restart, and count what was kept."""
+    port = free_port()
+    proc = start_service(root, port, wal=wal)
+    fields = list(rows.columns)
+    bodies = [json.dumps(wml_body(fields)(rows.iloc[[i % len(rows)]])).encode() for i in range(64)]
+    path = deployments.scoring_path(dep_id)
+    acknowledged: list[str] = []
+    counts = {"5xx": 0, "503": 0, "unanswered": 0}
+    lock = threading.Lock()
+    per_client = max(1, total // clients)
+
+    def client(k: int) -> None:
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+            for i in range(per_client):
+                try:
+                    r = c.post(path, content=bodies[(k + i) % len(bodies)], headers=headers)
+                except httpx.HTTPError:
+                    with lock:
+                        counts["unanswered"] += per_client - i
+                    return
+                with lock:
+                    if r.status_code == 200:
+                        acknowledged.extend(r.json()["scoring_ids"])
+                    elif r.status_code == 503:
+                        counts["503"] += 1
+                    elif r.status_code >= 500:
+                        counts["5xx"] += 1
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    while len(acknowledged) < per_client * clients // 2 and any(t.is_alive() for t in threads):
+        time.sleep(0.005)
+    elapsed = time.perf_counter() - started
+    at_kill = len(acknowledged)
+    proc.kill()  # SIGKILL: no drain, no lifespan; only what is on disk survives
+    proc.wait(timeout=60)
+    for t in threads:
+        t.join()
+    again = start_service(root, free_port(), wal=wal)  # replays the killed service's log, if it kept one
+    wanted = set(acknowledged)
+    deadline = time.monotonic() + 30
+    stored: set[str] = set()
+    while time.monotonic() < deadline:
+        stored = existing_scoring_ids(ctx, SYSTEM, dep_id, sorted(wanted))
+        if stored == wanted:
+            break
+        time.sleep(0.2)
+    again.terminate()
+    again.wait(timeout=60)
+    return {
+        "clients": clients,
+        "acknowledged": len(wanted),
+        "stored": len(stored),
+        "lost": len(wanted - stored),
+        "5xx": counts["5xx"],
+        "503": counts["503"],
+        "requests_per_s": int(at_kill / elapsed) if elapsed else 0,
+    }
+
+
 def wml_body(spec_fields: list[str]) -> Callable[[pd.DataFrame], dict[str, Any]]:
     def body(frame: pd.DataFrame) -> dict[str, Any]:
         return {"input_data": [{"fields": spec_fields, "values": json.loads(frame.to_json(orient="values"))}]}
@@ -180,6 +289,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=1000)
     parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--load", type=int, default=1200, help="one-record requests per load run")
     args = parser.parse_args()
     spec = german_credit_spec()
     applicants = generate_german_credit(2000, seed=5)[spec.feature_names]
@@ -202,20 +312,9 @@ def main() -> None:
         targets: dict[str, tuple[str, Callable[[pd.DataFrame], dict[str, Any]], dict[str, str]]] = {}
         procs = []
         try:
-            for logging in (True, False):
+            for name, logging, wal, sync in VARIANTS:
                 port = free_port()
-                env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
-                env |= {
-                    "MLOPS_DATA_DIR": str(root / "store"),
-                    "MLOPS_SERVE_PORT": str(port),
-                    "MLOPS_PAYLOAD_LOGGING": "1" if logging else "0",
-                }
-                procs.append(
-                    start_process(
-                        [sys.executable, "-m", "pipeline_core", "serve"], env, f"http://127.0.0.1:{port}/health", root
-                    )
-                )
-                name = f"HTTP, this service{' (payload logged)' if logging else ' (no payload log)'}"
+                procs.append(start_service(root, port, logging=logging, wal=wal, sync=sync))
                 targets[name] = (
                     f"http://127.0.0.1:{port}{deployments.scoring_path(dep_id)}",
                     wml_body(spec.feature_names),
@@ -250,6 +349,11 @@ def main() -> None:
             for proc in procs:
                 proc.terminate()
                 proc.wait(timeout=60)
+        loads = [
+            load_run(ctx, root, dep_id, key, singles, clients=clients, total=args.load, wal=wal)
+            for clients in (16, 64)
+            for wal in (True, False)
+        ]
         ctx.close()
 
     print(
@@ -260,14 +364,36 @@ def main() -> None:
     for name, fig in rows.items():
         print(f"  {name:<44} {fig['p50']:8.2f} {fig['p99']:8.2f} {fig['rows_per_s']:13,.0f}")
     base = rows["in-process predict_proba"]
-    ours = rows["HTTP, this service (payload logged)"]
-    bare = rows["HTTP, this service (no payload log)"]
+    ours = rows[LOGGED]
+    bare = rows[UNLOGGED]
+    memory = rows[NO_WAL]
+    unsynced = rows[UNSYNCED]
     print(f"\n  single p50 over in-process:     +{ours['p50'] - base['p50']:.2f} ms   (target <= +2 ms)")
     print(f"  batch throughput vs in-process: {ours['rows_per_s'] / base['rows_per_s']:.0%}      (target >= 50%)")
     print(
         f"  payload logging overhead:       p50 {ours['p50'] / bare['p50'] - 1:+.1%}, "
         f"batch {bare['rows_per_s'] / ours['rows_per_s'] - 1:+.1%}   (target <= 10%)"
     )
+    print(
+        f"  write-ahead log overhead:       p50 {memory['p50']:.2f} -> {ours['p50']:.2f} ms "
+        f"(ratio {ours['p50'] / memory['p50']:.3f}), batch {memory['rows_per_s']:,.0f} -> "
+        f"{ours['rows_per_s']:,.0f} rows/s (ratio {memory['rows_per_s'] / ours['rows_per_s']:.3f})   (target <= 1.10)"
+    )
+    print(
+        f"    of which writing (unsynced):  p50 ratio {unsynced['p50'] / memory['p50']:.3f}, "
+        f"batch ratio {memory['rows_per_s'] / unsynced['rows_per_s']:.3f}; the rest is the disk's fdatasync"
+    )
+    print(
+        f"\nload: one-record requests from concurrent clients, SIGKILL half-way, restart; "
+        f"{args.load} requests a run\n"
+        f"  {'clients':>7} {'log':>5} {'acknowledged':>12} {'stored':>7} {'lost':>6} {'5xx':>4} {'503':>5} {'req/s':>7}"
+    )
+    for figures, (clients, wal) in zip(loads, [(c, w) for c in (16, 64) for w in (True, False)], strict=True):
+        print(
+            f"  {clients:>7} {'WAL' if wal else 'none':>5} {figures['acknowledged']:>12} {figures['stored']:>7} "
+            f"{figures['lost']:>6} {figures['5xx']:>4} {figures['503']:>5} {figures['requests_per_s']:>7}"
+        )
+    print("  (targets with the WAL: lost 0, 5xx 0)")
     if "HTTP, mlflow models serve" in rows:
         ml = rows["HTTP, mlflow models serve"]
         print(

@@ -90,6 +90,14 @@ class Settings:
     # The dashboard `up` starts (Streamlit), on serve_host.
     dashboard_port: int = 8501
     payload_logging: bool = True
+    # Payload durability: a scored request is in the service's write-ahead log (data_dir/payload/wal),
+    # synced, before its answer is sent; at most payload_queue_max_records records wait in memory for
+    # the store, and a request beyond that is answered 503 with Retry-After: payload_retry_after seconds.
+    payload_wal: bool = True  # off: answered from memory alone, so a killed process loses what waited
+    payload_wal_sync: bool = True  # fdatasync each group commit; off: survives a killed process, not a power cut
+    payload_wal_segment_bytes: int = 4 << 20  # a segment is deleted once all its records are stored
+    payload_queue_max_records: int = 200_000
+    payload_retry_after: int = 1
     # Production evaluations the worker runs: every interval seconds (0: never), over at most this many records.
     evaluation_interval: float = 3600.0
     evaluation_max_records: int = 1_000_000
@@ -149,6 +157,11 @@ class Settings:
         if not 0 < self.max_number_magnitude < float("inf"):
             raise ConfigError(
                 f"setting max_number_magnitude must be positive and finite, got {self.max_number_magnitude!r}"
+            )
+        if self.payload_queue_max_records < 1 or self.payload_wal_segment_bytes < 4096 or self.payload_retry_after < 1:
+            raise ConfigError(
+                "settings payload_queue_max_records must be >= 1, payload_wal_segment_bytes >= 4096 "
+                "and payload_retry_after >= 1 (seconds)"
             )
         if self.artifact_backend not in ("local", "s3"):
             raise ConfigError(f"setting artifact_backend {self.artifact_backend!r} is not 'local' or 's3'")

@@ -20,14 +20,37 @@ _READ = pa.ipc.IpcReadOptions(use_threads=False)
 _WRITE = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
+# What Arrow raises on a value it cannot hold: an integer beyond 64 bits (OverflowError), a string
+# that is not UTF-8, such as a lone surrogate (UnicodeError), a mixed column (ArrowException).
+_UNENCODABLE = (pa.ArrowException, OverflowError, UnicodeError, ValueError, TypeError)
+
+
 def encode_frame(frame: pd.DataFrame, *, categorical: Iterable[str] = ()) -> bytes:
-    """``frame`` as one LZ4-compressed Arrow IPC stream; ``categorical`` columns dictionary-encoded."""
-    frame = frame.astype({name: "category" for name in categorical if name in frame.columns})
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    """``frame`` as one LZ4-compressed Arrow IPC stream; ``categorical`` columns dictionary-encoded.
+
+    ``DataError`` naming the first column Arrow cannot hold, if any.
+    """
+    try:
+        frame = frame.astype({name: "category" for name in categorical if name in frame.columns})
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except _UNENCODABLE as exc:
+        # backslashreplace: the message may quote the value, and a lone surrogate would fail again in a log.
+        reason = f"{type(exc).__name__}: {exc}".encode("utf-8", "backslashreplace").decode("utf-8")
+        raise DataError(f"columnar block: {_culprit(frame)}cannot be encoded: {reason}") from exc
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema, options=_WRITE) as writer:
         writer.write_table(table)
     return bytes(sink.getvalue().to_pybytes())
+
+
+def _culprit(frame: pd.DataFrame) -> str:
+    # Only on failure: find which column it was, so the message names it.
+    for name in frame.columns:
+        try:
+            pa.Array.from_pandas(frame[name])
+        except _UNENCODABLE:
+            return f"column {name!r} "
+    return ""
 
 
 def decode_frames(blocks: Iterable[bytes], *, columns: list[str] | None = None) -> pd.DataFrame:

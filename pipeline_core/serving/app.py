@@ -3,7 +3,8 @@
 ``POST /ml/v4/deployments/{deployment_id}/predictions`` with a bearer API key of that
 deployment; ``GET /health``; OpenAPI docs at ``/docs``. Errors are JSON
 ``{"errors": [{"code": ..., "message": ...}]}`` (WML's shape) with a 4xx status; a
-request can never reach a 500 through its payload.
+request can never reach a 500 through its payload. A 200 means the request is logged
+durably (``payload_log``); a 503 with ``Retry-After`` means the log cannot keep it now.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from pipeline_core.errors import ScoringInputError
 from pipeline_core.scoring import parse_payload, score
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.datasets import store_payload_batch
+from pipeline_core.services.datasets import count_quarantined_payload, quarantine_payload, store_payload_batch
 from pipeline_core.services.deployments import hash_key
-from pipeline_core.serving.payload_log import PayloadLogger
+from pipeline_core.serving.payload_log import PayloadLogger, PayloadLogRefused
 from pipeline_core.serving.registry import Registry
 from pipeline_core.serving.request import BodyRefused, RequestLimits, check_content_type, parse_json, read_body
 
@@ -44,8 +45,23 @@ EXAMPLE = {
 }
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"code": code, "message": message}]}, status_code=status)
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"errors": [{"code": code, "message": message}]}, status_code=status, headers=headers)
+
+
+def payload_logger(ctx: ServiceContext) -> PayloadLogger:
+    """The logger of ``ctx``'s settings: its write-ahead log under the data folder, its queue bound."""
+    settings = ctx.settings
+    return PayloadLogger(
+        lambda batch: store_payload_batch(ctx, SYSTEM, batch),
+        quarantine=lambda request, error: quarantine_payload(ctx, SYSTEM, request, error=error),
+        wal_dir=settings.data_dir / "payload" / "wal",
+        durable=settings.payload_wal,
+        wal_sync=settings.payload_wal_sync,
+        wal_segment_bytes=settings.payload_wal_segment_bytes,
+        max_records=settings.payload_queue_max_records,
+        retry_after=settings.payload_retry_after,
+    )
 
 
 def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload: bool | None = None) -> FastAPI:
@@ -53,7 +69,8 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
     limits = RequestLimits.from_settings(ctx.settings, max_rows=max_rows)
     log_payload = ctx.settings.payload_logging if log_payload is None else log_payload
     registry = Registry(ctx, refresh_interval=ctx.settings.serving_refresh_interval)
-    logger = PayloadLogger(lambda batch: store_payload_batch(ctx, SYSTEM, batch)) if log_payload else None
+    # Built (and its abandoned write-ahead logs replayed, by its writer thread) as the app is.
+    logger = payload_logger(ctx) if log_payload else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -86,10 +103,17 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
+        # Still 200 when degraded: the service scores; a probe reads the status and the reasons.
+        quarantined = count_quarantined_payload(ctx, SYSTEM)
+        problems = logger.problems() if logger else []
+        if quarantined:
+            problems.append(f"{quarantined} scored request(s) could not be stored and are quarantined")
         return {
-            "status": "ok",
+            "status": "degraded" if problems else "ok",
             "deployments": registry.deployment_count,
             "payload_pending": logger.pending if logger else 0,
+            "payload_quarantined": quarantined,
+            "problems": problems,
         }
 
     @app.post(
@@ -101,6 +125,7 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
             404: {},
             413: {"description": "body, records or fields over the limit"},
             415: {"description": "not application/json"},
+            503: {"description": "the payload log cannot keep the request now; retry after Retry-After seconds"},
         },
         openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}, "required": True}},
     )
@@ -160,25 +185,30 @@ def _score(
     body_out["model_version_id"] = serving.model_version_id
     text = json.dumps(body_out)
     if logger is not None:
-        # Logging costs one queue append here; the writer thread turns batches into columnar chunks.
+        # Before the answer: one append to the write-ahead log (a shared group commit) and to the queue;
+        # the writer thread turns batches into columnar chunks.
         positive = serving.loaded.classes.index(serving.loaded.spec.positive_label)
         unseen = [0] * len(values)
         for warning in result.warnings:
             unseen[warning["record"]] += 1
-        logger.log(
-            [
-                {
-                    "request_id": result.request_id,
-                    "deployment_id": deployment_id,
-                    "model_version_id": serving.model_version_id,
-                    "n_records": len(values),
-                    "created_at": datetime.now(UTC).replace(tzinfo=None),
-                    "fields": fields,
-                    "values": values,
-                    "predictions": result.labels,
-                    "probabilities": [p[positive] for p in result.probabilities],
-                    UNSEEN: unseen,
-                }
-            ]
-        )
+        try:
+            logger.log(
+                [
+                    {
+                        "request_id": result.request_id,
+                        "deployment_id": deployment_id,
+                        "model_version_id": serving.model_version_id,
+                        "n_records": len(values),
+                        "created_at": datetime.now(UTC).replace(tzinfo=None),
+                        "fields": fields,
+                        "values": values,
+                        "predictions": result.labels,
+                        "probabilities": [p[positive] for p in result.probabilities],
+                        UNSEEN: unseen,
+                    }
+                ]
+            )
+        except PayloadLogRefused as exc:  # not kept, so not acknowledged: the caller retries later
+            headers = {"Retry-After": str(int(exc.retry_after))} if exc.status == 503 else None
+            return _error(exc.status, exc.code, str(exc), headers)
     return Response(text, media_type="application/json")

@@ -3,23 +3,36 @@
 The payload logger hands over a flush of requests; each (deployment, model version) in
 it becomes one chunk (``pipeline_core.data.columnar``) plus one ``PayloadBatch`` row per
 request saying where its records are. Evaluations read a window of chunks as one frame.
+
+Storing is idempotent by request id (the logger replays its write-ahead log after a crash,
+and some of that may be stored already), and it tells two kinds of failure apart: requests
+that cannot be encoded raise ``DataError`` naming them (retrying cannot help, so the logger
+splits the batch and sets the culprit aside with ``quarantine_payload``); anything else is
+the store's trouble, and retrying will help.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import fcntl
+import json
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from pipeline_core.config import Settings
 from pipeline_core.data.columnar import decode_frames, encode_frame
 from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID, UNSEEN
 from pipeline_core.errors import DataError
+from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.models import PayloadBatch, PayloadChunk
@@ -43,6 +56,11 @@ def _chunk_frame(requests: Sequence[dict[str, Any]]) -> pd.DataFrame:
     for r in requests:
         # Fields sorted so every chunk has one column order, whatever order a request used.
         frame = pd.DataFrame(r["values"], columns=r["fields"])[sorted(r["fields"])]
+        # An integer in [2**63, 2**64) makes pandas hold its column as uint64: that encodes, but later
+        # concatenates with no int64 chunk of the same field, so reading the window would fail instead.
+        wide = [c for c in frame.columns if frame[c].dtype == "uint64"]
+        if wide:
+            raise DataError(f"request {r['request_id']}: field {wide[0]!r} holds an integer beyond 64 bits")
         frame[PREDICTION] = r["predictions"]
         frame[PROBABILITY] = r["probabilities"]
         frame[SCORING_ID] = [scoring_id(r["request_id"], i) for i in range(len(frame))]
@@ -51,22 +69,29 @@ def _chunk_frame(requests: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _encoded_chunk(frame: pd.DataFrame) -> bytes:
+    wide = [c for c in frame.columns if frame[c].dtype == "uint64"]
+    if wide:  # as in _chunk_frame: a chunk of uint64 could not be read with the others
+        raise DataError(f"column {wide[0]!r} holds an integer beyond the signed 64-bit range")
+    categorical = [c for c in frame.columns if frame[c].dtype == object and c != SCORING_ID]
+    return encode_frame(frame, categorical=categorical)
+
+
 def _add_chunk(
     session: Session,
     deployment_id: int,
     model_version_id: int,
-    frame: pd.DataFrame,
+    data: bytes,
+    n_records: int,
     first_at: datetime,
     last_at: datetime,
 ) -> int:
-    categorical = [c for c in frame.columns if frame[c].dtype == object and c != SCORING_ID]
-    data = encode_frame(frame, categorical=categorical)
     chunk = PayloadChunk(
         deployment_id=deployment_id,
         model_version_id=model_version_id,
         first_at=first_at,
         last_at=last_at,
-        n_records=len(frame),
+        n_records=n_records,
         data=data,
     )
     session.add(chunk)
@@ -74,46 +99,217 @@ def _add_chunk(
     return chunk.id
 
 
-def store_payload_batch(ctx: ServiceContext, actor: Principal, requests: Sequence[dict[str, Any]]) -> int:
-    """Store logged requests as columnar chunks in one transaction; returns how many records they hold."""
-    require(actor, "log_payload")
-    if not requests:
-        return 0
+def _printable(text: str, limit: int = 500) -> str:
+    # An error may quote the offending value: a lone surrogate is no UTF-8 and would fail again downstream.
+    safe = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return safe if len(safe) <= limit else safe[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    deployment_id: int
+    model_version_id: int
+    requests: list[dict[str, Any]]
+    data: bytes
+
+
+def _encode_chunks(requests: Sequence[dict[str, Any]]) -> list[_Chunk]:
+    """One encoded chunk per (deployment, model version), before any transaction opens."""
 
     def key(r: dict[str, Any]) -> tuple[int, int]:
         return int(r["deployment_id"]), int(r["model_version_id"])
 
+    chunks = []
+    for (deployment_id, model_version_id), group in groupby(sorted(requests, key=key), key=key):
+        batch = list(group)
+        try:
+            data = _encoded_chunk(_chunk_frame(batch))
+        except Exception as exc:  # pure computation over these requests: the data is at fault
+            ids = ", ".join(str(r["request_id"]) for r in batch[:3]) + (", ..." if len(batch) > 3 else "")
+            raise DataError(
+                f"payload of deployment {deployment_id} (request(s) {ids}) cannot be encoded: "
+                f"{type(exc).__name__}: {_printable(str(exc))}"
+            ) from exc
+        chunks.append(_Chunk(deployment_id, model_version_id, batch, data))
+    return chunks
+
+
+def _stored_request_ids(session: Session, request_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(request_ids), 500):
+        part = list(request_ids[start : start + 500])
+        query = select(PayloadBatch.request_id).where(PayloadBatch.request_id.in_(part))
+        found.update(session.execute(query).scalars())
+    return found
+
+
+def store_payload_batch(ctx: ServiceContext, actor: Principal, requests: Sequence[dict[str, Any]]) -> int:
+    """Store logged requests as columnar chunks in one transaction; returns how many records were new.
+
+    A request whose id is stored already (a replayed write-ahead log) is skipped. Raises
+    ``DataError`` when a request cannot be encoded, naming the requests of its chunk.
+    """
+    require(actor, "log_payload")
+    if not requests:
+        return 0
+    unique = list({str(r["request_id"]): r for r in requests}.values())
+    stored = 0
+    try:
+        with ctx.db.write() as session:
+            present = _stored_request_ids(session, [str(r["request_id"]) for r in unique])
+            for chunk in _encode_chunks([r for r in unique if str(r["request_id"]) not in present]):
+                batch = chunk.requests
+                n_records = sum(int(r["n_records"]) for r in batch)
+                chunk_id = _add_chunk(
+                    session,
+                    chunk.deployment_id,
+                    chunk.model_version_id,
+                    chunk.data,
+                    n_records,
+                    min(r["created_at"] for r in batch),
+                    max(r["created_at"] for r in batch),
+                )
+                offsets, offset = [], 0
+                for r in batch:
+                    offsets.append(offset)
+                    offset += int(r["n_records"])
+                session.execute(
+                    insert(PayloadBatch),
+                    [
+                        {
+                            "request_id": r["request_id"],
+                            "deployment_id": chunk.deployment_id,
+                            "model_version_id": chunk.model_version_id,
+                            "created_at": r["created_at"],
+                            "n_records": int(r["n_records"]),
+                            "chunk_id": chunk_id,
+                            "chunk_offset": o,
+                        }
+                        for r, o in zip(batch, offsets, strict=True)
+                    ],
+                )
+                stored += n_records
+    except sa_exc.DataError as exc:  # the database refused a value of these rows: a retry would too
+        raise DataError(f"payload of {len(unique)} request(s) refused by the store: {_printable(str(exc))}") from exc
+    return stored
+
+
+@dataclass(frozen=True)
+class QuarantinedPayload:
+    """A scored request the store could not take, set aside with why (a line of the quarantine file)."""
+
+    request_id: str
+    deployment_id: int | None
+    n_records: int
+    error: str
+    at: datetime
+
+
+def quarantine_file(settings: Settings) -> Path:
+    """Where set-aside requests are kept: one JSON object a line, under the data folder."""
+    return settings.data_dir / "payload" / "quarantine.jsonl"
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def quarantine_payload(
+    ctx: ServiceContext, actor: Principal, request: Mapping[str, Any], *, error: str
+) -> QuarantinedPayload:
+    """Keep ``request`` (as received, with ``error``) in the quarantine file, synced, and audit it.
+
+    The file line comes first: if the audit write fails the caller retries, and a request
+    quarantined twice is still one (``quarantined_payload`` keeps the first line of an id).
+    """
+    require(actor, "log_payload")
+    entry = QuarantinedPayload(
+        request_id=str(request.get("request_id", "")),
+        deployment_id=_int_or_none(request.get("deployment_id")),
+        n_records=_int_or_none(request.get("n_records")) or 0,
+        error=_printable(error),
+        at=datetime.now(UTC).replace(tzinfo=None),
+    )
+    line = {
+        "request_id": entry.request_id,
+        "deployment_id": entry.deployment_id,
+        "n_records": entry.n_records,
+        "error": entry.error,
+        "at": entry.at.isoformat(),
+        # ensure_ascii: a lone surrogate is kept as its \ud800 escape, so the file is valid UTF-8.
+        "request": dict(request),
+    }
+    text = json.dumps(line, default=str, ensure_ascii=True) + "\n"
+    path = quarantine_file(ctx.settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # several service processes may share the file: whole lines only
+        os.write(fd, text.encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     with ctx.db.write() as session:
-        for (deployment_id, model_version_id), group in groupby(sorted(requests, key=key), key=key):
-            batch = list(group)
-            chunk_id = _add_chunk(
-                session,
-                deployment_id,
-                model_version_id,
-                _chunk_frame(batch),
-                min(r["created_at"] for r in batch),
-                max(r["created_at"] for r in batch),
-            )
-            offsets, offset = [], 0
-            for r in batch:
-                offsets.append(offset)
-                offset += int(r["n_records"])
-            session.execute(
-                insert(PayloadBatch),
-                [
-                    {
-                        "request_id": r["request_id"],
-                        "deployment_id": deployment_id,
-                        "model_version_id": model_version_id,
-                        "created_at": r["created_at"],
-                        "n_records": int(r["n_records"]),
-                        "chunk_id": chunk_id,
-                        "chunk_offset": o,
-                    }
-                    for r, o in zip(batch, offsets, strict=True)
-                ],
-            )
-    return sum(int(r["n_records"]) for r in requests)
+        audit.record(
+            session,
+            actor=actor.username,
+            action="payload.quarantined",
+            object_type="deployment",
+            object_id=entry.deployment_id if entry.deployment_id is not None else "unknown",
+            details={
+                "request_id": entry.request_id,
+                "n_records": entry.n_records,
+                "error": entry.error,
+                "file": str(path),
+            },
+        )
+    return entry
+
+
+def quarantined_payload(ctx: ServiceContext, actor: Principal) -> list[QuarantinedPayload]:
+    """Every request set aside in this data folder, oldest first, one entry per request id."""
+    require(actor, "view")
+    path = quarantine_file(ctx.settings)
+    if not path.is_file():
+        return []
+    seen: dict[str, QuarantinedPayload] = {}
+    with path.open("r", encoding="ascii", errors="replace") as handle:
+        for text in handle:
+            try:
+                line = json.loads(text)
+                entry = QuarantinedPayload(
+                    request_id=str(line["request_id"]),
+                    deployment_id=_int_or_none(line.get("deployment_id")),
+                    n_records=int(line.get("n_records") or 0),
+                    error=str(line.get("error", "")),
+                    at=datetime.fromisoformat(str(line["at"])),
+                )
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a crash mid-write
+            seen.setdefault(entry.request_id, entry)
+    return list(seen.values())
+
+
+_COUNTS: dict[Path, tuple[int, int, int]] = {}
+
+
+def count_quarantined_payload(ctx: ServiceContext, actor: Principal) -> int:
+    """How many requests are set aside (``quarantined_payload``); re-read only when the file changed."""
+    require(actor, "view")
+    path = quarantine_file(ctx.settings)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return 0
+    cached = _COUNTS.get(path)
+    if cached is not None and cached[:2] == (stat.st_size, stat.st_mtime_ns):
+        return cached[2]
+    count = len(quarantined_payload(ctx, actor))
+    _COUNTS[path] = (stat.st_size, stat.st_mtime_ns, count)
+    return count
 
 
 def store_payload_frame(
@@ -137,8 +333,9 @@ def store_payload_frame(
     out[PROBABILITY] = frame[PROBABILITY].astype(float).to_numpy()
     out[SCORING_ID] = [scoring_id(request_id, i) for i in range(len(frame))]
     out[UNSEEN] = frame[UNSEEN].to_numpy() if UNSEEN in frame.columns else 0
+    data = _encoded_chunk(out)
     with ctx.db.write() as session:
-        chunk_id = _add_chunk(session, deployment_id, model_version_id, out, created_at, created_at)
+        chunk_id = _add_chunk(session, deployment_id, model_version_id, data, len(out), created_at, created_at)
         batch = PayloadBatch(
             request_id=request_id,
             deployment_id=deployment_id,
