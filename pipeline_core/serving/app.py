@@ -85,9 +85,11 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
 
     @app.get("/health")
     def health() -> dict[str, Any]:
+        refused = [r.to_dict() for r in registry.refused_deployments]  # their models failed the integrity check
         return {
-            "status": "ok",
+            "status": "degraded" if refused else "ok",
             "deployments": registry.deployment_count,
+            "integrity_failed": refused,
             "payload_pending": logger.pending if logger else 0,
         }
 
@@ -122,6 +124,9 @@ def _score(
         return _error(403, "wrong_deployment", f"the API key is not a key of deployment {deployment_id}")
     serving = registry.serving(deployment_id)
     if serving is None:
+        refused = registry.refused(deployment_id)
+        if refused is not None:  # it exists; its model is not fit to answer (the check's words say why)
+            return _error(503, "integrity_failed", refused.message)
         return _error(404, "deployment_not_found", f"deployment {deployment_id} does not exist or was deleted")
     try:
         payload = json.loads(body)
