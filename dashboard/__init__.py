@@ -1,1 +1,1 @@
-"""Streamlit dashboard (entry point ``dashboard/app.py``); its pages live in ``pages/``."""
+"""Streamlit dashboard (``dashboard/app.py``, started by ``dashboard/launch.py``); its pages live in ``pages/``."""

@@ -1,6 +1,7 @@
 """The dashboard's entry point: sign-in, then only the pages the user's role may open.
 
-``streamlit run dashboard/app.py``. Users sign in against the store (argon2 hashes); when
+Started as ``streamlit run dashboard/launch.py`` (what ``up`` runs), which serves this script with
+the product's response headers. Users sign in against the store (argon2 hashes); when
 OIDC is configured in ``.streamlit/secrets.toml`` (an ``[auth]`` section), "Sign in with
 SSO" uses ``st.login`` and the identity's e-mail must match a user in the store, whose
 role applies. A page a role may not open is not registered with ``st.navigation``, so its

@@ -1,4 +1,9 @@
-"""Review: the candidates awaiting review, their evidence tab by tab, and the decision."""
+"""Review: the candidates awaiting review, their evidence tab by tab, and the decision.
+
+A candidate whose artifact failed its integrity check (an approval refused, or the scoring service
+refusing to serve it) says so above its evidence, with the service's own words, until its alert
+is acknowledged: the bytes in the store are not the ones that were trained and evaluated.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +34,14 @@ chosen_id = st.selectbox(
     ids,
     format_func=lambda i: next(
         f"{c.name} v{c.version} (model version {c.model_version_id}) by {c.created_by}"
+        + (" · integrity check failed" if c.integrity_alerts else "")
         for c in queue
         if c.model_version_id == i
     ),
 )
 candidate = next(c for c in queue if c.model_version_id == chosen_id)
+# Filled at the end of the script: a refusal of the Approve below shows here on the same run.
+integrity_box = st.container()
 history = monitoring.list_evaluations(ctx, who, model_version_id=chosen_id)
 preprod = [e for e in history if e.space == Space.PREPROD]
 if not preprod:
@@ -269,3 +277,17 @@ if reject_col.button("Reject", disabled=bool(refused), key="reject"):
     rejected = ui.act(lambda: governance.reject(ctx, who, chosen_id, comment=comment))
     if rejected is not None:
         st.success(f"Model version {chosen_id} rejected (approval record {rejected}).")
+
+# Read after the decision buttons ran, so a refusal they just recorded is shown at once.
+refusals = deployments.open_integrity_alerts(ctx, who, chosen_id)
+if refusals:
+    seen = "\n".join(f"- alert {r.alert_id}, {ui.when(r.raised_at, seconds=True)}: {r.message}" for r in refusals)
+    integrity_box.error(
+        "**Integrity check failed: this candidate cannot be approved.** Its stored artifact failed the check "
+        "every approval, deployment and start of the scoring service makes (the bytes are there, hash to the "
+        f"sha256 that was reviewed, and load as a model):\n\n{seen}"
+    )
+    integrity_box.caption(
+        "Approving stays refused until the artifact passes again (restore it from a backup), or reject the "
+        "candidate. Each refusal is in the audit log (model_version.integrity_failed) and among the open alerts."
+    )

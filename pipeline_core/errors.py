@@ -10,7 +10,9 @@
     │   └── GateFailed         a stage ran but its gate said no (carries the reason)
     ├── StoreError             metadata or artifact store trouble
     │   ├── NotFoundError      no object with that id
-    │   ├── IntegrityError     an artifact's bytes do not match its sha256
+    │   ├── IntegrityError     stored bytes (an artifact, a split) do not match what they are stored as
+    │   │   ├── ArtifactCorrupt        an artifact's bytes hash to something else than its name (carries both)
+    │   │   └── ModelIntegrityError    a model version's exact artifact is missing, altered or does not load
     │   └── ConflictError      the object changed state under us (already claimed, ...)
     ├── RunError               a run could not be launched, executed or cancelled
     │   └── RunCancelled       a cancel request was honoured
@@ -94,6 +96,32 @@ class NotFoundError(StoreError):
 
 class IntegrityError(StoreError):
     """Stored bytes do not match the sha256 they are stored under."""
+
+
+class ArtifactCorrupt(IntegrityError):
+    """An artifact store read bytes that hash to ``found``, not to ``sha256``, the name they are stored under."""
+
+    def __init__(self, message: str, *, sha256: str, found: str) -> None:
+        super().__init__(message)
+        self.sha256 = sha256
+        self.found = found
+
+
+class ModelIntegrityError(IntegrityError):
+    """Model version ``model_version_id``'s artifact ``expected`` is not there, hashes to ``found``, or does not load.
+
+    Raised before anything is approved, deployed or served from it; ``found`` is None when no bytes
+    were found, and equals ``expected`` when the bytes are intact but do not load as a model.
+    """
+
+    def __init__(self, model_version_id: int, expected: str, found: str | None, problem: str) -> None:
+        super().__init__(
+            f"model version {model_version_id} failed its integrity check (artifact sha256 {expected}): {problem}"
+        )
+        self.model_version_id = model_version_id
+        self.expected = expected
+        self.found = found
+        self.problem = problem
 
 
 class ConflictError(StoreError):

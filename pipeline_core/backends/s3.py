@@ -14,7 +14,7 @@ import hashlib
 import re
 from typing import Any
 
-from pipeline_core.errors import ConfigError, IntegrityError, NotFoundError, StoreError
+from pipeline_core.errors import ArtifactCorrupt, ConfigError, NotFoundError, StoreError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MISSING = {"404", "NoSuchKey", "NotFound"}
@@ -118,7 +118,10 @@ class S3ArtifactStore:
             raise StoreError(f"get_object {self._where(key)} failed: {_reason(exc)}") from exc
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
-            raise IntegrityError(f"artifact {sha256} is corrupt: its bytes in {self._where(key)} hash to {actual}")
+            where = self._where(key)
+            raise ArtifactCorrupt(
+                f"artifact {sha256} is corrupt: its bytes in {where} hash to {actual}", sha256=sha256, found=actual
+            )
         return data
 
     def exists(self, sha256: str) -> bool:

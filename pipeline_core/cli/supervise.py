@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from pipeline_core.services.context import ServiceContext
 
 DASHBOARD_PACKAGE = "dashboard"
+# What `streamlit run` is given: the dashboard's app.py on Streamlit's server with the product's response
+# headers (dashboard/launch.py). The one way the dashboard is started: `up`, `make run` and the tests use it.
+DASHBOARD_LAUNCHER = "launch.py"
 # What .streamlit/config.toml says, as command-line flags: Streamlit reads that file only from its working
 # folder (and ~/.streamlit), which an installed package does not have; a flag also beats either file.
 STREAMLIT_OPTIONS: Mapping[str, str] = {
@@ -80,8 +83,8 @@ def scoring_service(ctx: ServiceContext, out: TextIO) -> Iterator[None]:
         server.stop()
 
 
-def dashboard_app() -> Path:
-    """``app.py`` of the installed ``dashboard`` package (a checkout's, when it runs from one).
+def dashboard_launcher() -> Path:
+    """``launch.py`` of the installed ``dashboard`` package (a checkout's, when it runs from one).
 
     Located, not imported: ``pipeline_core`` never imports the UI (an import-linter contract), and
     ``find_spec`` of a top-level package reads the import path without running its code.
@@ -89,15 +92,15 @@ def dashboard_app() -> Path:
     spec = importlib.util.find_spec(DASHBOARD_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(f"the dashboard is not installed here: no {DASHBOARD_PACKAGE!r} package on the import path")
-    app = Path(next(iter(spec.submodule_search_locations))) / "app.py"
-    if not app.is_file():
-        raise ConfigError(f"the dashboard is not installed here: {app} does not exist")
-    return app
+    launcher = Path(next(iter(spec.submodule_search_locations))) / DASHBOARD_LAUNCHER
+    if not launcher.is_file():
+        raise ConfigError(f"the dashboard is not installed here: {launcher} does not exist")
+    return launcher
 
 
-def dashboard_command(settings: Settings, app: Path) -> list[str]:
-    """``streamlit run app.py`` on serve_host:dashboard_port with the product's Streamlit settings as flags."""
-    command = [sys.executable, "-m", "streamlit", "run", str(app)]
+def dashboard_command(settings: Settings, launcher: Path) -> list[str]:
+    """``streamlit run launch.py`` on serve_host:dashboard_port with the product's Streamlit settings as flags."""
+    command = [sys.executable, "-m", "streamlit", "run", str(launcher)]
     command += [f"--server.address={settings.serve_host}", f"--server.port={settings.dashboard_port}"]
     return command + [f"--{name}={value}" for name, value in STREAMLIT_OPTIONS.items()]
 
@@ -118,7 +121,8 @@ def start_dashboard(ctx: ServiceContext) -> tuple[subprocess.Popen[bytes], str]:
     # MLOPS_CONFIG) as we did, and Streamlit the project's .streamlit/secrets.toml; a checkout's
     # .streamlit/config.toml there says what the flags say.
     with log_path.open("ab") as log_file:  # the child keeps its own handle
-        proc = subprocess.Popen(dashboard_command(settings, dashboard_app()), env=env, stdout=log_file, stderr=log_file)
+        command = dashboard_command(settings, dashboard_launcher())
+        proc = subprocess.Popen(command, env=env, stdout=log_file, stderr=log_file)
     url = f"http://{settings.serve_host}:{settings.dashboard_port}"
     deadline = time.monotonic() + DASHBOARD_START_SECONDS
     while time.monotonic() < deadline:

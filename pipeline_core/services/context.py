@@ -14,9 +14,9 @@ from pipeline_core.backends.factory import (
     make_factsheets,
 )
 from pipeline_core.config import Settings
-from pipeline_core.errors import StoreError
 from pipeline_core.services import audit
 from pipeline_core.store.db import Database
+from pipeline_core.store.files import private_folder
 
 
 @dataclass
@@ -38,12 +38,14 @@ class ServiceContext:
 def open_context(
     settings: Settings | None = None, *, migrate: bool = True, password_hasher: PasswordHasher | None = None
 ) -> ServiceContext:
-    """Open the stores named by ``settings`` and bring the schema up to date."""
+    """Open the stores named by ``settings`` and bring the schema up to date.
+
+    The data folder is its owner's alone (0700, tightened if it was not): it holds the SQLite
+    store, the payload and the artifacts, and whatever else a component writes there is private
+    by being in it.
+    """
     settings = settings or Settings.load()
-    try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"data folder {str(settings.data_dir)!r} cannot be created: {exc.strerror}") from exc
+    private_folder(settings.data_dir, what="data folder")
     seal = audit.load_seal(
         key=settings.audit_key,
         # The key file is the embedded default's only: a shared store's processes share one key from the environment.

@@ -108,9 +108,12 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
         problems = logger.problems() if logger else []
         if quarantined:
             problems.append(f"{quarantined} scored request(s) could not be stored and are quarantined")
+        refused = registry.refused_deployments  # their models failed the integrity check
+        problems += [f"deployment {r.deployment_id}: {r.message}" for r in refused]
         return {
             "status": "degraded" if problems else "ok",
             "deployments": registry.deployment_count,
+            "integrity_failed": [r.to_dict() for r in refused],
             "payload_pending": logger.pending if logger else 0,
             "payload_quarantined": quarantined,
             "problems": problems,
@@ -163,6 +166,9 @@ def _score(
         return _error(403, "wrong_deployment", f"the API key is not a key of deployment {deployment_id}")
     serving = registry.serving(deployment_id)
     if serving is None:
+        refused = registry.refused(deployment_id)
+        if refused is not None:  # it exists; its model is not fit to answer (the check's words say why)
+            return _error(503, "integrity_failed", refused.message)
         return _error(404, "deployment_not_found", f"deployment {deployment_id} does not exist or was deleted")
     try:
         payload = parse_json(body, limits)

@@ -5,6 +5,12 @@ naming an unknown deployment or key triggers a read at once, shared by concurren
 changed deployment is loaded, hash verified, *before* it replaces the entry the scorers
 use, so requests in flight finish on the old model and none fails during a replace.
 Models are cached by artifact sha256.
+
+A deployment whose artifact fails its integrity check (missing, altered on disk, not loading;
+``deployments.verify_artifact``) stays in the snapshot as refused: its requests are answered
+503 with the reason, not 404 as if it did not exist, ``/health`` lists it, and the others are
+served. The failure is recorded (audit event, alert) once per deployment and artifact, not at
+every refresh; each refresh checks again, so a restored artifact is served at once.
 """
 
 from __future__ import annotations
@@ -13,14 +19,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import PipelineError
-from pipeline_core.model_io import load_model
+from pipeline_core.errors import ModelIntegrityError, PipelineError
 from pipeline_core.scoring import LoadedModel
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.deployments import ServingEntry, serving_snapshot
+from pipeline_core.services.deployments import Checkpoint, ServingEntry, serving_snapshot, verify_artifact
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +39,26 @@ class Serving:
     loaded: LoadedModel
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A deployment whose model failed its integrity check: why, in the words of the check."""
+
+    deployment_id: int
+    model_version_id: int
+    artifact_sha256: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 class Registry:
     def __init__(self, ctx: ServiceContext, *, refresh_interval: float = 0.5) -> None:
         self.ctx = ctx
         self.refresh_interval = refresh_interval
         self._serving: dict[int, Serving] = {}
+        self._refused: dict[int, Refused] = {}
+        self._recorded: set[tuple[int, str]] = set()  # (deployment, artifact) failures recorded by this process
         self._keys: dict[str, int] = {}
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
@@ -66,8 +87,16 @@ class Registry:
         cached = self._models.get(entry.artifact_sha256)
         if cached is not None:
             return cached
-        model = load_model(self.ctx.artifacts.get(entry.artifact_sha256))  # hash verified by get()
-        loaded = LoadedModel.build(model, DataSpec.from_dict(entry.spec))
+        failure = (entry.deployment_id, entry.artifact_sha256)
+        verified = verify_artifact(
+            self.ctx,
+            SYSTEM,
+            entry.model_version_id,
+            at=Checkpoint.SERVING,
+            deployment_id=entry.deployment_id,
+            record=failure not in self._recorded,
+        )
+        loaded = LoadedModel.build(verified.model, DataSpec.from_dict(entry.spec))
         self._models[entry.artifact_sha256] = loaded
         return loaded
 
@@ -79,6 +108,7 @@ class Registry:
             started = time.monotonic()
             snapshot = serving_snapshot(self.ctx, SYSTEM)
             serving: dict[int, Serving] = {}
+            refused: dict[int, Refused] = {}
             for dep_id, entry in snapshot.deployments.items():
                 current = self._serving.get(dep_id)
                 if current is not None and current.artifact_sha256 == entry.artifact_sha256:
@@ -86,14 +116,22 @@ class Registry:
                     continue
                 try:
                     serving[dep_id] = Serving(dep_id, entry.model_version_id, entry.artifact_sha256, self._load(entry))
+                    self._recorded.discard((dep_id, entry.artifact_sha256))  # fails again: recorded again
+                except ModelIntegrityError as exc:  # recorded by the check, the first time
+                    self._recorded.add((dep_id, entry.artifact_sha256))
+                    refused[dep_id] = Refused(dep_id, entry.model_version_id, entry.artifact_sha256, str(exc))
+                    if current is not None:  # a replacement refused: the verified model it replaces serves on
+                        serving[dep_id] = current
                 except (PipelineError, Exception) as exc:  # noqa: BLE001 - keep the old model rather than none
                     log.error("deployment %s: model %s not loaded: %s", dep_id, entry.artifact_sha256, exc)
                     if current is not None:
                         serving[dep_id] = current
             live = {s.artifact_sha256 for s in serving.values()}
             self._models = {sha: m for sha, m in self._models.items() if sha in live}
+            self._recorded = {r for r in self._recorded if r[0] in snapshot.deployments}
             # Swap whole dicts: readers see either the old or the new mapping, never a mix.
             self._serving = serving
+            self._refused = refused
             self._keys = dict(snapshot.keys)
             self._last_refresh = started
 
@@ -111,10 +149,18 @@ class Registry:
 
     def serving(self, deployment_id: int) -> Serving | None:
         entry = self._serving.get(deployment_id)
-        if entry is None:
+        if entry is None and deployment_id not in self._refused:  # a refused one is known: no read per request
             self._refresh_on_miss()
             entry = self._serving.get(deployment_id)
         return entry
+
+    def refused(self, deployment_id: int) -> Refused | None:
+        """Why the deployment is not served, if its model failed its integrity check."""
+        return self._refused.get(deployment_id)
+
+    @property
+    def refused_deployments(self) -> list[Refused]:
+        return sorted(self._refused.values(), key=lambda r: r.deployment_id)
 
     @property
     def deployment_count(self) -> int:

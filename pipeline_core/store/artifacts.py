@@ -2,7 +2,8 @@
 
 Writes go to a temporary file in the same folder, are flushed to disk, then renamed into
 place, so a reader never sees half a file and a crash leaves at most a stray temp file.
-Every read recomputes the hash.
+Every read recomputes the hash. The folders are created 0700 and the files 0600 (``store.files``):
+the models are the product's, not every local account's.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import re
 import tempfile
 from pathlib import Path
 
-from pipeline_core.errors import IntegrityError, NotFoundError, StoreError
+from pipeline_core.errors import ArtifactCorrupt, NotFoundError, StoreError
+from pipeline_core.store.files import FOLDER_MODE, private_folder
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -23,10 +25,7 @@ class LocalArtifactStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"artifact folder {str(self.root)!r} cannot be created: {exc.strerror}") from exc
+        private_folder(self.root, what="artifact folder")
 
     def _path(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):
@@ -38,7 +37,8 @@ class LocalArtifactStore:
         target = self._path(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+        # mkstemp creates the file 0600, and the rename keeps its mode.
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -59,7 +59,8 @@ class LocalArtifactStore:
             raise NotFoundError(f"artifact {sha256} is not in {str(self.root)!r}") from exc
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
-            raise IntegrityError(f"artifact {sha256} is corrupt: its bytes hash to {actual}")
+            message = f"artifact {sha256} is corrupt: its bytes hash to {actual}"
+            raise ArtifactCorrupt(message, sha256=sha256, found=actual)
         return data
 
     def exists(self, sha256: str) -> bool:

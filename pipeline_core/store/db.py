@@ -7,7 +7,9 @@ head of the audit chain, the decision on a candidate). On PostgreSQL every write
 transaction first takes one transaction-scoped advisory lock, the same guarantee across
 processes and machines: writers queue, readers never wait (MVCC), and the services'
 read-then-write transactions need no per-table locking. The services issue no SQLite-only
-SQL; the same models and migrations run on both.
+SQL; the same models and migrations run on both. A SQLite file (and its -wal and -shm, which
+SQLite creates with the file's own mode) is its owner's alone: created 0600, tightened if it was
+not (``store.files``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline_core.errors import StoreError
+from pipeline_core.store.files import private_file, tighten
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # pg_advisory_xact_lock key of the single writer lock ("mlops" in ASCII).
@@ -55,6 +58,7 @@ class Database:
         except (SQLAlchemyError, ValueError) as exc:
             raise StoreError(f"cannot open metadata database {self.safe_url}: {exc}") from exc
         if self.is_sqlite:
+            _private_sqlite_files(self.engine)
             _configure_sqlite(self.engine)
         self._write_engine = self.engine.execution_options(sqlite_immediate=True)
         # ``session_info``: what every session carries for the layers above (the audit log's seal).
@@ -134,6 +138,21 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _private_sqlite_files(engine: Engine) -> None:
+    """The database file created 0600 before SQLite first opens it (it would take the umask's 0644), and tightened.
+
+    SQLite gives its -wal and -shm the database file's mode; ones left by an older, looser start
+    are tightened too. An in-memory database has no file.
+    """
+    name = engine.url.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    private_file(path)
+    for suffix in ("-wal", "-shm"):
+        tighten(path.with_name(path.name + suffix))
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -495,13 +495,17 @@ class ModelTestRun(Base):
 
 
 class Alert(Base):
-    """A critical threshold failed in an evaluation; open until someone acknowledges it."""
+    """A critical threshold failed in an evaluation, or a model version's artifact failed its integrity check.
+
+    Open until someone acknowledges it. An integrity alert has no evaluation (migration 0012): its
+    monitor is "integrity", and its message names the model version, the expected and found hashes.
+    """
 
     __tablename__ = "alerts"
     __table_args__ = (one_of("alerts", "status", AlertStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id"), index=True)
+    evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"), index=True)
     deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployments.id"))
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
     monitor: Mapped[str] = mapped_column(String(32))

@@ -13,6 +13,7 @@ from pipeline_core.cli.follow import run_exit_code
 from pipeline_core.errors import (
     EXIT_CODES,
     ApprovalError,
+    ArtifactCorrupt,
     AuthError,
     ConfigError,
     ConflictError,
@@ -22,6 +23,7 @@ from pipeline_core.errors import (
     ExternalServiceError,
     GateFailed,
     IntegrityError,
+    ModelIntegrityError,
     NotFoundError,
     PermissionDenied,
     PipelineError,
@@ -45,6 +47,8 @@ EXPECTED: list[tuple[type[BaseException], int]] = [
     (RunError, 1),
     (ValidationFailed, 1),
     (IntegrityError, 1),
+    (ArtifactCorrupt, 1),
+    (ModelIntegrityError, 1),
     (ApprovalError, 1),
     (ConfigError, 2),
     (DataError, 2),
@@ -64,6 +68,10 @@ EXPECTED: list[tuple[type[BaseException], int]] = [
 def _instance(cls: type[BaseException]) -> BaseException:
     if cls is GateFailed:
         return GateFailed("train", "test ROC AUC below 0.6")
+    if cls is ArtifactCorrupt:
+        return ArtifactCorrupt("artifact aa.. is corrupt", sha256="a" * 64, found="b" * 64)
+    if cls is ModelIntegrityError:
+        return ModelIntegrityError(3, "a" * 64, "b" * 64, "its stored bytes hash to " + "b" * 64)
     return cls("the message names the object")
 
 

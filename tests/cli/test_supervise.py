@@ -1,4 +1,4 @@
-"""The dashboard child: the installed ``dashboard/app.py``, with .streamlit/config.toml's settings as flags."""
+"""The dashboard child: the installed ``dashboard/launch.py``, with .streamlit/config.toml's settings as flags."""
 
 from __future__ import annotations
 
@@ -30,13 +30,13 @@ def _checkout_streamlit_settings() -> dict[str, str]:
 
 
 def test_the_dashboard_is_found_where_the_dashboard_package_is() -> None:
-    assert supervise.dashboard_app() == Path(dashboard.__file__).parent / "app.py"
+    assert supervise.dashboard_launcher() == Path(dashboard.__file__).parent / "launch.py"
 
 
 def test_the_command_carries_every_config_setting_as_a_flag(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", serve_host="127.0.0.1", dashboard_port=8765)
-    command = supervise.dashboard_command(settings, supervise.dashboard_app())
-    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(Path(dashboard.__file__).parent / "app.py")]
+    command = supervise.dashboard_command(settings, supervise.dashboard_launcher())
+    assert command[:5] == [sys.executable, "-m", "streamlit", "run", str(Path(dashboard.__file__).parent / "launch.py")]
     assert "--server.address=127.0.0.1" in command and "--server.port=8765" in command
     wanted = _checkout_streamlit_settings()
     assert {"server.enableXsrfProtection", "runner.magicEnabled", "client.toolbarMode"} <= set(wanted)
@@ -65,7 +65,7 @@ def test_start_dashboard_runs_it_in_this_folder_over_this_store(
     with pytest.raises(ConfigError, match=r"the dashboard exited with 1 on http://127\.0\.0\.1:\d+"):
         supervise.start_dashboard(ctx)
     started = _ExitsAtOnce.started
-    assert started["command"] == supervise.dashboard_command(ctx.settings, supervise.dashboard_app())
+    assert started["command"] == supervise.dashboard_command(ctx.settings, supervise.dashboard_launcher())
     assert started.get("cwd") is None  # this process's working folder: its mlops.toml, its .streamlit/secrets.toml
     assert started["env"]["MLOPS_DATA_DIR"] == str(ctx.settings.data_dir)
     assert started["env"]["MLOPS_DATABASE_URL"] == ctx.settings.database_url
@@ -74,4 +74,4 @@ def test_start_dashboard_runs_it_in_this_folder_over_this_store(
 def test_no_dashboard_package_is_a_setup_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(supervise.importlib.util, "find_spec", lambda _name: None)
     with pytest.raises(ConfigError, match="the dashboard is not installed here"):
-        supervise.dashboard_app()
+        supervise.dashboard_launcher()

@@ -21,7 +21,7 @@ from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import count_payload as payload_count
-from pipeline_core.services.deployments import _endpoints, score_over_http
+from pipeline_core.services.deployments import Checkpoint, _endpoints, score_over_http
 from pipeline_core.services.runs import get_run, list_runs
 from pipeline_core.store.models import AuditEvent, Deployment, Evaluation, ModelVersion
 from tests.ibm_fake import FakeCloudPak
@@ -273,9 +273,9 @@ def test_when_the_store_cannot_record_a_deployment_the_space_is_put_back(
     _, after = _served(ibm_ctx, "preprod")
     assert _archive_sha(fake_cpd, after.model_id) == _sha(ibm_ctx, second)
     # what _put does when the transaction recording `after` fails: serve the first model again
-    _endpoints._put_back(ibm_ctx, after, before, first, "preprod")
+    _endpoints._put_back(ibm_ctx, SYSTEM, after, before, first, "preprod", at=Checkpoint.PIPELINE)
     live = fake_cpd.state.deployments[after.deployment_id]["entity"]["asset"]["id"]
     assert _archive_sha(fake_cpd, live) == _sha(ibm_ctx, first)
     # and a deployment that was new goes away again
-    _endpoints._put_back(ibm_ctx, after, None, None, "preprod")
+    _endpoints._put_back(ibm_ctx, SYSTEM, after, None, None, "preprod", at=Checkpoint.PIPELINE)
     assert after.deployment_id not in fake_cpd.state.deployments

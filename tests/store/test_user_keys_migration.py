@@ -8,7 +8,7 @@ from sqlalchemy import text
 from pipeline_core.errors import StoreError
 from pipeline_core.store.db import Database, utcnow
 
-BEFORE = "0010"
+BEFORE = "0012"
 
 
 def _with_users(url: str, *names: str) -> Database:

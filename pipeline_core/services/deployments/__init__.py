@@ -1,4 +1,4 @@
-"""Deployments: endpoints per space, scoring keys, revisions, the serving snapshot, scoring a frame."""
+"""Deployments: endpoints per space, keys, revisions, the serving snapshot, scoring a frame, artifact integrity."""
 
 from __future__ import annotations
 
@@ -25,15 +25,27 @@ from pipeline_core.services.deployments._endpoints import (
     served_model,
     serving_snapshot,
 )
+from pipeline_core.services.deployments._integrity import (
+    INTEGRITY_MONITOR,
+    Checkpoint,
+    IntegrityAlert,
+    VerifiedArtifact,
+    open_integrity_alerts,
+    verify_artifact,
+)
 from pipeline_core.services.deployments._scoring_client import score_over_http
 
 __all__ = [
+    "INTEGRITY_MONITOR",
     "KEY_PREFIX",
+    "Checkpoint",
     "DeployResult",
     "DeploymentInfo",
+    "IntegrityAlert",
     "RevisionInfo",
     "ServingEntry",
     "ServingSnapshot",
+    "VerifiedArtifact",
     "delete_deployment",
     "deploy",
     "deploy_candidate",
@@ -43,6 +55,7 @@ __all__ = [
     "hash_key",
     "issue_key",
     "list_deployments",
+    "open_integrity_alerts",
     "revisions",
     "revoke_key",
     "rollback",
@@ -50,4 +63,5 @@ __all__ = [
     "scoring_path",
     "served_model",
     "serving_snapshot",
+    "verify_artifact",
 ]

@@ -8,6 +8,8 @@ revision is what the deployment serves, and the revisions are where a model vers
 been served (in pre-prod, in production, retired): both are read from them, not stored
 beside them (``store.models``). Rollback walks back along them. API keys are random tokens
 stored as sha256 (they carry 256 bits of entropy, so a slow hash adds nothing but latency).
+Every road to a target (deploy, the pipeline's, approval, rollback, putting one back) takes the
+artifact through ``_integrity``'s check first; a refusal is recorded there, nothing here.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ from pipeline_core.errors import (
     NotFoundError,
     PipelineError,
 )
-from pipeline_core.model_io import load_model
 from pipeline_core.services import audit, integrations, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.deployments._integrity import Checkpoint, verified
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (
     Approval,
@@ -108,18 +110,6 @@ def _info(session: Session, dep: Deployment) -> DeploymentInfo:
     )
 
 
-def _verify_loadable(ctx: ServiceContext, artifact_sha256: str) -> bytes:
-    """The artifact's bytes, once proven to be in the store, to hash to their name and to load as a pipeline."""
-    try:
-        artifact = ctx.artifacts.get(artifact_sha256)
-        load_model(artifact)
-    except PipelineError as exc:
-        raise DeploymentError(f"artifact {artifact_sha256} cannot be deployed: {exc}") from exc
-    except Exception as exc:
-        raise DeploymentError(f"artifact {artifact_sha256} does not load: {type(exc).__name__}: {exc}") from exc
-    return artifact
-
-
 def _new_key(session: Session, deployment_id: int, *, label: str, actor: str) -> str:
     key = f"{KEY_PREFIX}{secrets.token_urlsafe(32)}"
     session.add(
@@ -130,14 +120,18 @@ def _new_key(session: Session, deployment_id: int, *, label: str, actor: str) ->
     return key
 
 
-def _to_serve(ctx: ServiceContext, mv_id: int, space: str) -> ModelToServe:
-    """Model version ``mv_id``'s verified artifact and spec, as a deployment target takes them."""
+def _to_serve(ctx: ServiceContext, actor: Principal, mv_id: int, space: str, *, at: Checkpoint) -> ModelToServe:
+    """Model version ``mv_id``'s verified artifact and spec, as a deployment target takes them.
+
+    ``ModelIntegrityError`` (recorded, at checkpoint ``at``) if the artifact is missing, altered or does not load.
+    """
     with ctx.db.read() as session:
         mv = lookup.model_version(session, mv_id)
         dataset = session.get(Dataset, mv.dataset_id)
         assert dataset is not None  # foreign key
         name, version, sha, spec = mv.name, mv.version, mv.artifact_sha256, DataSpec.from_dict(dataset.spec)
-    artifact = _verify_loadable(ctx, sha)  # the new version is ready before the old one is retired
+    # The new version is proven ready before the old one is retired, and before anything is written.
+    artifact = verified(ctx, actor, mv_id, sha, at=at).artifact
     described = f"{name} version {version} (model version {mv_id}), artifact sha256 {sha}"
     # The target gets the plain word: it is its own vocabulary from here (its messages, its documents).
     return ModelToServe(
@@ -202,7 +196,8 @@ def _put(ctx: ServiceContext, actor: Principal, mv_id: int, space: str, *, reaso
     is refused before the target is touched, and again (authoritatively) in that transaction.
     """
     where = _space(space)
-    model = _to_serve(ctx, mv_id, where)
+    at = Checkpoint(reason.value)  # the revision reasons are checkpoints' words
+    model = _to_serve(ctx, actor, mv_id, where, at=at)
     with ctx.db.read() as session:
         mv = session.get(ModelVersion, mv_id)
         assert mv is not None  # _to_serve found it
@@ -221,19 +216,26 @@ def _put(ctx: ServiceContext, actor: Principal, mv_id: int, space: str, *, reaso
         document = {**served.to_dict(), **({integrations.OPENSCALE_KEY: sub} if sub else {})}
         return _record(ctx, actor.username, mv_id, where, reason=reason, served=document, sha=model.artifact_sha256)
     except BaseException:
-        _put_back(ctx, served, before, before_mv, where)
+        _put_back(ctx, actor, served, before, before_mv, where, at=at)
         raise
 
 
 def _put_back(
-    ctx: ServiceContext, served: ServedModel, before: ServedModel | None, before_mv: int | None, space: str
+    ctx: ServiceContext,
+    actor: Principal,
+    served: ServedModel,
+    before: ServedModel | None,
+    before_mv: int | None,
+    space: str,
+    *,
+    at: Checkpoint,
 ) -> None:
     """Undo ``served`` on the target after the store refused to record it."""
     try:
         if before is None or before_mv is None:
             ctx.deployments.delete(served)
         else:
-            ctx.deployments.deploy(_to_serve(ctx, before_mv, space), replacing=served)
+            ctx.deployments.deploy(_to_serve(ctx, actor, before_mv, space, at=at), replacing=served)
     except PipelineError as exc:  # the original error matters more; this one is logged
         log.error("deployment %s could not be put back after a failed store write: %s", served.deployment_id, exc)
 

@@ -4,25 +4,28 @@
 *and which artifact hash*, citing which pre-prod evaluations, then runs the production
 deployment check and deploys. The decision is taken under the store's write lock on the
 model version, so concurrent approvals of one candidate yield one approval and one
-deployment; the others are told it was already decided.
+deployment; the others are told it was already decided. Before anything is written, the
+exact artifact is checked (there, hashing to its name, loading as a model): one that fails is
+refused, the refusal recorded (an audit event and an alert, ``deployments.verify_artifact``),
+and the candidate stays in the review queue, which shows why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline_core.errors import ApprovalError, ConflictError, PermissionDenied, PipelineError
+from pipeline_core.errors import ApprovalError, ConflictError, ModelIntegrityError, PermissionDenied, PipelineError
 from pipeline_core.results.evaluation import Evaluated, EvaluationReport
 from pipeline_core.services import audit, deployments, events, integrations, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.deployments import DeploymentInfo
+from pipeline_core.services.deployments import Checkpoint, DeploymentInfo, IntegrityAlert
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, Evaluation, ModelVersion, Run
 from pipeline_core.vocabulary import APPROVED_STATES, EventKind, ModelState, Outcome, Space, transition
@@ -155,6 +158,31 @@ def _record_decision(
     return decision.id, event_id
 
 
+def _approvable(
+    session: Session,
+    actor: Principal,
+    mv: ModelVersion,
+    artifact_sha256: str,
+    evidence: Sequence[int] | None,
+    override: str | None,
+) -> list[Evaluation]:
+    """The evaluations an approval of ``mv`` by ``actor`` would cite, or the ``PipelineError`` refusing it."""
+    _check_decider(session, actor, mv, "approve")
+    if artifact_sha256 != mv.artifact_sha256:
+        raise ApprovalError(
+            f"the approval names artifact {artifact_sha256} but model version {mv.id} is {mv.artifact_sha256}"
+        )
+    evaluations = _evaluations(session, mv, evidence)
+    if not evaluations:
+        raise ApprovalError(f"model version {mv.id} has no pre-prod evaluation to cite")
+    failed = failed_critical(evaluations)
+    if failed and override is None:
+        raise ApprovalError(
+            "critical threshold(s) failed: " + "; ".join(failed) + ". Approving needs an override with a reason"
+        )
+    return evaluations
+
+
 def approve(
     ctx: ServiceContext,
     actor: Principal,
@@ -165,26 +193,24 @@ def approve(
     evidence: Sequence[int] | None = None,
     override_reason: str | None = None,
 ) -> ApprovalOutcome:
-    """Approve the candidate's exact artifact, then run the production check and deploy to prod."""
+    """Approve the candidate's exact artifact, then run the production check and deploy to prod.
+
+    ``ModelIntegrityError`` if the artifact is missing, altered or does not load: nothing is approved,
+    the refusal is recorded, and the candidate awaits review still.
+    """
     require(actor, "approve")
     if not comment or not comment.strip():
         raise ApprovalError("an approval needs a comment saying why")
     override = override_reason.strip() if override_reason and override_reason.strip() else None
+    # Every other refusal first (they need no artifact), then the artifact, outside a write transaction:
+    # a failure is recorded in a transaction of its own, and nothing of the approval is written.
+    with ctx.db.read() as session:
+        mv = lookup.model_version(session, model_version_id)
+        _approvable(session, actor, mv, artifact_sha256, evidence, override)
+    deployments.verify_artifact(ctx, actor, model_version_id, at=Checkpoint.APPROVAL)
     with ctx.db.write() as session:
-        mv = _candidate(session, model_version_id)
-        _check_decider(session, actor, mv, "approve")
-        if artifact_sha256 != mv.artifact_sha256:
-            raise ApprovalError(
-                f"the approval names artifact {artifact_sha256} but model version {mv.id} is {mv.artifact_sha256}"
-            )
-        evaluations = _evaluations(session, mv, evidence)
-        if not evaluations:
-            raise ApprovalError(f"model version {mv.id} has no pre-prod evaluation to cite")
-        failed = failed_critical(evaluations)
-        if failed and override is None:
-            raise ApprovalError(
-                "critical threshold(s) failed: " + "; ".join(failed) + ". Approving needs an override with a reason"
-            )
+        mv = _candidate(session, model_version_id)  # again, authoritatively, under the write lock
+        evaluations = _approvable(session, actor, mv, artifact_sha256, evidence, override)
         approval_id, event_id = _record_decision(
             session,
             actor,
@@ -213,6 +239,8 @@ def approve(
 def deploy_approved(ctx: ServiceContext, actor: Principal, model_version_id: int) -> DeploymentInfo:
     """Deploy an already-approved model version to prod (after a failed first attempt)."""
     require(actor, "approve")
+    # Before the production check, which reports an altered artifact without recording it.
+    deployments.verify_artifact(ctx, actor, model_version_id, at=Checkpoint.APPROVAL)
     check = production_check(ctx, actor, model_version_id)
     if not check.passed:
         raise ApprovalError("production deployment check failed: " + "; ".join(check.reasons))
@@ -251,9 +279,11 @@ def production_check(ctx: ServiceContext, actor: Principal, model_version_id: in
             reasons.append("critical threshold(s) failed without an override: " + "; ".join(failed))
         if mv.state not in APPROVED_STATES:
             reasons.append(f"model version {mv.id} is {mv.state}")
-    try:
-        ctx.artifacts.get(mv.artifact_sha256)
-    except PipelineError as exc:
+    try:  # the one artifact check; a read-only look, so it records nothing
+        deployments.verify_artifact(ctx, actor, model_version_id, at=Checkpoint.APPROVAL, record=False)
+    except ModelIntegrityError as exc:
+        reasons.append(f"artifact check: {exc}")
+    except PipelineError as exc:  # the store could not be read: not the artifact's fault, still no
         reasons.append(f"artifact check: {exc}")
     return ProductionCheck(not reasons, reasons or ["approval, evidence and artifact hash all hold"], approval.id)
 
@@ -280,6 +310,7 @@ class Candidate:
     created_by: str
     metrics: dict[str, Any]
     evaluation_ids: list[int]
+    integrity_alerts: tuple[IntegrityAlert, ...] = ()  # open: its artifact failed the check (an approval refused)
 
 
 def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
@@ -299,7 +330,10 @@ def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
                 ).scalars()
             )
             out.append(Candidate(mv.id, mv.name, mv.version, mv.artifact_sha256, mv.created_by, dict(mv.metrics), ids))
-    return out
+    return [
+        replace(c, integrity_alerts=tuple(deployments.open_integrity_alerts(ctx, actor, c.model_version_id)))
+        for c in out
+    ]
 
 
 @dataclass(frozen=True)

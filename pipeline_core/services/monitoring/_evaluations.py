@@ -211,10 +211,13 @@ def _evaluation_info(row: Evaluation) -> EvaluationInfo:
 
 @dataclass(frozen=True)
 class AlertInfo:
-    """A critical threshold failed in an evaluation; open until someone acknowledges it."""
+    """A critical threshold failed in an evaluation, or an artifact its integrity check (no evaluation then).
+
+    Open until someone acknowledges it.
+    """
 
     id: int
-    evaluation_id: int
+    evaluation_id: int | None
     deployment_id: int | None
     model_version_id: int
     monitor: str

@@ -1,7 +1,7 @@
 """user keys and sign-in failures: one account per name whatever its case; failed sign-ins counted, locked
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-02
 
 - ``users.username_key``: the name Unicode-normalised (NFKC) and case-folded, unique. ``SAM_SCI``
@@ -21,7 +21,7 @@ from alembic import op
 from pipeline_core.errors import StoreError
 
 revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,87 @@
+"""Migration 0012: an alert may have no evaluation (an integrity failure), on both engines.
+
+An existing store keeps its alerts, and their CHECK of the status words, through the upgrade
+(SQLite rebuilds ``alerts``); at head an alert without an evaluation is stored; going down is
+refused, naming them, while such alerts exist, and goes through once they are gone.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import delete, func, inspect, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline_core.errors import StoreError
+from pipeline_core.store.db import MIGRATIONS, Database, utcnow
+from pipeline_core.store.models import Alert
+from pipeline_core.vocabulary import AlertStatus
+from tests.store.test_vocabulary_migration import _populate
+
+POPULATED_AT = "0007"  # the schema _populate writes through
+BEFORE = "0010"
+
+
+def _downgrade(db: Database, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with db.migration_connection() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def _nullable(db: Database) -> bool:
+    return bool(next(c for c in inspect(db.engine).get_columns("alerts") if c["name"] == "evaluation_id")["nullable"])
+
+
+def _status_words(db: Database) -> set[str]:
+    (check,) = [c for c in inspect(db.engine).get_check_constraints("alerts") if c["name"] == "ck_alerts_status"]
+    return set(re.findall(r"'([^']*)'", check["sqltext"]))
+
+
+def test_alerts_without_an_evaluation_up_and_down(fresh_url: str) -> None:
+    db = Database(fresh_url)
+    db.migrate(POPULATED_AT)
+    with db.write() as session:
+        _populate(session)
+    db.migrate(BEFORE)
+    assert not _nullable(db)
+    db.migrate()
+    assert _nullable(db) and _status_words(db) == {s.value for s in AlertStatus}
+    with db.read() as session:
+        assert session.execute(select(func.count()).select_from(Alert)).scalar_one() == 1  # kept
+    with db.write() as session:
+        integrity = Alert(
+            evaluation_id=None,
+            deployment_id=1,
+            model_version_id=1,
+            monitor="integrity",
+            metric="artifact_sha256",
+            message="model version 1 failed its integrity check",
+            status=AlertStatus.OPEN,
+            created_at=utcnow(),
+        )
+        session.add(integrity)
+        session.flush()
+        integrity_id = integrity.id
+    with pytest.raises(StoreError, match=rf"alerts {integrity_id} have no evaluation .* migrate down again"):
+        _downgrade(db, BEFORE)
+    with db.read() as session:  # refused as a whole: still at 0012, the alert still there
+        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0012"
+        assert session.get(Alert, integrity_id) is not None
+    with db.write() as session:
+        session.execute(delete(Alert).where(Alert.id == integrity_id))
+    _downgrade(db, BEFORE)
+    assert not _nullable(db) and _status_words(db) == {s.value for s in AlertStatus}
+    with pytest.raises(SQLAlchemyError), db.write() as session:
+        session.execute(
+            text(
+                "INSERT INTO alerts (deployment_id, model_version_id, monitor, metric, message, status, created_at) "
+                "VALUES (1, 1, 'integrity', 'artifact_sha256', 'm', 'open', :now)"
+            ),
+            {"now": utcnow()},
+        )
+    db.dispose()
