@@ -52,7 +52,10 @@ def test_a_wrong_password_is_refused(dash_ctx: ServiceContext, people: dict[str,
     at.text_input[1].set_value("not the password")
     at.button[0].click().run()
     assert "principal" not in at.session_state and "login refused" in at.error[0].value
-    assert [e.value for e in at.error] == ["login refused for 'vera': unknown user or wrong password"]
+    assert [e.value for e in at.error] == [
+        "login refused for 'vera': unknown user or wrong password "
+        "(after 5 failures in a row an account is locked for 15 minutes)"
+    ]
     assert at.session_state["pages"] == [] and at.title[0].value == "Model governance"
 
 

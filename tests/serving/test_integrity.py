@@ -148,6 +148,8 @@ def test_a_restarted_service_refuses_an_altered_model_with_503_and_serves_the_ot
             "deployments": 3,
             "integrity_failed": [],
             "payload_pending": 0,
+            "payload_quarantined": 0,
+            "problems": [],
         }
     with ctx.db.read() as session:
         assert verify_chain(session).ok
