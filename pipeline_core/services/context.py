@@ -43,6 +43,7 @@ def open_context(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"data folder {str(settings.data_dir)!r} cannot be created: {exc.strerror}") from exc
+    _make_data_roots(settings)
     db = Database(settings.database_url)
     if migrate:
         db.migrate()
@@ -56,3 +57,16 @@ def open_context(
         factsheets=make_factsheets(settings),
         password_hasher=password_hasher or PasswordHasher(),
     )
+
+
+def _make_data_roots(settings: Settings) -> None:
+    """The data folders inside the data folder (the default ``datasets``), made private (0700) if new.
+
+    Folders configured elsewhere are the administrator's to make: a misspelt one is not made silently.
+    """
+    for root in settings.data_roots:
+        if root.is_relative_to(settings.data_dir) and not root.exists():
+            try:
+                root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"data folder {str(root)!r} cannot be created: {exc.strerror}") from exc

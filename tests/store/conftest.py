@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_core.config import Settings
+from tests.states import quick_settings
 
 STORES = ("sqlite", "postgresql")
 
@@ -30,6 +31,4 @@ def fresh_url(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -
 def settings(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """The root ``settings`` with the metadata store of this kind (artifacts stay in the temp folder)."""
     url = "" if store_kind == "sqlite" else request.getfixturevalue("pg_server").new_database(migrated=True)
-    return Settings(
-        data_dir=tmp_path / "data", database_url=url, heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1
-    )
+    return quick_settings(tmp_path / "data", database_url=url)
