@@ -41,7 +41,7 @@ REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "german_
 def bare_sklearn(path: Path) -> float:
     """Fit + predict_proba of the default model on the same stratified split, nothing else."""
     spec, params = german_credit_spec(), RunParams()
-    frame = read_csv_file(path).frame
+    frame = read_csv_file(path, roots=[path.parent]).frame
     x, y = frame[spec.feature_names], frame[spec.target]
     xtr, xte, ytr, _ = train_test_split(x, y, test_size=params.test_size, stratify=y, random_state=params.seed)
     model = build_estimator(build_preprocessor(spec, params.model_type), params)
@@ -52,7 +52,7 @@ def bare_sklearn(path: Path) -> float:
 
 
 def pipeline_run(path: Path, root: Path) -> dict[str, float]:
-    ctx = open_context(Settings(data_dir=root))
+    ctx = open_context(Settings(data_dir=root, data_roots=(path.parent,)))  # the benchmark's CSV
     admin = governance.add_first_admin(ctx, username="bench_admin", password=BENCH_PASSWORD)
     actor = governance.add_user(ctx, admin, username="bench_ds", role="data_scientist", password=BENCH_PASSWORD)
     server = BackgroundServer(ctx).start()  # the deploy stage smoke-tests through real HTTP

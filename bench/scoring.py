@@ -86,7 +86,7 @@ def timed(call: Callable[[], object], n: int, warmup: int = 30) -> list[float]:
 
 
 def prepare(root: Path) -> tuple[ServiceContext, int, str, Any, str]:
-    ctx = open_context(Settings(data_dir=root / "store"))
+    ctx = open_context(Settings(data_dir=root / "store", data_roots=(root,)))  # credit.csv below
     admin = governance.add_first_admin(ctx, username="bench_admin", password=BENCH_PASSWORD)
     ds = governance.add_user(ctx, admin, username="bench_ds", role="data_scientist", password=BENCH_PASSWORD)
     data = root / "credit.csv"

@@ -7,6 +7,7 @@ page (never a traceback), and the action returns ``None``. Tables go through ``r
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -22,6 +23,7 @@ from pipeline_core.services.authz import PERMISSIONS, Principal
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.deployments import DeploymentInfo
 
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 PRINCIPAL = "principal"
 MISSING = "–"  # what a table shows where there is no value
@@ -44,11 +46,17 @@ def principal() -> Principal:
 
 
 def act(call: Callable[[], T], *, success: str | None = None) -> T | None:
-    """Run a service call; show a ``PipelineError`` as a message naming the problem."""
+    """Run a service call; show a ``PipelineError`` as a message naming the problem, anything else as a notice."""
     try:
         result = call()
     except PipelineError as exc:
         st.error(f"{type(exc).__name__}: {exc}")
+        return None
+    except Exception:
+        # A bug, not the person's input: its message and traceback name the server's files and code, so
+        # they go to the dashboard's log, and the page says only that the action did not complete.
+        logger.exception("a dashboard action failed unexpectedly")
+        st.error("The action stopped on an unexpected error; its details are in the dashboard's log on the server.")
         return None
     if success:
         st.success(success)

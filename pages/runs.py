@@ -47,7 +47,14 @@ with st.expander("Launch a run", expanded=not list_runs(ctx, who, limit=1)):
         rows = left.number_input("Demo rows", min_value=200, max_value=100_000, value=1000, step=100)
         seed = right.number_input("Seed", min_value=0, value=42, step=1)
         upload = st.file_uploader("CSV file", type=["csv"])
-        path = st.text_input("Path of a CSV on the server, or a bucket object s3://bucket/key (S3 / COS settings)")
+        path = st.text_input("Path of a CSV in an allowed data folder, or a bucket object s3://bucket/key")
+        # Which folders, said before anyone types: the service refuses every other path with the same list.
+        roots = ctx.settings.data_roots
+        folders = ", ".join(f"`{folder}`" for folder in roots)
+        where = f"folder {folders} (a relative path is taken from it)"
+        if len(roots) > 1:
+            where = f"folders {folders} (a relative path is taken from the first)"
+        st.caption(f"Server paths are read only from the allowed data {where}. Buckets use the S3 / COS settings.")
         model_type = st.selectbox("Model", MODEL_TYPES)
         c1, c2, c3 = st.columns(3)
         max_iter = c1.number_input("max_iter (iterations / boosting rounds)", min_value=1, max_value=5000, value=100)

@@ -103,6 +103,10 @@ class Settings:
     evaluation_max_records: int = 1_000_000
     # Log lines on stderr from this level up (debug, info, warning, error); the CLI's --log-level overrides it.
     log_level: str = DEFAULT_LEVEL
+    # Training data by path (`run --data`, the Runs page) is read only from inside these folders (symlinks
+    # followed): a data scientist must not read the server's other files. Empty: data_dir / "datasets".
+    # Environment: MLOPS_DATA_ROOTS, folders separated by os.pathsep (":"); mlops.toml: a list.
+    data_roots: tuple[Path, ...] = ()
     # CLI identity; the password only ever comes from the environment or a prompt.
     user: str = ""
     password: str = field(default="", repr=False)
@@ -137,6 +141,7 @@ class Settings:
             object.__setattr__(self, "audit_anchor_path", self.data_dir / "audit" / "anchors.jsonl")
         else:
             object.__setattr__(self, "audit_anchor_path", Path(self.audit_anchor_path).expanduser().resolve())
+        object.__setattr__(self, "data_roots", _data_roots(self.data_roots, self.data_dir))
         if not self.scoring_url:
             object.__setattr__(self, "scoring_url", f"http://{self.serve_host}:{self.serve_port}")
         for name in ("heartbeat_interval", "heartbeat_timeout", "poll_interval", "serving_refresh_interval"):
@@ -226,6 +231,9 @@ class Settings:
                 if isinstance(default, bool):
                     kwargs[key] = _boolean(key, raw, source)
                     continue
+                if isinstance(default, tuple):
+                    kwargs[key] = _folders(key, raw, source)
+                    continue
                 kwargs[key] = type(default)(raw) if not isinstance(default, Path) else Path(str(raw))
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{source}: setting {key} = {raw!r} is not a valid {type(default).__name__}") from exc
@@ -241,3 +249,20 @@ def _boolean(key: str, raw: Any, source: str) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{source}: setting {key} = {raw!r} is not a boolean (true/false)")
+
+
+def _folders(key: str, raw: Any, source: str) -> tuple[Path, ...]:
+    """Folders from the environment (``os.pathsep``-separated text) or a file (a list of strings, or that text)."""
+    if isinstance(raw, str):
+        return tuple(Path(part) for part in raw.split(os.pathsep) if part.strip())
+    if isinstance(raw, list | tuple) and all(isinstance(part, str | Path) for part in raw):
+        return tuple(Path(str(part)) for part in raw if str(part).strip())
+    raise ConfigError(f"{source}: setting {key} = {raw!r} is not a list of folders")
+
+
+def _data_roots(roots: Any, data_dir: Path) -> tuple[Path, ...]:
+    """The folders training data may be read from, absolute; none given: the data folder's ``datasets``."""
+    folders = _folders("data_roots", roots, "settings") if not isinstance(roots, tuple) else roots
+    if not folders:
+        return (data_dir / "datasets",)
+    return tuple(Path(folder).expanduser().resolve() for folder in folders)

@@ -34,6 +34,7 @@ def cli_env(data_dir: Path) -> dict[str, str]:
         MLOPS_PASSWORD=PASSWORD,
         MLOPS_SERVE_PORT=str(port),
         MLOPS_DATA_DIR=str(data_dir),
+        MLOPS_DATA_ROOTS=str(data_dir.parent),  # the test's folder, where it writes its CSV files
         MLOPS_HEARTBEAT_INTERVAL="0.2",
         MLOPS_HEARTBEAT_TIMEOUT="2",
         MLOPS_POLL_INTERVAL="0.1",
@@ -45,7 +46,12 @@ def cli_env(data_dir: Path) -> dict[str, str]:
 def cli_settings(data_dir: Path) -> Settings:
     port = _PORTS.setdefault(data_dir, free_port())
     return Settings(
-        data_dir=data_dir, heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1, serve_port=port
+        data_dir=data_dir,
+        heartbeat_interval=0.2,
+        heartbeat_timeout=2.0,
+        poll_interval=0.1,
+        serve_port=port,
+        data_roots=(data_dir.parent,),
     )
 
 

@@ -60,8 +60,18 @@ EMPTY = "empty"
 
 
 def quick_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """What every test store runs with: quick heartbeats and polls."""
-    base = Settings(data_dir=data_dir, heartbeat_interval=0.2, heartbeat_timeout=2.0, poll_interval=0.1)
+    """What every test store runs with: quick heartbeats and polls; training data from the test's folder.
+
+    Tests write their CSV files beside the data folder (``tmp_path``), so that is their allowed data
+    folder (``data_roots``); the tests of the rule itself give their own.
+    """
+    base = Settings(
+        data_dir=data_dir,
+        heartbeat_interval=0.2,
+        heartbeat_timeout=2.0,
+        poll_interval=0.1,
+        data_roots=(data_dir.parent,),
+    )
     return replace(base, **overrides)
 
 

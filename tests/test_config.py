@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -90,4 +91,19 @@ def test_bad_toml_and_unknown_keys(tmp_path: Path) -> None:
         Settings.load(env={}, config_file=cfg)
     cfg.write_text('colour = "blue"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown setting 'colour'"):
+        Settings.load(env={}, config_file=cfg)
+
+
+def test_data_roots_default_to_the_data_folders_datasets_and_come_from_env_or_file(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path).data_roots == (tmp_path / "datasets",)
+    env = {"MLOPS_DATA_DIR": str(tmp_path), "MLOPS_DATA_ROOTS": os.pathsep.join(["/srv/credit", "relative", ""])}
+    assert Settings.load(env=env).data_roots == (Path("/srv/credit"), Path("relative").resolve())
+    assert Settings.load(env={"MLOPS_DATA_DIR": str(tmp_path), "MLOPS_DATA_ROOTS": ""}).data_roots == (
+        tmp_path / "datasets",
+    )
+    cfg = tmp_path / "mlops.toml"
+    cfg.write_text('data_roots = ["/srv/a", "/srv/b"]\n', encoding="utf-8")
+    assert Settings.load(env={}, config_file=cfg).data_roots == (Path("/srv/a"), Path("/srv/b"))
+    cfg.write_text("data_roots = [1, 2]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"setting data_roots = \[1, 2\] is not a list of folders"):
         Settings.load(env={}, config_file=cfg)

@@ -42,7 +42,7 @@ def test_pipeline_on_generated_data(spec: DataSpec, generated_5000: pd.DataFrame
 def test_pipeline_on_the_real_file_and_the_generator_matches_it(
     spec: DataSpec, real_data: Path, generated_5000: pd.DataFrame
 ) -> None:
-    real = execute(_inputs(read_csv_file(real_data).frame, spec))
+    real = execute(_inputs(read_csv_file(real_data, roots=[real_data.parent]).frame, spec))
     real_auc = real.trained.metrics["roc_auc"]
     assert real_auc >= 0.78  # from probabilities
     generated_auc = execute(_inputs(generated_5000, spec)).trained.metrics["roc_auc"]

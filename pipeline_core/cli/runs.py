@@ -31,7 +31,7 @@ def demo(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.data.load import frame_to_csv_bytes
     from pipeline_core.params import RunParams
     from pipeline_core.services.datasets import builtin_spec
-    from pipeline_core.services.runs import launch_file_run
+    from pipeline_core.services.runs import launch_bytes_run
 
     path = ctx.settings.data_dir / "demo" / f"german_credit_generated_{args.rows}_seed{args.seed}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,14 +40,29 @@ def demo(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"demo data: {path} ({args.rows} generated German credit applicants, seed {args.seed})\n")
     ensure_demo_users(ctx, out)
     actor = demo_scientist(ctx)
-    run = launch_file_run(ctx, actor, str(path), spec=builtin_spec("german_credit"), params=RunParams())
+    # The product's own generated file, not a path someone gave: its bytes go in as they are, whatever
+    # the allowed data folders (data_roots) are.
+    run = launch_bytes_run(
+        ctx,
+        actor,
+        path.read_bytes(),
+        name=str(path),
+        spec=builtin_spec("german_credit"),
+        params=RunParams(),
+        source=str(path),
+    )
     out.write(f"run {run.id} queued on dataset {run.dataset.sha256[:12]}…\n")
     return execute_or_wait(ctx, run.id, wait=True, out=out)
 
 
 @COMMANDS.command(
     "run",
-    arg("--data", required=True, help="path of the CSV file, or s3://bucket/key of an object in S3 / COS"),
+    arg(
+        "--data",
+        required=True,
+        help="path of the CSV file inside an allowed data folder (setting data_roots), "
+        "or s3://bucket/key of an object in S3 / COS",
+    ),
     arg("--spec", default="german_credit", help="built-in spec name or a spec JSON file"),
     arg("--param", action="append", metavar="KEY=VALUE", help="run parameter (repeatable)"),
     arg("--wait", action="store_true", help="when workers are running, wait for the result"),
@@ -59,7 +74,10 @@ def run(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
 
     params = RunParams.from_strings(args.param or [])
     actor = login(ctx, args)
-    launched = launch_file_run(ctx, actor, args.data, spec=load_spec(args.spec), params=params)
+    # A relative path on the command line is from the working folder, as a shell user means it (the
+    # service takes a relative path from the first data folder); the service then checks the folder.
+    data = args.data if args.data.startswith("s3://") else str(Path(args.data).absolute())
+    launched = launch_file_run(ctx, actor, data, spec=load_spec(args.spec), params=params)
     out.write(f"run {launched.id} queued on {args.data} (sha256 {launched.dataset.sha256[:12]}…)\n")
     return execute_or_wait(ctx, launched.id, wait=args.wait, out=out)
 

@@ -37,7 +37,7 @@ STREAMLIT_OPTIONS: Mapping[str, str] = {
     "server.enableXsrfProtection": "true",
     "server.enableCORS": "true",
     "browser.gatherUsageStats": "false",
-    "client.showErrorDetails": "false",
+    "client.showErrorDetails": "none",  # not "false": Streamlit reads that as "stacktrace" (server paths)
     "client.toolbarMode": "viewer",
     "runner.magicEnabled": "false",
 }

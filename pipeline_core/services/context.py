@@ -46,6 +46,7 @@ def open_context(
     """
     settings = settings or Settings.load()
     private_folder(settings.data_dir, what="data folder")
+    _make_data_roots(settings)
     seal = audit.load_seal(
         key=settings.audit_key,
         # The key file is the embedded default's only: a shared store's processes share one key from the environment.
@@ -65,3 +66,13 @@ def open_context(
         factsheets=make_factsheets(settings),
         password_hasher=password_hasher or PasswordHasher(),
     )
+
+
+def _make_data_roots(settings: Settings) -> None:
+    """The data folders inside the data folder (the default ``datasets``), made private (0700) if new.
+
+    Folders configured elsewhere are the administrator's to make: a misspelt one is not made silently.
+    """
+    for root in settings.data_roots:
+        if root.is_relative_to(settings.data_dir) and not root.exists():
+            private_folder(root, what="data folder")

@@ -88,7 +88,7 @@ def test_agrees_with_fairlearn(spec: DataSpec) -> None:
 
 
 def test_bias_scan_finds_the_over_45_skew_the_configured_groups_miss(spec: DataSpec, real_data: Path) -> None:
-    frame = read_csv_file(real_data).frame
+    frame = read_csv_file(real_data, roots=[real_data.parent]).frame
     params = RunParams()
     model = build_estimator(build_preprocessor(spec, params.model_type), params)
     model.fit(frame[spec.feature_names], frame[spec.target])

@@ -71,7 +71,7 @@ def test_a_run_registers_a_model_version_with_its_lineage(
 
     mv = model_version_for_run(ctx, SYSTEM, run.id)
     assert mv is not None and mv.version == 1 and mv.created_by == "dora"
-    assert mv.training_data_sha256 == read_csv_file(csv_path).sha256
+    assert mv.training_data_sha256 == read_csv_file(csv_path, roots=[csv_path.parent]).sha256
     assert mv.lineage["training_data"]["sha256"] == mv.training_data_sha256
     model = load_model(ctx.artifacts.get(mv.artifact_sha256))
     assert mv.metrics["roc_auc"] > 0.7 and list(model.classes_) == ["No Risk", "Risk"]
@@ -189,7 +189,7 @@ def test_reaper_fails_runs_whose_worker_stopped_beating(
 def test_a_table_whose_hash_does_not_match_its_bytes_is_refused(
     ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
 ) -> None:
-    forged = replace(read_csv_file(csv_path), sha256="0" * 64)
+    forged = replace(read_csv_file(csv_path, roots=[csv_path.parent]), sha256="0" * 64)
     with pytest.raises(DataError, match="does not match its bytes"):
         register_dataset(ctx, DORA, forged, spec=spec)
 

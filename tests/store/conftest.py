@@ -8,6 +8,7 @@ import pytest
 
 from pipeline_core.config import Settings
 from tests.credentials import AUDIT_KEY
+from tests.states import quick_settings
 
 STORES = ("sqlite", "postgresql")
 
@@ -31,11 +32,4 @@ def fresh_url(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -
 def settings(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """The root ``settings`` with the metadata store of this kind (artifacts stay in the temp folder)."""
     url = "" if store_kind == "sqlite" else request.getfixturevalue("pg_server").new_database(migrated=True)
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=url,
-        audit_key=AUDIT_KEY if url else "",
-        heartbeat_interval=0.2,
-        heartbeat_timeout=2.0,
-        poll_interval=0.1,
-    )
+    return quick_settings(tmp_path / "data", database_url=url, audit_key=AUDIT_KEY if url else "")

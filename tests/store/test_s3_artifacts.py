@@ -131,6 +131,7 @@ def test_settings_choose_the_bucket_and_the_services_use_it(
 ) -> None:
     env = {
         "MLOPS_DATA_DIR": str(tmp_path / "data"),
+        "MLOPS_DATA_ROOTS": str(tmp_path),  # where csv_path is
         "MLOPS_ARTIFACT_BACKEND": "s3",
         "MLOPS_S3_BUCKET": "mlops-team",
         "MLOPS_S3_ENDPOINT": s3_endpoint,
@@ -184,7 +185,7 @@ def test_training_data_is_read_from_a_bucket_object(ctx: Any, s3_endpoint: str, 
     ctx.settings = replace(ctx.settings, s3_endpoint=s3_endpoint, s3_access_key_id="test", s3_secret_access_key="test")
     dataset = register_file(ctx, DORA, "s3://cos-training/german_credit.csv", spec=spec)
     assert dataset.source == "s3://cos-training/german_credit.csv"
-    assert dataset.sha256 == read_csv_file(csv_path).sha256  # the same bytes as the local file
+    assert dataset.sha256 == read_csv_file(csv_path, roots=[csv_path.parent]).sha256  # the same bytes as the local file
     for uri, match in [
         ("s3://cos-training/missing.csv", r"object s3://cos-training/missing.csv does not exist"),
         ("s3://Bad_Bucket/x.csv", r"'s3://Bad_Bucket/x.csv' is not an object URI"),

@@ -87,13 +87,19 @@ def _insert(ctx: ServiceContext, table: LoadedTable, *, spec: DataSpec, actor: s
 
 
 def register_file(ctx: ServiceContext, actor: Principal, path: str | Path, *, spec: DataSpec) -> DatasetInfo:
-    """Register a CSV from a local path, or from a bucket object named ``s3://bucket/key`` (S3 / COS)."""
+    """Register a CSV from a bucket object named ``s3://bucket/key`` (S3 / COS), or from a path on this
+    machine inside one of the allowed data folders (setting ``data_roots``; a relative path is from the first).
+
+    Any other path is refused with one message that names the allowed folders and says nothing of the
+    path itself: whoever launches runs must not read, nor probe for, the server's other files.
+    """
     require(actor, "register_dataset")
     if str(path).startswith("s3://"):
         uri = str(path)
         data = read_object(make_s3_client(ctx.settings), uri)
         return register_dataset(ctx, actor, parse_csv_bytes(data, name=uri), spec=spec, source=uri)
-    return register_dataset(ctx, actor, read_csv_file(path), spec=spec, source=str(Path(path).resolve()))
+    table = read_csv_file(path, roots=ctx.settings.data_roots)
+    return register_dataset(ctx, actor, table, spec=spec, source=table.name)
 
 
 def load_frame(ctx: ServiceContext, actor: Principal, dataset: Dataset | DatasetInfo) -> pd.DataFrame:

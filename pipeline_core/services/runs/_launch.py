@@ -53,7 +53,7 @@ def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: DatasetInfo, p
 
 
 def launch_file_run(ctx: ServiceContext, actor: Principal, path: str, *, spec: DataSpec, params: RunParams) -> RunInfo:
-    """Register the CSV at ``path`` as a dataset and queue a run on it."""
+    """Register the CSV at ``path`` (inside an allowed data folder, or ``s3://``) as a dataset and queue a run on it."""
     require(actor, "launch_run")
     dataset = register_file(ctx, actor, path, spec=spec)
     return launch_run(ctx, actor, dataset=dataset, params=params)
