@@ -95,6 +95,9 @@ class Settings:
     # the store, and a request beyond that is answered 503 with Retry-After: payload_retry_after seconds.
     payload_wal: bool = True  # off: answered from memory alone, so a killed process loses what waited
     payload_wal_sync: bool = True  # fdatasync each group commit; off: survives a killed process, not a power cut
+    # With sync on: how often the log is synced in the background (answers wait only for the write, which
+    # a killed process cannot lose; the machine going down loses at most this much). 0: each answer waits.
+    payload_wal_sync_interval: float = 0.01
     payload_wal_segment_bytes: int = 4 << 20  # a segment is deleted once all its records are stored
     payload_queue_max_records: int = 200_000
     payload_retry_after: int = 1
@@ -162,6 +165,10 @@ class Settings:
         if not 0 < self.max_number_magnitude < float("inf"):
             raise ConfigError(
                 f"setting max_number_magnitude must be positive and finite, got {self.max_number_magnitude!r}"
+            )
+        if not 0 <= self.payload_wal_sync_interval <= 1:
+            raise ConfigError(
+                f"setting payload_wal_sync_interval must be in 0-1 s, got {self.payload_wal_sync_interval!r}"
             )
         if self.payload_queue_max_records < 1 or self.payload_wal_segment_bytes < 4096 or self.payload_retry_after < 1:
             raise ConfigError(

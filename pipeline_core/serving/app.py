@@ -58,6 +58,7 @@ def payload_logger(ctx: ServiceContext) -> PayloadLogger:
         wal_dir=settings.data_dir / "payload" / "wal",
         durable=settings.payload_wal,
         wal_sync=settings.payload_wal_sync,
+        wal_sync_interval=settings.payload_wal_sync_interval,
         wal_segment_bytes=settings.payload_wal_segment_bytes,
         max_records=settings.payload_queue_max_records,
         retry_after=settings.payload_retry_after,

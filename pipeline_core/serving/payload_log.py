@@ -70,6 +70,7 @@ class PayloadLogger:
         wal_dir: Path | None = None,
         durable: bool = True,
         wal_sync: bool = True,
+        wal_sync_interval: float = 0.0,
         wal_segment_bytes: int = 4 << 20,
         max_records: int = 200_000,
         retry_after: float = 1.0,
@@ -87,7 +88,7 @@ class PayloadLogger:
         self._wal_dir = wal_dir
         # Without a log (durable False, or no folder) a request is acknowledged from memory: a kill loses it.
         self._wal = (
-            WriteAheadLog(wal_dir, segment_bytes=wal_segment_bytes, sync=wal_sync)
+            WriteAheadLog(wal_dir, segment_bytes=wal_segment_bytes, sync=wal_sync, sync_interval=wal_sync_interval)
             if durable and wal_dir is not None
             else None
         )

@@ -8,6 +8,12 @@ committed: the first caller that finds no sync in flight writes and syncs everyt
 appended so far while the others wait, so under load one ``fdatasync`` covers many
 requests and an idle service pays one per request (no timer adds latency).
 
+With a ``sync_interval`` (the default setting), an append returns once its record is written
+to the file (the kernel has it: a killed process loses nothing) and a syncer thread
+``fdatasync``s what was written every ``sync_interval`` seconds, so the machine going down
+loses at most that much of the newest records, and no answer waits for the disk. With
+``sync_interval`` 0 every answer waits for the sync of its record.
+
 The writer thread stores the records and then releases them; a sealed segment whose
 records are all released is deleted, and a log closed with nothing outstanding removes
 itself. A log whose lock nobody holds was abandoned (its process died, or stopped with the
@@ -147,10 +153,15 @@ class _Group:
 class WriteAheadLog:
     """This logger's own log under ``root``: append (durable on return), release, close."""
 
-    def __init__(self, root: Path, *, segment_bytes: int = 4 << 20, sync: bool = True) -> None:
+    def __init__(
+        self, root: Path, *, segment_bytes: int = 4 << 20, sync: bool = True, sync_interval: float = 0.0
+    ) -> None:
         self.root = root
         self.segment_bytes = segment_bytes
         self.sync = sync
+        # Synced by the syncer thread, not before each answer (``sync`` must be on for it to mean anything).
+        self.sync_interval = sync_interval if sync else 0.0
+        self._unsynced: set[int] = set()  # segments written since the syncer's last pass
         root.mkdir(parents=True, exist_ok=True)
         # The lock first, the folder second: a folder without its lock file is never a live one.
         self.name, self._lock_path, self._lock_fd = _new_lock(root)
@@ -166,6 +177,29 @@ class WriteAheadLog:
         self._rotate = False  # after a failed write: the current segment may end in a partial record
         self._closed = False
         self.syncs = 0
+        self._syncer: threading.Thread | None = None
+        self._stop_syncing = threading.Event()
+        if self.sync_interval > 0:
+            self._syncer = threading.Thread(target=self._sync_every_interval, name="payload-wal-sync", daemon=True)
+            self._syncer.start()
+
+    def _sync_every_interval(self) -> None:
+        while not self._stop_syncing.wait(self.sync_interval):
+            self.sync_now()
+
+    def sync_now(self) -> None:
+        """``fdatasync`` every segment written since the last pass (the syncer's work, also at close)."""
+        with self._cond:
+            # Duplicates, so that a segment closed meanwhile (sealed) cannot hand its number to another file.
+            fds = [os.dup(seg.fd) for n in self._unsynced if (seg := self._segments.get(n)) and seg.fd is not None]
+            self._unsynced.clear()
+        for fd in fds:
+            try:
+                _datasync(fd)
+            except OSError as exc:  # the next append's write meets the failing disk and refuses with a 503
+                log.error("payload write-ahead log %s: syncing failed: %s", self.folder, exc)
+            finally:
+                os.close(fd)
 
     def _open_segment(self, number: int) -> _Segment:
         path = _segment_path(self.folder, number)
@@ -224,13 +258,14 @@ class WriteAheadLog:
                 while view:
                     view = view[os.write(segment.fd, view) :]
                 touched[segment.number] = segment.fd
-            if self.sync:
+            if self.sync and not self.sync_interval:
                 for fd in touched.values():
                     _datasync(fd)
         except OSError as exc:
             error = exc
         finally:
             self._mutex.acquire()
+        self._unsynced.update(touched)
         self._flushing = False
         self.syncs += 1
         if error is not None:
@@ -250,6 +285,12 @@ class WriteAheadLog:
             if segment is self._current or segment.number in waiting or self._flushing:
                 continue
             if segment.fd is not None:
+                if segment.number in self._unsynced:  # sealed before the syncer's pass: synced on the way out
+                    try:
+                        _datasync(segment.fd)
+                    except OSError as exc:
+                        log.error("payload write-ahead log %s: syncing a sealed segment failed: %s", self.folder, exc)
+                    self._unsynced.discard(segment.number)
                 os.close(segment.fd)
                 segment.fd = None
             if segment.released >= segment.appended:
@@ -274,6 +315,10 @@ class WriteAheadLog:
 
     def close(self) -> bool:
         """Stop taking records; remove the log if nothing is outstanding. True if it was removed."""
+        if self._syncer is not None:
+            self._stop_syncing.set()
+            self._syncer.join()
+            self.sync_now()
         with self._cond:
             while self._flushing:
                 self._cond.wait()

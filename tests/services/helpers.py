@@ -1,4 +1,4 @@
-"""Build candidates (model versions awaiting review) through the real pipeline."""
+"""Build candidates (model versions awaiting review) through the real pipeline; plant histories it never writes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from pipeline_core.params import RunParams
 from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.runs import RunWorker, launch_file_run, model_version_for_run
+from pipeline_core.store.db import utcnow
+from pipeline_core.store.models import Deployment, DeploymentRevision, ModelVersion, Run
+from pipeline_core.vocabulary import ModelState, RevisionReason, RunState
 
 FAST = RunParams(max_iter=30, cv_folds=3)
 
@@ -27,3 +30,51 @@ def make_candidate(ctx: ServiceContext, actor: Principal, folder: Path, *, seed:
     mv = model_version_for_run(ctx, SYSTEM, run.id)
     assert mv is not None and mv.state == "awaiting_review"
     return mv.id
+
+
+def plant_in_prod_history(
+    ctx: ServiceContext, deployment_id: int, *, state: ModelState, artifact_sha256: str | None, actor: str
+) -> int:
+    """A copy of the version a deployment serves, in ``state``, with a closed revision saying it once served there.
+
+    What the services never write (a tampered or pre-revision history): ``artifact_sha256`` None keeps the
+    served artifact, else names one that may not be in the store.
+    """
+    now = utcnow()
+    with ctx.db.write() as session:
+        dep = session.get(Deployment, deployment_id)
+        assert dep is not None
+        live = session.get(ModelVersion, dep.model_version_id)
+        assert live is not None
+        run = Run(status=RunState.SUCCEEDED, dataset_id=live.dataset_id, params={}, created_by="dan", created_at=now)
+        session.add(run)
+        session.flush()
+        planted = ModelVersion(
+            name=live.name,
+            version=live.version + 1,
+            run_id=run.id,
+            dataset_id=live.dataset_id,
+            artifact_sha256=artifact_sha256 or live.artifact_sha256,
+            training_data_sha256=live.training_data_sha256,
+            model_type=live.model_type,
+            params=live.params,
+            metrics=live.metrics,
+            lineage=live.lineage,
+            state=state,
+            created_by="dan",
+            created_at=now,
+        )
+        session.add(planted)
+        session.flush()
+        session.add(
+            DeploymentRevision(
+                deployment_id=deployment_id,
+                model_version_id=planted.id,
+                artifact_sha256=planted.artifact_sha256,
+                reason=RevisionReason.APPROVAL,
+                actor=actor,
+                started_at=now,
+                ended_at=now,
+            )
+        )
+        return planted.id

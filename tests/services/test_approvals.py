@@ -21,10 +21,9 @@ from pipeline_core.store.models import (
     DeploymentRevision,
     Evaluation,
     ModelVersion,
-    Run,
 )
-from pipeline_core.vocabulary import ModelState, RevisionReason, RunState
-from tests.services.helpers import make_candidate
+from pipeline_core.vocabulary import ModelState
+from tests.services.helpers import make_candidate, plant_in_prod_history
 
 
 def _mv(ctx: ServiceContext, mv_id: int) -> ModelVersion:
@@ -244,45 +243,8 @@ def test_replace_then_rollback_prod(live_ctx: ServiceContext, people: dict[str, 
 
 
 def _rejected_version_in_prod_history(ctx: ServiceContext, deployment_id: int) -> int:
-    """A rejected copy of the version prod serves, and a revision saying it once served prod (a tampered history)."""
-    now = utcnow()
-    with ctx.db.write() as session:
-        dep = session.get(Deployment, deployment_id)
-        assert dep is not None
-        live = session.get(ModelVersion, dep.model_version_id)
-        assert live is not None
-        run = Run(status=RunState.SUCCEEDED, dataset_id=live.dataset_id, params={}, created_by="dan", created_at=now)
-        session.add(run)
-        session.flush()
-        rejected = ModelVersion(
-            name=live.name,
-            version=live.version + 1,
-            run_id=run.id,
-            dataset_id=live.dataset_id,
-            artifact_sha256=live.artifact_sha256,  # loadable: only the state stands in the way
-            training_data_sha256=live.training_data_sha256,
-            model_type=live.model_type,
-            params=live.params,
-            metrics=live.metrics,
-            lineage=live.lineage,
-            state=ModelState.REJECTED,
-            created_by="dan",
-            created_at=now,
-        )
-        session.add(rejected)
-        session.flush()
-        session.add(
-            DeploymentRevision(
-                deployment_id=deployment_id,
-                model_version_id=rejected.id,
-                artifact_sha256=live.artifact_sha256,
-                reason=RevisionReason.APPROVAL,
-                actor="mallory",
-                started_at=now,
-                ended_at=now,
-            )
-        )
-        return rejected.id
+    """A rejected copy of the version prod serves (its artifact loads: only the state stands in the way)."""
+    return plant_in_prod_history(ctx, deployment_id, state=ModelState.REJECTED, artifact_sha256=None, actor="mallory")
 
 
 def test_rollback_never_serves_a_rejected_version_in_prod(

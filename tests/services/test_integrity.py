@@ -21,18 +21,16 @@ from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.services.audit import verify_chain
 from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (
     Alert,
     Approval,
     AuditEvent,
-    Deployment,
     DeploymentRevision,
     DomainEvent,
     ModelVersion,
-    Run,
 )
-from pipeline_core.vocabulary import ModelState, RevisionReason, RunState
+from pipeline_core.vocabulary import ModelState
+from tests.services.helpers import plant_in_prod_history
 
 INTEGRITY_FAILED = "model_version.integrity_failed"
 
@@ -216,44 +214,8 @@ def test_deploying_a_broken_artifact_is_refused_before_the_target_or_the_store_i
 
 def _approved_copy_in_prod_history(ctx: ServiceContext, deployment_id: int) -> int:
     """An approved earlier version of what prod serves, in prod's history, whose artifact is not in the store."""
-    now = utcnow()
-    with ctx.db.write() as session:
-        dep = session.get(Deployment, deployment_id)
-        assert dep is not None
-        live = session.get(ModelVersion, dep.model_version_id)
-        assert live is not None
-        run = Run(status=RunState.SUCCEEDED, dataset_id=live.dataset_id, params={}, created_by="dan", created_at=now)
-        session.add(run)
-        session.flush()
-        earlier = ModelVersion(
-            name=live.name,
-            version=live.version + 1,
-            run_id=run.id,
-            dataset_id=live.dataset_id,
-            artifact_sha256=hashlib.sha256(b"the earlier model's bytes, lost").hexdigest(),
-            training_data_sha256=live.training_data_sha256,
-            model_type=live.model_type,
-            params=live.params,
-            metrics=live.metrics,
-            lineage=live.lineage,
-            state=ModelState.APPROVED,
-            created_by="dan",
-            created_at=now,
-        )
-        session.add(earlier)
-        session.flush()
-        session.add(
-            DeploymentRevision(
-                deployment_id=deployment_id,
-                model_version_id=earlier.id,
-                artifact_sha256=earlier.artifact_sha256,
-                reason=RevisionReason.APPROVAL,
-                actor="victor",
-                started_at=now,
-                ended_at=now,
-            )
-        )
-        return earlier.id
+    lost = hashlib.sha256(b"the earlier model's bytes, lost").hexdigest()
+    return plant_in_prod_history(ctx, deployment_id, state=ModelState.APPROVED, artifact_sha256=lost, actor="victor")
 
 
 def test_rolling_back_to_a_version_whose_artifact_is_gone_is_refused_and_recorded(

@@ -338,3 +338,31 @@ def test_quarantine_degrades_health_and_the_service_keeps_scoring(live: Live, ap
     assert body["status"] == "degraded" and body["payload_quarantined"] == 1
     assert body["problems"] == ["1 scored request(s) could not be stored and are quarantined"]
     assert live.post(live.payload(applicants.iloc[:2])).status_code == 200
+
+
+@pytest.mark.parametrize("interval", [0.0, 0.05])
+def test_a_record_is_in_its_file_when_append_returns_and_synced_per_answer_or_by_the_syncer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interval: float
+) -> None:
+    """Interval 0: each append waits for its fdatasync. Else: it waits for the write only (a killed process
+    loses nothing: the kernel has it), and the syncer thread syncs what was written, once per interval."""
+    synced: list[int] = []
+    real = wal_module._datasync
+    monkeypatch.setattr(wal_module, "_datasync", lambda fd: (synced.append(fd), real(fd))[1])
+    wal = WriteAheadLog(tmp_path / "wal", sync=True, sync_interval=interval)
+    synced.clear()  # the new segment's header
+    records = [encode_record({"i": i}) for i in range(3)]
+    for data in records:
+        wal.append(data)
+    # What a process killed now leaves behind: every acknowledged record, whole.
+    [segment] = list(wal.folder.glob("segment-*.log"))
+    assert read_segment(segment).records == records
+    if interval == 0:
+        assert len(synced) == 3
+    else:
+        assert len(synced) <= 1  # no append waited for a sync of its own
+        wait_for(lambda: len(synced) >= 1, timeout=5, what="the syncer's pass")
+        before = len(synced)
+        threading.Event().wait(interval * 4)
+        assert len(synced) == before  # nothing written since: nothing synced again
+    assert wal.close() is False  # nothing released: the log stays for a replay
