@@ -95,6 +95,7 @@ class PayloadLogger:
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._pending = 0  # records queued and not yet handled; the bound applies to this
         self._count_lock = threading.Lock()
+        self._storing = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._giving_up = False
@@ -245,10 +246,13 @@ class PayloadLogger:
             log.error("payload logging: giving up on %d records at shutdown: the store refuses them", n)
 
     def _flush_once(self) -> int:
-        batch = self._drain()
-        if batch:
-            self._store(batch)
-        return len(batch)
+        # One batch at a time, taken and stored under the lock: flush() returning means nothing taken
+        # off the queue is still on its way to the store (the writer thread's batch included).
+        with self._storing:
+            batch = self._drain()
+            if batch:
+                self._store(batch)
+            return len(batch)
 
     def _adopt(self) -> Generator[bool, None, None]:
         """Replay each abandoned log under the log folder into the store, a batch per step."""

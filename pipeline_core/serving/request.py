@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,6 +169,32 @@ def _longest_digit_run_exceeds(body: bytes, digits: int) -> bool:
     return body.translate(_DIGITS_AS_ZERO).find(b"0" * (digits + 1)) >= 0
 
 
+# A number written with an exponent (1e5, 2.5E+20): its magnitude is not read off its digits.
+_EXPONENT = re.compile(rb"[0-9.][eE][+-]?[0-9]")
+
+
+def _nothing_to_walk_for(body: bytes, limits: RequestLimits) -> bool:
+    """Whether the raw bytes alone show that no value can be beyond the limits (C-speed tests only).
+
+    The walk visits every value in Python, several times the cost of parsing a large batch. It
+    is needed only if some string might be too long or not plain ASCII, or some number too big:
+    - a string's decoded length is at most its raw length, so no run of more than
+      ``max_string_chars`` bytes between two quotes (and no escaped quote that could hide one)
+      means no string is too long;
+    - ASCII bytes without a ``\\u`` escape decode to ASCII strings, which are valid Unicode;
+    - a number without an exponent whose digit runs are shorter than the magnitude limit's is
+      below it.
+    Any doubt takes the walk, which then names the value.
+    """
+    if not body.isascii() or b"\\u" in body or b'\\"' in body:
+        return False
+    if max(map(len, body.split(b'"'))) > limits.max_string_chars:
+        return False
+    magnitude = limits.max_number_magnitude
+    digits = len(str(int(magnitude))) - 1 if magnitude >= 1 else 0
+    return not _longest_digit_run_exceeds(body, digits) and _EXPONENT.search(body) is None
+
+
 class _Refused:
     """What a parse hook returns for a value it refuses: the walk that follows names its place."""
 
@@ -219,13 +246,28 @@ def parse_json(body: bytes, limits: RequestLimits) -> Any:
     # Only a body with a long run of digits somewhere needs the per-integer hook; every other body's
     # integers are short enough for the C parser's own int(), which is about twice as fast.
     parse_int = integer if _longest_digit_run_exceeds(body, digits) else None
+    refused: list[_Refused] = []  # what the hooks refused: the walk below names where
+
+    def objects(pairs: list[tuple[str, Any]]) -> Any:
+        found = _object(pairs)
+        if isinstance(found, _Refused):
+            refused.append(found)
+        return found
+
+    def constants(literal: str) -> Any:
+        found = _constant(literal)
+        if isinstance(found, _Refused):
+            refused.append(found)
+        return found
+
     try:
-        document = json.loads(text, object_pairs_hook=_object, parse_constant=_constant, parse_int=parse_int)
+        document = json.loads(text, object_pairs_hook=objects, parse_constant=constants, parse_int=parse_int)
     except json.JSONDecodeError as exc:
         raise BodyRefused(
             f"the body is not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", code="malformed_json"
         ) from exc
-    _Walk(limits, document).check(document)
+    if refused or parse_int is not None or not _nothing_to_walk_for(body, limits):
+        _Walk(limits, document).check(document)
     return document
 
 
