@@ -348,7 +348,12 @@ def test_a_record_is_in_its_file_when_append_returns_and_synced_per_answer_or_by
     loses nothing: the kernel has it), and the syncer thread syncs what was written, once per interval."""
     synced: list[int] = []
     real = wal_module._datasync
-    monkeypatch.setattr(wal_module, "_datasync", lambda fd: (synced.append(fd), real(fd))[1])
+
+    def counted(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(wal_module, "_datasync", counted)
     wal = WriteAheadLog(tmp_path / "wal", sync=True, sync_interval=interval)
     synced.clear()  # the new segment's header
     records = [encode_record({"i": i}) for i in range(3)]
