@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.params import RunParams
@@ -32,6 +34,34 @@ def make_candidate(ctx: ServiceContext, actor: Principal, folder: Path, *, seed:
     return mv.id
 
 
+def copy_version(
+    session: Session, live: ModelVersion, *, artifact_sha256: str | None = None, state: ModelState | None = None
+) -> ModelVersion:
+    """A next version of ``live``'s model with its facts, from a run of its own, added and flushed."""
+    now = utcnow()
+    run = Run(status=RunState.SUCCEEDED, dataset_id=live.dataset_id, params={}, created_by="dan", created_at=now)
+    session.add(run)
+    session.flush()
+    copy = ModelVersion(
+        name=live.name,
+        version=live.version + 1,
+        run_id=run.id,
+        dataset_id=live.dataset_id,
+        artifact_sha256=artifact_sha256 or live.artifact_sha256,
+        training_data_sha256=live.training_data_sha256,
+        model_type=live.model_type,
+        params=live.params,
+        metrics=live.metrics,
+        lineage=live.lineage,
+        created_by="dan",
+        created_at=now,
+        **({"state": state} if state is not None else {}),
+    )
+    session.add(copy)
+    session.flush()
+    return copy
+
+
 def plant_in_prod_history(
     ctx: ServiceContext, deployment_id: int, *, state: ModelState, artifact_sha256: str | None, actor: str
 ) -> int:
@@ -40,32 +70,12 @@ def plant_in_prod_history(
     What the services never write (a tampered or pre-revision history): ``artifact_sha256`` None keeps the
     served artifact, else names one that may not be in the store.
     """
-    now = utcnow()
     with ctx.db.write() as session:
         dep = session.get(Deployment, deployment_id)
         assert dep is not None
         live = session.get(ModelVersion, dep.model_version_id)
         assert live is not None
-        run = Run(status=RunState.SUCCEEDED, dataset_id=live.dataset_id, params={}, created_by="dan", created_at=now)
-        session.add(run)
-        session.flush()
-        planted = ModelVersion(
-            name=live.name,
-            version=live.version + 1,
-            run_id=run.id,
-            dataset_id=live.dataset_id,
-            artifact_sha256=artifact_sha256 or live.artifact_sha256,
-            training_data_sha256=live.training_data_sha256,
-            model_type=live.model_type,
-            params=live.params,
-            metrics=live.metrics,
-            lineage=live.lineage,
-            state=state,
-            created_by="dan",
-            created_at=now,
-        )
-        session.add(planted)
-        session.flush()
+        planted = copy_version(session, live, artifact_sha256=artifact_sha256, state=state)
         session.add(
             DeploymentRevision(
                 deployment_id=deployment_id,
@@ -73,8 +83,8 @@ def plant_in_prod_history(
                 artifact_sha256=planted.artifact_sha256,
                 reason=RevisionReason.APPROVAL,
                 actor=actor,
-                started_at=now,
-                ended_at=now,
+                started_at=planted.created_at,
+                ended_at=planted.created_at,
             )
         )
         return planted.id

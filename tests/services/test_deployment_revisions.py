@@ -14,8 +14,9 @@ from pipeline_core.services import deployments, governance
 from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Approval, Deployment, DeploymentRevision, ModelVersion, Run
-from pipeline_core.vocabulary import ModelState, RunState
+from pipeline_core.store.models import Approval, Deployment, DeploymentRevision, ModelVersion
+from pipeline_core.vocabulary import ModelState
+from tests.services.helpers import copy_version
 
 S = ModelState
 
@@ -60,26 +61,8 @@ def _kept_from_before_revisions(ctx: ServiceContext, template_id: int, state: Mo
     with ctx.db.write() as session:
         live = session.get(ModelVersion, template_id)
         assert live is not None
-        run = Run(status=RunState.SUCCEEDED, dataset_id=live.dataset_id, params={}, created_by="dan", created_at=now)
-        session.add(run)
-        session.flush()
-        old = ModelVersion(
-            name=live.name,
-            version=live.version + 1,
-            run_id=run.id,
-            dataset_id=live.dataset_id,
-            artifact_sha256=live.artifact_sha256,
-            training_data_sha256=live.training_data_sha256,
-            model_type=live.model_type,
-            params=live.params,
-            metrics=live.metrics,
-            lineage=live.lineage,
-            created_by="dan",
-            created_at=now,
-        )
+        old = copy_version(session, live)
         old.review_state = state  # as 0010 leaves a served word it cannot derive (the setter takes decisions only)
-        session.add(old)
-        session.flush()
         session.add(
             Approval(
                 model_version_id=old.id,

@@ -26,10 +26,9 @@ from pipeline_core.services.audit import verify_chain
 from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.serving.server import BackgroundServer
-from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Alert, AuditEvent, ModelVersion, Run
-from pipeline_core.vocabulary import RunState
+from pipeline_core.store.models import Alert, AuditEvent, ModelVersion
 from tests.processes import wait_for
+from tests.services.helpers import copy_version
 
 
 def _copy_with_other_bytes(ctx: ServiceContext, mv_id: int) -> int:
@@ -42,28 +41,8 @@ def _copy_with_other_bytes(ctx: ServiceContext, mv_id: int) -> int:
     joblib.dump(load_model(ctx.artifacts.get(live.artifact_sha256)), buffer, compress=1)
     sha = ctx.artifacts.put(buffer.getvalue())
     assert sha != live.artifact_sha256
-    now = utcnow()
     with ctx.db.write() as session:
-        run = Run(status=RunState.SUCCEEDED, dataset_id=live.dataset_id, params={}, created_by="dan", created_at=now)
-        session.add(run)
-        session.flush()
-        copy = ModelVersion(
-            name=live.name,
-            version=live.version + 1,
-            run_id=run.id,
-            dataset_id=live.dataset_id,
-            artifact_sha256=sha,
-            training_data_sha256=live.training_data_sha256,
-            model_type=live.model_type,
-            params=live.params,
-            metrics=live.metrics,
-            lineage=live.lineage,
-            created_by="dan",
-            created_at=now,
-        )
-        session.add(copy)
-        session.flush()
-        return copy.id
+        return copy_version(session, live, artifact_sha256=sha).id
 
 
 def _integrity_events(ctx: ServiceContext) -> list[AuditEvent]:
