@@ -1,11 +1,25 @@
-"""Who may do what: the role matrix of DESIGN.md §4, checked by every acting service call."""
+"""Who may do what: the role matrix of DESIGN.md §4, checked against the store by every acting service call.
+
+A ``Principal`` is who a session or a command *says* acts, with the role it read at sign-in. The
+authority is what the store says now: ``require`` reads the account at the moment of action, so a
+user whose role was changed or whose account was disabled after signing in is refused at once,
+whatever the dashboard's session cached. Every refusal is audited (``action.refused``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
+
+from sqlalchemy import select
 
 from pipeline_core.errors import PermissionDenied
+from pipeline_core.services import audit
+from pipeline_core.store.models import User, username_key
 from pipeline_core.vocabulary import Role
+
+if TYPE_CHECKING:
+    from pipeline_core.services.context import ServiceContext
 
 ROLES: tuple[Role, ...] = tuple(Role)
 # Not a user's role (no account has it): the principal of the product's own actions.
@@ -63,12 +77,59 @@ SYSTEM = Principal("system", SYSTEM_ROLE)
 HOST_READER = Principal("host", READER_ROLE)
 
 
-def require(actor: Principal, action: str) -> None:
-    """Raise ``PermissionDenied`` unless ``actor``'s role may perform ``action``."""
-    allowed = PERMISSIONS.get(action)
-    if allowed is None:
+def allowed(role: str, action: str) -> bool:
+    """Whether ``role`` may perform ``action`` by the matrix (a UI's hint; the services decide with ``require``)."""
+    return role in PERMISSIONS.get(action, frozenset())
+
+
+def require(ctx: ServiceContext, actor: Principal, action: str) -> Principal:
+    """Raise ``PermissionDenied`` unless ``actor`` may perform ``action`` now; return who acts, as the store has them.
+
+    For a person the role is the account's current one, not the principal's: a validator demoted
+    to manager after signing in cannot approve, a disabled or deleted account can do nothing.
+    The product's own principals (the system, the host's reader) have no account.
+    """
+    permitted = PERMISSIONS.get(action)
+    if permitted is None:
         raise PermissionDenied(f"unknown action {action!r}")
-    if actor.role not in allowed:
-        raise PermissionDenied(
-            f"{actor.username} is a {actor.role}; {action.replace('_', ' ')} needs one of: {', '.join(sorted(allowed))}"
+    if actor.role in (SYSTEM_ROLE, READER_ROLE):
+        if actor.role in permitted:
+            return actor
+        _refuse(ctx, actor, action, f"{actor.username} is a {actor.role}; {_needs(action, permitted)}")
+    if actor.role not in ROLES:
+        _refuse(ctx, actor, action, f"{actor.username} is a {actor.role}; {_needs(action, permitted)}")
+    with ctx.db.read() as session:
+        row = session.execute(
+            select(User.username, User.role, User.disabled).where(User.username_key == username_key(actor.username))
+        ).one_or_none()
+    if row is None or row.disabled:
+        state = "does not exist" if row is None else "is disabled"
+        _refuse(ctx, actor, action, f"the account {actor.username!r} {state}; {action.replace('_', ' ')} refused")
+    current = Principal(str(row.username), str(row.role))
+    if current.role not in permitted:
+        changed = f" (its role changed from {actor.role} since sign-in)" if current.role != actor.role else ""
+        _refuse(ctx, actor, action, f"{current.username} is a {current.role}{changed}; {_needs(action, permitted)}")
+    return current
+
+
+def _needs(action: str, permitted: frozenset[str]) -> str:
+    return f"{action.replace('_', ' ')} needs one of: {', '.join(sorted(permitted))}"
+
+
+def _refuse(ctx: ServiceContext, actor: Principal, action: str, message: str) -> NoReturn:
+    """Audit the refusal in its own transaction (the refused work has none), then raise it."""
+    refused(ctx, actor, action, message)
+    raise PermissionDenied(message)
+
+
+def refused(ctx: ServiceContext, actor: Principal, action: str, message: str, *, object_id: object = "") -> None:
+    """Record that ``actor`` was refused ``action`` (the role matrix, separation of duties, a stale decision)."""
+    with ctx.db.write() as session:
+        audit.record(
+            session,
+            actor=actor.username[:128],
+            action="action.refused",
+            object_type="action",
+            object_id=object_id or action,
+            details={"action": action, "role": actor.role[:64], "reason": message[:500]},
         )

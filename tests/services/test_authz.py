@@ -104,3 +104,18 @@ def test_only_the_pipeline_deploys_its_own_candidate(ctx: ServiceContext, people
     for who in ("dora", "vera", "max", "admin"):
         with pytest.raises(PermissionDenied, match="deploy candidate needs one of: system"):
             deployments.deploy_candidate(ctx, people[who], NO_SUCH)
+
+
+def test_a_role_changed_after_sign_in_counts_now(ctx: ServiceContext, people: dict[str, Principal]) -> None:
+    """Finding 2: the session still says validator; the store says manager, and the store decides."""
+    signed_in = people["vera"]
+    governance.set_role(ctx, people["admin"], username=signed_in.username, role="manager")
+    with pytest.raises(PermissionDenied, match=r"is a manager \(its role changed from validator since sign-in\)"):
+        governance.approve(ctx, signed_in, NO_SUCH, comment="ok", artifact_sha256="x")
+    refusal = governance.list_events(ctx, SYSTEM, action="action.refused", limit=1)[0]
+    assert refusal.actor == signed_in.username and refusal.details["action"] == "approve"
+
+
+def test_a_principal_whose_account_does_not_exist_is_refused(ctx: ServiceContext) -> None:
+    with pytest.raises(PermissionDenied, match="the account 'ghost' does not exist"):
+        list_runs(ctx, Principal("ghost", "admin"))

@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 
 from pipeline_core.errors import PermissionDenied
-from pipeline_core.services.authz import PERMISSIONS, Principal
-from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.authz import PERMISSIONS, SYSTEM, Principal
+from pipeline_core.services.context import ServiceContext, open_context
+from pipeline_core.services.governance import AuditEventInfo, list_events
+from tests.credentials import CHEAP_HASHER
+from tests.states import quick_settings
 
 AREAS = ("runs", "governance", "monitoring", "deployments", "integrations", "datasets")
 # They establish the principal; nobody acts yet when they are called.
@@ -69,21 +72,37 @@ def test_entry_point_returns_typed_values(name: str) -> None:
     assert not set(re.findall(r"\w+", returns)) & STORE_ROWS, f"{name} returns a store row ({returns})"
 
 
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceContext]:
+    """One empty store for every refusal below (each leaves only its audit event)."""
+    context = open_context(quick_settings(tmp_path_factory.mktemp("surface") / "data"), password_hasher=CHEAP_HASHER)
+    yield context
+    context.close()
+
+
+def _refusals(ctx: ServiceContext) -> list[AuditEventInfo]:
+    return list_events(ctx, SYSTEM, action="action.refused", limit=10_000)
+
+
 @pytest.mark.parametrize("name", sorted(CHECKED))
-def test_entry_point_checks_the_principal_before_anything_else(name: str, settings: Any) -> None:
-    """A principal with no role is refused before the call reads its arguments or the store."""
+def test_entry_point_checks_the_principal_before_anything_else(name: str, store: ServiceContext) -> None:
+    """A principal with no role is refused, and the refusal audited, before the call reads its arguments."""
     function = CHECKED[name]
     params = list(inspect.signature(function).parameters.values())[2:]
-    untouched = object()  # any use of an argument (or the context) fails with something other than refusal
+    untouched = object()  # any use of an argument fails with something other than refusal
     args = [untouched for p in params if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty]
     kwargs = {p.name: untouched for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty}
+    before = len(_refusals(store))
     with pytest.raises(PermissionDenied, match="nobody is a no-such-role"):
-        function(untouched, NOBODY, *args, **kwargs)
+        function(store, NOBODY, *args, **kwargs)
+    after = _refusals(store)
+    assert len(after) == before + 1
+    assert after[0].actor == "nobody" and "no-such-role" in str(after[0].details)
 
 
 def test_every_checked_action_is_declared() -> None:
     """The refusal above names an action from the matrix, not an unknown one."""
     for name, function in CHECKED.items():
         source = inspect.getsource(function)
-        for action in re.findall(r"require\(\s*actor,\s*\"(\w+)\"", source):
+        for action in re.findall(r"require\(\s*ctx,\s*actor,\s*\"(\w+)\"", source):
             assert action in PERMISSIONS, f"{name} checks an undeclared action {action!r}"

@@ -37,7 +37,7 @@ def register_dataset(
     ctx: ServiceContext, actor: Principal, table: LoadedTable, *, spec: DataSpec, source: str | None = None
 ) -> DatasetInfo:
     """Store ``table``'s bytes and facts; the same bytes under the same spec are stored once."""
-    require(actor, "register_dataset")
+    require(ctx, actor, "register_dataset")
     with ctx.db.read() as session:
         existing = session.execute(
             select(Dataset).where(Dataset.sha256 == table.sha256, Dataset.spec_name == spec.name)
@@ -93,7 +93,7 @@ def register_file(ctx: ServiceContext, actor: Principal, path: str | Path, *, sp
     Any other path is refused with one message that names the allowed folders and says nothing of the
     path itself: whoever launches runs must not read, nor probe for, the server's other files.
     """
-    require(actor, "register_dataset")
+    require(ctx, actor, "register_dataset")
     if str(path).startswith("s3://"):
         uri = str(path)
         data = read_object(make_s3_client(ctx.settings), uri)
@@ -104,5 +104,5 @@ def register_file(ctx: ServiceContext, actor: Principal, path: str | Path, *, sp
 
 def load_frame(ctx: ServiceContext, actor: Principal, dataset: Dataset | DatasetInfo) -> pd.DataFrame:
     """The dataset's table, parsed from the verified bytes in the artifact store."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     return parse_csv_bytes(ctx.artifacts.get(dataset.sha256), name=dataset.name).frame

@@ -149,7 +149,7 @@ def store_payload_batch(ctx: ServiceContext, actor: Principal, requests: Sequenc
     A request whose id is stored already (a replayed write-ahead log) is skipped. Raises
     ``DataError`` when a request cannot be encoded, naming the requests of its chunk.
     """
-    require(actor, "log_payload")
+    require(ctx, actor, "log_payload")
     if not requests:
         return 0
     unique = list({str(r["request_id"]): r for r in requests}.values())
@@ -225,7 +225,7 @@ def quarantine_payload(
     The file line comes first: if the audit write fails the caller retries, and a request
     quarantined twice is still one (``quarantined_payload`` keeps the first line of an id).
     """
-    require(actor, "log_payload")
+    require(ctx, actor, "log_payload")
     entry = QuarantinedPayload(
         request_id=str(request.get("request_id", "")),
         deployment_id=_int_or_none(request.get("deployment_id")),
@@ -271,7 +271,7 @@ def quarantine_payload(
 
 def quarantined_payload(ctx: ServiceContext, actor: Principal) -> list[QuarantinedPayload]:
     """Every request set aside in this data folder, oldest first, one entry per request id."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     path = quarantine_file(ctx.settings)
     if not path.is_file():
         return []
@@ -298,7 +298,7 @@ _COUNTS: dict[Path, tuple[int, int, int]] = {}
 
 def count_quarantined_payload(ctx: ServiceContext, actor: Principal) -> int:
     """How many requests are set aside (``quarantined_payload``); re-read only when the file changed."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     path = quarantine_file(ctx.settings)
     try:
         stat = path.stat()
@@ -323,7 +323,7 @@ def store_payload_frame(
     created_at: datetime,
 ) -> int:
     """Store already-scored records as one request (bulk loads: imports, benchmarks), as the logger would."""
-    require(actor, "log_payload")
+    require(ctx, actor, "log_payload")
     required = {PREDICTION, PROBABILITY}
     missing = sorted(required - set(frame.columns))
     if missing:
@@ -389,7 +389,7 @@ def read_payload(
     Scoring ids are left out unless asked for: a million distinct strings cost more than
     everything else in the frame.
     """
-    require(actor, "view")
+    require(ctx, actor, "view")
     window = window or PayloadWindow()
     query = select(PayloadChunk.id, PayloadChunk.n_records).where(PayloadChunk.deployment_id == deployment_id)
     if window.since is not None:
@@ -426,7 +426,7 @@ def read_payload(
 
 def count_payload(ctx: ServiceContext, actor: Principal, *, deployment_id: int | None = None) -> int:
     """How many scored records are stored (for one deployment, or all)."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     query = select(func.coalesce(func.sum(PayloadBatch.n_records), 0))
     if deployment_id is not None:
         query = query.where(PayloadBatch.deployment_id == deployment_id)
@@ -449,7 +449,7 @@ def recent_payload(
     ctx: ServiceContext, actor: Principal, deployment_id: int, *, limit: int = 100
 ) -> list[ScoredRecord]:
     """The newest scored records of a deployment, newest first."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     frame = read_payload(ctx, actor, deployment_id, PayloadWindow(max_records=limit), scoring_ids=True)
     extra = {PREDICTION, PROBABILITY, SCORING_ID, UNSEEN}
     inputs = [c for c in frame.columns if c not in extra]
@@ -469,7 +469,7 @@ def existing_scoring_ids(
     ctx: ServiceContext, actor: Principal, deployment_id: int, scoring_ids: Sequence[str]
 ) -> set[str]:
     """The subset of ``scoring_ids`` that name a record this deployment scored."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     wanted: dict[str, list[tuple[str, int]]] = {}
     for value in dict.fromkeys(scoring_ids):
         parts = split_scoring_id(value)

@@ -21,7 +21,7 @@ from pipeline_core.store.models import SpecThresholds
 
 def in_force(ctx: ServiceContext, actor: Principal, spec: DataSpec) -> DataSpec:
     """``spec`` with the thresholds an admin set for it, if any."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         row = session.get(SpecThresholds, spec.name)
         values = dict(row.thresholds) if row is not None else None
@@ -30,7 +30,7 @@ def in_force(ctx: ServiceContext, actor: Principal, spec: DataSpec) -> DataSpec:
 
 def set_thresholds(ctx: ServiceContext, actor: Principal, spec: DataSpec, changes: dict[str, Any]) -> Thresholds:
     """Change some of ``spec``'s thresholds (the rest stay as in force); checked, stored, audited."""
-    require(actor, "manage_thresholds")
+    require(ctx, actor, "manage_thresholds")
     known = {f.name for f in fields(Thresholds)}
     unknown = sorted(set(changes) - known)
     if unknown:

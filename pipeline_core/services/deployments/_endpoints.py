@@ -336,7 +336,7 @@ def _check_moved(session: Session, dep: Deployment, mv_id: int, moves: list[tupl
 
 def deploy(ctx: ServiceContext, actor: Principal, model_version_id: int, *, space: str) -> DeployResult:
     """Deploy to dev or preprod. Production is reached only through an approval."""
-    require(actor, "deploy_nonprod")
+    require(ctx, actor, "deploy_nonprod")
     if space == Space.PROD:
         raise DeploymentError("deploying to prod goes through approve() and its production deployment check")
     return _put(ctx, actor, model_version_id, space, reason=RevisionReason.DEPLOY)
@@ -344,7 +344,7 @@ def deploy(ctx: ServiceContext, actor: Principal, model_version_id: int, *, spac
 
 def deploy_candidate(ctx: ServiceContext, actor: Principal, model_version_id: int) -> DeployResult:
     """The pipeline's own pre-prod deployment of the candidate it trained (the system principal only)."""
-    require(actor, "deploy_candidate")
+    require(ctx, actor, "deploy_candidate")
     return _put(ctx, actor, model_version_id, Space.PREPROD, reason=RevisionReason.PIPELINE)
 
 
@@ -354,7 +354,7 @@ def deploy_to_production(ctx: ServiceContext, actor: Principal, model_version_id
     Whoever calls it, the store is asked again here, at the moment of the deployment, for an
     approval of this version's exact artifact; without one nothing is touched.
     """
-    require(actor, "approve")
+    require(ctx, actor, "approve")
     with ctx.db.read() as session:
         mv = lookup.model_version(session, model_version_id)
         approved = session.execute(
@@ -371,7 +371,7 @@ def deploy_to_production(ctx: ServiceContext, actor: Principal, model_version_id
 
 def issue_key(ctx: ServiceContext, actor: Principal, deployment_id: int, *, label: str) -> str:
     """A new API key for a deployment (data scientists and admins; the pipeline as system)."""
-    require(actor, "deploy_nonprod")
+    require(ctx, actor, "deploy_nonprod")
     with ctx.db.write() as session:
         dep = session.get(Deployment, deployment_id)
         if dep is None or dep.status != DeploymentStatus.ACTIVE:
@@ -390,7 +390,7 @@ def issue_key(ctx: ServiceContext, actor: Principal, deployment_id: int, *, labe
 
 def revoke_key(ctx: ServiceContext, actor: Principal, key: str) -> None:
     """Revoke an API key: whoever may issue one (data scientists and admins; the pipeline as system)."""
-    require(actor, "deploy_nonprod")
+    require(ctx, actor, "deploy_nonprod")
     with ctx.db.write() as session:
         row = session.execute(select(DeploymentKey).where(DeploymentKey.key_hash == hash_key(key))).scalar_one_or_none()
         if row is None:
@@ -408,7 +408,7 @@ def revoke_key(ctx: ServiceContext, actor: Principal, key: str) -> None:
 
 def delete_deployment(ctx: ServiceContext, actor: Principal, deployment_id: int) -> None:
     """Retire a dev or preprod endpoint; prod is replaced or rolled back, never just deleted."""
-    require(actor, "delete_deployment")
+    require(ctx, actor, "delete_deployment")
     with ctx.db.read() as session:
         found = session.get(Deployment, deployment_id)
         if found is None or found.status != DeploymentStatus.ACTIVE:
@@ -443,7 +443,7 @@ def rollback(
     ctx: ServiceContext, actor: Principal, *, deployment_id: int | None = None, model_name: str | None = None
 ) -> DeployResult:
     """Serve the model version that the prod deployment served before the current one."""
-    require(actor, "rollback")
+    require(ctx, actor, "rollback")
     with ctx.db.read() as session:
         query = select(Deployment).where(Deployment.space == Space.PROD, Deployment.status == DeploymentStatus.ACTIVE)
         if deployment_id is not None:
@@ -471,7 +471,7 @@ def rollback(
 
 def served_model(ctx: ServiceContext, actor: Principal, deployment_id: int) -> ServedModel | None:
     """Where the deployment target serves an active deployment (None for ones made before targets were recorded)."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         dep = session.get(Deployment, deployment_id)
         if dep is None or dep.status != DeploymentStatus.ACTIVE:
@@ -480,7 +480,7 @@ def served_model(ctx: ServiceContext, actor: Principal, deployment_id: int) -> S
 
 
 def list_deployments(ctx: ServiceContext, actor: Principal, *, include_deleted: bool = False) -> list[DeploymentInfo]:
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         query = select(Deployment).order_by(Deployment.space, Deployment.id)
         if not include_deleted:
@@ -489,7 +489,7 @@ def list_deployments(ctx: ServiceContext, actor: Principal, *, include_deleted: 
 
 
 def get_deployment(ctx: ServiceContext, actor: Principal, deployment_id: int) -> DeploymentInfo:
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         dep = session.get(Deployment, deployment_id)
         if dep is None:
@@ -510,7 +510,7 @@ class RevisionInfo:
 
 def revisions(ctx: ServiceContext, actor: Principal, deployment_id: int) -> list[RevisionInfo]:
     """The deployment's revisions, oldest first."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         rows = session.execute(
             select(DeploymentRevision)
@@ -540,7 +540,7 @@ class ServingSnapshot:
 
 def serving_snapshot(ctx: ServiceContext, actor: Principal) -> ServingSnapshot:
     """Every active deployment and unrevoked key, read in one transaction."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         rows = session.execute(
             select(Deployment.id, ModelVersion.id, ModelVersion.artifact_sha256, Dataset.spec)
@@ -562,7 +562,7 @@ def serving_snapshot(ctx: ServiceContext, actor: Principal) -> ServingSnapshot:
 
 def deployment_spec(ctx: ServiceContext, actor: Principal, deployment_id: int) -> DataSpec:
     """The spec of the model an active deployment serves."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         row = session.execute(
             select(Dataset.spec)

@@ -182,7 +182,7 @@ def verify_artifact(
 
     ``ModelIntegrityError`` if it fails, recorded (an audit event and an alert) unless ``record`` is false.
     """
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         sha256 = lookup.model_version(session, model_version_id).artifact_sha256
     return verified(ctx, actor, model_version_id, sha256, at=at, deployment_id=deployment_id, record=record)
@@ -201,7 +201,7 @@ class IntegrityAlert:
 
 def open_integrity_alerts(ctx: ServiceContext, actor: Principal, model_version_id: int) -> list[IntegrityAlert]:
     """The open integrity alerts of model version ``model_version_id``, newest first."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         rows = session.execute(
             select(Alert)

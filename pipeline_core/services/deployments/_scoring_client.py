@@ -38,7 +38,7 @@ def score_over_http(
     ``classes`` is the model's class order; scikit-learn sorts string labels, which is the default.
     Scoring uses a short-lived API key, so it takes whoever may issue one.
     """
-    require(actor, "deploy_nonprod")
+    require(ctx, actor, "deploy_nonprod")
     served = _endpoints.served_model(ctx, actor, deployment_id)
     if served is not None and served.backend != "local":
         return _score_through_target(ctx, actor, deployment_id, served, rows, spec=spec)

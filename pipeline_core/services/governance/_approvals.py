@@ -198,7 +198,7 @@ def approve(
     ``ModelIntegrityError`` if the artifact is missing, altered or does not load: nothing is approved,
     the refusal is recorded, and the candidate awaits review still.
     """
-    require(actor, "approve")
+    require(ctx, actor, "approve")
     if not comment or not comment.strip():
         raise ApprovalError("an approval needs a comment saying why")
     override = override_reason.strip() if override_reason and override_reason.strip() else None
@@ -238,7 +238,7 @@ def approve(
 
 def deploy_approved(ctx: ServiceContext, actor: Principal, model_version_id: int) -> DeploymentInfo:
     """Deploy an already-approved model version to prod (after a failed first attempt)."""
-    require(actor, "approve")
+    require(ctx, actor, "approve")
     # Before the production check, which reports an altered artifact without recording it.
     deployments.verify_artifact(ctx, actor, model_version_id, at=Checkpoint.APPROVAL)
     check = production_check(ctx, actor, model_version_id)
@@ -250,7 +250,7 @@ def deploy_approved(ctx: ServiceContext, actor: Principal, model_version_id: int
 def production_check(ctx: ServiceContext, actor: Principal, model_version_id: int) -> ProductionCheck:
     """An approval of this version *and* its artifact hash; cited evaluations without failed critical
     thresholds unless overridden; the stored artifact still hashes to what was approved."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     reasons: list[str] = []
     with ctx.db.read() as session:
         mv = session.get(ModelVersion, model_version_id)
@@ -290,7 +290,7 @@ def production_check(ctx: ServiceContext, actor: Principal, model_version_id: in
 
 def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comment: str) -> int:
     """Reject the candidate, with a comment; returns the decision's id."""
-    require(actor, "reject")
+    require(ctx, actor, "reject")
     if not comment or not comment.strip():
         raise ApprovalError("a rejection needs a comment saying why")
     with ctx.db.write() as session:
@@ -315,7 +315,7 @@ class Candidate:
 
 def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
     """Model versions awaiting review, oldest first."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         mvs = list(
             session.execute(
@@ -352,7 +352,7 @@ class DecisionInfo:
 
 def decisions(ctx: ServiceContext, actor: Principal, *, limit: int = 20) -> list[DecisionInfo]:
     """Recent approvals and rejections, newest first."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         rows = session.execute(
             select(Approval, ModelVersion.name, ModelVersion.version)
@@ -377,9 +377,9 @@ def decisions(ctx: ServiceContext, actor: Principal, *, limit: int = 20) -> list
 
 def decision_refused(ctx: ServiceContext, actor: Principal, model_version_id: int) -> str | None:
     """Why ``actor`` may not approve or reject this candidate, or None when they may (the UI shows it)."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     try:
-        require(actor, "approve")
+        require(ctx, actor, "approve")
         with ctx.db.read() as session:
             mv = lookup.model_version(session, model_version_id)
             _check_decider(session, actor, mv, "approve or reject")

@@ -38,7 +38,7 @@ def list_events(
     limit: int = 200,
 ) -> list[AuditEventInfo]:
     """Events newest first; ``action`` matches a prefix (``model_version.`` for all of them)."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     query = select(AuditEvent)
     if who:
         query = query.where(AuditEvent.actor == who)
@@ -60,6 +60,6 @@ def list_events(
 
 def chain_status(ctx: ServiceContext, actor: Principal) -> ChainStatus:
     """Every event's hash recomputed: intact, or the first event that was edited or removed."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         return verify_chain(session)

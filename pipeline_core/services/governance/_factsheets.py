@@ -53,7 +53,7 @@ def _plain(value: Any) -> Any:
 
 def factsheet(ctx: ServiceContext, actor: Principal, model_version_id: int) -> Factsheet:
     """The facts of a model version and its lineage timeline, oldest event first."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         mv = lookup.model_version(session, model_version_id)
         run = session.get(Run, mv.run_id)

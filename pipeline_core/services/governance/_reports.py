@@ -17,7 +17,7 @@ def validation_report(
     ctx: ServiceContext, actor: Principal, model_version_id: int, *, evaluation_id: int | None = None
 ) -> str:
     """HTML of ``evaluation_id`` (default: the model version's newest evaluation) with the version's facts."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         mv = lookup.model_version(session, model_version_id)
         query = select(Evaluation).where(Evaluation.model_version_id == model_version_id)

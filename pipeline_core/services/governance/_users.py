@@ -58,7 +58,7 @@ def add_first_admin(ctx: ServiceContext, *, username: str, password: str) -> Pri
 
 def add_user(ctx: ServiceContext, actor: Principal, *, username: str, role: str, password: str) -> Principal:
     """Add a user (admins only)."""
-    require(actor, "manage_users")
+    require(ctx, actor, "manage_users")
     return _add(ctx, actor, username=username, role=role, password=password)
 
 
@@ -103,7 +103,7 @@ def _add(ctx: ServiceContext, actor: Principal | None, *, username: str, role: s
 def set_password(ctx: ServiceContext, actor: Principal, *, username: str, password: str) -> None:
     """Change a password: an admin for anyone, a user for themselves."""
     if actor.username != username:
-        require(actor, "manage_users")
+        require(ctx, actor, "manage_users")
     _check_password(password)
     with ctx.db.write() as session:
         user = session.execute(_by_name(username)).scalar_one_or_none()
@@ -202,7 +202,7 @@ class UserInfo(NamedTuple):
 
 def list_users(ctx: ServiceContext, actor: Principal) -> list[UserInfo]:
     """Every account, by name."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         rows = session.execute(select(User.username, User.role, User.disabled).order_by(User.username)).all()
     return [UserInfo(str(u), Role(r), bool(d)) for u, r, d in rows]
@@ -210,7 +210,7 @@ def list_users(ctx: ServiceContext, actor: Principal) -> list[UserInfo]:
 
 def set_role(ctx: ServiceContext, actor: Principal, *, username: str, role: str) -> None:
     """Change a user's role (admins only)."""
-    require(actor, "manage_users")
+    require(ctx, actor, "manage_users")
     checked = _role(role)
     with ctx.db.write() as session:
         user = session.execute(_by_name(username)).scalar_one_or_none()

@@ -161,7 +161,7 @@ class UnsyncedDelivery:
 
 def configured_sinks(ctx: ServiceContext, actor: Principal) -> tuple[Sink, ...]:
     """The sinks this install delivers to."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     return tuple(sink for sink, spec in _SINKS.items() if spec.configured(ctx))
 
 
@@ -182,7 +182,7 @@ def deliver(
     commit or from a worker) as the event's actor, on whose behalf it is delivered. ``now`` is the
     dispatcher's clock, for tests that move it.
     """
-    require(actor, "sync_integrations")
+    require(ctx, actor, "sync_integrations")
     audited_as = None if actor.role == SYSTEM_ROLE else actor.username
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     query = (
@@ -323,7 +323,7 @@ def _deliver_one(
 
 def sync_now(ctx: ServiceContext, actor: Principal) -> tuple[SyncFailure, ...]:
     """Try every undelivered event again now, failed ones and those backing off too (the page's "Retry now")."""
-    require(actor, "sync_integrations")
+    require(ctx, actor, "sync_integrations")
     return deliver(ctx, actor, force=True, limit=1000)
 
 
@@ -336,7 +336,7 @@ def _what(kind: EventKind, actor: str, payload: Mapping[str, Any]) -> str:
 
 def not_in_sync(ctx: ServiceContext, actor: Principal) -> list[UnsyncedDelivery]:
     """Every event a sink does not have yet (pending or failed), oldest first."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         rows = session.execute(
             select(EventDelivery, DomainEvent, ModelVersion.name, ModelVersion.version)

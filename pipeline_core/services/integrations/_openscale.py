@@ -37,7 +37,7 @@ def subscribe(
     ctx: ServiceContext, actor: Principal, served: ServedModel, model: ModelToServe
 ) -> MonitorSubscription | None:
     """Subscribe a deployment the external target serves; None when there is nothing to subscribe."""
-    require(actor, "sync_integrations")
+    require(ctx, actor, "sync_integrations")
     if ctx.monitors is None or served.backend == "local":
         return None
     return ctx.monitors.subscribe(served, spec=model.spec, model_name=model.name)
@@ -66,7 +66,7 @@ def log_scored(
     probabilities: Sequence[Sequence[float]],
 ) -> None:
     """Log records scored through the product (smoke tests, evaluations, the dashboard) as payload."""
-    require(actor, "sync_integrations")
+    require(ctx, actor, "sync_integrations")
     sub = _subscription(ctx, deployment_id)
     if sub is None or ctx.monitors is None:
         return
@@ -78,7 +78,7 @@ def log_feedback(
     ctx: ServiceContext, actor: Principal, deployment_id: int, frame: pd.DataFrame, *, spec: DataSpec
 ) -> None:
     """Log labelled records (features and the true label) as feedback."""
-    require(actor, "sync_integrations")
+    require(ctx, actor, "sync_integrations")
     sub = _subscription(ctx, deployment_id)
     if sub is None or ctx.monitors is None:
         return
@@ -105,7 +105,7 @@ def evaluate(
     feedback_records: int | None = None,
 ) -> ExternalEvaluation | None:
     """Run the external monitors now: (their report with its risk summary, the data window); None without them."""
-    require(actor, "sync_integrations")
+    require(ctx, actor, "sync_integrations")
     sub = _subscription(ctx, deployment_id)
     if sub is None or ctx.monitors is None:
         return None

@@ -93,7 +93,7 @@ def score_frame(model: Any, frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame
 
 def model_frames(ctx: ServiceContext, actor: Principal, model_version_id: int) -> ModelFrames:
     """The model and its scored training and test splits, exactly as its run split them."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     key = (ctx.settings.database_url or str(ctx.settings.data_dir), model_version_id)
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -143,7 +143,7 @@ def feedback_frame(
     ctx: ServiceContext, actor: Principal, deployment_id: int, spec: DataSpec, *, since: datetime | None = None
 ) -> pd.DataFrame:
     """The deployment's feedback records: features and true label (as the spec's target)."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     query = select(FeedbackRecord.features, FeedbackRecord.label, FeedbackRecord.scoring_id).where(
         FeedbackRecord.deployment_id == deployment_id
     )
@@ -341,7 +341,7 @@ def store_evaluation(
     With ``candidate_model_tests`` (a candidate's pre-prod evaluation), the candidate's facts for the
     external inventory are recorded as an outbox event of the same transaction.
     """
-    require(actor, "evaluate_now")
+    require(ctx, actor, "evaluate_now")
     if report is None:
         report = EvaluationReport.from_results(results)
     elif results:
@@ -469,7 +469,7 @@ def evaluate_deployment(
     config: SuiteConfig | None = None,
 ) -> EvaluationOutcome:
     """Evaluate a deployment now on its payload ``window`` and all its feedback."""
-    require(actor, "evaluate_now")
+    require(ctx, actor, "evaluate_now")
     with ctx.db.read() as session:
         dep = session.get(Deployment, deployment_id)
         if dep is None or dep.status == DeploymentStatus.DELETED:
@@ -534,7 +534,7 @@ def evaluate_externally(
     retrain_on_failure: bool = False,
 ) -> EvaluationOutcome | None:
     """Run the external monitors (OpenScale) on the deployment and store what they measured; None without them."""
-    require(actor, "evaluate_now")
+    require(ctx, actor, "evaluate_now")
     found = integrations.openscale_evaluate(ctx, actor, deployment_id, spec=spec, model_tests=model_tests)
     if found is None:
         return None
@@ -552,7 +552,7 @@ def evaluate_externally(
 
 def due_deployments(ctx: ServiceContext, actor: Principal, *, interval: float) -> list[int]:
     """Production deployments with traffic whose newest evaluation is older than ``interval`` seconds."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     cutoff = utcnow() - timedelta(seconds=interval)
     with ctx.db.read() as session:
         deployments = (
@@ -586,7 +586,7 @@ def list_evaluations(
     limit: int | None = 100,
 ) -> list[EvaluationInfo]:
     """Evaluations over time, newest first (``limit=None``: all of them)."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     query = select(Evaluation)
     if deployment_id is not None:
         query = query.where(Evaluation.deployment_id == deployment_id)
@@ -596,7 +596,7 @@ def list_evaluations(
 
 
 def get_evaluation(ctx: ServiceContext, actor: Principal, evaluation_id: int) -> EvaluationInfo:
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         row = session.get(Evaluation, evaluation_id)
         if row is None:
@@ -617,7 +617,7 @@ def _newest_first(
 
 def list_alerts(ctx: ServiceContext, actor: Principal, *, status: str | None = AlertStatus.OPEN) -> list[AlertInfo]:
     """Alerts newest first, only those in ``status`` (None: all)."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     query = select(Alert)
     if status is not None:
         query = query.where(Alert.status == AlertStatus(status).value)
@@ -626,7 +626,7 @@ def list_alerts(ctx: ServiceContext, actor: Principal, *, status: str | None = A
 
 def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int) -> AlertInfo:
     """Mark an alert seen by ``actor``; returns it as it now stands."""
-    require(actor, "evaluate_now")
+    require(ctx, actor, "evaluate_now")
     with ctx.db.write() as session:
         alert = session.get(Alert, alert_id)
         if alert is None:
@@ -641,7 +641,7 @@ def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int) -> A
 def list_retraining_requests(
     ctx: ServiceContext, actor: Principal, *, status: str | None = None
 ) -> list[RetrainingRequestInfo]:
-    require(actor, "view")
+    require(ctx, actor, "view")
     query = select(RetrainingRequest)
     if status is not None:
         query = query.where(RetrainingRequest.status == RetrainingStatus(status).value)

@@ -76,7 +76,7 @@ def upload_feedback(
     ctx: ServiceContext, actor: Principal, deployment_id: int, frame: pd.DataFrame, *, source: str = "upload"
 ) -> FeedbackBatch:
     """Validate and store labelled records for ``deployment_id``; all or nothing."""
-    require(actor, "upload_feedback")
+    require(ctx, actor, "upload_feedback")
     spec = deployments.deployment_spec(ctx, actor, deployment_id)
     clean, anomalies = find_anomalies(frame, spec=spec, extra_ok=(SCORING_ID,))
     blocking = [a for a in anomalies if a.blocking]
@@ -129,7 +129,7 @@ def upload_feedback(
 
 
 def count_feedback(ctx: ServiceContext, actor: Principal, *, deployment_id: int | None = None) -> int:
-    require(actor, "view")
+    require(ctx, actor, "view")
     query = select(func.count()).select_from(FeedbackRecord)
     if deployment_id is not None:
         query = query.where(FeedbackRecord.deployment_id == deployment_id)

@@ -25,7 +25,7 @@ from pipeline_core.vocabulary import FINISHED_RUN_STATES, RunState, StageState
 
 def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: DatasetInfo, params: RunParams) -> RunInfo:
     """Queue a run of the pre-prod pipeline on ``dataset``."""
-    require(actor, "launch_run")
+    require(ctx, actor, "launch_run")
     with ctx.db.write() as session:
         run = Run(
             status=RunState.QUEUED,
@@ -54,7 +54,7 @@ def launch_run(ctx: ServiceContext, actor: Principal, *, dataset: DatasetInfo, p
 
 def launch_file_run(ctx: ServiceContext, actor: Principal, path: str, *, spec: DataSpec, params: RunParams) -> RunInfo:
     """Register the CSV at ``path`` (inside an allowed data folder, or ``s3://``) as a dataset and queue a run on it."""
-    require(actor, "launch_run")
+    require(ctx, actor, "launch_run")
     dataset = register_file(ctx, actor, path, spec=spec)
     return launch_run(ctx, actor, dataset=dataset, params=params)
 
@@ -63,7 +63,7 @@ def launch_bytes_run(
     ctx: ServiceContext, actor: Principal, data: bytes, *, name: str, spec: DataSpec, params: RunParams, source: str
 ) -> RunInfo:
     """Register CSV ``data`` (an upload, generated demo data) as a dataset and queue a run on it."""
-    require(actor, "launch_run")
+    require(ctx, actor, "launch_run")
     dataset = register_dataset(ctx, actor, parse_csv_bytes(data, name=name), spec=spec, source=source)
     return launch_run(ctx, actor, dataset=dataset, params=params)
 
@@ -73,7 +73,7 @@ _WITH_STAGES = (selectinload(Run.stages), selectinload(Run.dataset))
 
 def get_run(ctx: ServiceContext, actor: Principal, run_id: int) -> RunInfo:
     """Run ``run_id`` with its dataset and stages."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         run = session.execute(select(Run).where(Run.id == run_id).options(*_WITH_STAGES)).scalar_one_or_none()
         if run is None:
@@ -85,7 +85,7 @@ def list_runs(
     ctx: ServiceContext, actor: Principal, *, limit: int = 50, status: RunState | None = None
 ) -> list[RunInfo]:
     """The newest runs first (those in ``status``, if given)."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     query = select(Run).options(*_WITH_STAGES).order_by(Run.id.desc()).limit(limit)
     if status is not None:
         query = query.where(Run.status == status)
@@ -95,7 +95,7 @@ def list_runs(
 
 def list_model_versions(ctx: ServiceContext, actor: Principal, *, limit: int = 50) -> list[ModelVersionInfo]:
     """The newest model versions first."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         query = select(ModelVersion).order_by(ModelVersion.id.desc()).limit(limit)
         return [ModelVersionInfo.of(mv) for mv in session.execute(query).scalars()]
@@ -103,7 +103,7 @@ def list_model_versions(ctx: ServiceContext, actor: Principal, *, limit: int = 5
 
 def model_version_for_run(ctx: ServiceContext, actor: Principal, run_id: int) -> ModelVersionInfo | None:
     """The model version run ``run_id`` registered, if it got that far."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         mv = session.execute(select(ModelVersion).where(ModelVersion.run_id == run_id)).scalar_one_or_none()
         return ModelVersionInfo.of(mv) if mv is not None else None
@@ -111,7 +111,7 @@ def model_version_for_run(ctx: ServiceContext, actor: Principal, run_id: int) ->
 
 def cancel_run(ctx: ServiceContext, actor: Principal, run_id: int) -> RunInfo:
     """Cancel a queued run now, or ask the worker of a running one to stop at the next stage."""
-    require(actor, "cancel_run")
+    require(ctx, actor, "cancel_run")
     with ctx.db.write() as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -137,7 +137,7 @@ def cancel_run(ctx: ServiceContext, actor: Principal, run_id: int) -> RunInfo:
 
 def live_workers(ctx: ServiceContext, actor: Principal) -> list[WorkerInfo]:
     """Workers that have beaten within the heartbeat timeout and not stopped."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     cutoff = utcnow() - timedelta(seconds=ctx.settings.heartbeat_timeout)
     with ctx.db.read() as session:
         query = select(Worker).where(Worker.stopped_at.is_(None), Worker.heartbeat_at >= cutoff)
@@ -146,7 +146,7 @@ def live_workers(ctx: ServiceContext, actor: Principal) -> list[WorkerInfo]:
 
 def reap_stale_runs(ctx: ServiceContext, actor: Principal) -> list[int]:
     """Mark failed every running run whose worker has not beaten within the timeout (the product's housekeeping)."""
-    require(actor, "reap_runs")
+    require(ctx, actor, "reap_runs")
     timeout = ctx.settings.heartbeat_timeout
     cutoff = utcnow() - timedelta(seconds=timeout)
     with ctx.db.write() as session:

@@ -100,7 +100,7 @@ def run_in_pipeline(
 
 def run_on_version(ctx: ServiceContext, actor: Principal, model_version_id: int) -> StoredModelTests:
     """Run the suite on a stored model version (its artifact, its run's splits and curve) and store the report."""
-    require(actor, "run_model_tests")
+    require(ctx, actor, "run_model_tests")
     with ctx.db.read() as session:
         mv = lookup.model_version(session, model_version_id)
         name, sha = mv.name, mv.artifact_sha256
@@ -159,7 +159,7 @@ def _test_and_store(
 
 def latest(ctx: ServiceContext, actor: Principal, model_version_id: int) -> StoredModelTests | None:
     """The newest stored model test report of a model version, or None if it was never tested."""
-    require(actor, "view")
+    require(ctx, actor, "view")
     with ctx.db.read() as session:
         row = session.execute(
             select(ModelTestRun)

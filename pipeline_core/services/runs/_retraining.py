@@ -51,7 +51,7 @@ def retrain(
 
     Without any open request a deployment can still be retrained on demand.
     """
-    require(actor, "launch_run")
+    require(ctx, actor, "launch_run")
     if deployment_id is None and request_id is None:
         raise NotFoundError("retrain needs a deployment id or a retraining request id")
     with ctx.db.read() as session:

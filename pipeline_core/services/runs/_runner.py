@@ -59,7 +59,7 @@ def execute_run(
     progress: ProgressFn | None = None,
 ) -> str:
     """Execute claimed run ``run_id``; return its final status (a worker, acting as the system)."""
-    require(actor, "execute_run")
+    require(ctx, actor, "execute_run")
     control = control or RunControl()
     with ctx.db.read() as session:
         run = session.get(Run, run_id)
