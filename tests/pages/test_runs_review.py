@@ -123,8 +123,8 @@ def test_review_buttons_are_disabled_on_ones_own_model(
 ) -> None:
     from pipeline_core.services import governance
 
-    governance.set_role(live_ctx, people["admin"], username="dan", role="validator")
-    dans = make_candidate(live_ctx, people["dan"], tmp_path)  # trained while dan was a data scientist
+    dans = make_candidate(live_ctx, people["dan"], tmp_path)
+    governance.set_role(live_ctx, people["admin"], username="dan", role="validator")  # after training it
     at = page("review", "vera")
     assert not next(b for b in at.button if b.key == "approve").disabled
     dan = Principal("dan", "validator")

@@ -7,7 +7,7 @@ import json
 from sqlalchemy import text
 
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.services.authz import SYSTEM, Principal
+from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow, read_payload, recent_payload
 from pipeline_core.store.db import Database
@@ -68,7 +68,7 @@ def test_json_payload_of_0003_is_readable_after_0004(fresh_url: str, spec: DataS
     assert frame["prediction"].astype(str).tolist() == ["No Risk", "Risk"]
     assert frame["probability"].tolist() == [0.1, 0.7]  # the probability of Risk, as the logger now stores
     assert frame["scoring_id"].tolist() == ["abc-0", "abc-1"] and frame["unseen"].tolist() == [0, 1]
-    newest = recent_payload(ctx, Principal("max", "manager"), 4, limit=1)
+    newest = recent_payload(ctx, SYSTEM, 4, limit=1)  # no accounts in a store migrated by hand
     assert newest[0].scoring_id == "abc-1" and newest[0].unseen_categories == 1
     with db.read() as session:  # the ORM still reads every table at head
         assert session.get(ModelVersion, 1) is not None and session.get(Run, 1) is not None

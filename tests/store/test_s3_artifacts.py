@@ -16,9 +16,10 @@ from pipeline_core.backends.factory import make_artifact_store
 from pipeline_core.backends.s3 import S3ArtifactStore, s3_client
 from pipeline_core.config import Settings
 from pipeline_core.errors import ConfigError, IntegrityError, StoreError
+from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import open_context
 from pipeline_core.services.datasets import register_file
-from tests.states import DORA
+from tests.states import DORA, add_people
 from tests.store.test_artifacts import new_bucket
 
 
@@ -145,7 +146,7 @@ def test_settings_choose_the_bucket_and_the_services_use_it(
     store.client.create_bucket(Bucket="mlops-team")
     ctx = open_context(settings)
     try:
-        dataset = register_file(ctx, DORA, csv_path, spec=spec)
+        dataset = register_file(ctx, add_people(ctx)["dora"], csv_path, spec=spec)
         assert isinstance(ctx.artifacts, S3ArtifactStore) and ctx.artifacts.exists(dataset.sha256)
         listed = store.client.list_objects_v2(Bucket="mlops-team")["Contents"]
         assert [o["Key"] for o in listed] == [f"artifacts/{dataset.sha256[:2]}/{dataset.sha256}"]
@@ -172,7 +173,9 @@ def test_credentials_in_a_config_file_are_refused(tmp_path: Path) -> None:
         Settings.load({}, config_file=config)
 
 
-def test_training_data_is_read_from_a_bucket_object(ctx: Any, s3_endpoint: str, csv_path: Path, spec: Any) -> None:
+def test_training_data_is_read_from_a_bucket_object(
+    ctx: Any, people: dict[str, Principal], s3_endpoint: str, csv_path: Path, spec: Any
+) -> None:
     from dataclasses import replace
 
     from pipeline_core.data.load import read_csv_file
@@ -181,9 +184,9 @@ def test_training_data_is_read_from_a_bucket_object(ctx: Any, s3_endpoint: str, 
     client.create_bucket(Bucket="cos-training")
     client.put_object(Bucket="cos-training", Key="german_credit.csv", Body=csv_path.read_bytes())
     with pytest.raises(ConfigError, match="reading from S3 / COS needs s3_endpoint"):
-        register_file(ctx, DORA, "s3://cos-training/german_credit.csv", spec=spec)
+        register_file(ctx, people["dora"], "s3://cos-training/german_credit.csv", spec=spec)
     ctx.settings = replace(ctx.settings, s3_endpoint=s3_endpoint, s3_access_key_id="test", s3_secret_access_key="test")
-    dataset = register_file(ctx, DORA, "s3://cos-training/german_credit.csv", spec=spec)
+    dataset = register_file(ctx, people["dora"], "s3://cos-training/german_credit.csv", spec=spec)
     assert dataset.source == "s3://cos-training/german_credit.csv"
     assert dataset.sha256 == read_csv_file(csv_path, roots=[csv_path.parent]).sha256  # the same bytes as the local file
     for uri, match in [
