@@ -42,7 +42,8 @@ class StageState(StrEnum):
 class ModelState(StrEnum):
     """A model version's life; ``MODEL_TRANSITIONS`` has every legal move.
 
-    trained → in pre-prod → awaiting review → approved | rejected → in production → retired.
+    trained → in pre-prod → awaiting review → approved | rejected → in production → retired; failed when
+    the run that trained it did not succeed.
     """
 
     TRAINED = "trained"
@@ -52,6 +53,7 @@ class ModelState(StrEnum):
     REJECTED = "rejected"
     IN_PRODUCTION = "in_production"
     RETIRED = "retired"
+    FAILED = "failed"
 
 
 # Every legal move, and the code that makes it:
@@ -62,20 +64,23 @@ class ModelState(StrEnum):
 #   approved -> in_production        approve()'s prod deployment, or deploy_approved() after a failed one
 #   in_production -> retired         another version replaced it in prod (an approval or a rollback)
 #   retired -> in_production         rollback() to it, or deploy_approved() of it (it holds a valid approval)
-# Rejected is final: a rejected version never reaches production. Changing no state, hence no move:
+#   trained -> failed                the run that registered it failed, was cancelled or was reaped (runs)
+#   in_preprod -> failed             the same after its pre-prod deployment; that deployment is put back
+# Rejected and failed are final: neither ever reaches review or production. Changing no state, hence no move:
 # a deployment to dev, a re-deployment to pre-prod of a version past ``trained``, and serving in prod
 # the version the prod deployment already serves (deploy_approved() retried).
 #
 # The moves into in_preprod, in_production and retired are not written to the model version: the
 # deployment revision that serves it *is* the move (``derived_state``), and the deployments service
 # asks ``transition()`` before it records one, so this table guards those moves as it guards the
-# decided ones (awaiting review, approved, rejected), which are written as the stored decision.
+# decided ones (awaiting review, approved, rejected, failed), which are written as the stored decision.
 MODEL_TRANSITIONS: Mapping[ModelState, frozenset[ModelState]] = {
-    ModelState.TRAINED: frozenset({ModelState.IN_PREPROD}),
-    ModelState.IN_PREPROD: frozenset({ModelState.AWAITING_REVIEW}),
+    ModelState.TRAINED: frozenset({ModelState.IN_PREPROD, ModelState.FAILED}),
+    ModelState.IN_PREPROD: frozenset({ModelState.AWAITING_REVIEW, ModelState.FAILED}),
     ModelState.AWAITING_REVIEW: frozenset({ModelState.APPROVED, ModelState.REJECTED}),
     ModelState.APPROVED: frozenset({ModelState.IN_PRODUCTION}),
     ModelState.REJECTED: frozenset(),
+    ModelState.FAILED: frozenset(),
     ModelState.IN_PRODUCTION: frozenset({ModelState.RETIRED}),
     ModelState.RETIRED: frozenset({ModelState.IN_PRODUCTION}),
 }
@@ -86,7 +91,7 @@ APPROVED_STATES: frozenset[ModelState] = frozenset({ModelState.APPROVED, ModelSt
 # What a person or the pipeline decided: the part of the state a model version stores. The other three
 # say where it has been served, which its deployment revisions already record (``derived_state``).
 DECIDED_STATES: frozenset[ModelState] = frozenset(
-    {ModelState.TRAINED, ModelState.AWAITING_REVIEW, ModelState.APPROVED, ModelState.REJECTED}
+    {ModelState.TRAINED, ModelState.AWAITING_REVIEW, ModelState.APPROVED, ModelState.REJECTED, ModelState.FAILED}
 )
 SERVED_STATES: frozenset[ModelState] = frozenset(set(ModelState) - DECIDED_STATES)
 
@@ -157,6 +162,7 @@ class RevisionReason(StrEnum):
     PIPELINE = "pipeline"  # a run's deploy stage, to pre-prod
     APPROVAL = "approval"  # approve() or deploy_approved(), to prod
     ROLLBACK = "rollback"  # rollback(), in prod
+    RUN_FAILED = "run_failed"  # a dev or pre-prod deployment put back when the version it served failed (runs)
 
 
 class Outcome(StrEnum):

@@ -28,6 +28,8 @@ MOVES = {
     (S.APPROVED, S.IN_PRODUCTION),
     (S.IN_PRODUCTION, S.RETIRED),
     (S.RETIRED, S.IN_PRODUCTION),
+    (S.TRAINED, S.FAILED),
+    (S.IN_PREPROD, S.FAILED),
 }
 PAIRS = [(current, target) for current in ModelState for target in ModelState]
 WHAT = "model version 7"
@@ -68,6 +70,8 @@ def test_an_illegal_move_is_refused_naming_both_states(current: ModelState, targ
     ("current", "allowed"),
     [
         (S.REJECTED, "none: it is final"),
+        (S.FAILED, "none: it is final"),
+        (S.IN_PREPROD, "awaiting_review, failed"),
         (S.AWAITING_REVIEW, "approved, rejected"),
         (S.RETIRED, "in_production"),
     ],
@@ -87,6 +91,11 @@ def test_a_rejected_version_never_reaches_production() -> None:
     # and production is reached only through an approval: without that move, no path from a new version gets there
     unapproved = {state: targets - {S.APPROVED} for state, targets in MODEL_TRANSITIONS.items()}
     assert S.IN_PRODUCTION in _reachable(S.TRAINED) and S.IN_PRODUCTION not in _reachable(S.TRAINED, unapproved)
+
+
+def test_a_failed_version_is_never_reviewed_or_served_in_production() -> None:
+    assert _reachable(S.FAILED) == set()
+    assert S.FAILED not in _reachable(S.AWAITING_REVIEW)  # once it could be decided, its run had succeeded
 
 
 def test_approved_states_are_those_after_an_approval() -> None:

@@ -40,6 +40,7 @@ EXPECTED: dict[tuple[ModelState, str], ModelState] = {
     (S.APPROVED, "prod now"): S.IN_PRODUCTION,
     (S.APPROVED, "prod, back again"): S.IN_PRODUCTION,
     **{(S.REJECTED, h): S.REJECTED for h in HISTORIES},  # a tampered history never un-rejects a version
+    **{(S.FAILED, h): S.FAILED for h in HISTORIES},  # a failed run's version stays failed wherever it was served
     # Words kept by migration 0010 for versions served before revisions existed: they read as stored.
     (S.IN_PREPROD, "nowhere"): S.IN_PREPROD,
     (S.IN_PRODUCTION, "nowhere"): S.IN_PRODUCTION,
