@@ -178,6 +178,25 @@ def record(
     return event
 
 
+def sealed(session: Session, event: AuditEvent) -> bool:
+    """Whether ``event``'s hash is the keyed hash of its content: written by the product, with the key, unaltered.
+
+    One event on its own (``verify_chain`` checks its place in the chain); what a reader that trusts one
+    event, such as the scoring service's approval check, asks before it does.
+    """
+    payload = _payload(
+        event.prev_hash,
+        event.seq,
+        event.at.isoformat(),
+        event.actor,
+        event.action,
+        event.object_type,
+        event.object_id,
+        event.details,
+    )
+    return hmac.compare_digest(event.hash, _keyed(_seal(session).key, payload))
+
+
 def _anchor_after_commit(session: Session, seal: AuditSeal, seq: int, head: str, at: datetime) -> None:
     # After the commit only: an anchor names a head that exists; a rolled-back one is never anchored.
     # One anchor per transaction, its newest event: a transaction's events are one change.

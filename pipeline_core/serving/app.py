@@ -111,10 +111,21 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
             problems.append(f"{quarantined} scored request(s) could not be stored and are quarantined")
         refused = registry.refused_deployments  # their models failed the integrity check
         problems += [f"deployment {r.deployment_id}: {r.message}" for r in refused]
+        unapproved = registry.unapproved_deployments  # the serving gate refused the version the store names
+        problems += [
+            u.message
+            + (
+                f"; it serves model version {u.serving_model_version_id} still"
+                if u.serving_model_version_id is not None
+                else "; it serves nothing"
+            )
+            for u in unapproved
+        ]
         return {
             "status": "degraded" if problems else "ok",
             "deployments": registry.deployment_count,
             "integrity_failed": [r.to_dict() for r in refused],
+            "approval_refused": [u.to_dict() for u in unapproved],
             "payload_pending": logger.pending if logger else 0,
             "payload_quarantined": quarantined,
             "problems": problems,
@@ -170,6 +181,9 @@ def _score(
         refused = registry.refused(deployment_id)
         if refused is not None:  # it exists; its model is not fit to answer (the check's words say why)
             return _error(503, "integrity_failed", refused.message)
+        unapproved = registry.unapproved(deployment_id)
+        if unapproved is not None:  # it exists; the version its store names may not be served, and none was before
+            return _error(503, "not_approved", unapproved.message)
         return _error(404, "deployment_not_found", f"deployment {deployment_id} does not exist or was deleted")
     try:
         payload = parse_json(body, limits)

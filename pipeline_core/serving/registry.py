@@ -11,6 +11,13 @@ A deployment whose artifact fails its integrity check (missing, altered on disk,
 503 with the reason, not 404 as if it did not exist, ``/health`` lists it, and the others are
 served. The failure is recorded (audit event, alert) once per deployment and artifact, not at
 every refresh; each refresh checks again, so a restored artifact is served at once.
+
+Before that, every refresh asks the serving gate (``deployments.serving_verdicts``) whether each
+deployment may serve the version the store names: in prod only a version with a valid approval of
+its artifact, recorded in the audit chain; nowhere a failed one. A refused version is never loaded
+(its bytes are not even unpickled): the deployment keeps serving the version it served before, if
+this process had one, else its requests are answered 503 with the reason; ``/health`` lists it, and
+the refusal is recorded (audit event, alert) once while it lasts.
 """
 
 from __future__ import annotations
@@ -26,7 +33,16 @@ from pipeline_core.errors import ModelIntegrityError, PipelineError
 from pipeline_core.scoring import LoadedModel
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.deployments import Checkpoint, ServingEntry, serving_snapshot, verify_artifact
+from pipeline_core.services.deployments import (
+    Checkpoint,
+    ServingEntry,
+    ServingVerdict,
+    approval_of_served,
+    refusal_message,
+    serving_snapshot,
+    serving_verdicts,
+    verify_artifact,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +68,28 @@ class Refused:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class Unapproved:
+    """A deployment whose store names a version the serving gate refuses: why, and what serves instead."""
+
+    deployment_id: int
+    model_version_id: int
+    artifact_sha256: str
+    message: str
+    serving_model_version_id: int | None  # the last valid version this process serves instead; None: 503
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _same(verdict: ServingVerdict | None, entry: ServingEntry) -> bool:
+    """Whether ``verdict`` judged what ``entry`` names (the two are read one after the other)."""
+    return verdict is not None and (verdict.model_version_id, verdict.artifact_sha256) == (
+        entry.model_version_id,
+        entry.artifact_sha256,
+    )
+
+
 class Registry:
     def __init__(self, ctx: ServiceContext, *, refresh_interval: float = 0.5) -> None:
         self.ctx = ctx
@@ -59,6 +97,8 @@ class Registry:
         self._serving: dict[int, Serving] = {}
         self._refused: dict[int, Refused] = {}
         self._recorded: set[tuple[int, str]] = set()  # (deployment, artifact) failures recorded by this process
+        self._unapproved: dict[int, Unapproved] = {}
+        self._refusals: set[tuple[int, int, str]] = set()  # (deployment, version, reason) recorded by this process
         self._keys: dict[str, int] = {}
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
@@ -107,10 +147,37 @@ class Registry:
                 return  # someone refreshed while we waited for the lock: their view is new enough
             started = time.monotonic()
             snapshot = serving_snapshot(self.ctx, SYSTEM)
+            verdicts = {v.deployment_id: v for v in serving_verdicts(self.ctx, SYSTEM)}
             serving: dict[int, Serving] = {}
             refused: dict[int, Refused] = {}
+            unapproved: dict[int, Unapproved] = {}
+            refusals: set[tuple[int, int, str]] = set()
             for dep_id, entry in snapshot.deployments.items():
                 current = self._serving.get(dep_id)
+                verdict = verdicts.get(dep_id)
+                if not _same(verdict, entry):  # changed between the two reads: as it was, until the next refresh
+                    if current is not None:
+                        serving[dep_id] = current
+                    if dep_id in self._unapproved:
+                        unapproved[dep_id] = self._unapproved[dep_id]
+                    continue
+                assert verdict is not None
+                if verdict.refusal is not None:
+                    refusals.add(self._record_refusal(verdict))
+                    # The version it served before was valid when loaded; the refused one never is.
+                    kept = (
+                        current if current is not None and current.model_version_id != entry.model_version_id else None
+                    )
+                    if kept is not None:
+                        serving[dep_id] = kept
+                    unapproved[dep_id] = Unapproved(
+                        dep_id,
+                        entry.model_version_id,
+                        entry.artifact_sha256,
+                        refusal_message(verdict),
+                        kept.model_version_id if kept is not None else None,
+                    )
+                    continue
                 if current is not None and current.artifact_sha256 == entry.artifact_sha256:
                     serving[dep_id] = current
                     continue
@@ -132,8 +199,21 @@ class Registry:
             # Swap whole dicts: readers see either the old or the new mapping, never a mix.
             self._serving = serving
             self._refused = refused
+            self._unapproved = unapproved
+            self._refusals = refusals  # a refusal that ended and comes back is recorded again
             self._keys = dict(snapshot.keys)
             self._last_refresh = started
+
+    def _record_refusal(self, verdict: ServingVerdict) -> tuple[int, int, str]:
+        """Record the gate's refusal (audit event, alert) the first time this process sees it; its key."""
+        assert verdict.refusal is not None
+        key = (verdict.deployment_id, verdict.model_version_id, verdict.refusal)
+        if key not in self._refusals:
+            try:
+                approval_of_served(self.ctx, SYSTEM, verdict.deployment_id, record=True)
+            except PipelineError as exc:  # the refusal stands whether or not the store took its record
+                log.error("%s; its record could not be written: %s", refusal_message(verdict), exc)
+        return key
 
     def _refresh_on_miss(self) -> None:
         # A key or deployment created a moment ago must work at once, and a flood of unknown keys
@@ -149,7 +229,8 @@ class Registry:
 
     def serving(self, deployment_id: int) -> Serving | None:
         entry = self._serving.get(deployment_id)
-        if entry is None and deployment_id not in self._refused:  # a refused one is known: no read per request
+        known = deployment_id in self._refused or deployment_id in self._unapproved  # refused: no read per request
+        if entry is None and not known:
             self._refresh_on_miss()
             entry = self._serving.get(deployment_id)
         return entry
@@ -157,6 +238,14 @@ class Registry:
     def refused(self, deployment_id: int) -> Refused | None:
         """Why the deployment is not served, if its model failed its integrity check."""
         return self._refused.get(deployment_id)
+
+    def unapproved(self, deployment_id: int) -> Unapproved | None:
+        """Why the version the store names for the deployment is not served, if the serving gate refused it."""
+        return self._unapproved.get(deployment_id)
+
+    @property
+    def unapproved_deployments(self) -> list[Unapproved]:
+        return sorted(self._unapproved.values(), key=lambda u: u.deployment_id)
 
     @property
     def refused_deployments(self) -> list[Refused]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
@@ -88,3 +89,15 @@ def plant_in_prod_history(
             )
         )
         return planted.id
+
+
+def point_revision_at(ctx: ServiceContext, deployment_id: int, model_version_id: int) -> None:
+    """Make the deployment's open revision name another version, in SQL, as an edit outside the product would."""
+    with ctx.db.write() as session:
+        changed = session.execute(
+            text(
+                "UPDATE deployment_revisions SET model_version_id = :mv WHERE deployment_id = :dep AND ended_at IS NULL"
+            ),
+            {"mv": model_version_id, "dep": deployment_id},
+        )
+        assert changed.rowcount == 1  # type: ignore[attr-defined]

@@ -126,6 +126,7 @@ def test_a_restarted_service_refuses_an_altered_model_with_503_and_serves_the_ot
             "status": "ok",
             "deployments": 3,
             "integrity_failed": [],
+            "approval_refused": [],
             "payload_pending": 0,
             "payload_quarantined": 0,
             "problems": [],

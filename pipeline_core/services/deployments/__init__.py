@@ -1,7 +1,14 @@
-"""Deployments: endpoints per space, keys, revisions, the serving snapshot, scoring a frame, artifact integrity."""
+"""Deployments: endpoints per space, keys, revisions, the serving snapshot and its gate, scoring, artifact integrity."""
 
 from __future__ import annotations
 
+from pipeline_core.services.deployments._approval_gate import (
+    APPROVAL_MONITOR,
+    ServingVerdict,
+    approval_of_served,
+    refusal_message,
+    serving_verdicts,
+)
 from pipeline_core.services.deployments._endpoints import (
     KEY_PREFIX,
     DeploymentInfo,
@@ -36,6 +43,7 @@ from pipeline_core.services.deployments._integrity import (
 from pipeline_core.services.deployments._scoring_client import score_over_http
 
 __all__ = [
+    "APPROVAL_MONITOR",
     "INTEGRITY_MONITOR",
     "KEY_PREFIX",
     "Checkpoint",
@@ -45,7 +53,9 @@ __all__ = [
     "RevisionInfo",
     "ServingEntry",
     "ServingSnapshot",
+    "ServingVerdict",
     "VerifiedArtifact",
+    "approval_of_served",
     "delete_deployment",
     "deploy",
     "deploy_candidate",
@@ -56,6 +66,7 @@ __all__ = [
     "issue_key",
     "list_deployments",
     "open_integrity_alerts",
+    "refusal_message",
     "revisions",
     "revoke_key",
     "rollback",
@@ -63,5 +74,6 @@ __all__ = [
     "scoring_path",
     "served_model",
     "serving_snapshot",
+    "serving_verdicts",
     "verify_artifact",
 ]

@@ -64,7 +64,9 @@ def downgrade() -> None:
     _require_foreign_keys_off(bind)
     held = []
     for table, (column, _, added) in WORDS.items():
-        ids = [str(i) for i in bind.execute(sa.text(f"SELECT id FROM {table} WHERE {column} = :w"), {"w": added}).scalars()]
+        ids = [
+            str(i) for i in bind.execute(sa.text(f"SELECT id FROM {table} WHERE {column} = :w"), {"w": added}).scalars()
+        ]
         if ids:
             held.append(f"{table} {', '.join(ids)} ({column} {added!r})")
     if held:
