@@ -1,4 +1,4 @@
-"""Deployments: endpoints per space, keys, revisions, the serving snapshot and its gate, scoring, artifact integrity."""
+"""Deployments: endpoints, keys, revisions, the serving snapshot and its gate, scoring, integrity, withdrawals."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ from pipeline_core.services.deployments._integrity import (
     verify_artifact,
 )
 from pipeline_core.services.deployments._scoring_client import score_over_http
+from pipeline_core.services.deployments._withdraw import Withdrawal, withdraw_failed
 
 __all__ = [
     "APPROVAL_MONITOR",
@@ -55,6 +56,7 @@ __all__ = [
     "ServingSnapshot",
     "ServingVerdict",
     "VerifiedArtifact",
+    "Withdrawal",
     "approval_of_served",
     "delete_deployment",
     "deploy",
@@ -76,4 +78,5 @@ __all__ = [
     "serving_snapshot",
     "serving_verdicts",
     "verify_artifact",
+    "withdraw_failed",
 ]

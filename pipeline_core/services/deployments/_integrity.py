@@ -42,6 +42,7 @@ class Checkpoint(StrEnum):
     DEPLOY = "deploy"  # deploy() to dev or pre-prod
     PIPELINE = "pipeline"  # a run's pre-prod deployment of its candidate
     ROLLBACK = "rollback"  # rollback() in prod
+    RUN_FAILED = "run_failed"  # a dev or pre-prod deployment put back from a failed version (withdraw_failed())
     SERVING = "serving"  # the scoring service loading a deployment's model
 
 
@@ -51,6 +52,7 @@ STOPPED = {
     Checkpoint.DEPLOY: "the deployment was refused",
     Checkpoint.PIPELINE: "the pipeline's pre-prod deployment was refused",
     Checkpoint.ROLLBACK: "the rollback was refused",
+    Checkpoint.RUN_FAILED: "it was not put back in place of a failed version",
     Checkpoint.SERVING: "the scoring service does not serve it",
 }
 

@@ -17,6 +17,7 @@ from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import DatasetInfo, register_dataset, register_file
+from pipeline_core.services.runs._failed import fail_version, withdraw
 from pipeline_core.services.runs._views import ModelVersionInfo, RunInfo, WorkerInfo
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import ModelVersion, Run, StageResult, Worker
@@ -145,7 +146,10 @@ def live_workers(ctx: ServiceContext, actor: Principal) -> list[WorkerInfo]:
 
 
 def reap_stale_runs(ctx: ServiceContext, actor: Principal) -> list[int]:
-    """Mark failed every running run whose worker has not beaten within the timeout (the product's housekeeping)."""
+    """Mark failed every running run whose worker has not beaten within the timeout (the product's housekeeping).
+
+    Its model version is failed with it, and every deployment serving a failed version is put back.
+    """
     require(ctx, actor, "reap_runs")
     timeout = ctx.settings.heartbeat_timeout
     cutoff = utcnow() - timedelta(seconds=timeout)
@@ -177,7 +181,10 @@ def reap_stale_runs(ctx: ServiceContext, actor: Principal) -> list[int]:
                 object_id=run.id,
                 details={"reason": "heartbeat timeout", "worker_id": run.worker_id},
             )
-    return [r.id for r in stale]
+            fail_version(session, run.id, actor=actor.username, status=RunState.FAILED, reason=run.error)
+        reaped = [r.id for r in stale]
+    withdraw(ctx, actor)  # every sweep: also what a process that died after failing a version left serving
+    return reaped
 
 
 def run_summary(run: RunInfo) -> dict[str, Any]:

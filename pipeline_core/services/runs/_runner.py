@@ -3,7 +3,9 @@
 The stages, pure and service alike, are ``pipeline.STAGES``; the persisting hooks
 (``_persist``) record every stage and register the model version; the service stages
 (``_service_stages``) do their work against the store and the deployment target. The
-run's success and the candidate's move to awaiting review commit in one transaction.
+run's success and the candidate's move to awaiting review commit in one transaction; a run that
+fails or is cancelled instead marks its model version failed in the transaction that ends it, and
+its pre-prod deployment is put back (``_failed``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame
+from pipeline_core.services.runs._failed import fail_version, withdraw
 from pipeline_core.services.runs._persist import (
     OwnershipLost,
     PersistingHooks,
@@ -80,18 +83,19 @@ def execute_run(
             reference_schema=reference_schema(ctx, dataset),
         )
         state = execute(inputs, hooks, services=service_stages(ctx, run_id, hooks.registered))
-        return _finish_awaiting_review(ctx, run_id, worker_id, hooks.registered(), state)
+        return _finish_awaiting_review(ctx, actor, run_id, worker_id, hooks.registered(), state)
     except OwnershipLost:
         return LOST
     except RunCancelled as exc:
-        return _finish(ctx, run_id, worker_id, RunState.CANCELLED, str(exc), None)
+        return _finish(ctx, actor, run_id, worker_id, RunState.CANCELLED, str(exc), None)
     except (ValidationFailed, GateFailed) as exc:
         gated = exc.stage if isinstance(exc, GateFailed) else "validate"
-        return _finish(ctx, run_id, worker_id, RunState.FAILED, str(exc), gated)
+        return _finish(ctx, actor, run_id, worker_id, RunState.FAILED, str(exc), gated)
     except Exception as exc:  # noqa: BLE001 - any crash of a stage fails the run, with its reason
         crashed = _running_stage(ctx, run_id)
         where = f"stage '{crashed}'" if crashed else "run set-up"
-        return _finish(ctx, run_id, worker_id, RunState.FAILED, f"{where} raised {type(exc).__name__}: {exc}", crashed)
+        error = f"{where} raised {type(exc).__name__}: {exc}"
+        return _finish(ctx, actor, run_id, worker_id, RunState.FAILED, error, crashed)
 
 
 def _running_stage(ctx: ServiceContext, run_id: int) -> str | None:
@@ -103,7 +107,10 @@ def _running_stage(ctx: ServiceContext, run_id: int) -> str | None:
         ).scalar()
 
 
-def _finish(ctx: ServiceContext, run_id: int, worker_id: str, status: RunState, error: str, stage: str | None) -> str:
+def _finish(
+    ctx: ServiceContext, actor: Principal, run_id: int, worker_id: str, status: RunState, error: str, stage: str | None
+) -> str:
+    """End the run unsuccessfully; its model version, if it registered one, is failed with it and withdrawn."""
     try:
         with ctx.db.write() as session:
             run = assert_owned(session, run_id, worker_id)
@@ -121,12 +128,17 @@ def _finish(ctx: ServiceContext, run_id: int, worker_id: str, status: RunState, 
                 object_id=run_id,
                 details={"error": error, "stage": stage},
             )
+            failed = fail_version(session, run_id, actor=worker_id, status=status, reason=error)
     except OwnershipLost:
         return LOST
+    if failed is not None:
+        withdraw(ctx, actor)
     return status
 
 
-def _finish_awaiting_review(ctx: ServiceContext, run_id: int, worker_id: str, mv_id: int, state: PipelineState) -> str:
+def _finish_awaiting_review(
+    ctx: ServiceContext, actor: Principal, run_id: int, worker_id: str, mv_id: int, state: PipelineState
+) -> str:
     now = utcnow()
     try:
         with ctx.db.write() as session:
@@ -153,5 +165,5 @@ def _finish_awaiting_review(ctx: ServiceContext, run_id: int, worker_id: str, mv
     except OwnershipLost:
         return LOST
     except ConflictError as exc:  # the candidate left pre-prod under the run: the run fails, saying why
-        return _finish(ctx, run_id, worker_id, RunState.FAILED, str(exc), None)
+        return _finish(ctx, actor, run_id, worker_id, RunState.FAILED, str(exc), None)
     return RunState.SUCCEEDED
