@@ -62,7 +62,7 @@ def test_a_failed_critical_model_test_stops_the_run_before_pre_prod(
         ("evaluate", "skipped"),
     ]
     mv = model_version_for_run(live_ctx, SYSTEM, run_id)
-    assert mv is not None and mv.state == "trained"  # never reaches pre-prod or the review queue
+    assert mv is not None and mv.state == "failed"  # with its run: never reaches pre-prod or the review queue
     with live_ctx.db.read() as session:
         assert session.execute(select(Deployment)).first() is None
         stored = session.execute(select(ModelTestRun)).scalar_one()
