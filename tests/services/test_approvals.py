@@ -191,7 +191,9 @@ def test_a_failed_critical_check_needs_a_named_override_and_a_second_validator(
     reason = "AUC from a 120-record split; the backtest on 2025 data is attached"
     with pytest.raises(ConfigError, match="an override's reason must be at least a sentence"):
         governance.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha, override_reason="x")
-    with pytest.raises(ApprovalError, match=r"the override must name each blocking check .*not named: .*quality:roc_auc"):
+    with pytest.raises(
+        ApprovalError, match=r"the override must name each blocking check .*not named: .*quality:roc_auc"
+    ):
         governance.approve(
             live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha, override_reason=reason
         )

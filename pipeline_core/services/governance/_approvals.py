@@ -399,7 +399,10 @@ def _approve(
     if not comment or not comment.strip():
         raise ApprovalError("an approval needs a comment saying why")
     form = _request_id(request_id)
-    override = reasons.sentence(override_reason, what="an override's reason") if override_reason else None
+    # A blank reason is no override (a form's empty field), not a short one.
+    override = (
+        reasons.sentence(override_reason, what="an override's reason") if (override_reason or "").strip() else None
+    )
     asked = _Asked(artifact_sha256, evidence, model_tests, overrides, override)
     # Every other refusal first (they need no artifact), then the artifact, outside a write transaction:
     # a failure is recorded in a transaction of its own, and nothing of the approval is written.
