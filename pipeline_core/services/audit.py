@@ -304,7 +304,8 @@ def _state_disagreements(session: Session, events: list[AuditEvent]) -> Iterator
         revisions.setdefault(r.deployment_id, []).append(r)
     for dep_id in session.execute(select(Deployment.id)).scalars():
         told = deployed.get(str(dep_id), [])
-        for i, r in enumerate(revisions.get(dep_id, [])):
+        history = revisions.get(dep_id, [])
+        for i, r in enumerate(history):
             match = next((e for e in told if e.details.get("model_version_id") == r.model_version_id), None)
             if match is None:
                 yield f"deployment {dep_id} revision {i + 1} (model version {r.model_version_id}) has no audit event"
