@@ -316,6 +316,7 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     page = pages["validator"]
     page.get_by_role("link", name="Review").click()
     page.get_by_role("heading", name="Review").wait_for()
+    page.get_by_role("button", name="Back to the review queue").click()  # the last decision, until dismissed
     _settled(page)
     page.get_by_label("Comment (required)").fill("Demo candidate reviewed.")
     page.get_by_role("button", name="Approve…").click()
