@@ -16,7 +16,7 @@ import streamlit as st
 from dashboard import ui
 from pipeline_core.monitors.figures import confusion_figure
 from pipeline_core.results import MonitorResult, tables
-from pipeline_core.results.evaluation import MonitorName
+from pipeline_core.results.evaluation import MonitorName, RiskCounts
 from pipeline_core.services import deployments, governance, monitoring, runs
 from pipeline_core.vocabulary import CheckStatus, Space
 
@@ -86,11 +86,18 @@ tabs = st.tabs(
 )
 with tabs[0]:
     risk = findings.risk
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Risk level", str(risk.level) if risk else "unknown")
-    c2.metric("Tests run", risk.tests_run if risk else 0)
-    c3.metric("Passed", risk.tests_passed if risk else 0)
-    c4.metric("Failed", risk.tests_failed if risk else 0)
+    # Every test is in exactly one count, so Passed + Warn + Failed + Unjudged is Tests run.
+    counts = risk.counts if risk else RiskCounts(0, 0, 0, 0, 0)
+    shown = (
+        ("Risk level", str(risk.level) if risk else "unknown"),
+        ("Tests run", counts.run),
+        ("Passed", counts.passed),
+        ("Warn", counts.warned),
+        ("Failed", counts.failed),
+        ("Unjudged", counts.unjudged),
+    )
+    for column, (label, value) in zip(st.columns(len(shown)), shown, strict=True):
+        column.metric(label, value)
     st.caption(
         f"Evaluation {evaluation.id} · {evaluation.created_at:%Y-%m-%d %H:%M} · "
         f"{evaluation.records} test records scored through the pre-prod endpoint"
