@@ -130,6 +130,7 @@ def test_compare_with_production_scores_both_models_on_the_same_records(
     positive = split[spec.target] == spec.positive_label
     expected = roc_auc_score(positive, production.predict_proba(split[spec.feature_names])[:, 1])
     assert auc.production == pytest.approx(expected)
+    assert auc.candidate is not None and auc.production is not None and auc.difference is not None
     assert auc.difference == pytest.approx(auc.candidate - auc.production) and auc.difference != 0
     assert auc.low is not None and auc.high is not None and auc.low <= auc.difference <= auc.high
 
