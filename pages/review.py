@@ -214,7 +214,11 @@ with tabs[6]:
 
 def compare_with_production(candidate_id: int) -> None:
     """The candidate and production scored on the same records (``monitoring.compare_with_production``)."""
-    found = ui.act(lambda: monitoring.compare_with_production(ctx, who, candidate_id))
+    # Boxed: ui.act's None means the comparison failed (its error is shown), the service's None no prod model.
+    answer = ui.act(lambda: (monitoring.compare_with_production(ctx, who, candidate_id),))
+    if answer is None:
+        return
+    (found,) = answer
     if found is None:
         ui.empty(f"No version of {candidate.name} is in production yet: nothing to compare with.")
         return

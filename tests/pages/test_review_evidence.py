@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Tab
 
@@ -14,6 +15,7 @@ from pipeline_core.results.evaluation import EvaluationReport
 from pipeline_core.services import monitoring
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.monitoring import EvaluationError
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Evaluation, ModelVersion
 from pipeline_core.vocabulary import ModelState
@@ -158,3 +160,18 @@ def test_the_compare_tab_says_identical_artifacts(
     (said,) = [i.value for i in compare.info]
     assert said.startswith(f"Identical artifacts: the candidate is the artifact production serves (sha256 `{sha}`)")
     assert list(compare.dataframe) == []
+
+
+def test_a_comparison_that_cannot_be_made_says_why_not_that_nothing_is_in_prod(
+    page: PageRunner, candidate: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise EvaluationError("production model version 9 needs features the candidate's records lack: Income")
+
+    monkeypatch.setattr(monitoring, "compare_with_production", refuse)
+    at = page("review", "vera")
+    compare = _compare_tab(at)
+    assert [e.value for e in compare.error] == [
+        "EvaluationError: production model version 9 needs features the candidate's records lack: Income"
+    ]
+    assert list(compare.info) == []

@@ -161,3 +161,34 @@ def test_nothing_in_production_compares_with_nothing(
     live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
     assert monitoring.compare_with_production(live_ctx, people["vera"], candidate) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"favourable_label": "Risk"},
+            "production model version 9 predicts Risk='No Risk', the candidate Risk='Risk': their scores do not compare",
+        ),
+        (
+            {"features": "extra"},
+            "production model version 9 needs features the candidate's records lack: Income",
+        ),
+    ],
+    ids=["other-label", "missing-feature"],
+)
+def test_models_that_answer_different_questions_are_not_compared(
+    spec: DataSpec, change: dict[str, str], message: str
+) -> None:
+    from dataclasses import replace
+
+    from pipeline_core.data.spec import FeatureSpec
+    from pipeline_core.services.monitoring import EvaluationError
+    from pipeline_core.services.monitoring._comparison import _same_question
+
+    if change.get("features") == "extra":
+        theirs = replace(spec, features=(*spec.features, FeatureSpec("Income", "numeric")))
+    else:
+        theirs = replace(spec, **change)
+    with pytest.raises(EvaluationError, match=message.replace("(", r"\(")):
+        _same_question(spec, theirs, production=9)
