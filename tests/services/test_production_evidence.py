@@ -168,7 +168,8 @@ def test_nothing_in_production_compares_with_nothing(
     [
         (
             {"favourable_label": "Risk"},
-            "production model version 9 predicts Risk='No Risk', the candidate Risk='Risk': their scores do not compare",
+            "production model version 9 predicts Risk='No Risk', the candidate Risk='Risk': "
+            "their scores do not compare",
         ),
         (
             {"features": "extra"},
