@@ -99,7 +99,8 @@ with tabs[0]:
         ("Failed", counts.failed),
         ("Unjudged", counts.unjudged),
     )
-    for column, (label, value) in zip(st.columns(len(shown)), shown, strict=True):
+    # The risk level's word needs room: six equal columns cut it to "medi…".
+    for column, (label, value) in zip(st.columns([2, 1, 1, 1, 1, 1]), shown, strict=True):
         column.metric(label, value)
     st.caption(
         f"Evaluation {evaluation.id} · {evaluation.created_at:%Y-%m-%d %H:%M} · "
