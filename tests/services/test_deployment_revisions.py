@@ -86,6 +86,8 @@ def test_a_state_kept_from_before_revisions_gives_way_to_its_decision_when_a_dep
     info = governance.deploy_approved(live_ctx, people["vera"], old)  # retired -> in production: a legal move
     assert (info.id, info.model_version_id) == (in_prod, old)
     assert _states(live_ctx, old, serving) == [(S.APPROVED, S.IN_PRODUCTION), (S.APPROVED, S.RETIRED)]
-    result = deployments.rollback(live_ctx, people["vera"])  # and back along the revisions it now has
+    result = deployments.rollback(
+        live_ctx, people["vera"], reason="the new version misjudges young applicants; back to the last approved one"
+    )  # and back along the revisions it now has
     assert result.deployment.model_version_id == serving
     assert _states(live_ctx, old, serving) == [(S.APPROVED, S.RETIRED), (S.APPROVED, S.IN_PRODUCTION)]

@@ -70,7 +70,9 @@ def test_alerts_without_an_evaluation_up_and_down(fresh_url: str) -> None:
         _downgrade(db, BEFORE)
     with db.read() as session:  # refused as a whole: still at 0012, the alert still there
         assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0012"
-        assert session.execute(text("SELECT id FROM alerts WHERE id = :i"), {"i": integrity_id}).scalar() == integrity_id
+        assert (
+            session.execute(text("SELECT id FROM alerts WHERE id = :i"), {"i": integrity_id}).scalar() == integrity_id
+        )
     with db.write() as session:
         session.execute(delete(Alert).where(Alert.id == integrity_id))
     _downgrade(db, BEFORE)
