@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
@@ -42,9 +43,10 @@ def copy_version(
     run = Run(status=RunState.SUCCEEDED, dataset_id=live.dataset_id, params={}, created_by="dan", created_at=now)
     session.add(run)
     session.flush()
+    newest = session.execute(select(func.max(ModelVersion.version)).where(ModelVersion.name == live.name)).scalar()
     copy = ModelVersion(
         name=live.name,
-        version=live.version + 1,
+        version=int(newest or live.version) + 1,  # after every version of the model, so that two copies differ
         run_id=run.id,
         dataset_id=live.dataset_id,
         artifact_sha256=artifact_sha256 or live.artifact_sha256,
