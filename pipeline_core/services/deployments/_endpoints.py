@@ -459,7 +459,7 @@ def list_keys(ctx: ServiceContext, actor: Principal, deployment_id: int) -> list
 
 
 def revoke_key(ctx: ServiceContext, actor: Principal, key: str | None = None, *, key_id: int | None = None) -> KeyInfo:
-    """Revoke an API key, named by its token (``key``) or its id (``key_id``); the scoring service refuses it at once.
+    """Revoke an API key, named by its token (``key``) or its id (``key_id``); serving refuses it from its next refresh.
 
     Whoever may issue a key may revoke one. By id, a prod deployment's key is for an admin to revoke,
     or for whoever issued it: prod's clients score with it, and cutting one off is not a data
