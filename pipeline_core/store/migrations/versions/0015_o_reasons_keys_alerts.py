@@ -1,7 +1,7 @@
 """reasons for rollbacks and alerts, API keys a person can tell apart and revoke, resolved alerts
 
 Revision ID: 0015_o
-Revises: 0013 (the lead re-chains it after 0014 at merge)
+Revises: 0014
 Create Date: 2026-12-02
 
 - ``deployment_revisions.comment``: why a person rolled prod back, in their words (at least a
@@ -27,7 +27,7 @@ from alembic import op
 from pipeline_core.errors import StoreError
 
 revision: str = "0015_o"
-down_revision: str | Sequence[str] | None = "0013"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
