@@ -16,7 +16,7 @@ import streamlit as st
 from dashboard import decision, ui
 from pipeline_core.monitors.figures import confusion_figure
 from pipeline_core.results import MonitorResult, tables
-from pipeline_core.results.evaluation import MonitorName
+from pipeline_core.results.evaluation import MonitorName, RiskCounts
 from pipeline_core.services import deployments, governance, monitoring, runs
 from pipeline_core.vocabulary import CheckStatus, Space
 
@@ -89,11 +89,18 @@ tabs = st.tabs(
 )
 with tabs[0]:
     risk = findings.risk
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Risk level", str(risk.level) if risk else "unknown")
-    c2.metric("Tests run", risk.tests_run if risk else 0)
-    c3.metric("Passed", risk.tests_passed if risk else 0)
-    c4.metric("Failed", risk.tests_failed if risk else 0)
+    # Every test is in exactly one count, so Passed + Warn + Failed + Unjudged is Tests run.
+    counts = risk.counts if risk else RiskCounts(0, 0, 0, 0, 0)
+    shown: tuple[tuple[str, str | int], ...] = (
+        ("Risk level", str(risk.level) if risk else "unknown"),
+        ("Tests run", counts.run),
+        ("Passed", counts.passed),
+        ("Warn", counts.warned),
+        ("Failed", counts.failed),
+        ("Unjudged", counts.unjudged),
+    )
+    for column, (label, value) in zip(st.columns(len(shown)), shown, strict=True):
+        column.metric(label, value)
     st.caption(
         f"Evaluation {evaluation.id} · {evaluation.created_at:%Y-%m-%d %H:%M} · "
         f"{evaluation.records} test records scored through the pre-prod endpoint"
@@ -206,33 +213,65 @@ with tabs[6]:
     with st.expander("Every fact of the model version (JSON)"):
         st.json(facts.model)
     ui.timeline(facts.timeline)
-with tabs[7]:
-    prod = [
-        d for d in deployments.list_deployments(ctx, who) if d.space == Space.PROD and d.model_name == candidate.name
-    ]
-    if not prod:
+
+
+def compare_with_production(candidate_id: int) -> None:
+    """The candidate and production scored on the same records (``monitoring.compare_with_production``)."""
+    # Boxed: ui.act's None means the comparison failed (its error is shown), the service's None no prod model.
+    answer = ui.act(lambda: (monitoring.compare_with_production(ctx, who, candidate_id),))
+    if answer is None:
+        return
+    (found,) = answer
+    if found is None:
         ui.empty(f"No version of {candidate.name} is in production yet: nothing to compare with.")
-    else:
-        current = prod[0]
-        columns: dict[str, dict[str, Any]] = {}
-        slices: dict[str, list[dict[str, Any]]] = {}
-        for label, mv_id in (
-            (f"candidate (v{candidate.version})", chosen_id),
-            (f"production (v{current.model_version})", current.model_version_id),
-        ):
-            newest = monitoring.list_evaluations(ctx, who, model_version_id=mv_id, limit=1)
-            compared = newest[0].report if newest else None
-            checks = compared.checks if compared else ()
-            columns[label] = {
-                c.metric.name: None if c.metric.value is None else round(c.metric.value, 4) for c in checks
-            }
-            worst = compared.bias_scan[:5] if compared else ()
-            slices[label] = [{"group": g.group, "DI": round(g.disparate_impact, 3)} for g in worst]
-        ui.table(pd.DataFrame(columns))
-        left, right = st.columns(2)
-        for col, (label, rows) in zip((left, right), slices.items(), strict=True):
-            col.markdown(f"**Worst slices, {label}**")
-            col.dataframe(rows, hide_index=True)
+        return
+    st.markdown(f"**{found.candidate.heading}** against **{found.production.heading}**")
+    if found.identical:
+        st.info(
+            f"Identical artifacts: the candidate is the artifact production serves (sha256 "
+            f"`{found.candidate.artifact_sha256}`); there is nothing to compare."
+        )
+        return
+    for title, compared, absent in (
+        ("On the candidate's held-out test split", found.held_out, ""),
+        ("On production's labelled feedback", found.feedback, found.no_feedback),
+    ):
+        st.markdown(f"**{title}**")
+        if compared is None:
+            ui.empty(f"No comparison: {absent}.")
+            continue
+        st.caption(
+            f"Data: {compared.data} · window: {compared.window} · {compared.records} records, the same for "
+            f"both columns · evaluation: {compared.evaluation}"
+        )
+        if compared.production_trained_on:
+            st.warning(
+                f"Production trained on {compared.production_trained_on} of these {compared.records} records: "
+                "its numbers here are partly in-sample and flatter it."
+            )
+        ui.records(
+            [
+                {
+                    "metric": d.metric,
+                    f"{found.candidate.heading}": _rounded(d.candidate),
+                    f"{found.production.heading}": _rounded(d.production),
+                    "difference (candidate − production)": _rounded(d.difference),
+                    f"{d.confidence:.0%} interval (paired bootstrap, {d.resamples} resamples)": None
+                    if d.low is None or d.high is None
+                    else f"{d.low:+.4f} to {d.high:+.4f}",
+                    "records": d.records,
+                }
+                for d in compared.differences
+            ]
+        )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+with tabs[7]:
+    compare_with_production(chosen_id)
 
 st.divider()
 evaluation_id = evaluation.id

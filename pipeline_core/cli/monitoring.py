@@ -50,10 +50,7 @@ def evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
                 out.write(f"    {m.name} {shown} {m.status}{' (critical)' if m.critical else ''}\n")
     if report.risk is not None:
         risk = report.risk
-        out.write(
-            f"  risk summary: {risk.level} ({risk.tests_run} judged: {risk.tests_passed} passed, "
-            f"{risk.tests_failed} failed, {len(risk.unjudged)} unjudged)\n"
-        )
+        out.write(f"  risk summary: {risk.level} ({risk.counts.describe()})\n")
         for entry in risk.failed:
             out.write(f"    {entry.source}:{entry.name} failed{' (critical)' if entry.critical else ''}\n")
     for alert_id in outcome.alerts:

@@ -1,12 +1,19 @@
-"""Monitoring: evaluations of a deployment's monitors, labelled feedback, alerts (acknowledged, then resolved).
+"""Monitoring: evaluations, labelled feedback, alerts (acknowledged, then resolved), the comparison with production.
 
 Every reader gets frozen DTOs: an ``EvaluationInfo`` carries its ``EvaluationReport``
 (``pipeline_core.results.evaluation``), an ``AlertInfo`` and a ``RetrainingRequestInfo`` their
-stored facts; no caller sees a store row.
+stored facts, a ``ProductionComparison`` the candidate and production scored on the same records;
+no caller sees a store row.
 """
 
 from __future__ import annotations
 
+from pipeline_core.services.monitoring._comparison import (
+    ComparedModel,
+    PairedComparison,
+    ProductionComparison,
+    compare_with_production,
+)
 from pipeline_core.services.monitoring._evaluations import (
     AlertInfo,
     EvaluationError,
@@ -40,14 +47,18 @@ from pipeline_core.services.monitoring._feedback import (
 
 __all__ = [
     "AlertInfo",
+    "ComparedModel",
     "EvaluationError",
     "EvaluationInfo",
     "EvaluationOutcome",
     "FeedbackBatch",
     "ModelFrames",
+    "PairedComparison",
+    "ProductionComparison",
     "RetrainingRequestInfo",
     "acknowledge_alert",
     "checks",
+    "compare_with_production",
     "count_feedback",
     "drifted_records",
     "due_deployments",

@@ -2,7 +2,8 @@
 
 A production evaluation reads a window of the deployment's payload (columnar chunks)
 and the feedback uploaded for it, scores the feedback with the deployed model, and runs
-the monitor preset against the model's training data. The evaluation, an alert per failed
+the monitor preset against the model's training data; its risk summary counts the served
+version's newest stored model tests, as the pre-prod evaluation counts its run's. The evaluation, an alert per failed
 critical check and, when one failed, a retraining request listing the drifted records are
 written in one transaction. The pre-prod evaluation (the pipeline's *evaluate* stage)
 stores its result through ``store_evaluation`` the same way. What is stored is an
@@ -27,6 +28,7 @@ from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ConflictError, IntegrityError, NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
+from pipeline_core.model_tests.results import ModelTestReport
 from pipeline_core.monitors import suite
 from pipeline_core.monitors.explain import ExplainConfig, global_importance
 from pipeline_core.monitors.suite import SuiteConfig
@@ -47,6 +49,7 @@ from pipeline_core.store.models import (
     Deployment,
     Evaluation,
     FeedbackRecord,
+    ModelTestRun,
     ModelVersion,
     RetrainingRequest,
     Run,
@@ -499,6 +502,7 @@ def evaluate_deployment(
     feedback = feedback_frame(ctx, actor, deployment_id, frames.spec)
     labelled = score_frame(frames.model, feedback, frames.spec) if len(feedback) else None
     config = config or SuiteConfig()
+    tested_id, model_tests = _stored_model_tests(ctx, mv_id)
     report = suite.evaluate(
         current,
         frames.reference,
@@ -506,10 +510,17 @@ def evaluate_deployment(
         model=frames.model,
         labelled=labelled,
         held_out=frames.held_out,
+        model_tests=model_tests,
         config=config,
         importance=frames.global_importance(config.explain),
     )
-    data_window = {**window.to_dict(), "source": "payload", "records": len(current), "feedback_records": len(feedback)}
+    data_window = {
+        **window.to_dict(),
+        "source": "payload",
+        "records": len(current),
+        "feedback_records": len(feedback),
+        "model_test_run_id": tested_id,
+    }
     outcome = store_evaluation(
         ctx,
         actor,
@@ -527,9 +538,29 @@ def evaluate_deployment(
         model_version_id=mv_id,
         space=space,
         spec=frames.spec,
+        model_tests=model_tests,
         retrain_on_failure=space == Space.PROD,
     )
     return outcome
+
+
+def _stored_model_tests(ctx: ServiceContext, model_version_id: int) -> tuple[int | None, list[dict[str, Any]]]:
+    """The newest stored model test run of the served version (its id, None if never tested) and what MRM counts.
+
+    The pre-prod evaluation counts its run's model tests; a production one must count the same evidence,
+    else a version whose invariance test fails reads "failed 0" once it serves. Read from the store here:
+    the runs area (which writes them) sits above monitoring.
+    """
+    with ctx.db.read() as session:
+        row = session.execute(
+            select(ModelTestRun.id, ModelTestRun.results)
+            .where(ModelTestRun.model_version_id == model_version_id)
+            .order_by(ModelTestRun.id.desc())
+            .limit(1)
+        ).one_or_none()
+    if row is None:
+        return None, []
+    return row.id, ModelTestReport.from_dict(row.results).mrm_entries()
 
 
 def evaluate_externally(
