@@ -184,8 +184,11 @@ class CheckStatus(StrEnum):
 
 
 class AlertStatus(StrEnum):
+    """An alert's life: open -> acknowledged (someone saw it, and said what they do) -> resolved (and how it ended)."""
+
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
 
 
 class RetrainingStatus(StrEnum):

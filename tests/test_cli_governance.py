@@ -131,7 +131,7 @@ def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> 
     retrained = _as("dora", ["retrain", "--deployment", prod_id, "--wait"], data_dir)
     assert "+ 4 feedback records" in retrained and "state: awaiting review" in retrained
 
-    nothing = run_cli(["--user", "vera", "rollback"], data_dir)
+    nothing = run_cli(["--user", "vera", "rollback", "--reason", "prod answers badly since this morning"], data_dir)
     assert nothing.returncode == 2 and "nothing to roll back to" in nothing.stderr
 
     assert run_cli(["audit", "verify"], data_dir).stdout.startswith("audit chain: intact")

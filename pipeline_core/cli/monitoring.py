@@ -1,4 +1,4 @@
-"""Monitoring commands: evaluate, evaluations list, alerts list|ack, feedback upload, retrain, test-model."""
+"""Monitoring commands: evaluate, evaluations list, alerts list|ack|resolve, feedback upload, retrain, test-model."""
 
 from __future__ import annotations
 
@@ -86,10 +86,13 @@ def evaluations(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
     return ExitCode.OK
 
 
-ALERTS = COMMANDS.group("alerts", help="list or acknowledge alerts")
+ALERTS = COMMANDS.group("alerts", help="list, acknowledge or resolve alerts")
+COMMENT = arg("--comment", required=True, help="why, in at least a sentence (kept with the alert and audited)")
 
 
-@ALERTS.command("list", arg("--all", action="store_true", help="acknowledged ones too"), help="open alerts")
+@ALERTS.command(
+    "list", arg("--all", action="store_true", help="acknowledged and resolved ones too"), help="open alerts"
+)
 def alerts_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import monitoring
 
@@ -101,15 +104,28 @@ def alerts_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
             f"alert {a.id} [{a.status}] {a.created_at:%Y-%m-%d %H:%M:%S} deployment {a.deployment_id} "
             f"model version {a.model_version_id}: {a.message}\n"
         )
+        if a.acknowledged_by is not None:
+            out.write(f"  acknowledged by {a.acknowledged_by}: {a.acknowledge_comment or '(no comment)'}\n")
+        if a.resolved_by is not None:
+            out.write(f"  resolved by {a.resolved_by}: {a.resolve_comment}\n")
     return ExitCode.OK
 
 
-@ALERTS.command("ack", arg("alert", type=int), help="acknowledge an alert")
+@ALERTS.command("ack", arg("alert", type=int), COMMENT, help="acknowledge an open alert, saying what you do about it")
 def alerts_ack(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import monitoring
 
-    monitoring.acknowledge_alert(ctx, login(ctx, args), args.alert)
+    monitoring.acknowledge_alert(ctx, login(ctx, args), args.alert, comment=args.comment)
     out.write(f"alert {args.alert} acknowledged\n")
+    return ExitCode.OK
+
+
+@ALERTS.command("resolve", arg("alert", type=int), COMMENT, help="resolve an acknowledged alert, saying how it ended")
+def alerts_resolve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import monitoring
+
+    monitoring.resolve_alert(ctx, login(ctx, args), args.alert, comment=args.comment)
+    out.write(f"alert {args.alert} resolved\n")
     return ExitCode.OK
 
 

@@ -42,6 +42,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "deploy_nonprod": frozenset({Role.DATA_SCIENTIST, Role.ADMIN, SYSTEM_ROLE}),
     "deploy_candidate": frozenset({SYSTEM_ROLE}),
     "delete_deployment": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
+    "revoke_prod_key": frozenset({Role.ADMIN}),  # by id, a prod key someone else issued (its issuer may too)
     "rollback": frozenset({Role.VALIDATOR, Role.ADMIN}),
     "upload_feedback": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN}),
     # SYSTEM_ROLE: the worker's scheduled evaluations, the pipeline's model tests.

@@ -274,8 +274,12 @@ def test_replace_then_rollback_prod(live_ctx: ServiceContext, people: dict[str, 
     assert (_mv(live_ctx, first).state, _mv(live_ctx, second).state) == ("retired", "in_production")
 
     with pytest.raises(PermissionDenied, match="dora is a data_scientist"):
-        deployments.rollback(live_ctx, people["dora"])
-    result = deployments.rollback(live_ctx, people["vera"])
+        deployments.rollback(
+            live_ctx, people["dora"], reason="the new version misjudges young applicants; back to the last approved one"
+        )
+    result = deployments.rollback(
+        live_ctx, people["vera"], reason="the new version misjudges young applicants; back to the last approved one"
+    )
     assert result.deployment.id == prod[0].id and result.deployment.model_version_id == first
     assert (_mv(live_ctx, first).state, _mv(live_ctx, second).state) == ("in_production", "retired")
     history = [(r.model_version_id, r.reason) for r in deployments.revisions(live_ctx, people["max"], prod[0].id)]
@@ -303,7 +307,9 @@ def test_rollback_never_serves_a_rejected_version_in_prod(
     with live_ctx.db.read() as session:
         events = session.execute(select(func.count()).select_from(AuditEvent)).scalar()
     with pytest.raises(ConflictError, match=f"model version {rejected} cannot move from rejected to in_production"):
-        deployments.rollback(live_ctx, people["vera"])
+        deployments.rollback(
+            live_ctx, people["vera"], reason="the new version misjudges young applicants; back to the last approved one"
+        )
     # refused before the deployment target was touched, and nothing recorded
     assert deployments.get_deployment(live_ctx, SYSTEM, in_prod).model_version_id == serving
     assert deployments.served_model(live_ctx, SYSTEM, in_prod) == served

@@ -33,7 +33,10 @@ CALLS: dict[str, tuple[str, Call]] = {
     "revoke an API key": ("deploy_nonprod", lambda ctx, p, env: deployments.revoke_key(ctx, p, "mlk_no_such_key")),
     "deploy to prod": ("approve", lambda ctx, p, env: deployments.deploy_to_production(ctx, p, NO_SUCH)),
     "delete a deployment": ("delete_deployment", lambda ctx, p, env: deployments.delete_deployment(ctx, p, NO_SUCH)),
-    "roll back prod": ("rollback", lambda ctx, p, env: deployments.rollback(ctx, p)),
+    "roll back prod": (
+        "rollback",
+        lambda ctx, p, env: deployments.rollback(ctx, p, reason="a reason long enough to be read"),
+    ),
     "upload feedback": (
         "upload_feedback",
         lambda ctx, p, env: monitoring.upload_feedback(ctx, p, NO_SUCH, env["frame"]),

@@ -297,7 +297,7 @@ def test_a_stored_report_raises_typed_alerts_and_a_retraining_request(
         "likely mispredicted (error probability 0.90)",
         "breaks a constraint learned from the training data",
     ]
-    monitoring.acknowledge_alert(ctx, people["vera"], alert.id)
+    monitoring.acknowledge_alert(ctx, people["vera"], alert.id, comment="looking into the drop in ROC AUC now")
     assert monitoring.list_alerts(ctx, people["max"]) == []
     (acknowledged,) = monitoring.list_alerts(ctx, people["max"], status=None)
     assert acknowledged.status is AlertStatus.ACKNOWLEDGED and acknowledged.acknowledged_by == "vera"

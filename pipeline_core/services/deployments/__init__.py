@@ -1,4 +1,4 @@
-"""Deployments: endpoints per space, keys, revisions, the serving snapshot, scoring a frame, artifact integrity."""
+"""Deployments: endpoints per space, keys (issue, list, revoke), revisions, rollback, serving, scoring, integrity."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from pipeline_core.services.deployments._endpoints import (
     KEY_PREFIX,
     DeploymentInfo,
     DeployResult,
+    KeyInfo,
     RevisionInfo,
+    RollbackTarget,
     ServingEntry,
     ServingSnapshot,
     delete_deployment,
@@ -18,9 +20,11 @@ from pipeline_core.services.deployments._endpoints import (
     hash_key,
     issue_key,
     list_deployments,
+    list_keys,
     revisions,
     revoke_key,
     rollback,
+    rollback_target,
     scoring_path,
     served_model,
     serving_snapshot,
@@ -42,7 +46,9 @@ __all__ = [
     "DeployResult",
     "DeploymentInfo",
     "IntegrityAlert",
+    "KeyInfo",
     "RevisionInfo",
+    "RollbackTarget",
     "ServingEntry",
     "ServingSnapshot",
     "VerifiedArtifact",
@@ -55,10 +61,12 @@ __all__ = [
     "hash_key",
     "issue_key",
     "list_deployments",
+    "list_keys",
     "open_integrity_alerts",
     "revisions",
     "revoke_key",
     "rollback",
+    "rollback_target",
     "score_over_http",
     "scoring_path",
     "served_model",

@@ -1,4 +1,4 @@
-"""Monitoring: evaluations of a deployment's monitors, labelled feedback, alerts, the comparison with production.
+"""Monitoring: evaluations, labelled feedback, alerts (acknowledged, then resolved), the comparison with production.
 
 Every reader gets frozen DTOs: an ``EvaluationInfo`` carries its ``EvaluationReport``
 (``pipeline_core.results.evaluation``), an ``AlertInfo`` and a ``RetrainingRequestInfo`` their
@@ -33,6 +33,7 @@ from pipeline_core.services.monitoring._evaluations import (
     list_evaluations,
     list_retraining_requests,
     model_frames,
+    resolve_alert,
     results_document,
     score_frame,
     store_evaluation,
@@ -70,6 +71,7 @@ __all__ = [
     "list_retraining_requests",
     "model_frames",
     "parse_feedback",
+    "resolve_alert",
     "results_document",
     "score_frame",
     "store_evaluation",

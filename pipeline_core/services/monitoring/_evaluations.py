@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import IntegrityError, NotFoundError, PipelineError
+from pipeline_core.errors import ConflictError, IntegrityError, NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
 from pipeline_core.model_tests.results import ModelTestReport
 from pipeline_core.monitors import suite
@@ -36,7 +36,7 @@ from pipeline_core.params import RunParams
 from pipeline_core.results import MonitorResult
 from pipeline_core.results.evaluation import EvaluationReport, RiskLevel
 from pipeline_core.results.evidence import DriftedRecord, drifted_records_from
-from pipeline_core.services import audit, datasets, events, integrations, lookup
+from pipeline_core.services import audit, datasets, events, integrations, lookup, reasons
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow, load_frame, read_payload
@@ -216,7 +216,7 @@ def _evaluation_info(row: Evaluation) -> EvaluationInfo:
 class AlertInfo:
     """A critical threshold failed in an evaluation, or an artifact its integrity check (no evaluation then).
 
-    Open until someone acknowledges it.
+    Open until someone acknowledges it, saying what they do about it; then resolved, saying how it ended.
     """
 
     id: int
@@ -231,6 +231,11 @@ class AlertInfo:
     status: AlertStatus
     created_at: datetime
     acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    acknowledge_comment: str | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    resolve_comment: str | None
 
 
 def _alert_info(row: Alert) -> AlertInfo:
@@ -247,6 +252,11 @@ def _alert_info(row: Alert) -> AlertInfo:
         AlertStatus(row.status),
         row.created_at,
         row.acknowledged_by,
+        row.acknowledged_at,
+        row.acknowledge_comment,
+        row.resolved_by,
+        row.resolved_at,
+        row.resolve_comment,
     )
 
 
@@ -655,16 +665,46 @@ def list_alerts(ctx: ServiceContext, actor: Principal, *, status: str | None = A
     return _newest_first(ctx, query, Alert.id, _alert_info)
 
 
-def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int) -> AlertInfo:
-    """Mark an alert seen by ``actor``; returns it as it now stands."""
-    require(ctx, actor, "evaluate_now")
+def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int, *, comment: str) -> AlertInfo:
+    """Mark an open alert seen by ``actor``, saying what they do about it (a sentence); returns it as it stands."""
+    return _move_alert(ctx, actor, alert_id, AlertStatus.ACKNOWLEDGED, comment)
+
+
+def resolve_alert(ctx: ServiceContext, actor: Principal, alert_id: int, *, comment: str) -> AlertInfo:
+    """Close an acknowledged alert, saying how it ended (at least a sentence); returns it as it stands."""
+    return _move_alert(ctx, actor, alert_id, AlertStatus.RESOLVED, comment)
+
+
+# An alert moves one way: open -> acknowledged -> resolved.
+_ALERT_FROM = {AlertStatus.ACKNOWLEDGED: AlertStatus.OPEN, AlertStatus.RESOLVED: AlertStatus.ACKNOWLEDGED}
+
+
+def _move_alert(ctx: ServiceContext, actor: Principal, alert_id: int, to: AlertStatus, comment: str) -> AlertInfo:
+    current = require(ctx, actor, "evaluate_now")
+    verb = "acknowledging" if to == AlertStatus.ACKNOWLEDGED else "resolving"
+    said = reasons.sentence(comment, what=f"the comment {verb} alert {alert_id}")
     with ctx.db.write() as session:
         alert = session.get(Alert, alert_id)
         if alert is None:
             raise NotFoundError(f"alert {alert_id} does not exist")
-        alert.status, alert.acknowledged_by = AlertStatus.ACKNOWLEDGED.value, actor.username
+        if alert.status != _ALERT_FROM[to]:
+            done = f" by {alert.resolved_by or alert.acknowledged_by}" if alert.status != AlertStatus.OPEN else ""
+            raise ConflictError(
+                f"alert {alert_id} is {alert.status}{done}; only an {_ALERT_FROM[to]} alert can be {to}"
+            )
+        now = utcnow()
+        alert.status = to.value
+        if to == AlertStatus.ACKNOWLEDGED:
+            alert.acknowledged_by, alert.acknowledged_at, alert.acknowledge_comment = current.username, now, said
+        else:
+            alert.resolved_by, alert.resolved_at, alert.resolve_comment = current.username, now, said
         audit.record(
-            session, actor=actor.username, action="alert.acknowledged", object_type="alert", object_id=alert_id
+            session,
+            actor=current.username,
+            action=f"alert.{to}",
+            object_type="alert",
+            object_id=alert_id,
+            details={"comment": said, "deployment_id": alert.deployment_id, "metric": alert.metric},
         )
         return _alert_info(alert)
 
