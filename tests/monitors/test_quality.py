@@ -75,7 +75,15 @@ def test_the_suite_sets_the_held_out_value_beside_each_metric_not_the_in_sample_
     held_out = scored(frame.iloc[300:], [0.9 if r else 0.1 for r in risky[300:][::-1]])  # held out: no better
     current = held_out.iloc[:200]
     config = SuiteConfig(explain_enabled=False)
-    report = evaluate(current, training, spec=spec, model=None, labelled=current, held_out=held_out, config=config)
+    report = evaluate(
+        current,
+        training,
+        spec=spec,
+        model=None,  # type: ignore[arg-type]  # explanations are off: the model is never asked
+        labelled=current,
+        held_out=held_out,
+        config=config,
+    )
     quality_result = report.monitor("quality")
     assert quality_result is not None
     expected = quality(held_out, held_out, spec=spec).metric("roc_auc").value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -213,7 +214,11 @@ def test_a_failed_critical_check_needs_a_named_override_and_a_second_validator(
     assert first.pending and not first.check.passed and first.deployment is None
     assert _prod(live_ctx) == [] and _mv(live_ctx, candidate).state == "awaiting_countersign"
     assert not governance.production_check(live_ctx, people["max"], candidate).passed
-    countersign = {"approval_id": first.approval_id, "comment": "backtest read; agreed", "artifact_sha256": sha}
+    countersign: dict[str, Any] = {
+        "approval_id": first.approval_id,
+        "comment": "backtest read; agreed",
+        "artifact_sha256": sha,
+    }
     with pytest.raises(PermissionDenied, match=r"vera gave approval .*a second validator"):
         governance.countersign(live_ctx, people["vera"], candidate, **countersign)
     with pytest.raises(PermissionDenied, match="dora is a data_scientist"):

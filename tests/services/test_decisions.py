@@ -17,6 +17,7 @@ from pipeline_core.services import governance
 from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.models import Approval, AuditEvent, Evaluation, ModelVersion
+from pipeline_core.vocabulary import ModelState
 from tests.credentials import PASSWORD
 from tests.services.helpers import copy_version
 
@@ -45,7 +46,7 @@ def _next_candidate(ctx: ServiceContext, mv_id: int) -> int:
     with ctx.db.write() as session:
         live = session.get(ModelVersion, mv_id)
         assert live is not None
-        return copy_version(session, live, state=live.state).id
+        return copy_version(session, live, state=ModelState(live.state)).id
 
 
 def _mark(ctx: ServiceContext, mv_id: int, status: str) -> None:

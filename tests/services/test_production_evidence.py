@@ -190,6 +190,6 @@ def test_models_that_answer_different_questions_are_not_compared(
     if change.get("features") == "extra":
         theirs = replace(spec, features=(*spec.features, FeatureSpec("Income", "numeric")))
     else:
-        theirs = replace(spec, **change)
+        theirs = replace(spec, favourable_label=change["favourable_label"])
     with pytest.raises(EvaluationError, match=message.replace("(", r"\(")):
         _same_question(spec, theirs, production=9)

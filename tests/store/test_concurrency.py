@@ -196,7 +196,7 @@ def test_twenty_approvals_then_twenty_countersigns_of_one_candidate_decide_once(
             .where(AuditEvent.object_id == str(mv_id))
             .group_by(AuditEvent.action)
         ).all()
-        counted = dict(actions)
+        counted = {str(action): int(n) for action, n in actions}
         assert counted["model_version.approval_pending"] == 1 and counted["model_version.approved"] == 1
         revisions = session.execute(
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "deployment.created")
