@@ -39,7 +39,8 @@ def _sso_signed_in() -> bool:
 def _source() -> str:
     """Where a sign-in comes from, for throttling and the audit record: the client's address as Streamlit sees it."""
     address = getattr(st.context, "ip_address", None)
-    return f"dashboard:{address}" if address else "dashboard"
+    # Not every runtime knows the client (a bare script run, AppTest hands a stand-in): then the dashboard at large.
+    return f"dashboard:{address}" if isinstance(address, str) and address else "dashboard"
 
 
 def current(who: Principal) -> Principal | None:

@@ -31,6 +31,8 @@ KNOWN = {
     "users add",
     "users passwd",
     "users list",
+    "users disable",
+    "users enable",
     "deployments",
     "deploy",
     "keys",
