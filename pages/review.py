@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard import ui
+from dashboard import decision, ui
 from pipeline_core.monitors.figures import confusion_figure
 from pipeline_core.results import MonitorResult, tables
 from pipeline_core.results.evaluation import MonitorName
@@ -22,6 +22,8 @@ from pipeline_core.vocabulary import CheckStatus, Space
 
 ctx, who = ui.context(), ui.principal()
 st.title("Review")
+if decision.show_decided():
+    st.stop()
 
 queue = governance.review_queue(ctx, who)
 if not queue:
@@ -34,6 +36,7 @@ chosen_id = st.selectbox(
     ids,
     format_func=lambda i: next(
         f"{c.name} v{c.version} (model version {c.model_version_id}) by {c.created_by}"
+        + (" · awaiting countersign" if c.pending is not None else "")
         + (" · integrity check failed" if c.integrity_alerts else "")
         for c in queue
         if c.model_version_id == i
@@ -242,41 +245,7 @@ st.download_button(
 )
 
 st.subheader("Decision")
-refused = governance.decision_refused(ctx, who, chosen_id)
-if refused:
-    st.info(f"Approve and Reject are disabled: {refused}")
-failed = governance.failed_critical(preprod)
-if failed:
-    st.warning("Critical threshold(s) failed: " + "; ".join(failed) + ". Approving needs an override reason.")
-comment = st.text_area("Comment (required)", key="decision-comment")
-override = st.text_input("Override reason (only to approve despite a failed critical threshold)") if failed else ""
-approve_col, reject_col = st.columns(2)
-if approve_col.button("Approve", type="primary", disabled=bool(refused), key="approve"):
-    with st.spinner("Approving, running the production deployment check and deploying…"):
-        outcome = ui.act(
-            lambda: governance.approve(
-                ctx,
-                who,
-                chosen_id,
-                comment=comment,
-                artifact_sha256=candidate.artifact_sha256,
-                evidence=[evaluation.id],
-                override_reason=override or None,
-            )
-        )
-    if outcome is not None:
-        verdict = "passed" if outcome.check.passed else "failed"
-        st.markdown(f"Approval {outcome.approval_id} recorded. Production deployment check: **{verdict}**.")
-        for reason in outcome.check.reasons:
-            st.markdown(f"- {reason}")
-        if outcome.deployment is not None:
-            st.success(f"Deployed to prod: deployment {outcome.deployment.id} at {outcome.deployment.scoring_path}")
-        if outcome.error:
-            st.error(outcome.error)
-if reject_col.button("Reject", disabled=bool(refused), key="reject"):
-    rejected = ui.act(lambda: governance.reject(ctx, who, chosen_id, comment=comment))
-    if rejected is not None:
-        st.success(f"Model version {chosen_id} rejected (approval record {rejected}).")
+decision.form(ctx, who, candidate, evaluation_ids=[e.id for e in sorted(preprod, key=lambda e: e.id)])
 
 # Read after the decision buttons ran, so a refusal they just recorded is shown at once.
 refusals = deployments.open_integrity_alerts(ctx, who, chosen_id)

@@ -9,7 +9,7 @@ whatever the dashboard's session cached. Every refusal is audited (``action.refu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -87,41 +87,51 @@ def require(ctx: ServiceContext, actor: Principal, action: str) -> Principal:
     to manager after signing in cannot approve, a disabled or deleted account can do nothing.
     The product's own principal (the system) has no account.
     """
+    current, message = _authority(ctx, actor, action)
+    if message is not None:
+        refused(ctx, actor, action, message)
+        raise PermissionDenied(message)
+    return current
+
+
+def refusal(ctx: ServiceContext, actor: Principal, action: str) -> str | None:
+    """Why ``actor`` may not perform ``action`` now, or None; asking records nothing (a page greying a button)."""
+    return _authority(ctx, actor, action)[1]
+
+
+def _authority(ctx: ServiceContext, actor: Principal, action: str) -> tuple[Principal, str | None]:
     permitted = PERMISSIONS.get(action)
     if permitted is None:
-        raise PermissionDenied(f"unknown action {action!r}")
-    if actor.role == SYSTEM_ROLE:
-        if actor.role in permitted:
-            return actor
-        _refuse(ctx, actor, action, f"{actor.username} is a {actor.role}; {_needs(action, permitted)}")
-    if actor.role not in ROLES:
-        _refuse(ctx, actor, action, f"{actor.username} is a {actor.role}; {_needs(action, permitted)}")
+        return actor, f"unknown action {action!r}"
+    if actor.role == SYSTEM_ROLE or actor.role not in ROLES:
+        allowed = actor.role == SYSTEM_ROLE and actor.role in permitted
+        return actor, None if allowed else f"{actor.username} is a {actor.role}; {_needs(action, permitted)}"
     with ctx.db.read() as session:
         row = session.execute(
             select(User.username, User.role, User.disabled).where(User.username_key == username_key(actor.username))
         ).one_or_none()
     if row is None or row.disabled:
         state = "does not exist" if row is None else "is disabled"
-        _refuse(ctx, actor, action, f"the account {actor.username!r} {state}; {action.replace('_', ' ')} refused")
+        return actor, f"the account {actor.username!r} {state}; {action.replace('_', ' ')} refused"
     current = Principal(str(row.username), str(row.role))
     if current.role not in permitted:
         changed = f" (its role changed from {actor.role} since sign-in)" if current.role != actor.role else ""
-        _refuse(ctx, actor, action, f"{current.username} is a {current.role}{changed}; {_needs(action, permitted)}")
-    return current
+        return current, f"{current.username} is a {current.role}{changed}; {_needs(action, permitted)}"
+    return current, None
+
+
+def same_account(a: str, b: str) -> bool:
+    """Whether two user names are one account (whatever their case or Unicode form)."""
+    return username_key(a) == username_key(b)
 
 
 def _needs(action: str, permitted: frozenset[str]) -> str:
     return f"{action.replace('_', ' ')} needs one of: {', '.join(sorted(permitted))}"
 
 
-def _refuse(ctx: ServiceContext, actor: Principal, action: str, message: str) -> NoReturn:
-    """Audit the refusal in its own transaction (the refused work has none), then raise it."""
-    refused(ctx, actor, action, message)
-    raise PermissionDenied(message)
-
-
 def refused(ctx: ServiceContext, actor: Principal, action: str, message: str, *, object_id: object = "") -> None:
-    """Record that ``actor`` was refused ``action`` (the role matrix, separation of duties, a stale decision)."""
+    """Record, in a transaction of its own (the refused work wrote nothing), that ``actor`` was refused ``action``
+    (the role matrix, an account's state, separation of duties, a decision on evidence that changed)."""
     with ctx.db.write() as session:
         audit.record(
             session,

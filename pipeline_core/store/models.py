@@ -560,6 +560,13 @@ class Approval(Base):
     override_reason: Mapped[str | None] = mapped_column(Text)
     decided_by: Mapped[str] = mapped_column(String(128))
     decided_at: Mapped[datetime] = mapped_column(DateTime)
+    # The decision form's id: one form submitted twice finds its first decision, never makes another.
+    request_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    overridden: Mapped[list[Any] | None] = mapped_column(JSON)  # the critical checks an override lifts, named
+    seen: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the evidence on screen when it was decided
+    countersigned_by: Mapped[str | None] = mapped_column(String(128))
+    countersigned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    countersign_comment: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEvent(Base):

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from pipeline_core.services.governance._approvals import (
     ApprovalOutcome,
-    Candidate,
-    DecisionInfo,
+    Blocking,
     ProductionCheck,
     approve,
-    decision_refused,
-    decisions,
+    blocking_critical,
+    countersign,
     deploy_approved,
     failed_critical,
     production_check,
     reject,
-    review_queue,
 )
 from pipeline_core.services.governance._audit_log import AuditEventInfo, chain_status, list_events
 from pipeline_core.services.governance._factsheets import Factsheet, factsheet, factsheet_html, factsheet_json
+from pipeline_core.services.governance._queue import (
+    Candidate,
+    DecisionInfo,
+    PendingApproval,
+    decision_refused,
+    decisions,
+    review_queue,
+)
 from pipeline_core.services.governance._reports import validation_report
 from pipeline_core.services.governance._users import (
     MIN_PASSWORD_LENGTH,
@@ -38,16 +44,20 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "ApprovalOutcome",
     "AuditEventInfo",
+    "Blocking",
     "Candidate",
     "DecisionInfo",
     "Factsheet",
+    "PendingApproval",
     "ProductionCheck",
     "UserInfo",
     "add_first_admin",
     "add_user",
     "approve",
     "authenticate",
+    "blocking_critical",
     "chain_status",
+    "countersign",
     "decision_refused",
     "decisions",
     "deploy_approved",
