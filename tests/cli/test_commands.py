@@ -40,6 +40,7 @@ KNOWN = {
     "feedback",
     "review",
     "approve",
+    "countersign",
     "reject",
     "rollback",
     "evaluate",
