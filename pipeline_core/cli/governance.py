@@ -142,11 +142,9 @@ def reject(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     "audit", arg("audit_command", choices=("verify",)), help="verify the audit log: keyed hash chain, anchors, records"
 )
 def audit(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services.audit import verify_chain
+    from pipeline_core.services import governance
 
-    # No sign-in: anyone who can open the store may check it (governance.chain_status wants a Principal).
-    with ctx.db.read() as session:
-        status = verify_chain(session)
+    status = governance.chain_status(ctx, login(ctx, args))
     out.write(
         f"audit chain: {'intact' if status.ok else 'BROKEN'} "
         f"({status.events} events, {status.anchors} anchors checked)\n"

@@ -181,7 +181,7 @@ def retrain(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
         for r in outcome.drifted_records[:20]:
             why = r.get("reason") or f"error probability {r['error_probability']:.3f}"
             out.write(f"  {r.get('scoring_id', 'record ' + str(r['record']))}: {why}\n")
-    return execute_or_wait(ctx, outcome.run_id, wait=args.wait, out=out)
+    return execute_or_wait(ctx, actor, outcome.run_id, wait=args.wait, out=out)
 
 
 @COMMANDS.command(

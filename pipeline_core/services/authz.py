@@ -24,18 +24,18 @@ if TYPE_CHECKING:
 ROLES: tuple[Role, ...] = tuple(Role)
 # Not a user's role (no account has it): the principal of the product's own actions.
 SYSTEM_ROLE = "system"
-# Not a user's role either: whoever runs a read-only CLI command on the store's machine without signing in
-# (they can read the database file anyway); it may view, nothing else.
-READER_ROLE = "reader"
 
 # action -> roles allowed. Deploying to prod is not here on purpose: only approve() does it.
+# Administration and model development are separate duties: an admin manages accounts and thresholds but
+# never launches, retrains (retraining is a launch) or cancels a run, nor registers its training data, so
+# an admin cannot make a model and then the validator account that approves it.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "launch_run": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
+    "launch_run": frozenset({Role.DATA_SCIENTIST}),
     # Training data: a launched run's file or upload, and the pipeline's retraining sets.
-    "register_dataset": frozenset({Role.DATA_SCIENTIST, Role.ADMIN, SYSTEM_ROLE}),
-    "cancel_run": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
-    # The pipeline reads what it works on; the host's reader reads everything (it holds the files).
-    "view": frozenset({*ROLES, SYSTEM_ROLE, READER_ROLE}),
+    "register_dataset": frozenset({Role.DATA_SCIENTIST, SYSTEM_ROLE}),
+    "cancel_run": frozenset({Role.DATA_SCIENTIST}),
+    # Every signed-in person reads; the pipeline reads what it works on.
+    "view": frozenset({*ROLES, SYSTEM_ROLE}),
     "approve": frozenset({Role.VALIDATOR}),
     "reject": frozenset({Role.VALIDATOR}),
     # SYSTEM_ROLE: the pipeline's deployment of its candidate to pre-prod, and the keys it scores with.
@@ -74,8 +74,6 @@ class Principal:
 
 # The pipeline's own actions (a worker deploying a candidate to pre-prod) act as this.
 SYSTEM = Principal("system", SYSTEM_ROLE)
-# The CLI's read-only commands (runs list, runs show, models list) when no user is named.
-HOST_READER = Principal("host", READER_ROLE)
 
 
 def allowed(role: str, action: str) -> bool:
@@ -88,7 +86,7 @@ def require(ctx: ServiceContext, actor: Principal, action: str) -> Principal:
 
     For a person the role is the account's current one, not the principal's: a validator demoted
     to manager after signing in cannot approve, a disabled or deleted account can do nothing.
-    The product's own principals (the system, the host's reader) have no account.
+    The product's own principal (the system) has no account.
     """
     current, message = _authority(ctx, actor, action)
     if message is not None:
@@ -106,8 +104,8 @@ def _authority(ctx: ServiceContext, actor: Principal, action: str) -> tuple[Prin
     permitted = PERMISSIONS.get(action)
     if permitted is None:
         return actor, f"unknown action {action!r}"
-    if actor.role in (SYSTEM_ROLE, READER_ROLE) or actor.role not in ROLES:
-        allowed = actor.role in permitted and actor.role in (SYSTEM_ROLE, READER_ROLE)
+    if actor.role == SYSTEM_ROLE or actor.role not in ROLES:
+        allowed = actor.role == SYSTEM_ROLE and actor.role in permitted
         return actor, None if allowed else f"{actor.username} is a {actor.role}; {_needs(action, permitted)}"
     with ctx.db.read() as session:
         row = session.execute(
