@@ -259,6 +259,15 @@ def parse_payload(
                     raise ScoringInputError(_bad(name, i, v, "a number"))
                 elif not math.isfinite(v):
                     raise ScoringInputError(_bad(name, i, v, "a finite number"))
+            feature = spec.feature(name)
+            if feature.valid_range is not None:
+                low, high = feature.valid_range
+                outside = next((i for i, v in enumerate(column) if not low <= v <= high), None)
+                if outside is not None:
+                    raise ScoringInputError(
+                        f"field {_shown(name)}, record {outside}: {_shown(column[outside])} is outside the valid "
+                        f"range {feature.describe_range()} of spec '{spec.name}'"
+                    )
         else:
             for i, v in enumerate(column):
                 if type(v) is not str:

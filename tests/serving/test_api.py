@@ -100,6 +100,10 @@ def test_unseen_category_scores_and_is_flagged(live: Live, applicants: pd.DataFr
         (lambda p: [p], 400, r"body must be a JSON object"),
         (lambda p: {"input_data": []}, 400, r"'input_data' must be a list holding one object"),
         (lambda p: (_block(p)["values"].extend(_block(p)["values"] * 2000), p)[-1], 413, r"the limit is 10000"),
+        (_set_value("Age", -5), 400, r"field 'Age', record 1: -5 is outside the valid range \[18, 100\]"),
+        (_set_value("Age", 250), 400, r"field 'Age', record 1: 250 is outside the valid range \[18, 100\]"),
+        (_set_value("Age", 17.5), 400, r"field 'Age', record 1: 17.5 is outside the valid range \[18, 100\]"),
+        (_set_value("LoanDuration", 0), 400, r"field 'LoanDuration', record 1: 0 is outside the valid range \[1,"),
     ],
     ids=[
         "missing-field",
@@ -118,6 +122,10 @@ def test_unseen_category_scores_and_is_flagged(live: Live, applicants: pd.DataFr
         "not-an-object",
         "empty-input-data",
         "too-many-rows",
+        "age-negative",
+        "age-250",
+        "age-below-18",
+        "loan-duration-0",
     ],
 )
 def test_bad_payloads_are_4xx_naming_field_and_value(
