@@ -178,6 +178,18 @@ def infer_schema(frame: pd.DataFrame, spec: DataSpec) -> Schema:
     return Schema(tuple(cols), len(frame))
 
 
+def training_ranges(frame: pd.DataFrame, spec: DataSpec) -> dict[str, tuple[float, float]]:
+    """Each numeric feature's [min, max] in ``frame`` (the training split): what the model has seen."""
+    ranges = {}
+    for name in spec.numeric:
+        if name in frame.columns:
+            col = pd.to_numeric(frame[name], errors="coerce")
+            lo, hi = col.min(), col.max()
+            if not (pd.isna(lo) or pd.isna(hi)):
+                ranges[name] = (float(lo), float(hi))
+    return ranges
+
+
 def validate(
     frame: pd.DataFrame,
     *,

@@ -73,6 +73,27 @@ def test_unseen_category_scores_and_is_flagged(live: Live, applicants: pd.DataFr
     assert body["warnings"] == [{"record": 1, "field": "LoanPurpose", "value": "spaceship", "issue": "unseen_category"}]
 
 
+def test_a_value_inside_the_valid_range_but_outside_the_training_range_scores_with_a_warning(
+    live: Live, applicants: pd.DataFrame
+) -> None:
+    lineage = deployments.get_deployment(live.ctx, SYSTEM, live.deployment_id)
+    payload = live.payload(applicants.iloc[:3])
+    _set_value("Age", 99)(payload)  # a possible applicant (valid: 18-100), older than anyone in the training split
+    response = live.post(payload)
+    assert response.status_code == 200, response.text
+    warnings = response.json()["warnings"]
+    assert len(warnings) == 1, (warnings, lineage)
+    (warning,) = warnings
+    assert {k: warning[k] for k in ("record", "field", "value", "issue")} == {
+        "record": 1,
+        "field": "Age",
+        "value": 99,
+        "issue": "outside_training_range",
+    }
+    low, high = warning["training_range"]
+    assert 18 <= low <= high < 99
+
+
 @pytest.mark.parametrize(
     ("mutate", "status", "match"),
     [

@@ -53,11 +53,11 @@ class FeedbackBatch:
     already_stored: int = 0
 
     def describe(self) -> str:
-        """One line for the CLI and the page."""
-        again = f"; {self.already_stored} already stored, not stored again" if self.already_stored else ""
+        """One line for the CLI."""
         return (
-            f"stored {self.records} new feedback record(s) for deployment {self.deployment_id} "
-            f"({self.linked} linked to scoring ids){again}, batch {self.batch_id}"
+            f"stored {self.records} feedback record(s) for deployment {self.deployment_id} "
+            f"({self.linked} linked to scoring ids), {self.already_stored} already stored and not stored again, "
+            f"batch {self.batch_id}"
         )
 
 
