@@ -173,8 +173,12 @@ def test_a_stored_scoring_with_another_label_is_a_conflict_naming_both(live: Liv
         (lambda f: f.assign(Risk=["Maybe", *f["Risk"][1:]]), r"label_outside_spec: column 'Risk'.*'Maybe'"),
         (lambda f: f.assign(Age=["old", *f["Age"][1:]]), r"wrong_type: column 'Age'.*'old'"),
         (lambda f: f.assign(scoring_id="not-a-scoring-id"), r"scoring id\(s\) were not scored by deployment"),
+        (
+            lambda f: f.assign(Age=[-5, *f["Age"][1:]]),
+            r"outside_valid_range: column 'Age': 1 value\(s\) outside the valid range \[18, 100\].*lines 2",
+        ),
     ],
-    ids=["missing-label-column", "label-outside-spec", "wrong-type", "unknown-scoring-id"],
+    ids=["missing-label-column", "label-outside-spec", "wrong-type", "unknown-scoring-id", "age-outside-valid-range"],
 )
 def test_bad_feedback_is_refused_whole(live: Live, applicants: pd.DataFrame, mutate, match: str) -> None:  # type: ignore[no-untyped-def]
     before = count_feedback(live.ctx, SYSTEM)
