@@ -144,7 +144,8 @@ if upload is not None and st.button("Upload feedback"):
         lambda: monitoring.upload_feedback(ctx, who, dep.id, monitoring.parse_feedback(content, name=name), source=name)
     )
     if batch is not None:
-        st.success(f"Stored {batch.records} records ({batch.linked} linked to scoring ids).")
+        again = f" {batch.already_stored} already stored, not stored again." if batch.already_stored else ""
+        st.success(f"Stored {batch.records} records ({batch.linked} linked to scoring ids).{again}")
 stored.caption(
     f"{monitoring.count_feedback(ctx, who, deployment_id=dep.id)} labelled records stored for this deployment."
 )

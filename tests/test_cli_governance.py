@@ -116,6 +116,8 @@ def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> 
         server.wait(timeout=30)
     stored = _as("vera", ["feedback", "upload", "--deployment", prod_id, "--file", str(fb)], data_dir)
     assert "stored 4 feedback record(s)" in stored and "4 linked to scoring ids" in stored
+    again = _as("vera", ["feedback", "upload", "--deployment", prod_id, "--file", str(fb)], data_dir)
+    assert "stored 0 feedback record(s)" in again and "4 already stored and not stored again" in again
 
     # Monitoring: four scored records are too few to judge, and the evaluation says so.
     evaluated = _as("vera", ["evaluate", "--deployment", prod_id], data_dir)

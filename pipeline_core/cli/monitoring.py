@@ -148,10 +148,7 @@ def feedback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     batch = monitoring.upload_feedback(
         ctx, actor, args.deployment, monitoring.parse_feedback(content, name=args.file), source=args.file
     )
-    out.write(
-        f"stored {batch.records} feedback record(s) for deployment {batch.deployment_id} "
-        f"({batch.linked} linked to scoring ids), batch {batch.batch_id}\n"
-    )
+    out.write(batch.describe() + "\n")
     return ExitCode.OK
 
 

@@ -197,7 +197,8 @@ def _score(
         positive = serving.loaded.classes.index(serving.loaded.spec.positive_label)
         unseen = [0] * len(values)
         for warning in result.warnings:
-            unseen[warning["record"]] += 1
+            if warning["issue"] == "unseen_category":  # the column counts categories, not numbers out of range
+                unseen[warning["record"]] += 1
         try:
             logger.log(
                 [

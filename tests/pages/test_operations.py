@@ -203,6 +203,11 @@ def test_monitoring_page_evaluates_and_uploads_feedback(
     assert "Stored 150 records (150 linked to scoring ids)." in [s.value for s in at.success]
     assert count_feedback(live_ctx, SYSTEM, deployment_id=in_prod) == 150
     assert at.caption[1].value == "150 labelled records stored for this deployment."  # counted after the upload
+    next(b for b in at.button if b.label == "Upload feedback").click().run()  # the same file again: stored once
+    assert "Stored 0 records (0 linked to scoring ids). 150 already stored, not stored again." in [
+        s.value for s in at.success
+    ]
+    assert count_feedback(live_ctx, SYSTEM, deployment_id=in_prod) == 150
 
     next(b for b in at.button if b.label == "Evaluate now").click().run()
     assert not at.exception

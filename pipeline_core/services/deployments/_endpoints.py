@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -716,6 +716,21 @@ class ServingEntry:
     model_version_id: int
     artifact_sha256: str
     spec: dict[str, Any]
+    # Each numeric feature's [min, max] in the training split (from the version's lineage; for a version
+    # registered before lineage carried them, the training dataset's schema): outside is warned about.
+    training_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def _training_ranges(lineage: dict[str, Any] | None, schema: dict[str, Any] | None) -> dict[str, tuple[float, float]]:
+    stored = (lineage or {}).get("training_ranges")
+    if isinstance(stored, dict):
+        return {str(n): (float(r[0]), float(r[1])) for n, r in stored.items()}
+    columns = (schema or {}).get("columns", ())
+    return {
+        str(c["name"]): (float(c["min"]), float(c["max"]))
+        for c in columns
+        if c.get("kind") == "numeric" and c.get("min") is not None and c.get("max") is not None
+    }
 
 
 @dataclass(frozen=True)
@@ -729,7 +744,14 @@ def serving_snapshot(ctx: ServiceContext, actor: Principal) -> ServingSnapshot:
     require(ctx, actor, "view")
     with ctx.db.read() as session:
         rows = session.execute(
-            select(Deployment.id, ModelVersion.id, ModelVersion.artifact_sha256, Dataset.spec)
+            select(
+                Deployment.id,
+                ModelVersion.id,
+                ModelVersion.artifact_sha256,
+                Dataset.spec,
+                ModelVersion.lineage,
+                Dataset.schema,
+            )
             .select_from(Deployment)  # the ON clause reads deployments only inside its derived model_version_id
             .join(ModelVersion, ModelVersion.id == Deployment.model_version_id)
             .join(Dataset, Dataset.id == ModelVersion.dataset_id)
@@ -741,7 +763,10 @@ def serving_snapshot(ctx: ServiceContext, actor: Principal) -> ServingSnapshot:
             .where(DeploymentKey.revoked_at.is_(None), Deployment.status == DeploymentStatus.ACTIVE)
         ).all()
     return ServingSnapshot(
-        deployments={int(d): ServingEntry(int(d), int(m), str(s), dict(spec)) for d, m, s, spec in rows},
+        deployments={
+            int(d): ServingEntry(int(d), int(m), str(s), dict(spec), _training_ranges(lineage, schema))
+            for d, m, s, spec, lineage, schema in rows
+        },
         keys={str(h): int(d) for h, d in keys},
     )
 
