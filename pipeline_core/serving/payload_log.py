@@ -270,7 +270,6 @@ class PayloadLogger:
             try:
                 log.warning("payload logging: replaying the abandoned write-ahead log %s", abandoned.folder)
                 for segment in abandoned.read():
-                    self._set_aside_tail(abandoned, segment)
                     items = [self._replayed_item(abandoned, segment, i, data) for i, data in enumerate(segment.records)]
                     items = [i for i in items if not i.done]  # the unreadable ones are quarantined already
                     for start in range(0, len(items), self._batch_size):
@@ -280,6 +279,7 @@ class PayloadLogger:
                         yield True
                     if not complete:
                         break
+                    self._set_aside_tail(abandoned, segment)  # once its records are in: quarantined once
                 if complete:
                     abandoned.remove()
             finally:

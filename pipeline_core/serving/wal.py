@@ -18,8 +18,9 @@ The writer thread stores the records and then releases them; a sealed segment wh
 records are all released is deleted, and a log closed with nothing outstanding removes
 itself. A log whose lock nobody holds was abandoned (its process died, or stopped with the
 store out of reach): ``abandoned_logs`` hands it to another logger to replay. A record cut
-short by a kill, or one whose checksum does not match, ends its segment's replay: nothing
-after it was acknowledged (each acknowledgement waits for the sync of everything before it).
+short by a kill ends its segment: nothing after it was acknowledged (each acknowledgement
+waits for the write of everything before it). One whose checksum does not match (the disk)
+ends it too, but may hide acknowledged records after it: hence the rest is kept, below.
 
 A segment's first 8 bytes name its format: ``MLOPSWL2`` (``MAGIC``, written now) holds records of
 ``pipeline_core.serving.payload_record`` (the request's raw body and what was answered);
