@@ -36,7 +36,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline_core.config import Settings
+from pipeline_core.data.columns import UNSEEN
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.model_io import load_model
@@ -54,6 +57,7 @@ from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.datasets import existing_scoring_ids
 from pipeline_core.services.runs import RunWorker, launch_file_run, model_version_for_run
+from pipeline_core.serving.payload_log import PayloadLogger
 from pipeline_core.serving.server import BackgroundServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -306,6 +310,47 @@ def mlflow_body(frame: pd.DataFrame) -> dict[str, Any]:
     return {"dataframe_split": json.loads(frame.to_json(orient="split", index=False))}
 
 
+def log_call_cost(folder: Path, fields: list[str], rows: pd.DataFrame, calls: int) -> dict[str, float]:
+    """Median microseconds of one ``PayloadLogger.log`` call with the default log and without, interleaved.
+
+    The log's added latency alone, without HTTP and scoring around it (their noise is the larger).
+    """
+    body = json.dumps(wml_body(fields)(rows)).encode()
+    values = json.loads(body)["input_data"][0]["values"]
+    n = len(values)
+
+    def store(batch: Sequence[dict[str, Any]]) -> int:
+        return sum(int(r["n_records"]) for r in batch)
+
+    loggers = {
+        "WAL": PayloadLogger(store, quarantine=lambda r, e: None, wal_dir=folder, wal_sync_interval=0.01),
+        "no WAL": PayloadLogger(store, quarantine=lambda r, e: None, wal_dir=None),
+    }
+    times: dict[str, list[float]] = {name: [] for name in loggers}
+    order = list(loggers)
+    for _ in range(calls):
+        random.shuffle(order)
+        for name in order:
+            record = {
+                "request_id": uuid.uuid4().hex,
+                "deployment_id": 1,
+                "model_version_id": 1,
+                "n_records": n,
+                "created_at": datetime.now(UTC).replace(tzinfo=None),
+                "fields": fields,
+                "values": values,
+                "predictions": ["No Risk"] * n,
+                "probabilities": [0.25] * n,
+                UNSEEN: [0] * n,
+            }
+            started = time.perf_counter()
+            loggers[name].log(record, body)
+            times[name].append(time.perf_counter() - started)
+    for logger in loggers.values():
+        logger.close()
+    return {name: statistics.median(t) * 1e6 for name, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=1000)
@@ -379,6 +424,10 @@ def main() -> None:
             for clients, wal in load_configs
         ]
         ctx.close()
+        costs = {
+            n: log_call_cost(root / f"log-cost-{n}", spec.feature_names, applicants.iloc[:n], calls)
+            for n, calls in ((1, 2000), (1000, 200))
+        }
 
     print(
         f"\nscoring one model (HistGradientBoosting, 20 features); {args.single} single-record calls, "
@@ -426,6 +475,11 @@ def main() -> None:
         f"    median of the rounds' ratios: p50 {statistics.median(p50_ratios):.3f}, "
         f"batch {statistics.median(batch_ratios):.3f} (a paired view: each round's two figures saw the same machine)"
     )
+    for n, cost in costs.items():
+        print(
+            f"  one PayloadLogger.log() call of {n:,} record(s), median: {cost['no WAL']:.0f} us without the WAL, "
+            f"{cost['WAL']:.0f} us with it (+{cost['WAL'] - cost['no WAL']:.0f} us a request)"
+        )
     if not loads:
         print("\nload: not run (--load 0)")
     else:
