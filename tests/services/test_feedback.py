@@ -102,7 +102,7 @@ def _changed(name: str, value: object):  # type: ignore[no-untyped-def]
     def change(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.copy()
         frame[name] = frame[name].astype(object)
-        frame.iloc[1, frame.columns.get_loc(name)] = value
+        frame.loc[frame.index[1], name] = value  # type: ignore[call-overload]
         return frame
 
     return change
