@@ -1,6 +1,6 @@
 """Benchmark: scoring latency and throughput, HTTP vs in-process vs MLflow's model server.
 
-Usage: python bench/scoring.py [--single 1000] [--batches 30] [--load 1200]
+Usage: python bench/scoring.py [--single 1000] [--batches 50] [--rounds 5] [--load 1200]
 
 One default model (HistGradientBoosting on 5,000 generated rows) is trained through the
 pipeline and deployed to pre-prod. Then, for that same model, it prints medians and
@@ -9,7 +9,9 @@ tails of: single-record latency (p50, p99) and batch-of-1,000 throughput (rows/s
 - through HTTP to ``python -m pipeline_core serve`` (its own process, keep-alive client),
   with payload logging on (write-ahead log on, synced in the background every 10 ms, the
   default; on and synced before each answer; off) and off: the cost of logging, of the log
-  and of a sync per answer, all measured interleaved in one run;
+  and of a sync per answer, all measured interleaved in one run: ``--rounds`` rounds, each
+  sending every call to every service in turn; a figure is the median of the rounds' figures
+  and an overhead the ratio of two such medians (each round's ratios are printed too);
 - through HTTP to ``mlflow models serve`` of the same pipeline, when ``.venv-mlflow``
   exists (``make bench-mlflow`` creates it from requirements-mlflow.txt).
 Then a load run per client count (16 and 64 concurrent clients, ``--load`` one-record
@@ -34,7 +36,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline_core.config import Settings
+from pipeline_core.data.columns import UNSEEN
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.model_io import load_model
@@ -52,6 +57,7 @@ from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.datasets import existing_scoring_ids
 from pipeline_core.services.runs import RunWorker, launch_file_run, model_version_for_run
+from pipeline_core.serving.payload_log import PayloadLogger
 from pipeline_core.serving.server import BackgroundServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,9 +135,15 @@ def http_figures(
     batch: pd.DataFrame,
     n_single: int,
     n_batches: int,
-) -> dict[str, dict[str, float]]:
-    """Interleave calls to every target, in a fresh random order each round, so that machine noise
-    and position in the round (measured: the first call of a round is slower) hit all alike."""
+    rounds: int,
+) -> tuple[dict[str, dict[str, float]], list[dict[str, dict[str, float]]]]:
+    """Each target's figures: the median over ``rounds`` rounds of each round's p50 and batch rows/s.
+
+    Within a round every call goes to every target in turn, in a fresh random order each time
+    (A/B/A/B...), so that machine noise and position in the turn (measured: the first call is
+    slower) hit all alike; a round disturbed by another process as a whole is outvoted by the
+    others. p99 is over all rounds' calls (a tail needs them all). Returns the figures and each round's.
+    """
     rng = random.Random(0)
     clients = {name: httpx.Client(timeout=60, headers=headers) for name, (_, _, headers) in targets.items()}
     singles = {
@@ -140,38 +152,51 @@ def http_figures(
     }
     bigs = {name: json.dumps(make(batch)).encode() for name, (_, make, _) in targets.items()}
     json_type = {"Content-Type": "application/json"}
-
-    def call(name: str, body: bytes) -> float:
-        started = time.perf_counter()
-        r = clients[name].post(targets[name][0], content=body, headers=json_type)
-        r.raise_for_status()
-        return time.perf_counter() - started
-
-    single: dict[str, list[float]] = {name: [] for name in targets}
-    many: dict[str, list[float]] = {name: [] for name in targets}
     order = list(targets)
-    for i in range(30 + n_single):
-        rng.shuffle(order)
-        for name in order:
-            elapsed = call(name, singles[name][i % 64])
-            if i >= 30:
-                single[name].append(elapsed)
-    for i in range(3 + n_batches):
-        rng.shuffle(order)
-        for name in order:
-            elapsed = call(name, bigs[name])
-            if i >= 3:
-                many[name].append(elapsed)
+
+    def interleaved(bodies: Callable[[str, int], bytes], n: int) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {name: [] for name in targets}
+        for i in range(n):
+            rng.shuffle(order)
+            for name in order:
+                started = time.perf_counter()
+                r = clients[name].post(targets[name][0], content=bodies(name, i), headers=json_type)
+                r.raise_for_status()
+                out[name].append(time.perf_counter() - started)
+        return out
+
+    def one(name: str, i: int) -> bytes:
+        return singles[name][i % 64]
+
+    def big(name: str, i: int) -> bytes:
+        return bigs[name]
+
+    interleaved(one, 30)  # warm-up: connections, caches, the model's first calls
+    interleaved(big, 3)
+    per_round: list[dict[str, dict[str, float]]] = []
+    all_single: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        single = interleaved(one, max(1, n_single // rounds))
+        many = interleaved(big, max(1, n_batches // rounds))
+        per_round.append(
+            {
+                name: {"p50": percentile(single[name], 50), "rows_per_s": len(batch) / statistics.median(many[name])}
+                for name in targets
+            }
+        )
+        for name in targets:
+            all_single[name] += single[name]
     for client in clients.values():
         client.close()
-    return {
+    figures = {
         name: {
-            "p50": percentile(single[name], 50),
-            "p99": percentile(single[name], 99),
-            "rows_per_s": len(batch) / statistics.median(many[name]),
+            "p50": statistics.median(r[name]["p50"] for r in per_round),
+            "p99": percentile(all_single[name], 99),
+            "rows_per_s": statistics.median(r[name]["rows_per_s"] for r in per_round),
         }
         for name in targets
     }
+    return figures, per_round
 
 
 LOGGED, PER_ANSWER, NO_WAL, UNLOGGED = (
@@ -285,11 +310,53 @@ def mlflow_body(frame: pd.DataFrame) -> dict[str, Any]:
     return {"dataframe_split": json.loads(frame.to_json(orient="split", index=False))}
 
 
+def log_call_cost(folder: Path, fields: list[str], rows: pd.DataFrame, calls: int) -> dict[str, float]:
+    """Median microseconds of one ``PayloadLogger.log`` call with the default log and without, interleaved.
+
+    The log's added latency alone, without HTTP and scoring around it (their noise is the larger).
+    """
+    body = json.dumps(wml_body(fields)(rows)).encode()
+    values = json.loads(body)["input_data"][0]["values"]
+    n = len(values)
+
+    def store(batch: Sequence[dict[str, Any]]) -> int:
+        return sum(int(r["n_records"]) for r in batch)
+
+    loggers = {
+        "WAL": PayloadLogger(store, quarantine=lambda r, e: None, wal_dir=folder, wal_sync_interval=0.01),
+        "no WAL": PayloadLogger(store, quarantine=lambda r, e: None, wal_dir=None),
+    }
+    times: dict[str, list[float]] = {name: [] for name in loggers}
+    order = list(loggers)
+    for _ in range(calls):
+        random.shuffle(order)
+        for name in order:
+            record = {
+                "request_id": uuid.uuid4().hex,
+                "deployment_id": 1,
+                "model_version_id": 1,
+                "n_records": n,
+                "created_at": datetime.now(UTC).replace(tzinfo=None),
+                "fields": fields,
+                "values": values,
+                "predictions": ["No Risk"] * n,
+                "probabilities": [0.25] * n,
+                UNSEEN: [0] * n,
+            }
+            started = time.perf_counter()
+            loggers[name].log(record, body)
+            times[name].append(time.perf_counter() - started)
+    for logger in loggers.values():
+        logger.close()
+    return {name: statistics.median(t) * 1e6 for name, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=1000)
-    parser.add_argument("--batches", type=int, default=30)
-    parser.add_argument("--load", type=int, default=1200, help="one-record requests per load run")
+    parser.add_argument("--batches", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; each figure is their median")
+    parser.add_argument("--load", type=int, default=1200, help="one-record requests per load run (0: no load runs)")
     args = parser.parse_args()
     spec = german_credit_spec()
     applicants = generate_german_credit(2000, seed=5)[spec.feature_names]
@@ -310,6 +377,7 @@ def main() -> None:
         }
 
         targets: dict[str, tuple[str, Callable[[pd.DataFrame], dict[str, Any]], dict[str, str]]] = {}
+        per_round: list[dict[str, dict[str, float]]] = []
         procs = []
         try:
             for name, logging, wal, per_answer in VARIANTS:
@@ -344,21 +412,27 @@ def main() -> None:
                 ]
                 procs.append(start_process(command, env, f"http://127.0.0.1:{port}/health", root))
                 targets["HTTP, mlflow models serve"] = (f"http://127.0.0.1:{port}/invocations", mlflow_body, {})
-            rows |= http_figures(targets, singles, batch, args.single, args.batches)
+            figures, per_round = http_figures(targets, singles, batch, args.single, args.batches, args.rounds)
+            rows |= figures
         finally:
             for proc in procs:
                 proc.terminate()
                 proc.wait(timeout=60)
+        load_configs = [(clients, wal) for clients in (16, 64) for wal in (True, False)] if args.load else []
         loads = [
             load_run(ctx, root, dep_id, key, singles, clients=clients, total=args.load, wal=wal)
-            for clients in (16, 64)
-            for wal in (True, False)
+            for clients, wal in load_configs
         ]
         ctx.close()
+        costs = {
+            n: log_call_cost(root / f"log-cost-{n}", spec.feature_names, applicants.iloc[:n], calls)
+            for n, calls in ((1, 2000), (1000, 200))
+        }
 
     print(
         f"\nscoring one model (HistGradientBoosting, 20 features); {args.single} single-record calls, "
-        f"{args.batches} batches of 1,000 rows; medians and percentiles in ms"
+        f"{args.batches} batches of 1,000 rows; over HTTP each p50 and rows/s is the median of {args.rounds} "
+        "interleaved rounds' figures (p99 over all calls); in ms"
     )
     print(f"  {'path':<44} {'p50 ms':>8} {'p99 ms':>8} {'batch rows/s':>13}")
     for name, fig in rows.items():
@@ -384,17 +458,43 @@ def main() -> None:
         f"batch ratio {memory['rows_per_s'] / synced['rows_per_s']:.3f} (payload_wal_sync_interval = 0: "
         "survives a power cut too; the difference is the disk's fdatasync)"
     )
+    print("    per round, default WAL vs no WAL (the figures above are the medians of these rounds' figures):")
     print(
-        f"\nload: one-record requests from concurrent clients, SIGKILL half-way, restart; "
-        f"{args.load} requests a run\n"
-        f"  {'clients':>7} {'log':>5} {'acknowledged':>12} {'stored':>7} {'lost':>6} {'5xx':>4} {'503':>5} {'req/s':>7}"
+        f"    {'round':>5} {'p50 no WAL':>11} {'p50 WAL':>8} {'ratio':>6} {'rows/s no WAL':>14} "
+        f"{'rows/s WAL':>11} {'ratio':>6}"
     )
-    for figures, (clients, wal) in zip(loads, [(c, w) for c in (16, 64) for w in (True, False)], strict=True):
+    for i, r in enumerate(per_round, 1):
+        a, b = r[NO_WAL], r[LOGGED]
         print(
-            f"  {clients:>7} {'WAL' if wal else 'none':>5} {figures['acknowledged']:>12} {figures['stored']:>7} "
-            f"{figures['lost']:>6} {figures['5xx']:>4} {figures['503']:>5} {figures['requests_per_s']:>7}"
+            f"    {i:>5} {a['p50']:11.2f} {b['p50']:8.2f} {b['p50'] / a['p50']:6.3f} "
+            f"{a['rows_per_s']:14,.0f} {b['rows_per_s']:11,.0f} {a['rows_per_s'] / b['rows_per_s']:6.3f}"
         )
-    print("  (targets with the WAL: lost 0, 5xx 0)")
+    p50_ratios = [r[LOGGED]["p50"] / r[NO_WAL]["p50"] for r in per_round]
+    batch_ratios = [r[NO_WAL]["rows_per_s"] / r[LOGGED]["rows_per_s"] for r in per_round]
+    print(
+        f"    median of the rounds' ratios: p50 {statistics.median(p50_ratios):.3f}, "
+        f"batch {statistics.median(batch_ratios):.3f} (a paired view: each round's two figures saw the same machine)"
+    )
+    for n, cost in costs.items():
+        print(
+            f"  one PayloadLogger.log() call of {n:,} record(s), median: {cost['no WAL']:.0f} us without the WAL, "
+            f"{cost['WAL']:.0f} us with it (+{cost['WAL'] - cost['no WAL']:.0f} us a request)"
+        )
+    if not loads:
+        print("\nload: not run (--load 0)")
+    else:
+        print(
+            f"\nload: one-record requests from concurrent clients, SIGKILL half-way, restart; "
+            f"{args.load} requests a run\n"
+            f"  {'clients':>7} {'log':>5} {'acknowledged':>12} {'stored':>7} {'lost':>6} {'5xx':>4} {'503':>5} "
+            f"{'req/s':>7}"
+        )
+        for load, (clients, wal) in zip(loads, load_configs, strict=True):
+            print(
+                f"  {clients:>7} {'WAL' if wal else 'none':>5} {load['acknowledged']:>12} {load['stored']:>7} "
+                f"{load['lost']:>6} {load['5xx']:>4} {load['503']:>5} {load['requests_per_s']:>7}"
+            )
+        print("  (targets with the WAL: lost 0, 5xx 0)")
     if "HTTP, mlflow models serve" in rows:
         ml = rows["HTTP, mlflow models serve"]
         print(

@@ -19,9 +19,17 @@ CATALOGUE = {
     "admin": ("admin.py", "Admin", ":material/admin_panel_settings:"),
 }
 # A role read from the store is a plain string: it finds its entry here because a Role is that string.
+# No Runs page for an admin: launching, cancelling and retraining are model development, not administration.
 ROLE_PAGES: dict[str, list[str]] = {
     Role.DATA_SCIENTIST: ["runs", "overview", "deployments", "monitoring", "factsheets", "audit"],
     Role.VALIDATOR: ["review", "overview", "deployments", "monitoring", "factsheets", "audit"],
     Role.MANAGER: ["overview", "deployments", "factsheets", "audit"],
-    Role.ADMIN: ["overview", "runs", "deployments", "monitoring", "factsheets", "audit", "admin"],
+    Role.ADMIN: ["overview", "deployments", "monitoring", "factsheets", "audit", "admin"],
 }
+# A role with no entry (none today) still gets somewhere to land.
+FALLBACK_PAGES = ["overview"]
+
+
+def pages_for(role: str) -> list[str]:
+    """The pages ``role`` may open, its home page first: called with the role the store has now, on every run."""
+    return list(ROLE_PAGES.get(role, FALLBACK_PAGES))

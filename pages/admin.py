@@ -1,4 +1,4 @@
-"""Admin: users and their roles; each spec's thresholds."""
+"""Admin: users, their roles and whether they may sign in; each spec's thresholds."""
 
 from __future__ import annotations
 
@@ -42,6 +42,27 @@ with st.form("set-role"):
         ui.act(
             lambda: governance.set_role(ctx, who, username=target, role=new_role),
             success=f"{target} is now {new_role}.",
+        )
+
+with st.form("account-state"):
+    st.markdown("**Disable or enable an account**")
+    st.caption(
+        "A disabled account cannot sign in, and an open session of it is signed out at its next click. "
+        "The last enabled admin cannot be disabled or demoted."
+    )
+    c1, c2 = st.columns(2)
+    account = c1.selectbox("Account", [name for name, _, _ in listed], key="account")
+    reason = c2.text_input("Reason (for the audit record)", key="account-reason")
+    disable, enable = st.columns(2)
+    if disable.form_submit_button("Disable account"):
+        ui.act(
+            lambda: governance.disable_user(ctx, who, username=account, reason=reason),
+            success=f"{account} is disabled.",
+        )
+    if enable.form_submit_button("Enable account"):
+        ui.act(
+            lambda: governance.enable_user(ctx, who, username=account, reason=reason),
+            success=f"{account} is enabled.",
         )
 
 st.subheader("Thresholds per spec")

@@ -1,8 +1,9 @@
-"""Deployments: spaces and endpoints, a copyable curl example, score a record, roll back prod."""
+"""Deployments: spaces and endpoints, a copyable curl example, score a record, API keys, roll back prod."""
 
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -94,11 +95,61 @@ else:
                 f"scoring id {row['scoring_id']}"
             )
 
+if can_issue:
+    st.subheader("API keys")
+    keys = deployments.list_keys(ctx, who, dep.id)
+    active, revoked = [k for k in keys if k.active], [k for k in keys if not k.active]
+    if not active:
+        st.caption(f"Deployment {dep.id} has no active API key.")
+    for k in active:
+        line, press = st.columns([6, 1], vertical_alignment="center")
+        line.markdown(
+            f"**key {k.id}** · `{k.prefix or 'issued before prefixes were kept'}…` · {k.label} · "
+            f"issued by {k.created_by} {ui.when(k.created_at)}"
+        )
+        # By id, a prod key is its issuer's or an admin's to revoke; the service decides, this only says so.
+        theirs = dep.space == Space.PROD and k.created_by.casefold() != who.username.casefold()
+        barred = theirs and not ui.can(who, "revoke_prod_key")
+        if press.button(
+            "Revoke",
+            key=f"revoke-key-{k.id}",
+            disabled=barred,
+            help=f"A prod key is revoked by an admin or by who issued it ({k.created_by})." if barred else None,
+        ):
+            done = ui.act(partial(deployments.revoke_key, ctx, who, key_id=k.id))
+            if done is not None:
+                st.success(f"API key {done.id} revoked: the scoring service refuses it from its next refresh.")
+    if revoked:
+        with st.expander(f"Revoked keys ({len(revoked)})"):
+            ui.records(
+                [
+                    {
+                        "key": k.id,
+                        "starts with": k.prefix,
+                        "label": k.label,
+                        "issued by": k.created_by,
+                        "revoked by": k.revoked_by,
+                        "revoked": ui.when(k.revoked_at),
+                    }
+                    for k in revoked
+                ]
+            )
+
 if dep.space == Space.PROD and ui.can(who, "rollback"):
     st.subheader("Roll back")
-    st.caption("Prod then serves the model version it served before this one.")
-    confirm = st.checkbox(f"I want deployment {dep.id} to serve its previous model version", key="rollback-confirm")
-    if st.button("Roll back", disabled=not confirm):
-        result = ui.act(lambda: deployments.rollback(ctx, who, deployment_id=dep.id))
-        if result is not None:
-            st.success(f"Deployment {dep.id} now serves model version {result.deployment.model_version_id}.")
+    target = deployments.rollback_target(ctx, who, deployment_id=dep.id)
+    said = target.explanation[:1].upper() + target.explanation[1:] + "."
+    if target.model_version_id is None:
+        st.info(said)  # no button to press for nothing
+    else:
+        st.caption(said)
+        reason = st.text_area(
+            "Why roll back (at least a sentence; kept with the revision and in the audit log)", key="rollback-reason"
+        )
+        confirm = st.checkbox(
+            f"I want deployment {dep.id} to serve model version {target.model_version_id} again", key="rollback-confirm"
+        )
+        if st.button("Roll back", disabled=not confirm):
+            result = ui.act(lambda: deployments.rollback(ctx, who, reason=reason, deployment_id=dep.id))
+            if result is not None:
+                st.success(f"Deployment {dep.id} now serves model version {result.deployment.model_version_id}.")

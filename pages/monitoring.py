@@ -13,6 +13,28 @@ from pipeline_core.services import deployments, monitoring, runs
 from pipeline_core.services.datasets import PayloadWindow, count_payload
 from pipeline_core.vocabulary import AlertStatus, CheckStatus, DeploymentStatus, RetrainingStatus
 
+
+def _line(a: monitoring.AlertInfo) -> str:
+    """An alert as one line: its state, what it says, and what those who handled it said."""
+    is_open = a.status == AlertStatus.OPEN
+    icon = ":red[:material/error:]" if is_open else ":gray[:material/check_circle:]"
+    state = {
+        AlertStatus.OPEN: "open",
+        AlertStatus.ACKNOWLEDGED: f"acknowledged by {a.acknowledged_by or 'someone'}",
+        AlertStatus.RESOLVED: f"resolved by {a.resolved_by or 'someone'}",
+    }[a.status]
+    said = [f"{a.acknowledged_by} acknowledged: {a.acknowledge_comment}"] if a.acknowledge_comment else []
+    said += [f"{a.resolved_by} resolved: {a.resolve_comment}"] if a.resolve_comment else []
+    notes = "".join(f"  \n:gray[{note}]" for note in said)
+    return f"{icon} **alert {a.id}** · {ui.when(a.created_at)} · {state} · {a.message}{notes}"
+
+
+# Each alert moves one way, one step at a time, and each step says why in at least a sentence.
+STEPS = {
+    AlertStatus.OPEN: ("Acknowledge", "ack", "What you are doing about it", monitoring.acknowledge_alert),
+    AlertStatus.ACKNOWLEDGED: ("Resolve", "resolve", "How it ended", monitoring.resolve_alert),
+}
+
 ctx, who = ui.context(), ui.principal()
 st.title("Monitoring")
 
@@ -98,16 +120,18 @@ if not alerts:
 
 
 for a in alerts:
-    line, action = st.columns([6, 1])
-    is_open, by = a.status == AlertStatus.OPEN, a.acknowledged_by
-    if is_open and action.button("Acknowledge", key=f"ack-{a.id}"):
-        acknowledged = ui.act(partial(monitoring.acknowledge_alert, ctx, who, a.id))
-        if acknowledged is not None:
-            is_open, by = acknowledged.status == AlertStatus.OPEN, acknowledged.acknowledged_by
-            st.success(f"Alert {a.id} acknowledged.")
-    icon = ":red[:material/error:]" if is_open else ":gray[:material/check_circle:]"
-    state = "open" if is_open else f"acknowledged by {by or 'someone'}"
-    line.markdown(f"{icon} **alert {a.id}** · {ui.when(a.created_at)} · {state} · {a.message}")
+    line = st.empty()  # filled after the step below, so that it shows the alert as it now stands
+    shown = a
+    if a.status in STEPS and ui.can(who, "evaluate_now"):
+        label, key, prompt, move = STEPS[a.status]
+        said, press = st.columns([6, 1], vertical_alignment="bottom")
+        comment = said.text_input(f"{prompt} (alert {a.id}, at least a sentence)", key=f"{key}-comment-{a.id}")
+        if press.button(label, key=f"{key}-{a.id}"):
+            moved = ui.act(partial(move, ctx, who, a.id, comment=comment))
+            if moved is not None:
+                shown = moved
+                st.success(f"Alert {a.id} {moved.status}.")
+    line.markdown(_line(shown))
 
 st.subheader("Feedback")
 stored = st.empty()  # filled after an upload, so that the count includes it
@@ -120,7 +144,8 @@ if upload is not None and st.button("Upload feedback"):
         lambda: monitoring.upload_feedback(ctx, who, dep.id, monitoring.parse_feedback(content, name=name), source=name)
     )
     if batch is not None:
-        st.success(f"Stored {batch.records} records ({batch.linked} linked to scoring ids).")
+        again = f" {batch.already_stored} already stored, not stored again." if batch.already_stored else ""
+        st.success(f"Stored {batch.records} records ({batch.linked} linked to scoring ids).{again}")
 stored.caption(
     f"{monitoring.count_feedback(ctx, who, deployment_id=dep.id)} labelled records stored for this deployment."
 )

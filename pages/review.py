@@ -13,15 +13,17 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard import ui
+from dashboard import decision, ui
 from pipeline_core.monitors.figures import confusion_figure
 from pipeline_core.results import MonitorResult, tables
-from pipeline_core.results.evaluation import MonitorName
+from pipeline_core.results.evaluation import MonitorName, RiskCounts
 from pipeline_core.services import deployments, governance, monitoring, runs
 from pipeline_core.vocabulary import CheckStatus, Space
 
 ctx, who = ui.context(), ui.principal()
 st.title("Review")
+if decision.show_decided():
+    st.stop()
 
 queue = governance.review_queue(ctx, who)
 if not queue:
@@ -34,6 +36,7 @@ chosen_id = st.selectbox(
     ids,
     format_func=lambda i: next(
         f"{c.name} v{c.version} (model version {c.model_version_id}) by {c.created_by}"
+        + (" · awaiting countersign" if c.pending is not None else "")
         + (" · integrity check failed" if c.integrity_alerts else "")
         for c in queue
         if c.model_version_id == i
@@ -86,11 +89,19 @@ tabs = st.tabs(
 )
 with tabs[0]:
     risk = findings.risk
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Risk level", str(risk.level) if risk else "unknown")
-    c2.metric("Tests run", risk.tests_run if risk else 0)
-    c3.metric("Passed", risk.tests_passed if risk else 0)
-    c4.metric("Failed", risk.tests_failed if risk else 0)
+    # Every test is in exactly one count, so Passed + Warn + Failed + Unjudged is Tests run.
+    counts = risk.counts if risk else RiskCounts(0, 0, 0, 0, 0)
+    shown: tuple[tuple[str, str | int], ...] = (
+        ("Risk level", str(risk.level) if risk else "unknown"),
+        ("Tests run", counts.run),
+        ("Passed", counts.passed),
+        ("Warn", counts.warned),
+        ("Failed", counts.failed),
+        ("Unjudged", counts.unjudged),
+    )
+    # The risk level's word needs room: six equal columns cut it to "medi…".
+    for column, (label, value) in zip(st.columns([2, 1, 1, 1, 1, 1]), shown, strict=True):
+        column.metric(label, value)
     st.caption(
         f"Evaluation {evaluation.id} · {evaluation.created_at:%Y-%m-%d %H:%M} · "
         f"{evaluation.records} test records scored through the pre-prod endpoint"
@@ -203,33 +214,65 @@ with tabs[6]:
     with st.expander("Every fact of the model version (JSON)"):
         st.json(facts.model)
     ui.timeline(facts.timeline)
-with tabs[7]:
-    prod = [
-        d for d in deployments.list_deployments(ctx, who) if d.space == Space.PROD and d.model_name == candidate.name
-    ]
-    if not prod:
+
+
+def compare_with_production(candidate_id: int) -> None:
+    """The candidate and production scored on the same records (``monitoring.compare_with_production``)."""
+    # Boxed: ui.act's None means the comparison failed (its error is shown), the service's None no prod model.
+    answer = ui.act(lambda: (monitoring.compare_with_production(ctx, who, candidate_id),))
+    if answer is None:
+        return
+    (found,) = answer
+    if found is None:
         ui.empty(f"No version of {candidate.name} is in production yet: nothing to compare with.")
-    else:
-        current = prod[0]
-        columns: dict[str, dict[str, Any]] = {}
-        slices: dict[str, list[dict[str, Any]]] = {}
-        for label, mv_id in (
-            (f"candidate (v{candidate.version})", chosen_id),
-            (f"production (v{current.model_version})", current.model_version_id),
-        ):
-            newest = monitoring.list_evaluations(ctx, who, model_version_id=mv_id, limit=1)
-            compared = newest[0].report if newest else None
-            checks = compared.checks if compared else ()
-            columns[label] = {
-                c.metric.name: None if c.metric.value is None else round(c.metric.value, 4) for c in checks
-            }
-            worst = compared.bias_scan[:5] if compared else ()
-            slices[label] = [{"group": g.group, "DI": round(g.disparate_impact, 3)} for g in worst]
-        ui.table(pd.DataFrame(columns))
-        left, right = st.columns(2)
-        for col, (label, rows) in zip((left, right), slices.items(), strict=True):
-            col.markdown(f"**Worst slices, {label}**")
-            col.dataframe(rows, hide_index=True)
+        return
+    st.markdown(f"**{found.candidate.heading}** against **{found.production.heading}**")
+    if found.identical:
+        st.info(
+            f"Identical artifacts: the candidate is the artifact production serves (sha256 "
+            f"`{found.candidate.artifact_sha256}`); there is nothing to compare."
+        )
+        return
+    for title, compared, absent in (
+        ("On the candidate's held-out test split", found.held_out, ""),
+        ("On production's labelled feedback", found.feedback, found.no_feedback),
+    ):
+        st.markdown(f"**{title}**")
+        if compared is None:
+            ui.empty(f"No comparison: {absent}.")
+            continue
+        st.caption(
+            f"Data: {compared.data} · window: {compared.window} · {compared.records} records, the same for "
+            f"both columns · evaluation: {compared.evaluation}"
+        )
+        if compared.production_trained_on:
+            st.warning(
+                f"Production trained on {compared.production_trained_on} of these {compared.records} records: "
+                "its numbers here are partly in-sample and flatter it."
+            )
+        ui.records(
+            [
+                {
+                    "metric": d.metric,
+                    f"{found.candidate.heading}": _rounded(d.candidate),
+                    f"{found.production.heading}": _rounded(d.production),
+                    "difference (candidate − production)": _rounded(d.difference),
+                    f"{d.confidence:.0%} interval (paired bootstrap, {d.resamples} resamples)": None
+                    if d.low is None or d.high is None
+                    else f"{d.low:+.4f} to {d.high:+.4f}",
+                    "records": d.records,
+                }
+                for d in compared.differences
+            ]
+        )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+with tabs[7]:
+    compare_with_production(chosen_id)
 
 st.divider()
 evaluation_id = evaluation.id
@@ -242,41 +285,7 @@ st.download_button(
 )
 
 st.subheader("Decision")
-refused = governance.decision_refused(ctx, who, chosen_id)
-if refused:
-    st.info(f"Approve and Reject are disabled: {refused}")
-failed = governance.failed_critical(preprod)
-if failed:
-    st.warning("Critical threshold(s) failed: " + "; ".join(failed) + ". Approving needs an override reason.")
-comment = st.text_area("Comment (required)", key="decision-comment")
-override = st.text_input("Override reason (only to approve despite a failed critical threshold)") if failed else ""
-approve_col, reject_col = st.columns(2)
-if approve_col.button("Approve", type="primary", disabled=bool(refused), key="approve"):
-    with st.spinner("Approving, running the production deployment check and deploying…"):
-        outcome = ui.act(
-            lambda: governance.approve(
-                ctx,
-                who,
-                chosen_id,
-                comment=comment,
-                artifact_sha256=candidate.artifact_sha256,
-                evidence=[evaluation.id],
-                override_reason=override or None,
-            )
-        )
-    if outcome is not None:
-        verdict = "passed" if outcome.check.passed else "failed"
-        st.markdown(f"Approval {outcome.approval_id} recorded. Production deployment check: **{verdict}**.")
-        for reason in outcome.check.reasons:
-            st.markdown(f"- {reason}")
-        if outcome.deployment is not None:
-            st.success(f"Deployed to prod: deployment {outcome.deployment.id} at {outcome.deployment.scoring_path}")
-        if outcome.error:
-            st.error(outcome.error)
-if reject_col.button("Reject", disabled=bool(refused), key="reject"):
-    rejected = ui.act(lambda: governance.reject(ctx, who, chosen_id, comment=comment))
-    if rejected is not None:
-        st.success(f"Model version {chosen_id} rejected (approval record {rejected}).")
+decision.form(ctx, who, candidate, evaluation_ids=[e.id for e in sorted(preprod, key=lambda e: e.id)])
 
 # Read after the decision buttons ran, so a refusal they just recorded is shown at once.
 refusals = deployments.open_integrity_alerts(ctx, who, chosen_id)

@@ -44,7 +44,7 @@ with st.expander("Launch a run", expanded=not list_runs(ctx, who, limit=1)):
         sources = ["Demo data (generated)", "Upload a CSV", "A path on the server or a bucket"]
         source = st.radio("Training data", sources, horizontal=True)
         left, right = st.columns(2)
-        rows = left.number_input("Demo rows", min_value=200, max_value=100_000, value=1000, step=100)
+        rows = left.number_input("Demo rows", min_value=200, max_value=100_000, value=5000, step=100)
         seed = right.number_input("Seed", min_value=0, value=42, step=1)
         upload = st.file_uploader("CSV file", type=["csv"])
         path = st.text_input("Path of a CSV in an allowed data folder, or a bucket object s3://bucket/key")

@@ -129,6 +129,10 @@ class Settings:
     # Wrong passwords in a row before an account is locked, and for how long (dashboard and CLI alike).
     sign_in_max_failures: int = 5
     sign_in_lock_seconds: float = 900.0
+    # Failed sign-ins from one source (a client address, a CLI's OS user) within the window, whatever names
+    # they tried, before every sign-in from it is refused until the oldest leave the window.
+    sign_in_source_max_failures: int = 20
+    sign_in_source_window_seconds: float = 900.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
@@ -140,6 +144,11 @@ class Settings:
             object.__setattr__(self, "artifact_dir", Path(self.artifact_dir).expanduser().resolve())
         if self.sign_in_max_failures < 1 or self.sign_in_lock_seconds <= 0:
             raise ConfigError("settings sign_in_max_failures must be >= 1 and sign_in_lock_seconds positive")
+        if self.sign_in_source_max_failures < 1 or self.sign_in_source_window_seconds <= 0:
+            raise ConfigError(
+                "settings sign_in_source_max_failures must be >= 1 and sign_in_source_window_seconds positive, got "
+                f"{self.sign_in_source_max_failures!r} and {self.sign_in_source_window_seconds!r}"
+            )
         if str(self.audit_anchor_path) in ("", "."):
             object.__setattr__(self, "audit_anchor_path", self.data_dir / "audit" / "anchors.jsonl")
         else:

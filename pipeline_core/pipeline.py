@@ -25,7 +25,7 @@ from pipeline_core.stages.common import Gate
 from pipeline_core.stages.prepare import PrepareResult, prepare
 from pipeline_core.stages.register import ModelVersionDraft, register
 from pipeline_core.stages.train import TrainResult, train
-from pipeline_core.stages.validate import Schema, ValidationResult, validate
+from pipeline_core.stages.validate import Schema, ValidationResult, training_ranges, validate
 
 
 class StageResultLike(Protocol):
@@ -101,6 +101,7 @@ def _train(inputs: PipelineInputs, state: PipelineState) -> TrainResult:
 
 def _register(inputs: PipelineInputs, state: PipelineState) -> ModelVersionDraft:
     v = state.validation
+    train_df, _ = _split(state)
     return register(
         state.trained.model,
         spec=inputs.spec,
@@ -109,6 +110,7 @@ def _register(inputs: PipelineInputs, state: PipelineState) -> ModelVersionDraft
         dataset=inputs.dataset,
         n_train=int(v.train_index.size),
         n_test=int(v.test_index.size),
+        training_ranges=training_ranges(train_df, inputs.spec),
     )
 
 

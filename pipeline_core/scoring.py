@@ -3,8 +3,9 @@
 Request:  ``{"input_data": [{"fields": [...], "values": [[...], ...]}]}``
 Response: ``{"predictions": [{"fields": ["prediction", "probability"],
              "values": [[label, [p_class0, p_class1]], ...]}]}`` with the model's classes in
-order, plus ``scoring_ids`` (one per record) and ``warnings`` (unseen categories: the
-record scores, the flag says which value the model has never seen).
+order, plus ``scoring_ids`` (one per record) and ``warnings`` (unseen categories and numbers
+outside the training split's range: the record scores, the flag says which value the model has
+never seen; a number outside the spec's valid range is refused instead).
 
 Every rejection names the field, record and value, and carries the HTTP status to send.
 """
@@ -134,15 +135,20 @@ class LoadedModel:
     classes: tuple[str, ...]
     known_categories: dict[str, frozenset[str]]
     fast: FastPath | None = None
+    # Each numeric feature's [min, max] in the training split: a value outside scores, with a warning.
+    training_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, model: Pipeline, spec: DataSpec) -> LoadedModel:
+    def build(
+        cls, model: Pipeline, spec: DataSpec, *, training_ranges: dict[str, tuple[float, float]] | None = None
+    ) -> LoadedModel:
         known: dict[str, frozenset[str]] = {}
         encoder = model.named_steps["prep"].named_transformers_["categorical"]
         for name, cats in zip(spec.categorical, getattr(encoder, "categories_", []), strict=False):
             known[name] = frozenset(str(c) for c in cats)
         fast = FastPath.build(model, spec)
-        return cls(model, spec, tuple(str(c) for c in model.classes_), known, fast)
+        ranges = {name: r for name, r in (training_ranges or {}).items() if name in spec.numeric}
+        return cls(model, spec, tuple(str(c) for c in model.classes_), known, fast, ranges)
 
 
 @dataclass
@@ -259,6 +265,15 @@ def parse_payload(
                     raise ScoringInputError(_bad(name, i, v, "a number"))
                 elif not math.isfinite(v):
                     raise ScoringInputError(_bad(name, i, v, "a finite number"))
+            feature = spec.feature(name)
+            if feature.valid_range is not None:
+                low, high = feature.valid_range
+                outside = next((i for i, v in enumerate(column) if not low <= v <= high), None)
+                if outside is not None:
+                    raise ScoringInputError(
+                        f"field {_shown(name)}, record {outside}: {_shown(column[outside])} is outside the valid "
+                        f"range {feature.describe_range()} of spec '{spec.name}'"
+                    )
         else:
             for i, v in enumerate(column):
                 if type(v) is not str:
@@ -280,7 +295,7 @@ def _bad(name: str, row: int, value: Any, wanted: str) -> str:
 
 
 def score(loaded: LoadedModel, fields: list[str], values: list[list[Any]]) -> ScoreResult:
-    """Predict every record; flag values of categorical fields the model never saw."""
+    """Predict every record; flag categories the model never saw and numbers outside its training range."""
     columns = dict(zip(fields, zip(*values, strict=True), strict=True))
     if loaded.fast is not None:
         proba = loaded.fast.predict_proba(columns, len(values))
@@ -294,6 +309,18 @@ def score(loaded: LoadedModel, fields: list[str], values: list[list[Any]]) -> Sc
             if value not in known:
                 warnings.append(
                     {"record": row, "field": name, "value": _clipped(str(value)), "issue": "unseen_category"}
+                )
+    for name, (low, high) in loaded.training_ranges.items():
+        for row, value in enumerate(columns[name]):
+            if not low <= value <= high:
+                warnings.append(
+                    {
+                        "record": row,
+                        "field": name,
+                        "value": value,
+                        "issue": "outside_training_range",
+                        "training_range": [low, high],
+                    }
                 )
     return ScoreResult(
         fields=fields,

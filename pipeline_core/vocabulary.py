@@ -42,13 +42,14 @@ class StageState(StrEnum):
 class ModelState(StrEnum):
     """A model version's life; ``MODEL_TRANSITIONS`` has every legal move.
 
-    trained → in pre-prod → awaiting review → approved | rejected → in production → retired; failed when
-    the run that trained it did not succeed.
+    trained → in pre-prod → awaiting review → (awaiting countersign →) approved | rejected → in production
+    → retired; failed when the run that trained it did not succeed.
     """
 
     TRAINED = "trained"
     IN_PREPROD = "in_preprod"
     AWAITING_REVIEW = "awaiting_review"
+    AWAITING_COUNTERSIGN = "awaiting_countersign"
     APPROVED = "approved"
     REJECTED = "rejected"
     IN_PRODUCTION = "in_production"
@@ -61,6 +62,9 @@ class ModelState(StrEnum):
 #   in_preprod -> awaiting_review    the run that trained it succeeded (runner, after the pre-prod evaluation)
 #   awaiting_review -> approved      approve()
 #   awaiting_review -> rejected      reject()
+#   awaiting_review -> awaiting_countersign   approve() with an override: the first of four eyes
+#   awaiting_countersign -> approved          countersign() by a second validator
+#   awaiting_countersign -> rejected          reject() by a validator who will not countersign
 #   approved -> in_production        approve()'s prod deployment, or deploy_approved() after a failed one
 #   in_production -> retired         another version replaced it in prod (an approval or a rollback)
 #   retired -> in_production         rollback() to it, or deploy_approved() of it (it holds a valid approval)
@@ -77,7 +81,8 @@ class ModelState(StrEnum):
 MODEL_TRANSITIONS: Mapping[ModelState, frozenset[ModelState]] = {
     ModelState.TRAINED: frozenset({ModelState.IN_PREPROD, ModelState.FAILED}),
     ModelState.IN_PREPROD: frozenset({ModelState.AWAITING_REVIEW, ModelState.FAILED}),
-    ModelState.AWAITING_REVIEW: frozenset({ModelState.APPROVED, ModelState.REJECTED}),
+    ModelState.AWAITING_REVIEW: frozenset({ModelState.APPROVED, ModelState.REJECTED, ModelState.AWAITING_COUNTERSIGN}),
+    ModelState.AWAITING_COUNTERSIGN: frozenset({ModelState.APPROVED, ModelState.REJECTED}),
     ModelState.APPROVED: frozenset({ModelState.IN_PRODUCTION}),
     ModelState.REJECTED: frozenset(),
     ModelState.FAILED: frozenset(),
@@ -170,6 +175,7 @@ class Outcome(StrEnum):
 
     APPROVED = "approved"
     REJECTED = "rejected"
+    PENDING = "pending"  # an override's first signature, awaiting a second validator's countersign
 
 
 class CheckStatus(StrEnum):
@@ -183,8 +189,11 @@ class CheckStatus(StrEnum):
 
 
 class AlertStatus(StrEnum):
+    """An alert's life: open -> acknowledged (someone saw it, and said what they do) -> resolved (and how it ended)."""
+
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
 
 
 class RetrainingStatus(StrEnum):

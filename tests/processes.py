@@ -66,11 +66,17 @@ def bootstrap_user(data_dir: Path) -> Principal:
 
 
 def run_cli(
-    args: list[str], data_dir: Path, *, timeout: float = 300, stdin: str | None = None
+    args: list[str],
+    data_dir: Path,
+    *,
+    timeout: float = 300,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """``python -m pipeline_core ARGS`` on ``data_dir``, signed in as ``USER`` unless ``env`` says otherwise."""
     return subprocess.run(
         [sys.executable, "-m", "pipeline_core", *args],
-        env=cli_env(data_dir),
+        env=cli_env(data_dir) | (env or {}),
         cwd=data_dir.parent,
         capture_output=True,
         text=True,

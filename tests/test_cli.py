@@ -21,6 +21,7 @@ from pipeline_core.services.context import open_context
 from pipeline_core.services.datasets import register_file
 from pipeline_core.services.runs import get_run, launch_run, list_model_versions, live_workers, reap_stale_runs
 from pipeline_core.store.models import AuditEvent
+from tests.credentials import PASSWORD
 from tests.processes import bootstrap_user, cli_settings, run_cli, start_worker, wait_for
 from tests.states import DORA
 
@@ -74,20 +75,27 @@ def test_unusable_files_exit_2_naming_the_file(data_dir: Path, content: bytes | 
 
 def test_demo_prints_its_metrics_and_lists_show_them(tmp_path: Path) -> None:
     data_dir = tmp_path / "fresh"  # a fresh store: demo creates its users
-    result = run_cli(["demo", "--rows", "800"], data_dir)
+    # The demo users get PASSWORD; the reads below sign in as the demo's data scientist.
+    demo = {"MLOPS_DEMO_PASSWORD": PASSWORD, "MLOPS_USER": "demo_scientist"}
+    result = run_cli(["demo", "--rows", "800"], data_dir, env=demo)
     assert result.returncode == 0, result.stderr
     assert "run 1: succeeded" in result.stdout and "roc_auc" in result.stdout
     assert "state: awaiting review" in result.stdout
     assert "demo_validator" in result.stdout and "validator" in result.stdout
-    listed = run_cli(["runs", "list"], data_dir)
+    listed = run_cli(["runs", "list"], data_dir, env=demo)
     assert "succeeded" in listed.stdout
-    shown = run_cli(["runs", "show", "1"], data_dir)
+    shown = run_cli(["runs", "show", "1"], data_dir, env=demo)
     assert "train check: test ROC AUC" in shown.stdout
-    models = run_cli(["models", "list"], data_dir)
+    models = run_cli(["models", "list"], data_dir, env=demo)
     assert "german_credit" in models.stdout and "hgb" in models.stdout
-    assert run_cli(["audit", "verify"], data_dir).stdout.startswith("audit chain: intact")
-    missing = run_cli(["runs", "show", "42"], data_dir)
+    assert run_cli(["audit", "verify"], data_dir, env=demo).stdout.startswith("audit chain: intact")
+    missing = run_cli(["runs", "show", "42"], data_dir, env=demo)
     assert missing.returncode == 4 and "run 42 does not exist" in missing.stderr
+    # Finding 15: no one reads without signing in, whoever can open the store's files.
+    for read in (["runs", "list"], ["models", "list"], ["audit", "verify"]):
+        anonymous = run_cli(read, data_dir, env={"MLOPS_USER": ""})
+        assert anonymous.returncode == 5 and "name the acting user" in anonymous.stderr, read
+        assert anonymous.stdout == "", read
 
 
 def test_two_workers_race_for_runs_and_none_runs_twice(data_dir: Path, spec: DataSpec, tmp_path: Path) -> None:

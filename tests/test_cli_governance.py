@@ -42,7 +42,7 @@ def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> 
         stdin=PASSWORD + "\n",
     )
     assert refused.returncode == 5 and "login refused for 'nobody'" in refused.stderr
-    for name, role in [("dora", "data_scientist"), ("vera", "validator")]:
+    for name, role in [("dora", "data_scientist"), ("vera", "validator"), ("victor", "validator")]:
         _as("ada", ["users", "add", name, "--role", role, "--password-stdin"], data_dir, stdin=PASSWORD + "\n")
 
     data = tmp_path / "credit.csv"
@@ -56,7 +56,26 @@ def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> 
     assert denied.returncode == 5 and "dora is a data_scientist" in denied.stderr
     no_comment = run_cli(["--user", "vera", "approve", mv, "--comment", " ", "--artifact", sha], data_dir)
     assert no_comment.returncode == 2 and "needs a comment" in no_comment.stderr
-    approved = _as("vera", ["approve", mv, "--comment", "AUC and smoke test fine", "--artifact", sha], data_dir)
+    # 600 rows: the fairness checks on the 120-record test split cannot be judged, and unjudged blocks.
+    blocked = run_cli(["--user", "vera", "approve", mv, "--comment", "AUC fine", "--artifact", sha], data_dir)
+    assert blocked.returncode == 1 and "could not be judged (insufficient data" in blocked.stderr
+    checks = re.search(r"override naming each of (.+) with a reason", blocked.stderr).group(1).split(", ")  # type: ignore[union-attr]
+    reason = "Fairness cannot be judged on a 120-record split; the 2025 backtest on 40,000 records is attached"
+    override = ["--override", reason, *(a for c in checks for a in ("--override-check", c))]
+    short = run_cli(
+        ["--user", "vera", "approve", mv, "--comment", "ok", "--artifact", sha, "--override", "x"], data_dir
+    )
+    assert short.returncode == 2 and "must be at least a sentence" in short.stderr
+    pending = _as(
+        "vera", ["approve", mv, "--comment", "AUC and smoke test fine", "--artifact", sha, *override], data_dir
+    )
+    approval = re.search(r"approval (\d+) recorded", pending).group(1)  # type: ignore[union-attr]
+    assert "awaits a second validator" in pending and "nothing is deployed until then" in pending
+    assert "awaits a second validator" in _as("vera", ["review", "list"], data_dir)
+    countersign = ["countersign", mv, "--approval", approval, "--comment", "backtest read", "--artifact", sha]
+    own = run_cli(["--user", "vera", *countersign], data_dir)
+    assert own.returncode == 5 and "the countersign must be a second validator's" in own.stderr
+    approved = _as("victor", countersign, data_dir)
     assert "production deployment check: passed" in approved and " prod " in approved
 
     deps = _as("vera", ["deployments", "list"], data_dir)
@@ -97,6 +116,8 @@ def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> 
         server.wait(timeout=30)
     stored = _as("vera", ["feedback", "upload", "--deployment", prod_id, "--file", str(fb)], data_dir)
     assert "stored 4 feedback record(s)" in stored and "4 linked to scoring ids" in stored
+    again = _as("vera", ["feedback", "upload", "--deployment", prod_id, "--file", str(fb)], data_dir)
+    assert "stored 0 feedback record(s)" in again and "4 already stored and not stored again" in again
 
     # Monitoring: four scored records are too few to judge, and the evaluation says so.
     evaluated = _as("vera", ["evaluate", "--deployment", prod_id], data_dir)
@@ -112,7 +133,7 @@ def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> 
     retrained = _as("dora", ["retrain", "--deployment", prod_id, "--wait"], data_dir)
     assert "+ 4 feedback records" in retrained and "state: awaiting review" in retrained
 
-    nothing = run_cli(["--user", "vera", "rollback"], data_dir)
+    nothing = run_cli(["--user", "vera", "rollback", "--reason", "prod answers badly since this morning"], data_dir)
     assert nothing.returncode == 2 and "nothing to roll back to" in nothing.stderr
 
     assert run_cli(["audit", "verify"], data_dir).stdout.startswith("audit chain: intact")

@@ -32,6 +32,8 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ({"MLOPS_HEARTBEAT_TIMEOUT": "-1"}, r"heartbeat_timeout must be positive"),
         ({"MLOPS_HEARTBEAT_TIMEOUT": "1", "MLOPS_HEARTBEAT_INTERVAL": "2"}, r"must exceed heartbeat_interval"),
         ({"MLOPS_CONFIG": "/nonexistent/mlops.toml"}, r"config file '/nonexistent/mlops.toml' does not exist"),
+        ({"MLOPS_SIGN_IN_SOURCE_MAX_FAILURES": "0"}, r"sign_in_source_max_failures must be >= 1 .* got 0 and 900"),
+        ({"MLOPS_SIGN_IN_SOURCE_WINDOW_SECONDS": "-5"}, r"sign_in_source_window_seconds positive, got 20 and -5"),
         ({"MLOPS_DEPLOYMENT_BACKEND": "wml"}, r"setting deployment_backend 'wml' is not 'local' or 'ibm'"),
         ({"MLOPS_DEPLOYMENT_BACKEND": "ibm"}, r"deployment_backend 'ibm' needs ibm_url \(MLOPS_IBM_URL\)"),
         (

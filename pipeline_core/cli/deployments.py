@@ -1,4 +1,4 @@
-"""Commands on deployments: deployments list, deploy, keys issue, score, rollback, serve."""
+"""Commands on deployments: deployments list, deploy, keys issue|list|revoke, score, rollback, serve."""
 
 from __future__ import annotations
 
@@ -68,18 +68,40 @@ def deploy(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.OK
 
 
-@COMMANDS.command(
-    "keys",
-    arg("keys_command", choices=("issue",)),
-    DEPLOYMENT,
-    arg("--label", default="issued from the CLI"),
-    help="issue an API key for a deployment",
-)
-def keys(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+KEYS = COMMANDS.group("keys", help="issue, list or revoke a deployment's API keys")
+
+
+@KEYS.command("issue", DEPLOYMENT, arg("--label", default="issued from the CLI"), help="issue an API key")
+def keys_issue(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import deployments
 
     key = deployments.issue_key(ctx, login(ctx, args), args.deployment, label=args.label)
     out.write(f"API key for deployment {args.deployment} (shown once): {key}\n")
+    return ExitCode.OK
+
+
+@KEYS.command("list", DEPLOYMENT, help="a deployment's API keys (never the keys themselves), revoked ones too")
+def keys_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import deployments
+
+    found = deployments.list_keys(ctx, login(ctx, args), args.deployment)
+    if not found:
+        out.write(f"deployment {args.deployment} has no API keys\n")
+    for k in found:
+        state = "active" if k.active else f"revoked {k.revoked_at:%Y-%m-%d %H:%M:%S} by {k.revoked_by or '?'}"
+        out.write(
+            f"key {k.id:>4}  {(k.prefix or '(no prefix)') + '...':<14} {state:<40} issued "
+            f"{k.created_at:%Y-%m-%d %H:%M:%S} by {k.created_by}: {k.label}\n"
+        )
+    return ExitCode.OK
+
+
+@KEYS.command("revoke", arg("key_id", type=int, help="the key's id, from 'keys list'"), help="revoke an API key")
+def keys_revoke(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import deployments
+
+    revoked = deployments.revoke_key(ctx, login(ctx, args), key_id=args.key_id)
+    out.write(f"API key {revoked.id} of deployment {revoked.deployment_id} revoked\n")
     return ExitCode.OK
 
 
@@ -148,12 +170,15 @@ def score(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     "rollback",
     arg("--deployment", type=int, default=None),
     arg("--model", default=None, help="model name, when there are several prod deployments"),
-    help="serve the previous model version in prod",
+    arg("--reason", required=True, help="why, in at least a sentence (kept on the revision and audited)"),
+    help="serve the previous approved model version in prod",
 )
 def rollback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import deployments
 
-    result = deployments.rollback(ctx, login(ctx, args), deployment_id=args.deployment, model_name=args.model)
+    result = deployments.rollback(
+        ctx, login(ctx, args), reason=args.reason, deployment_id=args.deployment, model_name=args.model
+    )
     out.write("rolled back: ")
     write_deployment(result.deployment, ctx.settings.scoring_url, out)
     return ExitCode.OK

@@ -11,6 +11,7 @@ from pipeline_core.errors import ExitCode, RunCancelled, RunError, exit_code_for
 from pipeline_core.vocabulary import FINISHED_RUN_STATES, RunState, StageState
 
 if TYPE_CHECKING:
+    from pipeline_core.services.authz import Principal
     from pipeline_core.services.context import ServiceContext
 
 HEADLINE_METRICS = (
@@ -88,40 +89,43 @@ class TerminalProgress:
         self.out.flush()
 
 
-def execute_or_wait(ctx: ServiceContext, run_id: int, *, wait: bool, out: TextIO) -> int:
-    """Run it here when no worker is alive; otherwise leave it to the workers (and wait)."""
+def execute_or_wait(ctx: ServiceContext, actor: Principal, run_id: int, *, wait: bool, out: TextIO) -> int:
+    """Run it here when no worker is alive; otherwise leave it to the workers (and wait).
+
+    ``actor`` is who launched it: what is printed about the run is read as them.
+    """
     from pipeline_core.cli.supervise import scoring_service
-    from pipeline_core.services.authz import HOST_READER, SYSTEM
+    from pipeline_core.services.authz import SYSTEM
     from pipeline_core.services.runs import RunWorker, live_workers, new_worker_id, reap_stale_runs
 
     reap_stale_runs(ctx, SYSTEM)
-    workers = live_workers(ctx, HOST_READER)
+    workers = live_workers(ctx, actor)
     if not workers:
         out.write(f"run {run_id}: no worker is running; executing it in this process\n")
         worker = RunWorker(ctx, worker_id=new_worker_id("cli"), progress=TerminalProgress(out))
         try:
             if not worker.claim(run_id):
                 out.write(f"run {run_id} was taken by another worker meanwhile; waiting for it\n")
-                return wait_for_run(ctx, run_id, out)
+                return wait_for_run(ctx, actor, run_id, out)
             with scoring_service(ctx, out):
                 status = worker.execute(run_id)
         finally:
             worker.stop()
-        return report(ctx, run_id, status, out)
+        return report(ctx, actor, run_id, status, out)
     if not wait:
         out.write(f"run {run_id} queued for {len(workers)} worker(s); follow it with: runs show {run_id}\n")
         return ExitCode.OK
-    return wait_for_run(ctx, run_id, out)
+    return wait_for_run(ctx, actor, run_id, out)
 
 
-def wait_for_run(ctx: ServiceContext, run_id: int, out: TextIO) -> int:
+def wait_for_run(ctx: ServiceContext, actor: Principal, run_id: int, out: TextIO) -> int:
     """Print each stage as a worker moves it on, until the run finishes; then its report."""
-    from pipeline_core.services.authz import HOST_READER, SYSTEM
+    from pipeline_core.services.authz import SYSTEM
     from pipeline_core.services.runs import STAGE_TITLES, get_run, reap_stale_runs
 
     seen: dict[str, str] = {}
     while True:
-        run = get_run(ctx, HOST_READER, run_id)
+        run = get_run(ctx, actor, run_id)
         for stage in run.stages:
             if seen.get(stage.name) != stage.status and stage.status != StageState.PENDING:
                 seen[stage.name] = stage.status
@@ -129,17 +133,16 @@ def wait_for_run(ctx: ServiceContext, run_id: int, out: TextIO) -> int:
                 out.write(f"  [{stage.status:<9}] {STAGE_TITLES.get(stage.name, stage.name):<24} {secs}\n")
                 out.flush()
         if run.status in FINISHED_RUN_STATES:
-            return report(ctx, run_id, run.status, out)
+            return report(ctx, actor, run_id, run.status, out)
         reap_stale_runs(ctx, SYSTEM)
         time.sleep(0.5)
 
 
-def report(ctx: ServiceContext, run_id: int, status: str, out: TextIO) -> int:
+def report(ctx: ServiceContext, actor: Principal, run_id: int, status: str, out: TextIO) -> int:
     """The run's outcome, its blocking anomalies, its model version and headline metrics; its exit code."""
-    from pipeline_core.services.authz import HOST_READER
     from pipeline_core.services.runs import get_run, model_version_for_run
 
-    run = get_run(ctx, HOST_READER, run_id)
+    run = get_run(ctx, actor, run_id)
     out.write(f"run {run_id}: {run.status}\n")
     if run.error:
         out.write(f"  reason: {run.error}\n")
@@ -150,7 +153,7 @@ def report(ctx: ServiceContext, run_id: int, status: str, out: TextIO) -> int:
                 f"  {'BLOCKING' if anomaly['blocking'] else 'warning '} {anomaly['kind']}: "
                 f"{anomaly['column'] or ''} {anomaly['detail']}\n"
             )
-    model = model_version_for_run(ctx, HOST_READER, run_id)
+    model = model_version_for_run(ctx, actor, run_id)
     if model is not None:
         out.write(
             f"  model version {model.name} v{model.version} (id {model.id}), artifact sha256 {model.artifact_sha256}\n"

@@ -14,6 +14,7 @@ from pipeline_core.errors import ApprovalError, ConfigError, ExitCode, Integrity
 
 if TYPE_CHECKING:
     from pipeline_core.services.context import ServiceContext
+    from pipeline_core.services.governance import ApprovalOutcome
 
 COMMANDS = Declarations()
 MODEL_VERSION = arg("model_version", type=int)
@@ -28,10 +29,15 @@ def review(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
         out.write("no model version is awaiting review\n")
     for c in queue:
         out.write(
-            f"model version {c.model_version_id}: {c.name} v{c.version} by {c.created_by}, "
+            f"model version {c.model_version_id}: {c.name} v{c.version} by {c.created_by}, {c.state}, "
             f"ROC AUC {c.metrics.get('roc_auc', float('nan')):.4f}, evaluations {c.evaluation_ids}, "
             f"artifact {c.artifact_sha256}\n"
         )
+        if c.pending is not None:
+            out.write(
+                f"  approval {c.pending.approval_id} by {c.pending.decided_by} overrides "
+                f"{', '.join(c.pending.overridden)} ({c.pending.override}); it awaits a second validator\n"
+            )
     return ExitCode.OK
 
 
@@ -40,8 +46,19 @@ def review(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     MODEL_VERSION,
     arg("--comment", required=True, type=comment("an approval needs a comment saying why")),
     arg("--artifact", required=True, help="the sha256 of the artifact you reviewed"),
-    arg("--evidence", type=int, action="append", help="evaluation id cited (repeatable)"),
-    arg("--override", default=None, help="reason to approve despite a failed critical threshold"),
+    arg("--evidence", type=int, action="append", help="every pre-prod evaluation id you reviewed (repeatable)"),
+    arg(
+        "--override",
+        default=None,
+        help="reason (at least a sentence) to approve despite failed or unjudged critical checks; "
+        "the approval then awaits a second validator's countersign",
+    ),
+    arg(
+        "--override-check",
+        action="append",
+        dest="override_checks",
+        help="a blocking check the override lifts, as monitor:metric (repeat for each one)",
+    ),
     help="approve a candidate (runs the production check and deploys to prod)",
 )
 def approve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
@@ -56,8 +73,19 @@ def approve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
         artifact_sha256=args.artifact,
         evidence=args.evidence or None,
         override_reason=args.override,
+        overrides=args.override_checks,
     )
     out.write(f"approval {outcome.approval_id} recorded for model version {args.model_version}\n")
+    return _told(ctx, outcome, out)
+
+
+def _told(ctx: ServiceContext, outcome: ApprovalOutcome, out: TextIO) -> int:
+    """What a decision did: the production check, the deployment, or why nothing was deployed (yet)."""
+    for note in outcome.notes:
+        out.write(f"note: {note}\n")
+    if outcome.pending:
+        out.write(f"pending: {'; '.join(outcome.check.reasons)}; nothing is deployed until then\n")
+        return ExitCode.OK
     out.write(
         f"production deployment check: {'passed' if outcome.check.passed else 'FAILED'}: "
         f"{'; '.join(outcome.check.reasons)}\n"
@@ -71,15 +99,41 @@ def approve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
 
 
 @COMMANDS.command(
+    "countersign",
+    MODEL_VERSION,
+    arg("--approval", type=int, required=True, help="the approval awaiting countersign (review list names it)"),
+    arg("--comment", required=True, type=comment("a countersign needs a comment saying why")),
+    arg("--artifact", required=True, help="the sha256 of the artifact you reviewed"),
+    help="countersign another validator's override (then the production check runs and it deploys)",
+)
+def countersign(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import governance
+
+    outcome = governance.countersign(
+        ctx,
+        login(ctx, args),
+        args.model_version,
+        approval_id=args.approval,
+        comment=args.comment,
+        artifact_sha256=args.artifact,
+    )
+    out.write(f"approval {outcome.approval_id} countersigned for model version {args.model_version}\n")
+    return _told(ctx, outcome, out)
+
+
+@COMMANDS.command(
     "reject",
     MODEL_VERSION,
     arg("--comment", required=True, type=comment("a rejection needs a comment saying why")),
-    help="reject a candidate",
+    arg("--artifact", default=None, help="the sha256 of the artifact you reviewed (refused if it changed)"),
+    help="reject a candidate (awaiting review, or an override awaiting countersign)",
 )
 def reject(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import governance
 
-    decision = governance.reject(ctx, login(ctx, args), args.model_version, comment=args.comment)
+    decision = governance.reject(
+        ctx, login(ctx, args), args.model_version, comment=args.comment, artifact_sha256=args.artifact
+    )
     out.write(f"model version {args.model_version} rejected (decision {decision})\n")
     return ExitCode.OK
 
@@ -88,11 +142,9 @@ def reject(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     "audit", arg("audit_command", choices=("verify",)), help="verify the audit log: keyed hash chain, anchors, records"
 )
 def audit(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
-    from pipeline_core.services.audit import verify_chain
+    from pipeline_core.services import governance
 
-    # No sign-in: anyone who can open the store may check it (governance.chain_status wants a Principal).
-    with ctx.db.read() as session:
-        status = verify_chain(session)
+    status = governance.chain_status(ctx, login(ctx, args))
     out.write(
         f"audit chain: {'intact' if status.ok else 'BROKEN'} "
         f"({status.events} events, {status.anchors} anchors checked)\n"

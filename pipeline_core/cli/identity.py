@@ -1,4 +1,9 @@
-"""Who acts on the command line: signing in, new passwords, and the demo users ``demo`` and ``up`` create."""
+"""Who acts on the command line: signing in, new passwords, and the demo users ``demo`` and ``up`` create.
+
+Every command that reads or acts on the store signs in first (``login``): there is no anonymous reader,
+whatever the OS account can open. A sign-in from the CLI comes from the source ``cli:<OS user>``, so
+failures from one account on the machine are throttled together, whichever product user they name.
+"""
 
 from __future__ import annotations
 
@@ -37,19 +42,16 @@ def login(ctx: ServiceContext, args: argparse.Namespace) -> Principal:
         if not sys.stdin.isatty():
             raise AuthError(f"no password for {username!r}: set MLOPS_PASSWORD or run from a terminal")
         password = getpass.getpass(f"password for {username}: ")
-    return governance.authenticate(ctx, username, password, source=f"cli (pid {os.getpid()})")
+    return governance.authenticate(ctx, username, password, source=cli_source())
 
 
-def viewer(ctx: ServiceContext, args: argparse.Namespace) -> Principal:
-    """Who reads, for a read-only command (runs list/show, models list): the host's reader.
-
-    These commands never asked for a sign-in: whoever can run the CLI next to the store can
-    read its files anyway. They read as ``HOST_READER``, which may view and do nothing else,
-    whatever user MLOPS_USER names for the commands that act.
-    """
-    from pipeline_core.services.authz import HOST_READER
-
-    return HOST_READER
+def cli_source() -> str:
+    """Where a CLI sign-in comes from, for throttling and the audit record: the OS account running it."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for the uid (a container's bare uid): the uid still tells them apart
+        who = f"uid {os.getuid()}"
+    return f"cli:{who}"
 
 
 def new_password(ctx: ServiceContext, args: argparse.Namespace) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, TextIO
 
-from pipeline_core.cli.identity import login, viewer
+from pipeline_core.cli.identity import login
 from pipeline_core.cli.registry import Declarations
 from pipeline_core.errors import ExitCode, GateFailed, exit_code_for
 
@@ -22,7 +22,7 @@ NOT_IN_SYNC = exit_code_for(GateFailed)
 def integrations_pending(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import integrations
 
-    pending = integrations.not_in_sync(ctx, viewer(ctx, args))
+    pending = integrations.not_in_sync(ctx, login(ctx, args))
     if not pending:
         out.write("every update was delivered\n")
         return ExitCode.OK

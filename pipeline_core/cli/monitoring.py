@@ -1,4 +1,4 @@
-"""Monitoring commands: evaluate, evaluations list, alerts list|ack, feedback upload, retrain, test-model."""
+"""Monitoring commands: evaluate, evaluations list, alerts list|ack|resolve, feedback upload, retrain, test-model."""
 
 from __future__ import annotations
 
@@ -50,10 +50,7 @@ def evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
                 out.write(f"    {m.name} {shown} {m.status}{' (critical)' if m.critical else ''}\n")
     if report.risk is not None:
         risk = report.risk
-        out.write(
-            f"  risk summary: {risk.level} ({risk.tests_run} judged: {risk.tests_passed} passed, "
-            f"{risk.tests_failed} failed, {len(risk.unjudged)} unjudged)\n"
-        )
+        out.write(f"  risk summary: {risk.level} ({risk.counts.describe()})\n")
         for entry in risk.failed:
             out.write(f"    {entry.source}:{entry.name} failed{' (critical)' if entry.critical else ''}\n")
     for alert_id in outcome.alerts:
@@ -89,10 +86,13 @@ def evaluations(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
     return ExitCode.OK
 
 
-ALERTS = COMMANDS.group("alerts", help="list or acknowledge alerts")
+ALERTS = COMMANDS.group("alerts", help="list, acknowledge or resolve alerts")
+COMMENT = arg("--comment", required=True, help="why, in at least a sentence (kept with the alert and audited)")
 
 
-@ALERTS.command("list", arg("--all", action="store_true", help="acknowledged ones too"), help="open alerts")
+@ALERTS.command(
+    "list", arg("--all", action="store_true", help="acknowledged and resolved ones too"), help="open alerts"
+)
 def alerts_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import monitoring
 
@@ -104,15 +104,28 @@ def alerts_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
             f"alert {a.id} [{a.status}] {a.created_at:%Y-%m-%d %H:%M:%S} deployment {a.deployment_id} "
             f"model version {a.model_version_id}: {a.message}\n"
         )
+        if a.acknowledged_by is not None:
+            out.write(f"  acknowledged by {a.acknowledged_by}: {a.acknowledge_comment or '(no comment)'}\n")
+        if a.resolved_by is not None:
+            out.write(f"  resolved by {a.resolved_by}: {a.resolve_comment}\n")
     return ExitCode.OK
 
 
-@ALERTS.command("ack", arg("alert", type=int), help="acknowledge an alert")
+@ALERTS.command("ack", arg("alert", type=int), COMMENT, help="acknowledge an open alert, saying what you do about it")
 def alerts_ack(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import monitoring
 
-    monitoring.acknowledge_alert(ctx, login(ctx, args), args.alert)
+    monitoring.acknowledge_alert(ctx, login(ctx, args), args.alert, comment=args.comment)
     out.write(f"alert {args.alert} acknowledged\n")
+    return ExitCode.OK
+
+
+@ALERTS.command("resolve", arg("alert", type=int), COMMENT, help="resolve an acknowledged alert, saying how it ended")
+def alerts_resolve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import monitoring
+
+    monitoring.resolve_alert(ctx, login(ctx, args), args.alert, comment=args.comment)
+    out.write(f"alert {args.alert} resolved\n")
     return ExitCode.OK
 
 
@@ -135,10 +148,7 @@ def feedback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     batch = monitoring.upload_feedback(
         ctx, actor, args.deployment, monitoring.parse_feedback(content, name=args.file), source=args.file
     )
-    out.write(
-        f"stored {batch.records} feedback record(s) for deployment {batch.deployment_id} "
-        f"({batch.linked} linked to scoring ids), batch {batch.batch_id}\n"
-    )
+    out.write(batch.describe() + "\n")
     return ExitCode.OK
 
 
@@ -168,7 +178,7 @@ def retrain(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
         for r in outcome.drifted_records[:20]:
             why = r.get("reason") or f"error probability {r['error_probability']:.3f}"
             out.write(f"  {r.get('scoring_id', 'record ' + str(r['record']))}: {why}\n")
-    return execute_or_wait(ctx, outcome.run_id, wait=args.wait, out=out)
+    return execute_or_wait(ctx, actor, outcome.run_id, wait=args.wait, out=out)
 
 
 @COMMANDS.command(

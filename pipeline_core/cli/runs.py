@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pipeline_core import logs
 from pipeline_core.cli.follow import TerminalProgress, execute_or_wait
-from pipeline_core.cli.identity import demo_scientist, ensure_demo_users, login, viewer
+from pipeline_core.cli.identity import demo_scientist, ensure_demo_users, login
 from pipeline_core.cli.inputs import load_spec
 from pipeline_core.cli.registry import Declarations, arg
 from pipeline_core.errors import ExitCode
@@ -52,7 +52,7 @@ def demo(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
         source=str(path),
     )
     out.write(f"run {run.id} queued on dataset {run.dataset.sha256[:12]}…\n")
-    return execute_or_wait(ctx, run.id, wait=True, out=out)
+    return execute_or_wait(ctx, actor, run.id, wait=True, out=out)
 
 
 @COMMANDS.command(
@@ -79,7 +79,7 @@ def run(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     data = args.data if args.data.startswith("s3://") else str(Path(args.data).absolute())
     launched = launch_file_run(ctx, actor, data, spec=load_spec(args.spec), params=params)
     out.write(f"run {launched.id} queued on {args.data} (sha256 {launched.dataset.sha256[:12]}…)\n")
-    return execute_or_wait(ctx, launched.id, wait=args.wait, out=out)
+    return execute_or_wait(ctx, actor, launched.id, wait=args.wait, out=out)
 
 
 RUNS = COMMANDS.group("runs", help="list, show or cancel runs")
@@ -96,9 +96,10 @@ def runs_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
     from pipeline_core.services.authz import SYSTEM
     from pipeline_core.services.runs import list_runs, reap_stale_runs
 
+    actor = login(ctx, args)
     reap_stale_runs(ctx, SYSTEM)
     out.write(f"{'id':>5}  {'status':<10} {'created':<19}  {'by':<16} {'dataset':<32} error\n")
-    for listed in list_runs(ctx, viewer(ctx, args), limit=args.limit, status=args.status):
+    for listed in list_runs(ctx, actor, limit=args.limit, status=args.status):
         created = listed.created_at.isoformat(sep=" ", timespec="seconds")
         error = (listed.error or "")[:60]
         out.write(
@@ -113,8 +114,9 @@ def runs_show(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int
     from pipeline_core.services.authz import SYSTEM
     from pipeline_core.services.runs import get_run, reap_stale_runs, run_summary
 
+    actor = login(ctx, args)
     reap_stale_runs(ctx, SYSTEM)
-    shown = get_run(ctx, viewer(ctx, args), args.run_id)
+    shown = get_run(ctx, actor, args.run_id)
     summary = run_summary(shown)
     if args.json:
         out.write(json.dumps(summary, indent=2) + "\n")
@@ -150,8 +152,9 @@ MODELS = COMMANDS.group("models", help="list model versions")
 def models_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services.runs import list_model_versions
 
+    actor = login(ctx, args)
     out.write(f"{'id':>4}  {'name':<16} {'ver':>3}  {'type':<14} {'state':<10} {'roc_auc':>7}  {'run':>4}  sha256\n")
-    for mv in list_model_versions(ctx, viewer(ctx, args), limit=args.limit):
+    for mv in list_model_versions(ctx, actor, limit=args.limit):
         auc = mv.metrics.get("roc_auc", float("nan"))
         out.write(
             f"{mv.id:>4}  {mv.name:<16} {mv.version:>3}  {mv.model_type:<14} {mv.state:<10} "

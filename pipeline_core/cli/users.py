@@ -1,4 +1,4 @@
-"""Commands on accounts: users add, users passwd, users list."""
+"""Commands on accounts: users add, users passwd, users list, users disable, users enable."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from pipeline_core.services.context import ServiceContext
 
 COMMANDS = Declarations()
-USERS = COMMANDS.group("users", help="add users, change passwords, list users")
+USERS = COMMANDS.group("users", help="add users, change passwords, list, disable or enable users")
 USERNAME = arg("username")
+REASON = arg("--reason", default=None, help="why, for the audit record")
 
 
 @USERS.command(
@@ -57,4 +58,22 @@ def users_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> in
 
     for username, role, disabled in governance.list_users(ctx, login(ctx, args)):
         out.write(f"{username:<24} {role:<15}{' (disabled)' if disabled else ''}\n")
+    return ExitCode.OK
+
+
+@USERS.command("disable", USERNAME, REASON, help="disable an account: it can no longer sign in or act (admins)")
+def users_disable(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import governance
+
+    user = governance.disable_user(ctx, login(ctx, args), username=args.username, reason=args.reason)
+    out.write(f"user {user.username} ({user.role}) disabled\n")
+    return ExitCode.OK
+
+
+@USERS.command("enable", USERNAME, REASON, help="enable a disabled account again, with its role (admins)")
+def users_enable(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import governance
+
+    user = governance.enable_user(ctx, login(ctx, args), username=args.username, reason=args.reason)
+    out.write(f"user {user.username} ({user.role}) enabled\n")
     return ExitCode.OK

@@ -70,6 +70,19 @@ CONTINUOUS_QUANTILES: dict[str, tuple[int, ...]] = {
     "Age": (19, 19, 21, 23, 26, 28, 29, 31, 33, 34, 36, 37, 39, 40, 42, 44, 46, 48, 50, 54, 74),
 }
 
+# What each numeric feature can validly be (months, the loan's currency units, years, counts,
+# percent): wide enough for any applicant, narrow enough to refuse what is not one (an age of -5
+# or 250, a loan of 0 months). Every value of IBM's file lies inside.
+VALID_RANGES: dict[str, tuple[float, float]] = {
+    "LoanDuration": (1, 120),
+    "LoanAmount": (1, 1_000_000),
+    "InstallmentPercent": (0, 100),
+    "CurrentResidenceDuration": (0, 50),
+    "Age": (18, 100),
+    "ExistingCreditsCount": (0, 20),
+    "Dependents": (0, 20),
+}
+
 # Loading of each feature on the latent propensity (fitted, see module docstring).
 LOADINGS: dict[str, float] = {
     "CheckingStatus": 0.703, "LoanDuration": 0.669, "CreditHistory": 0.669, "LoanPurpose": 0.469,
@@ -91,7 +104,7 @@ def german_credit_spec() -> DataSpec:
             cats = tuple(sorted(c for c, _ in CATEGORICAL_MARGINALS[name]))
             features.append(FeatureSpec(name, "categorical", cats))
         else:
-            features.append(FeatureSpec(name, "numeric"))
+            features.append(FeatureSpec(name, "numeric", valid_range=VALID_RANGES[name]))
     return DataSpec(
         name="german_credit",
         target=TARGET,

@@ -1,7 +1,7 @@
 """``DataSpec``: what a dataset must look like and how its models are judged.
 
-A spec names the target and its favourable label, every feature with its kind, the
-protected attributes with the groups the fairness monitor compares, the thresholds
+A spec names the target and its favourable label, every feature with its kind (and, for
+a numeric one, optionally the range of values it can validly take), the protected attributes with the groups the fairness monitor compares, the thresholds
 the gates and monitors apply, and the expectations the model tests judge by. Specs are
 plain frozen dataclasses so they serialise to JSON for the store and the factsheet.
 """
@@ -9,6 +9,7 @@ plain frozen dataclasses so they serialise to JSON for the store and the factshe
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+import math
 from typing import Any, Literal
 
 from pipeline_core.data.expectations import Expectations
@@ -19,15 +20,41 @@ FeatureKind = Literal["numeric", "categorical"]
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """One input column: numeric (int or float) or categorical (strings)."""
+    """One input column: numeric (int or float) or categorical (strings).
+
+    ``valid_range`` (numeric only, optional) is the closed interval of values the feature can
+    take at all (an age of -5 is not an applicant): a value outside is refused wherever data
+    enters, which is not the same as a value the model merely never saw in training.
+    """
 
     name: str
     kind: FeatureKind
     categories: tuple[str, ...] = ()
+    valid_range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("numeric", "categorical"):
             raise DataError(f"feature '{self.name}': kind must be numeric or categorical, got {self.kind!r}")
+        if self.valid_range is None:
+            return
+        if self.kind != "numeric":
+            raise DataError(f"feature '{self.name}': a valid range is for numeric features; it is {self.kind}")
+        if not isinstance(self.valid_range, tuple) or len(self.valid_range) != 2:
+            raise DataError(f"feature '{self.name}': valid range {self.valid_range!r} is not a pair [min, max]")
+        for end, value in zip(("min", "max"), self.valid_range, strict=True):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise DataError(f"feature '{self.name}': valid range {end} {value!r} is not a finite number")
+        low, high = self.valid_range
+        if low > high:
+            raise DataError(f"feature '{self.name}': valid range min {low:g} is above its max {high:g}")
+
+    def is_valid(self, value: float) -> bool:
+        """Whether ``value`` is inside the valid range (always, when the feature declares none)."""
+        return self.valid_range is None or self.valid_range[0] <= value <= self.valid_range[1]
+
+    def describe_range(self) -> str:
+        """``[18, 100]``: the valid range as messages quote it."""
+        return "" if self.valid_range is None else f"[{self.valid_range[0]:g}, {self.valid_range[1]:g}]"
 
 
 @dataclass(frozen=True)
@@ -147,9 +174,7 @@ class DataSpec:
                 target=data["target"],
                 labels=(data["labels"][0], data["labels"][1]),
                 favourable_label=data["favourable_label"],
-                features=tuple(
-                    FeatureSpec(f["name"], f["kind"], tuple(f.get("categories", ()))) for f in data["features"]
-                ),
+                features=tuple(_feature_from_dict(f) for f in data["features"]),
                 protected=tuple(
                     ProtectedAttribute(
                         p["name"], _group_from_dict(p["monitored"]), _group_from_dict(p["reference"])
@@ -161,6 +186,16 @@ class DataSpec:
             )
         except (KeyError, TypeError, IndexError) as exc:
             raise DataError(f"spec {data.get('name', '?')!r} is malformed: {exc!r}") from exc
+
+
+def _feature_from_dict(data: dict[str, Any]) -> FeatureSpec:
+    # Specs stored before valid ranges existed have no "valid_range": such a feature declares none.
+    rng = data.get("valid_range")
+    if rng is not None and (not isinstance(rng, list | tuple) or len(rng) != 2):
+        raise DataError(f"feature {data.get('name', '?')!r}: valid range {rng!r} is not a pair [min, max]")
+    return FeatureSpec(
+        data["name"], data["kind"], tuple(data.get("categories", ())), (rng[0], rng[1]) if rng is not None else None
+    )
 
 
 def _group_from_dict(data: dict[str, Any]) -> GroupSpec:

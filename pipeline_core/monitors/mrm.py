@@ -7,6 +7,11 @@ The risk level follows the worst of them:
 - **medium**: a non-critical test failed, or a critical one could not be judged
   (insufficient data);
 - **low**: everything judged passed (warnings are listed, they do not raise the level).
+
+A warning is never counted as passed: ``RiskSummary.counts`` keeps passed, warn, failed and
+unjudged apart, and they add up to the tests run. A production evaluation hands in the served
+version's stored model tests, as the pre-prod one hands in its run's, so a failing model test
+counts there too.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 ``current`` and ``reference`` are frames with the spec's target (true label) and a
 ``probability`` column: the predicted probability of the spec's positive (unfavourable)
 label. ROC AUC is the critical metric (threshold from the spec); the reference's value is
-reported beside each metric so a drop is visible.
+reported beside each metric so a drop is visible. The reference is the held-out test split (records
+the model never trained on): the training split's value is in-sample and would make every drop look
+larger than it is.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def _scores(frame: pd.DataFrame, spec: DataSpec, threshold: float) -> dict[str, 
 def quality(
     current: pd.DataFrame, reference: pd.DataFrame, *, spec: DataSpec, config: QualityConfig | None = None
 ) -> MonitorResult:
-    """Quality of ``current`` (labelled feedback or test data) beside ``reference``."""
+    """Quality of ``current`` (labelled feedback or test data) beside ``reference`` (the held-out test split)."""
     config = config or QualityConfig()
     minimum = spec.thresholds.quality_min_records
     n = len(current)
@@ -75,7 +77,7 @@ def quality(
             spec.thresholds.min_roc_auc,
             higher=True,
             critical=True,
-            detail=f"reference {ref.get('roc_auc', float('nan')):.4f}",
+            detail=f"held-out reference {ref.get('roc_auc', float('nan')):.4f}",
         )
     ]
     for name in (
@@ -89,7 +91,7 @@ def quality(
         "log_loss",
         "brier",
     ):
-        metrics.append(Metric(name, cur[name], detail=f"reference {ref.get(name, float('nan')):.4f}"))
+        metrics.append(Metric(name, cur[name], detail=f"held-out reference {ref.get(name, float('nan')):.4f}"))
     confusion = {
         "labels": [spec.favourable_label, spec.positive_label],
         "matrix": [[int(cur["tn"]), int(cur["fp"])], [int(cur["fn"]), int(cur["tp"])]],

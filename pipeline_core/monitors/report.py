@@ -134,7 +134,7 @@ def render_validation_report(
     if risk is not None:
         parts.append(
             f'<p>Risk level <span class="risk" style="background:{_RISK_COLOURS[risk.level]}">{_e(risk.level)}</span>'
-            f" · tests run {risk.tests_run}, passed {risk.tests_passed}, failed {risk.tests_failed}</p>"
+            f" · {_e(risk.counts.describe())}</p>"
         )
         parts.append(_rows(tables.risk_rows(risk)))
     else:

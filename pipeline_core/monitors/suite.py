@@ -53,7 +53,8 @@ def evaluate(
     config = config or SuiteConfig()
     labels = labelled if labelled is not None else current.iloc[:0].assign(**{spec.target: pd.Series(dtype=str)})
     results = [
-        quality(labels, reference, spec=spec, config=config.quality),
+        # Beside each quality metric its held-out value: the training split's is in-sample and flatters the model.
+        quality(labels, held_out if held_out is not None else reference, spec=spec, config=config.quality),
         fairness(current, reference, spec=spec, config=config.fairness),
         drift(current, reference, spec=spec, config=config.drift, error_reference=held_out),
     ]

@@ -87,6 +87,43 @@ class RiskEntry:
 
 
 @dataclass(frozen=True)
+class RiskCounts:
+    """The risk summary's tests by verdict; each test is in exactly one count, so they add up to ``run``.
+
+    A warning is its own count, never a pass; a test that could not be judged (insufficient data, or a
+    verdict outside pass / warn / fail such as a skipped model test) is unjudged.
+    """
+
+    run: int
+    passed: int
+    warned: int
+    failed: int
+    unjudged: int
+
+    def __post_init__(self) -> None:
+        if self.passed + self.warned + self.failed + self.unjudged != self.run:
+            raise ValueError(f"risk counts do not add up: {self}")
+
+    def describe(self) -> str:
+        return (
+            f"tests run {self.run}: passed {self.passed}, warn {self.warned}, "
+            f"failed {self.failed}, unjudged {self.unjudged}"
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "tests_run": self.run,
+            "tests_passed": self.passed,
+            "tests_warned": self.warned,
+            "tests_failed": self.failed,
+            "tests_unjudged": self.unjudged,
+        }
+
+
+_COUNTED = (CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL)
+
+
+@dataclass(frozen=True)
 class RiskSummary:
     """The model-risk (MRM) evaluation: the judged tests and the level they give (see ``monitors.mrm``)."""
 
@@ -97,9 +134,12 @@ class RiskSummary:
         object.__setattr__(self, "level", RiskLevel(self.level))
         object.__setattr__(self, "entries", tuple(self.entries))
 
+    def _with(self, status: CheckStatus) -> tuple[RiskEntry, ...]:
+        return tuple(e for e in self.entries if e.status == status)
+
     @property
     def failed(self) -> tuple[RiskEntry, ...]:
-        return tuple(e for e in self.entries if e.status == CheckStatus.FAIL)
+        return self._with(CheckStatus.FAIL)
 
     @property
     def failed_critical(self) -> tuple[RiskEntry, ...]:
@@ -107,12 +147,22 @@ class RiskSummary:
 
     @property
     def passed(self) -> tuple[RiskEntry, ...]:
-        """Passed, warnings included: a warning is listed but does not raise the level."""
-        return tuple(e for e in self.entries if e.status in (CheckStatus.PASS, CheckStatus.WARN))
+        """Passed outright: a warning is counted apart (``warned``), never as passed."""
+        return self._with(CheckStatus.PASS)
+
+    @property
+    def warned(self) -> tuple[RiskEntry, ...]:
+        return self._with(CheckStatus.WARN)
 
     @property
     def unjudged(self) -> tuple[RiskEntry, ...]:
-        return tuple(e for e in self.entries if e.status == CheckStatus.INSUFFICIENT)
+        """Run but not judged: too few records, or a verdict outside pass / warn / fail (a skipped model test)."""
+        return tuple(e for e in self.entries if e.status not in _COUNTED)
+
+    @property
+    def counts(self) -> RiskCounts:
+        """What the Review page, the validation report and the CLI show: they add up to the tests run."""
+        return RiskCounts(len(self.entries), len(self.passed), len(self.warned), len(self.failed), len(self.unjudged))
 
     @property
     def tests_run(self) -> int:
@@ -123,11 +173,24 @@ class RiskSummary:
         return len(self.passed)
 
     @property
+    def tests_warned(self) -> int:
+        return len(self.warned)
+
+    @property
     def tests_failed(self) -> int:
         return len(self.failed)
 
+    @property
+    def tests_unjudged(self) -> int:
+        return len(self.unjudged)
+
     def as_monitor_result(self) -> MonitorResult:
-        """The summary as earlier versions stored it: a monitor named "mrm" with counting metrics."""
+        """The summary as earlier versions stored it: a monitor named "mrm" with counting metrics.
+
+        Its shape is unchanged (earlier readers share the database); every count, warn and unjudged
+        included, is read back from its ``tests``, so ``tests_passed`` is the one metric whose meaning
+        narrowed: passed outright, warnings apart.
+        """
         failed = self.failed
         metrics = [
             Metric("tests_run", float(self.tests_run)),
@@ -146,7 +209,7 @@ class RiskSummary:
         details = {
             "risk_level": self.level.value,
             "tests": [e.to_dict() for e in self.entries],
-            "insufficient": len(self.unjudged),
+            "insufficient": len(self._with(CheckStatus.INSUFFICIENT)),
         }
         return MonitorResult(RISK, metrics, len(self.entries), 0, details)
 

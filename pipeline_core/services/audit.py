@@ -289,24 +289,31 @@ def verify_chain(session: Session) -> ChainStatus:
     return ChainStatus(False, len(events), first_seq, first, tuple(p for _, p in problems), anchors)
 
 
+# A decision's outcome -> the audit action that records it as it stands.
+_DECISION_ACTIONS = {
+    "approved": "model_version.approved",
+    "rejected": "model_version.rejected",
+    "pending": "model_version.approval_pending",
+}
+
+
 def _state_disagreements(session: Session, events: list[AuditEvent]) -> Iterator[str]:
     """Records that say something no event says: written or edited outside the product."""
-    decided = {
-        int(e.details.get("approval_id", -1)): e
-        for e in events
-        if e.action in ("model_version.approved", "model_version.rejected")
-    }
+    # The newest event of each decision says what it is now (a countersign follows its pending approval).
+    decided = {int(e.details.get("approval_id", -1)): e for e in events if e.action in _DECISION_ACTIONS.values()}
     for a in session.execute(select(Approval).order_by(Approval.id)).scalars():
         ev = decided.get(a.id)
         if ev is None:
             yield f"approval {a.id} (model version {a.model_version_id}) has no audit event"
             continue
-        if ev.object_id != str(a.model_version_id) or ev.action != f"model_version.{a.outcome}":
+        if ev.object_id != str(a.model_version_id) or ev.action != _DECISION_ACTIONS.get(a.outcome):
             yield f"approval {a.id} names model version {a.model_version_id} {a.outcome}; its event {ev.seq} does not"
         elif ev.actor != a.decided_by:
             yield f"approval {a.id} says decided by {a.decided_by!r}; its event {ev.seq} says {ev.actor!r}"
         elif "artifact_sha256" in ev.details and ev.details["artifact_sha256"] != a.artifact_sha256:
             yield f"approval {a.id}'s artifact differs from its event {ev.seq}"
+        elif (ev.details.get("countersigned_by") or None) != (a.countersigned_by or None):
+            yield f"approval {a.id} says countersigned by {a.countersigned_by!r}; its event {ev.seq} does not"
     deployed: dict[str, list[AuditEvent]] = {}
     for e in events:
         if e.action in ("deployment.created", "deployment.replaced"):
@@ -316,7 +323,8 @@ def _state_disagreements(session: Session, events: list[AuditEvent]) -> Iterator
         revisions.setdefault(r.deployment_id, []).append(r)
     for dep_id in session.execute(select(Deployment.id)).scalars():
         told = deployed.get(str(dep_id), [])
-        for i, r in enumerate(revisions.get(dep_id, [])):
+        history = revisions.get(dep_id, [])
+        for i, r in enumerate(history):
             match = next((e for e in told if e.details.get("model_version_id") == r.model_version_id), None)
             if match is None:
                 yield f"deployment {dep_id} revision {i + 1} (model version {r.model_version_id}) has no audit event"

@@ -9,7 +9,7 @@ whatever the dashboard's session cached. Every refusal is audited (``action.refu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -24,24 +24,25 @@ if TYPE_CHECKING:
 ROLES: tuple[Role, ...] = tuple(Role)
 # Not a user's role (no account has it): the principal of the product's own actions.
 SYSTEM_ROLE = "system"
-# Not a user's role either: whoever runs a read-only CLI command on the store's machine without signing in
-# (they can read the database file anyway); it may view, nothing else.
-READER_ROLE = "reader"
 
 # action -> roles allowed. Deploying to prod is not here on purpose: only approve() does it.
+# Administration and model development are separate duties: an admin manages accounts and thresholds but
+# never launches, retrains (retraining is a launch) or cancels a run, nor registers its training data, so
+# an admin cannot make a model and then the validator account that approves it.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "launch_run": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
+    "launch_run": frozenset({Role.DATA_SCIENTIST}),
     # Training data: a launched run's file or upload, and the pipeline's retraining sets.
-    "register_dataset": frozenset({Role.DATA_SCIENTIST, Role.ADMIN, SYSTEM_ROLE}),
-    "cancel_run": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
-    # The pipeline reads what it works on; the host's reader reads everything (it holds the files).
-    "view": frozenset({*ROLES, SYSTEM_ROLE, READER_ROLE}),
+    "register_dataset": frozenset({Role.DATA_SCIENTIST, SYSTEM_ROLE}),
+    "cancel_run": frozenset({Role.DATA_SCIENTIST}),
+    # Every signed-in person reads; the pipeline reads what it works on.
+    "view": frozenset({*ROLES, SYSTEM_ROLE}),
     "approve": frozenset({Role.VALIDATOR}),
     "reject": frozenset({Role.VALIDATOR}),
     # SYSTEM_ROLE: the pipeline's deployment of its candidate to pre-prod, and the keys it scores with.
     "deploy_nonprod": frozenset({Role.DATA_SCIENTIST, Role.ADMIN, SYSTEM_ROLE}),
     "deploy_candidate": frozenset({SYSTEM_ROLE}),
     "delete_deployment": frozenset({Role.DATA_SCIENTIST, Role.ADMIN}),
+    "revoke_prod_key": frozenset({Role.ADMIN}),  # by id, a prod key someone else issued (its issuer may too)
     "rollback": frozenset({Role.VALIDATOR, Role.ADMIN}),
     "upload_feedback": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN}),
     # SYSTEM_ROLE: the worker's scheduled evaluations, the pipeline's model tests.
@@ -73,8 +74,6 @@ class Principal:
 
 # The pipeline's own actions (a worker deploying a candidate to pre-prod) act as this.
 SYSTEM = Principal("system", SYSTEM_ROLE)
-# The CLI's read-only commands (runs list, runs show, models list) when no user is named.
-HOST_READER = Principal("host", READER_ROLE)
 
 
 def allowed(role: str, action: str) -> bool:
@@ -87,43 +86,53 @@ def require(ctx: ServiceContext, actor: Principal, action: str) -> Principal:
 
     For a person the role is the account's current one, not the principal's: a validator demoted
     to manager after signing in cannot approve, a disabled or deleted account can do nothing.
-    The product's own principals (the system, the host's reader) have no account.
+    The product's own principal (the system) has no account.
     """
+    current, message = _authority(ctx, actor, action)
+    if message is not None:
+        refused(ctx, actor, action, message)
+        raise PermissionDenied(message)
+    return current
+
+
+def refusal(ctx: ServiceContext, actor: Principal, action: str) -> str | None:
+    """Why ``actor`` may not perform ``action`` now, or None; asking records nothing (a page greying a button)."""
+    return _authority(ctx, actor, action)[1]
+
+
+def _authority(ctx: ServiceContext, actor: Principal, action: str) -> tuple[Principal, str | None]:
     permitted = PERMISSIONS.get(action)
     if permitted is None:
-        raise PermissionDenied(f"unknown action {action!r}")
-    if actor.role in (SYSTEM_ROLE, READER_ROLE):
-        if actor.role in permitted:
-            return actor
-        _refuse(ctx, actor, action, f"{actor.username} is a {actor.role}; {_needs(action, permitted)}")
-    if actor.role not in ROLES:
-        _refuse(ctx, actor, action, f"{actor.username} is a {actor.role}; {_needs(action, permitted)}")
+        return actor, f"unknown action {action!r}"
+    if actor.role == SYSTEM_ROLE or actor.role not in ROLES:
+        allowed = actor.role == SYSTEM_ROLE and actor.role in permitted
+        return actor, None if allowed else f"{actor.username} is a {actor.role}; {_needs(action, permitted)}"
     with ctx.db.read() as session:
         row = session.execute(
             select(User.username, User.role, User.disabled).where(User.username_key == username_key(actor.username))
         ).one_or_none()
     if row is None or row.disabled:
         state = "does not exist" if row is None else "is disabled"
-        _refuse(ctx, actor, action, f"the account {actor.username!r} {state}; {action.replace('_', ' ')} refused")
+        return actor, f"the account {actor.username!r} {state}; {action.replace('_', ' ')} refused"
     current = Principal(str(row.username), str(row.role))
     if current.role not in permitted:
         changed = f" (its role changed from {actor.role} since sign-in)" if current.role != actor.role else ""
-        _refuse(ctx, actor, action, f"{current.username} is a {current.role}{changed}; {_needs(action, permitted)}")
-    return current
+        return current, f"{current.username} is a {current.role}{changed}; {_needs(action, permitted)}"
+    return current, None
+
+
+def same_account(a: str, b: str) -> bool:
+    """Whether two user names are one account (whatever their case or Unicode form)."""
+    return username_key(a) == username_key(b)
 
 
 def _needs(action: str, permitted: frozenset[str]) -> str:
     return f"{action.replace('_', ' ')} needs one of: {', '.join(sorted(permitted))}"
 
 
-def _refuse(ctx: ServiceContext, actor: Principal, action: str, message: str) -> NoReturn:
-    """Audit the refusal in its own transaction (the refused work has none), then raise it."""
-    refused(ctx, actor, action, message)
-    raise PermissionDenied(message)
-
-
 def refused(ctx: ServiceContext, actor: Principal, action: str, message: str, *, object_id: object = "") -> None:
-    """Record that ``actor`` was refused ``action`` (the role matrix, separation of duties, a stale decision)."""
+    """Record, in a transaction of its own (the refused work wrote nothing), that ``actor`` was refused ``action``
+    (the role matrix, an account's state, separation of duties, a decision on evidence that changed)."""
     with ctx.db.write() as session:
         audit.record(
             session,

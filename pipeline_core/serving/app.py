@@ -62,6 +62,7 @@ def payload_logger(ctx: ServiceContext) -> PayloadLogger:
         wal_segment_bytes=settings.payload_wal_segment_bytes,
         max_records=settings.payload_queue_max_records,
         retry_after=settings.payload_retry_after,
+        limits=RequestLimits.from_settings(settings),
     )
 
 
@@ -211,24 +212,22 @@ def _score(
         positive = serving.loaded.classes.index(serving.loaded.spec.positive_label)
         unseen = [0] * len(values)
         for warning in result.warnings:
-            unseen[warning["record"]] += 1
+            if warning["issue"] == "unseen_category":  # the column counts categories, not numbers out of range
+                unseen[warning["record"]] += 1
+        record = {
+            "request_id": result.request_id,
+            "deployment_id": deployment_id,
+            "model_version_id": serving.model_version_id,
+            "n_records": len(values),
+            "created_at": datetime.now(UTC).replace(tzinfo=None),
+            "fields": fields,
+            "values": values,
+            "predictions": result.labels,
+            "probabilities": [p[positive] for p in result.probabilities],
+            UNSEEN: unseen,
+        }
         try:
-            logger.log(
-                [
-                    {
-                        "request_id": result.request_id,
-                        "deployment_id": deployment_id,
-                        "model_version_id": serving.model_version_id,
-                        "n_records": len(values),
-                        "created_at": datetime.now(UTC).replace(tzinfo=None),
-                        "fields": fields,
-                        "values": values,
-                        "predictions": result.labels,
-                        "probabilities": [p[positive] for p in result.probabilities],
-                        UNSEEN: unseen,
-                    }
-                ]
-            )
+            logger.log(record, body)  # the log keeps the body as received; the queue the parsed record
         except PayloadLogRefused as exc:  # not kept, so not acknowledged: the caller retries later
             headers = {"Retry-After": str(int(exc.retry_after))} if exc.status == 503 else None
             return _error(exc.status, exc.code, str(exc), headers)

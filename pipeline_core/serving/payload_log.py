@@ -2,8 +2,10 @@
 
 ``log()`` runs on the scoring thread before the response is sent. It reserves room in a
 bounded queue (``PayloadLogRefused`` with status 503 when there is none: the service says
-"retry later" rather than take what it cannot keep), appends each request to this logger's
-write-ahead log (``pipeline_core.serving.wal``) and waits for its group commit, then queues it.
+"retry later" rather than take what it cannot keep), appends the request's raw body and its
+answers to this logger's write-ahead log (``pipeline_core.serving.wal``, records of
+``pipeline_core.serving.payload_record``: nothing parsed or pickled on the way) and waits for
+its group commit, then queues the parsed request.
 
 A writer thread drains the queue every ``interval`` seconds (or as soon as ``batch_size``
 requests wait), stores each batch in one transaction and releases it from the log. A
@@ -14,6 +16,9 @@ retried with back-off for as long as the service runs, losing nothing (the log h
 the queue bound turns a long outage into 503s). At start, and every ``adopt_interval``
 seconds, the writer also replays the logs of loggers that are gone (a killed process);
 storing is idempotent by request id, so a record stored before the kill is not stored twice.
+A replayed body is parsed again with the service's strict parser and ``limits``; a record that
+cannot be read back, a torn or corrupt segment tail, and a segment of an unknown format are
+quarantined like a request the store refuses (their bytes kept beside the log, ``keep_aside``).
 
 ``close()`` drains the queue; whatever the store still refuses then stays in the log, for
 the next start to replay (without a log, those records are lost and counted).
@@ -28,12 +33,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pipeline_core.errors import DataError, DeploymentError
-from pipeline_core.serving.wal import WalError, WriteAheadLog, abandoned_logs, decode_record, encode_record
+from pipeline_core.serving import payload_record
+from pipeline_core.serving.request import RequestLimits
+from pipeline_core.serving.wal import AbandonedLog, SegmentRead, WalError, WriteAheadLog, abandoned_logs, keep_aside
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +83,10 @@ class PayloadLogger:
         interval: float = 0.2,
         batch_size: int = 500,
         adopt_interval: float = 30.0,
+        limits: RequestLimits | None = None,
     ) -> None:
         self._write = write
+        self._limits = limits or RequestLimits()  # what a replayed body is parsed with, as the service does
         self._quarantine = quarantine
         self._interval = interval
         self._batch_size = batch_size
@@ -112,9 +120,13 @@ class PayloadLogger:
 
     # -- the scoring threads' side --------------------------------------------------------------
 
-    def log(self, records: Sequence[dict[str, Any]]) -> None:
-        """Keep ``records`` (each one scored request): on return they survive a kill of this process."""
-        n = sum(int(r["n_records"]) for r in records)
+    def log(self, record: dict[str, Any], body: bytes) -> None:
+        """Keep one scored request (``body`` its JSON as received): on return it survives a kill of this process.
+
+        ``record`` is what the writer stores; the log keeps ``body`` and the answers, from which
+        a replay rebuilds ``record``.
+        """
+        n = int(record["n_records"])
         with self._count_lock:
             if self._stop.is_set():
                 raise PayloadLogRefused("the payload log is shutting down", code="shutting_down")
@@ -127,18 +139,13 @@ class PayloadLogger:
                     retry_after=self._retry_after,
                 )
             self._pending += n
-        items: list[_Item] = []
+        segment = None
         try:
-            for record in records:
-                segment = None
-                if self._wal is not None:
-                    data = encode_record({**record, "created_at": record["created_at"].isoformat()})
-                    segment = self._wal.append(data)
-                items.append(_Item(record, int(record["n_records"]), segment))
+            if self._wal is not None:
+                segment = self._wal.append(*payload_record.encode(record, body))
         except Exception as exc:
-            self._unreserve(n - sum(i.n_records for i in items))
-            self._enqueue(items)  # written before the failure: stored, though not acknowledged
-            if not isinstance(exc, WalError):  # plain data always pickles; anything else is no request of ours
+            self._unreserve(n)
+            if not isinstance(exc, WalError):  # a record the service built wrong: not the caller's to retry
                 raise PayloadLogRefused(
                     f"the request cannot be logged: {type(exc).__name__}", status=400, code="payload_not_loggable"
                 ) from exc
@@ -146,7 +153,7 @@ class PayloadLogger:
             raise PayloadLogRefused(str(exc), code="payload_log_unavailable", retry_after=self._retry_after) from exc
         if self.wal_error is not None and self._wal is not None:
             self.wal_error = None  # it writes again
-        self._enqueue(items)
+        self._enqueue([_Item(record, n, segment)])
 
     def _unreserve(self, n: int) -> None:
         with self._count_lock:
@@ -263,18 +270,8 @@ class PayloadLogger:
             try:
                 log.warning("payload logging: replaying the abandoned write-ahead log %s", abandoned.folder)
                 for segment in abandoned.read():
-                    if segment.tail_at is not None:
-                        log.warning(
-                            "payload logging: %s: %d bytes from offset %d are not a whole record (written when "
-                            "its process was killed, never acknowledged); ignored",
-                            segment.path,
-                            segment.tail_bytes,
-                            segment.tail_at,
-                        )
-                    items = [
-                        self._replayed_item(abandoned.name, segment.path.name, i, data)
-                        for i, data in enumerate(segment.records)
-                    ]
+                    items = [self._replayed_item(abandoned, segment, i, data) for i, data in enumerate(segment.records)]
+                    items = [i for i in items if not i.done]  # the unreadable ones are quarantined already
                     for start in range(0, len(items), self._batch_size):
                         if not self._store(items[start : start + self._batch_size]):
                             complete = False
@@ -282,21 +279,54 @@ class PayloadLogger:
                         yield True
                     if not complete:
                         break
+                    self._set_aside_tail(abandoned, segment)  # once its records are in: quarantined once
                 if complete:
                     abandoned.remove()
             finally:
                 abandoned.release()
             yield True
 
-    def _replayed_item(self, name: str, segment: str, index: int, data: bytes) -> _Item:
+    def _set_aside_tail(self, abandoned: AbandonedLog, segment: SegmentRead) -> None:
+        """Quarantine what of ``segment`` is not a whole record: a header of an unknown format, a torn or bad tail."""
+        if segment.tail_at is None:
+            return
+        where = f"{abandoned.name}/{segment.path.name}@{segment.tail_at}"
+        if not segment.tail:
+            log.warning("payload logging: %s: %d zero bytes after the last record; ignored", where, segment.tail_bytes)
+            return
+        assert self._wal_dir is not None
+        kept = keep_aside(self._wal_dir, where.replace("/", "-"), segment.tail)
+        if segment.format is None:
+            error = (
+                f"write-ahead log segment {abandoned.name}/{segment.path.name} starts with {segment.tail[:8]!r}, "
+                f"not a format this service reads (MLOPSWL1 or MLOPSWL2); its {segment.tail_bytes:,} bytes are "
+                f"kept in {kept}"
+            )
+        else:
+            # Each acknowledgement waited for the write of everything before it: a tail cut short by a kill
+            # was never answered. A checksum that fails on bytes later than that may hide answered records.
+            error = (
+                f"write-ahead log segment {abandoned.name}/{segment.path.name}: {segment.tail_bytes:,} bytes from "
+                f"offset {segment.tail_at} are not a whole, intact record (cut short by a kill, or corrupted); "
+                f"kept in {kept}"
+            )
+        record = {"request_id": where, "n_records": 0, "kept_at": str(kept)}
+        self._set_aside(_Item(record, 0, None, counted=False), error)
+
+    def _replayed_item(self, abandoned: AbandonedLog, segment: SegmentRead, index: int, data: bytes) -> _Item:
         try:
-            record = decode_record(data)
-            record["created_at"] = datetime.fromisoformat(str(record["created_at"]))
+            if segment.format == 1:
+                record = payload_record.decode_format_1(data)
+            else:
+                record = payload_record.decode(data, self._limits)
             return _Item(record, int(record["n_records"]), None, counted=False)
-        except Exception as exc:  # noqa: BLE001 - intact (checksummed) yet unreadable: set it aside, as bytes
-            record = {"request_id": f"{name}/{segment}#{index}", "n_records": 0, "undecodable": data.hex()}
-            item = _Item(record, 0, None, counted=False)
-            self._set_aside(item, f"write-ahead log record cannot be decoded: {type(exc).__name__}: {exc}")
+        except payload_record.RecordUnreadable as exc:  # intact (checksummed) yet unreadable: set aside, as bytes
+            where = f"{abandoned.name}/{segment.path.name}#{index}"
+            assert self._wal_dir is not None
+            kept = keep_aside(self._wal_dir, where.replace("/", "-").replace("#", "-record-"), data)
+            record = {"request_id": where, "n_records": 0, **exc.known, "kept_at": str(kept)}
+            item = _Item(record, int(record["n_records"]), None, counted=False)
+            self._set_aside(item, f"write-ahead log record {where} cannot be replayed: {exc}; kept in {kept}")
             return item
 
     def _run(self) -> None:

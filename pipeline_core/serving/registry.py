@@ -136,7 +136,9 @@ class Registry:
             deployment_id=entry.deployment_id,
             record=failure not in self._recorded,
         )
-        loaded = LoadedModel.build(verified.model, DataSpec.from_dict(entry.spec))
+        loaded = LoadedModel.build(
+            verified.model, DataSpec.from_dict(entry.spec), training_ranges=entry.training_ranges
+        )
         self._models[entry.artifact_sha256] = loaded
         return loaded
 

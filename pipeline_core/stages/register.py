@@ -54,6 +54,7 @@ def register(
     dataset: dict[str, Any],
     n_train: int,
     n_test: int,
+    training_ranges: dict[str, tuple[float, float]] | None = None,
 ) -> ModelVersionDraft:
     """Serialise ``model`` and gather its lineage facts; check that it round-trips."""
     artifact = serialise_model(model)
@@ -71,6 +72,8 @@ def register(
         "training_data": dataset,
         "n_train": n_train,
         "n_test": n_test,
+        # The scorer warns about a value outside these (inside the spec's valid range): the model never saw it.
+        "training_ranges": {name: [lo, hi] for name, (lo, hi) in (training_ranges or {}).items()},
         "framework": {"scikit-learn": sklearn.__version__, "python": platform.python_version()},
     }
     log = [f"serialised {params.model_type} pipeline: {len(artifact)} bytes, sha256 {digest[:12]}…"]

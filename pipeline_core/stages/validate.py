@@ -1,7 +1,7 @@
 """Validate stage: statistics, an inferred schema, anomalies against spec and reference.
 
 The schema inferred from reference training data is stored with the dataset; new data
-is checked against the spec (columns, types, declared categories, labels) and, when a
+is checked against the spec (columns, types, declared categories, valid ranges, labels) and, when a
 reference schema is given, against it (unseen categories, out-of-range values, null-rate
 jumps). Blocking anomalies close the gate (the IBM pipeline's "val check") and the report
 names each one with its column, count and example rows. The seeded stratified split is
@@ -26,6 +26,7 @@ AnomalyKind = Literal[
     "wrong_type",
     "unseen_category",
     "out_of_range",
+    "outside_valid_range",
     "null_rate_jump",
     "missing_label",
     "duplicates",
@@ -178,6 +179,18 @@ def infer_schema(frame: pd.DataFrame, spec: DataSpec) -> Schema:
     return Schema(tuple(cols), len(frame))
 
 
+def training_ranges(frame: pd.DataFrame, spec: DataSpec) -> dict[str, tuple[float, float]]:
+    """Each numeric feature's [min, max] in ``frame`` (the training split): what the model has seen."""
+    ranges = {}
+    for name in spec.numeric:
+        if name in frame.columns:
+            col = pd.to_numeric(frame[name], errors="coerce")
+            lo, hi = col.min(), col.max()
+            if not (pd.isna(lo) or pd.isna(hi)):
+                ranges[name] = (float(lo), float(hi))
+    return ranges
+
+
 def validate(
     frame: pd.DataFrame,
     *,
@@ -234,6 +247,7 @@ def find_anomalies(
     for name in spec.numeric:
         if name in frame.columns:
             clean[name] = _check_numeric(frame[name], name, anomalies)
+            _check_valid_range(clean[name], spec, name, anomalies)
     for name in spec.categorical:
         if name in frame.columns:
             clean[name] = frame[name].where(frame[name].isna(), frame[name].astype(str).str.strip())
@@ -271,6 +285,28 @@ def _check_numeric(col: pd.Series, name: str, anomalies: list[Anomaly]) -> pd.Se
             )
         )
     return converted
+
+
+def _check_valid_range(col: pd.Series, spec: DataSpec, name: str, anomalies: list[Anomaly]) -> None:
+    # Blocking: a value the feature cannot take (an age of -5) is a broken record, not a rare applicant.
+    feature = spec.feature(name)
+    if feature.valid_range is None or not pd.api.types.is_numeric_dtype(col):
+        return
+    low, high = feature.valid_range
+    outside = col.notna() & ((col < low) | (col > high))
+    if outside.any():
+        values = ", ".join(f"{v:g}" for v in col[outside].head(MAX_EXAMPLES))
+        anomalies.append(
+            Anomaly(
+                "outside_valid_range",
+                name,
+                f"{int(outside.sum())} value(s) outside the valid range {feature.describe_range()} of spec "
+                f"'{spec.name}', such as {values}",
+                True,
+                int(outside.sum()),
+                _examples(outside),
+            )
+        )
 
 
 def _check_categories(

@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 def tighten(path: Path) -> None:
     """Take group and others' permissions off ``path`` if it has any; a path we do not own is logged, not fatal.
 
-    Not fatal: the host's read-only commands open a store another account owns (they can read it
-    anyway, ``authz.READER_ROLE``); the owner's next start tightens it.
+    Not fatal: a command run by another OS account may open a store it can read but does not own
+    (its user still signs in before reading anything); the owner's next start tightens it.
     """
     try:
         mode = stat.S_IMODE(path.stat().st_mode)

@@ -190,6 +190,8 @@ class DeploymentRevision(Base):
     actor: Mapped[str] = mapped_column(String(128))
     started_at: Mapped[datetime] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # What the person said of it, in their words: a rollback's reason (migration 0015_o); None for the others.
+    comment: Mapped[str | None] = mapped_column(Text)
 
 
 class Deployment(Base):
@@ -240,7 +242,11 @@ class Deployment(Base):
 
 
 class DeploymentKey(Base):
-    """An API key of a deployment, stored as the sha256 of the token."""
+    """An API key of a deployment, stored as the sha256 of the token.
+
+    ``prefix`` is the token's first characters, so that a person can tell their key in a list
+    (keys issued before migration 0015_o have none); the rest of the token is never stored.
+    """
 
     __tablename__ = "deployment_keys"
 
@@ -251,6 +257,8 @@ class DeploymentKey(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    prefix: Mapped[str | None] = mapped_column(String(16))
+    revoked_by: Mapped[str | None] = mapped_column(String(128))
 
 
 def _served_in(model_version: Any, space: Space, *, now: bool = False) -> Exists:
@@ -497,7 +505,8 @@ class ModelTestRun(Base):
 class Alert(Base):
     """A critical threshold failed in an evaluation, or a model version's artifact failed its integrity check.
 
-    Open until someone acknowledges it. An integrity alert has no evaluation (migration 0012): its
+    Open until someone acknowledges it, saying what they do about it; resolved (from acknowledged) with a comment
+    saying how it ended (migration 0015_o). An integrity alert has no evaluation (migration 0012): its
     monitor is "integrity", and its message names the model version, the expected and found hashes.
     """
 
@@ -516,6 +525,11 @@ class Alert(Base):
     status: Mapped[str] = mapped_column(String(16), default=AlertStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledge_comment: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolve_comment: Mapped[str | None] = mapped_column(Text)
 
 
 class RetrainingRequest(Base):
@@ -560,6 +574,13 @@ class Approval(Base):
     override_reason: Mapped[str | None] = mapped_column(Text)
     decided_by: Mapped[str] = mapped_column(String(128))
     decided_at: Mapped[datetime] = mapped_column(DateTime)
+    # The decision form's id: one form submitted twice finds its first decision, never makes another.
+    request_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    overridden: Mapped[list[Any] | None] = mapped_column(JSON)  # the critical checks an override lifts, named
+    seen: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the evidence on screen when it was decided
+    countersigned_by: Mapped[str | None] = mapped_column(String(128))
+    countersigned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    countersign_comment: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEvent(Base):

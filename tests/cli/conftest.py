@@ -9,16 +9,23 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from tests.credentials import PASSWORD
 
 
 @pytest.fixture
-def cli_store(ctx: ServiceContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ServiceContext:
-    """The environment ``main`` reads, pointing at the test's store; the working folder holds no mlops.toml."""
+def cli_store(
+    ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> ServiceContext:
+    """The environment ``main`` reads, pointing at the test's store; the working folder holds no mlops.toml.
+
+    Every command signs in, reads too: as dora (the data scientist) unless a test names another with --user.
+    """
     for key in [k for k in os.environ if k.startswith("MLOPS_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("MLOPS_DATA_DIR", str(ctx.settings.data_dir))
+    monkeypatch.setenv("MLOPS_USER", people["dora"].username)
     monkeypatch.setenv("MLOPS_PASSWORD", PASSWORD)
     monkeypatch.chdir(tmp_path)
     return ctx

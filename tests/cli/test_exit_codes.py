@@ -153,7 +153,11 @@ def test_main_exits_with_the_code_of_what_a_command_raised(
     [
         (["runs", "show", "42"], 4, "error: run 42 does not exist"),
         (["--user", "nobody", "users", "list"], 5, "error: login refused for 'nobody'"),
-        (["--user", "max", "rollback"], 5, "error: max is a manager"),
+        (
+            ["--user", "max", "rollback", "--reason", "prod answers badly since this morning"],
+            5,
+            "error: max is a manager",
+        ),
         (["--user", "vera", "approve", "999", "--comment", "fine", "--artifact", "0" * 64], 4, "does not exist"),
         (["--user", "vera", "evaluate", "--deployment", "1", "--since", "soon"], 2, "is not an ISO timestamp"),
         (["--user", "dora", "runs", "cancel", "77"], 4, "error: run 77 does not exist"),

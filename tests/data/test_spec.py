@@ -39,3 +39,47 @@ def test_bad_feature_kind_and_malformed_dict() -> None:
         FeatureSpec("x", "text")  # type: ignore[arg-type]
     with pytest.raises(DataError, match="spec 'broken' is malformed"):
         DataSpec.from_dict({"name": "broken"})
+
+
+def test_german_credit_declares_valid_ranges_that_hold_every_value_of_the_generated_data(spec: DataSpec) -> None:
+    from pipeline_core.data.german_credit import generate_german_credit
+
+    assert spec.feature("Age").valid_range == (18, 100)
+    assert spec.feature("LoanDuration").valid_range == (1, 120)
+    assert all(spec.feature(name).valid_range is not None for name in spec.numeric)
+    frame = generate_german_credit(5000, seed=0)
+    for name in spec.numeric:
+        assert frame[name].map(spec.feature(name).is_valid).all(), name
+
+
+@pytest.mark.parametrize(
+    ("feature", "match"),
+    [
+        ({"name": "Age", "kind": "numeric", "valid_range": [100, 18]}, r"feature 'Age': valid range min 100 is above"),
+        ({"name": "Sex", "kind": "categorical", "valid_range": [0, 1]}, r"feature 'Sex': a valid range is for numeric"),
+        ({"name": "Age", "kind": "numeric", "valid_range": [18]}, r"feature 'Age': valid range \[18\] is not a pair"),
+        ({"name": "Age", "kind": "numeric", "valid_range": 18}, r"feature 'Age': valid range 18 is not a pair"),
+        ({"name": "Age", "kind": "numeric", "valid_range": ["a", 9]}, r"feature 'Age': valid range min 'a' is not a"),
+        ({"name": "Age", "kind": "numeric", "valid_range": [0, True]}, r"feature 'Age': valid range max True is not"),
+        (
+            {"name": "Age", "kind": "numeric", "valid_range": [0, float("inf")]},
+            r"feature 'Age': valid range max inf is not a finite number",
+        ),
+    ],
+    ids=["min-above-max", "categorical", "one-end", "not-a-list", "not-a-number", "bool", "infinite"],
+)
+def test_bad_valid_ranges_are_named_when_the_spec_is_loaded(
+    spec: DataSpec, feature: dict[str, Any], match: str
+) -> None:
+    data = spec.to_dict()
+    data["features"] = [feature if f["name"] == feature["name"] else f for f in data["features"]]
+    with pytest.raises(DataError, match=match):
+        DataSpec.from_dict(data)
+
+
+def test_a_spec_stored_without_valid_ranges_still_loads(spec: DataSpec) -> None:
+    data = spec.to_dict()
+    for f in data["features"]:
+        f.pop("valid_range")
+    assert DataSpec.from_dict(data).feature("Age").valid_range is None
+    assert DataSpec.from_dict(data).feature("Age").is_valid(-5)

@@ -236,8 +236,15 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
             page.get_by_text("artifact: pass (critical)").wait_for()
         _shot(page, f"validator-review-{tab.lower().replace(' ', '-')}")
     page.get_by_label("Comment (required)").fill("Quality, fairness and drift reviewed; bias scan noted.")
-    page.get_by_role("button", name="Approve").click()
+    page.get_by_role("button", name="Approve…").click()
+    confirm = page.get_by_role("button", name="Confirm and deploy")
+    confirm.wait_for()
+    _shot(page, "validator-review-confirm")
+    # Finding 1 of issue 16: a double click approved this candidate and then the next one.
+    confirm.dblclick()
     page.get_by_text(re.compile(r"Deployed to prod: deployment \d+")).wait_for(timeout=120_000)
+    _settled(page)
+    assert page.get_by_role("button", name="Approve…").count() == 0  # the form is gone after the decision
     _shot(page, "validator-approved")
 
     # The model answers through the prod endpoint; then it serves 300 more applicants.
@@ -258,6 +265,9 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
         assert answer.status_code == 200, answer.text
         assert answer.json()["predictions"][0]["values"][0][0] in ("Risk", "No Risk")
         assert answer.json()["model_version_id"] == prod.model_version_id == int(mv_id)
+        # One decision, on the candidate the validator opened; the demo run's candidate still awaits review.
+        assert [d.model_version_id for d in governance.decisions(ctx, admin)] == [int(mv_id)]
+        (waiting,) = governance.review_queue(ctx, admin)
         applicants = generate_german_credit(300, seed=5)
         scored = score_over_http(ctx, admin, prod.id, applicants, spec=spec, label="e2e traffic")
         wait_for(lambda: count_payload(ctx, SYSTEM, deployment_id=prod.id) == 301, timeout=20, what="prod's payload")
@@ -301,3 +311,29 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     page.wait_for_timeout(2000)
     assert page.get_by_role("button", name="Approve").count() == 0
     _shot(page, "manager-review-refused")
+
+    # Finding 2: the admin demotes the validator while their session is open, between Approve and Confirm.
+    page = pages["validator"]
+    page.get_by_role("link", name="Review").click()
+    page.get_by_role("heading", name="Review").wait_for()
+    page.get_by_role("button", name="Back to the review queue").click()  # the last decision, until dismissed
+    _settled(page)
+    page.get_by_label("Comment (required)").fill("Demo candidate reviewed.")
+    page.get_by_role("button", name="Approve…").click()
+    page.get_by_role("button", name="Confirm and deploy").wait_for()
+    ctx = open_context(Settings(data_dir=product.data_dir, serve_port=product.serve_port))
+    try:
+        admin = governance.get_principal(ctx, "demo_admin")
+        validator = next(u for u in governance.list_users(ctx, admin) if u.role == "validator")
+        governance.set_role(ctx, admin, username=validator.username, role="manager")
+        page.get_by_role("button", name="Confirm and deploy").click()
+        page.wait_for_timeout(3000)
+        _shot(page, "validator-demoted-confirm-refused")
+        assert [d.model_version_id for d in governance.decisions(ctx, admin)] == [int(mv_id)]
+        assert [c.model_version_id for c in governance.review_queue(ctx, admin)] == [waiting.model_version_id]
+        refused = governance.list_events(ctx, admin, action="action.refused", limit=5)
+        assert any(e.actor == validator.username and e.details["action"] == "approve" for e in refused) or (
+            page.get_by_role("button", name="Confirm and deploy").count() == 0
+        )
+    finally:
+        ctx.close()

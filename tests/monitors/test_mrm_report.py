@@ -16,7 +16,7 @@ from pipeline_core.monitors.mrm import risk_evaluation, risk_summary
 from pipeline_core.monitors.report import SECTIONS, render_validation_report
 from pipeline_core.monitors.suite import SuiteConfig, run_monitors
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
-from pipeline_core.results.evaluation import EvaluationReport, RiskSummary
+from pipeline_core.results.evaluation import EvaluationReport, RiskCounts, RiskSummary
 
 
 def _result(*metrics: Metric) -> MonitorResult:
@@ -24,39 +24,55 @@ def _result(*metrics: Metric) -> MonitorResult:
 
 
 @pytest.mark.parametrize(
-    ("metrics", "model_tests", "level", "run", "passed", "failed"),
+    ("metrics", "model_tests", "level", "counts"),
     [
-        ([judged("roc_auc", 0.8, 0.6, higher=True, critical=True)], [], "low", 1, 1, 0),
-        ([judged("roc_auc", 0.61, 0.6, higher=True, critical=True)], [], "low", 1, 1, 0),  # warn still passes
-        ([judged("roc_auc", 0.5, 0.6, higher=True, critical=True)], [], "high", 1, 0, 1),
+        ([judged("roc_auc", 0.8, 0.6, higher=True, critical=True)], [], "low", RiskCounts(1, 1, 0, 0, 0)),
+        # A warning is its own count, never a pass; it does not raise the level.
+        ([judged("roc_auc", 0.61, 0.6, higher=True, critical=True)], [], "low", RiskCounts(1, 0, 1, 0, 0)),
+        ([judged("roc_auc", 0.5, 0.6, higher=True, critical=True)], [], "high", RiskCounts(1, 0, 0, 1, 0)),
         (
             [judged("roc_auc", 0.8, 0.6, higher=True, critical=True), judged("pr_auc", 0.2, 0.3, higher=True)],
             [],
             "medium",
-            2,
-            1,
-            1,
+            RiskCounts(2, 1, 0, 1, 0),
         ),
-        ([insufficient("roc_auc", 20, 100, critical=True)], [], "medium", 1, 0, 0),
-        ([Metric("brier", 0.2)], [], "low", 0, 0, 0),  # information only: not a test
+        ([insufficient("roc_auc", 20, 100, critical=True)], [], "medium", RiskCounts(1, 0, 0, 0, 1)),
+        ([Metric("brier", 0.2)], [], "low", RiskCounts(0, 0, 0, 0, 0)),  # information only: not a test
         (
             [judged("roc_auc", 0.8, 0.6, higher=True, critical=True)],
             [{"name": "invariance", "status": "fail", "critical": True}],
             "high",
-            2,
-            1,
-            1,
+            RiskCounts(2, 1, 0, 1, 0),
+        ),
+        (
+            [judged("roc_auc", 0.61, 0.6, higher=True, critical=True), insufficient("di", 5, 100, critical=True)],
+            [{"name": "invariance", "status": "fail"}, {"name": "slow", "status": "skip"}],
+            "medium",
+            RiskCounts(4, 0, 1, 1, 2),
         ),
     ],
-    ids=["pass", "warn", "critical-fail", "noncritical-fail", "insufficient", "info-only", "model-test-fail"],
+    ids=["pass", "warn", "critical-fail", "noncritical-fail", "insufficient", "info-only", "model-test-fail", "mixed"],
 )
 def test_risk_levels_and_counts(
-    metrics: list[Metric], model_tests: list[dict[str, object]], level: str, run: int, passed: int, failed: int
+    metrics: list[Metric], model_tests: list[dict[str, object]], level: str, counts: RiskCounts
 ) -> None:
-    result = risk_evaluation([_result(*metrics)], model_tests=model_tests)
-    counts = {m.name: m.value for m in result.metrics}
-    assert result.details["risk_level"] == level
-    assert (counts["tests_run"], counts["tests_passed"], counts["tests_failed"]) == (run, passed, failed)
+    summary = risk_summary([_result(*metrics)], model_tests=model_tests)
+    assert summary.level == level
+    assert summary.counts == counts
+    stored = {m.name: m.value for m in summary.as_monitor_result().metrics}
+    assert (stored["tests_run"], stored["tests_passed"], stored["tests_failed"]) == (
+        counts.run,
+        counts.passed,
+        counts.failed,
+    )
+    # Read back from the stored document, every count is what was judged.
+    assert RiskSummary.from_monitor_dict(summary.as_monitor_result().to_dict()).counts == counts
+
+
+def test_risk_counts_must_add_up() -> None:
+    with pytest.raises(ValueError, match="risk counts do not add up"):
+        RiskCounts(3, 1, 0, 1, 0)
+    assert RiskCounts(4, 1, 1, 1, 1).describe() == "tests run 4: passed 1, warn 1, failed 1, unjudged 1"
 
 
 class _Checker(HTMLParser):

@@ -59,3 +59,33 @@ def test_insufficient_data_says_so(tiny_spec: DataSpec) -> None:
     assert result.metrics[0].value is None and result.metrics[0].detail == "insufficient data: 2 < 4"
     again = MonitorResult.from_dict(result.to_dict())
     assert again.to_dict() == result.to_dict()
+
+
+def test_the_suite_sets_the_held_out_value_beside_each_metric_not_the_in_sample_one(spec: DataSpec) -> None:
+    from pipeline_core.data.german_credit import generate_german_credit
+    from pipeline_core.monitors.suite import SuiteConfig, evaluate
+
+    frame = generate_german_credit(600, seed=12)
+    risky = (frame["Risk"] == "Risk").to_numpy()
+
+    def scored(rows: pd.DataFrame, probability: list[float]) -> pd.DataFrame:
+        return rows.assign(probability=probability, prediction=["Risk" if p >= 0.5 else "No Risk" for p in probability])
+
+    training = scored(frame.iloc[:300], [0.9 if r else 0.1 for r in risky[:300]])  # in-sample: perfect
+    held_out = scored(frame.iloc[300:], [0.9 if r else 0.1 for r in risky[300:][::-1]])  # held out: no better
+    current = held_out.iloc[:200]
+    config = SuiteConfig(explain_enabled=False)
+    report = evaluate(
+        current,
+        training,
+        spec=spec,
+        model=None,  # type: ignore[arg-type]  # explanations are off: the model is never asked
+        labelled=current,
+        held_out=held_out,
+        config=config,
+    )
+    quality_result = report.monitor("quality")
+    assert quality_result is not None
+    expected = quality(held_out, held_out, spec=spec).metric("roc_auc").value
+    assert expected is not None and expected < 0.7
+    assert quality_result.metric("roc_auc").detail == f"held-out reference {expected:.4f}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
 from dashboard.navigation import CATALOGUE
+from pipeline_core.services import governance
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from tests.conftest import REPO
@@ -25,7 +27,7 @@ APP = str(REPO / "dashboard" / "app.py")
         ("dora", ["runs", "overview", "deployments", "monitoring", "factsheets", "audit"]),
         ("vera", ["review", "overview", "deployments", "monitoring", "factsheets", "audit"]),
         ("max", ["overview", "deployments", "factsheets", "audit"]),
-        ("ada", ["overview", "runs", "deployments", "monitoring", "factsheets", "audit", "admin"]),
+        ("ada", ["overview", "deployments", "monitoring", "factsheets", "audit", "admin"]),
     ],
 )
 def test_sign_in_registers_the_roles_pages(
@@ -57,6 +59,59 @@ def test_a_wrong_password_is_refused(dash_ctx: ServiceContext, people: dict[str,
         "(after 5 failures in a row an account is locked for 15 minutes)"
     ]
     assert at.session_state["pages"] == [] and at.title[0].value == "Model governance"
+
+
+def _sign_in(at: AppTest, user: str, password: str = PASSWORD) -> AppTest:
+    at.text_input[0].set_value(user)
+    at.text_input[1].set_value(password)
+    return at.button[0].click().run()
+
+
+def test_a_demoted_admin_loses_the_admin_page_at_once(dash_ctx: ServiceContext, people: dict[str, Principal]) -> None:
+    """Finding 2: roles were read at sign-in, never again; a demoted admin kept the Admin page."""
+    governance.add_user(dash_ctx, people["admin"], username="abe", role="admin", password=PASSWORD)
+    at = _sign_in(AppTest.from_file(APP, default_timeout=60).run(), "abe")
+    assert "admin" in at.session_state["pages"]
+    at.switch_page(str(REPO / "pages" / "admin.py")).run()
+    assert not at.exception and at.title[0].value == "Admin"
+    governance.set_role(dash_ctx, people["admin"], username="abe", role="manager")
+    at.run()  # abe's next click
+    assert not at.exception
+    assert at.session_state["pages"] == ["overview", "deployments", "factsheets", "audit"]
+    assert at.session_state["principal"] == Principal("abe", "manager")
+    assert at.sidebar.markdown[0].value == "**abe** · manager"
+    assert at.title[0].value == "Overview"  # the Admin page is no longer registered: the home page opens
+
+
+def test_a_disabled_account_is_signed_out_with_a_message(
+    dash_ctx: ServiceContext, people: dict[str, Principal]
+) -> None:
+    at = _sign_in(AppTest.from_file(APP, default_timeout=60).run(), "vera")
+    assert at.title[0].value == "Review"
+    governance.disable_user(dash_ctx, people["admin"], username="vera", reason="left the bank")
+    at.run()
+    assert not at.exception and "principal" not in at.session_state and at.session_state["pages"] == []
+    assert [w.value for w in at.warning] == ["You were signed out: the account 'vera' is disabled or no longer exists."]
+    assert at.title[0].value == "Model governance" and [t.label for t in at.text_input] == ["User name", "Password"]
+    _sign_in(at, "vera")  # and cannot sign in again
+    assert "principal" not in at.session_state and "login refused for 'vera'" in at.error[0].value
+
+
+def test_failed_sign_ins_from_one_source_throttle_the_dashboard(
+    dash_ctx: ServiceContext, people: dict[str, Principal]
+) -> None:
+    """Finding 7: many wrong passwords met no throttling; one browser guessing many names is stopped too."""
+    dash_ctx.settings = replace(dash_ctx.settings, sign_in_source_max_failures=2)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    for name in ("vera", "dora"):
+        _sign_in(at, name, "not the password")
+    refused = at.error[0].value
+    _sign_in(at, "max")  # the right password, from the same source
+    assert "principal" not in at.session_state
+    assert at.error[0].value.replace("'max'", "'x'") == refused.replace("'dora'", "'x'")
+    (throttled,) = governance.list_events(dash_ctx, people["admin"], action="user.sign_in_throttled")
+    # AppTest's runtime knows no client address: the source is the dashboard at large.
+    assert throttled.details["source"] == "dashboard" and throttled.details["username"] == "max"
 
 
 def test_sign_out(dash_ctx: ServiceContext, people: dict[str, Principal]) -> None:

@@ -19,9 +19,11 @@ from pipeline_core.services.datasets import count_payload
 from pipeline_core.services.datasets import thresholds_in_force as in_force
 from pipeline_core.services.deployments import score_over_http
 from pipeline_core.services.monitoring import count_feedback, list_evaluations
+from pipeline_core.vocabulary import AlertStatus, ModelState
 from tests.e2e.page_text import assert_readable, shown
 from tests.pages.conftest import PageRunner
 from tests.processes import wait_for
+from tests.services.helpers import plant_in_prod_history
 
 USERS = {"data_scientist": "dora", "validator": "vera", "manager": "max", "admin": "admin"}
 # What an empty store's pages tell each role to do (a manager opens none of Monitoring, but it may be opened).
@@ -48,7 +50,8 @@ EMPTY = {
         "max": "No model versions yet. Each model version a data scientist's run registers gets a factsheet here.",
     },
 }
-EMPTY_FOR_ADMIN = {name: by_user["dora"] for name, by_user in EMPTY.items()}  # an admin may launch runs too
+# An admin launches no runs (administration and model development are separate duties): told as a manager is.
+EMPTY_FOR_ADMIN = {name: by_user["max"] for name, by_user in EMPTY.items()}
 
 
 @pytest.mark.parametrize("who", ["dora", "vera", "max", "admin"])
@@ -70,7 +73,7 @@ def test_deployments_page_scores_a_record_and_guards_rollback(
     assert "curl -s -X POST" in at.code[0].value and f"/ml/v4/deployments/{in_prod}/predictions" in at.code[0].value
     # One table per space, prod first: the deployment, the model it serves, its endpoint.
     deps = {d.space: d for d in deployments.list_deployments(live_ctx, people["dora"])}
-    assert [s.value for s in at.subheader] == ["prod", "preprod", "Score a record"]  # no roll back: not hers
+    assert [s.value for s in at.subheader] == ["prod", "preprod", "Score a record", "API keys"]  # no roll back
     base = live_ctx.settings.scoring_url.rstrip("/")
     for table, space in zip(at.dataframe, ("prod", "preprod"), strict=True):
         d = deps[space]
@@ -100,8 +103,63 @@ def test_deployments_page_scores_a_record_and_guards_rollback(
     assert not [b for b in manager.button if b.label == "Score"]
     validator = page("deployments", "vera")
     assert [s.value for s in validator.subheader] == ["prod", "preprod", "Score a record", "Roll back"]
-    rollback = next(b for b in validator.button if b.label == "Roll back")
+    # Prod has served one version only: the page says so, and offers no Roll back to press.
+    served = deps["prod"].model_version_id
+    assert [i.value for i in validator.info][-1] == (
+        f"Deployment {in_prod} has nothing to roll back to: it has served only model version {served}."
+    )
+    assert not [b for b in validator.button if b.label == "Roll back"]
+
+
+def test_deployments_page_rolls_back_only_with_a_reason(
+    page: PageRunner, in_prod: int, live_ctx: ServiceContext, people: dict[str, Principal]
+) -> None:
+    serving = deployments.get_deployment(live_ctx, SYSTEM, in_prod).model_version_id
+    earlier = plant_in_prod_history(
+        live_ctx, in_prod, state=ModelState.APPROVED, artifact_sha256=None, actor="victor", approved=True
+    )
+    at = page("deployments", "vera")
+    assert at.caption[-1].value.startswith(f"Deployment {in_prod} would serve model version {earlier} ")
+    rollback = next(b for b in at.button if b.label == "Roll back")
     assert rollback.disabled  # until the confirmation box is ticked
+    at.checkbox(key="rollback-confirm").check().run()
+    at.text_area(key="rollback-reason").input("bad").run()
+    next(b for b in at.button if b.label == "Roll back").click().run()
+    assert not at.exception and not at.success
+    assert at.error[0].value.startswith("ConfigError: the reason for a rollback must be at least a sentence")
+    assert deployments.get_deployment(live_ctx, SYSTEM, in_prod).model_version_id == serving
+    reason = "prod refuses young applicants since this morning's release"
+    at.text_area(key="rollback-reason").input(reason).run()
+    next(b for b in at.button if b.label == "Roll back").click().run()
+    assert [s.value for s in at.success] == [f"Deployment {in_prod} now serves model version {earlier}."]
+    *_, opened = deployments.revisions(live_ctx, people["max"], in_prod)
+    assert (opened.model_version_id, opened.actor, opened.comment) == (earlier, "vera", reason)
+
+
+def test_deployments_page_lists_keys_and_revokes_them_by_who_may(
+    page: PageRunner, in_prod: int, live_ctx: ServiceContext, people: dict[str, Principal]
+) -> None:
+    token = deployments.issue_key(live_ctx, people["dora"], in_prod, label="the loan desk")
+    (mine,) = [k for k in deployments.list_keys(live_ctx, SYSTEM, in_prod) if k.label == "the loan desk"]
+    other = page("deployments", "dan")  # another data scientist: a prod key dora issued is not his to revoke
+    assert f"**key {mine.id}** · `{mine.prefix}…` · the loan desk · issued by dora" in " ".join(
+        m.value for m in other.markdown
+    )
+    assert token not in " ".join(m.value for m in other.markdown)
+    assert other.button(key=f"revoke-key-{mine.id}").disabled
+    at = page("deployments", "dora")
+    assert not at.button(key=f"revoke-key-{mine.id}").disabled
+    at.button(key=f"revoke-key-{mine.id}").click().run()
+    assert f"API key {mine.id} revoked: the scoring service refuses it from its next refresh." in [
+        s.value for s in at.success
+    ]
+    (after,) = [k for k in deployments.list_keys(live_ctx, SYSTEM, in_prod) if k.id == mine.id]
+    assert (after.active, after.revoked_by) == (False, "dora")
+    at.run()  # drawn again: the key is among the revoked ones, with no button
+    assert not [b for b in at.button if b.key == f"revoke-key-{mine.id}"]
+    revoked = at.dataframe[-1].value.to_dict(orient="records")
+    assert any(r["key"] == mine.id and r["revoked by"] == "dora" for r in revoked)
+    assert not [s for s in page("deployments", "vera").subheader if s.value == "API keys"]  # not a validator's
 
 
 def test_monitoring_page_evaluates_and_uploads_feedback(
@@ -145,6 +203,11 @@ def test_monitoring_page_evaluates_and_uploads_feedback(
     assert "Stored 150 records (150 linked to scoring ids)." in [s.value for s in at.success]
     assert count_feedback(live_ctx, SYSTEM, deployment_id=in_prod) == 150
     assert at.caption[1].value == "150 labelled records stored for this deployment."  # counted after the upload
+    next(b for b in at.button if b.label == "Upload feedback").click().run()  # the same file again: stored once
+    assert "Stored 0 records (0 linked to scoring ids). 150 already stored, not stored again." in [
+        s.value for s in at.success
+    ]
+    assert count_feedback(live_ctx, SYSTEM, deployment_id=in_prod) == 150
 
     next(b for b in at.button if b.label == "Evaluate now").click().run()
     assert not at.exception
@@ -184,12 +247,26 @@ def test_monitoring_page_evaluates_and_uploads_feedback(
     assert_readable(at, "monitoring after an evaluation")
 
     first = alerts[0]
+    at.button(key=f"ack-{first.id}").click().run()  # without a comment: refused, and said why
+    assert f"ConfigError: the comment acknowledging alert {first.id} must be at least a sentence" in at.error[-1].value
+    assert first.id in {a.id for a in monitoring.list_alerts(live_ctx, people["max"])}  # still open
+    seen = "the data team is checking this morning's feed"
+    at.text_input(key=f"ack-comment-{first.id}").input(seen).run()
     at.button(key=f"ack-{first.id}").click().run()
     assert f"Alert {first.id} acknowledged." in [s.value for s in at.success]
-    assert f"**alert {first.id}** · {first.created_at:%Y-%m-%d %H:%M} · acknowledged by vera · " in " ".join(
-        m.value for m in at.markdown
-    )
+    text = " ".join(m.value for m in at.markdown)
+    assert f"**alert {first.id}** · {first.created_at:%Y-%m-%d %H:%M} · acknowledged by vera · " in text
+    assert f":gray[vera acknowledged: {seen}]" in text
     assert first.id not in {a.id for a in monitoring.list_alerts(live_ctx, people["max"])}
+    at.run()  # drawn again: the acknowledged alert now offers Resolve
+    ended = "the feed was repaired and labels re-sent; quality is back"
+    at.text_input(key=f"resolve-comment-{first.id}").input(ended).run()
+    at.button(key=f"resolve-{first.id}").click().run()
+    assert f"Alert {first.id} resolved." in [s.value for s in at.success]
+    (resolved,) = monitoring.list_alerts(live_ctx, people["max"], status=AlertStatus.RESOLVED)
+    assert (resolved.id, resolved.resolved_by, resolved.resolve_comment) == (first.id, "vera", ended)
+    at.run()
+    assert not [b for b in at.button if b.key in (f"ack-{first.id}", f"resolve-{first.id}")]  # nothing left to do
 
 
 def test_factsheet_audit_and_admin(

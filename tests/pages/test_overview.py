@@ -65,9 +65,8 @@ def test_an_empty_store_tells_each_role_its_next_step(page: PageRunner) -> None:
             "Nothing is in production yet: a validator approves a candidate on the Review page.",
             "No approvals or rejections yet.",
         ],
-        "admin": [
-            "No model versions yet. Launch a run on the Runs page (the demo data needs nothing else); "
-            "its model appears here.",
+        "admin": [  # an admin launches no runs: told who does, as a manager is
+            "No model versions yet. A data scientist launches a run on the Runs page; its model appears here.",
             "Nothing is in production yet: a validator approves a candidate on the Review page.",
             "No approvals or rejections yet.",
         ],

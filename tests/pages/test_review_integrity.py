@@ -30,8 +30,9 @@ def test_an_altered_artifact_is_refused_and_the_candidate_shows_why(
 
     at = page("review", "vera")
     assert not at.exception and not at.error  # nothing known yet: no check has run
-    at.text_area(key="decision-comment").set_value("metrics reviewed")
+    next(t for t in at.text_area if t.label == "Comment (required)").set_value("metrics reviewed")
     next(b for b in at.button if b.key == "approve").click().run()
+    next(b for b in at.button if b.key == "confirm").click().run()
     assert not at.exception
     box, refusal = (e.value for e in at.error)  # above the evidence, and the refusal of this click
     assert refusal == f"ModelIntegrityError: {expected}"
@@ -39,10 +40,13 @@ def test_an_altered_artifact_is_refused_and_the_candidate_shows_why(
     (alert,) = governance.review_queue(live_ctx, people["vera"])[0].integrity_alerts
     assert f"\n- alert {alert.alert_id}, " in box
     assert box.endswith(f": {expected}; the approval or prod deployment was refused")
-    assert not any("recorded. Production deployment check" in m.value for m in at.markdown)  # nothing approved
+    assert not at.success and governance.decisions(live_ctx, people["vera"]) == []  # nothing approved
 
     again = page("review", "vera")  # a later visit: the candidate still waits, saying why
     assert again.selectbox[0].options == [
         f"{queued.name} v{queued.version} (model version {candidate}) by dora · integrity check failed"
     ]
     assert any(e.value.startswith("**Integrity check failed") for e in again.error)
+    # Approve is not offered while the banner says it cannot be: Reject stays open.
+    assert next(b for b in again.button if b.key == "approve").disabled
+    assert not next(b for b in again.button if b.key == "reject").disabled

@@ -77,12 +77,17 @@ def test_review_tabs_and_an_approval(
     # The summary: the pre-prod evaluation's risk level and the model-risk counts, as stored.
     (evaluation,) = list_evaluations(live_ctx, people["vera"], model_version_id=mv_id)
     mrm = {m["name"]: int(m["value"]) for m in evaluation.results["monitors"]["mrm"]["metrics"]}
+    risk = evaluation.report.risk
+    assert risk is not None
     assert [(m.label, m.value) for m in at.metric] == [
         ("Risk level", evaluation.results["risk_level"]),
         ("Tests run", str(mrm["tests_run"])),
         ("Passed", str(mrm["tests_passed"])),
+        ("Warn", str(risk.counts.warned)),
         ("Failed", str(mrm["tests_failed"])),
+        ("Unjudged", str(risk.counts.unjudged)),
     ]
+    assert risk.counts.passed + risk.counts.warned + risk.counts.failed + risk.counts.unjudged == mrm["tests_run"]
     summary = next(t for t in at.tabs if t.label == "Summary")
     assert summary.caption[0].value == (
         f"Evaluation {evaluation.id} · {evaluation.created_at:%Y-%m-%d %H:%M} · "
@@ -101,21 +106,60 @@ def test_review_tabs_and_an_approval(
         ], tab_label
     assert "No version of german_credit is in production yet" in " ".join(i.value for i in at.info)
     approve = next(b for b in at.button if b.key == "approve")
-    assert not approve.disabled
-    approve.click().run()  # without a comment: refused by the service, shown as a message
+    assert not approve.disabled and approve.label == "Approve…"
+    approve.click().run()  # asks to confirm first, naming what production serves now
+    (confirm,) = [m.value for m in at.markdown if m.value.startswith("**Confirm: approve")]
+    assert f"(model version {mv_id}, artifact `{evaluation_sha(live_ctx, mv_id)}`)" in confirm
+    assert "Production serves no version of german_credit yet. After this it is deployed to production." in confirm
+    next(b for b in at.button if b.key == "confirm").click().run()  # without a comment: refused by the service
     assert "needs a comment" in at.error[0].value
-    at.text_area(key="decision-comment").set_value("quality and fairness reviewed")
+    next(t for t in at.text_area if t.label == "Comment (required)").set_value("quality and fairness reviewed")
     next(b for b in at.button if b.key == "approve").click().run()
+    next(b for b in at.button if b.key == "confirm").click().run()
     assert not at.exception
-    assert any("Deployed to prod" in s.value for s in at.success)
     with live_ctx.db.read() as session:
         assert session.get(ModelVersion, mv_id).state == "in_production"  # type: ignore[union-attr]
     (decision,) = governance.decisions(live_ctx, people["vera"])
     prod = next(d for d in deployments.list_deployments(live_ctx, people["vera"]) if d.space == "prod")
     assert decision.comment == "quality and fairness reviewed" and decision.evidence == (evaluation.id,)
-    recorded = [m.value for m in at.markdown if m.value.startswith("Approval ")]
-    assert len(recorded) == 1 and recorded[0].endswith(" recorded. Production deployment check: **passed**.")
-    assert f"Deployed to prod: deployment {prod.id} at {prod.scoring_path}" in [s.value for s in at.success]
+    (headline,) = [s.value for s in at.success]
+    assert headline == (
+        f"german_credit v1 (model version {mv_id}) approved (approval {decision.approval_id}). "
+        "Production deployment check: passed."
+    )
+    assert f"- Deployed to prod: deployment {prod.id} at {prod.scoring_path}" in [m.value for m in at.markdown]
+    # The form is gone: nothing to click twice; only the way back to the queue.
+    assert [b.key for b in at.button] == ["review-back"]
+    next(b for b in at.button if b.key == "review-back").click().run()
+    assert "No candidate is awaiting review" in at.info[0].value
+
+
+def evaluation_sha(ctx: ServiceContext, mv_id: int) -> str:
+    with ctx.db.read() as session:
+        mv = session.get(ModelVersion, mv_id)
+        assert mv is not None
+        return mv.artifact_sha256
+
+
+def test_a_decision_never_moves_on_to_the_next_candidate(
+    page: PageRunner, live_ctx: ServiceContext, people: dict[str, Principal], candidate: int, tmp_path: Path
+) -> None:
+    """Finding 1: after a decision the selector moved on and a second click approved the next candidate."""
+    following = make_candidate(live_ctx, people["dan"], tmp_path, seed=3)
+    at = page("review", "vera")
+    next(t for t in at.text_area if t.label == "Comment (required)").set_value("v1 reviewed")
+    next(b for b in at.button if b.key == "approve").click().run()
+    next(b for b in at.button if b.key == "confirm").click().run()
+    assert [b.key for b in at.button] == ["review-back"]  # a second click finds no button to press
+    at.run()  # a rerun (the second click's) decides nothing more
+    assert [d.model_version_id for d in governance.decisions(live_ctx, people["vera"])] == [candidate]
+    next(b for b in at.button if b.key == "review-back").click().run()
+    assert at.selectbox[0].value == following
+    assert next(t for t in at.text_area if t.label == "Comment (required)").value == ""  # not v1's comment
+    next(b for b in at.button if b.key == "reject").click().run()  # no comment: refused, nothing decided
+    assert "a rejection needs a comment" in at.error[0].value
+    with live_ctx.db.read() as session:
+        assert session.get(ModelVersion, following).state == "awaiting_review"  # type: ignore[union-attr]
 
 
 def test_review_buttons_are_disabled_on_ones_own_model(
@@ -131,10 +175,9 @@ def test_review_buttons_are_disabled_on_ones_own_model(
     at = page("review", "vera", state={"principal": dan})
     assert next(b for b in at.button if b.key == "approve").disabled
     assert next(b for b in at.button if b.key == "reject").disabled
-    assert "trained or launched model version" in " ".join(i.value for i in at.info)
     assert (
-        f"Approve and Reject are disabled: dan trained or launched model version {dans}; a validator may not "
-        "approve or reject their own model"
+        f"Approve and Reject are disabled: dan is the account of dan, who launched, trained, uploaded the data of "
+        f"or retrained model version {dans}; a validator may not approve or reject their own model"
     ) in [i.value for i in at.info]
 
 
@@ -202,31 +245,3 @@ def test_a_run_launched_on_a_bucket_object(
     assert not at.exception
     (run,) = list_runs(dash_ctx, SYSTEM)
     assert run.dataset.source == "s3://training-data/credit/german.csv" and run.dataset.n_rows == 600
-
-
-def test_a_second_candidate_is_compared_with_the_model_in_production(
-    page: PageRunner, in_prod: int, live_ctx: ServiceContext, people: dict[str, Principal], tmp_path: Path
-) -> None:
-    (served,) = [d for d in deployments.list_deployments(live_ctx, people["vera"]) if d.space == "prod"]
-    new_id = make_candidate(live_ctx, people["dora"], tmp_path, seed=8)
-    at = page("review", "vera")
-    assert_readable(at, "review with a model in prod")
-    assert at.selectbox[0].value == new_id  # the only candidate now
-    compare = next(t for t in at.tabs if t.label == "Compare with production")
-    table = compare.dataframe[0].value
-    assert list(table.columns) == ["candidate (v2)", f"production (v{served.model_version})"]
-    names: set[str] = set()
-    for column, mv_id in zip(table.columns, (new_id, served.model_version_id), strict=True):
-        (evaluation, *_) = list_evaluations(live_ctx, people["vera"], model_version_id=mv_id, limit=1)
-        checks = {c["name"]: c["value"] for c in evaluation.results["checks"]}
-        names |= set(checks)
-        # Each check's value; a dash where it has none, or where only the other model has that check.
-        shown = {name: str(v) for name, v in table[column].items()}
-        assert shown == {
-            name: "–" if checks.get(name) is None else str(round(checks[name], 4)) for name in table.index
-        }, column
-    assert set(table.index) == names
-    assert [m.value for m in compare.markdown] == [
-        "**Worst slices, candidate (v2)**",
-        f"**Worst slices, production (v{served.model_version})**",
-    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
@@ -14,8 +14,8 @@ from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.runs import RunWorker, launch_file_run, model_version_for_run
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Deployment, DeploymentRevision, ModelVersion, Run
-from pipeline_core.vocabulary import ModelState, RevisionReason, RunState
+from pipeline_core.store.models import Approval, Deployment, DeploymentRevision, ModelVersion, Run
+from pipeline_core.vocabulary import ModelState, Outcome, RevisionReason, RunState
 
 FAST = RunParams(max_iter=30, cv_folds=3)
 
@@ -43,9 +43,10 @@ def copy_version(
     run = Run(status=RunState.SUCCEEDED, dataset_id=live.dataset_id, params={}, created_by="dan", created_at=now)
     session.add(run)
     session.flush()
+    newest = session.execute(select(func.max(ModelVersion.version)).where(ModelVersion.name == live.name)).scalar()
     copy = ModelVersion(
         name=live.name,
-        version=live.version + 1,
+        version=int(newest or live.version) + 1,  # after every version of the model, so that two copies differ
         run_id=run.id,
         dataset_id=live.dataset_id,
         artifact_sha256=artifact_sha256 or live.artifact_sha256,
@@ -64,12 +65,19 @@ def copy_version(
 
 
 def plant_in_prod_history(
-    ctx: ServiceContext, deployment_id: int, *, state: ModelState, artifact_sha256: str | None, actor: str
+    ctx: ServiceContext,
+    deployment_id: int,
+    *,
+    state: ModelState,
+    artifact_sha256: str | None,
+    actor: str,
+    approved: bool = False,
 ) -> int:
     """A copy of the version a deployment serves, in ``state``, with a closed revision saying it once served there.
 
     What the services never write (a tampered or pre-revision history): ``artifact_sha256`` None keeps the
-    served artifact, else names one that may not be in the store.
+    served artifact, else names one that may not be in the store. ``approved``: with an approval of that
+    artifact by ``actor`` too, so that a rollback takes it (and meets what else is wrong with it).
     """
     with ctx.db.write() as session:
         dep = session.get(Deployment, deployment_id)
@@ -88,6 +96,18 @@ def plant_in_prod_history(
                 ended_at=planted.created_at,
             )
         )
+        if approved:
+            session.add(
+                Approval(
+                    model_version_id=planted.id,
+                    artifact_sha256=planted.artifact_sha256,
+                    outcome=Outcome.APPROVED,
+                    comment="planted beside the history",
+                    evidence={"evaluation_ids": []},
+                    decided_by=actor,
+                    decided_at=planted.created_at,
+                )
+            )
         return planted.id
 
 

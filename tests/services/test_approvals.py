@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
-from pipeline_core.errors import ApprovalError, ConflictError, DeploymentError, PermissionDenied
+from pipeline_core.errors import ApprovalError, ConfigError, ConflictError, DeploymentError, PermissionDenied
 from pipeline_core.services import deployments, governance
 from pipeline_core.services.audit import verify_chain
 from pipeline_core.services.authz import SYSTEM, Principal
@@ -97,7 +98,9 @@ def test_a_validator_may_not_approve_a_model_they_launched(
         lambda: governance.approve(live_ctx, dora_now, candidate, comment="ok", artifact_sha256=mv.artifact_sha256),
         lambda: governance.reject(live_ctx, dora_now, candidate, comment="no"),
     ):
-        with pytest.raises(PermissionDenied, match=f"dora trained or launched model version {candidate}"):
+        with pytest.raises(
+            PermissionDenied, match=f"dora is the account of dora, who launched.* model version {candidate}"
+        ):
             decide()
 
 
@@ -149,7 +152,7 @@ def test_prod_refused_without_an_approval(
 def test_prod_refused_with_an_approval_of_another_artifact(
     live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
-    with pytest.raises(ApprovalError, match=r"the approval names artifact 0+ but model version"):
+    with pytest.raises(ApprovalError, match=r"the decision names artifact 0+ but model version"):
         governance.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256="0" * 64)
     # An approval on record for other bytes (the artifact was swapped after the review):
     with live_ctx.db.write() as session:
@@ -178,26 +181,70 @@ def _fail_critical(ctx: ServiceContext, mv_id: int) -> None:
             ev.results, ev.status = results, "fail"
 
 
-def test_prod_refused_with_a_failed_critical_threshold_unless_overridden(
+def test_a_failed_critical_check_needs_a_named_override_and_a_second_validator(
     live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
+    """Finding 4: one validator and a one-character reason put a failing model into prod."""
     _fail_critical(live_ctx, candidate)
     sha = _mv(live_ctx, candidate).artifact_sha256
-    with pytest.raises(ApprovalError, match=r"critical threshold\(s\) failed: roc_auc .* needs an override"):
+    with pytest.raises(ApprovalError, match=r"critical check\(s\) failed or could not be judged: roc_auc .* override"):
         governance.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha)
+    reason = "AUC from a 120-record split; the backtest on 2025 data is attached"
+    with pytest.raises(ConfigError, match="an override's reason must be at least a sentence"):
+        governance.approve(live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha, override_reason="x")
+    with pytest.raises(
+        ApprovalError, match=r"the override must name each blocking check .*not named: .*quality:roc_auc"
+    ):
+        governance.approve(
+            live_ctx, people["vera"], candidate, comment="ok", artifact_sha256=sha, override_reason=reason
+        )
     assert _prod(live_ctx) == [] and _mv(live_ctx, candidate).state == "awaiting_review"
-    outcome = governance.approve(
+    (queued,) = governance.review_queue(live_ctx, people["vera"])
+    blocking = sorted({b.key for b in queued.blocking})
+    assert "quality:roc_auc" in blocking
+    first = governance.approve(
         live_ctx,
         people["vera"],
         candidate,
         comment="ok",
         artifact_sha256=sha,
-        override_reason="AUC from a 120-record split; backtest attached",
+        override_reason=reason,
+        overrides=blocking,
     )
+    assert first.pending and not first.check.passed and first.deployment is None
+    assert _prod(live_ctx) == [] and _mv(live_ctx, candidate).state == "awaiting_countersign"
+    assert not governance.production_check(live_ctx, people["max"], candidate).passed
+    countersign: dict[str, Any] = {
+        "approval_id": first.approval_id,
+        "comment": "backtest read; agreed",
+        "artifact_sha256": sha,
+    }
+    with pytest.raises(PermissionDenied, match=r"vera gave approval .*a second validator"):
+        governance.countersign(live_ctx, people["vera"], candidate, **countersign)
+    with pytest.raises(PermissionDenied, match="dora is a data_scientist"):
+        governance.countersign(live_ctx, people["dora"], candidate, **countersign)
+    outcome = governance.countersign(live_ctx, people["victor"], candidate, **countersign)
     assert outcome.check.passed and outcome.deployment is not None
     with live_ctx.db.read() as session:
         approval = session.get(Approval, outcome.approval_id)
-        assert approval is not None and approval.override_reason is not None
+        assert approval is not None and approval.outcome == "approved"
+        assert (approval.decided_by, approval.countersigned_by, approval.overridden) == ("vera", "victor", blocking)
+        event = (
+            session.execute(
+                select(AuditEvent).where(AuditEvent.action == "model_version.approved").order_by(AuditEvent.seq.desc())
+            )
+            .scalars()
+            .first()
+        )
+        assert event is not None and event.actor == "vera"
+        assert {k: event.details[k] for k in ("override", "overridden", "countersigned_by", "artifact_sha256")} == {
+            "override": reason,
+            "overridden": blocking,
+            "countersigned_by": "victor",
+            "artifact_sha256": sha,
+        }
+        assert event.details["comment"] == "ok" and event.details["countersign_comment"] == "backtest read; agreed"
+        assert verify_chain(session).ok
 
 
 def test_reject_needs_a_comment_and_closes_the_candidate(
@@ -232,8 +279,12 @@ def test_replace_then_rollback_prod(live_ctx: ServiceContext, people: dict[str, 
     assert (_mv(live_ctx, first).state, _mv(live_ctx, second).state) == ("retired", "in_production")
 
     with pytest.raises(PermissionDenied, match="dora is a data_scientist"):
-        deployments.rollback(live_ctx, people["dora"])
-    result = deployments.rollback(live_ctx, people["vera"])
+        deployments.rollback(
+            live_ctx, people["dora"], reason="the new version misjudges young applicants; back to the last approved one"
+        )
+    result = deployments.rollback(
+        live_ctx, people["vera"], reason="the new version misjudges young applicants; back to the last approved one"
+    )
     assert result.deployment.id == prod[0].id and result.deployment.model_version_id == first
     assert (_mv(live_ctx, first).state, _mv(live_ctx, second).state) == ("in_production", "retired")
     history = [(r.model_version_id, r.reason) for r in deployments.revisions(live_ctx, people["max"], prod[0].id)]
@@ -261,7 +312,9 @@ def test_rollback_never_serves_a_rejected_version_in_prod(
     with live_ctx.db.read() as session:
         events = session.execute(select(func.count()).select_from(AuditEvent)).scalar()
     with pytest.raises(ConflictError, match=f"model version {rejected} cannot move from rejected to in_production"):
-        deployments.rollback(live_ctx, people["vera"])
+        deployments.rollback(
+            live_ctx, people["vera"], reason="the new version misjudges young applicants; back to the last approved one"
+        )
     # refused before the deployment target was touched, and nothing recorded
     assert deployments.get_deployment(live_ctx, SYSTEM, in_prod).model_version_id == serving
     assert deployments.served_model(live_ctx, SYSTEM, in_prod) == served

@@ -17,7 +17,17 @@ from sqlalchemy import insert, select, update
 from pipeline_core.config import Settings
 from pipeline_core.errors import ConfigError
 from pipeline_core.services.context import ServiceContext, open_context
-from pipeline_core.store.models import Approval, AuditEvent, User
+from pipeline_core.store.models import (
+    Approval,
+    AuditEvent,
+    Deployment,
+    DeploymentRevision,
+    ModelVersion,
+    SpecThresholds,
+    User,
+)
+from pipeline_core.vocabulary import ModelState
+from tests.services.helpers import copy_version
 from tests.store.test_audit_chain import last_seq, record_events, verify
 
 
@@ -35,6 +45,8 @@ def test_an_approved_model_s_record_verifies_with_its_anchors(ctx: ServiceContex
         (update(Approval).values(decided_by="someone_else"), r"approval \d+ says decided by 'someone_else'"),
         (update(Approval).values(artifact_sha256="e" * 64), r"approval \d+'s artifact differs from its event"),
         (update(User).where(User.username == "max").values(role="validator"), r"user 'max' is a validator; the audit"),
+        (update(Approval).values(countersigned_by="victor"), r"approval \d+ says countersigned by 'victor'; its event"),
+        (update(Approval).values(outcome="rejected"), r"approval \d+ names model version \d+ rejected; its event"),
     ],
 )
 def test_records_edited_outside_the_product_are_named(
@@ -45,6 +57,33 @@ def test_records_edited_outside_the_product_are_named(
         session.execute(edit)  # type: ignore[call-overload]
     problems = verify(ctx).problems
     assert any(re.search(found, p) for p in problems), problems
+
+
+def test_prod_made_to_serve_a_rejected_version_in_the_database_is_named(ctx: ServiceContext, in_prod: int) -> None:
+    """Finding 6: prod's model version changed in the database to a rejected one; verify said "intact"."""
+    with ctx.db.write() as session:
+        prod = session.execute(select(Deployment).where(Deployment.space == "prod")).scalar_one()
+        live = session.get(ModelVersion, prod.model_version_id)
+        assert live is not None
+        rejected = copy_version(session, live, state=ModelState.REJECTED).id
+        newest = max(r.id for r in session.execute(select(DeploymentRevision)).scalars() if r.deployment_id == prod.id)
+        session.execute(
+            update(DeploymentRevision).where(DeploymentRevision.id == newest).values(model_version_id=rejected)
+        )
+    problems = verify(ctx).problems
+    assert any(
+        re.search(rf"deployment {prod.id} revision 1 \(model version {rejected}\) has no audit event", p)
+        for p in problems
+    ), problems
+
+
+def test_a_threshold_changed_outside_the_product_is_named(ctx: ServiceContext, in_prod: int) -> None:
+    with ctx.db.write() as session:
+        row = session.execute(select(SpecThresholds)).scalars().first()
+        assert row is not None  # the test store's admin set its minimums (tests/states.py)
+        session.execute(update(SpecThresholds).values(thresholds={**row.thresholds, "min_roc_auc": 0.1}))
+    problems = verify(ctx).problems
+    assert any(re.search(r"thresholds of spec 'german_credit' differ from the last audit event", p) for p in problems)
 
 
 def test_an_approval_written_outside_the_product_is_named(ctx: ServiceContext, in_prod: int) -> None:

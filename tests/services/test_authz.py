@@ -15,7 +15,7 @@ from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.services.authz import PERMISSIONS, ROLES, SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import register_file
-from pipeline_core.services.runs import cancel_run, get_run, launch_run, list_model_versions, list_runs
+from pipeline_core.services.runs import cancel_run, get_run, launch_run, list_model_versions, list_runs, retrain
 from tests.credentials import PASSWORD
 from tests.services.helpers import FAST
 from tests.states import DORA
@@ -26,6 +26,11 @@ Call = Callable[[ServiceContext, Principal, dict[str, Any]], object]
 CALLS: dict[str, tuple[str, Call]] = {
     "launch a run": ("launch_run", lambda ctx, p, env: launch_run(ctx, p, dataset=env["dataset"], params=FAST)),
     "cancel a run": ("cancel_run", lambda ctx, p, env: cancel_run(ctx, p, NO_SUCH)),
+    "retrain": ("launch_run", lambda ctx, p, env: retrain(ctx, p, deployment_id=NO_SUCH)),
+    "register training data": (
+        "register_dataset",
+        lambda ctx, p, env: register_file(ctx, p, env["csv"], spec=env["spec"]),
+    ),
     "approve": ("approve", lambda ctx, p, env: governance.approve(ctx, p, NO_SUCH, comment="ok", artifact_sha256="x")),
     "reject": ("reject", lambda ctx, p, env: governance.reject(ctx, p, NO_SUCH, comment="no")),
     "deploy to dev/preprod": ("deploy_nonprod", lambda ctx, p, env: deployments.deploy(ctx, p, NO_SUCH, space="dev")),
@@ -33,7 +38,10 @@ CALLS: dict[str, tuple[str, Call]] = {
     "revoke an API key": ("deploy_nonprod", lambda ctx, p, env: deployments.revoke_key(ctx, p, "mlk_no_such_key")),
     "deploy to prod": ("approve", lambda ctx, p, env: deployments.deploy_to_production(ctx, p, NO_SUCH)),
     "delete a deployment": ("delete_deployment", lambda ctx, p, env: deployments.delete_deployment(ctx, p, NO_SUCH)),
-    "roll back prod": ("rollback", lambda ctx, p, env: deployments.rollback(ctx, p)),
+    "roll back prod": (
+        "rollback",
+        lambda ctx, p, env: deployments.rollback(ctx, p, reason="a reason long enough to be read"),
+    ),
     "upload feedback": (
         "upload_feedback",
         lambda ctx, p, env: monitoring.upload_feedback(ctx, p, NO_SUCH, env["frame"]),
@@ -64,7 +72,7 @@ def test_every_role_is_allowed_or_refused_as_the_matrix_says(
     call_name: str,
 ) -> None:
     action, call = CALLS[call_name]
-    env = {"dataset": register_file(ctx, DORA, csv_path, spec=spec), "frame": frame}
+    env = {"dataset": register_file(ctx, DORA, csv_path, spec=spec), "frame": frame, "csv": csv_path, "spec": spec}
     by_role = {
         "data_scientist": people["dora"],
         "validator": people["vera"],
@@ -84,6 +92,48 @@ def test_every_role_is_allowed_or_refused_as_the_matrix_says(
         else:
             with pytest.raises(PermissionDenied, match=f"{principal.username} is a {role}"):
                 call(ctx, principal, env)
+
+
+# Who may do what, said once more by hand: the matrix above follows PERMISSIONS, whatever it says.
+EXPECTED = {
+    "launch_run": {"data_scientist"},
+    "cancel_run": {"data_scientist"},
+    "register_dataset": {"data_scientist", "system"},
+    "manage_users": {"admin"},
+    "manage_thresholds": {"admin"},
+    "approve": {"validator"},
+    "view": {"data_scientist", "validator", "manager", "admin", "system"},
+}
+
+
+@pytest.mark.parametrize("action", sorted(EXPECTED))
+def test_the_matrix_says_what_design_says(action: str) -> None:
+    assert set(PERMISSIONS[action]) == EXPECTED[action]
+
+
+def test_an_admin_develops_no_model(
+    ctx: ServiceContext, people: dict[str, Principal], csv_path: Path, spec: DataSpec
+) -> None:
+    """Finding 12: an admin launched a run, created a validator account and approved with it. No launch, no model."""
+    admin = people["admin"]
+    dataset = register_file(ctx, DORA, csv_path, spec=spec)
+    refusals = [
+        lambda: launch_run(ctx, admin, dataset=dataset, params=FAST),
+        lambda: register_file(ctx, admin, csv_path, spec=spec),
+        lambda: retrain(ctx, admin, deployment_id=NO_SUCH),
+        lambda: cancel_run(ctx, admin, NO_SUCH),
+    ]
+    for call in refusals:
+        with pytest.raises(PermissionDenied, match=r"ada is a admin; .* needs one of: data_scientist"):
+            call()
+    assert list_runs(ctx, admin) == []
+    refused = governance.list_events(ctx, SYSTEM, action="action.refused", limit=10)
+    assert sorted(e.details["action"] for e in refused) == [
+        "cancel_run",
+        "launch_run",
+        "launch_run",
+        "register_dataset",
+    ]
 
 
 def test_prod_is_reached_by_no_role_except_through_approve(ctx: ServiceContext, people: dict[str, Principal]) -> None:

@@ -245,7 +245,9 @@ def test_an_evaluation_stored_before_the_monitors_reads_everywhere(
     (queued,) = governance.review_queue(ctx, vera)
     sha = queued.artifact_sha256
     with pytest.raises(ApprovalError, match=rf"roc_auc 0\.5200 fails threshold 0\.60 \(evaluation {old_id}\)"):
-        governance.approve(ctx, vera, candidate, comment="old evidence", artifact_sha256=sha, evidence=[old_id])
+        governance.approve(
+            ctx, vera, candidate, comment="old evidence", artifact_sha256=sha, evidence=queued.evaluation_ids
+        )
     html = governance.validation_report(ctx, vera, candidate, evaluation_id=old_id)
     assert "No risk evaluation in this evaluation." in html and "roc_auc" in html
     (listed,) = [e for e in governance.factsheet(ctx, vera, candidate).evaluations if e["id"] == old_id]
@@ -295,7 +297,7 @@ def test_a_stored_report_raises_typed_alerts_and_a_retraining_request(
         "likely mispredicted (error probability 0.90)",
         "breaks a constraint learned from the training data",
     ]
-    monitoring.acknowledge_alert(ctx, people["vera"], alert.id)
+    monitoring.acknowledge_alert(ctx, people["vera"], alert.id, comment="looking into the drop in ROC AUC now")
     assert monitoring.list_alerts(ctx, people["max"]) == []
     (acknowledged,) = monitoring.list_alerts(ctx, people["max"], status=None)
     assert acknowledged.status is AlertStatus.ACKNOWLEDGED and acknowledged.acknowledged_by == "vera"

@@ -160,7 +160,12 @@ def test_approval_deploys_to_the_prod_space_replacement_and_rollback_patch_it(
     assert _archive_sha(fake_cpd, replaced.model_id) == _sha(ibm_ctx, second)
     assert prod.model_id not in fake_cpd.state.models  # the old asset was deleted after the switch
 
-    deployments.rollback(ibm_ctx, crew["vera"], model_name=outcome.deployment.model_name)
+    deployments.rollback(
+        ibm_ctx,
+        crew["vera"],
+        model_name=outcome.deployment.model_name,
+        reason="the new version misjudges young applicants; back to the last approved one",
+    )
     _, rolled = _served(ibm_ctx, "prod")
     assert rolled.deployment_id == prod.deployment_id
     assert _archive_sha(fake_cpd, rolled.model_id) == _sha(ibm_ctx, first)

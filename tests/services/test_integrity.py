@@ -215,7 +215,9 @@ def test_deploying_a_broken_artifact_is_refused_before_the_target_or_the_store_i
 def _approved_copy_in_prod_history(ctx: ServiceContext, deployment_id: int) -> int:
     """An approved earlier version of what prod serves, in prod's history, whose artifact is not in the store."""
     lost = hashlib.sha256(b"the earlier model's bytes, lost").hexdigest()
-    return plant_in_prod_history(ctx, deployment_id, state=ModelState.APPROVED, artifact_sha256=lost, actor="victor")
+    return plant_in_prod_history(
+        ctx, deployment_id, state=ModelState.APPROVED, artifact_sha256=lost, actor="victor", approved=True
+    )
 
 
 def test_rolling_back_to_a_version_whose_artifact_is_gone_is_refused_and_recorded(
@@ -224,7 +226,9 @@ def test_rolling_back_to_a_version_whose_artifact_is_gone_is_refused_and_recorde
     serving = deployments.get_deployment(live_ctx, SYSTEM, in_prod).model_version_id
     earlier = _approved_copy_in_prod_history(live_ctx, in_prod)
     with pytest.raises(ModelIntegrityError, match=f"model version {earlier} failed its integrity check"):
-        deployments.rollback(live_ctx, people["vera"])
+        deployments.rollback(
+            live_ctx, people["vera"], reason="the new version misjudges young applicants; back to the last approved one"
+        )
     assert deployments.get_deployment(live_ctx, SYSTEM, in_prod).model_version_id == serving
     (event,) = _events(live_ctx)
     assert (event.object_id, event.details["checkpoint"], event.details["found_sha256"]) == (

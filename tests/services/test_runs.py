@@ -73,6 +73,11 @@ def test_a_run_registers_a_model_version_with_its_lineage(
     assert mv is not None and mv.version == 1 and mv.created_by == "dora"
     assert mv.training_data_sha256 == read_csv_file(csv_path, roots=[csv_path.parent]).sha256
     assert mv.lineage["training_data"]["sha256"] == mv.training_data_sha256
+    # The training split's numeric ranges, which the scorer warns outside of: within the whole file's.
+    data = read_csv_file(csv_path, roots=[csv_path.parent]).frame
+    assert set(mv.lineage["training_ranges"]) == set(spec.numeric)
+    for name, (low, high) in mv.lineage["training_ranges"].items():
+        assert data[name].min() <= low <= high <= data[name].max(), name
     model = load_model(ctx.artifacts.get(mv.artifact_sha256))
     assert mv.metrics["roc_auc"] > 0.7 and list(model.classes_) == ["No Risk", "Risk"]
     assert run.stages[3].outputs["model_version_id"] == mv.id

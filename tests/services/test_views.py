@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from pipeline_core.errors import NotFoundError
+from pipeline_core.errors import NotFoundError, PermissionDenied
 from pipeline_core.services import runs
-from pipeline_core.services.authz import HOST_READER, SYSTEM, Principal
+from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import DatasetInfo
 from pipeline_core.vocabulary import ModelState, RunState, StageState
@@ -32,8 +32,14 @@ def test_runs_and_model_versions_come_back_as_frozen_views(
             setattr(view, name, "tampered")
 
 
-def test_the_pipeline_and_the_hosts_reader_view_what_a_role_views(ctx: ServiceContext, candidate: int) -> None:
-    for reader in (SYSTEM, HOST_READER):
-        assert runs.model_version_for_run(ctx, reader, runs.list_runs(ctx, reader)[0].id) is not None
+def test_the_pipeline_views_what_a_role_views(ctx: ServiceContext, candidate: int) -> None:
+    assert runs.model_version_for_run(ctx, SYSTEM, runs.list_runs(ctx, SYSTEM)[0].id) is not None
     with pytest.raises(NotFoundError, match="run 999 does not exist"):
-        runs.get_run(ctx, HOST_READER, 999)
+        runs.get_run(ctx, SYSTEM, 999)
+
+
+@pytest.mark.parametrize("reader", [Principal("host", "reader"), Principal("host", "")])
+def test_there_is_no_anonymous_reader(ctx: ServiceContext, candidate: int, reader: Principal) -> None:
+    """Finding 15: the CLI's host reader viewed runs and models without signing in; no such principal remains."""
+    with pytest.raises(PermissionDenied, match="host is a"):
+        runs.list_runs(ctx, reader)

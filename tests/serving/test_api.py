@@ -73,6 +73,27 @@ def test_unseen_category_scores_and_is_flagged(live: Live, applicants: pd.DataFr
     assert body["warnings"] == [{"record": 1, "field": "LoanPurpose", "value": "spaceship", "issue": "unseen_category"}]
 
 
+def test_a_value_inside_the_valid_range_but_outside_the_training_range_scores_with_a_warning(
+    live: Live, applicants: pd.DataFrame
+) -> None:
+    lineage = deployments.get_deployment(live.ctx, SYSTEM, live.deployment_id)
+    payload = live.payload(applicants.iloc[:3])
+    _set_value("Age", 99)(payload)  # a possible applicant (valid: 18-100), older than anyone in the training split
+    response = live.post(payload)
+    assert response.status_code == 200, response.text
+    warnings = response.json()["warnings"]
+    assert len(warnings) == 1, (warnings, lineage)
+    (warning,) = warnings
+    assert {k: warning[k] for k in ("record", "field", "value", "issue")} == {
+        "record": 1,
+        "field": "Age",
+        "value": 99,
+        "issue": "outside_training_range",
+    }
+    low, high = warning["training_range"]
+    assert 18 <= low <= high < 99
+
+
 @pytest.mark.parametrize(
     ("mutate", "status", "match"),
     [
@@ -100,6 +121,10 @@ def test_unseen_category_scores_and_is_flagged(live: Live, applicants: pd.DataFr
         (lambda p: [p], 400, r"body must be a JSON object"),
         (lambda p: {"input_data": []}, 400, r"'input_data' must be a list holding one object"),
         (lambda p: (_block(p)["values"].extend(_block(p)["values"] * 2000), p)[-1], 413, r"the limit is 10000"),
+        (_set_value("Age", -5), 400, r"field 'Age', record 1: -5 is outside the valid range \[18, 100\]"),
+        (_set_value("Age", 250), 400, r"field 'Age', record 1: 250 is outside the valid range \[18, 100\]"),
+        (_set_value("Age", 17.5), 400, r"field 'Age', record 1: 17.5 is outside the valid range \[18, 100\]"),
+        (_set_value("LoanDuration", 0), 400, r"field 'LoanDuration', record 1: 0 is outside the valid range \[1,"),
     ],
     ids=[
         "missing-field",
@@ -118,6 +143,10 @@ def test_unseen_category_scores_and_is_flagged(live: Live, applicants: pd.DataFr
         "not-an-object",
         "empty-input-data",
         "too-many-rows",
+        "age-negative",
+        "age-250",
+        "age-below-18",
+        "loan-duration-0",
     ],
 )
 def test_bad_payloads_are_4xx_naming_field_and_value(

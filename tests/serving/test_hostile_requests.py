@@ -307,8 +307,11 @@ def test_an_integer_beyond_int64_is_refused_before_scoring_whatever_the_magnitud
             r"field 'LoanAmount', record 0: 9223372036854775808 is not an integer the payload log can store",
             r.json()["errors"][0]["message"],
         ), r.text
+        # The largest int64 would fit the log, but no loan is that large: the spec's valid range refuses it.
         fits = _raw_value("LoanAmount", str(2**63 - 1))(s)
-        scored = s.post(fits)
+        refused = s.post(fits)
+        assert refused.status_code == 400 and "outside the valid range [1, 1e+06]" in refused.text, refused.text
+        scored = s.post(_raw_value("LoanAmount", "1000000")(s))
         assert scored.status_code == 200, scored.text
         s.logger.flush()
         ids = scored.json()["scoring_ids"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import pickle
 import shutil
 import threading
 import uuid
@@ -25,10 +27,11 @@ from pipeline_core.services.datasets import (
     quarantined_payload,
     store_payload_batch,
 )
+from pipeline_core.serving import payload_record
 from pipeline_core.serving import wal as wal_module
 from pipeline_core.serving.app import payload_logger
 from pipeline_core.serving.payload_log import PayloadLogger, PayloadLogRefused
-from pipeline_core.serving.wal import MAGIC, WriteAheadLog, abandoned_logs, encode_record, frame, read_segment
+from pipeline_core.serving.wal import MAGIC, WriteAheadLog, abandoned_logs, frame, read_segment
 from tests.live import Live
 from tests.processes import wait_for
 
@@ -78,33 +81,55 @@ class Recorder:
         return sum(int(r["n_records"]) for r in batch)
 
 
+def body_of(record: dict[str, Any]) -> bytes:
+    """The JSON body a client sent for ``record`` (what the service hands the logger beside it)."""
+    return json.dumps({"input_data": [{"fields": record["fields"], "values": record["values"]}]}).encode()
+
+
 def _no_quarantine(record: dict[str, Any], error: str) -> None:
     raise AssertionError(f"nothing should be quarantined here: {error}")
 
 
-def plain(i: int) -> dict[str, Any]:
-    """A minimal request for a logger whose writer does not look inside."""
-    return {"request_id": f"r{i:04d}", "n_records": 1, "created_at": datetime(2026, 1, 1, 12, 0, i % 60)}
+def plain(i: int, n: int = 1) -> dict[str, Any]:
+    """A small request for a logger whose writer does not look inside."""
+    return {
+        "request_id": f"r{i:04d}",
+        "deployment_id": 1,
+        "model_version_id": 1,
+        "n_records": n,
+        "created_at": datetime(2026, 1, 1, 12, 0, i % 60),
+        "fields": ["a"],
+        "values": [[i]] * n,
+        "predictions": ["No Risk"] * n,
+        "probabilities": [0.5] * n,
+        UNSEEN: [0] * n,
+    }
+
+
+def log(logger: PayloadLogger, record: dict[str, Any]) -> None:
+    logger.log(record, body_of(record))
 
 
 # -- the write-ahead log ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("tear", "kept"),
+    ("tear", "kept", "zeros"),
     [
-        (lambda data: data[:-3], 4),  # the last record's bytes cut short
-        (lambda data: data + frame(b"x" * 40)[:6], 5),  # half a header after the last whole record
-        (lambda data: data + frame(b"x" * 40)[:20], 5),  # a header and part of its record
-        (lambda data: data[:-1] + bytes([data[-1] ^ 0xFF]), 4),  # the last record's checksum no longer matches
-        (lambda data: data + b"\x00" * 5, 5),  # zeros after the last record (a preallocated block)
-        (lambda data: data + b"\x00" * 64, 5),  # zeros that would parse as empty records
+        (lambda data: data[:-3], 4, False),  # the last record's bytes cut short
+        (lambda data: data + frame(b"x" * 40)[:6], 5, False),  # half a header after the last whole record
+        (lambda data: data + frame(b"x" * 40)[:20], 5, False),  # a header and part of its record
+        (lambda data: data[:-1] + bytes([data[-1] ^ 0xFF]), 4, False),  # the last record's checksum fails
+        (lambda data: data + b"\x00" * 5, 5, True),  # zeros after the last record (a preallocated block)
+        (lambda data: data + b"\x00" * 64, 5, True),  # zeros that would parse as empty records
     ],
     ids=["cut-record", "half-header", "header-and-part", "bad-checksum", "few-zeros", "many-zeros"],
 )
-def test_a_torn_tail_is_detected_and_ignored(tmp_path: Path, tear: Any, kept: int) -> None:
+def test_a_torn_tail_is_detected_and_handed_over_unless_it_is_zeros(
+    tmp_path: Path, tear: Any, kept: int, zeros: bool
+) -> None:
     wal = WriteAheadLog(tmp_path / "wal", sync=False)
-    records = [encode_record({"i": i, "text": "x" * i}) for i in range(5)]
+    records = [f"record {i} ".encode() * (i + 1) for i in range(5)]
     for data in records:
         assert wal.append(data) == 1
     # A log whose process died mid-write: a copy of ours under another name, torn, its lock held by nobody.
@@ -115,8 +140,10 @@ def test_a_torn_tail_is_detected_and_ignored(tmp_path: Path, tear: Any, kept: in
     found = list(abandoned_logs(tmp_path / "wal", own=wal.name))
     assert [a.name for a in found] == ["dead-1"]  # ours is held: never someone else's to replay
     [read] = list(found[0].read())
-    assert read.records == records[:kept]
+    assert read.records == records[:kept] and read.format == 2
     assert read.tail_at is not None and read.tail_bytes > 0
+    torn = segment.read_bytes()[read.tail_at :]
+    assert read.tail == (b"" if zeros else torn)  # the bytes to quarantine; zeros alone were never written
     found[0].remove()
     found[0].release()
     assert not dead.exists() and list(abandoned_logs(tmp_path / "wal", own=wal.name)) == []
@@ -127,7 +154,8 @@ def test_a_segment_without_its_header_gives_nothing(tmp_path: Path) -> None:
     path = tmp_path / "segment-000000001.log"
     path.write_bytes(b"garbage" + frame(b"data"))
     read = read_segment(path)
-    assert read.records == [] and read.tail_at == 0
+    assert read.records == [] and read.tail_at == 0 and read.format is None
+    assert read.tail == path.read_bytes()  # all of it, for the replayer to keep aside
 
 
 def test_the_log_rolls_segments_and_deletes_what_is_stored(tmp_path: Path) -> None:
@@ -174,7 +202,7 @@ def test_every_logged_request_is_in_the_log_before_log_returns(tmp_path: Path) -
     recorder.gate.clear()  # the store takes nothing yet
     logger = PayloadLogger(recorder, quarantine=_no_quarantine, wal_dir=tmp_path / "wal", interval=0.01)
     for i in range(20):
-        logger.log([plain(i)])
+        log(logger, plain(i))
     own = next(p for p in (tmp_path / "wal").iterdir() if p.is_dir())
     on_disk = [r for p in sorted(own.glob("segment-*.log")) for r in read_segment(p).records]
     assert len(on_disk) == 20
@@ -190,7 +218,7 @@ def test_a_store_outage_is_retried_and_loses_nothing(tmp_path: Path) -> None:
     recorder.fail_next = 3
     logger = PayloadLogger(recorder, quarantine=_no_quarantine, wal_dir=tmp_path / "wal", interval=0.01)
     for i in range(10):
-        logger.log([plain(i)])
+        log(logger, plain(i))
     wait_for(lambda: len(recorder.seen) == 10, timeout=20, what="the store to come back and take all ten")
     assert recorder.fail_next == 0 and logger.quarantined == 0
     wait_for(lambda: logger.problems() == [], timeout=5, what="the store's failure to clear")
@@ -202,7 +230,7 @@ def test_at_shutdown_what_the_store_refuses_stays_in_the_log_for_the_next_start(
     recorder.fail_next = 10**6  # down for good
     logger = PayloadLogger(recorder, quarantine=_no_quarantine, wal_dir=tmp_path / "wal", interval=0.01)
     for i in range(7):
-        logger.log([plain(i)])
+        log(logger, plain(i))
     wait_for(lambda: bool(logger.problems()), timeout=10, what="the outage to show")
     assert "the payload store is failing: RuntimeError: database is down" in logger.problems()[0]
     logger.close()
@@ -222,13 +250,13 @@ def test_a_full_queue_refuses_with_retry_after_and_an_empty_one_takes_any_reques
         recorder, quarantine=_no_quarantine, wal_dir=tmp_path / "wal", max_records=10, retry_after=3, interval=0.01
     )
     for i in range(10):
-        logger.log([plain(i)])
+        log(logger, plain(i))
     with pytest.raises(PayloadLogRefused, match=r"holds 10 records waiting for the store \(its bound is 10\)") as info:
-        logger.log([plain(10)])
+        log(logger, plain(10))
     assert info.value.status == 503 and info.value.retry_after == 3 and logger.refused == 1
     recorder.gate.set()
     wait_for(lambda: logger.pending == 0, timeout=10, what="the queue to drain")
-    logger.log([{**plain(11), "n_records": 50}])  # more than the bound, into an empty queue: taken
+    log(logger, plain(11, n=50))  # more than the bound, into an empty queue: taken
     logger.close()
     assert "r0010" not in recorder.seen and len(recorder.seen) == 11
 
@@ -244,10 +272,10 @@ def test_a_disk_that_fails_is_a_503_and_never_an_acknowledgement(
 
     monkeypatch.setattr(wal_module, "_datasync", full)
     with pytest.raises(PayloadLogRefused, match="No space left on device") as info:
-        logger.log([plain(1)])
+        log(logger, plain(1))
     assert info.value.status == 503 and "write-ahead log failed" in logger.problems()[0]
     monkeypatch.undo()
-    logger.log([plain(2)])  # a new segment, past the one that may end in a partial record
+    log(logger, plain(2))  # a new segment, past the one that may end in a partial record
     assert logger.problems() == []
     logger.close()
     assert recorder.seen == ["r0002"]
@@ -282,8 +310,8 @@ def test_a_poisoned_request_is_quarantined_and_every_good_one_in_its_batch_store
         interval=3600,
         batch_size=1000,
     )
-    logger.log(batch[:1])
-    logger.log(batch[1:])
+    for r in batch:
+        log(logger, r)
     logger.flush()
     assert any(len(c) > 1 and bad["request_id"] in c for c in calls)  # it came in a batch with good ones
     assert logger.quarantined == 1 and logger.written == 120
@@ -308,14 +336,29 @@ def test_storing_is_idempotent_by_request_id(live: Live, applicants: pd.DataFram
     assert count_payload(live.ctx, SYSTEM, deployment_id=live.deployment_id) == before + 10
 
 
-def test_a_replay_of_a_killed_log_stores_each_request_once(live: Live, applicants: pd.DataFrame) -> None:
+def _format_1(record: dict[str, Any]) -> bytes:
+    # What the service wrote before the log kept raw bodies: the parsed request, pickled.
+    return frame(pickle.dumps({**record, "created_at": record["created_at"].isoformat()}, protocol=5))
+
+
+@pytest.mark.parametrize(
+    ("header", "encode"),
+    [
+        (MAGIC, lambda r: frame(*payload_record.encode(r, body_of(r)))),
+        (b"MLOPSWL1", _format_1),
+    ],
+    ids=["raw-bodies", "format-1-pickled"],
+)
+def test_a_replay_of_a_killed_log_stores_each_request_once(
+    live: Live, applicants: pd.DataFrame, header: bytes, encode: Any
+) -> None:
     root = live.ctx.settings.data_dir / "payload" / "wal"
     requests = [request(live, applicants, i) for i in range(30)]
     store_payload_batch(live.ctx, SYSTEM, requests[:10])  # stored before the kill, still in the log
     dead = root / "4242-deadbeef0000"
     dead.mkdir(parents=True)
-    body = b"".join(frame(encode_record({**r, "created_at": r["created_at"].isoformat()})) for r in requests)
-    (dead / "segment-000000001.log").write_bytes(MAGIC + body + frame(b"torn")[:-2])
+    body = b"".join(encode(r) for r in requests)
+    (dead / "segment-000000001.log").write_bytes(header + body + frame(b"torn")[:-2])
     (root / "4242-deadbeef0000.lock").touch()
     before = count_payload(live.ctx, SYSTEM, deployment_id=live.deployment_id)
     logger = payload_logger(live.ctx)
@@ -325,6 +368,10 @@ def test_a_replay_of_a_killed_log_stores_each_request_once(live: Live, applicant
     ids = [f"{r['request_id']}-0" for r in requests]
     assert existing_scoring_ids(live.ctx, SYSTEM, live.deployment_id, ids) == set(ids)
     assert not (root / "4242-deadbeef0000.lock").exists()
+    # The torn tail (never acknowledged, but not provably so) is set aside, not dropped.
+    [torn] = quarantined_payload(live.ctx, SYSTEM)
+    assert torn.request_id == f"4242-deadbeef0000/segment-000000001.log@{len(header) + len(body)}"
+    assert "are not a whole, intact record" in torn.error and torn.n_records == 0
 
 
 def test_quarantine_degrades_health_and_the_service_keeps_scoring(live: Live, applicants: pd.DataFrame) -> None:
@@ -356,7 +403,7 @@ def test_a_record_is_in_its_file_when_append_returns_and_synced_per_answer_or_by
     monkeypatch.setattr(wal_module, "_datasync", counted)
     wal = WriteAheadLog(tmp_path / "wal", sync=True, sync_interval=interval)
     synced.clear()  # the new segment's header
-    records = [encode_record({"i": i}) for i in range(3)]
+    records = [f"record {i}".encode() for i in range(3)]
     for data in records:
         wal.append(data)
     # What a process killed now leaves behind: every acknowledged record, whole.

@@ -6,7 +6,8 @@ past float64 or the magnitude limit, the NaN/Infinity literals, nesting hundreds
 long strings, lone surrogates, keys repeated in one object (written as raw text, which json.dumps
 cannot), unknown keys, truncated text, random bytes, other media types. The app is the real one,
 in-process (FastAPI's TestClient), over a copy of the ``live`` starting state. Derandomised: the
-same 2,000 examples on every run.
+same 2,000 examples on every run. The valid records are drawn inside the spec's valid ranges; a
+second property puts one numeric value outside its valid range and expects a 400 naming it.
 """
 
 from __future__ import annotations
@@ -196,3 +197,41 @@ def test_no_body_gets_a_5xx_and_every_scored_record_is_logged(app: Served) -> No
     app.logger.flush()
     assert app.logger.lost == 0
     assert existing_scoring_ids(app.ctx, SYSTEM, app.deployment_id, scored) == set(scored)
+
+
+def _outside(low: float, high: float) -> st.SearchStrategy[int | float]:
+    """A number outside ``[low, high]`` and within the magnitude limit: an int or a float, below or above."""
+    return st.one_of(
+        st.integers(-(10**12), int(low) - 1),
+        st.integers(int(high) + 1, 10**12),
+        st.floats(-1e12, low, exclude_max=True),
+        st.floats(high, 1e12, exclude_min=True),
+    )
+
+
+@st.composite
+def out_of_range(draw: st.DrawFn) -> tuple[list[list[Any]], str, int, int | float]:
+    """1-5 valid records, one numeric value of one of them put outside its valid range."""
+    rows = [list(RECORDS[i]) for i in draw(st.lists(st.integers(0, len(RECORDS) - 1), min_size=1, max_size=5))]
+    name = draw(st.sampled_from(SPEC.numeric))
+    low, high = SPEC.feature(name).valid_range or (0, 0)
+    record = draw(st.integers(0, len(rows) - 1))
+    value = draw(_outside(low, high))
+    rows[record][SPEC.feature_names.index(name)] = value
+    return rows, name, record, value
+
+
+def test_a_value_outside_its_valid_range_is_always_a_400_naming_field_record_and_value(app: Served) -> None:
+    assert all(SPEC.feature(name).valid_range is not None for name in SPEC.numeric)
+
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
+    @given(case=out_of_range())
+    def check(case: tuple[list[list[Any]], str, int, int | float]) -> None:
+        rows, name, record, value = case
+        body = json.dumps({"input_data": [{"fields": SPEC.feature_names, "values": rows}]})
+        response = app.post(body.encode(), content_type="application/json")
+        assert response.status_code == 400, (response.status_code, response.text[:300])
+        message = response.json()["errors"][0]["message"]
+        assert f"field {name!r}, record {record}: {value!r} is outside the valid range" in message, message
+
+    check()

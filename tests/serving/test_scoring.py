@@ -34,3 +34,21 @@ def test_scores_equal_the_pipeline_for_every_model_type(spec: DataSpec, frame: p
         np.testing.assert_allclose(np.array(result.probabilities), expected, rtol=1e-12, atol=1e-15)
     assert result.warnings == [{"record": 0, "field": "Housing", "value": "boat", "issue": "unseen_category"}]
     assert len(result.scoring_ids) == 40 and result.scoring_ids[3] == f"{result.request_id}-3"
+
+
+def test_a_number_outside_the_training_range_is_flagged_and_one_inside_is_not(
+    spec: DataSpec, frame: pd.DataFrame
+) -> None:
+    params = RunParams(model_type="hgb", max_iter=10)
+    model = build_estimator(build_preprocessor(spec, params.model_type), params)
+    model.fit(frame[spec.feature_names], frame[spec.target])
+    loaded = LoadedModel.build(model, spec, training_ranges={"Age": (20.0, 70.0), "Sex": (0.0, 1.0)})
+    assert loaded.training_ranges == {"Age": (20.0, 70.0)}  # numeric features only
+    rows = frame[spec.feature_names].iloc[:3].copy()
+    rows["Age"] = [20, 70, 71]
+    payload = {"input_data": [{"fields": spec.feature_names, "values": json.loads(rows.to_json(orient="values"))}]}
+    result = score(loaded, *parse_payload(payload, spec, max_rows=10))
+    assert result.warnings == [
+        {"record": 2, "field": "Age", "value": 71, "issue": "outside_training_range", "training_range": [20.0, 70.0]}
+    ]
+    assert score(LoadedModel.build(model, spec), *parse_payload(payload, spec, max_rows=10)).warnings == []

@@ -38,6 +38,12 @@ def _few_risk(frame: pd.DataFrame) -> pd.DataFrame:
         (_set("Risk", 1, "Maybe"), r"label_outside_spec: column 'Risk': 1 label\(s\) not in \['No Risk', 'Risk'\]"),
         (_set("Risk", 2, None), r"missing_label: column 'Risk': 1 row\(s\) have no label \(e\.g\. lines 4\)"),
         (_few_risk, r"too_few_rows: column 'Risk': 5 row\(s\) labelled 'Risk'"),
+        (
+            lambda f: _set("Age", 7, 250)(_set("Age", 3, -5)(f)),
+            r"outside_valid_range: column 'Age': 2 value\(s\) outside the valid range \[18, 100\] of spec "
+            r"'german_credit', such as -5, 250 \(e\.g\. lines 5, 9\)",
+        ),
+        (_set("LoanDuration", 0, 0), r"outside_valid_range: column 'LoanDuration'.*\[1, 120\].*\(e\.g\. lines 2\)"),
     ],
     ids=[
         "missing-feature",
@@ -48,6 +54,8 @@ def _few_risk(frame: pd.DataFrame) -> pd.DataFrame:
         "label-outside-spec",
         "missing-label",
         "too-few-rows",
+        "age-outside-valid-range",
+        "loan-duration-0",
     ],
 )
 def test_blocking_anomalies_close_the_gate(
@@ -65,7 +73,7 @@ def test_warnings_do_not_block(spec: DataSpec, frame: pd.DataFrame) -> None:
     new = frame.copy()
     new["Comment"] = "x"
     new = pd.concat([new, new.iloc[200:203]], ignore_index=True)
-    new.loc[0, "Age"] = 130
+    new.loc[0, "Age"] = 99  # outside the reference data, inside the valid range
     new["Telephone"] = new["Telephone"].astype(object)
     new.loc[new.index[:100], "Telephone"] = None
     result = validate(new, spec=spec, reference=reference)

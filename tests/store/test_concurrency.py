@@ -26,7 +26,7 @@ from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.datasets import register_file
 from pipeline_core.services.governance import _approvals
 from pipeline_core.services.runs import RunWorker, launch_run
-from pipeline_core.store.models import Approval, AuditEvent, Deployment, ModelVersion
+from pipeline_core.store.models import Approval, AuditEvent, Deployment, Evaluation, ModelVersion
 from tests.services.helpers import make_candidate
 from tests.states import DORA
 
@@ -133,3 +133,73 @@ def test_two_instances_appending_to_the_audit_log_keep_one_chain(ctx: ServiceCon
         actors = session.execute(select(AuditEvent.actor).order_by(AuditEvent.seq)).scalars().all()
     assert status.ok and status.events == 80
     assert actors.count("one") == 40 and actors.count("two") == 40
+
+
+def test_twenty_approvals_then_twenty_countersigns_of_one_candidate_decide_once(
+    live_ctx: ServiceContext, second: ServiceContext, people: dict[str, Principal], tmp_path: Path
+) -> None:
+    """Issue 16: 20 concurrent approvals, then 20 countersigns, from two instances: one decision, one countersign,
+    one prod deployment, one audit event each, on every store."""
+    mv_id = make_candidate(live_ctx, people["dora"], tmp_path)
+    with live_ctx.db.write() as session:  # its critical checks failed: approving it takes an override and four eyes
+        for ev in session.execute(select(Evaluation).where(Evaluation.model_version_id == mv_id)).scalars():
+            ev.results = {
+                **ev.results,
+                "checks": [{**c, "status": "fail"} if c["critical"] else c for c in ev.results["checks"]],
+            }
+    (queued,) = governance.review_queue(live_ctx, people["vera"])
+    sha, keys = queued.artifact_sha256, sorted({b.key for b in queued.blocking})
+    reason = "the failing checks come from a small split; the backtest is attached"
+
+    def approve(i: int) -> Callable[[], Any]:
+        return lambda: governance.approve(
+            (live_ctx, second)[i % 2],
+            people["vera"],
+            mv_id,
+            comment=f"approval #{i}",
+            artifact_sha256=sha,
+            override_reason=reason,
+            overrides=keys,
+        )
+
+    approvals = race(*(approve(i) for i in range(20)))
+    pending = [o for o in approvals if isinstance(o, governance.ApprovalOutcome)]
+    assert len(pending) == 1 and pending[0].pending, approvals
+    assert all(isinstance(o, ConflictError) for o in approvals if o is not pending[0]), approvals
+
+    def countersign(i: int) -> Callable[[], Any]:
+        return lambda: governance.countersign(
+            (live_ctx, second)[i % 2],
+            people["victor"],
+            mv_id,
+            approval_id=pending[0].approval_id,
+            comment=f"countersign #{i}",
+            artifact_sha256=sha,
+        )
+
+    signs = race(*(countersign(i) for i in range(20)))
+    outcomes = [o for o in signs if isinstance(o, governance.ApprovalOutcome)]
+    fresh = [o for o in outcomes if not o.repeated]
+    assert len(fresh) == 1 and fresh[0].deployment is not None, signs
+    # The others were told it was done (a repeat of their own countersign) or that it is no longer pending.
+    assert all(
+        isinstance(o, ConflictError) or (isinstance(o, governance.ApprovalOutcome) and o.repeated)
+        for o in signs
+        if o is not fresh[0]
+    ), signs
+    with live_ctx.db.read() as session:
+        assert session.execute(select(func.count()).select_from(Approval)).scalar() == 1
+        prod = session.execute(select(Deployment).where(Deployment.space == "prod")).scalars().all()
+        assert [d.model_version_id for d in prod] == [mv_id]
+        actions = session.execute(
+            select(AuditEvent.action, func.count())
+            .where(AuditEvent.object_id == str(mv_id))
+            .group_by(AuditEvent.action)
+        ).all()
+        counted = {str(action): int(n) for action, n in actions}
+        assert counted["model_version.approval_pending"] == 1 and counted["model_version.approved"] == 1
+        revisions = session.execute(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "deployment.created")
+        ).scalar()
+        assert revisions == 2  # pre-prod, then prod
+        assert audit.verify_chain(session).ok

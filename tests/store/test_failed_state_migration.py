@@ -20,7 +20,7 @@ from pipeline_core.store.models import ModelVersion
 from tests.store.test_vocabulary_migration import _populate
 
 POPULATED_AT = "0007"  # the schema _populate writes through
-BEFORE = "0013"
+BEFORE = "0015_o"
 THIS = "0015_C"
 
 

@@ -488,3 +488,74 @@ def existing_scoring_ids(
             for request_id, n in rows:
                 found.update(v for v, i in wanted[request_id] if i < n)
     return found
+
+
+@dataclass(frozen=True)
+class ScoredInputs:
+    """The inputs of scored records as the deployment received them, by scoring id."""
+
+    by_scoring_id: Mapping[str, Mapping[str, Any]]
+
+    def __contains__(self, scoring_id: object) -> bool:
+        return scoring_id in self.by_scoring_id
+
+    def __getitem__(self, scoring_id: str) -> Mapping[str, Any]:
+        return self.by_scoring_id[scoring_id]
+
+
+def scored_inputs(
+    ctx: ServiceContext, actor: Principal, deployment_id: int, scoring_ids: Sequence[str]
+) -> ScoredInputs:
+    """The inputs as scored of each of ``scoring_ids`` this deployment scored (the others are left out).
+
+    Linked feedback takes its features from here, so a labeller sends only the scoring id and the
+    label; only the chunks holding the wanted requests are decoded.
+    """
+    require(ctx, actor, "view")
+    wanted: dict[str, set[str]] = {}
+    for value in dict.fromkeys(scoring_ids):
+        parts = split_scoring_id(value)
+        if parts is not None:
+            wanted.setdefault(parts[0], set()).add(value)
+    chunk_ids: set[int] = set()
+    found: dict[str, dict[str, Any]] = {}
+    request_ids = list(wanted)
+    with ctx.db.read() as session:
+        for start in range(0, len(request_ids), 500):
+            rows = session.execute(
+                select(PayloadBatch.request_id, PayloadBatch.chunk_id, PayloadBatch.n_records, PayloadBatch.request)
+                .where(PayloadBatch.deployment_id == deployment_id)
+                .where(PayloadBatch.request_id.in_(request_ids[start : start + 500]))
+            ).all()
+            for request_id, chunk_id, n_records, request in rows:
+                if chunk_id is not None:
+                    chunk_ids.add(int(chunk_id))
+                elif request:  # logged before payload went columnar (0004): the request's own JSON
+                    found.update(_legacy_inputs(request_id, int(n_records), request, wanted[request_id]))
+        blobs = [
+            data
+            for (data,) in session.execute(
+                select(PayloadChunk.data).where(PayloadChunk.id.in_(sorted(chunk_ids))).order_by(PayloadChunk.id)
+            ).all()
+        ]
+    every = set().union(*wanted.values()) if wanted else set()
+    for blob in blobs:
+        frame = decode_frames([blob])
+        frame = frame[frame[SCORING_ID].astype(str).isin(every)]
+        inputs = [c for c in frame.columns if c not in (PREDICTION, PROBABILITY, SCORING_ID, UNSEEN)]
+        for record in frame.astype(object).to_dict(orient="records"):
+            found[str(record[SCORING_ID])] = {c: record[c] for c in inputs}
+    return ScoredInputs(found)
+
+
+def _legacy_inputs(request_id: str, n_records: int, request: str, wanted: set[str]) -> dict[str, dict[str, Any]]:
+    try:
+        block = json.loads(request)["input_data"][0]
+        fields, values = list(block["fields"]), list(block["values"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return {}
+    return {
+        sid: dict(zip(fields, values[i], strict=False))
+        for i in range(min(n_records, len(values)))
+        if (sid := scoring_id(request_id, i)) in wanted
+    }

@@ -1,4 +1,4 @@
-"""Deployments: endpoints, keys, revisions, the serving snapshot and its gate, scoring, integrity, withdrawals."""
+"""Deployments: endpoints, keys (issue, list, revoke), revisions, rollback, serving and its gate, scoring, integrity."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from pipeline_core.services.deployments._endpoints import (
     KEY_PREFIX,
     DeploymentInfo,
     DeployResult,
+    KeyInfo,
     RevisionInfo,
+    RollbackTarget,
     ServingEntry,
     ServingSnapshot,
     delete_deployment,
@@ -25,9 +27,11 @@ from pipeline_core.services.deployments._endpoints import (
     hash_key,
     issue_key,
     list_deployments,
+    list_keys,
     revisions,
     revoke_key,
     rollback,
+    rollback_target,
     scoring_path,
     served_model,
     serving_snapshot,
@@ -51,7 +55,9 @@ __all__ = [
     "DeployResult",
     "DeploymentInfo",
     "IntegrityAlert",
+    "KeyInfo",
     "RevisionInfo",
+    "RollbackTarget",
     "ServingEntry",
     "ServingSnapshot",
     "ServingVerdict",
@@ -67,11 +73,13 @@ __all__ = [
     "hash_key",
     "issue_key",
     "list_deployments",
+    "list_keys",
     "open_integrity_alerts",
     "refusal_message",
     "revisions",
     "revoke_key",
     "rollback",
+    "rollback_target",
     "score_over_http",
     "scoring_path",
     "served_model",

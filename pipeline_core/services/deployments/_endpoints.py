@@ -6,8 +6,11 @@ loaded and verified first, then a new revision opens in one transaction, and the
 service swaps models only once the new one is loaded, so no request fails. The open
 revision is what the deployment serves, and the revisions are where a model version has
 been served (in pre-prod, in production, retired): both are read from them, not stored
-beside them (``store.models``). Rollback walks back along them. API keys are random tokens
-stored as sha256 (they carry 256 bits of entropy, so a slow hash adds nothing but latency).
+beside them (``store.models``). Rollback walks back along them to the newest earlier version that
+still holds an approval of its artifact, and takes a person's reason (``services.reasons``), kept on
+the revision it opens and in its audit event. API keys are random tokens stored as sha256 (they carry
+256 bits of entropy, so a slow hash adds nothing but latency) beside their first characters, so that
+a person can tell them apart when listing or revoking them.
 Every road to a target (deploy, the pipeline's, approval, rollback, putting one back) takes the
 artifact through ``_integrity``'s check first; a refusal is recorded there, nothing here.
 """
@@ -17,11 +20,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from pipeline_core.backends.base import ModelToServe, ServedModel
@@ -29,12 +32,14 @@ from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import (
     ApprovalError,
     ConflictError,
+    DataError,
     DeploymentError,
     NotFoundError,
+    PermissionDenied,
     PipelineError,
 )
-from pipeline_core.services import audit, integrations, lookup
-from pipeline_core.services.authz import Principal, require
+from pipeline_core.services import audit, integrations, lookup, reasons
+from pipeline_core.services.authz import Principal, allowed, refused, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments._integrity import Checkpoint, verified
 from pipeline_core.store.db import utcnow
@@ -46,6 +51,7 @@ from pipeline_core.store.models import (
     DeploymentRevision,
     ModelVersion,
     scoring_path,
+    username_key,
 )
 from pipeline_core.vocabulary import (
     DeploymentStatus,
@@ -58,6 +64,8 @@ from pipeline_core.vocabulary import (
 )
 
 KEY_PREFIX = "mlk_"
+# How much of a token is kept in the clear to tell keys apart: 6 random characters (36 of its 256 bits).
+SHOWN_KEY_CHARACTERS = len(KEY_PREFIX) + 6
 log = logging.getLogger(__name__)
 
 
@@ -114,7 +122,12 @@ def _new_key(session: Session, deployment_id: int, *, label: str, actor: str) ->
     key = f"{KEY_PREFIX}{secrets.token_urlsafe(32)}"
     session.add(
         DeploymentKey(
-            deployment_id=deployment_id, key_hash=hash_key(key), label=label, created_by=actor, created_at=utcnow()
+            deployment_id=deployment_id,
+            key_hash=hash_key(key),
+            prefix=key[:SHOWN_KEY_CHARACTERS],
+            label=label,
+            created_by=actor,
+            created_at=utcnow(),
         )
     )
     return key
@@ -187,7 +200,9 @@ def _active(session: Session, space: Space, model_name: str) -> Deployment | Non
     ).scalar_one_or_none()
 
 
-def _put(ctx: ServiceContext, actor: Principal, mv_id: int, space: str, *, reason: RevisionReason) -> DeployResult:
+def _put(
+    ctx: ServiceContext, actor: Principal, mv_id: int, space: str, *, reason: RevisionReason, comment: str | None = None
+) -> DeployResult:
     """Deploy (or replace with) model version ``mv_id`` in ``space``; no role check here.
 
     The deployment target puts the model online first (replacing keeps the endpoint up); the
@@ -214,7 +229,16 @@ def _put(ctx: ServiceContext, actor: Principal, mv_id: int, space: str, *, reaso
             else (current.served or {}).get(integrations.OPENSCALE_KEY)
         )
         document = {**served.to_dict(), **({integrations.OPENSCALE_KEY: sub} if sub else {})}
-        return _record(ctx, actor.username, mv_id, where, reason=reason, served=document, sha=model.artifact_sha256)
+        return _record(
+            ctx,
+            actor.username,
+            mv_id,
+            where,
+            reason=reason,
+            served=document,
+            sha=model.artifact_sha256,
+            comment=comment,
+        )
     except BaseException:
         _put_back(ctx, actor, served, before, before_mv, where, at=at)
         raise
@@ -249,6 +273,7 @@ def _record(
     reason: RevisionReason,
     served: dict[str, Any],
     sha: str,
+    comment: str | None,
 ) -> DeployResult:
     now = utcnow()
     with ctx.db.write() as session:
@@ -289,6 +314,7 @@ def _record(
                 reason=reason,
                 actor=actor,
                 started_at=now,
+                comment=comment,
             )
         )
         for version, _ in moves:  # a state kept from before revisions existed (0010) gives way to its decision
@@ -306,6 +332,7 @@ def _record(
                 "previous_model_version_id": previous,
                 "artifact_sha256": sha,
                 "reason": reason,
+                **({"comment": comment} if comment is not None else {}),
                 "backend": served["backend"],
                 "served_as": served["deployment_id"],
             },
@@ -388,22 +415,105 @@ def issue_key(ctx: ServiceContext, actor: Principal, deployment_id: int, *, labe
     return key
 
 
-def revoke_key(ctx: ServiceContext, actor: Principal, key: str) -> None:
-    """Revoke an API key: whoever may issue one (data scientists and admins; the pipeline as system)."""
+@dataclass(frozen=True)
+class KeyInfo:
+    """An API key as a person may see it: never the token or its hash, only what tells it apart and its story."""
+
+    id: int
+    deployment_id: int
+    prefix: str | None  # the token's first characters; None for keys issued before they were kept
+    label: str
+    created_by: str
+    created_at: datetime
+    revoked_by: str | None
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _key_info(row: DeploymentKey) -> KeyInfo:
+    return KeyInfo(
+        row.id,
+        row.deployment_id,
+        row.prefix,
+        row.label,
+        row.created_by,
+        row.created_at,
+        row.revoked_by,
+        row.revoked_at,
+    )
+
+
+def list_keys(ctx: ServiceContext, actor: Principal, deployment_id: int) -> list[KeyInfo]:
+    """A deployment's API keys, revoked ones too, oldest first (whoever may issue one)."""
     require(ctx, actor, "deploy_nonprod")
+    with ctx.db.read() as session:
+        if session.get(Deployment, deployment_id) is None:
+            raise NotFoundError(f"deployment {deployment_id} does not exist")
+        rows = session.execute(
+            select(DeploymentKey).where(DeploymentKey.deployment_id == deployment_id).order_by(DeploymentKey.id)
+        ).scalars()
+        return [_key_info(r) for r in rows]
+
+
+def revoke_key(ctx: ServiceContext, actor: Principal, key: str | None = None, *, key_id: int | None = None) -> KeyInfo:
+    """Revoke an API key, named by its token (``key``) or its id (``key_id``); serving refuses it from its next refresh.
+
+    Whoever may issue a key may revoke one. By id, a prod deployment's key is for an admin to revoke,
+    or for whoever issued it: prod's clients score with it, and cutting one off is not a data
+    scientist's call. By token, holding the token is the authority (a leaked key is revoked by whoever
+    finds it). Revoking a revoked key is a ``ConflictError`` naming when and by whom.
+    """
+    current = require(ctx, actor, "deploy_nonprod")
+    if (key is None) == (key_id is None):
+        raise DataError("name the API key to revoke by its token or by its id, not both or neither")
+    query = select(DeploymentKey)
+    query = query.where(DeploymentKey.id == key_id if key is None else DeploymentKey.key_hash == hash_key(key))
+    with ctx.db.read() as session:
+        row = _revocable(session, query, key_id)
+        dep = session.get(Deployment, row.deployment_id)
+        assert dep is not None  # foreign key
+        found, space, issuer = row.id, dep.space, row.created_by
+    mine = username_key(issuer) == username_key(current.username)
+    if key is None and space == Space.PROD and not mine and not allowed(current.role, "revoke_prod_key"):
+        message = (
+            f"API key {found} of prod deployment {row.deployment_id} was issued by {issuer}; only an admin or "
+            f"{issuer} may revoke it, not {current.username} ({current.role})"
+        )
+        refused(ctx, current, "revoke_prod_key", message, object_id=found)
+        raise PermissionDenied(message)
     with ctx.db.write() as session:
-        row = session.execute(select(DeploymentKey).where(DeploymentKey.key_hash == hash_key(key))).scalar_one_or_none()
-        if row is None:
-            raise NotFoundError("no such API key")
-        row.revoked_at = utcnow()
+        row = _revocable(session, select(DeploymentKey).where(DeploymentKey.id == found), found)
+        row.revoked_at, row.revoked_by = utcnow(), current.username
         audit.record(
             session,
-            actor=actor.username,
+            actor=current.username,
             action="deployment.key_revoked",
             object_type="deployment",
             object_id=row.deployment_id,
-            details={"label": row.label},
+            details={
+                "key_id": row.id,
+                "label": row.label,
+                "prefix": row.prefix,
+                "named_by": "id" if key is None else "token",
+            },
         )
+        return _key_info(row)
+
+
+def _revocable(session: Session, query: Select[tuple[DeploymentKey]], key_id: int | None) -> DeploymentKey:
+    """The one key ``query`` finds, unrevoked; else ``NotFoundError`` or ``ConflictError`` naming it."""
+    row = session.execute(query).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError(f"API key {key_id} does not exist" if key_id is not None else "no such API key")
+    if row.revoked_at is not None:
+        raise ConflictError(
+            f"API key {row.id} of deployment {row.deployment_id} was already revoked at "
+            f"{row.revoked_at:%Y-%m-%d %H:%M:%S} by {row.revoked_by or 'the product (before revokers were kept)'}"
+        )
+    return row
 
 
 def delete_deployment(ctx: ServiceContext, actor: Principal, deployment_id: int) -> None:
@@ -432,41 +542,115 @@ def delete_deployment(ctx: ServiceContext, actor: Principal, deployment_id: int)
         session.execute(
             update(DeploymentKey)
             .where(DeploymentKey.deployment_id == dep.id, DeploymentKey.revoked_at.is_(None))
-            .values(revoked_at=now)
+            .values(revoked_at=now, revoked_by=actor.username)
         )
         audit.record(
             session, actor=actor.username, action="deployment.deleted", object_type="deployment", object_id=dep.id
         )
 
 
-def rollback(
-    ctx: ServiceContext, actor: Principal, *, deployment_id: int | None = None, model_name: str | None = None
-) -> DeployResult:
-    """Serve the model version that the prod deployment served before the current one."""
-    require(ctx, actor, "rollback")
-    with ctx.db.read() as session:
-        query = select(Deployment).where(Deployment.space == Space.PROD, Deployment.status == DeploymentStatus.ACTIVE)
-        if deployment_id is not None:
-            query = query.where(Deployment.id == deployment_id)
-        if model_name is not None:
-            query = query.where(Deployment.model_name == model_name)
-        deps = list(session.execute(query).scalars())
-        if len(deps) != 1:
-            what = "no prod deployment" if not deps else f"{len(deps)} prod deployments; name one"
-            raise DeploymentError(f"cannot roll back: {what}")
-        dep = deps[0]
-        revisions = list(
-            session.execute(
-                select(DeploymentRevision)
-                .where(DeploymentRevision.deployment_id == dep.id)
-                .order_by(DeploymentRevision.id.desc())
-            ).scalars()
-        )
+@dataclass(frozen=True)
+class RollbackTarget:
+    """What rolling prod deployment ``deployment_id`` back would serve (``model_version_id``), or None and why not.
+
+    ``explanation`` says it either way, naming each earlier version passed over and why.
+    """
+
+    deployment_id: int
+    serving: int
+    model_version_id: int | None
+    explanation: str
+
+
+def _prod(session: Session, deployment_id: int | None, model_name: str | None) -> Deployment:
+    query = select(Deployment).where(Deployment.space == Space.PROD, Deployment.status == DeploymentStatus.ACTIVE)
+    if deployment_id is not None:
+        query = query.where(Deployment.id == deployment_id)
+    if model_name is not None:
+        query = query.where(Deployment.model_name == model_name)
+    deps = list(session.execute(query).scalars())
+    if len(deps) != 1:
+        named = f" {deployment_id}" if deployment_id is not None else ""
+        named += f" of model {model_name!r}" if model_name is not None else ""
+        what = f"no active prod deployment{named}" if not deps else f"{len(deps)} prod deployments; name one"
+        raise DeploymentError(f"cannot roll back: {what}")
+    return deps[0]
+
+
+def _target(session: Session, dep: Deployment) -> RollbackTarget:
+    """The newest earlier version of ``dep``'s history that may serve in prod again: legal to move there, and
+    holding an approval of its exact artifact (each did when it went to prod, unless the history was tampered with).
+    """
     current = dep.model_version_id
-    previous = next((r.model_version_id for r in revisions if r.model_version_id != current), None)
-    if previous is None:
-        raise ConflictError(f"deployment {dep.id} has served only model version {current}; nothing to roll back to")
-    return _put(ctx, actor, previous, Space.PROD, reason=RevisionReason.ROLLBACK)
+    rows = session.execute(
+        select(DeploymentRevision.model_version_id, DeploymentRevision.ended_at)
+        .where(DeploymentRevision.deployment_id == dep.id, DeploymentRevision.model_version_id != current)
+        .order_by(DeploymentRevision.id.desc())
+    ).all()
+    seen: set[int] = set()
+    passed: list[str] = []
+    for mv_id, ended in rows:
+        if mv_id in seen:
+            continue
+        seen.add(mv_id)
+        mv = session.get(ModelVersion, mv_id)
+        assert mv is not None  # foreign key
+        try:
+            transition(mv.state, ModelState.IN_PRODUCTION, what=f"model version {mv_id}")
+        except ConflictError as exc:
+            passed.append(str(exc))
+            continue
+        approved = session.execute(
+            select(Approval.id).where(
+                Approval.model_version_id == mv_id,
+                Approval.outcome == Outcome.APPROVED,
+                Approval.artifact_sha256 == mv.artifact_sha256,
+            )
+        ).first()
+        if approved is None:
+            passed.append(f"model version {mv_id} has no approval of its artifact {mv.artifact_sha256}")
+            continue
+        until = f" until {ended:%Y-%m-%d %H:%M}" if ended is not None else ""
+        skipped = f" (passed over: {'; '.join(passed)})" if passed else ""
+        explanation = (
+            f"deployment {dep.id} would serve model version {mv_id} ({mv.name} v{mv.version}) again, "
+            f"which it served{until}{skipped}"
+        )
+        return RollbackTarget(dep.id, current, mv_id, explanation)
+    why = "; ".join(passed) if passed else f"it has served only model version {current}"
+    return RollbackTarget(dep.id, current, None, f"deployment {dep.id} has nothing to roll back to: {why}")
+
+
+def rollback_target(
+    ctx: ServiceContext, actor: Principal, *, deployment_id: int | None = None, model_name: str | None = None
+) -> RollbackTarget:
+    """What ``rollback`` would serve now, or why nothing (a page offers Roll back only when there is something)."""
+    require(ctx, actor, "view")
+    with ctx.db.read() as session:
+        return _target(session, _prod(session, deployment_id, model_name))
+
+
+def rollback(
+    ctx: ServiceContext,
+    actor: Principal,
+    *,
+    reason: str,
+    deployment_id: int | None = None,
+    model_name: str | None = None,
+) -> DeployResult:
+    """Serve again the newest earlier version of the prod deployment's history that holds a valid approval.
+
+    ``reason`` is the person's why, at least a sentence (``services.reasons``); it is kept on the
+    revision this opens and in its audit event. Nothing to roll back to is a ``ConflictError`` that
+    names each earlier version passed over and why.
+    """
+    require(ctx, actor, "rollback")
+    said = reasons.sentence(reason, what="the reason for a rollback")
+    with ctx.db.read() as session:
+        target = _target(session, _prod(session, deployment_id, model_name))
+    if target.model_version_id is None:
+        raise ConflictError(target.explanation)
+    return _put(ctx, actor, target.model_version_id, Space.PROD, reason=RevisionReason.ROLLBACK, comment=said)
 
 
 def served_model(ctx: ServiceContext, actor: Principal, deployment_id: int) -> ServedModel | None:
@@ -506,6 +690,7 @@ class RevisionInfo:
     actor: str
     started_at: datetime
     ended_at: datetime | None
+    comment: str | None  # a rollback's reason, in the words of who rolled back; None for the other reasons
 
 
 def revisions(ctx: ServiceContext, actor: Principal, deployment_id: int) -> list[RevisionInfo]:
@@ -518,7 +703,8 @@ def revisions(ctx: ServiceContext, actor: Principal, deployment_id: int) -> list
             .order_by(DeploymentRevision.id)
         ).scalars()
         return [
-            RevisionInfo(r.model_version_id, RevisionReason(r.reason), r.actor, r.started_at, r.ended_at) for r in rows
+            RevisionInfo(r.model_version_id, RevisionReason(r.reason), r.actor, r.started_at, r.ended_at, r.comment)
+            for r in rows
         ]
 
 
@@ -530,6 +716,21 @@ class ServingEntry:
     model_version_id: int
     artifact_sha256: str
     spec: dict[str, Any]
+    # Each numeric feature's [min, max] in the training split (from the version's lineage; for a version
+    # registered before lineage carried them, the training dataset's schema): outside is warned about.
+    training_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def _training_ranges(lineage: dict[str, Any] | None, schema: dict[str, Any] | None) -> dict[str, tuple[float, float]]:
+    stored = (lineage or {}).get("training_ranges")
+    if isinstance(stored, dict):
+        return {str(n): (float(r[0]), float(r[1])) for n, r in stored.items()}
+    columns = (schema or {}).get("columns", ())
+    return {
+        str(c["name"]): (float(c["min"]), float(c["max"]))
+        for c in columns
+        if c.get("kind") == "numeric" and c.get("min") is not None and c.get("max") is not None
+    }
 
 
 @dataclass(frozen=True)
@@ -543,7 +744,14 @@ def serving_snapshot(ctx: ServiceContext, actor: Principal) -> ServingSnapshot:
     require(ctx, actor, "view")
     with ctx.db.read() as session:
         rows = session.execute(
-            select(Deployment.id, ModelVersion.id, ModelVersion.artifact_sha256, Dataset.spec)
+            select(
+                Deployment.id,
+                ModelVersion.id,
+                ModelVersion.artifact_sha256,
+                Dataset.spec,
+                ModelVersion.lineage,
+                Dataset.schema,
+            )
             .select_from(Deployment)  # the ON clause reads deployments only inside its derived model_version_id
             .join(ModelVersion, ModelVersion.id == Deployment.model_version_id)
             .join(Dataset, Dataset.id == ModelVersion.dataset_id)
@@ -555,7 +763,10 @@ def serving_snapshot(ctx: ServiceContext, actor: Principal) -> ServingSnapshot:
             .where(DeploymentKey.revoked_at.is_(None), Deployment.status == DeploymentStatus.ACTIVE)
         ).all()
     return ServingSnapshot(
-        deployments={int(d): ServingEntry(int(d), int(m), str(s), dict(spec)) for d, m, s, spec in rows},
+        deployments={
+            int(d): ServingEntry(int(d), int(m), str(s), dict(spec), _training_ranges(lineage, schema))
+            for d, m, s, spec, lineage, schema in rows
+        },
         keys={str(h): int(d) for h, d in keys},
     )
 

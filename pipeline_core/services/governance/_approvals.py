@@ -1,34 +1,55 @@
 """Approvals: a validator approves or rejects a candidate; approval deploys it to prod.
 
-``approve`` is the only road to production. It records who approved which model version
-*and which artifact hash*, citing which pre-prod evaluations, then runs the production
-deployment check and deploys. The decision is taken under the store's write lock on the
-model version, so concurrent approvals of one candidate yield one approval and one
-deployment; the others are told it was already decided. Before anything is written, the
-exact artifact is checked (there, hashing to its name, loading as a model): one that fails is
-refused, the refusal recorded (an audit event and an alert, ``deployments.verify_artifact``),
-and the candidate stays in the review queue, which shows why.
+``approve`` is the only road to production. A decision is bound to what the validator saw: the
+form carries the model version, its artifact sha256 and the evidence on screen (pre-prod
+evaluations, model test runs), and a decision whose any of these differs from the candidate's
+current state is refused. A form carries an id too: submitting it again (a double click) returns
+the first decision and never acts on another candidate.
+
+A critical check that failed *or could not be judged* (too few records) blocks approval. An override
+names each check it lifts and gives a reason of at least a sentence, and it takes four eyes: it is
+recorded as pending (the candidate awaits countersign) until a second validator, neither an author
+nor the first approver, countersigns it; only then does the production check pass and the version
+deploy. Separation of duties is by account (``_duties``).
+
+The decision is taken under the store's write lock on the model version, so concurrent approvals of
+one candidate yield one approval and one deployment; the others are told it was already decided.
+Before anything is written, the exact artifact is checked (there, hashing to its name, loading as a
+model): one that fails is refused, the refusal recorded (an audit event and an alert,
+``deployments.verify_artifact``), and the candidate stays in the review queue, which shows why.
+Every refusal of a decision is audited (``action.refused``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline_core.errors import ApprovalError, ConflictError, ModelIntegrityError, PermissionDenied, PipelineError
+from pipeline_core.errors import (
+    ApprovalError,
+    ConfigError,
+    ConflictError,
+    ModelIntegrityError,
+    NotFoundError,
+    PermissionDenied,
+    PipelineError,
+)
 from pipeline_core.results.evaluation import Evaluated, EvaluationReport
-from pipeline_core.services import audit, deployments, events, integrations, lookup
+from pipeline_core.services import audit, authz, deployments, events, integrations, lookup, reasons
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.deployments import Checkpoint, DeploymentInfo, IntegrityAlert
+from pipeline_core.services.deployments import Checkpoint, DeploymentInfo
+from pipeline_core.services.governance import _duties
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Approval, Evaluation, ModelVersion, Run
-from pipeline_core.vocabulary import APPROVED_STATES, EventKind, ModelState, Outcome, Space, transition
+from pipeline_core.store.models import Approval, Evaluation, ModelTestRun, ModelVersion, username_key
+from pipeline_core.vocabulary import APPROVED_STATES, CheckStatus, EventKind, ModelState, Outcome, Space, transition
+
+_UNDECIDED = (ModelState.AWAITING_REVIEW, ModelState.AWAITING_COUNTERSIGN)
+_REQUEST_ID_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -50,6 +71,18 @@ class ApprovalOutcome:
     deployment: DeploymentInfo | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Pending: the override awaits a second validator's countersign; nothing was deployed.
+    pending: bool = False
+    # The same form submitted again: this is the first decision, told again; nothing new was done.
+    repeated: bool = False
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """A critical check that failed or could not be judged, in some cited evaluation."""
+
+    key: str  # "monitor:metric" or "model_tests:test": what an override names
+    text: str  # "roc_auc 0.5200 fails threshold 0.60 (evaluation 7)"
 
 
 def _candidate(session: Session, model_version_id: int) -> ModelVersion:
@@ -57,47 +90,177 @@ def _candidate(session: Session, model_version_id: int) -> ModelVersion:
     return lookup.model_version(session, model_version_id, for_update=True)
 
 
-def _authors(session: Session, mv: ModelVersion) -> set[str]:
-    run = session.get(Run, mv.run_id)
-    return {mv.created_by, *([run.created_by] if run else [])}
-
-
 def _check_decider(session: Session, actor: Principal, mv: ModelVersion, action: str) -> None:
-    if actor.username in _authors(session, mv):
-        raise PermissionDenied(
-            f"{actor.username} trained or launched model version {mv.id}; a validator may not {action} their own model"
-        )
-    if mv.state != ModelState.AWAITING_REVIEW:
+    refused = _duties.conflict(session, actor, mv, action)
+    if refused:
+        raise PermissionDenied(refused)
+    if mv.state not in _UNDECIDED:
         raise ConflictError(f"model version {mv.id} is {mv.state}, not awaiting review; it was already decided")
 
 
-def _evaluations(session: Session, mv: ModelVersion, evidence: Sequence[int] | None) -> list[Evaluation]:
-    if evidence is None:
-        return list(
-            session.execute(
-                select(Evaluation).where(Evaluation.model_version_id == mv.id, Evaluation.space == Space.PREPROD)
-            ).scalars()
+def _current_evidence(session: Session, mv: ModelVersion) -> tuple[list[Evaluation], list[int]]:
+    """The candidate's pre-prod evaluations and model test run ids, as the store has them now."""
+    evaluations = list(
+        session.execute(
+            select(Evaluation)
+            .where(Evaluation.model_version_id == mv.id, Evaluation.space == Space.PREPROD)
+            .order_by(Evaluation.id)
+        ).scalars()
+    )
+    tests = list(
+        session.execute(
+            select(ModelTestRun.id).where(ModelTestRun.model_version_id == mv.id).order_by(ModelTestRun.id)
+        ).scalars()
+    )
+    return evaluations, [int(t) for t in tests]
+
+
+def _check_seen(
+    session: Session,
+    mv: ModelVersion,
+    artifact_sha256: str | None,
+    evidence: Sequence[int] | None,
+    model_tests: Sequence[int] | None,
+) -> list[Evaluation]:
+    """The evaluations the decision cites: exactly those the validator saw, which must be all there are now."""
+    if artifact_sha256 is not None and artifact_sha256 != mv.artifact_sha256:
+        raise ApprovalError(
+            f"the decision names artifact {artifact_sha256} but model version {mv.id} is {mv.artifact_sha256}"
         )
-    found = []
-    for evaluation_id in evidence:
-        ev = session.get(Evaluation, evaluation_id)
-        if ev is None or ev.model_version_id != mv.id or ev.space != Space.PREPROD:
-            raise ApprovalError(f"evaluation {evaluation_id} is not a pre-prod evaluation of model version {mv.id}")
-        found.append(ev)
+    evaluations, tests = _current_evidence(session, mv)
+    now = [e.id for e in evaluations]
+    for name, shown, current in (("evaluations", evidence, now), ("model test runs", model_tests, tests)):
+        if shown is not None and sorted({int(i) for i in shown}) != current:
+            raise ApprovalError(
+                f"the evidence of model version {mv.id} changed since the form was shown: its {name} are now "
+                f"{current or 'none'}, the form showed {sorted(set(shown)) or 'none'}. Open the candidate again"
+            )
+    return evaluations
+
+
+def _entries(ev: Evaluation | Evaluated) -> tuple[int, EvaluationReport]:
+    report = EvaluationReport.from_dict(ev.results) if isinstance(ev, Evaluation) else ev.report
+    return ev.id, report
+
+
+def _describe(name: str, value: float | None, threshold: float | None, status: CheckStatus, detail: str) -> str:
+    if status == CheckStatus.INSUFFICIENT:
+        return f"{name} could not be judged ({detail or 'insufficient data'})"
+    shown = "no value" if value is None else f"{value:.4f}"
+    return f"{name} {shown}" + ("" if threshold is None else f" fails threshold {threshold:.2f}")
+
+
+def blocking_critical(evaluations: Sequence[Evaluation | Evaluated]) -> list[Blocking]:
+    """Every critical check (or critical model test) that failed or could not be judged, per evaluation.
+
+    Unjudged is not passed: a critical ROC AUC on 60 records blocks approval as a failed one does.
+    """
+    found: list[Blocking] = []
+    for ev in evaluations:
+        ev_id, report = _entries(ev)
+        for check in (*report.failed_critical, *report.unjudged_critical):
+            m = check.metric
+            text = _describe(m.name, m.value, m.threshold, m.status, m.detail)
+            found.append(Blocking(f"{check.monitor}:{m.name}", f"{text} (evaluation {ev_id})"))
+        if report.risk is not None:
+            judged = {b.key for b in found}
+            for entry in report.risk.entries:
+                key = f"{entry.source}:{entry.name}"
+                unjudged_or_failed = entry.status in (CheckStatus.FAIL, CheckStatus.INSUFFICIENT)
+                if entry.critical and unjudged_or_failed and key not in judged:
+                    text = _describe(entry.name, entry.value, entry.threshold, entry.status, entry.detail)
+                    found.append(Blocking(key, f"{entry.source} {text} (evaluation {ev_id})"))
     return found
 
 
 def failed_critical(evaluations: Sequence[Evaluation | Evaluated]) -> list[str]:
-    """'metric value < threshold (evaluation N)' for every failed critical check (of a stored row or a DTO)."""
-    failed = []
-    for ev in evaluations:
-        report = EvaluationReport.from_dict(ev.results) if isinstance(ev, Evaluation) else ev.report
-        for check in report.failed_critical:
-            m = check.metric
-            value = "no value" if m.value is None else f"{m.value:.4f}"
-            threshold = "" if m.threshold is None else f" fails threshold {m.threshold:.2f}"
-            failed.append(f"{m.name} {value}{threshold} (evaluation {ev.id})")
-    return failed
+    """'metric value < threshold (evaluation N)' for every critical check that failed or could not be judged."""
+    return [b.text for b in blocking_critical(evaluations)]
+
+
+def _check_override(blocking: list[Blocking], overrides: Sequence[str] | None, reason: str | None) -> list[str]:
+    """The checks the override lifts (sorted), or the refusal: each blocking check named, none other."""
+    keys = sorted({b.key for b in blocking})
+    if not blocking:
+        if overrides or reason:
+            raise ApprovalError("no critical check failed or went unjudged: there is nothing to override")
+        return []
+    if reason is None:
+        raise ApprovalError(
+            "critical check(s) failed or could not be judged: "
+            + "; ".join(b.text for b in blocking)
+            + f". Approving needs an override naming each of {', '.join(keys)} with a reason, and a second "
+            "validator's countersign"
+        )
+    named = sorted(set(overrides or ()))
+    if named != keys:
+        missing, extra = sorted(set(keys) - set(named)), sorted(set(named) - set(keys))
+        said = "; ".join(
+            part
+            for part in (
+                f"not named: {', '.join(missing)}" if missing else "",
+                f"not blocking: {', '.join(extra)}" if extra else "",
+            )
+            if part
+        )
+        raise ApprovalError(f"the override must name each blocking check ({', '.join(keys)}): {said}")
+    return keys
+
+
+def _request_id(request_id: str | None) -> str | None:
+    if request_id is None:
+        return None
+    if not request_id or len(request_id) > _REQUEST_ID_LENGTH or not request_id.isprintable():
+        raise ConfigError(f"request id: 1-{_REQUEST_ID_LENGTH} printable characters, got {request_id[:80]!r}")
+    return request_id
+
+
+def _earlier(session: Session, actor: Principal, model_version_id: int, request_id: str | None) -> Approval | None:
+    """The decision this form already made (a repeated submit), or None; another's form id is refused."""
+    if request_id is None:
+        return None
+    found = session.execute(select(Approval).where(Approval.request_id == request_id)).scalar_one_or_none()
+    if found is None:
+        return None
+    if found.model_version_id != model_version_id or username_key(found.decided_by) != username_key(actor.username):
+        raise ConflictError(f"decision form {request_id!r} was used for another decision; open the candidate again")
+    return found
+
+
+def _decision_details(decision: Approval, mv: ModelVersion) -> dict[str, Any]:
+    """Every field of a decision, as its audit event and its record carry them."""
+    return {
+        "approval_id": decision.id,
+        "outcome": decision.outcome,
+        "artifact_sha256": mv.artifact_sha256,
+        "comment": decision.comment,
+        "evidence": decision.evidence,
+        "seen": decision.seen or {},
+        "override": decision.override_reason,
+        "overridden": decision.overridden or [],
+        "decided_by": decision.decided_by,
+        "countersigned_by": decision.countersigned_by,
+        "countersign_comment": decision.countersign_comment,
+        "request_id": decision.request_id,
+    }
+
+
+def _outbox(session: Session, actor: Principal, mv: ModelVersion, decision: Approval) -> int:
+    """What the external services are to be told of a final decision, committed with it."""
+    return events.record(
+        session,
+        kind=EventKind.DECISION_RECORDED,
+        model_version_id=mv.id,
+        actor=actor.username,
+        payload={
+            "approval_id": decision.id,
+            "outcome": decision.outcome,
+            "artifact_sha256": mv.artifact_sha256,
+            "comment": decision.comment,
+            "decided_at": decision.decided_at.isoformat(),
+            "countersigned_by": decision.countersigned_by,
+        },
+    )
 
 
 def _record_decision(
@@ -107,80 +270,76 @@ def _record_decision(
     outcome: Outcome,
     *,
     comment: str,
-    evidence: dict[str, Any] | None = None,
+    evidence: list[int],
+    seen: dict[str, Any],
     override: str | None = None,
-) -> tuple[int, int]:
-    """The decision, the candidate's move, its audit event and its outbox event, in the caller's transaction.
-
-    Returns (decision id, event id).
-    """
+    overridden: list[str] | None = None,
+    request_id: str | None = None,
+) -> tuple[Approval, int | None]:
+    """The decision, the candidate's move, its audit event and (when final) its outbox event, in one transaction."""
     decision = Approval(
         model_version_id=mv.id,
         artifact_sha256=mv.artifact_sha256,
         outcome=outcome,
         comment=comment,
-        evidence=evidence or {},
+        evidence={"evaluation_ids": evidence},
         override_reason=override,
+        overridden=overridden or [],
+        seen=seen,
         decided_by=actor.username,
         decided_at=utcnow(),
+        request_id=request_id,
     )
     session.add(decision)
     session.flush()
-    target = ModelState.APPROVED if outcome == Outcome.APPROVED else ModelState.REJECTED
+    target = {
+        Outcome.APPROVED: ModelState.APPROVED,
+        Outcome.REJECTED: ModelState.REJECTED,
+        Outcome.PENDING: ModelState.AWAITING_COUNTERSIGN,
+    }[outcome]
     mv.review_state = transition(mv.state, target, what=f"model version {mv.id}")
-    details: dict[str, Any] = {"approval_id": decision.id}
-    if outcome == Outcome.APPROVED:
-        details |= {"artifact_sha256": mv.artifact_sha256, "evidence": decision.evidence, "override": override}
-    else:
-        details["comment"] = comment
+    action = "model_version.approval_pending" if outcome == Outcome.PENDING else f"model_version.{outcome}"
     audit.record(
         session,
         actor=actor.username,
-        action=f"model_version.{outcome}",
+        action=action,
         object_type="model_version",
         object_id=mv.id,
-        details=details,
+        details=_decision_details(decision, mv),
     )
-    # What the external services are to be told of it (outbox), committed with the decision.
-    event_id = events.record(
-        session,
-        kind=EventKind.DECISION_RECORDED,
-        model_version_id=mv.id,
-        actor=actor.username,
-        payload={
-            "approval_id": decision.id,
-            "outcome": outcome,
-            "artifact_sha256": mv.artifact_sha256,
-            "comment": comment,
-            "decided_at": decision.decided_at.isoformat(),
-        },
-    )
-    return decision.id, event_id
+    return decision, None if outcome == Outcome.PENDING else _outbox(session, actor, mv, decision)
+
+
+def _refusing(ctx: ServiceContext, actor: Principal, action: str, model_version_id: int, exc: PipelineError) -> None:
+    """Audit a refused decision (its own transaction: the refused one wrote nothing)."""
+    authz.refused(ctx, actor, action, str(exc), object_id=f"model_version {model_version_id}")
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What an approval form asks: the artifact and evidence it showed, the checks it overrides and why."""
+
+    artifact_sha256: str
+    evidence: Sequence[int] | None
+    model_tests: Sequence[int] | None
+    overrides: Sequence[str] | None
+    override: str | None
 
 
 def _approvable(
-    session: Session,
-    actor: Principal,
-    mv: ModelVersion,
-    artifact_sha256: str,
-    evidence: Sequence[int] | None,
-    override: str | None,
-) -> list[Evaluation]:
-    """The evaluations an approval of ``mv`` by ``actor`` would cite, or the ``PipelineError`` refusing it."""
+    session: Session, actor: Principal, mv: ModelVersion, asked: _Asked
+) -> tuple[list[Evaluation], list[str]]:
+    """What an approval of ``mv`` by ``actor`` would cite and override, or the ``PipelineError`` refusing it."""
     _check_decider(session, actor, mv, "approve")
-    if artifact_sha256 != mv.artifact_sha256:
-        raise ApprovalError(
-            f"the approval names artifact {artifact_sha256} but model version {mv.id} is {mv.artifact_sha256}"
+    if mv.state != ModelState.AWAITING_REVIEW:
+        raise ConflictError(
+            f"model version {mv.id} is {mv.state}: an approval with an override awaits a second validator's "
+            "countersign (countersign or reject it)"
         )
-    evaluations = _evaluations(session, mv, evidence)
+    evaluations = _check_seen(session, mv, asked.artifact_sha256, asked.evidence, asked.model_tests)
     if not evaluations:
         raise ApprovalError(f"model version {mv.id} has no pre-prod evaluation to cite")
-    failed = failed_critical(evaluations)
-    if failed and override is None:
-        raise ApprovalError(
-            "critical threshold(s) failed: " + "; ".join(failed) + ". Approving needs an override with a reason"
-        )
-    return evaluations
+    return evaluations, _check_override(blocking_critical(evaluations), asked.overrides, asked.override)
 
 
 def approve(
@@ -191,35 +350,104 @@ def approve(
     comment: str,
     artifact_sha256: str,
     evidence: Sequence[int] | None = None,
+    model_tests: Sequence[int] | None = None,
     override_reason: str | None = None,
+    overrides: Sequence[str] | None = None,
+    request_id: str | None = None,
 ) -> ApprovalOutcome:
     """Approve the candidate's exact artifact, then run the production check and deploy to prod.
 
-    ``ModelIntegrityError`` if the artifact is missing, altered or does not load: nothing is approved,
-    the refusal is recorded, and the candidate awaits review still.
+    ``evidence`` and ``model_tests`` are the evaluation and model test run ids the validator saw (the
+    dashboard always sends them): the decision is refused if the candidate's now differ. With an
+    override (``overrides`` naming each blocking check, ``override_reason`` a sentence) the approval is
+    pending until ``countersign``. ``request_id`` is the decision form's id: the same form again
+    returns this decision (``repeated``). ``ModelIntegrityError`` if the artifact is missing, altered
+    or does not load: nothing is approved, the refusal is recorded, the candidate awaits review still.
     """
     require(ctx, actor, "approve")
+    try:
+        return _approve(
+            ctx,
+            actor,
+            model_version_id,
+            comment=comment,
+            artifact_sha256=artifact_sha256,
+            evidence=evidence,
+            model_tests=model_tests,
+            override_reason=override_reason,
+            overrides=overrides,
+            request_id=request_id,
+        )
+    except (ApprovalError, ConflictError, PermissionDenied, ConfigError) as exc:
+        _refusing(ctx, actor, "approve", model_version_id, exc)
+        raise
+
+
+def _approve(
+    ctx: ServiceContext,
+    actor: Principal,
+    model_version_id: int,
+    *,
+    comment: str,
+    artifact_sha256: str,
+    evidence: Sequence[int] | None,
+    model_tests: Sequence[int] | None,
+    override_reason: str | None,
+    overrides: Sequence[str] | None,
+    request_id: str | None,
+) -> ApprovalOutcome:
     if not comment or not comment.strip():
         raise ApprovalError("an approval needs a comment saying why")
-    override = override_reason.strip() if override_reason and override_reason.strip() else None
+    form = _request_id(request_id)
+    # A blank reason is no override (a form's empty field), not a short one.
+    override = (
+        reasons.sentence(override_reason, what="an override's reason") if (override_reason or "").strip() else None
+    )
+    asked = _Asked(artifact_sha256, evidence, model_tests, overrides, override)
     # Every other refusal first (they need no artifact), then the artifact, outside a write transaction:
     # a failure is recorded in a transaction of its own, and nothing of the approval is written.
     with ctx.db.read() as session:
-        mv = lookup.model_version(session, model_version_id)
-        _approvable(session, actor, mv, artifact_sha256, evidence, override)
+        repeat = _earlier(session, actor, model_version_id, form)
+        if repeat is None:
+            _approvable(session, actor, lookup.model_version(session, model_version_id), asked)
+    if repeat is not None:
+        return _told_again(ctx, actor, repeat)
     deployments.verify_artifact(ctx, actor, model_version_id, at=Checkpoint.APPROVAL)
     with ctx.db.write() as session:
-        mv = _candidate(session, model_version_id)  # again, authoritatively, under the write lock
-        evaluations = _approvable(session, actor, mv, artifact_sha256, evidence, override)
-        approval_id, event_id = _record_decision(
-            session,
-            actor,
-            mv,
-            Outcome.APPROVED,
-            comment=comment.strip(),
-            evidence={"evaluation_ids": [e.id for e in evaluations]},
-            override=override,
+        repeat = _earlier(session, actor, model_version_id, form)  # a double click racing the first
+        if repeat is None:
+            mv = _candidate(session, model_version_id)  # again, authoritatively, under the write lock
+            evaluations, overridden = _approvable(session, actor, mv, asked)
+            _, tests = _current_evidence(session, mv)
+            decision, event_id = _record_decision(
+                session,
+                actor,
+                mv,
+                Outcome.PENDING if overridden else Outcome.APPROVED,
+                comment=comment.strip(),
+                evidence=[e.id for e in evaluations],
+                seen={"evaluation_ids": [e.id for e in evaluations], "model_test_run_ids": tests},
+                override=override,
+                overridden=overridden,
+                request_id=form,
+            )
+            approval_id = decision.id
+    if repeat is not None:
+        return _told_again(ctx, actor, repeat)
+    if overridden:
+        waiting = ProductionCheck(
+            False,
+            [f"the override of {', '.join(overridden)} awaits a second validator's countersign"],
+            approval_id,
         )
+        return ApprovalOutcome(approval_id, waiting, pending=True)
+    return _deploy_decided(ctx, actor, model_version_id, approval_id, event_id)
+
+
+def _deploy_decided(
+    ctx: ServiceContext, actor: Principal, model_version_id: int, approval_id: int, event_id: int | None
+) -> ApprovalOutcome:
+    """After a final approval: the production check, the prod deployment, the external services told."""
     outcome = ApprovalOutcome(approval_id, production_check(ctx, actor, model_version_id))
     if not outcome.check.passed:
         outcome.error = "production deployment check failed: " + "; ".join(outcome.check.reasons)
@@ -230,10 +458,113 @@ def approve(
             outcome.error = f"approved, but the prod deployment failed: {exc}"
     # After the prod deployment: the external inventory then tracks the prod asset too. The decision
     # stands whatever a sink says; a failed delivery is audited, retried, and told here.
-    failures = integrations.deliver(ctx, actor, event_ids=[event_id])
+    failures = integrations.deliver(ctx, actor, event_ids=[event_id] if event_id is not None else [])
     if failures and outcome.error is None:
         outcome.error = "approved and deployed, but " + "; ".join(f.summary for f in failures)
     return outcome
+
+
+def _told_again(ctx: ServiceContext, actor: Principal, decision: Approval) -> ApprovalOutcome:
+    """A repeated form: its first decision as it stands now; nothing is decided or deployed again."""
+    check = production_check(ctx, actor, decision.model_version_id)
+    outcome = ApprovalOutcome(decision.id, check, pending=decision.outcome == Outcome.PENDING, repeated=True)
+    served = [
+        d
+        for d in deployments.list_deployments(ctx, actor)
+        if d.space == Space.PROD and d.model_version_id == decision.model_version_id
+    ]
+    outcome.deployment = served[0] if served else None
+    outcome.notes.append(f"this form was already submitted: decision {decision.id} stands; nothing was done again")
+    return outcome
+
+
+def countersign(
+    ctx: ServiceContext,
+    actor: Principal,
+    model_version_id: int,
+    *,
+    approval_id: int,
+    comment: str,
+    artifact_sha256: str,
+) -> ApprovalOutcome:
+    """The second validator's signature on an override: the approval becomes final and the version deploys.
+
+    The countersigner is neither an author of the candidate nor the first approver, names the
+    pending approval and the artifact they reviewed, and says why. Countersigning the same approval
+    again (by the same validator) returns it (``repeated``).
+    """
+    require(ctx, actor, "approve")
+    try:
+        return _countersign(
+            ctx, actor, model_version_id, approval_id=approval_id, comment=comment, artifact_sha256=artifact_sha256
+        )
+    except (ApprovalError, ConflictError, PermissionDenied, ConfigError, NotFoundError) as exc:
+        _refusing(ctx, actor, "countersign", model_version_id, exc)
+        raise
+
+
+def _pending(session: Session, actor: Principal, mv: ModelVersion, approval_id: int, artifact_sha256: str) -> Approval:
+    decision = session.get(Approval, approval_id)
+    if decision is None or decision.model_version_id != mv.id:
+        raise NotFoundError(f"model version {mv.id} has no approval {approval_id}")
+    if username_key(decision.decided_by) == username_key(actor.username):
+        raise PermissionDenied(
+            f"{actor.username} gave approval {approval_id}; the countersign must be a second validator's"
+        )
+    _check_decider(session, actor, mv, "countersign")
+    if decision.outcome != Outcome.PENDING or mv.state != ModelState.AWAITING_COUNTERSIGN:
+        raise ConflictError(f"approval {approval_id} is {decision.outcome}, not awaiting countersign")
+    if artifact_sha256 != decision.artifact_sha256 or artifact_sha256 != mv.artifact_sha256:
+        raise ApprovalError(
+            f"the countersign names artifact {artifact_sha256}; approval {approval_id} is of "
+            f"{decision.artifact_sha256} and model version {mv.id} is {mv.artifact_sha256}"
+        )
+    return decision
+
+
+def _countersign(
+    ctx: ServiceContext,
+    actor: Principal,
+    model_version_id: int,
+    *,
+    approval_id: int,
+    comment: str,
+    artifact_sha256: str,
+) -> ApprovalOutcome:
+    said = " ".join((comment or "").split())
+    if not said:
+        raise ApprovalError("a countersign needs a comment saying why")
+    with ctx.db.read() as session:
+        mv = lookup.model_version(session, model_version_id)
+        done = session.get(Approval, approval_id)
+        if (
+            done is not None
+            and done.countersigned_by
+            and username_key(done.countersigned_by) == username_key(actor.username)
+        ):
+            return _told_again(ctx, actor, done)
+        _pending(session, actor, mv, approval_id, artifact_sha256)
+    deployments.verify_artifact(ctx, actor, model_version_id, at=Checkpoint.APPROVAL)
+    with ctx.db.write() as session:
+        mv = _candidate(session, model_version_id)
+        decision = _pending(session, actor, mv, approval_id, artifact_sha256)
+        decision.outcome = Outcome.APPROVED
+        decision.countersigned_by = actor.username
+        decision.countersigned_at = utcnow()
+        decision.countersign_comment = said
+        mv.review_state = transition(mv.state, ModelState.APPROVED, what=f"model version {mv.id}")
+        # The first approver's name stays the event's actor, so the record of who approved agrees with
+        # it; the countersigner is in the details, with every other field of the decision.
+        audit.record(
+            session,
+            actor=decision.decided_by,
+            action="model_version.approved",
+            object_type="model_version",
+            object_id=mv.id,
+            details=_decision_details(decision, mv),
+        )
+        event_id = _outbox(session, actor, mv, decision)
+    return _deploy_decided(ctx, actor, model_version_id, approval_id, event_id)
 
 
 def deploy_approved(ctx: ServiceContext, actor: Principal, model_version_id: int) -> DeploymentInfo:
@@ -248,10 +579,11 @@ def deploy_approved(ctx: ServiceContext, actor: Principal, model_version_id: int
 
 
 def production_check(ctx: ServiceContext, actor: Principal, model_version_id: int) -> ProductionCheck:
-    """An approval of this version *and* its artifact hash; cited evaluations without failed critical
-    thresholds unless overridden; the stored artifact still hashes to what was approved."""
+    """An approval of this version *and* its artifact hash (countersigned when it overrides); cited
+    evaluations without blocking critical checks unless overridden; the stored artifact still hashes to
+    what was approved."""
     require(ctx, actor, "view")
-    reasons: list[str] = []
+    reasons_: list[str] = []
     with ctx.db.read() as session:
         mv = session.get(ModelVersion, model_version_id)
         if mv is None:
@@ -259,130 +591,94 @@ def production_check(ctx: ServiceContext, actor: Principal, model_version_id: in
         approvals = list(
             session.execute(
                 select(Approval)
-                .where(Approval.model_version_id == mv.id, Approval.outcome == Outcome.APPROVED)
+                .where(Approval.model_version_id == mv.id, Approval.outcome.in_((Outcome.APPROVED, Outcome.PENDING)))
                 .order_by(Approval.id.desc())
             ).scalars()
         )
         approval = next((a for a in approvals if a.artifact_sha256 == mv.artifact_sha256), None)
         if approval is None:
             if approvals:
-                reasons.append(
+                reasons_.append(
                     f"the approval of model version {mv.id} is for artifact {approvals[0].artifact_sha256}, "
                     f"not {mv.artifact_sha256}"
                 )
             else:
-                reasons.append(f"model version {mv.id} has no approval")
-            return ProductionCheck(False, reasons)
+                reasons_.append(f"model version {mv.id} has no approval")
+            return ProductionCheck(False, reasons_)
+        if approval.outcome == Outcome.PENDING:
+            reasons_.append(f"approval {approval.id} overrides critical checks; it awaits a second validator")
         cited = [session.get(Evaluation, i) for i in approval.evidence.get("evaluation_ids", [])]
-        failed = failed_critical([e for e in cited if e is not None])
-        if failed and not approval.override_reason:
-            reasons.append("critical threshold(s) failed without an override: " + "; ".join(failed))
+        blocking = blocking_critical([e for e in cited if e is not None])
+        # An override from before overrides named their checks lifted them all; it still needs four eyes.
+        lifted = set(approval.overridden or [b.key for b in blocking]) if approval.override_reason else set()
+        unlifted = [b.text for b in blocking if b.key not in lifted]
+        if unlifted:
+            reasons_.append("critical check(s) failed or unjudged without an override: " + "; ".join(unlifted))
+        if approval.override_reason and approval.outcome == Outcome.APPROVED and not approval.countersigned_by:
+            reasons_.append(f"approval {approval.id} overrides critical checks without a second validator's signature")
         if mv.state not in APPROVED_STATES:
-            reasons.append(f"model version {mv.id} is {mv.state}")
+            reasons_.append(f"model version {mv.id} is {mv.state}")
     try:  # the one artifact check; a read-only look, so it records nothing
         deployments.verify_artifact(ctx, actor, model_version_id, at=Checkpoint.APPROVAL, record=False)
     except ModelIntegrityError as exc:
-        reasons.append(f"artifact check: {exc}")
+        reasons_.append(f"artifact check: {exc}")
     except PipelineError as exc:  # the store could not be read: not the artifact's fault, still no
-        reasons.append(f"artifact check: {exc}")
-    return ProductionCheck(not reasons, reasons or ["approval, evidence and artifact hash all hold"], approval.id)
+        reasons_.append(f"artifact check: {exc}")
+    return ProductionCheck(not reasons_, reasons_ or ["approval, evidence and artifact hash all hold"], approval.id)
 
 
-def reject(ctx: ServiceContext, actor: Principal, model_version_id: int, *, comment: str) -> int:
-    """Reject the candidate, with a comment; returns the decision's id."""
+def reject(
+    ctx: ServiceContext,
+    actor: Principal,
+    model_version_id: int,
+    *,
+    comment: str,
+    artifact_sha256: str | None = None,
+    request_id: str | None = None,
+) -> int:
+    """Reject the candidate (awaiting review, or an override awaiting countersign), with a comment.
+
+    Returns the decision's id; the same form (``request_id``) again returns the first rejection.
+    """
     require(ctx, actor, "reject")
+    try:
+        return _reject(ctx, actor, model_version_id, comment=comment, artifact_sha256=artifact_sha256, form=request_id)
+    except (ApprovalError, ConflictError, PermissionDenied, ConfigError) as exc:
+        _refusing(ctx, actor, "reject", model_version_id, exc)
+        raise
+
+
+def _reject(
+    ctx: ServiceContext,
+    actor: Principal,
+    model_version_id: int,
+    *,
+    comment: str,
+    artifact_sha256: str | None,
+    form: str | None,
+) -> int:
     if not comment or not comment.strip():
         raise ApprovalError("a rejection needs a comment saying why")
+    form = _request_id(form)
     with ctx.db.write() as session:
+        repeat = _earlier(session, actor, model_version_id, form)
+        if repeat is not None:
+            return repeat.id
         mv = _candidate(session, model_version_id)
         _check_decider(session, actor, mv, "reject")
-        decision_id, event_id = _record_decision(session, actor, mv, Outcome.REJECTED, comment=comment.strip())
-    integrations.deliver(ctx, actor, event_ids=[event_id])  # a failure is audited, retried and listed as not in sync
-    return decision_id
-
-
-@dataclass(frozen=True)
-class Candidate:
-    model_version_id: int
-    name: str
-    version: int
-    artifact_sha256: str
-    created_by: str
-    metrics: dict[str, Any]
-    evaluation_ids: list[int]
-    integrity_alerts: tuple[IntegrityAlert, ...] = ()  # open: its artifact failed the check (an approval refused)
-
-
-def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
-    """Model versions awaiting review, oldest first."""
-    require(ctx, actor, "view")
-    with ctx.db.read() as session:
-        mvs = list(
-            session.execute(
-                select(ModelVersion).where(ModelVersion.state == ModelState.AWAITING_REVIEW).order_by(ModelVersion.id)
-            ).scalars()
+        evaluations = _check_seen(session, mv, artifact_sha256, None, None)
+        _, tests = _current_evidence(session, mv)
+        decision, event_id = _record_decision(
+            session,
+            actor,
+            mv,
+            Outcome.REJECTED,
+            comment=comment.strip(),
+            evidence=[e.id for e in evaluations],
+            seen={"evaluation_ids": [e.id for e in evaluations], "model_test_run_ids": tests},
+            request_id=form,
         )
-        out = []
-        for mv in mvs:
-            ids = list(
-                session.execute(
-                    select(Evaluation.id).where(Evaluation.model_version_id == mv.id, Evaluation.space == Space.PREPROD)
-                ).scalars()
-            )
-            out.append(Candidate(mv.id, mv.name, mv.version, mv.artifact_sha256, mv.created_by, dict(mv.metrics), ids))
-    return [
-        replace(c, integrity_alerts=tuple(deployments.open_integrity_alerts(ctx, actor, c.model_version_id)))
-        for c in out
-    ]
-
-
-@dataclass(frozen=True)
-class DecisionInfo:
-    """An approval or a rejection: which version, who, when, why, on what evidence."""
-
-    model_version_id: int
-    model: str  # "name vN"
-    outcome: Outcome
-    decided_by: str
-    decided_at: datetime
-    comment: str
-    override: str  # the override's reason; empty without one
-    evidence: tuple[int, ...]  # the evaluations cited
-
-
-def decisions(ctx: ServiceContext, actor: Principal, *, limit: int = 20) -> list[DecisionInfo]:
-    """Recent approvals and rejections, newest first."""
-    require(ctx, actor, "view")
-    with ctx.db.read() as session:
-        rows = session.execute(
-            select(Approval, ModelVersion.name, ModelVersion.version)
-            .join(ModelVersion, ModelVersion.id == Approval.model_version_id)
-            .order_by(Approval.id.desc())
-            .limit(limit)
-        ).all()
-        return [
-            DecisionInfo(
-                model_version_id=a.model_version_id,
-                model=f"{name} v{version}",
-                outcome=Outcome(a.outcome),
-                decided_by=a.decided_by,
-                decided_at=a.decided_at,
-                comment=a.comment,
-                override=a.override_reason or "",
-                evidence=tuple(int(i) for i in a.evidence.get("evaluation_ids", [])),
-            )
-            for a, name, version in rows
-        ]
-
-
-def decision_refused(ctx: ServiceContext, actor: Principal, model_version_id: int) -> str | None:
-    """Why ``actor`` may not approve or reject this candidate, or None when they may (the UI shows it)."""
-    require(ctx, actor, "view")
-    try:
-        require(ctx, actor, "approve")
-        with ctx.db.read() as session:
-            mv = lookup.model_version(session, model_version_id)
-            _check_decider(session, actor, mv, "approve or reject")
-    except PipelineError as exc:
-        return str(exc)
-    return None
+        decision_id = decision.id
+    # A failure is audited, retried and listed as not in sync.
+    integrations.deliver(ctx, actor, event_ids=[event_id] if event_id is not None else [])
+    return decision_id

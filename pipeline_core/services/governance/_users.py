@@ -1,29 +1,35 @@
-"""Users: add, change password, authenticate (throttled, audited), list. Passwords are stored as argon2 hashes.
+"""Users: add, change password or role, disable and enable, authenticate (throttled, audited), list.
 
-A name is one account whatever its case or Unicode form (``store.models.username_key``): ``SAM_SCI`` cannot be
-created beside ``sam_sci``, and signs in as it. Wrong passwords are counted per account; after
-``sign_in_max_failures`` in a row the account refuses sign-in for ``sign_in_lock_seconds``.
-Every failed sign-in and every lock is audited; the message is the same whatever failed, so it
-tells nobody which names exist.
+Passwords are stored as argon2 hashes. A name is one account whatever its case or Unicode form
+(``store.models.username_key``): ``SAM_SCI`` cannot be created beside ``sam_sci``, and signs in as it.
+Wrong passwords are counted per account; after ``sign_in_max_failures`` in a row the account refuses
+sign-in for ``sign_in_lock_seconds``. Failures are counted per source too (where the attempt came
+from: a client address, a CLI's OS user): after ``sign_in_source_max_failures`` within
+``sign_in_source_window_seconds`` every sign-in from that source is refused until older failures
+leave the window, so guessing across many names from one place is slowed as well. Every failed,
+throttled sign-in and every lock is audited; the message is the same whatever failed, so it tells
+nobody which names exist. The store always keeps one enabled admin: the last cannot be demoted or
+disabled.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
+from sqlalchemy.orm import Session
 
 from pipeline_core.errors import AuthError, ConfigError, ConflictError, NotFoundError
 from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import User, username_key
+from pipeline_core.store.models import AuditEvent, User, username_key
 from pipeline_core.vocabulary import Role
 
 MIN_PASSWORD_LENGTH = 12
@@ -128,6 +134,11 @@ def authenticate(ctx: ServiceContext, username: str, password: str, *, source: s
         f"(after {limit} failures in a row an account is locked for {settings.sign_in_lock_seconds / 60:g} minutes)"
     )
     now = utcnow()
+    failures = _source_failures(ctx, source, since=now - timedelta(seconds=settings.sign_in_source_window_seconds))
+    if failures >= settings.sign_in_source_max_failures:
+        # Refused before the password is looked at: guessing from this source is what is being stopped.
+        _sign_in_throttled(ctx, username, source, failures=failures)
+        raise refused
     with ctx.db.read() as session:
         user = session.execute(_by_name(username)).scalar_one_or_none()
     if user is None or user.disabled or not user.password_hash:
@@ -148,6 +159,40 @@ def authenticate(ctx: ServiceContext, username: str, password: str, *, source: s
             found = session.execute(_by_name(username)).scalar_one()
             found.failed_sign_ins, found.locked_until = 0, None
     return Principal(user.username, user.role)
+
+
+def _source_failures(ctx: ServiceContext, source: str, *, since: datetime) -> int:
+    """Failed sign-ins from ``source`` since ``since``, counted in the audit log (each carries its source)."""
+    with ctx.db.read() as session:
+        found = session.execute(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(
+                AuditEvent.action == "user.sign_in_failed",
+                AuditEvent.at >= since,
+                AuditEvent.details["source"].as_string() == source[:128],
+            )
+        ).scalar()
+    return int(found or 0)
+
+
+def _sign_in_throttled(ctx: ServiceContext, username: str, source: str, *, failures: int) -> None:
+    """Audit a sign-in refused because its source failed too often lately (the account is not touched)."""
+    settings = ctx.settings
+    with ctx.db.write() as session:
+        audit.record(
+            session,
+            actor="anonymous",
+            action="user.sign_in_throttled",
+            object_type="source",
+            object_id=source[:64],
+            details={
+                "source": source[:128],
+                "username": username[:64],
+                "failures": failures,
+                "window_seconds": settings.sign_in_source_window_seconds,
+            },
+        )
 
 
 def _sign_in_failed(ctx: ServiceContext, username: str, source: str, *, reason: str, count: bool = False) -> None:
@@ -209,13 +254,15 @@ def list_users(ctx: ServiceContext, actor: Principal) -> list[UserInfo]:
 
 
 def set_role(ctx: ServiceContext, actor: Principal, *, username: str, role: str) -> None:
-    """Change a user's role (admins only)."""
+    """Change a user's role (admins only); the last enabled admin keeps theirs."""
     require(ctx, actor, "manage_users")
     checked = _role(role)
     with ctx.db.write() as session:
         user = session.execute(_by_name(username)).scalar_one_or_none()
         if user is None:
             raise NotFoundError(f"user {username!r} does not exist")
+        if checked != Role.ADMIN:
+            _keep_an_admin(session, user, f"cannot become a {checked}")
         old, user.role = user.role, checked
         audit.record(
             session,
@@ -224,4 +271,60 @@ def set_role(ctx: ServiceContext, actor: Principal, *, username: str, role: str)
             object_type="user",
             object_id=user.username,
             details={"from": old, "to": checked},
+        )
+
+
+def disable_user(ctx: ServiceContext, actor: Principal, *, username: str, reason: str | None = None) -> UserInfo:
+    """Disable an account (admins only): it can neither sign in nor act, whatever session it has open.
+
+    Disabling a disabled account changes nothing and records nothing. The last enabled admin cannot be
+    disabled: the store would have nobody left to manage it.
+    """
+    require(ctx, actor, "manage_users")
+    return _set_disabled(ctx, actor, username, disabled=True, reason=reason)
+
+
+def enable_user(ctx: ServiceContext, actor: Principal, *, username: str, reason: str | None = None) -> UserInfo:
+    """Enable a disabled account again (admins only), with the role it had."""
+    require(ctx, actor, "manage_users")
+    return _set_disabled(ctx, actor, username, disabled=False, reason=reason)
+
+
+def _set_disabled(
+    ctx: ServiceContext, actor: Principal, username: str, *, disabled: bool, reason: str | None
+) -> UserInfo:
+    reason = (reason or "").strip()
+    with ctx.db.write() as session:
+        user = session.execute(_by_name(username)).scalar_one_or_none()
+        if user is None:
+            raise NotFoundError(f"user {username!r} does not exist")
+        if bool(user.disabled) != disabled:
+            if disabled:
+                _keep_an_admin(session, user, "cannot be disabled")
+            user.disabled = disabled
+            if not disabled:  # a fresh start: an old lock or failure count is not held against the re-enabled account
+                user.failed_sign_ins, user.locked_until = 0, None
+            audit.record(
+                session,
+                actor=actor.username,
+                action="user.disabled" if disabled else "user.enabled",
+                object_type="user",
+                object_id=user.username,
+                details={"reason": reason[:500]} if reason else {},
+            )
+        return UserInfo(user.username, Role(user.role), bool(user.disabled))
+
+
+def _keep_an_admin(session: Session, user: User, change: str) -> None:
+    """Refuse a change that would leave the store without an enabled admin (called inside the write)."""
+    if user.role != Role.ADMIN or user.disabled:
+        return
+    others = session.execute(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == Role.ADMIN, User.disabled.is_(False), User.id != user.id)
+    ).scalar()
+    if not others:
+        raise ConflictError(
+            f"user {user.username!r} is the last enabled admin and {change}: make another user an admin first"
         )

@@ -1,12 +1,19 @@
-"""Monitoring: evaluations of a deployment's monitors, labelled feedback, alerts.
+"""Monitoring: evaluations, labelled feedback, alerts (acknowledged, then resolved), the comparison with production.
 
 Every reader gets frozen DTOs: an ``EvaluationInfo`` carries its ``EvaluationReport``
 (``pipeline_core.results.evaluation``), an ``AlertInfo`` and a ``RetrainingRequestInfo`` their
-stored facts; no caller sees a store row.
+stored facts, a ``ProductionComparison`` the candidate and production scored on the same records;
+no caller sees a store row.
 """
 
 from __future__ import annotations
 
+from pipeline_core.services.monitoring._comparison import (
+    ComparedModel,
+    PairedComparison,
+    ProductionComparison,
+    compare_with_production,
+)
 from pipeline_core.services.monitoring._evaluations import (
     AlertInfo,
     EvaluationError,
@@ -26,6 +33,7 @@ from pipeline_core.services.monitoring._evaluations import (
     list_evaluations,
     list_retraining_requests,
     model_frames,
+    resolve_alert,
     results_document,
     score_frame,
     store_evaluation,
@@ -39,14 +47,18 @@ from pipeline_core.services.monitoring._feedback import (
 
 __all__ = [
     "AlertInfo",
+    "ComparedModel",
     "EvaluationError",
     "EvaluationInfo",
     "EvaluationOutcome",
     "FeedbackBatch",
     "ModelFrames",
+    "PairedComparison",
+    "ProductionComparison",
     "RetrainingRequestInfo",
     "acknowledge_alert",
     "checks",
+    "compare_with_production",
     "count_feedback",
     "drifted_records",
     "due_deployments",
@@ -59,6 +71,7 @@ __all__ = [
     "list_retraining_requests",
     "model_frames",
     "parse_feedback",
+    "resolve_alert",
     "results_document",
     "score_frame",
     "store_evaluation",

@@ -2,7 +2,8 @@
 
 A production evaluation reads a window of the deployment's payload (columnar chunks)
 and the feedback uploaded for it, scores the feedback with the deployed model, and runs
-the monitor preset against the model's training data. The evaluation, an alert per failed
+the monitor preset against the model's training data; its risk summary counts the served
+version's newest stored model tests, as the pre-prod evaluation counts its run's. The evaluation, an alert per failed
 critical check and, when one failed, a retraining request listing the drifted records are
 written in one transaction. The pre-prod evaluation (the pipeline's *evaluate* stage)
 stores its result through ``store_evaluation`` the same way. What is stored is an
@@ -25,8 +26,9 @@ from sqlalchemy.orm import Session
 
 from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import IntegrityError, NotFoundError, PipelineError
+from pipeline_core.errors import ConflictError, IntegrityError, NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
+from pipeline_core.model_tests.results import ModelTestReport
 from pipeline_core.monitors import suite
 from pipeline_core.monitors.explain import ExplainConfig, global_importance
 from pipeline_core.monitors.suite import SuiteConfig
@@ -34,7 +36,7 @@ from pipeline_core.params import RunParams
 from pipeline_core.results import MonitorResult
 from pipeline_core.results.evaluation import EvaluationReport, RiskLevel
 from pipeline_core.results.evidence import DriftedRecord, drifted_records_from
-from pipeline_core.services import audit, datasets, events, integrations, lookup
+from pipeline_core.services import audit, datasets, events, integrations, lookup, reasons
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow, load_frame, read_payload
@@ -47,6 +49,7 @@ from pipeline_core.store.models import (
     Deployment,
     Evaluation,
     FeedbackRecord,
+    ModelTestRun,
     ModelVersion,
     RetrainingRequest,
     Run,
@@ -213,7 +216,7 @@ def _evaluation_info(row: Evaluation) -> EvaluationInfo:
 class AlertInfo:
     """A critical threshold failed in an evaluation, or an artifact its integrity check (no evaluation then).
 
-    Open until someone acknowledges it.
+    Open until someone acknowledges it, saying what they do about it; then resolved, saying how it ended.
     """
 
     id: int
@@ -228,6 +231,11 @@ class AlertInfo:
     status: AlertStatus
     created_at: datetime
     acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    acknowledge_comment: str | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    resolve_comment: str | None
 
 
 def _alert_info(row: Alert) -> AlertInfo:
@@ -244,6 +252,11 @@ def _alert_info(row: Alert) -> AlertInfo:
         AlertStatus(row.status),
         row.created_at,
         row.acknowledged_by,
+        row.acknowledged_at,
+        row.acknowledge_comment,
+        row.resolved_by,
+        row.resolved_at,
+        row.resolve_comment,
     )
 
 
@@ -489,6 +502,7 @@ def evaluate_deployment(
     feedback = feedback_frame(ctx, actor, deployment_id, frames.spec)
     labelled = score_frame(frames.model, feedback, frames.spec) if len(feedback) else None
     config = config or SuiteConfig()
+    tested_id, model_tests = _stored_model_tests(ctx, mv_id)
     report = suite.evaluate(
         current,
         frames.reference,
@@ -496,10 +510,17 @@ def evaluate_deployment(
         model=frames.model,
         labelled=labelled,
         held_out=frames.held_out,
+        model_tests=model_tests,
         config=config,
         importance=frames.global_importance(config.explain),
     )
-    data_window = {**window.to_dict(), "source": "payload", "records": len(current), "feedback_records": len(feedback)}
+    data_window = {
+        **window.to_dict(),
+        "source": "payload",
+        "records": len(current),
+        "feedback_records": len(feedback),
+        "model_test_run_id": tested_id,
+    }
     outcome = store_evaluation(
         ctx,
         actor,
@@ -517,9 +538,29 @@ def evaluate_deployment(
         model_version_id=mv_id,
         space=space,
         spec=frames.spec,
+        model_tests=model_tests,
         retrain_on_failure=space == Space.PROD,
     )
     return outcome
+
+
+def _stored_model_tests(ctx: ServiceContext, model_version_id: int) -> tuple[int | None, list[dict[str, Any]]]:
+    """The newest stored model test run of the served version (its id, None if never tested) and what MRM counts.
+
+    The pre-prod evaluation counts its run's model tests; a production one must count the same evidence,
+    else a version whose invariance test fails reads "failed 0" once it serves. Read from the store here:
+    the runs area (which writes them) sits above monitoring.
+    """
+    with ctx.db.read() as session:
+        row = session.execute(
+            select(ModelTestRun.id, ModelTestRun.results)
+            .where(ModelTestRun.model_version_id == model_version_id)
+            .order_by(ModelTestRun.id.desc())
+            .limit(1)
+        ).one_or_none()
+    if row is None:
+        return None, []
+    return row.id, ModelTestReport.from_dict(row.results).mrm_entries()
 
 
 def evaluate_externally(
@@ -624,16 +665,46 @@ def list_alerts(ctx: ServiceContext, actor: Principal, *, status: str | None = A
     return _newest_first(ctx, query, Alert.id, _alert_info)
 
 
-def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int) -> AlertInfo:
-    """Mark an alert seen by ``actor``; returns it as it now stands."""
-    require(ctx, actor, "evaluate_now")
+def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int, *, comment: str) -> AlertInfo:
+    """Mark an open alert seen by ``actor``, saying what they do about it (a sentence); returns it as it stands."""
+    return _move_alert(ctx, actor, alert_id, AlertStatus.ACKNOWLEDGED, comment)
+
+
+def resolve_alert(ctx: ServiceContext, actor: Principal, alert_id: int, *, comment: str) -> AlertInfo:
+    """Close an acknowledged alert, saying how it ended (at least a sentence); returns it as it stands."""
+    return _move_alert(ctx, actor, alert_id, AlertStatus.RESOLVED, comment)
+
+
+# An alert moves one way: open -> acknowledged -> resolved.
+_ALERT_FROM = {AlertStatus.ACKNOWLEDGED: AlertStatus.OPEN, AlertStatus.RESOLVED: AlertStatus.ACKNOWLEDGED}
+
+
+def _move_alert(ctx: ServiceContext, actor: Principal, alert_id: int, to: AlertStatus, comment: str) -> AlertInfo:
+    current = require(ctx, actor, "evaluate_now")
+    verb = "acknowledging" if to == AlertStatus.ACKNOWLEDGED else "resolving"
+    said = reasons.sentence(comment, what=f"the comment {verb} alert {alert_id}")
     with ctx.db.write() as session:
         alert = session.get(Alert, alert_id)
         if alert is None:
             raise NotFoundError(f"alert {alert_id} does not exist")
-        alert.status, alert.acknowledged_by = AlertStatus.ACKNOWLEDGED.value, actor.username
+        if alert.status != _ALERT_FROM[to]:
+            done = f" by {alert.resolved_by or alert.acknowledged_by}" if alert.status != AlertStatus.OPEN else ""
+            raise ConflictError(
+                f"alert {alert_id} is {alert.status}{done}; only an {_ALERT_FROM[to]} alert can be {to}"
+            )
+        now = utcnow()
+        alert.status = to.value
+        if to == AlertStatus.ACKNOWLEDGED:
+            alert.acknowledged_by, alert.acknowledged_at, alert.acknowledge_comment = current.username, now, said
+        else:
+            alert.resolved_by, alert.resolved_at, alert.resolve_comment = current.username, now, said
         audit.record(
-            session, actor=actor.username, action="alert.acknowledged", object_type="alert", object_id=alert_id
+            session,
+            actor=current.username,
+            action=f"alert.{to}",
+            object_type="alert",
+            object_id=alert_id,
+            details={"comment": said, "deployment_id": alert.deployment_id, "metric": alert.metric},
         )
         return _alert_info(alert)
 

@@ -1,7 +1,7 @@
 """a model version can be failed; a deployment can be put back because the version it served failed
 
 Revision ID: 0015_C
-Revises: 0013
+Revises: 0015_o
 Create Date: 2026-12-02
 
 A model version whose run failed, was cancelled or was reaped is now ``failed`` (it was left
@@ -21,11 +21,20 @@ from alembic import op
 from pipeline_core.errors import StoreError
 
 revision: str = "0015_C"
-down_revision: str | Sequence[str] | None = "0013"
+down_revision: str | Sequence[str] | None = "0015_o"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_MODEL = ("trained", "in_preprod", "awaiting_review", "approved", "rejected", "in_production", "retired")
+_MODEL = (
+    "trained",
+    "in_preprod",
+    "awaiting_review",
+    "approved",
+    "rejected",
+    "in_production",
+    "retired",
+    "awaiting_countersign",
+)
 _REASON = ("deploy", "pipeline", "approval", "rollback")
 # table -> (column, its words before, the word this revision adds)
 WORDS: dict[str, tuple[str, tuple[str, ...], str]] = {
