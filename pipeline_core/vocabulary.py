@@ -96,7 +96,14 @@ APPROVED_STATES: frozenset[ModelState] = frozenset({ModelState.APPROVED, ModelSt
 # What a person or the pipeline decided: the part of the state a model version stores. The other three
 # say where it has been served, which its deployment revisions already record (``derived_state``).
 DECIDED_STATES: frozenset[ModelState] = frozenset(
-    {ModelState.TRAINED, ModelState.AWAITING_REVIEW, ModelState.APPROVED, ModelState.REJECTED, ModelState.FAILED}
+    {
+        ModelState.TRAINED,
+        ModelState.AWAITING_REVIEW,
+        ModelState.AWAITING_COUNTERSIGN,
+        ModelState.APPROVED,
+        ModelState.REJECTED,
+        ModelState.FAILED,
+    }
 )
 SERVED_STATES: frozenset[ModelState] = frozenset(set(ModelState) - DECIDED_STATES)
 

@@ -25,6 +25,9 @@ MOVES = {
     (S.IN_PREPROD, S.AWAITING_REVIEW),
     (S.AWAITING_REVIEW, S.APPROVED),
     (S.AWAITING_REVIEW, S.REJECTED),
+    (S.AWAITING_REVIEW, S.AWAITING_COUNTERSIGN),
+    (S.AWAITING_COUNTERSIGN, S.APPROVED),
+    (S.AWAITING_COUNTERSIGN, S.REJECTED),
     (S.APPROVED, S.IN_PRODUCTION),
     (S.IN_PRODUCTION, S.RETIRED),
     (S.RETIRED, S.IN_PRODUCTION),
@@ -72,7 +75,7 @@ def test_an_illegal_move_is_refused_naming_both_states(current: ModelState, targ
         (S.REJECTED, "none: it is final"),
         (S.FAILED, "none: it is final"),
         (S.IN_PREPROD, "awaiting_review, failed"),
-        (S.AWAITING_REVIEW, "approved, rejected"),
+        (S.AWAITING_REVIEW, "approved, awaiting_countersign, rejected"),
         (S.RETIRED, "in_production"),
     ],
 )
