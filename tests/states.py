@@ -312,6 +312,7 @@ def add_ibm_people(ctx: ServiceContext) -> dict[str, Principal]:
             if admin is not None
             else governance.add_first_admin(ctx, username=name, password=PASSWORD)
         )
+    set_thresholds(ctx, out["admin"], german_credit_spec(), TEST_SCALE_MINIMUMS)
     return out
 
 

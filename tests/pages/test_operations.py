@@ -288,8 +288,10 @@ def test_factsheet_audit_and_admin(
     # The event's details as a person reads them, not as a Python dict.
     evidence = ", ".join(map(str, decision.evidence))
     assert approved["details"] == (
-        f"approval id: {approval['id']}; artifact sha256: {facts.model['artifact_sha256']}; "
-        f"evidence: (evaluation ids: {evidence}); override: –"
+        f"approval id: {approval['id']}; outcome: approved; artifact sha256: {facts.model['artifact_sha256']}; "
+        f"comment: {decision.comment}; evidence: (evaluation ids: {evidence}); "
+        f"seen: (evaluation ids: {evidence}; model test run ids: 1); override: –; overridden: –; decided by: vera; "
+        "countersigned by: –; countersign comment: –; request id: –"
     )
     assert_readable(audit, "audit")
     admin = page("admin", "admin")

@@ -126,7 +126,7 @@ def test_a_run_whose_stage_raises_fails_its_version_and_preprod_serves_the_previ
     wait_for(lambda: _scored_by(ctx, preprod.id, key, applicants, spec) == candidate, timeout=10, what="pre-prod")
 
     assert [c.model_version_id for c in governance.review_queue(ctx, people["vera"])] == [candidate]
-    with pytest.raises(ConflictError, match=f"model version {failed.id} is failed, not awaiting review"):
+    with pytest.raises(ConflictError, match=f"model version {failed.id} is failed: its run did not succeed"):
         governance.approve(ctx, people["vera"], failed.id, comment="looks fine", artifact_sha256=failed.artifact_sha256)
     with ctx.db.read() as session:
         [event] = session.execute(select(AuditEvent).where(AuditEvent.action == "model_version.failed")).scalars()

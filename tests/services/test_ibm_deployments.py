@@ -26,6 +26,7 @@ from pipeline_core.services.runs import get_run, list_runs
 from pipeline_core.store.models import AuditEvent, Deployment, Evaluation, ModelVersion
 from tests.ibm_fake import FakeCloudPak
 from tests.services.helpers import make_candidate
+from tests.states import TEST_SCALE_MINIMUMS
 
 
 def _served(ctx: ServiceContext, space: str) -> tuple[Deployment, ServedModel]:
@@ -115,7 +116,8 @@ def test_openscale_watches_the_preprod_deployment_with_the_spec_s_monitors(
         "value": 0.6,
     }
     fairness = monitors["fairness"]["entity"]["parameters"]
-    assert fairness["favourable_class"] == ["No Risk"] and fairness["min_records"] == 100
+    assert fairness["favourable_class"] == ["No Risk"]
+    assert fairness["min_records"] == TEST_SCALE_MINIMUMS["fairness_min_records"]  # the thresholds in force
     assert {"feature": "Age", "majority": [[26, 75]], "minority": [[18, 25]]} in fairness["features"]
     assert {"feature": "Sex", "majority": ["male"], "minority": ["female"]} in fairness["features"]
     payload = os_state["records"][sub.payload_data_set_id]

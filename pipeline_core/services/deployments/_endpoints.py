@@ -140,6 +140,8 @@ def _to_serve(ctx: ServiceContext, actor: Principal, mv_id: int, space: str, *, 
     """
     with ctx.db.read() as session:
         mv = lookup.model_version(session, mv_id)
+        if mv.state == ModelState.FAILED:  # its run did not succeed: never served anywhere again
+            raise DeploymentError(f"model version {mv_id} is failed (its run did not succeed); it cannot be deployed")
         dataset = session.get(Dataset, mv.dataset_id)
         assert dataset is not None  # foreign key
         name, version, sha, spec = mv.name, mv.version, mv.artifact_sha256, DataSpec.from_dict(dataset.spec)

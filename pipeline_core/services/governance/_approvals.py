@@ -94,6 +94,8 @@ def _check_decider(session: Session, actor: Principal, mv: ModelVersion, action:
     refused = _duties.conflict(session, actor, mv, action)
     if refused:
         raise PermissionDenied(refused)
+    if mv.state == ModelState.FAILED:
+        raise ConflictError(f"model version {mv.id} is failed: its run did not succeed, so it is not for review")
     if mv.state not in _UNDECIDED:
         raise ConflictError(f"model version {mv.id} is {mv.state}, not awaiting review; it was already decided")
 
