@@ -63,7 +63,8 @@ def test_the_review_page_refuses_an_altered_artifact_and_says_why(
             page.get_by_role("heading", name="Review", level=1).wait_for()  # a validator's home page
             _settled(page)
             page.get_by_label("Comment (required)").fill("Quality, fairness and drift reviewed.")
-            page.get_by_role("button", name="Approve").click()
+            page.get_by_role("button", name="Approve…").click()
+            page.get_by_role("button", name="Confirm and deploy").click()
             page.get_by_text("Integrity check failed: this candidate cannot be approved.").wait_for()
             page.get_by_text(f"ModelIntegrityError: model version {candidate} failed its integrity check").wait_for()
             _settled(page)
