@@ -31,9 +31,9 @@ from pipeline_core.errors import NotFoundError
 from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Alert, Approval, AuditEvent, Deployment, ModelVersion
-from pipeline_core.vocabulary import APPROVED_STATES, AlertStatus, DeploymentStatus, ModelState, Outcome, Space
+from pipeline_core.services.deployments._integrity import raise_alert_once
+from pipeline_core.store.models import Approval, AuditEvent, Deployment, ModelVersion
+from pipeline_core.vocabulary import APPROVED_STATES, DeploymentStatus, ModelState, Outcome, Space
 
 # The monitor of an alert raised because a deployment points at a version it may not serve.
 APPROVAL_MONITOR = "approval"
@@ -185,30 +185,15 @@ def _record_refusal(ctx: ServiceContext, actor: Principal, verdict: ServingVerdi
     """The refusal's audit event, and its alert unless the same one is open, in one transaction; the alert's id."""
     message = refusal_message(verdict)
     with ctx.db.write() as session:
-        alert_id = session.execute(
-            select(Alert.id).where(
-                Alert.monitor == APPROVAL_MONITOR,
-                Alert.deployment_id == verdict.deployment_id,
-                Alert.status == AlertStatus.OPEN,
-                Alert.message == message,
-            )
-        ).scalar()
-        if alert_id is None:
-            alert = Alert(
-                evaluation_id=None,
-                deployment_id=verdict.deployment_id,
-                model_version_id=verdict.model_version_id,
-                monitor=APPROVAL_MONITOR,
-                metric="approval",
-                value=None,
-                threshold=None,
-                message=message,
-                status=AlertStatus.OPEN.value,
-                created_at=utcnow(),
-            )
-            session.add(alert)
-            session.flush()
-            alert_id = alert.id
+        alert_id = raise_alert_once(
+            session,
+            monitor=APPROVAL_MONITOR,
+            metric="approval",
+            message=message,
+            deployment_id=verdict.deployment_id,
+            model_version_id=verdict.model_version_id,
+            per="deployment",
+        )
         audit.record(
             session,
             actor=actor.username,

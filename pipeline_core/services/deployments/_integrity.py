@@ -17,9 +17,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from sklearn.pipeline import Pipeline
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from pipeline_core.errors import IntegrityError, ModelIntegrityError, NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
@@ -103,30 +105,15 @@ def record_failure(
     """
     message = f"{failure}; {STOPPED[at]}" + (f" (deployment {deployment_id})" if deployment_id is not None else "")
     with ctx.db.write() as session:
-        alert_id = session.execute(
-            select(Alert.id).where(
-                Alert.monitor == INTEGRITY_MONITOR,
-                Alert.model_version_id == failure.model_version_id,
-                Alert.status == AlertStatus.OPEN,
-                Alert.message == message,
-            )
-        ).scalar()
-        if alert_id is None:
-            alert = Alert(
-                evaluation_id=None,
-                deployment_id=deployment_id,
-                model_version_id=failure.model_version_id,
-                monitor=INTEGRITY_MONITOR,
-                metric="artifact_sha256",
-                value=None,
-                threshold=None,
-                message=message,
-                status=AlertStatus.OPEN.value,
-                created_at=utcnow(),
-            )
-            session.add(alert)
-            session.flush()
-            alert_id = alert.id
+        alert_id = raise_alert_once(
+            session,
+            monitor=INTEGRITY_MONITOR,
+            metric="artifact_sha256",
+            message=message,
+            deployment_id=deployment_id,
+            model_version_id=failure.model_version_id,
+            per="model_version",
+        )
         audit.record(
             session,
             actor=actor.username,
@@ -215,3 +202,44 @@ def open_integrity_alerts(ctx: ServiceContext, actor: Principal, model_version_i
             .order_by(Alert.id.desc())
         ).scalars()
         return [IntegrityAlert(a.id, a.model_version_id, a.deployment_id, a.message, a.created_at) for a in rows]
+
+
+def raise_alert_once(
+    session: Session,
+    *,
+    monitor: str,
+    metric: str,
+    message: str,
+    deployment_id: int | None,
+    model_version_id: int,
+    per: Literal["model_version", "deployment"],
+) -> int:
+    """The id of the open alert saying ``message`` for this model version (or deployment), raised if there is none.
+
+    A refusal repeated at every refresh or every retry is one alert while it lasts, not one per attempt.
+    """
+    same = (
+        Alert.model_version_id == model_version_id if per == "model_version" else Alert.deployment_id == deployment_id
+    )
+    found = session.execute(
+        select(Alert.id).where(
+            Alert.monitor == monitor, same, Alert.status == AlertStatus.OPEN, Alert.message == message
+        )
+    ).scalar()
+    if found is not None:
+        return int(found)
+    alert = Alert(
+        evaluation_id=None,
+        deployment_id=deployment_id,
+        model_version_id=model_version_id,
+        monitor=monitor,
+        metric=metric,
+        value=None,
+        threshold=None,
+        message=message,
+        status=AlertStatus.OPEN.value,
+        created_at=utcnow(),
+    )
+    session.add(alert)
+    session.flush()
+    return alert.id
