@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import ui
+from dashboard import decision, ui
 from dashboard.navigation import CATALOGUE, PAGES, pages_for
 from pipeline_core.errors import AuthError, NotFoundError
 from pipeline_core.services import governance
@@ -41,6 +41,9 @@ def _source() -> str:
     address = getattr(st.context, "ip_address", None)
     # Not every runtime knows the client (a bare script run, AppTest hands a stand-in): then the dashboard at large.
     return f"dashboard:{address}" if isinstance(address, str) and address else "dashboard"
+
+
+ROLE_CHANGED = "role-changed"  # said once, on the first page run under the new role
 
 
 def current(who: Principal) -> Principal | None:
@@ -102,6 +105,12 @@ def main() -> None:
         _sign_in()
         return
     # The store's role from now on, for the pages' own checks too (ui.principal reads it from here).
+    if signed_in is not None and signed_in.role != who.role:
+        st.session_state[ROLE_CHANGED] = (
+            f"Your role changed from {signed_in.role.replace('_', ' ')} to {who.role.replace('_', ' ')}: "
+            "you see the pages it has, and an action your old role allowed was not carried out."
+        )
+        st.session_state.pop(decision.CONFIRMING, None)  # a confirmation asked under the old role is void
     st.session_state[ui.PRINCIPAL] = who
     keys = pages_for(who.role)
     st.session_state["pages"] = keys
@@ -109,6 +118,9 @@ def main() -> None:
         st.Page(PAGES / CATALOGUE[k][0], title=CATALOGUE[k][1], icon=CATALOGUE[k][2], url_path=k, default=(i == 0))
         for i, k in enumerate(keys)
     ]
+    changed = st.session_state.pop(ROLE_CHANGED, None)
+    if changed:
+        st.warning(changed)
     with st.sidebar:
         st.markdown(f"**{who.username}** · {who.role.replace('_', ' ')}")
         if st.button("Sign out"):

@@ -11,11 +11,13 @@ naming the model, version, artifact and what production serves now.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
 
 from dashboard import ui
+from pipeline_core.errors import PipelineError
 from pipeline_core.services import deployments, governance
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
@@ -24,6 +26,7 @@ from pipeline_core.vocabulary import ModelState, Space
 FORMS = "review-forms"  # model version id -> the form id of its decision form
 DECIDED = "review-decided"  # the decision just made: shown instead of any form until cleared
 CONFIRMING = "review-confirming"  # the form id whose approval awaits its confirmation
+REFUSED = "review-refused"  # the last refusal, shown above the form once the page has rerun with what it recorded
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ def form(
             "then a second validator's countersign."
         )
     token = form_id(candidate.model_version_id)
+    refusal = st.session_state.pop(REFUSED, None)
+    if refusal:
+        st.error(refusal)
     comment = st.text_area("Comment (required)", key=f"decision-comment-{token}")
     override, lifted = "", []
     if blocking and pending is None:
@@ -161,6 +167,17 @@ def form(
         )
 
 
+def _refused_then_rerun(call: Callable[[], governance.ApprovalOutcome]) -> governance.ApprovalOutcome | None:
+    """The decision's outcome; a refusal is kept and the page run again, so that the buttons drawn above it
+    already reflect what the refusal recorded (an artifact that failed its check disables Approve)."""
+    try:
+        return call()
+    except PipelineError as exc:
+        st.session_state[REFUSED] = f"{type(exc).__name__}: {exc}"
+        st.session_state.pop(CONFIRMING, None)
+        st.rerun()
+
+
 def _confirm(
     ctx: ServiceContext,
     who: Principal,
@@ -188,7 +205,7 @@ def _confirm(
         return
     with st.spinner("Recording the decision, running the production deployment check and deploying…"):
         if pending is not None:
-            outcome = ui.act(
+            outcome = _refused_then_rerun(
                 lambda: governance.countersign(
                     ctx,
                     who,
@@ -199,7 +216,7 @@ def _confirm(
                 )
             )
         else:
-            outcome = ui.act(
+            outcome = _refused_then_rerun(
                 lambda: governance.approve(
                     ctx,
                     who,

@@ -81,6 +81,12 @@ def test_a_demoted_admin_loses_the_admin_page_at_once(dash_ctx: ServiceContext, 
     assert at.session_state["principal"] == Principal("abe", "manager")
     assert at.sidebar.markdown[0].value == "**abe** · manager"
     assert at.title[0].value == "Overview"  # the Admin page is no longer registered: the home page opens
+    assert [w.value for w in at.warning][:1] == [
+        "Your role changed from admin to manager: you see the pages it has, and an action your old role "
+        "allowed was not carried out."
+    ]
+    at.run()
+    assert not any("Your role changed" in w.value for w in at.warning)  # said once
 
 
 def test_a_disabled_account_is_signed_out_with_a_message(

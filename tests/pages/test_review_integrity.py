@@ -41,6 +41,8 @@ def test_an_altered_artifact_is_refused_and_the_candidate_shows_why(
     assert f"\n- alert {alert.alert_id}, " in box
     assert box.endswith(f": {expected}; the approval or prod deployment was refused")
     assert not at.success and governance.decisions(live_ctx, people["vera"]) == []  # nothing approved
+    # Drawn after the refusal was recorded: Approve is not offered beside the banner that says it cannot be.
+    assert next(b for b in at.button if b.key == "approve").disabled
 
     again = page("review", "vera")  # a later visit: the candidate still waits, saying why
     assert again.selectbox[0].options == [
