@@ -19,7 +19,7 @@ import streamlit as st
 from dashboard import ui
 from pipeline_core.errors import PipelineError
 from pipeline_core.services import deployments, governance
-from pipeline_core.services.authz import Principal
+from pipeline_core.services.authz import Principal, same_account
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.vocabulary import ModelState, Space
 
@@ -93,7 +93,7 @@ def form(
     """The decision on ``candidate``: approve (or countersign) after a confirmation, or reject."""
     refused = governance.decision_refused(ctx, who, candidate.model_version_id)
     pending = candidate.pending if candidate.state == ModelState.AWAITING_COUNTERSIGN else None
-    mine = pending is not None and pending.decided_by.casefold() == who.username.casefold()
+    mine = pending is not None and same_account(pending.decided_by, who.username)
     if refused:
         st.info(f"Approve and Reject are disabled: {refused}")
     integrity = bool(candidate.integrity_alerts)

@@ -534,21 +534,34 @@ def delete_deployment(ctx: ServiceContext, actor: Principal, deployment_id: int)
         dep = session.get(Deployment, deployment_id)
         if dep is None or dep.status != DeploymentStatus.ACTIVE:
             raise NotFoundError(f"deployment {deployment_id} does not exist or was already deleted")
-        now = utcnow()
-        dep.status, dep.retired_at = DeploymentStatus.DELETED, now
-        session.execute(
-            update(DeploymentRevision)
-            .where(DeploymentRevision.deployment_id == dep.id, DeploymentRevision.ended_at.is_(None))
-            .values(ended_at=now)
-        )
-        session.execute(
-            update(DeploymentKey)
-            .where(DeploymentKey.deployment_id == dep.id, DeploymentKey.revoked_at.is_(None))
-            .values(revoked_at=now, revoked_by=actor.username)
-        )
-        audit.record(
-            session, actor=actor.username, action="deployment.deleted", object_type="deployment", object_id=dep.id
-        )
+        _retire(session, actor, dep)
+
+
+def _retire(session: Session, actor: Principal, dep: Deployment, *, details: dict[str, Any] | None = None) -> None:
+    """Mark ``dep`` deleted in the caller's transaction: its open revision ended, its keys revoked, audited.
+
+    The caller has taken it down on its target first (if that fails, the store still says it is up).
+    """
+    now = utcnow()
+    dep.status, dep.retired_at = DeploymentStatus.DELETED, now
+    session.execute(
+        update(DeploymentRevision)
+        .where(DeploymentRevision.deployment_id == dep.id, DeploymentRevision.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    session.execute(
+        update(DeploymentKey)
+        .where(DeploymentKey.deployment_id == dep.id, DeploymentKey.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by=actor.username)
+    )
+    audit.record(
+        session,
+        actor=actor.username,
+        action="deployment.deleted",
+        object_type="deployment",
+        object_id=dep.id,
+        details=details,
+    )
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from pipeline_core.errors import ModelIntegrityError
-from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.deployments._endpoints import _put, _served
-from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Deployment, DeploymentKey, DeploymentRevision, ModelVersion
+from pipeline_core.services.deployments._endpoints import _put, _retire, _served
+from pipeline_core.store.models import Deployment, DeploymentRevision, ModelVersion
 from pipeline_core.vocabulary import DeploymentStatus, ModelState, RevisionReason, Space
 
 log = logging.getLogger(__name__)
@@ -91,26 +89,7 @@ def _delete(ctx: ServiceContext, actor: Principal, serving: _Serving) -> None:
         dep = session.get(Deployment, serving.deployment_id)
         if dep is None or dep.status != DeploymentStatus.ACTIVE:
             return  # someone else retired it meanwhile
-        now = utcnow()
-        dep.status, dep.retired_at = DeploymentStatus.DELETED, now
-        session.execute(
-            update(DeploymentRevision)
-            .where(DeploymentRevision.deployment_id == dep.id, DeploymentRevision.ended_at.is_(None))
-            .values(ended_at=now)
-        )
-        session.execute(
-            update(DeploymentKey)
-            .where(DeploymentKey.deployment_id == dep.id, DeploymentKey.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        audit.record(
-            session,
-            actor=actor.username,
-            action="deployment.deleted",
-            object_type="deployment",
-            object_id=dep.id,
-            details={"reason": RevisionReason.RUN_FAILED, "model_version_id": serving.failed},
-        )
+        _retire(session, actor, dep, details={"reason": RevisionReason.RUN_FAILED, "model_version_id": serving.failed})
 
 
 def withdraw_failed(ctx: ServiceContext, actor: Principal) -> list[Withdrawal]:

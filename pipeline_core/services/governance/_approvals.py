@@ -22,7 +22,8 @@ Every refusal of a decision is audited (``action.refused``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,9 +313,14 @@ def _record_decision(
     return decision, None if outcome == Outcome.PENDING else _outbox(session, actor, mv, decision)
 
 
-def _refusing(ctx: ServiceContext, actor: Principal, action: str, model_version_id: int, exc: PipelineError) -> None:
-    """Audit a refused decision (its own transaction: the refused one wrote nothing)."""
-    authz.refused(ctx, actor, action, str(exc), object_id=f"model_version {model_version_id}")
+@contextmanager
+def _refusals_audited(ctx: ServiceContext, actor: Principal, action: str, model_version_id: int) -> Iterator[None]:
+    """Audit a refused decision (in its own transaction: the refused one wrote nothing), then let it raise."""
+    try:
+        yield
+    except (ApprovalError, ConflictError, PermissionDenied, ConfigError, NotFoundError) as exc:
+        authz.refused(ctx, actor, action, str(exc), object_id=f"model_version {model_version_id}")
+        raise
 
 
 @dataclass(frozen=True)
@@ -367,7 +373,7 @@ def approve(
     or does not load: nothing is approved, the refusal is recorded, the candidate awaits review still.
     """
     require(ctx, actor, "approve")
-    try:
+    with _refusals_audited(ctx, actor, "approve", model_version_id):
         return _approve(
             ctx,
             actor,
@@ -380,9 +386,6 @@ def approve(
             overrides=overrides,
             request_id=request_id,
         )
-    except (ApprovalError, ConflictError, PermissionDenied, ConfigError) as exc:
-        _refusing(ctx, actor, "approve", model_version_id, exc)
-        raise
 
 
 def _approve(
@@ -496,13 +499,10 @@ def countersign(
     again (by the same validator) returns it (``repeated``).
     """
     require(ctx, actor, "approve")
-    try:
+    with _refusals_audited(ctx, actor, "countersign", model_version_id):
         return _countersign(
             ctx, actor, model_version_id, approval_id=approval_id, comment=comment, artifact_sha256=artifact_sha256
         )
-    except (ApprovalError, ConflictError, PermissionDenied, ConfigError, NotFoundError) as exc:
-        _refusing(ctx, actor, "countersign", model_version_id, exc)
-        raise
 
 
 def _pending(session: Session, actor: Principal, mv: ModelVersion, approval_id: int, artifact_sha256: str) -> Approval:
@@ -643,11 +643,8 @@ def reject(
     Returns the decision's id; the same form (``request_id``) again returns the first rejection.
     """
     require(ctx, actor, "reject")
-    try:
+    with _refusals_audited(ctx, actor, "reject", model_version_id):
         return _reject(ctx, actor, model_version_id, comment=comment, artifact_sha256=artifact_sha256, form=request_id)
-    except (ApprovalError, ConflictError, PermissionDenied, ConfigError) as exc:
-        _refusing(ctx, actor, "reject", model_version_id, exc)
-        raise
 
 
 def _reject(
