@@ -10,7 +10,7 @@ from its deployment revisions): ``DECIDED_STATES`` and ``derived_state()`` say w
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from pipeline_core.errors import ConflictError
 
@@ -228,3 +228,69 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"  # not delivered yet; tried again from its next attempt on
     DELIVERED = "delivered"  # the sink has it (or the sink is not configured here: nothing to deliver)
     FAILED = "failed"  # every automatic attempt failed; retried only on demand
+
+
+class Tier(IntEnum):
+    """A model's materiality tier: 1 is the most material (credit decisions at scale), 3 the least."""
+
+    HIGH = 1
+    MEDIUM = 2
+    LOW = 3
+
+
+class FindingSeverity(StrEnum):
+    """How much a validation finding matters: an open high one blocks approval; a medium one becomes a condition."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class FindingState(StrEnum):
+    """A finding's life: open -> remediation proposed -> closed (verified on a later version) | risk accepted."""
+
+    OPEN = "open"
+    REMEDIATION_PROPOSED = "remediation_proposed"
+    CLOSED = "closed"
+    RISK_ACCEPTED = "risk_accepted"
+
+
+# Open findings: they still count against the model (block approval when high, need a condition when medium).
+OPEN_FINDING_STATES: frozenset[FindingState] = frozenset({FindingState.OPEN, FindingState.REMEDIATION_PROPOSED})
+
+
+class DocSection(StrEnum):
+    """A section of a model's documentation (what a validator reviews; EU AI Act Annex IV, SR 26-2)."""
+
+    PURPOSE = "purpose"  # purpose and intended use
+    INTENDED_USERS = "intended_users"
+    OUT_OF_SCOPE = "out_of_scope"  # uses it must not be put to
+    DATA = "data"  # data sources and period
+    FEATURES = "features"  # why each feature is there
+    ASSUMPTIONS = "assumptions"
+    LIMITATIONS = "limitations"  # known limitations
+    OVERSIGHT = "oversight"  # human-oversight instructions
+
+    @property
+    def heading(self) -> str:
+        return DOC_SECTION_TITLES[self]
+
+
+DOC_SECTION_TITLES: Mapping[DocSection, str] = {
+    DocSection.PURPOSE: "Purpose and intended use",
+    DocSection.INTENDED_USERS: "Intended users",
+    DocSection.OUT_OF_SCOPE: "Out-of-scope uses",
+    DocSection.DATA: "Data sources and period",
+    DocSection.FEATURES: "Feature rationale",
+    DocSection.ASSUMPTIONS: "Assumptions",
+    DocSection.LIMITATIONS: "Known limitations",
+    DocSection.OVERSIGHT: "Human-oversight instructions",
+}
+
+
+class RevalidationOutcome(StrEnum):
+    """How a revalidation of a production model ends."""
+
+    RENEW = "renew"
+    RENEW_WITH_CONDITIONS = "renew_with_conditions"
+    RETIRE = "retire"
