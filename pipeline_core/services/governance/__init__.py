@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pipeline_core.services.governance._approvals import (
     ApprovalOutcome,
-    Blocking,
     ProductionCheck,
     approve,
     blocking_critical,
@@ -15,6 +14,7 @@ from pipeline_core.services.governance._approvals import (
     reject,
 )
 from pipeline_core.services.governance._audit_log import AuditEventInfo, chain_status, list_events
+from pipeline_core.services.governance._blocking import Blocking
 from pipeline_core.services.governance._factsheets import Factsheet, factsheet, factsheet_html, factsheet_json
 from pipeline_core.services.governance._queue import (
     Candidate,

@@ -45,6 +45,7 @@ from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import Checkpoint, DeploymentInfo
 from pipeline_core.services.governance import _duties
+from pipeline_core.services.governance._blocking import Blocking
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, Evaluation, ModelTestRun, ModelVersion, username_key
 from pipeline_core.vocabulary import APPROVED_STATES, CheckStatus, EventKind, ModelState, Outcome, Space, transition
@@ -76,14 +77,6 @@ class ApprovalOutcome:
     pending: bool = False
     # The same form submitted again: this is the first decision, told again; nothing new was done.
     repeated: bool = False
-
-
-@dataclass(frozen=True)
-class Blocking:
-    """A critical check that failed or could not be judged, in some cited evaluation."""
-
-    key: str  # "monitor:metric" or "model_tests:test": what an override names
-    text: str  # "roc_auc 0.5200 fails threshold 0.60 (evaluation 7)"
 
 
 def _candidate(session: Session, model_version_id: int) -> ModelVersion:

@@ -14,7 +14,8 @@ from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import IntegrityAlert
 from pipeline_core.services.governance import _duties
-from pipeline_core.services.governance._approvals import Blocking, blocking_critical
+from pipeline_core.services.governance._approvals import blocking_critical
+from pipeline_core.services.governance._blocking import Blocking
 from pipeline_core.store.models import Approval, Evaluation, ModelTestRun, ModelVersion
 from pipeline_core.vocabulary import ModelState, Outcome, Space
 
