@@ -25,6 +25,8 @@ DEMO_SCIENTIST = "demo_scientist"
 DEMO_USERS = (
     (DEMO_SCIENTIST, Role.DATA_SCIENTIST),
     ("demo_validator", Role.VALIDATOR),
+    # A tier-1 model needs two independent validators (pipeline_core.policy): the demo has both.
+    ("demo_validator_2", Role.VALIDATOR),
     ("demo_manager", Role.MANAGER),
     ("demo_admin", Role.ADMIN),
 )

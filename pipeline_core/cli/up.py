@@ -34,7 +34,7 @@ def up(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
             _print_scoring_example(ctx, product.scoring_url, args.seed, out)
             out.write(
                 f"\ndashboard: {product.dashboard_url}  (sign in as a demo user above: demo_scientist, "
-                "demo_validator, demo_manager or demo_admin)\n"
+                "demo_validator, demo_validator_2, demo_manager or demo_admin)\n"
             )
             out.write("running; Ctrl-C stops the dashboard, the worker and the scoring service\n")
             out.flush()
