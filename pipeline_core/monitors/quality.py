@@ -6,20 +6,28 @@ label. ROC AUC is the critical metric (threshold from the spec); the reference's
 reported beside each metric so a drop is visible. The reference is the held-out test split (records
 the model never trained on): the training split's value is in-sample and would make every drop look
 larger than it is.
+
+Beside the metrics, ``details["curves"]`` holds what the charts draw (ROC, precision-recall,
+calibration, score histogram per class) for the current frame, small enough to store with every
+evaluation: at most ``MAX_POINTS`` points per curve, floats rounded to ``CURVE_DIGITS`` digits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.calibration import calibration_curve
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
     confusion_matrix,
     log_loss,
+    precision_recall_curve,
     roc_auc_score,
+    roc_curve,
 )
 
 from pipeline_core.data.columns import PROBABILITY
@@ -27,9 +35,63 @@ from pipeline_core.data.spec import DataSpec
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
 
 
+MAX_POINTS = 200
+CALIBRATION_BINS = 10
+SCORE_BINS = 20
+CURVE_DIGITS = 6
+
+
 @dataclass(frozen=True, kw_only=True)
 class QualityConfig:
     decision_threshold: float = 0.5
+
+
+def _keep(n: int, limit: int = MAX_POINTS) -> np.ndarray:
+    """Indices of at most ``limit`` points spread evenly over ``n``, always keeping the first and the last."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def _floats(values: np.ndarray) -> list[float]:
+    # roc_curve's first threshold is +inf, which JSON cannot carry: it is stored as None.
+    return [round(float(v), CURVE_DIGITS) if np.isfinite(v) else None for v in values]  # type: ignore[misc]
+
+
+def curves(frame: pd.DataFrame, spec: DataSpec) -> dict[str, Any]:
+    """The chart data of ``frame``: empty lists for a curve that cannot be drawn (one class only, no records)."""
+    y = (frame[spec.target].astype(str) == spec.positive_label).to_numpy()
+    p = frame[PROBABILITY].to_numpy(dtype=float)
+    out: dict[str, Any] = {
+        "roc": {"fpr": [], "tpr": [], "thresholds": []},
+        "pr": {"recall": [], "precision": []},
+        "calibration": {"mean_predicted": [], "fraction_positive": [], "count": []},
+    }
+    if y.any() and not y.all():
+        fpr, tpr, thresholds = roc_curve(y, p)
+        keep = _keep(len(fpr))
+        out["roc"] = {"fpr": _floats(fpr[keep]), "tpr": _floats(tpr[keep]), "thresholds": _floats(thresholds[keep])}
+        precision, recall, _ = precision_recall_curve(y, p)
+        keep = _keep(len(recall))
+        out["pr"] = {"recall": _floats(recall[keep]), "precision": _floats(precision[keep])}
+    if len(y):
+        fraction, mean = calibration_curve(y, p, n_bins=CALIBRATION_BINS, strategy="uniform")
+        # calibration_curve drops empty bins; the counts of the bins it kept, in its own binning.
+        edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+        ids = np.searchsorted(edges[1:-1], p)
+        counts = np.bincount(ids, minlength=CALIBRATION_BINS)
+        out["calibration"] = {
+            "mean_predicted": _floats(mean),
+            "fraction_positive": _floats(fraction),
+            "count": [int(c) for c in counts[counts > 0]],
+        }
+    edges = np.linspace(0.0, 1.0, SCORE_BINS + 1)
+    out["scores"] = {
+        "edges": _floats(edges),
+        "favourable": [int(c) for c in np.histogram(p[~y], bins=edges)[0]],
+        "positive": [int(c) for c in np.histogram(p[y], bins=edges)[0]],
+    }
+    return out
 
 
 def _scores(frame: pd.DataFrame, spec: DataSpec, threshold: float) -> dict[str, float]:
@@ -97,4 +159,5 @@ def quality(
         "matrix": [[int(cur["tn"]), int(cur["fp"])], [int(cur["fn"]), int(cur["tp"])]],
         "threshold": config.decision_threshold,
     }
-    return MonitorResult("quality", metrics, n, minimum, {"confusion_matrix": confusion})
+    details = {"confusion_matrix": confusion, "curves": curves(current, spec)}
+    return MonitorResult("quality", metrics, n, minimum, details)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import precision_recall_curve, roc_curve
 
 from pipeline_core.data.spec import DataSpec, Thresholds
 from pipeline_core.monitors.quality import quality
@@ -89,3 +93,65 @@ def test_the_suite_sets_the_held_out_value_beside_each_metric_not_the_in_sample_
     expected = quality(held_out, held_out, spec=spec).metric("roc_auc").value
     assert expected is not None and expected < 0.7
     assert quality_result.metric("roc_auc").detail == f"held-out reference {expected:.4f}"
+
+
+def _random(n: int, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    probability = rng.uniform(0, 1, n)
+    labels = np.where(rng.uniform(0, 1, n) < probability, "Risk", "No Risk")
+    return _frame(list(labels), list(probability))
+
+
+def test_curves_equal_sklearns_own(tiny_spec: DataSpec) -> None:
+    frame = _random(150)  # under MAX_POINTS: nothing is dropped, so every point is sklearn's
+    stored = quality(frame, frame, spec=tiny_spec).details["curves"]
+    y, p = (frame["Risk"] == "Risk").to_numpy(), frame["probability"].to_numpy()
+    fpr, tpr, thresholds = roc_curve(y, p)
+    assert stored["roc"]["fpr"] == pytest.approx(list(fpr), abs=1e-6)
+    assert stored["roc"]["tpr"] == pytest.approx(list(tpr), abs=1e-6)
+    assert stored["roc"]["thresholds"][0] is None  # sklearn's +inf, which JSON cannot hold
+    assert stored["roc"]["thresholds"][1:] == pytest.approx(list(thresholds[1:]), abs=1e-6)
+    precision, recall, _ = precision_recall_curve(y, p)
+    assert stored["pr"]["precision"] == pytest.approx(list(precision), abs=1e-6)
+    assert stored["pr"]["recall"] == pytest.approx(list(recall), abs=1e-6)
+    fraction, mean = calibration_curve(y, p, n_bins=10, strategy="uniform")
+    assert stored["calibration"]["fraction_positive"] == pytest.approx(list(fraction), abs=1e-6)
+    assert stored["calibration"]["mean_predicted"] == pytest.approx(list(mean), abs=1e-6)
+    assert sum(stored["calibration"]["count"]) == len(frame)
+    assert len(stored["calibration"]["count"]) == len(mean)
+    scores = stored["scores"]
+    assert len(scores["edges"]) == 21 and scores["edges"][0] == 0.0 and scores["edges"][-1] == 1.0
+    assert sum(scores["positive"]) == int(y.sum()) and sum(scores["favourable"]) == int((~y).sum())
+
+
+def test_calibration_counts_are_per_bin(tiny_spec: DataSpec) -> None:
+    # Bins of width 0.1: .05 and .07 in the first, .55 in the sixth, .95 in the last; .1 sits on an edge
+    # and goes where sklearn puts it (the first bin: its searchsorted is left-sided).
+    frame = _frame(["Risk", "No Risk", "Risk", "No Risk", "Risk"], [0.05, 0.07, 0.1, 0.55, 0.95])
+    calibration = quality(frame, frame, spec=tiny_spec).details["curves"]["calibration"]
+    assert calibration["count"] == [3, 1, 1]
+    assert calibration["fraction_positive"] == [round(2 / 3, 6), 0.0, 1.0]
+
+
+def test_curves_are_bounded_deterministic_and_json(tiny_spec: DataSpec) -> None:
+    frame = _random(5000)
+    first = quality(frame, frame, spec=tiny_spec).details["curves"]
+    assert first == quality(frame, frame, spec=tiny_spec).details["curves"]
+    assert all(len(v) <= 200 for curve in ("roc", "pr") for v in first[curve].values())
+    y, p = (frame["Risk"] == "Risk").to_numpy(), frame["probability"].to_numpy()
+    fpr, tpr, _ = roc_curve(y, p)
+    # The ends are kept: the curve still runs from (0, 0) to (1, 1).
+    assert (first["roc"]["fpr"][0], first["roc"]["tpr"][0]) == (round(fpr[0], 6), round(tpr[0], 6))
+    assert (first["roc"]["fpr"][-1], first["roc"]["tpr"][-1]) == (1.0, 1.0)
+    text = json.dumps(first, allow_nan=False)
+    assert len(text) < 20_000
+
+
+def test_curves_with_an_empty_reference_and_one_class(tiny_spec: DataSpec) -> None:
+    frame = _frame(["Risk"] * 5, [0.9, 0.8, 0.7, 0.6, 0.5])  # one class: no ROC or PR curve can be drawn
+    result = quality(frame, _frame([], []), spec=tiny_spec)
+    stored = result.details["curves"]
+    assert stored["roc"] == {"fpr": [], "tpr": [], "thresholds": []} and stored["pr"]["recall"] == []
+    assert sum(stored["calibration"]["count"]) == 5 and sum(stored["scores"]["positive"]) == 5
+    json.dumps(stored, allow_nan=False)
+    assert MonitorResult.from_dict(result.to_dict()).details["curves"] == stored
