@@ -34,7 +34,6 @@ from pipeline_core.data.columns import PROBABILITY
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
 
-
 MAX_POINTS = 200
 CALIBRATION_BINS = 10
 SCORE_BINS = 20
