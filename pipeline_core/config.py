@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline_core.errors import ConfigError
 from pipeline_core.logs import DEFAULT_LEVEL, LEVELS
+from pipeline_core.policy import DEFAULT_POLICIES, TierPolicy
+from pipeline_core.vocabulary import Tier
 
 ENV_PREFIX = "MLOPS_"
 # Settings that are secrets: environment only, never a file, never shown (repr=False).
@@ -133,8 +135,21 @@ class Settings:
     # they tried, before every sign-in from it is refused until the oldest leave the window.
     sign_in_source_max_failures: int = 20
     sign_in_source_window_seconds: float = 900.0
+    # The tier policy (pipeline_core.policy): validators a version needs and months an approval lasts, per
+    # materiality tier. 0: the default (DEFAULT_POLICIES: tier 1 two validators and 12 months, tiers 2-3 one
+    # validator and 24 / 36 months). Critical checks per tier: "monitor:metric" names, comma-separated.
+    policy_tier1_approvals: int = 0
+    policy_tier2_approvals: int = 0
+    policy_tier3_approvals: int = 0
+    policy_tier1_revalidation_months: int = 0
+    policy_tier2_revalidation_months: int = 0
+    policy_tier3_revalidation_months: int = 0
+    policy_tier1_critical_checks: str = ""
+    policy_tier2_critical_checks: str = ""
+    policy_tier3_critical_checks: str = ""
 
     def __post_init__(self) -> None:
+        self.policies()  # a bad policy setting fails at load, naming its key, not at the first approval
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().resolve())
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'mlops.db'}")
@@ -208,6 +223,26 @@ class Settings:
                 f"setting heartbeat_timeout ({self.heartbeat_timeout}) must exceed "
                 f"heartbeat_interval ({self.heartbeat_interval})"
             )
+
+    def policies(self) -> dict[Tier, TierPolicy]:
+        """Each tier's policy: the defaults, with what these settings override; a bad value names its setting."""
+        found: dict[Tier, TierPolicy] = {}
+        for tier, default in DEFAULT_POLICIES.items():
+            prefix = f"policy_tier{int(tier)}_"
+            approvals = getattr(self, prefix + "approvals") or default.approvals
+            months = getattr(self, prefix + "revalidation_months") or default.revalidation_months
+            checks_text = getattr(self, prefix + "critical_checks")
+            checks = tuple(c.strip() for c in checks_text.split(",") if c.strip()) or default.critical_checks
+            try:
+                found[tier] = replace(default, approvals=approvals, revalidation_months=months, critical_checks=checks)
+            except ConfigError as exc:
+                named = [
+                    f"{prefix}{name}"
+                    for name in ("approvals", "revalidation_months", "critical_checks")
+                    if getattr(self, prefix + name)
+                ]
+                raise ConfigError(f"setting {' / '.join(named) or prefix}: {exc}") from exc
+        return found
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, config_file: str | Path | None = None) -> Settings:

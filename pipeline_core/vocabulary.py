@@ -294,3 +294,23 @@ class RevalidationOutcome(StrEnum):
     RENEW = "renew"
     RENEW_WITH_CONDITIONS = "renew_with_conditions"
     RETIRE = "retire"
+
+
+class ApprovalKind(StrEnum):
+    """What an approvals row decides: a candidate's first approval, or a production model's revalidation."""
+
+    APPROVAL = "approval"
+    REVALIDATION = "revalidation"
+
+
+class ConditionState(StrEnum):
+    """A condition of approval as stored; "overdue" is derived (open and past its due date), never stored."""
+
+    OPEN = "open"
+    MET = "met"
+
+
+CONDITION_TRANSITIONS: Mapping[ConditionState, frozenset[ConditionState]] = {
+    ConditionState.OPEN: frozenset({ConditionState.MET}),
+    ConditionState.MET: frozenset(),
+}

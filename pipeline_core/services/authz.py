@@ -58,6 +58,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "execute_run": frozenset({SYSTEM_ROLE}),
     "reap_runs": frozenset({SYSTEM_ROLE}),
     "manage_thresholds": frozenset({Role.ADMIN}),
+    # The inventory: a model's materiality tier is a governance judgement; its owner and use, anyone's who makes it.
+    "set_tier": frozenset({Role.VALIDATOR, Role.ADMIN}),
+    "set_model_info": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN}),
 }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ColumnElement,
+    Date,
     DateTime,
     Exists,
     Float,
@@ -47,6 +48,7 @@ from pipeline_core.vocabulary import (
     DECIDED_STATES,
     SERVED_STATES,
     AlertStatus,
+    ApprovalKind,
     CheckStatus,
     DeploymentStatus,
     ModelState,
@@ -563,7 +565,7 @@ class SpecThresholds(Base):
 
 class Approval(Base):
     __tablename__ = "approvals"
-    __table_args__ = (one_of("approvals", "outcome", Outcome),)
+    __table_args__ = (one_of("approvals", "outcome", Outcome), one_of("approvals", "kind", ApprovalKind))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
@@ -581,6 +583,9 @@ class Approval(Base):
     countersigned_by: Mapped[str | None] = mapped_column(String(128))
     countersigned_at: Mapped[datetime | None] = mapped_column(DateTime)
     countersign_comment: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default="approval", server_default="approval")  # ApprovalKind
+    # decided_at (or the countersign) + the tier's revalidation interval; None on rows from before tiers.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class AuditEvent(Base):
@@ -654,3 +659,43 @@ class EventDelivery(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)  # when a dispatcher took it; None: nobody holds it
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
     detail: Mapped[str | None] = mapped_column(Text)  # what the delivery did, e.g. "not configured"
+
+
+class ModelRecord(Base):
+    """A model of the inventory, by name: its owner, business use and materiality tier (None: untiered)."""
+
+    __tablename__ = "models"
+    __table_args__ = (CheckConstraint("tier IS NULL OR tier IN (1, 2, 3)", name="ck_models_tier"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    spec_name: Mapped[str | None] = mapped_column(String(128))
+    owner: Mapped[str | None] = mapped_column(String(128))
+    business_use: Mapped[str | None] = mapped_column(Text)
+    tier: Mapped[int | None] = mapped_column(Integer)
+    tier_reason: Mapped[str | None] = mapped_column(Text)
+    tier_set_by: Mapped[str | None] = mapped_column(String(128))
+    tier_set_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApprovalCondition(Base):
+    """A condition an approval carries: who must do what by when; ``finding_id`` a finding it answers (no FK)."""
+
+    __tablename__ = "approval_conditions"
+    __table_args__ = (CheckConstraint("state IN ('open', 'met')", name="ck_approval_conditions_state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), index=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    model_name: Mapped[str] = mapped_column(String(128), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(128))
+    due_date: Mapped[date] = mapped_column(Date)
+    finding_id: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # ConditionState
+    met_by: Mapped[str | None] = mapped_column(String(128))
+    met_at: Mapped[datetime | None] = mapped_column(DateTime)
+    met_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
