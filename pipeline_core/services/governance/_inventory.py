@@ -18,9 +18,12 @@ from pipeline_core.policy import DEFAULT_POLICIES, UNTIERED, TierPolicy
 from pipeline_core.services import audit, reasons
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.governance import _users
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import ModelRecord, ModelVersion
 from pipeline_core.vocabulary import Tier
+
+MAX_BUSINESS_USE = 2_000  # a paragraph; the documentation holds the rest
 
 
 def _record(session: Session, name: str) -> ModelRecord:
@@ -53,7 +56,7 @@ def set_tier(ctx: ServiceContext, actor: Principal, name: str, *, tier: int, rea
     require(ctx, actor, "set_tier")
     try:
         chosen = Tier(int(tier))
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"tier {tier!r} of model {name!r} is not 1, 2 or 3") from exc
     said = reasons.sentence(reason, what=f"the reason for model {name!r}'s tier")
     with ctx.db.write() as session:
@@ -71,16 +74,28 @@ def set_tier(ctx: ServiceContext, actor: Principal, name: str, *, tier: int, rea
         )
 
 
+def _owner(session: Session, owner: str, name: str) -> str | None:
+    """The account ``owner`` names, as the store spells it; None for a blank one (no owner)."""
+    if not owner.strip():
+        return None
+    found = session.execute(_users.by_name(owner.strip())).scalar_one_or_none()
+    if found is None:
+        raise ConfigError(f"owner {owner.strip()[:128]!r} of model {name!r} is not an account")
+    return str(found.username)
+
+
 def set_model_info(
     ctx: ServiceContext, actor: Principal, name: str, *, owner: str | None = None, business_use: str | None = None
 ) -> None:
     """Set the model's owner and/or business use (None: unchanged); audited."""
     require(ctx, actor, "set_model_info")
+    if business_use is not None and len(business_use) > MAX_BUSINESS_USE:
+        raise ConfigError(f"the business use of model {name!r} is over {MAX_BUSINESS_USE} characters")
     with ctx.db.write() as session:
         row = _record(session, name)
         before = {"owner": row.owner, "business_use": row.business_use}
         if owner is not None:
-            row.owner = owner.strip() or None
+            row.owner = _owner(session, owner, name)
         if business_use is not None:
             row.business_use = business_use.strip() or None
         row.updated_at = utcnow()

@@ -36,7 +36,8 @@ MIN_PASSWORD_LENGTH = 12
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 
 
-def _by_name(username: str) -> Any:
+def by_name(username: str) -> Any:
+    """The query for the account ``username`` means (compared by ``username_key``)."""
     return select(User).where(User.username_key == username_key(username))
 
 
@@ -112,7 +113,7 @@ def set_password(ctx: ServiceContext, actor: Principal, *, username: str, passwo
         require(ctx, actor, "manage_users")
     _check_password(password)
     with ctx.db.write() as session:
-        user = session.execute(_by_name(username)).scalar_one_or_none()
+        user = session.execute(by_name(username)).scalar_one_or_none()
         if user is None:
             raise NotFoundError(f"user {username!r} does not exist")
         user.password_hash = ctx.password_hasher.hash(password)
@@ -140,7 +141,7 @@ def authenticate(ctx: ServiceContext, username: str, password: str, *, source: s
         _sign_in_throttled(ctx, username, source, failures=failures)
         raise refused
     with ctx.db.read() as session:
-        user = session.execute(_by_name(username)).scalar_one_or_none()
+        user = session.execute(by_name(username)).scalar_one_or_none()
     if user is None or user.disabled or not user.password_hash:
         ctx.password_hasher.hash(password)  # same cost whether or not the user exists
         _sign_in_failed(ctx, username, source, reason="unknown or disabled account")
@@ -156,7 +157,7 @@ def authenticate(ctx: ServiceContext, username: str, password: str, *, source: s
         raise refused from exc
     if user.failed_sign_ins or user.locked_until is not None:
         with ctx.db.write() as session:
-            found = session.execute(_by_name(username)).scalar_one()
+            found = session.execute(by_name(username)).scalar_one()
             found.failed_sign_ins, found.locked_until = 0, None
     return Principal(user.username, user.role)
 
@@ -200,7 +201,7 @@ def _sign_in_failed(ctx: ServiceContext, username: str, source: str, *, reason: 
     settings = ctx.settings
     with ctx.db.write() as session:
         details: dict[str, Any] = {"reason": reason, "source": source[:128]}
-        user = session.execute(_by_name(username)).scalar_one_or_none() if count else None
+        user = session.execute(by_name(username)).scalar_one_or_none() if count else None
         if user is not None:
             user.failed_sign_ins += 1
             details["failures_in_a_row"] = user.failed_sign_ins
@@ -231,7 +232,7 @@ def _sign_in_failed(ctx: ServiceContext, username: str, source: str, *, reason: 
 def get_principal(ctx: ServiceContext, username: str) -> Principal:
     """The principal of an already-authenticated identity (OIDC, a signed-in session)."""
     with ctx.db.read() as session:
-        user = session.execute(_by_name(username)).scalar_one_or_none()
+        user = session.execute(by_name(username)).scalar_one_or_none()
     if user is None or user.disabled:
         raise NotFoundError(f"user {username!r} does not exist or is disabled")
     return Principal(user.username, user.role)
@@ -258,7 +259,7 @@ def set_role(ctx: ServiceContext, actor: Principal, *, username: str, role: str)
     require(ctx, actor, "manage_users")
     checked = _role(role)
     with ctx.db.write() as session:
-        user = session.execute(_by_name(username)).scalar_one_or_none()
+        user = session.execute(by_name(username)).scalar_one_or_none()
         if user is None:
             raise NotFoundError(f"user {username!r} does not exist")
         if checked != Role.ADMIN:
@@ -295,7 +296,7 @@ def _set_disabled(
 ) -> UserInfo:
     reason = (reason or "").strip()
     with ctx.db.write() as session:
-        user = session.execute(_by_name(username)).scalar_one_or_none()
+        user = session.execute(by_name(username)).scalar_one_or_none()
         if user is None:
             raise NotFoundError(f"user {username!r} does not exist")
         if bool(user.disabled) != disabled:
