@@ -58,6 +58,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "execute_run": frozenset({SYSTEM_ROLE}),
     "reap_runs": frozenset({SYSTEM_ROLE}),
     "manage_thresholds": frozenset({Role.ADMIN}),
+    # The author documents the model, the validator reviews what was written: a validator never writes it.
+    "write_documentation": frozenset({Role.DATA_SCIENTIST}),
 }
 
 
