@@ -222,13 +222,25 @@ def _version_of(session: Session, model_name: str, model_version_id: int) -> Mod
 
 
 def documentation(
-    ctx: ServiceContext, actor: Principal, model_name: str, *, model_version_id: int | None = None
+    ctx: ServiceContext,
+    actor: Principal,
+    model_name: str,
+    *,
+    model_version_id: int | None = None,
+    version: int | None = None,
 ) -> DocumentationInfo:
-    """The documentation of ``model_name``: as it stood for ``model_version_id`` (carried forward), else now."""
+    """The documentation of ``model_name``: as it stood for one version (carried forward), else now.
+
+    The version is named by its id (``model_version_id``) or by its number within the model (``version``).
+    """
     require(ctx, actor, "view")
     with ctx.db.read() as session:
-        _versions(session, model_name)
+        versions = _versions(session, model_name)
         mv = None if model_version_id is None else _version_of(session, model_name, model_version_id)
+        if version is not None:
+            mv = next((v for v in versions if v.version == version), None)
+            if mv is None:
+                raise NotFoundError(f"model {model_name[:128]!r} has no version {version}")
         return read(session, model_name, mv)
 
 
