@@ -156,3 +156,17 @@ def test_any_text_is_stored_exactly_or_refused_by_name(
         return
     governance.write_documentation(ctx, people["dora"], name, sections={DocSection.ASSUMPTIONS: text})
     assert governance.documentation(ctx, people["vera"], name).text(DocSection.ASSUMPTIONS) == text
+
+
+def test_the_factsheet_shows_the_versions_documentation(
+    ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    name = _name(ctx, candidate)
+    governance.write_documentation(ctx, people["dora"], name, sections={DocSection.LIMITATIONS: "Thin <25 & new"})
+    sheet = governance.factsheet(ctx, people["max"], candidate)
+    assert [d["section"] for d in sheet.documentation] == [s.heading for s in DocSection]
+    (limits,) = [d for d in sheet.to_dict()["documentation"] if d["section"] == "Known limitations"]
+    assert (limits["text"], limits["written_by"], limits["for_version"]) == ("Thin <25 & new", "dora", 1)
+    page = governance.factsheet_html(sheet)
+    assert "<h2>Documentation</h2>" in page and "<h3>Known limitations</h3>" in page
+    assert "Thin &lt;25 &amp; new" in page
