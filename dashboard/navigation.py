@@ -12,6 +12,7 @@ CATALOGUE = {
     "overview": ("overview.py", "Overview", ":material/dashboard:"),
     "runs": ("runs.py", "Runs", ":material/play_circle:"),
     "review": ("review.py", "Review", ":material/fact_check:"),
+    "documentation": ("documentation.py", "Documentation", ":material/menu_book:"),
     "deployments": ("deployments.py", "Deployments", ":material/cloud_upload:"),
     "monitoring": ("monitoring.py", "Monitoring", ":material/monitoring:"),
     "factsheets": ("factsheets.py", "Factsheets", ":material/description:"),
@@ -21,9 +22,9 @@ CATALOGUE = {
 # A role read from the store is a plain string: it finds its entry here because a Role is that string.
 # No Runs page for an admin: launching, cancelling and retraining are model development, not administration.
 ROLE_PAGES: dict[str, list[str]] = {
-    Role.DATA_SCIENTIST: ["runs", "overview", "deployments", "monitoring", "factsheets", "audit"],
-    Role.VALIDATOR: ["review", "overview", "deployments", "monitoring", "factsheets", "audit"],
-    Role.MANAGER: ["overview", "deployments", "factsheets", "audit"],
+    Role.DATA_SCIENTIST: ["runs", "documentation", "overview", "deployments", "monitoring", "factsheets", "audit"],
+    Role.VALIDATOR: ["review", "documentation", "overview", "deployments", "monitoring", "factsheets", "audit"],
+    Role.MANAGER: ["overview", "documentation", "deployments", "factsheets", "audit"],
     Role.ADMIN: ["overview", "deployments", "monitoring", "factsheets", "audit", "admin"],
 }
 # A role with no entry (none today) still gets somewhere to land.

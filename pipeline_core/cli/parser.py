@@ -30,6 +30,7 @@ GROUP_MODULES = (
     "pipeline_core.cli.users",
     "pipeline_core.cli.deployments",
     "pipeline_core.cli.governance",
+    "pipeline_core.cli.documentation",
     "pipeline_core.cli.monitoring",
     "pipeline_core.cli.integrations",
 )

@@ -61,6 +61,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # The inventory: a model's materiality tier is a governance judgement; its owner and use, anyone's who makes it.
     "set_tier": frozenset({Role.VALIDATOR, Role.ADMIN}),
     "set_model_info": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN}),
+    # The author documents the model, the validator reviews what was written: a validator never writes it.
+    "write_documentation": frozenset({Role.DATA_SCIENTIST}),
 }
 
 

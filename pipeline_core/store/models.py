@@ -51,6 +51,7 @@ from pipeline_core.vocabulary import (
     ApprovalKind,
     CheckStatus,
     DeploymentStatus,
+    DocSection,
     ModelState,
     Outcome,
     RetrainingStatus,
@@ -699,3 +700,26 @@ class ApprovalCondition(Base):
     met_at: Mapped[datetime | None] = mapped_column(DateTime)
     met_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class DocumentationRevision(Base):
+    """One section of a model's documentation as a data scientist wrote it, for one of its versions.
+
+    Append-only (migration 0016_d's triggers refuse UPDATE and DELETE): a new text is a new row, so the
+    documentation as it stood for any version can be shown (``services.governance._documentation``).
+    """
+
+    __tablename__ = "model_documentation"
+    __table_args__ = (
+        one_of("model_documentation", "section", DocSection),
+        Index("ix_model_documentation_model_name_section", "model_name", "section"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    section: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))  # the version it was written for
+    written_by: Mapped[str] = mapped_column(String(128))
+    written_at: Mapped[datetime] = mapped_column(DateTime)

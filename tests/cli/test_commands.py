@@ -55,6 +55,8 @@ KNOWN = {
     "report",
     "integrations pending",
     "integrations sync",
+    "documentation show",
+    "documentation write",
 }
 
 

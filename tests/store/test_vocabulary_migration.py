@@ -29,6 +29,7 @@ from pipeline_core.vocabulary import (
     CheckStatus,
     ConditionState,
     DeploymentStatus,
+    DocSection,
     ModelState,
     Outcome,
     RetrainingStatus,
@@ -58,6 +59,7 @@ VOCABULARY: dict[tuple[str, str], type[StrEnum]] = {
 }
 # Vocabulary columns added after 0007's rebuild (0016_p): checked on a fresh store, not on 0007's rows.
 LATER_VOCABULARY: dict[tuple[str, str], type[StrEnum]] = {
+    ("model_documentation", "section"): DocSection,
     ("approvals", "kind"): ApprovalKind,
     ("approval_conditions", "state"): ConditionState,
 }

@@ -1,4 +1,4 @@
-"""Governance: approvals and rejections, the audit log, factsheets, validation reports, users."""
+"""Governance: approvals and rejections, the audit log, factsheets, validation reports, users, model documentation."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ from pipeline_core.services.governance._approvals import (
 )
 from pipeline_core.services.governance._audit_log import AuditEventInfo, chain_status, list_events
 from pipeline_core.services.governance._blocking import Blocking
+from pipeline_core.services.governance._documentation import (
+    DocumentationInfo,
+    DocumentationWrite,
+    SectionText,
+    documentation,
+    write_documentation,
+)
 from pipeline_core.services.governance._factsheets import Factsheet, factsheet, factsheet_html, factsheet_json
 from pipeline_core.services.governance._queue import (
     Candidate,
@@ -47,9 +54,12 @@ __all__ = [
     "Blocking",
     "Candidate",
     "DecisionInfo",
+    "DocumentationInfo",
+    "DocumentationWrite",
     "Factsheet",
     "PendingApproval",
     "ProductionCheck",
+    "SectionText",
     "UserInfo",
     "add_first_admin",
     "add_user",
@@ -62,6 +72,7 @@ __all__ = [
     "decisions",
     "deploy_approved",
     "disable_user",
+    "documentation",
     "enable_user",
     "factsheet",
     "factsheet_html",
@@ -77,4 +88,5 @@ __all__ = [
     "set_role",
     "user_count",
     "validation_report",
+    "write_documentation",
 ]

@@ -18,6 +18,7 @@ from pipeline_core.results.evaluation import EvaluationReport
 from pipeline_core.services import lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.governance import _documentation
 from pipeline_core.services.jsonable import jsonable
 from pipeline_core.store.models import (
     Approval,
@@ -41,6 +42,8 @@ class Factsheet:
     approvals: tuple[dict[str, Any], ...]
     deployments: tuple[dict[str, Any], ...]
     timeline: tuple[dict[str, Any], ...]
+    # The version's documentation as it stood for it (carried forward; ``_documentation``), in section order.
+    documentation: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The export document: one key per section, in this order."""
@@ -95,6 +98,7 @@ def factsheet(ctx: ServiceContext, actor: Principal, model_version_id: int) -> F
             .scalars()
             .all()
         )
+        doc = _documentation.read(session, mv.name, mv)
         facts = {
             "model": {
                 "id": mv.id,
@@ -173,6 +177,16 @@ def factsheet(ctx: ServiceContext, actor: Principal, model_version_id: int) -> F
                 }
                 for e in events
             ],
+            "documentation": [
+                {
+                    "section": d.title,
+                    "text": d.text,
+                    "written_by": d.written_by,
+                    "written_at": d.written_at.isoformat() if d.written_at else None,
+                    "for_version": d.for_version,
+                }
+                for d in doc.sections
+            ],
         }
     plain: dict[str, Any] = jsonable(facts)
     return Factsheet(
@@ -183,6 +197,7 @@ def factsheet(ctx: ServiceContext, actor: Principal, model_version_id: int) -> F
         approvals=tuple(plain["approvals"]),
         deployments=tuple(plain["deployments"]),
         timeline=tuple(plain["timeline"]),
+        documentation=tuple(plain["documentation"]),
     )
 
 
@@ -208,11 +223,22 @@ def factsheet_html(sheet: Factsheet) -> str:
         flat = {k: v for k, v in facts[section].items() if k != "stages"}
         parts.append(f"<h2>{section.replace('_', ' ').title()}</h2>{table([flat])}")
     parts.append(f"<h3>Stages</h3>{table(facts['run']['stages'])}")
+    parts.append("<h2>Documentation</h2>")
+    for d in facts["documentation"]:
+        if d["text"] is None:
+            parts.append(f"<h3>{html.escape(d['section'])}</h3><p><em>not written</em></p>")
+            continue
+        by = f"{d['written_by']}, {d['written_at']}, for version {d['for_version']}"
+        parts.append(
+            f'<h3>{html.escape(d["section"])}</h3><p class="doc">{html.escape(d["text"])}</p>'
+            f"<p><small>{html.escape(by)}</small></p>"
+        )
     for section in ("evaluations", "approvals", "deployments", "timeline"):
         parts.append(f"<h2>{section.title()}</h2>{table(facts[section])}")
     style = (
         "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:.25rem .5rem;font-size:.85rem;text-align:left}th{background:#f1f3f4}"
+        ".doc{white-space:pre-wrap}"
     )
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
