@@ -27,6 +27,7 @@ from pipeline_core.services.governance._documentation import (
     documentation,
     write_documentation,
 )
+from pipeline_core.services.governance._due import DueItem, sweep_due
 from pipeline_core.services.governance._factsheets import Factsheet, factsheet, factsheet_html, factsheet_json
 from pipeline_core.services.governance._inventory import set_model_info, set_tier
 from pipeline_core.services.governance._queue import (
@@ -38,6 +39,12 @@ from pipeline_core.services.governance._queue import (
     review_queue,
 )
 from pipeline_core.services.governance._reports import validation_report
+from pipeline_core.services.governance._revalidation import (
+    RevalidationCase,
+    RevalidationResult,
+    revalidate,
+    revalidation_case,
+)
 from pipeline_core.services.governance._users import (
     MIN_PASSWORD_LENGTH,
     UserInfo,
@@ -64,9 +71,12 @@ __all__ = [
     "DecisionInfo",
     "DocumentationInfo",
     "DocumentationWrite",
+    "DueItem",
     "Factsheet",
     "PendingApproval",
     "ProductionCheck",
+    "RevalidationCase",
+    "RevalidationResult",
     "SectionText",
     "UserInfo",
     "add_first_admin",
@@ -93,11 +103,14 @@ __all__ = [
     "mark_condition_met",
     "production_check",
     "reject",
+    "revalidate",
+    "revalidation_case",
     "review_queue",
     "set_model_info",
     "set_password",
     "set_role",
     "set_tier",
+    "sweep_due",
     "user_count",
     "validation_report",
     "write_documentation",
