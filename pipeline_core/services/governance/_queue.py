@@ -54,6 +54,7 @@ class Candidate:
     blocking: tuple[Blocking, ...] = ()
     tier: Tier | None = None  # None: untiered, judged as tier 1
     approvals_needed: int = 1  # independent validators its tier's policy asks for
+    revalidation_months: int = 0  # how long its approval will stand before a revalidation
 
 
 def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
@@ -111,6 +112,7 @@ def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
                     blocking=tuple(policy_blocking(session, mv, policy, evaluations)),
                     tier=_inventory.tier_of(session, mv.name),
                     approvals_needed=policy.approvals,
+                    revalidation_months=policy.revalidation_months,
                 )
             )
     return [

@@ -129,10 +129,7 @@ def revalidation_case(ctx: ServiceContext, actor: Principal, model_version_id: i
             standing_approval_id=found.id if found is not None else None,
             expires_at=expires,
             expired=expires is not None and expires <= utcnow(),
-            evaluations=tuple(
-                EvaluationSeen(e.id, e.space, e.created_at, str((e.results or {}).get("status", "")))
-                for e in _evaluations(session, mv)
-            ),
+            evaluations=tuple(EvaluationSeen(e.id, e.space, e.created_at, e.status) for e in _evaluations(session, mv)),
             open_conditions=tuple(_conditions.info(c) for c in conditions),
             revalidation_months=policy_of(ctx, session, mv).revalidation_months,
         )
