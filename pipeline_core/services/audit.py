@@ -144,6 +144,19 @@ def _anchor_mac(key: bytes, seq: int, head: str) -> str:
     return hmac.new(key, f"anchor:{seq}:{head}".encode(), hashlib.sha256).hexdigest()
 
 
+def sign(session: Session, payload: bytes) -> str:
+    """An HMAC-SHA256 of ``payload`` with the audit key (hex): what the product vouches for outside the database.
+
+    Prefixed so that no signature is ever an event's hash (a JSON list) or an anchor's mac (``anchor:``).
+    """
+    return _keyed(_seal(session).key, b"signature:" + payload)
+
+
+def verify_signature(session: Session, payload: bytes, signature: str) -> bool:
+    """Whether ``signature`` is ``sign(session, payload)``, compared in constant time."""
+    return hmac.compare_digest(signature.encode("utf-8", "replace"), sign(session, payload).encode("ascii"))
+
+
 def record(
     session: Session,
     *,

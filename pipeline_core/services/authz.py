@@ -68,6 +68,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "set_model_info": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN}),
     # The author documents the model, the validator reviews what was written: a validator never writes it.
     "write_documentation": frozenset({Role.DATA_SCIENTIST}),
+    # A signed evidence pack is the product vouching for a model's record to a regulator or auditor: issued by
+    # those who answer for the review (validator, manager, admin), never by the model's developer.
+    "export_evidence": frozenset({Role.VALIDATOR, Role.MANAGER, Role.ADMIN}),
 }
 
 

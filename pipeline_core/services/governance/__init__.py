@@ -1,4 +1,4 @@
-"""Governance: approvals and rejections, the audit log, factsheets, validation reports, users, model documentation."""
+"""Governance: approvals and rejections, the audit log, factsheets, reports, evidence packs, users, documentation."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from pipeline_core.services.governance._documentation import (
     write_documentation,
 )
 from pipeline_core.services.governance._due import DueItem, sweep_due
+from pipeline_core.services.governance._evidence_pack import PackVerification, evidence_pack, verify_pack
 from pipeline_core.services.governance._factsheets import Factsheet, factsheet, factsheet_html, factsheet_json
 from pipeline_core.services.governance._inventory import set_model_info, set_tier
 from pipeline_core.services.governance._queue import (
@@ -73,6 +74,7 @@ __all__ = [
     "DocumentationWrite",
     "DueItem",
     "Factsheet",
+    "PackVerification",
     "PendingApproval",
     "ProductionCheck",
     "RevalidationCase",
@@ -92,6 +94,7 @@ __all__ = [
     "disable_user",
     "documentation",
     "enable_user",
+    "evidence_pack",
     "factsheet",
     "factsheet_html",
     "factsheet_json",
@@ -113,5 +116,6 @@ __all__ = [
     "sweep_due",
     "user_count",
     "validation_report",
+    "verify_pack",
     "write_documentation",
 ]
