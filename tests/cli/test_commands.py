@@ -57,6 +57,8 @@ KNOWN = {
     "integrations sync",
     "documentation show",
     "documentation write",
+    "evidence pack",
+    "evidence verify",
 }
 
 
