@@ -50,6 +50,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/monitors.py
 	$(BIN)/python bench/dashboard_pages.py
 	$(BIN)/python bench/model_tests.py
+	$(BIN)/python bench/reports.py
 
 # MLflow's model server for bench/scoring.py to compare against, in a venv of its own.
 bench-mlflow: $(VENV)/.dev
