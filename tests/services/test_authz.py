@@ -58,6 +58,7 @@ CALLS: dict[str, tuple[str, Call]] = {
     "view users": ("view", lambda ctx, p, env: governance.list_users(ctx, p)),
     "view runs": ("view", lambda ctx, p, env: list_runs(ctx, p)),
     "view a run": ("view", lambda ctx, p, env: get_run(ctx, p, NO_SUCH)),
+    "export an evidence pack": ("export_evidence", lambda ctx, p, env: governance.evidence_pack(ctx, p, NO_SUCH)),
     "view model versions": ("view", lambda ctx, p, env: list_model_versions(ctx, p)),
 }
 
@@ -103,6 +104,7 @@ EXPECTED = {
     "manage_thresholds": {"admin"},
     "approve": {"validator"},
     "view": {"data_scientist", "validator", "manager", "admin", "system"},
+    "export_evidence": {"validator", "manager", "admin"},
 }
 
 
