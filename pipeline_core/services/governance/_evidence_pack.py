@@ -283,13 +283,23 @@ def _model_tests(session: Session, model_version_id: int) -> list[dict[str, Any]
 
 
 def _events(session: Session, mv: ModelVersion, evaluation_ids: list[int]) -> list[dict[str, Any]]:
-    """The audit events about the version, its model (tier, owner, documentation), its evaluations and approvals,
-    oldest first, with their full hashes so that a reader can check the links."""
+    """The audit events about the version, its model (tier, owner), its evaluations and approvals, and the writing
+    of the documentation it carries forward from earlier versions; oldest first, with their full hashes so that a
+    reader can check the links."""
     approval_ids = [
         str(a) for a in session.execute(select(Approval.id).where(Approval.model_version_id == mv.id)).scalars()
     ]
+    earlier = [
+        str(v)
+        for v in session.execute(
+            select(ModelVersion.id).where(ModelVersion.name == mv.name, ModelVersion.version < mv.version)
+        ).scalars()
+    ]
     about = or_(
         (AuditEvent.object_type == "model_version") & (AuditEvent.object_id == str(mv.id)),
+        (AuditEvent.object_type == "model_version")
+        & AuditEvent.object_id.in_(earlier)
+        & (AuditEvent.action == "documentation.written"),
         (AuditEvent.object_type == "model") & (AuditEvent.object_id == mv.name),
         (AuditEvent.object_type == "evaluation") & AuditEvent.object_id.in_([str(i) for i in evaluation_ids]),
         (AuditEvent.object_type == "approval") & AuditEvent.object_id.in_(approval_ids),
