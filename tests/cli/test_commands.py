@@ -59,6 +59,13 @@ KNOWN = {
     "documentation write",
     "evidence pack",
     "evidence verify",
+    "model tier",
+    "model info",
+    "conditions list",
+    "conditions met",
+    "revalidation show",
+    "revalidation decide",
+    "due sweep",
 }
 
 
