@@ -18,6 +18,9 @@ REVIEW_TABS = (
     "Drift",
     "Explainability",
     "Model tests",
+    "Documentation",
+    "Findings and conditions",
+    "Earlier decisions",
     "Factsheet",
     "Compare with production",
 )

@@ -32,6 +32,12 @@ from pipeline_core.services.governance._queue import (
     review_queue,
 )
 from pipeline_core.services.governance._reports import validation_report
+from pipeline_core.services.governance._review_history import (
+    RequiredDocumentation,
+    VersionDecision,
+    required_documentation,
+    version_decisions,
+)
 from pipeline_core.services.governance._users import (
     MIN_PASSWORD_LENGTH,
     UserInfo,
@@ -59,8 +65,10 @@ __all__ = [
     "Factsheet",
     "PendingApproval",
     "ProductionCheck",
+    "RequiredDocumentation",
     "SectionText",
     "UserInfo",
+    "VersionDecision",
     "add_first_admin",
     "add_user",
     "approve",
@@ -83,10 +91,12 @@ __all__ = [
     "list_users",
     "production_check",
     "reject",
+    "required_documentation",
     "review_queue",
     "set_password",
     "set_role",
     "user_count",
     "validation_report",
+    "version_decisions",
     "write_documentation",
 ]
