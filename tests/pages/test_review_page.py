@@ -124,8 +124,8 @@ def test_the_documentation_of_this_version_with_who_and_when(
 ) -> None:
     at = page("review", "vera")
     tab = _tab(at, "Documentation")
-    assert [s.value for s in tab.success] == [
-        "Every section the model's policy (untiered (treated as tier 1)) requires is written."
+    assert [m.value for m in tab.markdown if m.value.startswith(":green[")] == [
+        ":green[Every section the model's policy (untiered (treated as tier 1)) requires is written.]"
     ]
     headings = [m.value for m in tab.markdown if m.value.startswith("#### ")]
     assert headings == [f"#### {s.heading}" for s in DocSection]
