@@ -5,7 +5,7 @@ The Summary lists every check of every monitor and every model test, what stops 
 precision-recall, calibration, scores per class) and Fairness the rates per protected group; an
 evaluation from before the curves were stored says so in their place. Documentation shows the
 model's documentation as it stands for this version, the sections its tier requires and not written
-flagged; Earlier decisions lists what was decided on the model's earlier versions.
+flagged; Earlier versions lists what was decided on the model's earlier versions.
 
 A candidate whose artifact failed its integrity check (an approval refused, or the scoring service
 refusing to serve it) says so above its evidence, with the service's own words, until its alert
@@ -119,13 +119,16 @@ def documentation_view(name: str, version: int, model_version_id: int) -> None:
     required = ui.act(lambda: governance.required_documentation(ctx, who, name))
     if doc is None or required is None:
         return
-    tier = f"tier {int(required.tier)}" if required.tier is not None else "untiered (treated as tier 1)"
+    policy = f"tier {int(required.tier)} policy" if required.tier is not None else "policy (untiered: tier 1's)"
     lacking = [s.heading for s in doc.missing(required.sections)]
     if lacking:
-        st.error(f"Required by the model's policy ({tier}) and not written: " + ", ".join(lacking) + ".")
+        st.error(
+            f"Required by the model's {policy} and not written: {', '.join(lacking)}. "
+            "A data scientist writes them on the Documentation page."
+        )
     else:
         # Not st.success: the page's success boxes say what a decision did, nothing else.
-        st.markdown(f":green[Every section the model's policy ({tier}) requires is written.]")
+        st.markdown(f":green[Every section the model's {policy} requires is written.]")
     for s in doc.sections:
         st.markdown(f"#### {s.title}")
         if s.text is None:
@@ -184,8 +187,8 @@ tabs = st.tabs(
         "Explainability",
         "Model tests",
         "Documentation",
-        "Findings and conditions",
-        "Earlier decisions",
+        "Findings",
+        "Earlier versions",
         "Factsheet",
         "Compare with production",
     ]
@@ -213,7 +216,8 @@ with tabs[0]:
         "**Every check**, failed and not judged first, then warnings, then passes "
         "(each monitor's tab has its reported figures too)"
     )
-    ui.records(tables.summary_rows(findings))
+    # Every row in view: a validator reads the whole list, and what scrolls inside a table is easily missed.
+    ui.records(tables.summary_rows(findings), every_row=True)
 with tabs[1]:
     quality = findings.monitor(MonitorName.QUALITY)
     metrics_table(quality)

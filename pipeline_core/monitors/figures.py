@@ -21,6 +21,7 @@ NOT_STORED = "not stored for this evaluation"
 ONE_CLASS = "cannot be drawn: the evaluated records hold one class only"
 MODEL, CHANCE = "#1a73e8", "#5f6368"
 FAVOURABLE, POSITIVE = "#1b7f3b", "#b3261e"
+GROUP_COLOURS = ("#1a73e8", "#e37400", "#8e24aa", "#00897b", "#c2185b")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ def pr_figure(curves: Mapping[str, Any] | None, *, auc: float | None = None) -> 
         mode="lines",
         name="model" if auc is None else f"model (PR AUC {auc:.3f})",
         line={"color": MODEL},
+        showlegend=True,  # plotly hides the legend of a lone trace, and with it the AUC
     )
     return _axes(go.Figure([model]), title, "recall", "precision")
 
@@ -123,9 +125,13 @@ def calibration_figure(curves: Mapping[str, Any] | None) -> Chart:
     model = go.Scatter(
         x=data["mean_predicted"],
         y=data["fraction_positive"],
-        mode="lines+markers",
-        name="model",
+        # Each bin's records on its point: a bin of a handful of records swings far from the diagonal by chance.
+        mode="lines+markers+text" if counts else "lines+markers",
+        name="model (n = records in the bin)" if counts else "model",
         line={"color": MODEL},
+        text=[f"n={c}" for c in counts] or None,
+        textposition="top center",
+        textfont={"size": 9},
         customdata=counts or None,
         hovertemplate="predicted %{x:.3f}, observed %{y:.3f}"
         + (", %{customdata} records" if counts else "")
@@ -167,7 +173,8 @@ def group_figure(groups: Sequence[GroupComparison]) -> Chart:
     metrics = ("favourable_rate", "tpr", "fpr") if labelled else ("favourable_rate",)
     names = {"favourable_rate": "favourable rate", "tpr": "true positive rate", "fpr": "false positive rate"}
     bars = []
-    for g in groups:
+    # One colour per attribute, its reference group hatched: the two bars compared sit side by side and match.
+    for g, colour in zip(groups, itertools.cycle(GROUP_COLOURS), strict=False):
         for role, rates in (("monitored", g.monitored), ("reference", g.reference)):
             values = [getattr(rates, m) for m in metrics]
             bars.append(
@@ -177,6 +184,7 @@ def group_figure(groups: Sequence[GroupComparison]) -> Chart:
                     name=f"{g.attribute}: {rates.group} ({role}, n={rates.n})",
                     text=[f"n={rates.n}" for _ in metrics],
                     textposition="outside",
+                    marker={"color": colour, "pattern": {"shape": "/" if role == "reference" else ""}},
                 )
             )
     figure = go.Figure(bars)

@@ -19,8 +19,8 @@ REVIEW_TABS = (
     "Explainability",
     "Model tests",
     "Documentation",
-    "Findings and conditions",
-    "Earlier decisions",
+    "Findings",
+    "Earlier versions",
     "Factsheet",
     "Compare with production",
 )

@@ -67,6 +67,7 @@ def test_pr_draws_precision_against_recall(curves: dict[str, Any]) -> None:
     assert isinstance(figure, go.Figure)
     (model,) = figure.data
     assert list(model.x) == curves["pr"]["recall"] and list(model.y) == curves["pr"]["precision"]
+    assert model.showlegend and figures.pr_figure(curves, auc=0.7548).data[0].name == "model (PR AUC 0.755)"
 
 
 def test_calibration_has_the_diagonal_and_the_bins_with_their_counts(curves: dict[str, Any]) -> None:
@@ -77,6 +78,7 @@ def test_calibration_has_the_diagonal_and_the_bins_with_their_counts(curves: dic
     stored = curves["calibration"]
     assert list(model.x) == stored["mean_predicted"] and list(model.y) == stored["fraction_positive"]
     assert list(model.customdata) == stored["count"] and sum(stored["count"]) == 12
+    assert list(model.text) == [f"n={c}" for c in stored["count"]]  # a sparse bin is seen as one
 
 
 def test_scores_are_one_histogram_per_true_class_on_the_stored_bins(curves: dict[str, Any]) -> None:
@@ -110,6 +112,10 @@ def test_groups_show_each_rate_with_the_groups_record_counts() -> None:
     first = figure.data[0]
     assert list(first.x) == ["favourable rate", "true positive rate", "false positive rate"]
     assert list(first.y) == [0.6, 0.7, 0.4] and list(first.text) == ["n=50"] * 3
+    # The groups compared share their attribute's colour; the reference is hatched; attributes differ.
+    colours = [bar.marker.color for bar in figure.data]
+    assert colours[0] == colours[1] != colours[2] == colours[3]
+    assert [bar.marker.pattern.shape for bar in figure.data] == ["", "/", "", "/"]
 
 
 def test_groups_without_true_labels_show_the_favourable_rate_only() -> None:

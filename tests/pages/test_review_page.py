@@ -125,7 +125,7 @@ def test_the_documentation_of_this_version_with_who_and_when(
     at = page("review", "vera")
     tab = _tab(at, "Documentation")
     assert [m.value for m in tab.markdown if m.value.startswith(":green[")] == [
-        ":green[Every section the model's policy (untiered (treated as tier 1)) requires is written.]"
+        ":green[Every section the model's policy (untiered: tier 1's) requires is written.]"
     ]
     headings = [m.value for m in tab.markdown if m.value.startswith("#### ")]
     assert headings == [f"#### {s.heading}" for s in DocSection]
@@ -141,7 +141,7 @@ def test_earlier_decisions_show_the_rejected_version(
     assert not at.exception
     assert_readable(at, "review of a second version")
     assert at.selectbox[0].value == v2
-    (row,) = _tab(at, "Earlier decisions").dataframe[0].value.to_dict(orient="records")
+    (row,) = _tab(at, "Earlier versions").dataframe[0].value.to_dict(orient="records")
     assert (row["version"], row["outcome"], row["who"], row["comment"]) == ("v1", "rejected", "vera", REJECTED)
     assert row["state now"] == "rejected" and row["countersign"] == "–"
     # v2 carries v1's documentation forward and says so.
@@ -153,7 +153,7 @@ def test_a_first_version_has_no_earlier_decision_and_findings_await_wiring(
     page: PageRunner, live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
     at = page("review", "vera")
-    assert [i.value for i in _tab(at, "Earlier decisions").info] == [
+    assert [i.value for i in _tab(at, "Earlier versions").info] == [
         "Version 1 is german_credit's first version: there is no earlier decision."
     ]
-    assert "wired in by the lead" in _tab(at, "Findings and conditions").info[0].value
+    assert "wired in by the lead" in _tab(at, "Findings").info[0].value
