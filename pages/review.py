@@ -29,7 +29,7 @@ from pipeline_core.results.evaluation import MonitorName, RiskCounts
 from pipeline_core.services import deployments, governance, monitoring, runs
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.vocabulary import CheckStatus, Space
+from pipeline_core.vocabulary import ApprovalKind, CheckStatus, Space
 
 ctx, who = ui.context(), ui.principal()
 st.title("Review")
@@ -119,7 +119,7 @@ def documentation_view(name: str, version: int, model_version_id: int) -> None:
     required = ui.act(lambda: governance.required_documentation(ctx, who, name))
     if doc is None or required is None:
         return
-    policy = f"tier {int(required.tier)} policy" if required.tier is not None else "policy (untiered: tier 1's)"
+    policy = f"tier {int(required.tier)} policy" if required.tier is not None else "tier 1 policy (it is untiered)"
     lacking = [s.heading for s in doc.missing(required.sections)]
     if lacking:
         st.error(
@@ -130,13 +130,19 @@ def documentation_view(name: str, version: int, model_version_id: int) -> None:
         # Not st.success: the page's success boxes say what a decision did, nothing else.
         st.markdown(f":green[Every section the model's {policy} requires is written.]")
     for s in doc.sections:
-        st.markdown(f"#### {s.title}")
-        if s.text is None:
-            st.caption("Not written" + (" (required)." if s.section in required.sections else "."))
+        if s.text is None:  # one line, not a heading over nothing: the note above lists them too
+            st.markdown(
+                f"**{s.title}**: "
+                + (":red[not written (required)]" if s.section in required.sections else "not written")
+            )
             continue
+        st.markdown(f"#### {s.title}")
         st.markdown(_plain(s.text))
         carried = f", carried forward from version {s.for_version}" if s.for_version != version else ""
         st.caption(f"Written by {s.written_by}, {ui.when(s.written_at)}, for version {s.for_version}{carried}.")
+
+
+REVIEW_KIND = {ApprovalKind.APPROVAL: "candidate review", ApprovalKind.REVALIDATION: "revalidation"}
 
 
 def earlier_decisions(name: str, version: int) -> None:
@@ -152,17 +158,24 @@ def earlier_decisions(name: str, version: int) -> None:
             {
                 "version": f"v{d.version}",
                 "outcome": "not decided" if d.outcome is None else str(d.outcome),
-                "kind": None if d.outcome is None else str(d.kind),
-                "state now": str(d.state).replace("_", " "),
+                "review": None if d.outcome is None else REVIEW_KIND[d.kind],
                 "who": d.decided_by or None,
                 "when": ui.when(d.decided_at),
-                "comment": d.comment or None,
-                "override": d.override or None,
                 "countersign": f"{d.countersigned_by}, {ui.when(d.countersigned_at)}" if d.countersigned_by else None,
+                "state now": str(d.state).replace("_", " "),
             }
             for d in found
-        ]
+        ],
+        every_row=True,
     )
+    # The comments in full below the table: a table cell cuts a sentence off at its width.
+    for d in found:
+        if d.outcome is None:
+            continue
+        said = f"**v{d.version} {d.outcome}** by {d.decided_by}, {ui.when(d.decided_at)}: {_plain(d.comment)}"
+        if d.override:
+            said += f"  \n*Override*: {_plain(d.override)}"
+        st.markdown(said)
 
 
 def _findings_and_conditions(ctx: ServiceContext, who: Principal, mv: governance.Candidate) -> None:

@@ -138,7 +138,9 @@ def calibration_figure(curves: Mapping[str, Any] | None) -> Chart:
         + "<extra></extra>",
     )
     figure = go.Figure([_diagonal("perfectly calibrated"), model])
-    return _axes(figure, title, "mean predicted probability (unfavourable)", "fraction unfavourable")
+    _axes(figure, title, "mean predicted probability (unfavourable)", "fraction unfavourable")
+    # Room around the square for the counts written above the points at its edges.
+    return figure.update_xaxes(range=[-0.04, 1.04]).update_yaxes(range=[-0.04, 1.1])
 
 
 def score_figure(curves: Mapping[str, Any] | None) -> Chart:

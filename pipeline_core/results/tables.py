@@ -55,14 +55,9 @@ def metric_rows(metrics: Iterable[Metric]) -> list[Row]:
 NOT_RUN = "not run"
 NOT_JUDGED = "not judged"
 # Worst first: what stops an approval (failed, or not judged at all) before what only asks for a look (warn).
-_SUMMARY_ORDER = {
-    CheckStatus.FAIL.value: 0,
-    CheckStatus.INSUFFICIENT.value: 1,
-    NOT_RUN: 1,
-    NOT_JUDGED: 1,
-    CheckStatus.WARN.value: 2,
-    CheckStatus.PASS.value: 3,
-}
+# Within the first group the critical ones lead (they block), a failure before an unjudged check.
+_SUMMARY_GROUP = {CheckStatus.WARN.value: 1, CheckStatus.PASS.value: 2}
+_FAILED_FIRST = {CheckStatus.FAIL.value: 0}
 _JUDGED = frozenset({CheckStatus.FAIL, CheckStatus.WARN, CheckStatus.PASS, CheckStatus.INSUFFICIENT})
 
 
@@ -86,10 +81,10 @@ def _summary_row(monitor: str, check: str, status: str, **cells: Any) -> Row:
 def summary_rows(report: EvaluationReport, *, expected: Iterable[str] = tuple(MonitorName)) -> list[Row]:
     """Every check of every monitor and every model test, the ones a decision turns on first.
 
-    Failed first, then the unjudged (too few records, a monitor of ``expected`` the evaluation did not run,
-    a model test that did not apply), then warnings, then passes; critical before not critical within each,
-    else in the evaluation's order. Reported figures without a threshold (accuracy, log loss…) are the
-    monitors' tabs', not checks.
+    Failed and unjudged first (too few records, a monitor of ``expected`` the evaluation did not run, a model
+    test that did not apply), the critical ones leading and a failure before an unjudged check; then warnings,
+    then passes, critical first within each; else in the evaluation's order. Reported figures without a
+    threshold (accuracy, log loss…) are the monitors' tabs', not checks.
     """
     rows = [
         _summary_row(
@@ -125,7 +120,14 @@ def summary_rows(report: EvaluationReport, *, expected: Iterable[str] = tuple(Mo
         for e in tests
         if e.source not in ran
     ]
-    return sorted(rows, key=lambda row: (_SUMMARY_ORDER[row["status"]], row["critical"] != "yes"))
+    return sorted(
+        rows,
+        key=lambda row: (
+            _SUMMARY_GROUP.get(row["status"], 0),
+            row["critical"] != "yes",
+            _FAILED_FIRST.get(row["status"], 1),
+        ),
+    )
 
 
 def risk_rows(risk: RiskSummary) -> list[Row]:

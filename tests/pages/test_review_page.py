@@ -16,7 +16,8 @@ from tests.pages.conftest import PageRunner
 from tests.results.stored import STORED
 from tests.services.test_review_history import REJECTED, rejected_then_next_version
 
-ORDER = {"fail": 0, "insufficient": 1, "not run": 1, "not judged": 1, "warn": 2, "pass": 3}
+# The summary's groups: what stops an approval (failed or not judged), then warnings, then passes.
+ORDER = {"fail": 0, "insufficient": 0, "not run": 0, "not judged": 0, "warn": 1, "pass": 2}
 
 
 def _tab(at: AppTest, label: str) -> Any:
@@ -125,10 +126,10 @@ def test_the_documentation_of_this_version_with_who_and_when(
     at = page("review", "vera")
     tab = _tab(at, "Documentation")
     assert [m.value for m in tab.markdown if m.value.startswith(":green[")] == [
-        ":green[Every section the model's policy (untiered: tier 1's) requires is written.]"
+        ":green[Every section the model's tier 1 policy (it is untiered) requires is written.]"
     ]
     headings = [m.value for m in tab.markdown if m.value.startswith("#### ")]
-    assert headings == [f"#### {s.heading}" for s in DocSection]
+    assert headings == [f"#### {s.heading}" for s in DocSection]  # every section written (the state's)
     assert all(c.value.startswith("Written by dora, ") for c in tab.caption)
     assert "as the test suite documents it." in " ".join(m.value for m in tab.markdown)
 
@@ -141,9 +142,12 @@ def test_earlier_decisions_show_the_rejected_version(
     assert not at.exception
     assert_readable(at, "review of a second version")
     assert at.selectbox[0].value == v2
-    (row,) = _tab(at, "Earlier versions").dataframe[0].value.to_dict(orient="records")
-    assert (row["version"], row["outcome"], row["who"], row["comment"]) == ("v1", "rejected", "vera", REJECTED)
+    earlier = _tab(at, "Earlier versions")
+    (row,) = earlier.dataframe[0].value.to_dict(orient="records")
+    assert (row["version"], row["outcome"], row["review"], row["who"]) == ("v1", "rejected", "candidate review", "vera")
     assert row["state now"] == "rejected" and row["countersign"] == "–"
+    (said,) = [m.value for m in earlier.markdown if m.value.startswith("**v1 rejected** by vera, ")]
+    assert said.endswith(f": {REJECTED}")
     # v2 carries v1's documentation forward and says so.
     captions = [c.value for c in _tab(at, "Documentation").caption]
     assert captions and all("carried forward from version 1" in c for c in captions)

@@ -96,14 +96,14 @@ FIGURE = Metric("accuracy", 0.7)  # a reported figure, not a check
                 MonitorResult("explainability", [], 120, 50),
             ),
             [
-                ("fairness", "disparate_impact[Sex]", "fail", "yes"),  # critical failure before the other one
-                ("fairness", "share", "fail", "no"),
-                ("fairness", "disparate_impact[Foreign]", "insufficient", "yes"),
+                ("fairness", "disparate_impact[Sex]", "fail", "yes"),
+                ("fairness", "disparate_impact[Foreign]", "insufficient", "yes"),  # critical: blocks, so ahead
                 ("fairness", "disparate_impact[Job]", "not judged", "yes"),
+                ("fairness", "share", "fail", "no"),
                 ("fairness", "disparate_impact[Age]", "warn", "yes"),
                 ("quality", "roc_auc", "pass", "yes"),
             ],
-            id="fail-then-unjudged-then-warn-then-pass",
+            id="critical-fail-and-unjudged-then-the-rest-then-warn-then-pass",
         ),
         pytest.param(
             _report(
