@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Evaluation
-from pipeline_core.vocabulary import DocSection
+from pipeline_core.store.models import Evaluation, ModelVersion
+from pipeline_core.vocabulary import DocSection, ModelState
 from tests.e2e.page_text import assert_readable
 from tests.pages.conftest import PageRunner
 from tests.results.stored import STORED
+from tests.services.helpers import copy_version
 from tests.services.test_review_history import REJECTED, rejected_then_next_version
 
 # The summary's groups: what stops an approval (failed or not judged), then warnings, then passes.
@@ -126,7 +128,7 @@ def test_the_documentation_of_this_version_with_who_and_when(
     at = page("review", "vera")
     tab = _tab(at, "Documentation")
     assert [m.value for m in tab.markdown if m.value.startswith(":green[")] == [
-        ":green[Every section the model's tier 1 policy (it is untiered) requires is written.]"
+        ":green[Every section the model's tier 3 policy requires is written.]"
     ]
     headings = [m.value for m in tab.markdown if m.value.startswith("#### ")]
     assert headings == [f"#### {s.heading}" for s in DocSection]  # every section written (the state's)
@@ -161,3 +163,39 @@ def test_a_first_version_has_no_earlier_decision_and_findings_await_wiring(
         "Version 1 is german_credit's first version: there is no earlier decision."
     ]
     assert "wired in by the lead" in _tab(at, "Findings").info[0].value
+
+
+def test_a_model_without_documentation_has_every_required_section_flagged(
+    page: PageRunner, live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    with live_ctx.db.write() as session:  # another model, never documented, with the candidate's evidence
+        v1 = session.get(ModelVersion, candidate)
+        assert v1 is not None
+        other = copy_version(session, v1, state=ModelState.AWAITING_REVIEW)
+        other.name, other.version = "scorecard_b", 1
+        (e,) = session.execute(select(Evaluation).where(Evaluation.model_version_id == candidate)).scalars()
+        session.add(
+            Evaluation(
+                model_version_id=other.id,
+                deployment_id=e.deployment_id,
+                space=e.space,
+                data_window=e.data_window,
+                results=e.results,
+                status=e.status,
+                created_at=e.created_at,
+                created_by=e.created_by,
+            )
+        )
+        other_id = other.id
+    at = page("review", "vera")
+    at.selectbox[0].set_value(other_id).run()
+    assert not at.exception
+    tab = _tab(at, "Documentation")
+    headings = ", ".join(s.heading for s in DocSection)
+    assert [e.value for e in tab.error] == [
+        f"Required by the model's tier 1 policy (it is untiered) and not written: {headings}. "
+        "A data scientist writes them on the Documentation page."
+    ]
+    assert [m.value for m in tab.markdown if m.value.endswith(":red[not written (required)]")] == [
+        f"**{s.heading}**: :red[not written (required)]" for s in DocSection
+    ]

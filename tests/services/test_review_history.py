@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from pipeline_core.config import Settings
 from pipeline_core.errors import NotFoundError
@@ -13,8 +13,7 @@ from pipeline_core.policy import DEFAULT_POLICIES
 from pipeline_core.services import governance
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.governance import _inventory
-from pipeline_core.store.models import Evaluation, ModelVersion
+from pipeline_core.store.models import Evaluation, ModelRecord, ModelVersion
 from pipeline_core.vocabulary import ApprovalKind, DocSection, ModelState, Outcome, Tier
 from tests.services.helpers import copy_version
 
@@ -81,8 +80,13 @@ def test_required_documentation_follows_the_models_tier_in_the_settings_policies
         Tier.LOW: replace(DEFAULT_POLICIES[Tier.LOW], required_documentation=(DocSection.PURPOSE,)),
     }
     monkeypatch.setattr(Settings, "policies", lambda self: lenient)
-    untiered = governance.required_documentation(live_ctx, people["vera"], "german_credit")
-    assert untiered.tier is None and untiered.sections == tuple(DocSection)  # tier 1's
-    _inventory.set_tier(live_ctx, people["vera"], "german_credit", tier=3, reason="A low-stakes pilot model.")
-    low = governance.required_documentation(live_ctx, people["vera"], "german_credit")
+    governance.set_tier(live_ctx, people["vera"], "german_credit", tier=3, reason="A low-stakes pilot model.")
+    low = governance.required_documentation(live_ctx, people["max"], "german_credit")
     assert (low.model_name, low.tier, low.sections) == ("german_credit", Tier.LOW, (DocSection.PURPOSE,))
+    governance.set_tier(live_ctx, people["vera"], "german_credit", tier=1, reason="It decides consumer loans.")
+    high = governance.required_documentation(live_ctx, people["max"], "german_credit")
+    assert (high.tier, high.sections) == (Tier.HIGH, tuple(DocSection))
+    with live_ctx.db.write() as session:  # a model nobody tiered: its inventory row not made yet
+        session.execute(delete(ModelRecord).where(ModelRecord.name == "german_credit"))
+    untiered = governance.required_documentation(live_ctx, people["max"], "german_credit")
+    assert (untiered.tier, untiered.sections) == (None, tuple(DocSection))  # tier 1's
