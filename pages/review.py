@@ -239,7 +239,7 @@ with tabs[1]:
         figure = confusion_figure(cm)
         st.plotly_chart(ui.styled(figure, height=300), key="confusion")
     if quality is not None:
-        stored = quality.details.get("curves")
+        stored = figures.stored_curves(quality)
         drawn = (
             ("roc", figures.roc_figure(stored, auc=_value(quality, "roc_auc"))),
             ("pr", figures.pr_figure(stored, auc=_value(quality, "pr_auc"))),

@@ -15,6 +15,7 @@ from typing import Any, TypeAlias
 
 import plotly.graph_objects as go
 
+from pipeline_core.results import MonitorResult
 from pipeline_core.results.evidence import ConfusionMatrix, GroupComparison
 
 NOT_STORED = "not stored for this evaluation"
@@ -53,6 +54,12 @@ def confusion_figure(cm: ConfusionMatrix, *, title: str | None = None) -> go.Fig
         ),
         layout={"title": title} if title else None,
     )
+
+
+def stored_curves(quality: MonitorResult | None) -> Mapping[str, Any] | None:
+    """The curve data the quality monitor stored with its result; None for an evaluation from before."""
+    found = quality.details.get("curves") if quality is not None else None
+    return found if isinstance(found, Mapping) else None
 
 
 def _part(curves: Mapping[str, Any] | None, key: str, title: str, first: str) -> Mapping[str, Any] | Absent:

@@ -13,6 +13,7 @@ import pytest
 from pipeline_core.data.spec import DataSpec, Thresholds
 from pipeline_core.monitors import figures
 from pipeline_core.monitors.quality import quality
+from pipeline_core.results import MonitorResult
 from pipeline_core.results.evidence import GroupComparison, GroupRates
 
 CURVE_CHARTS: dict[str, Callable[[Any], figures.Chart]] = {
@@ -128,3 +129,10 @@ def test_no_protected_group_is_a_note() -> None:
     found = figures.group_figure([])
     assert isinstance(found, figures.Absent)
     assert found.text == "Metrics per protected group: no protected group was evaluated."
+
+
+def test_stored_curves_are_read_from_the_quality_result(curves: dict[str, Any]) -> None:
+    stored = MonitorResult("quality", [], 12, 4, {"curves": curves})
+    assert figures.stored_curves(stored) == curves
+    assert figures.stored_curves(MonitorResult("quality", [], 12, 4, {})) is None  # an evaluation from before
+    assert figures.stored_curves(None) is None
