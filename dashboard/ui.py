@@ -161,9 +161,13 @@ def _readable(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def records(rows: list[dict[str, Any]]) -> None:
-    """Rows of a table, one dict per row."""
-    st.dataframe(_readable(pd.DataFrame(rows)), hide_index=True, width="stretch")
+def records(rows: list[dict[str, Any]], *, every_row: bool = False) -> None:
+    """Rows of a table, one dict per row; ``every_row``: as tall as its rows, not scrolling inside itself."""
+    frame = _readable(pd.DataFrame(rows))
+    if every_row:
+        st.dataframe(frame, hide_index=True, width="stretch", height="content")
+    else:
+        st.dataframe(frame, hide_index=True, width="stretch")
 
 
 def table(frame: pd.DataFrame) -> None:

@@ -1,5 +1,12 @@
 """Review: the candidates awaiting review, their evidence tab by tab, and the decision.
 
+The Summary lists every check of every monitor and every model test, what stops an approval first
+(failed, then not judged), with its value and threshold. Quality draws the stored curves (ROC,
+precision-recall, calibration, scores per class) and Fairness the rates per protected group; an
+evaluation from before the curves were stored says so in their place. Documentation shows the
+model's documentation as it stands for this version, the sections its tier requires and not written
+flagged; Earlier versions lists what was decided on the model's earlier versions.
+
 A candidate whose artifact failed its integrity check (an approval refused, or the scoring service
 refusing to serve it) says so above its evidence, with the service's own words, until its alert
 is acknowledged: the bytes in the store are not the ones that were trained and evaluated.
@@ -7,6 +14,7 @@ is acknowledged: the bytes in the store are not the ones that were trained and e
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -14,11 +22,14 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard import decision, ui
-from pipeline_core.monitors.figures import confusion_figure
+from pipeline_core.monitors import figures
+from pipeline_core.monitors.figures import Absent, confusion_figure
 from pipeline_core.results import MonitorResult, tables
 from pipeline_core.results.evaluation import MonitorName, RiskCounts
 from pipeline_core.services import deployments, governance, monitoring, runs
-from pipeline_core.vocabulary import CheckStatus, Space
+from pipeline_core.services.authz import Principal
+from pipeline_core.services.context import ServiceContext
+from pipeline_core.vocabulary import ApprovalKind, CheckStatus, Space
 
 ctx, who = ui.context(), ui.principal()
 st.title("Review")
@@ -84,8 +95,116 @@ def evidence_view(evidence: dict[str, Any]) -> None:
             st.markdown(f"**{key.replace('_', ' ')}**: {', '.join(str(v) for v in value)}")
 
 
+def chart(figure: figures.Chart, key: str, *, height: int = 340) -> None:
+    """A chart, or the note saying why it is not drawn (an evaluation from before the curves were stored)."""
+    if isinstance(figure, Absent):
+        st.info(figure.text)
+    else:
+        st.plotly_chart(ui.styled(figure, height=height), key=key)
+
+
+def _value(result: MonitorResult | None, name: str) -> float | None:
+    found = next((m for m in result.metrics if m.name == name), None) if result is not None else None
+    return None if found is None else found.value
+
+
+def _plain(text: str) -> str:
+    """``text`` as markdown that shows it as written (a limitation may well mention ``*`` or ``$``)."""
+    return re.sub(r"([\\`*_{}\[\]<>#$|~])", r"\\\1", text)
+
+
+def documentation_view(name: str, version: int, model_version_id: int) -> None:
+    """The model's documentation as it stands for this version; sections its tier requires and lacks flagged."""
+    doc = ui.act(lambda: governance.documentation(ctx, who, name, model_version_id=model_version_id))
+    required = ui.act(lambda: governance.required_documentation(ctx, who, name))
+    if doc is None or required is None:
+        return
+    policy = f"tier {int(required.tier)} policy" if required.tier is not None else "tier 1 policy (it is untiered)"
+    lacking = [s.heading for s in doc.missing(required.sections)]
+    if lacking:
+        st.error(
+            f"Required by the model's {policy} and not written: {', '.join(lacking)}. "
+            "A data scientist writes them on the Documentation page."
+        )
+    else:
+        # Not st.success: the page's success boxes say what a decision did, nothing else.
+        st.markdown(f":green[Every section the model's {policy} requires is written.]")
+    for s in doc.sections:
+        if s.text is None:  # one line, not a heading over nothing: the note above lists them too
+            st.markdown(
+                f"**{s.title}**: "
+                + (":red[not written (required)]" if s.section in required.sections else "not written")
+            )
+            continue
+        st.markdown(f"#### {s.title}")
+        st.markdown(_plain(s.text))
+        carried = f", carried forward from version {s.for_version}" if s.for_version != version else ""
+        st.caption(f"Written by {s.written_by}, {ui.when(s.written_at)}, for version {s.for_version}{carried}.")
+
+
+REVIEW_KIND = {ApprovalKind.APPROVAL: "candidate review", ApprovalKind.REVALIDATION: "revalidation"}
+
+
+def earlier_decisions(name: str, version: int) -> None:
+    """What was decided on the model's earlier versions: a rejection there is worth reading before this one."""
+    found = ui.act(lambda: governance.version_decisions(ctx, who, name, before_version=version))
+    if found is None:
+        return
+    if not found:
+        ui.empty(f"Version {version} is {name}'s first version: there is no earlier decision.")
+        return
+    ui.records(
+        [
+            {
+                "version": f"v{d.version}",
+                "outcome": "not decided" if d.outcome is None else str(d.outcome),
+                "review": None if d.outcome is None else REVIEW_KIND[d.kind],
+                "who": d.decided_by or None,
+                "when": ui.when(d.decided_at),
+                "countersign": f"{d.countersigned_by}, {ui.when(d.countersigned_at)}" if d.countersigned_by else None,
+                "state now": str(d.state).replace("_", " "),
+            }
+            for d in found
+        ],
+        every_row=True,
+    )
+    # The comments in full below the table: a table cell cuts a sentence off at its width.
+    for d in found:
+        if d.outcome is None:
+            continue
+        said = f"**v{d.version} {d.outcome}** by {d.decided_by}, {ui.when(d.decided_at)}: {_plain(d.comment)}"
+        if d.override:
+            said += f"  \n*Override*: {_plain(d.override)}"
+        st.markdown(said)
+
+
+def _findings_and_conditions(ctx: ServiceContext, who: Principal, mv: governance.Candidate) -> None:
+    """Findings and conditions: the model's open findings and the conditions an approval must carry.
+
+    The lead wires this spot at the merge (issue 17): helper F's findings of the model and the
+    conditions of approval. Until then it says so.
+    """
+    st.markdown("#### Findings and conditions")
+    st.info(
+        f"The findings of {mv.name} and the conditions of approval are shown here once they are wired in "
+        "by the lead (issue 17)."
+    )
+
+
 tabs = st.tabs(
-    ["Summary", "Quality", "Fairness", "Drift", "Explainability", "Model tests", "Factsheet", "Compare with production"]
+    [
+        "Summary",
+        "Quality",
+        "Fairness",
+        "Drift",
+        "Explainability",
+        "Model tests",
+        "Documentation",
+        "Findings",
+        "Earlier versions",
+        "Factsheet",
+        "Compare with production",
+    ]
 )
 with tabs[0]:
     risk = findings.risk
@@ -106,18 +225,36 @@ with tabs[0]:
         f"Evaluation {evaluation.id} · {evaluation.created_at:%Y-%m-%d %H:%M} · "
         f"{evaluation.records} test records scored through the pre-prod endpoint"
     )
-    if risk:
-        ui.records(tables.risk_rows(risk))
+    st.markdown(
+        "**Every check**, failed and not judged first, then warnings, then passes "
+        "(each monitor's tab has its reported figures too)"
+    )
+    # Every row in view: a validator reads the whole list, and what scrolls inside a table is easily missed.
+    ui.records(tables.summary_rows(findings), every_row=True)
 with tabs[1]:
-    metrics_table(findings.monitor(MonitorName.QUALITY))
+    quality = findings.monitor(MonitorName.QUALITY)
+    metrics_table(quality)
     cm = findings.confusion_matrix
     if cm is not None:
         figure = confusion_figure(cm)
         st.plotly_chart(ui.styled(figure, height=300), key="confusion")
+    if quality is not None:
+        stored = figures.stored_curves(quality)
+        drawn = (
+            ("roc", figures.roc_figure(stored, auc=_value(quality, "roc_auc"))),
+            ("pr", figures.pr_figure(stored, auc=_value(quality, "pr_auc"))),
+            ("calibration", figures.calibration_figure(stored)),
+            ("scores", figures.score_figure(stored)),
+        )
+        for row in (drawn[:2], drawn[2:]):
+            for column, (key, figure) in zip(st.columns(2), row, strict=True):
+                with column:
+                    chart(figure, key)
 with tabs[2]:
     fairness = findings.monitor(MonitorName.FAIRNESS)
     metrics_table(fairness)
     if fairness:
+        chart(figures.group_figure(findings.fairness_groups), "groups", height=380)
         st.markdown("**Bias scan**: the groups with the lowest disparate impact against everyone else")
         if findings.bias_scan:
             ui.records(tables.bias_scan_rows(findings.bias_scan))
@@ -204,6 +341,12 @@ with tabs[5]:
                 st.markdown(v.summary)
                 evidence_view(v.evidence)
 with tabs[6]:
+    documentation_view(candidate.name, candidate.version, chosen_id)
+with tabs[7]:
+    _findings_and_conditions(ctx, who, candidate)
+with tabs[8]:
+    earlier_decisions(candidate.name, candidate.version)
+with tabs[9]:
     facts = governance.factsheet(ctx, who, chosen_id)
     data = facts.training_data
     st.markdown(
@@ -271,7 +414,7 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-with tabs[7]:
+with tabs[10]:
     compare_with_production(chosen_id)
 
 st.divider()

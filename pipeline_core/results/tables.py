@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pipeline_core.results import Metric
-from pipeline_core.results.evaluation import RiskSummary
+from pipeline_core.results.evaluation import EvaluationReport, MonitorName, RiskSummary
 from pipeline_core.results.evidence import (
     BiasSlice,
     Contrastive,
@@ -20,6 +20,7 @@ from pipeline_core.results.evidence import (
     FeatureDrift,
     GroupComparison,
 )
+from pipeline_core.vocabulary import CheckStatus
 
 Row = dict[str, Any]
 VERDICT = "verdict"  # the column a renderer may colour by its value
@@ -47,6 +48,86 @@ def metric_rows(metrics: Iterable[Metric]) -> list[Row]:
         }
         for m in metrics
     ]
+
+
+# The summary's status words beyond the vocabulary's verdicts: a monitor the evaluation did not run, a model test
+# that did not apply (skipped), a check with a threshold that could not be compared with it.
+NOT_RUN = "not run"
+NOT_JUDGED = "not judged"
+# Worst first: what stops an approval (failed, or not judged at all) before what only asks for a look (warn).
+# Within the first group the critical ones lead (they block), a failure before an unjudged check.
+_SUMMARY_GROUP = {CheckStatus.WARN.value: 1, CheckStatus.PASS.value: 2}
+_FAILED_FIRST = {CheckStatus.FAIL.value: 0}
+_JUDGED = frozenset({CheckStatus.FAIL, CheckStatus.WARN, CheckStatus.PASS, CheckStatus.INSUFFICIENT})
+
+
+def _is_check(m: Metric) -> bool:
+    """A metric judged against a threshold, or one that should have been (too few records); not a figure reported."""
+    return m.status in _JUDGED or m.threshold is not None
+
+
+def _summary_row(monitor: str, check: str, status: str, **cells: Any) -> Row:
+    return {
+        "monitor": monitor,
+        "check": check,
+        "value": _round(cells.get("value")),
+        "threshold": _round(cells.get("threshold")),
+        "status": status,
+        "critical": "yes" if cells.get("critical") else "no",
+        "detail": cells.get("detail") or None,
+    }
+
+
+def summary_rows(report: EvaluationReport, *, expected: Iterable[str] = tuple(MonitorName)) -> list[Row]:
+    """Every check of every monitor and every model test, the ones a decision turns on first.
+
+    Failed and unjudged first (too few records, a monitor of ``expected`` the evaluation did not run, a model
+    test that did not apply), the critical ones leading and a failure before an unjudged check; then warnings,
+    then passes, critical first within each; else in the evaluation's order. Reported figures without a
+    threshold (accuracy, log loss…) are the monitors' tabs', not checks.
+    """
+    rows = [
+        _summary_row(
+            r.monitor,
+            m.name,
+            m.status.value if m.status in _JUDGED else NOT_JUDGED,
+            value=m.value,
+            threshold=m.threshold,
+            critical=m.critical,
+            detail=m.detail,
+        )
+        for r in report.monitors
+        for m in r.metrics
+        if _is_check(m)
+    ]
+    ran = {r.monitor for r in report.monitors}
+    rows += [
+        _summary_row(name, "(every check)", NOT_RUN, detail="this evaluation has no results for this monitor")
+        for name in expected
+        if name not in ran
+    ]
+    tests = report.risk.entries if report.risk is not None else ()
+    rows += [
+        _summary_row(
+            e.source,
+            e.name,
+            e.status.value if e.status in _JUDGED else NOT_RUN,
+            value=e.value,
+            threshold=e.threshold,
+            critical=e.critical,
+            detail=e.detail,
+        )
+        for e in tests
+        if e.source not in ran
+    ]
+    return sorted(
+        rows,
+        key=lambda row: (
+            _SUMMARY_GROUP.get(row["status"], 0),
+            row["critical"] != "yes",
+            _FAILED_FIRST.get(row["status"], 1),
+        ),
+    )
 
 
 def risk_rows(risk: RiskSummary) -> list[Row]:

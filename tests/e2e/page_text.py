@@ -18,6 +18,9 @@ REVIEW_TABS = (
     "Drift",
     "Explainability",
     "Model tests",
+    "Documentation",
+    "Findings",
+    "Earlier versions",
     "Factsheet",
     "Compare with production",
 )

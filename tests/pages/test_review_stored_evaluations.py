@@ -67,8 +67,14 @@ def test_review_shows_a_stored_risk_summary_once(
         ("Unjudged", "1"),  # the critical check with too few records: counted, never as passed
     ]
     summary = next(t for t in at.tabs if t.label == "Summary").dataframe[0].value
-    assert list(summary["test"]) == ["roc_auc", "disparate_impact[Sex]", "invariance"]
-    assert list(summary["verdict"]) == ["pass", "insufficient", "pass"]
+    # What stops an approval first: the unjudged critical check, the monitors this evaluation did not run.
+    assert list(zip(summary["monitor"], summary["check"], summary["status"], strict=True)) == [
+        ("fairness", "disparate_impact[Sex]", "insufficient"),
+        ("drift", "(every check)", "not run"),
+        ("explainability", "(every check)", "not run"),
+        ("quality", "roc_auc", "pass"),
+        ("model_tests", "invariance", "pass"),
+    ]
     # The risk summary is no monitor: no tab lists it among a monitor's metrics.
     for tab in at.tabs:
         for frame in tab.dataframe:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline_core.results import Metric, insufficient, judged, tables
-from pipeline_core.results.evaluation import RiskEntry, RiskLevel, RiskSummary
+from pipeline_core.results import Metric, MonitorResult, insufficient, judged, tables
+from pipeline_core.results.evaluation import EvaluationReport, RiskEntry, RiskLevel, RiskSummary
 from pipeline_core.results.evidence import FeatureDrift
 from pipeline_core.vocabulary import CheckStatus
 
@@ -60,3 +60,91 @@ def test_the_most_drifted_feature_comes_first(statistic: str, values: tuple[floa
     features = [FeatureDrift(f"f{i}", statistic, v, False) for i, v in enumerate(values)]
     assert tables.drift_rows(features)[0]["value"] == round(first, 4)
     assert tables.most_drifted_first(features)[0].value == first
+
+
+def _report(*monitors: MonitorResult, tests: tuple[RiskEntry, ...] = ()) -> EvaluationReport:
+    return EvaluationReport.judge(list(monitors), RiskSummary(RiskLevel.LOW, tests) if tests else None)
+
+
+PASS_AUC = judged("roc_auc", 0.81234, 0.6, higher=True, critical=True, detail="held-out reference 0.8")
+FAIL_DI = judged("disparate_impact[Sex]", 0.5, 0.8, higher=True, critical=True)
+WARN_DI = judged("disparate_impact[Age]", 0.81, 0.8, higher=True, critical=True)
+FAIL_NON_CRITICAL = judged("share", 0.9, 0.5, higher=False)
+FEW = insufficient("disparate_impact[Foreign]", 3, 8, threshold=0.8, critical=True)
+NO_REFERENCE = Metric("disparate_impact[Job]", None, 0.8, "higher_is_better", CheckStatus.INFO, True, "no favourable")
+FIGURE = Metric("accuracy", 0.7)  # a reported figure, not a check
+
+
+@pytest.mark.parametrize(
+    ("report", "expected"),
+    [
+        pytest.param(
+            _report(MonitorResult("quality", [PASS_AUC, FIGURE], 120, 50)),
+            [
+                ("fairness", "(every check)", "not run", "no"),
+                ("drift", "(every check)", "not run", "no"),
+                ("explainability", "(every check)", "not run", "no"),
+                ("quality", "roc_auc", "pass", "yes"),
+            ],
+            id="monitors-not-run-before-passes",
+        ),
+        pytest.param(
+            _report(
+                MonitorResult("quality", [PASS_AUC], 120, 50),
+                MonitorResult("fairness", [WARN_DI, FAIL_NON_CRITICAL, FEW, FAIL_DI, NO_REFERENCE], 120, 8),
+                MonitorResult("drift", [], 120, 50),
+                MonitorResult("explainability", [], 120, 50),
+            ),
+            [
+                ("fairness", "disparate_impact[Sex]", "fail", "yes"),
+                ("fairness", "disparate_impact[Foreign]", "insufficient", "yes"),  # critical: blocks, so ahead
+                ("fairness", "disparate_impact[Job]", "not judged", "yes"),
+                ("fairness", "share", "fail", "no"),
+                ("fairness", "disparate_impact[Age]", "warn", "yes"),
+                ("quality", "roc_auc", "pass", "yes"),
+            ],
+            id="critical-fail-and-unjudged-then-the-rest-then-warn-then-pass",
+        ),
+        pytest.param(
+            _report(
+                MonitorResult("quality", [PASS_AUC], 120, 50),
+                tests=(
+                    RiskEntry("quality", "roc_auc", CheckStatus.PASS, True, 0.81, 0.6),  # the monitor's: not twice
+                    RiskEntry("model_tests", "invariance", CheckStatus.PASS),
+                    RiskEntry("model_tests", "slices", CheckStatus.FAIL, True, detail="slice young"),
+                    RiskEntry("model_tests", "regression", CheckStatus.INFO, detail="nothing in production"),
+                ),
+            ),
+            [
+                ("model_tests", "slices", "fail", "yes"),
+                ("fairness", "(every check)", "not run", "no"),
+                ("drift", "(every check)", "not run", "no"),
+                ("explainability", "(every check)", "not run", "no"),
+                ("model_tests", "regression", "not run", "no"),
+                ("quality", "roc_auc", "pass", "yes"),
+                ("model_tests", "invariance", "pass", "no"),
+            ],
+            id="model-tests-beside-the-monitors-a-skipped-one-not-run",
+        ),
+    ],
+)
+def test_summary_rows_put_what_stops_an_approval_first(
+    report: EvaluationReport, expected: list[tuple[str, str, str, str]]
+) -> None:
+    rows = tables.summary_rows(report)
+    assert [(r["monitor"], r["check"], r["status"], r["critical"]) for r in rows] == expected
+
+
+def test_summary_rows_carry_value_threshold_and_detail() -> None:
+    (row,) = tables.summary_rows(_report(MonitorResult("quality", [PASS_AUC], 120, 50)), expected=())
+    assert row == {
+        "monitor": "quality",
+        "check": "roc_auc",
+        "value": 0.8123,
+        "threshold": 0.6,
+        "status": "pass",
+        "critical": "yes",
+        "detail": "held-out reference 0.8",
+    }
+    (few,) = tables.summary_rows(_report(MonitorResult("fairness", [FEW], 3, 8)), expected=())
+    assert (few["value"], few["threshold"], few["detail"]) == (None, 0.8, "insufficient data: 3 < 8")

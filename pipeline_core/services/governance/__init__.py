@@ -46,6 +46,12 @@ from pipeline_core.services.governance._revalidation import (
     revalidate,
     revalidation_case,
 )
+from pipeline_core.services.governance._review_history import (
+    RequiredDocumentation,
+    VersionDecision,
+    required_documentation,
+    version_decisions,
+)
 from pipeline_core.services.governance._users import (
     MIN_PASSWORD_LENGTH,
     UserInfo,
@@ -77,10 +83,12 @@ __all__ = [
     "PackVerification",
     "PendingApproval",
     "ProductionCheck",
+    "RequiredDocumentation",
     "RevalidationCase",
     "RevalidationResult",
     "SectionText",
     "UserInfo",
+    "VersionDecision",
     "add_first_admin",
     "add_user",
     "approve",
@@ -106,6 +114,7 @@ __all__ = [
     "mark_condition_met",
     "production_check",
     "reject",
+    "required_documentation",
     "revalidate",
     "revalidation_case",
     "review_queue",
@@ -117,5 +126,6 @@ __all__ = [
     "user_count",
     "validation_report",
     "verify_pack",
+    "version_decisions",
     "write_documentation",
 ]
