@@ -118,7 +118,7 @@ def _text(text: str) -> str:
     return escape(text).replace("\n", "<br/>")
 
 
-class _Heading(Paragraph):  # type: ignore[misc]
+class _Heading(Paragraph):
     """A section title that becomes an entry of the PDF outline."""
 
     def __init__(self, text: str, style: ParagraphStyle, level: int) -> None:
@@ -126,7 +126,7 @@ class _Heading(Paragraph):  # type: ignore[misc]
         self.outline = (text, level)
 
 
-class _Template(SimpleDocTemplate):  # type: ignore[misc]
+class _Template(SimpleDocTemplate):
     def afterFlowable(self, flowable: Flowable) -> None:  # noqa: N802 (reportlab's hook)
         outline = getattr(flowable, "outline", None)
         if outline is None:

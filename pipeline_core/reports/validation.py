@@ -524,7 +524,7 @@ def _stability(report: EvaluationReport) -> Section:
         else:
             blocks.append(
                 Paragraph(
-                    f"Estimated accuracy {readable(drop.estimated_accuracy)} against "
+                    f"Drop in accuracy: estimated accuracy {readable(drop.estimated_accuracy)} against "
                     f"{readable(drop.reference_accuracy)} on held-out data; "
                     f"{drop.likely_mispredicted} records likely mispredicted."
                 )

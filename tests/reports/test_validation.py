@@ -128,8 +128,9 @@ _NO_CURVES = EvaluationReport.judge(
     ],
 )
 def test_a_section_with_no_data_says_so(changes: dict[str, object], title: str, says: str) -> None:
-    if isinstance(changes.get("evaluation"), EvaluationReport):
-        changes = {"evaluation": replace(inputs().evaluation, report=changes["evaluation"])}
+    evaluated = changes.get("evaluation")
+    if isinstance(evaluated, EvaluationReport):
+        changes = {"evaluation": replace(inputs().evaluation, report=evaluated)}
     assert says in _text(build_validation_report(inputs(**changes)), title)
 
 
