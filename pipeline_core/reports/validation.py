@@ -280,8 +280,6 @@ def _executive_summary(inputs: ReportInputs) -> Section:
         )
     else:
         blocks.append(Paragraph("Every critical check of this evaluation passed."))
-    if risk is not None:
-        blocks.extend(_blocks(_table(risk_rows(risk), "Every test the risk level counts")))
     return Section(EXECUTIVE_SUMMARY, tuple(blocks))
 
 
@@ -606,12 +604,11 @@ def _explainability(report: EvaluationReport) -> Section:
     return Section(EXPLAINABILITY, tuple(blocks))
 
 
-def _model_tests(entries: Sequence[Mapping[str, Any]]) -> Section:
-    if not entries:
-        return Section(MODEL_TESTS, (Note("No model test results are stored for this model version."),))
-    return Section(
-        MODEL_TESTS,
-        (
+def _model_tests(entries: Sequence[Mapping[str, Any]], report: EvaluationReport) -> Section:
+    """The model test suite's verdicts, then every test the risk level counts (the monitors' checks among them)."""
+    blocks: list[Block] = []
+    if entries:
+        blocks.append(
             Table(
                 ("test", "verdict", "critical", "evidence"),
                 tuple(
@@ -619,9 +616,15 @@ def _model_tests(entries: Sequence[Mapping[str, Any]]) -> Section:
                     for t in entries
                 ),
                 caption="Model test suite",
-            ),
-        ),
-    )
+            )
+        )
+    else:
+        blocks.append(Note("No model test results are stored for this model version."))
+    if report.risk is not None:
+        blocks.extend(_blocks(_table(risk_rows(report.risk), "Every test the risk level counts")))
+    else:
+        blocks.append(Note("No risk evaluation in this evaluation: its tests were not counted."))
+    return Section(MODEL_TESTS, tuple(blocks))
 
 
 def _comparison(inputs: ReportInputs) -> Section:
@@ -746,7 +749,7 @@ def build_validation_report(inputs: ReportInputs) -> Document:
         _performance(e.report),
         _fairness(e.report),
         _explainability(e.report),
-        _model_tests(inputs.model_tests),
+        _model_tests(inputs.model_tests, e.report),
         _comparison(inputs),
         _findings(inputs),
         _monitoring(inputs),
