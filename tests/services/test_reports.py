@@ -15,6 +15,7 @@ from pipeline_core.reports.validation import SECTION_TITLES
 from pipeline_core.services import governance
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.governance import _inventory
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, ApprovalCondition, ModelVersion
 from pipeline_core.vocabulary import DocSection
@@ -34,6 +35,7 @@ def test_the_report_of_a_version_in_production_carries_its_decision_record(
         approval = session.execute(select(Approval).where(Approval.model_version_id == mv_id)).scalar_one()
         mv = session.get(ModelVersion, mv_id)
         assert mv is not None
+        name = mv.name
         decided_at = approval.decided_at.strftime("%Y-%m-%d %H:%M UTC")
         for text, due, state in (
             ("Re-check disparate impact on age", date.today() + timedelta(days=90), "open"),
@@ -43,7 +45,7 @@ def test_the_report_of_a_version_in_production_carries_its_decision_record(
                 ApprovalCondition(
                     approval_id=approval.id,
                     model_version_id=mv_id,
-                    model_name=mv.name,
+                    model_name=name,
                     text=text,
                     owner="dora",
                     due_date=due,
@@ -58,7 +60,11 @@ def test_the_report_of_a_version_in_production_carries_its_decision_record(
     assert "vera" in text and decided_at in text and "Re-check disparate impact on age" in text
     assert "overdue" in text  # the condition past its due date, derived: never stored
     assert "This model version is the one in production." in text
-    assert "untiered (governed as tier 1)" in text and "every 12 months" in text
+    with ctx.db.read() as session:
+        tier = _inventory.tier_of(session, name)
+        policy = _inventory.policy_for(session, name, ctx.settings.policies())
+    shown = "untiered (governed as tier 1)" if tier is None else f"{int(tier)} ({tier.name.lower()})"
+    assert f"Materiality tier {shown}" in text and f"every {policy.revalidation_months} months" in text
 
     document = docx.Document(io.BytesIO(governance.validation_report(ctx, people["max"], mv_id, fmt="docx")))
     assert [p.text for p in document.paragraphs if p.style is not None and p.style.name == "Heading 1"] == list(
