@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from pipeline_core.services.governance._approval_policy import blocking_critical, failed_critical
 from pipeline_core.services.governance._approvals import (
     ApprovalOutcome,
     ProductionCheck,
     approve,
-    blocking_critical,
     countersign,
     deploy_approved,
-    failed_critical,
     production_check,
     reject,
 )
 from pipeline_core.services.governance._audit_log import AuditEventInfo, chain_status, list_events
 from pipeline_core.services.governance._blocking import Blocking
+from pipeline_core.services.governance._conditions import (
+    ConditionInfo,
+    ConditionInput,
+    list_conditions,
+    mark_condition_met,
+)
 from pipeline_core.services.governance._documentation import (
     DocumentationInfo,
     DocumentationWrite,
@@ -22,7 +27,9 @@ from pipeline_core.services.governance._documentation import (
     documentation,
     write_documentation,
 )
+from pipeline_core.services.governance._due import DueItem, sweep_due
 from pipeline_core.services.governance._factsheets import Factsheet, factsheet, factsheet_html, factsheet_json
+from pipeline_core.services.governance._inventory import set_model_info, set_tier
 from pipeline_core.services.governance._queue import (
     Candidate,
     DecisionInfo,
@@ -32,6 +39,12 @@ from pipeline_core.services.governance._queue import (
     review_queue,
 )
 from pipeline_core.services.governance._reports import validation_report
+from pipeline_core.services.governance._revalidation import (
+    RevalidationCase,
+    RevalidationResult,
+    revalidate,
+    revalidation_case,
+)
 from pipeline_core.services.governance._users import (
     MIN_PASSWORD_LENGTH,
     UserInfo,
@@ -53,12 +66,17 @@ __all__ = [
     "AuditEventInfo",
     "Blocking",
     "Candidate",
+    "ConditionInfo",
+    "ConditionInput",
     "DecisionInfo",
     "DocumentationInfo",
     "DocumentationWrite",
+    "DueItem",
     "Factsheet",
     "PendingApproval",
     "ProductionCheck",
+    "RevalidationCase",
+    "RevalidationResult",
     "SectionText",
     "UserInfo",
     "add_first_admin",
@@ -79,13 +97,20 @@ __all__ = [
     "factsheet_json",
     "failed_critical",
     "get_principal",
+    "list_conditions",
     "list_events",
     "list_users",
+    "mark_condition_met",
     "production_check",
     "reject",
+    "revalidate",
+    "revalidation_case",
     "review_queue",
+    "set_model_info",
     "set_password",
     "set_role",
+    "set_tier",
+    "sweep_due",
     "user_count",
     "validation_report",
     "write_documentation",
