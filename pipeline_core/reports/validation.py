@@ -234,6 +234,8 @@ def _latest(decision: DecisionRecord) -> ApprovalRow | None:
 def _decision_text(row: ApprovalRow | None) -> str:
     if row is None:
         return "no decision recorded"
+    if row.outcome == "pending" and not row.countersigned_by:
+        return f"{row.kind} by {row.decided_by}, {_when(row.decided_at)}, awaiting a second validator's countersign"
     text = f"{row.kind} {row.outcome} by {row.decided_by}, {_when(row.decided_at)}"
     if row.countersigned_by:
         text += f"; countersigned by {row.countersigned_by}, {_when(row.countersigned_at)}"

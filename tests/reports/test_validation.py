@@ -149,3 +149,12 @@ def test_the_monitoring_plan_states_tier_interval_and_thresholds() -> None:
     text = _text(build_validation_report(inputs()), "Ongoing monitoring plan")
     assert "Materiality tier: 1 (high)" in text and "Revalidation interval: every 12 months" in text
     assert "quality:roc_auc | 0.6000 | higher is better | the spec" in text
+
+
+def test_a_first_signature_awaiting_its_countersign_says_so() -> None:
+    given = inputs()
+    (approval,) = given.decision.approvals
+    pending = replace(approval, outcome="pending", countersigned_by=None, countersigned_at=None)
+    document = build_validation_report(replace(given, decision=replace(given.decision, approvals=(pending,))))
+    summary = _text(document, "Executive summary")
+    assert "approval by vera, 2026-11-20 09:30 UTC, awaiting a second validator's countersign" in summary
