@@ -419,12 +419,26 @@ with tabs[10]:
 
 st.divider()
 evaluation_id = evaluation.id
-# Built when the button is pressed: the file inlines plotly.js (about 4 MB) and is not needed on every view.
-st.download_button(
+# Built when a button is pressed: a report renders every chart, and is not needed on every view.
+report_name = f"validation-report-{candidate.name}-v{candidate.version}"
+html_col, pdf_col, docx_col = st.columns(3)
+html_col.download_button(
     "Download the validation report (HTML)",
     lambda: governance.validation_report(ctx, who, chosen_id, evaluation_id=evaluation_id),
-    file_name=f"validation-report-{candidate.name}-v{candidate.version}.html",
+    file_name=f"{report_name}.html",
     mime="text/html",
+)
+pdf_col.download_button(
+    "Download as PDF",
+    lambda: governance.validation_report(ctx, who, chosen_id, evaluation_id=evaluation_id, fmt="pdf"),
+    file_name=f"{report_name}.pdf",
+    mime="application/pdf",
+)
+docx_col.download_button(
+    "Download as DOCX",
+    lambda: governance.validation_report(ctx, who, chosen_id, evaluation_id=evaluation_id, fmt="docx"),
+    file_name=f"{report_name}.docx",
+    mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 )
 
 st.subheader("Decision")

@@ -130,6 +130,13 @@ def test_the_whole_flow_through_the_cli(tmp_path: Path, frame: pd.DataFrame) -> 
     report = tmp_path / "report.html"
     assert "written to" in _as("vera", ["report", mv, "--out", str(report)], data_dir)
     assert report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    # The format follows --out's suffix unless --format names it; both binary formats are written as bytes.
+    assert "validation report (pdf)" in _as("vera", ["report", mv, "--out", str(tmp_path / "report.pdf")], data_dir)
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF-")
+    written = _as("vera", ["report", mv, "--out", str(tmp_path / "report.bin"), "--format", "docx"], data_dir)
+    assert "validation report (docx)" in written and (tmp_path / "report.bin").read_bytes().startswith(b"PK")
+    refused = run_cli(["--user", "vera", "report", mv, "--out", str(tmp_path / "r.x"), "--format", "xlsx"], data_dir)
+    assert refused.returncode == 2 and "invalid choice: 'xlsx'" in refused.stderr
     retrained = _as("dora", ["retrain", "--deployment", prod_id, "--wait"], data_dir)
     assert "+ 4 feedback records" in retrained and "state: awaiting review" in retrained
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 COMMANDS = Declarations()
 MODEL_VERSION = arg("model_version", type=int)
+REPORT_FORMATS = ("html", "pdf", "docx")  # the validation report's formats (pipeline_core.reports.formats)
 
 
 @COMMANDS.command("review", arg("review_command", choices=("list",)), help="list candidates awaiting review")
@@ -170,16 +171,24 @@ def audit(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     MODEL_VERSION,
     arg("--out", required=True),
     arg("--evaluation", type=int, default=None, help="default: the newest evaluation"),
-    help="write a model version's validation report (HTML)",
+    arg("--format", choices=REPORT_FORMATS, default=None, help="html, pdf or docx; default: --out's suffix, else html"),
+    help="write a model version's validation report (HTML, PDF or DOCX)",
 )
 def report(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import governance
 
-    text = governance.validation_report(ctx, login(ctx, args), args.model_version, evaluation_id=args.evaluation)
     path = Path(args.out)
+    suffix = path.suffix.lower().lstrip(".")
+    fmt = args.format or (suffix if suffix in REPORT_FORMATS else "html")
+    content = governance.validation_report(
+        ctx, login(ctx, args), args.model_version, evaluation_id=args.evaluation, fmt=fmt
+    )
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(data)
     except OSError as exc:
         raise ConfigError(f"report file {args.out!r} cannot be written: {exc.strerror}") from exc
-    out.write(f"validation report of model version {args.model_version} written to {path} ({len(text):,} bytes)\n")
+    out.write(
+        f"validation report ({fmt}) of model version {args.model_version} written to {path} ({len(data):,} bytes)\n"
+    )
     return ExitCode.OK

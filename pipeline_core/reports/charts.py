@@ -20,6 +20,16 @@ import matplotlib.pyplot as plt
 from pipeline_core.reports.document import Figure, Note
 
 NOT_STORED = "not stored for this evaluation (it predates stored curves)"
+NOT_DRAWN = "cannot be drawn: the evaluated records hold one class only, or none"
+
+
+def _absent(what: str, data: Mapping[str, Any] | None) -> Note | None:
+    """A note when the curve was not stored, or stored empty (the quality monitor's lists for an undrawable curve)."""
+    if not data:
+        return Note(f"{what}: {NOT_STORED}.")
+    if not all(data.values()):
+        return Note(f"{what}: {NOT_DRAWN}.")
+    return None
 
 
 def _png(fig: Any) -> bytes:
@@ -40,8 +50,9 @@ def _axes(title: str, xlabel: str, ylabel: str) -> tuple[Any, Any]:
 
 def roc(curves: Mapping[str, Any] | None, auc: float | None = None) -> Figure | Note:
     data = (curves or {}).get("roc")
-    if not data:
-        return Note(f"ROC curve: {NOT_STORED}.")
+    if (note := _absent("ROC curve", data)) is not None:
+        return note
+    assert data is not None
     fig, ax = _axes("ROC curve", "false positive rate", "true positive rate")
     ax.plot(data["fpr"], data["tpr"], color="#1a73e8", label=f"model (AUC {auc:.3f})" if auc is not None else "model")
     ax.plot([0, 1], [0, 1], linestyle="--", color="#5f6368", label="chance")
@@ -51,8 +62,9 @@ def roc(curves: Mapping[str, Any] | None, auc: float | None = None) -> Figure | 
 
 def pr(curves: Mapping[str, Any] | None, auc: float | None = None) -> Figure | Note:
     data = (curves or {}).get("pr")
-    if not data:
-        return Note(f"Precision-recall curve: {NOT_STORED}.")
+    if (note := _absent("Precision-recall curve", data)) is not None:
+        return note
+    assert data is not None
     fig, ax = _axes("Precision-recall curve", "recall", "precision")
     ax.plot(data["recall"], data["precision"], color="#1a73e8", label=f"AUC {auc:.3f}" if auc is not None else None)
     if auc is not None:
@@ -62,8 +74,9 @@ def pr(curves: Mapping[str, Any] | None, auc: float | None = None) -> Figure | N
 
 def calibration(curves: Mapping[str, Any] | None) -> Figure | Note:
     data = (curves or {}).get("calibration")
-    if not data:
-        return Note(f"Calibration curve: {NOT_STORED}.")
+    if (note := _absent("Calibration curve", data)) is not None:
+        return note
+    assert data is not None
     fig, ax = _axes("Calibration (reliability)", "mean predicted probability", "fraction positive")
     ax.plot([0, 1], [0, 1], linestyle="--", color="#5f6368", label="perfectly calibrated")
     ax.plot(data["mean_predicted"], data["fraction_positive"], marker="o", color="#1a73e8", label="model")
@@ -73,8 +86,9 @@ def calibration(curves: Mapping[str, Any] | None) -> Figure | Note:
 
 def score_distribution(curves: Mapping[str, Any] | None) -> Figure | Note:
     data = (curves or {}).get("scores")
-    if not data:
-        return Note(f"Score distribution per class: {NOT_STORED}.")
+    if (note := _absent("Score distribution per class", data)) is not None:
+        return note
+    assert data is not None
     edges: Sequence[float] = data["edges"]
     widths = [b - a for a, b in itertools.pairwise(edges)]
     fig, ax = _axes("Score distribution per class", "score", "records")

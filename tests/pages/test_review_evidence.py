@@ -64,6 +64,11 @@ def test_the_summary_counts_warn_and_unjudged_apart_and_they_add_up(
         "Failed": "1",
         "Unjudged": "2",
     }
+    assert [getattr(b, "label", None) for b in at.get("download_button")] == [
+        "Download the validation report (HTML)",
+        "Download as PDF",
+        "Download as DOCX",
+    ]
 
 
 def _compare_tab(at: AppTest) -> Tab:

@@ -249,7 +249,7 @@ def test_an_evaluation_stored_before_the_monitors_reads_everywhere(
             ctx, vera, candidate, comment="old evidence", artifact_sha256=sha, evidence=queued.evaluation_ids
         )
     html = governance.validation_report(ctx, vera, candidate, evaluation_id=old_id)
-    assert "No risk evaluation in this evaluation." in html and "roc_auc" in html
+    assert "<th>Risk level</th><td>not evaluated</td>" in html and "roc_auc" in html
     (listed,) = [e for e in governance.factsheet(ctx, vera, candidate).evaluations if e["id"] == old_id]
     assert listed["risk_level"] is None and listed["status"] == "fail" and listed["records"] == 120
     with pytest.raises(NotFoundError, match="evaluation 999 does not exist"):

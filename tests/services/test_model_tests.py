@@ -120,6 +120,8 @@ def test_a_stored_version_is_tested_against_production_through_the_cli(
     section = section[: section.index("</section>")]
     assert all(f"<td>{name}</td>" in section for name in MODEL_TESTS)
     assert report.verdict("slice_regression").summary.split(";")[0] in html_text.unescape(section)
+    compared = html[html.index('<section id="comparison-with-the-production-model">') :]
+    assert f"(model version {prod_id})</td>" in compared[: compared.index("</section>")]
 
     # The CLI, in a real process, against the same store: a CI server gates on its exit code.
     out = tmp_path / "tests.json"
