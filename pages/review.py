@@ -22,6 +22,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard import decision, ui
+from dashboard.evidence import evidence_pack_button
 from pipeline_core.monitors import figures
 from pipeline_core.monitors.figures import Absent, confusion_figure
 from pipeline_core.results import MonitorResult, tables
@@ -421,7 +422,7 @@ st.divider()
 evaluation_id = evaluation.id
 # Built when a button is pressed: a report renders every chart, and is not needed on every view.
 report_name = f"validation-report-{candidate.name}-v{candidate.version}"
-html_col, pdf_col, docx_col = st.columns(3)
+html_col, pdf_col, docx_col, pack_col = st.columns(4)
 html_col.download_button(
     "Download the validation report (HTML)",
     lambda: governance.validation_report(ctx, who, chosen_id, evaluation_id=evaluation_id),
@@ -440,6 +441,8 @@ docx_col.download_button(
     file_name=f"{report_name}.docx",
     mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 )
+with pack_col:
+    evidence_pack_button(ctx, who, chosen_id, model_name=candidate.name, version=candidate.version)
 
 st.subheader("Decision")
 decision.form(ctx, who, candidate, evaluation_ids=[e.id for e in sorted(preprod, key=lambda e: e.id)])

@@ -32,10 +32,10 @@ from pipeline_core.errors import DataError, NotFoundError
 from pipeline_core.services import audit, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.governance import _reports
 from pipeline_core.services.governance._audit_log import chain_status
 from pipeline_core.services.governance._documentation import documentation
 from pipeline_core.services.governance._factsheets import factsheet, factsheet_json
-from pipeline_core.services.governance._reports import validation_report
 from pipeline_core.services.jsonable import jsonable
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, AuditEvent, Evaluation, ModelTestRun, ModelVersion
@@ -131,11 +131,8 @@ class PackVerification:
 
 
 def _reports_for(ctx: ServiceContext, actor: Principal, model_version_id: int) -> dict[str, bytes]:
-    """The validation report in each format it is rendered to, by file extension.
-
-    LEAD: extend at merge with helper E2's renderers ("pdf", "docx"); the pack takes whatever this returns.
-    """
-    return {"html": validation_report(ctx, actor, model_version_id).encode("utf-8")}
+    """The validation report in each format it is rendered to (HTML, PDF, DOCX), by file extension."""
+    return _reports.every_format(ctx, actor, model_version_id)
 
 
 def evidence_pack(ctx: ServiceContext, actor: Principal, model_version_id: int) -> bytes:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from pipeline_core.errors import NotFoundError
 from pipeline_core.policy import TierPolicy
 from pipeline_core.reports import formats
+from pipeline_core.reports.document import Document
 from pipeline_core.reports.validation import (
     ApprovalRow,
     ConditionRow,
@@ -248,6 +249,21 @@ def validation_report(
     """
     require(ctx, actor, "view")
     chosen = formats.format_of(fmt)
+    return formats.render(_document(ctx, actor, model_version_id, evaluation_id), chosen)
+
+
+def every_format(ctx: ServiceContext, actor: Principal, model_version_id: int) -> dict[str, bytes]:
+    """The report of the version's newest evaluation in every format, by extension: built once, rendered thrice
+    (the evidence pack's; its caller has checked the actor's permission)."""
+    document = _document(ctx, actor, model_version_id, None)
+    out: dict[str, bytes] = {}
+    for fmt in formats.FORMATS:
+        rendered = formats.render(document, fmt)
+        out[fmt] = rendered.encode("utf-8") if isinstance(rendered, str) else rendered
+    return out
+
+
+def _document(ctx: ServiceContext, actor: Principal, model_version_id: int, evaluation_id: int | None) -> Document:
     with ctx.db.read() as session:
         lookup.model_version(session, model_version_id)
         query = select(Evaluation.id).where(Evaluation.model_version_id == model_version_id)
@@ -265,4 +281,4 @@ def validation_report(
         evaluation = session.get(Evaluation, found)
         assert evaluation is not None  # evaluations are never deleted
         inputs = report_inputs(ctx, session, mv, evaluation, tested.report.entries() if tested else ())
-    return formats.render(build_validation_report(inputs), chosen)
+    return build_validation_report(inputs)
