@@ -68,6 +68,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "set_model_info": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN}),
     # The author documents the model, the validator reviews what was written: a validator never writes it.
     "write_documentation": frozenset({Role.DATA_SCIENTIST}),
+    # Findings (``governance._findings``): a validator raises, closes and accepts their risk; the finding's
+    # owner, whatever their role, proposes its remediation (the service checks it is the owner).
+    "raise_finding": frozenset({Role.VALIDATOR}),
+    "remediate_finding": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.MANAGER, Role.ADMIN}),
+    "close_finding": frozenset({Role.VALIDATOR}),
+    "accept_finding_risk": frozenset({Role.VALIDATOR}),
 }
 
 
