@@ -32,6 +32,7 @@ GROUP_MODULES = (
     "pipeline_core.cli.governance",
     "pipeline_core.cli.documentation",
     "pipeline_core.cli.policy",
+    "pipeline_core.cli.findings",
     "pipeline_core.cli.monitoring",
     "pipeline_core.cli.integrations",
 )

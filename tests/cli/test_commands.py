@@ -57,6 +57,12 @@ KNOWN = {
     "integrations sync",
     "documentation show",
     "documentation write",
+    "findings list",
+    "findings show",
+    "findings raise",
+    "findings remediate",
+    "findings close",
+    "findings accept-risk",
 }
 
 
