@@ -74,18 +74,18 @@ if findings is None:
 
 if findings:
     overdue = sum(f.overdue for f in findings)
-    st.caption(f"{len(findings)} finding(s), {overdue} overdue; overdue first, then by due date.")
+    counted = f"{len(findings)} finding" + ("" if len(findings) == 1 else "s")
+    st.caption(f"{counted}, {overdue} overdue; overdue first, then by due date.")
     ui.records(
         [
             {
                 "Finding": f.id,
-                "Model": f"{f.model_name} v{f.raised_on_version}",
+                "Due": f.due_date.isoformat() + (" (overdue)" if f.overdue else ""),
                 "Severity": f.severity.value,
                 "State": f.state.value.replace("_", " "),
                 "Title": f.title,
                 "Owner": f.owner,
-                "Due": f.due_date.isoformat(),
-                "Overdue": "overdue" if f.overdue else "",
+                "Model": f"{f.model_name} v{f.raised_on_version}",
                 "Evidence": f.evidence,
                 "Raised by": f.raised_by,
             }

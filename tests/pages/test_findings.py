@@ -92,7 +92,9 @@ def test_overdue_first_the_owner_remediates_and_a_second_validator_closes_on_a_l
     manager = page("findings", "max")
     assert_readable(manager, "manager")
     table = manager.dataframe[0].value
-    assert list(table["Finding"]) == [late.id, far.id] and list(table["Overdue"]) == ["overdue", ""]
+    assert list(table["Finding"]) == [late.id, far.id]
+    assert [due.endswith(" (overdue)") for due in table["Due"]] == [True, False]
+    assert manager.caption[0].value == "2 findings, 1 overdue; overdue first, then by due date."
     assert not manager.text_area and not manager.button  # a manager reads
     dora = page("findings", "dora")
     dora.text_area(key="remediation").set_value("Added 2025 applications to the sample.")

@@ -197,7 +197,7 @@ def test_refused_raises_name_the_rule_and_write_nothing(
     assert refusal.details["action"] == "raise_finding"
 
 
-def test_a_validator_may_not_raise_a_finding_on_their_own_model(
+def test_a_validator_may_not_raise_or_verify_a_finding_on_their_own_model(
     ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
     with ctx.db.write() as session:
@@ -208,6 +208,13 @@ def test_a_validator_may_not_raise_a_finding_on_their_own_model(
         own_id = own.id
     with pytest.raises(PermissionDenied, match="a validator may not raise a finding on their own model"):
         _raise(ctx, people["victor"], own_id)
+    # Nor verify a finding closed on a version they made: the check passing there is their own work.
+    finding = _remediated(ctx, people, candidate, evidence_kind="free", evidence_ref="")
+    with pytest.raises(PermissionDenied, match="a validator may not verify a finding on their own model"):
+        governance.close_finding(ctx, people["victor"], finding, model_version_id=own_id, note="Looks right now.")
+    assert (
+        governance.close_finding(ctx, people["vera"], finding, model_version_id=own_id, note="Fine.").is_open is False
+    )
 
 
 @pytest.mark.parametrize(
