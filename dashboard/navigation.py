@@ -13,6 +13,7 @@ CATALOGUE = {
     "runs": ("runs.py", "Runs", ":material/play_circle:"),
     "review": ("review.py", "Review", ":material/fact_check:"),
     "documentation": ("documentation.py", "Documentation", ":material/menu_book:"),
+    "findings": ("findings.py", "Findings", ":material/report:"),
     "deployments": ("deployments.py", "Deployments", ":material/cloud_upload:"),
     "monitoring": ("monitoring.py", "Monitoring", ":material/monitoring:"),
     "factsheets": ("factsheets.py", "Factsheets", ":material/description:"),
@@ -22,9 +23,27 @@ CATALOGUE = {
 # A role read from the store is a plain string: it finds its entry here because a Role is that string.
 # No Runs page for an admin: launching, cancelling and retraining are model development, not administration.
 ROLE_PAGES: dict[str, list[str]] = {
-    Role.DATA_SCIENTIST: ["runs", "documentation", "overview", "deployments", "monitoring", "factsheets", "audit"],
-    Role.VALIDATOR: ["review", "documentation", "overview", "deployments", "monitoring", "factsheets", "audit"],
-    Role.MANAGER: ["overview", "documentation", "deployments", "factsheets", "audit"],
+    Role.DATA_SCIENTIST: [
+        "runs",
+        "documentation",
+        "findings",
+        "overview",
+        "deployments",
+        "monitoring",
+        "factsheets",
+        "audit",
+    ],
+    Role.VALIDATOR: [
+        "review",
+        "documentation",
+        "findings",
+        "overview",
+        "deployments",
+        "monitoring",
+        "factsheets",
+        "audit",
+    ],
+    Role.MANAGER: ["overview", "documentation", "findings", "deployments", "factsheets", "audit"],
     Role.ADMIN: ["overview", "deployments", "monitoring", "factsheets", "audit", "admin"],
 }
 # A role with no entry (none today) still gets somewhere to land.

@@ -259,6 +259,24 @@ class FindingState(StrEnum):
 # Open findings: they still count against the model (block approval when high, need a condition when medium).
 OPEN_FINDING_STATES: frozenset[FindingState] = frozenset({FindingState.OPEN, FindingState.REMEDIATION_PROPOSED})
 
+# A finding's legal moves. A rejected remediation goes back to open; an accepted risk reopens when it expires
+# (``_findings`` derives that on read and ``reopen`` records it); a closed finding is final.
+FINDING_TRANSITIONS: Mapping[FindingState, frozenset[FindingState]] = {
+    FindingState.OPEN: frozenset({FindingState.REMEDIATION_PROPOSED, FindingState.RISK_ACCEPTED}),
+    FindingState.REMEDIATION_PROPOSED: frozenset({FindingState.CLOSED, FindingState.OPEN, FindingState.RISK_ACCEPTED}),
+    FindingState.RISK_ACCEPTED: frozenset({FindingState.OPEN}),
+    FindingState.CLOSED: frozenset(),
+}
+
+
+class EvidenceKind(StrEnum):
+    """What a finding's evidence is: a monitor's check, a model test, a report section, or free text."""
+
+    CHECK = "check"  # ref "monitor:metric", e.g. "quality:roc_auc"
+    MODEL_TEST = "model_test"  # ref "model_tests:test", e.g. "model_tests:monotonic_duration"
+    REPORT_SECTION = "report_section"  # ref a section title, e.g. "Fairness"
+    FREE = "free"
+
 
 class DocSection(StrEnum):
     """A section of a model's documentation (what a validator reviews; EU AI Act Annex IV, SR 26-2)."""

@@ -71,6 +71,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # A signed evidence pack is the product vouching for a model's record to a regulator or auditor: issued by
     # those who answer for the review (validator, manager, admin), never by the model's developer.
     "export_evidence": frozenset({Role.VALIDATOR, Role.MANAGER, Role.ADMIN}),
+    # Findings (``governance._findings``): a validator raises, closes and accepts their risk; the finding's
+    # owner, whatever their role, proposes its remediation (the service checks it is the owner).
+    "raise_finding": frozenset({Role.VALIDATOR}),
+    "remediate_finding": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.MANAGER, Role.ADMIN}),
+    "close_finding": frozenset({Role.VALIDATOR}),
+    "accept_finding_risk": frozenset({Role.VALIDATOR}),
 }
 
 

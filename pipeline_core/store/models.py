@@ -52,6 +52,9 @@ from pipeline_core.vocabulary import (
     CheckStatus,
     DeploymentStatus,
     DocSection,
+    EvidenceKind,
+    FindingSeverity,
+    FindingState,
     ModelState,
     Outcome,
     RetrainingStatus,
@@ -723,3 +726,43 @@ class DocumentationRevision(Base):
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))  # the version it was written for
     written_by: Mapped[str] = mapped_column(String(128))
     written_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Finding(Base):
+    """A validator's finding on a model (by name), raised on one version and carried to every later one until
+    closed (verified on a later version) or its risk accepted (migration 0016_f). Its history is the audit log's
+    ``finding`` events: one record of what happened, not a second one that could disagree with it."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        Index("ix_findings_model_name_state", "model_name", "state"),
+        one_of("findings", "severity", FindingSeverity),
+        one_of("findings", "state", FindingState),
+        one_of("findings", "evidence_kind", EvidenceKind),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    raised_on_model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(32), default=FindingState.OPEN)
+    evidence_kind: Mapped[str] = mapped_column(String(16))
+    evidence_ref: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(128))
+    due_date: Mapped[date] = mapped_column(Date)
+    raised_by: Mapped[str] = mapped_column(String(128))
+    raised_at: Mapped[datetime] = mapped_column(DateTime)
+    remediation_note: Mapped[str | None] = mapped_column(Text)
+    remediation_by: Mapped[str | None] = mapped_column(String(128))
+    remediation_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(128))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_on_model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    verification: Mapped[str | None] = mapped_column(Text)
+    accepted_by: Mapped[str | None] = mapped_column(String(128))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    accepted_reason: Mapped[str | None] = mapped_column(Text)
+    accepted_expires_on: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -66,6 +66,12 @@ KNOWN = {
     "revalidation show",
     "revalidation decide",
     "due sweep",
+    "findings list",
+    "findings show",
+    "findings raise",
+    "findings remediate",
+    "findings close",
+    "findings accept-risk",
 }
 
 

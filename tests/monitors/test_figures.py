@@ -45,7 +45,7 @@ def test_absent_curves_say_not_stored_for_this_evaluation(title: str, absent: di
 
 @pytest.mark.parametrize(("chart", "title"), [(figures.roc_figure, "ROC curve"), (figures.pr_figure, "Precision")])
 def test_curves_of_one_class_cannot_be_drawn(chart: Callable[[Any], figures.Chart], title: str) -> None:
-    one_class = {"roc": {"fpr": [], "tpr": [], "thresholds": []}, "pr": {"recall": [], "precision": []}}
+    one_class: dict[str, Any] = {"roc": {"fpr": [], "tpr": [], "thresholds": []}, "pr": {"recall": [], "precision": []}}
     found = chart(one_class)
     assert isinstance(found, figures.Absent) and found.title.startswith(title)
     assert "one class only" in found.text
@@ -68,7 +68,9 @@ def test_pr_draws_precision_against_recall(curves: dict[str, Any]) -> None:
     assert isinstance(figure, go.Figure)
     (model,) = figure.data
     assert list(model.x) == curves["pr"]["recall"] and list(model.y) == curves["pr"]["precision"]
-    assert model.showlegend and figures.pr_figure(curves, auc=0.7548).data[0].name == "model (PR AUC 0.755)"
+    with_auc = figures.pr_figure(curves, auc=0.7548)
+    assert isinstance(with_auc, go.Figure)
+    assert model.showlegend and with_auc.data[0].name == "model (PR AUC 0.755)"
 
 
 def test_calibration_has_the_diagonal_and_the_bins_with_their_counts(curves: dict[str, Any]) -> None:

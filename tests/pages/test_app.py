@@ -24,9 +24,12 @@ APP = str(REPO / "dashboard" / "app.py")
 @pytest.mark.parametrize(
     ("user", "pages"),
     [
-        ("dora", ["runs", "documentation", "overview", "deployments", "monitoring", "factsheets", "audit"]),
-        ("vera", ["review", "documentation", "overview", "deployments", "monitoring", "factsheets", "audit"]),
-        ("max", ["overview", "documentation", "deployments", "factsheets", "audit"]),
+        ("dora", ["runs", "documentation", "findings", "overview", "deployments", "monitoring", "factsheets", "audit"]),
+        (
+            "vera",
+            ["review", "documentation", "findings", "overview", "deployments", "monitoring", "factsheets", "audit"],
+        ),
+        ("max", ["overview", "documentation", "findings", "deployments", "factsheets", "audit"]),
         ("ada", ["overview", "deployments", "monitoring", "factsheets", "audit", "admin"]),
     ],
 )
@@ -77,7 +80,7 @@ def test_a_demoted_admin_loses_the_admin_page_at_once(dash_ctx: ServiceContext, 
     governance.set_role(dash_ctx, people["admin"], username="abe", role="manager")
     at.run()  # abe's next click
     assert not at.exception
-    assert at.session_state["pages"] == ["overview", "documentation", "deployments", "factsheets", "audit"]
+    assert at.session_state["pages"] == ["overview", "documentation", "findings", "deployments", "factsheets", "audit"]
     assert at.session_state["principal"] == Principal("abe", "manager")
     assert at.sidebar.markdown[0].value == "**abe** · manager"
     assert at.title[0].value == "Overview"  # the Admin page is no longer registered: the home page opens

@@ -30,6 +30,9 @@ from pipeline_core.vocabulary import (
     ConditionState,
     DeploymentStatus,
     DocSection,
+    EvidenceKind,
+    FindingSeverity,
+    FindingState,
     ModelState,
     Outcome,
     RetrainingStatus,
@@ -57,11 +60,14 @@ VOCABULARY: dict[tuple[str, str], type[StrEnum]] = {
     ("alerts", "status"): AlertStatus,
     ("retraining_requests", "status"): RetrainingStatus,
 }
-# Vocabulary columns added after 0007's rebuild (0016_p): checked on a fresh store, not on 0007's rows.
+# Vocabulary columns added after 0007's rebuild (0016_p, 0016_d, 0016_f): checked on a fresh store, not on 0007's rows.
 LATER_VOCABULARY: dict[tuple[str, str], type[StrEnum]] = {
     ("model_documentation", "section"): DocSection,
     ("approvals", "kind"): ApprovalKind,
     ("approval_conditions", "state"): ConditionState,
+    ("findings", "severity"): FindingSeverity,
+    ("findings", "state"): FindingState,
+    ("findings", "evidence_kind"): EvidenceKind,
 }
 # CHECKs over numbers, not words: a model's materiality tier is 1, 2, 3 or not yet set.
 NUMBER_CHECKS = {"ck_models_tier"}

@@ -1,4 +1,4 @@
-"""Governance: approvals and rejections, the audit log, factsheets, reports, evidence packs, users, documentation."""
+"""Governance: approvals, the audit log, factsheets, reports, evidence packs, users, documentation, findings."""
 
 from __future__ import annotations
 
@@ -30,6 +30,17 @@ from pipeline_core.services.governance._documentation import (
 from pipeline_core.services.governance._due import DueItem, sweep_due
 from pipeline_core.services.governance._evidence_pack import PackVerification, evidence_pack, verify_pack
 from pipeline_core.services.governance._factsheets import Factsheet, factsheet, factsheet_html, factsheet_json
+from pipeline_core.services.governance._findings import (
+    FindingEvent,
+    FindingInfo,
+    RiskAcceptance,
+    accept_risk,
+    close_finding,
+    get_finding,
+    list_findings,
+    propose_remediation,
+    raise_finding,
+)
 from pipeline_core.services.governance._inventory import set_model_info, set_tier
 from pipeline_core.services.governance._queue import (
     Candidate,
@@ -80,21 +91,26 @@ __all__ = [
     "DocumentationWrite",
     "DueItem",
     "Factsheet",
+    "FindingEvent",
+    "FindingInfo",
     "PackVerification",
     "PendingApproval",
     "ProductionCheck",
     "RequiredDocumentation",
     "RevalidationCase",
     "RevalidationResult",
+    "RiskAcceptance",
     "SectionText",
     "UserInfo",
     "VersionDecision",
+    "accept_risk",
     "add_first_admin",
     "add_user",
     "approve",
     "authenticate",
     "blocking_critical",
     "chain_status",
+    "close_finding",
     "countersign",
     "decision_refused",
     "decisions",
@@ -107,12 +123,16 @@ __all__ = [
     "factsheet_html",
     "factsheet_json",
     "failed_critical",
+    "get_finding",
     "get_principal",
     "list_conditions",
     "list_events",
+    "list_findings",
     "list_users",
     "mark_condition_met",
     "production_check",
+    "propose_remediation",
+    "raise_finding",
     "reject",
     "required_documentation",
     "revalidate",
