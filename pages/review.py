@@ -180,15 +180,59 @@ def earlier_decisions(name: str, version: int) -> None:
 
 
 def _findings_and_conditions(ctx: ServiceContext, who: Principal, mv: governance.Candidate) -> None:
-    """Findings and conditions: the model's open findings and the conditions an approval must carry.
-
-    The lead wires this spot at the merge (issue 17): helper F's findings of the model and the
-    conditions of approval. Until then it says so.
-    """
-    st.markdown("#### Findings and conditions")
-    st.info(
-        f"The findings of {mv.name} and the conditions of approval are shown here once they are wired in "
-        "by the lead (issue 17)."
+    """The model's findings this version carries (open first) and the conditions of its earlier approvals."""
+    found = [f for f in governance.list_findings(ctx, who, model_name=mv.name) if f.raised_on_version <= mv.version]
+    open_ = [f for f in found if f.is_open]
+    st.markdown("#### Findings")
+    if not found:
+        st.caption(f"No finding has been raised on {mv.name} (raise one on the Findings page).")
+    else:
+        high = [f for f in open_ if f.severity == "high"]
+        medium = [f for f in open_ if f.severity == "medium"]
+        if high:
+            st.error(
+                "Open high-severity findings block approval (no override lifts them): "
+                + "; ".join(f"finding {f.id} “{f.title}”" for f in high)
+            )
+        if medium:
+            st.warning(
+                "Open medium-severity findings must each be named by a condition of approval (its finding id): "
+                + "; ".join(f"finding {f.id} “{f.title}” (owner {f.owner})" for f in medium)
+            )
+        rows = [
+            {
+                "finding": f.id,
+                "severity": f.severity.value,
+                "state": f.state.value.replace("_", " "),
+                "due": f"{f.due_date.isoformat()}{' (overdue)' if f.overdue and f.is_open else ''}",
+                "title": f.title,
+                "owner": f.owner,
+                "raised on": f"v{f.raised_on_version} by {f.raised_by}",
+                "evidence": f.evidence,
+            }
+            for f in sorted(found, key=lambda f: (not f.is_open, not f.overdue, f.due_date, f.id))
+        ]
+        ui.records(rows, every_row=True)
+        st.caption(f"{len(open_)} open, {len(found) - len(open_)} closed or risk accepted.")
+    st.markdown("#### Conditions of earlier approvals")
+    conditions = governance.list_conditions(ctx, who, model_name=mv.name)
+    if not conditions:
+        st.caption(f"No approval of {mv.name} carries a condition.")
+        return
+    ui.records(
+        [
+            {
+                "condition": c.id,
+                "state": f"{c.state.value}{' (overdue)' if c.overdue else ''}",
+                "due": c.due_date.isoformat(),
+                "owner": c.owner,
+                "text": c.text,
+                "finding": c.finding_id or "–",
+                "approval": c.approval_id,
+            }
+            for c in conditions
+        ],
+        every_row=True,
     )
 
 

@@ -13,22 +13,21 @@ spec marks: such a check that failed, went unjudged *or was not run at all* bloc
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from pipeline_core.errors import ApprovalError
 from pipeline_core.policy import TierPolicy
 from pipeline_core.results.evaluation import Evaluated, EvaluationReport
-from pipeline_core.services.governance import _documentation
+from pipeline_core.services.governance import _documentation, _findings
 from pipeline_core.services.governance._blocking import Blocking
+from pipeline_core.services.governance._conditions import ConditionInput
 from pipeline_core.store.models import Evaluation, ModelVersion
 from pipeline_core.vocabulary import CheckStatus
 
 _UNSETTLED = (CheckStatus.FAIL, CheckStatus.INSUFFICIENT)
-
-# The findings area's list of open high-severity findings of a version's model (``_findings.blocking``).
-FindingsBlocking = Callable[[Session, ModelVersion], list[Blocking]]
 
 
 def _entries(ev: Evaluation | Evaluated) -> tuple[int, EvaluationReport]:
@@ -96,16 +95,35 @@ def policy_blocking(
     mv: ModelVersion,
     policy: TierPolicy,
     evaluations: Sequence[Evaluation | Evaluated],
-    *,
-    findings: FindingsBlocking | None = None,
 ) -> list[Blocking]:
-    """Everything that blocks approving ``mv`` under ``policy`` on ``evaluations`` (its cited evidence)."""
+    """Everything that blocks approving ``mv`` under ``policy`` on ``evaluations`` (its cited evidence): critical
+    checks and missing documentation (overridable), open high-severity findings it carries (not)."""
     found = blocking_critical(evaluations, also_critical=policy.critical_checks)
     found += _not_run(evaluations, policy)
     found += _documentation.missing_required(session, mv, required=policy.required_documentation)
-    if findings is not None:
-        found += findings(session, mv)
+    found += _findings.blocking(session, mv)
     return found
+
+
+def check_conditions_answer_findings(session: Session, mv: ModelVersion, conditions: Sequence[ConditionInput]) -> None:
+    """Each open medium-severity finding ``mv`` carries is named by a condition; each finding a condition names
+    is an open one of this model. Else the ``ApprovalError`` naming the finding and the rule."""
+    needed = {f.id: f for f in _findings.needing_conditions(session, mv)}
+    named = {c.finding_id for c in conditions if c.finding_id is not None}
+    missing = [f for i, f in sorted(needed.items()) if i not in named]
+    if missing:
+        raise ApprovalError(
+            "; ".join(f"finding {f.id} '{f.title}' (medium, owner {f.owner}) is open" for f in missing)
+            + ". Policy: an approval names each open medium-severity finding in a condition of approval (the "
+            "condition's finding id), with its owner and due date"
+        )
+    high = {int(b.key.split(":", 1)[1]) for b in _findings.blocking(session, mv)}
+    stray = sorted(named - set(needed) - high)
+    if stray:
+        raise ApprovalError(
+            f"a condition names finding(s) {', '.join(map(str, stray))}, which are not open findings of model "
+            f"{mv.name!r}"
+        )
 
 
 def add_months(moment: datetime, months: int) -> datetime:

@@ -50,7 +50,13 @@ from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import Checkpoint, DeploymentInfo
 from pipeline_core.services.governance import _conditions, _duties, _inventory
-from pipeline_core.services.governance._approval_policy import add_months, blocking_critical, expiry, policy_blocking
+from pipeline_core.services.governance._approval_policy import (
+    add_months,
+    blocking_critical,
+    check_conditions_answer_findings,
+    expiry,
+    policy_blocking,
+)
 from pipeline_core.services.governance._blocking import Blocking
 from pipeline_core.services.governance._conditions import ConditionInput
 from pipeline_core.store.db import utcnow
@@ -370,6 +376,7 @@ def _approvable(
     blocking = policy_blocking(session, mv, policy, evaluations)
     _refuse_fixed(mv, blocking)
     conditions = _conditions.checked(session, asked.conditions, what=f"the approval of model version {mv.id}")
+    check_conditions_answer_findings(session, mv, conditions)
     overridden = _check_override([b for b in blocking if b.overridable], asked.overrides, asked.override)
     return _Approvable(evaluations, overridden, policy, conditions)
 

@@ -306,6 +306,21 @@ def _carried_to(session: Session, mv: ModelVersion, severity: FindingSeverity) -
     return [f for f in _infos(session, rows) if f.is_open]
 
 
+def carried(session: Session, mv: ModelVersion) -> list[FindingInfo]:
+    """Every finding of ``mv``'s model raised on it or an earlier version, whatever its state (reports)."""
+    rows = (
+        session.execute(
+            select(Finding)
+            .join(ModelVersion, ModelVersion.id == Finding.raised_on_model_version_id)
+            .where(Finding.model_name == mv.name, ModelVersion.version <= mv.version)
+            .order_by(Finding.id)
+        )
+        .scalars()
+        .all()
+    )
+    return _infos(session, rows)
+
+
 def blocking(session: Session, mv: ModelVersion) -> list[Blocking]:
     """An item that no override lifts for every open high finding ``mv`` carries (its model's, raised on it or
     an earlier version, an expired risk acceptance included): remedy it or accept its risk first."""

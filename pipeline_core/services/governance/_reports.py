@@ -37,6 +37,7 @@ from pipeline_core.services import lookup, runs
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.governance import _documentation, _inventory
+from pipeline_core.services.governance import _findings as _findings_area
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (
     Approval,
@@ -119,8 +120,21 @@ def _decision(session: Session, mv: ModelVersion, today: date) -> DecisionRecord
 
 
 def _findings(session: Session, mv: ModelVersion) -> tuple[FindingRow, ...]:
-    """The model's findings: none until the findings area is wired in (issue 17, part F)."""
-    return ()
+    """The model's findings raised on this version or an earlier one, open ones first, as they stand now."""
+    found = _findings_area.carried(session, mv)
+    return tuple(
+        FindingRow(
+            id=f.id,
+            title=f.title,
+            severity=f.severity.value,
+            state=f.state.value.replace("_", " "),
+            owner=f.owner,
+            due=f.due_date,
+            raised_on_version=f.raised_on_version,
+            overdue=f.overdue,
+        )
+        for f in sorted(found, key=lambda f: (not f.is_open, not f.overdue, f.due_date, f.id))
+    )
 
 
 def _production(session: Session, mv: ModelVersion) -> ProductionFacts | None:
