@@ -287,12 +287,16 @@ def test_factsheet_audit_and_admin(
     assert approved["actor"] == "vera" and approved["action"] == "model_version.approved"
     # The event's details as a person reads them, not as a Python dict.
     evidence = ", ".join(map(str, decision.evidence))
-    assert approved["details"] == (
+    details = approved["details"]
+    assert details.startswith(
         f"approval id: {approval['id']}; outcome: approved; artifact sha256: {facts.model['artifact_sha256']}; "
         f"comment: {decision.comment}; evidence: (evaluation ids: {evidence}); "
-        f"seen: (evaluation ids: {evidence}; model test run ids: 1); override: –; overridden: –; decided by: vera; "
-        "countersigned by: –; countersign comment: –; request id: –"
-    )
+        f"seen: (evaluation ids: {evidence}; model test run ids: 1; policy: (tier: 3; approvals: 1; "
+        "revalidation months: 36; critical checks: –; required documentation: purpose, intended_users, "
+        "out_of_scope, data, features, assumptions, limitations, oversight)); override: –; overridden: –; "
+        "decided by: vera; countersigned by: –; countersign comment: –; request id: –; kind: approval; expires at: "
+    ), details
+    assert details.endswith("; condition ids: –"), details
     assert_readable(audit, "audit")
     admin = page("admin", "admin")
     assert not admin.exception and len(admin.dataframe[0].value) == len(people)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from pipeline_core.services import governance
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
@@ -155,14 +157,50 @@ def test_earlier_decisions_show_the_rejected_version(
     assert captions and all("carried forward from version 1" in c for c in captions)
 
 
-def test_a_first_version_has_no_earlier_decision_and_findings_await_wiring(
+def test_a_first_version_has_no_earlier_decision_and_no_finding(
     page: PageRunner, live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
     at = page("review", "vera")
     assert [i.value for i in _tab(at, "Earlier versions").info] == [
         "Version 1 is german_credit's first version: there is no earlier decision."
     ]
-    assert "wired in by the lead" in _tab(at, "Findings").info[0].value
+    captions = [c.value for c in _tab(at, "Findings").caption]
+    assert "No finding has been raised on german_credit (raise one on the Findings page)." in captions
+    assert "No approval of german_credit carries a condition." in captions
+
+
+def test_open_findings_are_shown_with_what_policy_asks_of_them(
+    page: PageRunner, live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    due = date.today() + timedelta(days=20)
+    common: dict[str, Any] = {"description": "Seen in review.", "owner": "dora", "due_date": due}
+    high = governance.raise_finding(
+        live_ctx,
+        people["vera"],
+        candidate,
+        title="Thin data below age 25",
+        severity="high",
+        evidence_kind="free",
+        evidence_ref="",
+        **common,
+    )
+    medium = governance.raise_finding(
+        live_ctx,
+        people["vera"],
+        candidate,
+        title="Calibration drifts at high scores",
+        severity="medium",
+        evidence_kind="free",
+        evidence_ref="",
+        **common,
+    )
+    at = page("review", "victor")
+    tab = _tab(at, "Findings")
+    assert f"finding {high.id} “Thin data below age 25”" in tab.error[0].value
+    assert f"finding {medium.id} “Calibration drifts at high scores” (owner dora)" in tab.warning[0].value
+    assert list(tab.dataframe[0].value["finding"]) == sorted([high.id, medium.id])
+    approve = next(b for b in at.button if b.key == "approve")
+    assert approve.disabled  # an open high finding: no override lifts it
 
 
 def test_a_model_without_documentation_has_every_required_section_flagged(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pipeline_core.config import Settings
 from pipeline_core.errors import ConfigError, PermissionDenied
@@ -28,12 +28,17 @@ def test_a_validator_sets_the_tier_and_the_policy_follows(
     live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
 ) -> None:
     name = _name(live_ctx, candidate)
+    with live_ctx.db.write() as session:  # the starting state tiers its model 3: untier it
+        session.execute(update(ModelRecord).where(ModelRecord.name == name).values(tier=None))
     with live_ctx.db.read() as session:
         assert _inventory.policy_for(session, name).approvals == 2  # untiered: tier 1's
     _inventory.set_tier(live_ctx, people["vera"], name, tier=3, reason=REASON)
     with live_ctx.db.read() as session:
         assert _inventory.tier_of(session, name) == Tier.LOW
         assert _inventory.policy_for(session, name).approvals == 1
+    _inventory.set_tier(live_ctx, people["vera"], name, tier=1, reason=REASON)
+    with live_ctx.db.read() as session:
+        assert _inventory.policy_for(session, name).approvals == 2
 
 
 @pytest.mark.parametrize(
@@ -95,13 +100,15 @@ def test_clumsy_inventory_values_are_refused_by_name(
     match: str,
 ) -> None:
     name = _name(live_ctx, candidate)
+    with live_ctx.db.read() as session:
+        before = _inventory.tier_of(session, name)
     with pytest.raises(ConfigError, match=match):
         if info is None:
             _inventory.set_tier(live_ctx, people["vera"], name, tier=tier, reason=REASON)  # type: ignore[arg-type]
         else:
             _inventory.set_model_info(live_ctx, people["vera"], name, **info)
     with live_ctx.db.read() as session:
-        assert _inventory.tier_of(session, name) is None  # nothing was written
+        assert _inventory.tier_of(session, name) == before  # nothing was written
 
 
 def test_the_owner_is_stored_as_the_account_spells_it(
