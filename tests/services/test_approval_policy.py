@@ -264,3 +264,81 @@ def test_an_expired_approval_fails_the_production_check_but_does_not_cut_serving
 )
 def test_add_months_keeps_the_day_or_the_months_last(start: datetime, months: int, end: datetime) -> None:
     assert add_months(start, months) == end
+
+
+# --- findings ----------------------------------------------------------------------------------------------
+
+
+def _finding(ctx: ServiceContext, actor: Principal, mv_id: int, severity: str, title: str) -> int:
+    return governance.raise_finding(
+        ctx,
+        actor,
+        mv_id,
+        title=title,
+        description="Seen while reviewing the evidence.",
+        severity=severity,
+        evidence_kind="free",
+        evidence_ref="",
+        owner="dora",
+        due_date=_in(30),
+    ).id
+
+
+def test_an_open_high_finding_blocks_and_no_override_lifts_it_until_its_risk_is_accepted(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    finding = _finding(live_ctx, people["vera"], candidate, "high", "Thin data below age 25")
+    sha = _sha(live_ctx, candidate)
+    rule = "Policy: an open high-severity finding blocks approval; it is closed on a later version or its risk"
+    with pytest.raises(ApprovalError, match=f"finding {finding} 'Thin data below age 25' .*is open.*{rule}"):
+        governance.approve(live_ctx, people["victor"], candidate, comment="holds", artifact_sha256=sha)
+    with pytest.raises(ApprovalError, match=rule):
+        governance.approve(
+            live_ctx,
+            people["victor"],
+            candidate,
+            comment="holds",
+            artifact_sha256=sha,
+            override_reason="We accept this finding for the pilot, as agreed with the business.",
+            overrides=[f"finding:{finding}"],
+        )
+    blocking = governance.review_queue(live_ctx, people["max"])[0].blocking
+    assert [(b.key, b.overridable) for b in blocking] == [(f"finding:{finding}", False)]
+    with pytest.raises(PermissionDenied, match="validator other than"):
+        governance.accept_risk(
+            live_ctx,
+            people["vera"],
+            finding,
+            reason="Accepted by its raiser, which is not allowed.",
+            expires_on=_in(90),
+        )
+    governance.accept_risk(
+        live_ctx,
+        people["victor"],
+        finding,
+        reason="Accepted for six months while data is gathered.",
+        expires_on=_in(90),
+    )
+    assert governance.approve(live_ctx, people["victor"], candidate, comment="holds", artifact_sha256=sha).check.passed
+
+
+def test_an_open_medium_finding_must_be_named_by_a_condition(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    finding = _finding(live_ctx, people["vera"], candidate, "medium", "Calibration drifts at high scores")
+    sha = _sha(live_ctx, candidate)
+    rule = "Policy: an approval names each open medium-severity finding in a condition of approval"
+    with pytest.raises(ApprovalError, match=f"finding {finding} 'Calibration drifts at high scores'.*{rule}"):
+        governance.approve(live_ctx, people["victor"], candidate, comment="holds", artifact_sha256=sha)
+    stray = ConditionInput(text="Recalibrate", owner="dora", due_date=_in(30), finding_id=finding + 100)
+    answer = ConditionInput(text="Recalibrate the top decile", owner="dora", due_date=_in(30), finding_id=finding)
+    with pytest.raises(ApprovalError, match=f"names finding\\(s\\) {finding + 100}, which are not open findings"):
+        governance.approve(
+            live_ctx, people["victor"], candidate, comment="holds", artifact_sha256=sha, conditions=[answer, stray]
+        )
+    outcome = governance.approve(
+        live_ctx, people["victor"], candidate, comment="holds", artifact_sha256=sha, conditions=[answer]
+    )
+    assert outcome.check.passed
+    [condition] = governance.list_conditions(live_ctx, people["max"])
+    assert condition.finding_id == finding
