@@ -9,6 +9,7 @@ import json
 import zipfile
 import zlib
 from collections.abc import Callable
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,7 +27,10 @@ from tests.services.helpers import copy_version
 CORE = {
     "manifest.json",
     "report/validation_report.html",
+    "report/validation_report.pdf",
+    "report/validation_report.docx",
     "documentation.json",
+    "findings_and_conditions.json",
     "factsheet.json",
     "model_tests.json",
     "evaluations.json",
@@ -344,3 +348,30 @@ def test_a_signature_verifies_only_for_its_payload(ctx: ServiceContext, signatur
         assert audit.verify_signature(session, b"payload", good)
         assert not audit.verify_signature(session, b"payload!", good)
         assert not audit.verify_signature(session, b"payload", signature)
+
+
+def test_the_pack_holds_the_findings_the_version_carries_and_their_events(
+    ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    raised = governance.raise_finding(
+        ctx,
+        people["vera"],
+        candidate,
+        title="Thin data below age 25",
+        description="Seen in review.",
+        severity="medium",
+        evidence_kind="free",
+        evidence_ref="",
+        owner="dora",
+        due_date=date.today() + timedelta(days=30),
+    )
+    files = _files(governance.evidence_pack(ctx, people["max"], candidate))
+    review = json.loads(files["findings_and_conditions.json"])
+    assert [(f["id"], f["title"], f["severity"]) for f in review["findings"]] == [
+        (raised.id, "Thin data below age 25", "medium")
+    ]
+    events = json.loads(files["audit/events.json"])
+    assert f"finding {raised.id}" in {e["object"] for e in events}
+    index = {e["section"]: e for e in json.loads(files["annex_iv_index.json"])}
+    assert "findings_and_conditions.json" in index[5]["files"]
+    assert governance.verify_pack(ctx, people["vera"], _rezip(files)).ok

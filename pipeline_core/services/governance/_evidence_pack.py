@@ -20,8 +20,8 @@ import json
 import re
 import zipfile
 import zlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,13 +32,20 @@ from pipeline_core.errors import DataError, NotFoundError
 from pipeline_core.services import audit, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.governance import _reports
+from pipeline_core.services.governance import _conditions, _findings, _reports
 from pipeline_core.services.governance._audit_log import chain_status
 from pipeline_core.services.governance._documentation import documentation
 from pipeline_core.services.governance._factsheets import factsheet, factsheet_json
 from pipeline_core.services.jsonable import jsonable
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Approval, AuditEvent, Evaluation, ModelTestRun, ModelVersion
+from pipeline_core.store.models import (
+    Approval,
+    ApprovalCondition,
+    AuditEvent,
+    Evaluation,
+    ModelTestRun,
+    ModelVersion,
+)
 
 FORMAT = "evidence-pack/1"
 MANIFEST = "manifest.json"
@@ -91,9 +98,9 @@ ANNEX_IV: tuple[tuple[int, str, str, tuple[str, ...], str], ...] = (
         5,
         "A detailed description of the risk management system in accordance with Article 9",
         "partly",
-        ("audit/events.json", "factsheet.json", "report"),
-        "this version's review: decisions, overrides and who made them; the provider's risk management "
-        "system itself is not covered by this pack",
+        ("audit/events.json", "factsheet.json", "findings_and_conditions.json", "report"),
+        "this version's review: decisions, overrides and who made them, the validation findings it carries and "
+        "the conditions of its approvals; the provider's risk management system itself is not covered by this pack",
     ),
     (
         6,
@@ -143,7 +150,14 @@ def evidence_pack(ctx: ServiceContext, actor: Principal, model_version_id: int) 
         name, version, artifact = mv.name, mv.version, mv.artifact_sha256
         evaluations = _evaluations(session, mv.id)
         model_tests = _model_tests(session, mv.id)
-        events = _events(session, mv, [e["id"] for e in evaluations])
+        review = _findings_and_conditions(session, mv)
+        events = _events(
+            session,
+            mv,
+            [e["id"] for e in evaluations],
+            findings=[f["id"] for f in review["findings"]],
+            conditions=[c["id"] for c in review["conditions"]],
+        )
     try:
         reports = _reports_for(ctx, actor, model_version_id)
     except NotFoundError:
@@ -153,6 +167,7 @@ def evidence_pack(ctx: ServiceContext, actor: Principal, model_version_id: int) 
     files["factsheet.json"] = factsheet_json(factsheet(ctx, actor, model_version_id)).encode("utf-8")
     files["model_tests.json"] = _json_lines(model_tests)
     files["evaluations.json"] = _json_lines(evaluations)
+    files["findings_and_conditions.json"] = _json(review)
     files["audit/events.json"] = _json(events)
     chain = chain_status(ctx, actor)
     files["audit/chain_verification.json"] = _json(
@@ -279,7 +294,25 @@ def _model_tests(session: Session, model_version_id: int) -> list[dict[str, Any]
     ]
 
 
-def _events(session: Session, mv: ModelVersion, evaluation_ids: list[int]) -> list[dict[str, Any]]:
+def _findings_and_conditions(session: Session, mv: ModelVersion) -> dict[str, list[dict[str, Any]]]:
+    """The findings the version carries (its model's, raised on it or earlier) and its approvals' conditions."""
+    rows = session.execute(
+        select(ApprovalCondition).where(ApprovalCondition.model_version_id == mv.id).order_by(ApprovalCondition.id)
+    ).scalars()
+    return {
+        "findings": [jsonable(asdict(f)) for f in _findings.carried(session, mv)],
+        "conditions": [jsonable(asdict(_conditions.info(c))) for c in rows],
+    }
+
+
+def _events(
+    session: Session,
+    mv: ModelVersion,
+    evaluation_ids: list[int],
+    *,
+    findings: Sequence[int] = (),
+    conditions: Sequence[int] = (),
+) -> list[dict[str, Any]]:
     """The audit events about the version, its model (tier, owner), its evaluations and approvals, and the writing
     of the documentation it carries forward from earlier versions; oldest first, with their full hashes so that a
     reader can check the links."""
@@ -300,6 +333,8 @@ def _events(session: Session, mv: ModelVersion, evaluation_ids: list[int]) -> li
         (AuditEvent.object_type == "model") & (AuditEvent.object_id == mv.name),
         (AuditEvent.object_type == "evaluation") & AuditEvent.object_id.in_([str(i) for i in evaluation_ids]),
         (AuditEvent.object_type == "approval") & AuditEvent.object_id.in_(approval_ids),
+        (AuditEvent.object_type == "finding") & AuditEvent.object_id.in_([str(i) for i in findings]),
+        (AuditEvent.object_type == "condition") & AuditEvent.object_id.in_([str(i) for i in conditions]),
     )
     return [
         {
