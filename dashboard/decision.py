@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import streamlit as st
 
@@ -191,6 +191,7 @@ def _policy_line(candidate: governance.Candidate) -> str:
 
 
 MAX_FORM_CONDITIONS = 5
+CONDITION_DAYS = 90  # a condition's due date until the validator sets one
 
 
 def _conditions_editor(token: str) -> list[governance.ConditionInput]:
@@ -206,16 +207,18 @@ def _conditions_editor(token: str) -> list[governance.ConditionInput]:
         text = box.text_input(f"Condition {i + 1}: what must be done", key=f"condition-text-{token}-{i}")
         owner_col, due_col, finding_col = box.columns(3)
         owner = owner_col.text_input("Owner (account)", key=f"condition-owner-{token}-{i}")
-        due = due_col.date_input("Due date", value=None, key=f"condition-due-{token}-{i}")
+        due = due_col.date_input(
+            "Due date", value=date.today() + timedelta(days=CONDITION_DAYS), key=f"condition-due-{token}-{i}"
+        )
         finding = finding_col.number_input(
             "Finding it answers (0: none)", min_value=0, step=1, value=0, key=f"condition-finding-{token}-{i}"
         )
-        # Each typed row is handed on as typed (an empty or undated one too): the service names what is wrong.
+        # Each typed row is handed on as typed (an empty or cleared one too): the service names what is wrong.
         found.append(
             governance.ConditionInput(
                 text=text,
                 owner=owner,
-                due_date=due if isinstance(due, date) else None,  # type: ignore[arg-type]
+                due_date=due if isinstance(due, date) else None,
                 finding_id=int(finding) or None,
             )
         )
