@@ -1,7 +1,10 @@
 """End to end in a real browser: `python -m pipeline_core up`, then Chromium driven by Playwright.
 
-A data scientist launches a run and waits until it awaits review; a validator opens it,
-looks at every tab and approves it with a comment; the model answers scoring requests
+A data scientist launches a run, waits until it awaits review and documents the model; a validator
+opens it, looks at every tab, raises a high finding on its ROC AUC and rejects it (no override lifts
+an open high finding); the data scientist proposes the remediation and retrains; the validator verifies
+the finding closed on the new version and approves it with a condition, and, the model being untiered
+and so judged as tier 1, a second validator countersigns before it deploys; the model answers scoring requests
 through the prod endpoint; the validator uploads labelled feedback that contradicts it and
 evaluates prod now, which raises alerts and a retraining request. Then every role opens
 every page it has (``ROLE_PAGES``) on that populated store: each page must read as the
@@ -30,11 +33,12 @@ from dashboard.navigation import CATALOGUE, ROLE_PAGES
 from pipeline_core.config import Settings
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes
-from pipeline_core.services import deployments, governance
+from pipeline_core.services import deployments, governance, runs
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import open_context
 from pipeline_core.services.datasets import count_payload
 from pipeline_core.services.deployments import score_over_http
+from pipeline_core.vocabulary import DOC_SECTION_TITLES
 from tests.conftest import REPO
 from tests.e2e.page_text import REVIEW_TABS, first_problem
 from tests.processes import free_port, wait_for
@@ -47,6 +51,7 @@ DEMO_PASSWORD = "e2e-only demo password"  # throwaway store made by this test
 DEMO_USERS = {
     "data_scientist": "demo_scientist",
     "validator": "demo_validator",
+    "validator_2": "demo_validator_2",
     "manager": "demo_manager",
     "admin": "demo_admin",
 }
@@ -207,9 +212,10 @@ def test_launch_review_approve_score_and_watch(product: Product, tmp_path: Path)
     assert not problems, "pages show Python instead of the product:\n" + "\n".join(problems)
 
 
-def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], product: Product, tmp_path: Path) -> None:
-    # A data scientist launches a run on the demo data and follows it to review.
-    page = pages["data_scientist"] = _sign_in(browser, url, "data_scientist")
+def _launch(page: Any) -> int:
+    """A run launched from the Runs page, followed until its model version awaits review; that version's id."""
+    page.get_by_role("link", name="Runs").click()
+    page.get_by_role("heading", name="Runs", level=1).wait_for()
     page.get_by_text("Launch a run").click()
     page.get_by_role("button", name="Launch").click()
     queued = page.get_by_text(re.compile(r"Run \d+ queued\."))
@@ -217,17 +223,56 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     run_id = re.search(r"Run (\d+)", queued.inner_text()).group(1)  # type: ignore[union-attr]
     done = page.get_by_text(re.compile(rf"Run {run_id} succeeded: .* is awaiting review"))
     done.wait_for(timeout=240_000)
-    mv_id = re.search(r"model version (\d+)", done.inner_text()).group(1)  # type: ignore[union-attr]
     done.scroll_into_view_if_needed()
-    _shot(page, "data_scientist-run-awaiting-review")
+    return int(re.search(r"model version (\d+)", done.inner_text()).group(1))  # type: ignore[union-attr]
 
-    # A validator opens the candidate, reads every tab, approves with a comment.
-    page = pages["validator"] = _sign_in(browser, url, "validator")
+
+def _open_candidate(page: Any, mv_id: int) -> None:
+    page.get_by_role("link", name="Review").click()
     page.get_by_role("heading", name="Review").wait_for()
-    # Two candidates wait (the demo run's and this one): open the one the data scientist launched.
+    _settled(page)
+    back = page.get_by_role("button", name="Back to the review queue")
+    if back.count():  # the last decision, shown until dismissed
+        back.click()
+        _settled(page)
     page.locator('[data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name=re.compile(rf"\(model version {mv_id}\)")).click()
     _settled(page)
+
+
+def _choose(page: Any, within: Any, index: int, option: str | re.Pattern[str]) -> None:
+    """Pick ``option`` in the ``index``-th select box of ``within`` (a form, say)."""
+    within.locator('[data-testid="stSelectbox"]').nth(index).click()
+    page.get_by_role("option", name=option).click()
+
+
+def _version(product: Product, mv_id: int) -> int:
+    ctx = open_context(Settings(data_dir=product.data_dir, serve_port=product.serve_port))
+    try:
+        admin = governance.get_principal(ctx, "demo_admin")
+        return next(v.version for v in runs.list_model_versions(ctx, admin) if v.id == mv_id)
+    finally:
+        ctx.close()
+
+
+def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], product: Product, tmp_path: Path) -> None:
+    # A data scientist launches a run on the demo data and follows it to review.
+    page = pages["data_scientist"] = _sign_in(browser, url, "data_scientist")
+    rejected_id = _launch(page)
+    _shot(page, "data_scientist-run-awaiting-review")
+
+    # ... and documents the model: every section the policy requires.
+    page.get_by_role("link", name="Documentation").click()
+    page.get_by_role("heading", name="Documentation", level=1).wait_for()
+    for title in DOC_SECTION_TITLES.values():
+        page.get_by_label(title).fill(f"{title}: as the e2e data scientist documents german_credit.")
+    page.get_by_role("button", name="Save documentation").click()
+    page.get_by_text(re.compile(r"Saved: Purpose and intended use, ")).wait_for()
+    _shot(page, "data_scientist-documentation-saved")
+
+    # A validator opens the candidate, reads every tab, raises a high finding on its ROC AUC and rejects it.
+    page = pages["validator"] = _sign_in(browser, url, "validator")
+    _open_candidate(page, rejected_id)
     for tab in REVIEW_TABS:
         page.get_by_role("tab", name=tab).click()
         page.wait_for_timeout(800)
@@ -235,17 +280,78 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
             # Each verdict's evidence sits in an expander named by the test and its verdict.
             page.get_by_text("artifact: pass (critical)").wait_for()
         _shot(page, f"validator-review-{tab.lower().replace(' ', '-')}")
-    page.get_by_label("Comment (required)").fill("Quality, fairness and drift reviewed; bias scan noted.")
+    page.get_by_role("link", name="Findings").click()
+    page.get_by_role("heading", name="Findings", level=1).wait_for()
+    form = page.locator('[data-testid="stForm"]').first
+    _choose(page, form, 0, re.compile(rf"german_credit v{_version(product, rejected_id)} "))
+    form.get_by_label("Title").fill("Discrimination too thin for a tier-1 credit model")
+    form.get_by_label("Description").fill("ROC AUC barely clears its threshold on the held-out split.")
+    _choose(page, form, 1, "high")
+    _choose(page, form, 2, "check")
+    form.get_by_label("Evidence reference").fill("quality:roc_auc")
+    form.get_by_label("Owner").fill(DEMO_USERS["data_scientist"])
+    form.get_by_role("button", name="Raise finding").click()
+    raised = page.get_by_text(re.compile(r"Finding (\d+) raised on german_credit"))
+    raised.wait_for()
+    finding_id = int(re.search(r"Finding (\d+)", raised.inner_text()).group(1))  # type: ignore[union-attr]
+    _shot(page, "validator-finding-raised")
+    _open_candidate(page, rejected_id)
+    page.get_by_role("tab", name="Findings").click()
+    page.get_by_text(re.compile(rf"finding {finding_id} .Discrimination too thin")).first.wait_for()
+    assert page.get_by_role("button", name="Approve…").is_disabled()  # an open high finding: no override
+    page.get_by_label("Comment (required)").fill("Rejected: finding raised on discrimination; retrain and document.")
+    page.get_by_role("button", name="Reject").click()
+    page.get_by_text(re.compile(rf"\(model version {rejected_id}\) rejected")).wait_for()
+    _shot(page, "validator-rejected-with-finding")
+
+    # The data scientist proposes the remediation and retrains.
+    page = pages["data_scientist"]
+    page.get_by_role("link", name="Findings").click()
+    page.get_by_role("heading", name="Findings", level=1).wait_for()
+    page.get_by_label("Remediation").fill("Retrained on the full demo data with more iterations; see the new run.")
+    page.get_by_role("button", name="Propose remediation").click()
+    page.get_by_text(f"Remediation of finding {finding_id} proposed.").wait_for()
+    mv_id = _launch(page)
+
+    # The validator verifies the finding closed on the new version (its ROC AUC passes there).
+    page = pages["validator"]
+    page.get_by_role("link", name="Findings").click()
+    page.get_by_role("heading", name="Findings", level=1).wait_for()
+    page.get_by_label("Verification note").fill("ROC AUC passes on the retrained version's held-out split.")
+    page.get_by_role("button", name="Close finding").click()
+    page.get_by_text(re.compile(rf"Finding {finding_id} closed on version \d+\.")).wait_for()
+    _shot(page, "validator-finding-closed")
+
+    # Untiered, the model is judged as tier 1: two validators. The first approves with a condition.
+    _open_candidate(page, mv_id)
+    page.get_by_text("Not tiered yet (judged as tier 1): approval needs two independent validators").wait_for()
+    page.get_by_label("Conditions of approval").fill("1")
+    page.get_by_label("Conditions of approval").press("Enter")
+    page.get_by_label("Condition 1: what must be done").fill("Re-run the fairness monitor on Q1 production data")
+    page.get_by_label("Owner (account)").fill(DEMO_USERS["data_scientist"])
+    page.get_by_label("Owner (account)").press("Tab")
+    page.get_by_label("Comment (required)").fill("Quality, fairness and drift reviewed; approved with a condition.")
     page.get_by_role("button", name="Approve…").click()
-    confirm = page.get_by_role("button", name="Confirm and deploy")
+    confirm = page.get_by_role("button", name="Confirm approval")
     confirm.wait_for()
     _shot(page, "validator-review-confirm")
     # Finding 1 of issue 16: a double click approved this candidate and then the next one.
     confirm.dblclick()
+    page.get_by_text(re.compile(rf"\(model version {mv_id}\) approved, pending countersign")).wait_for()
+    _shot(page, "validator-approved-pending-countersign")
+
+    # A second validator countersigns: then the production check runs and it deploys.
+    page = pages["validator_2"] = _sign_in(browser, url, "validator_2")
+    _open_candidate(page, mv_id)
+    page.get_by_text(re.compile(r"is the first of the 2 independent approvals its tier needs")).wait_for()
+    page.get_by_label("Comment (required)").fill("Countersigned: I reviewed the same evidence and agree.")
+    page.get_by_role("button", name="Countersign…").click()
+    page.get_by_role("button", name="Confirm and deploy").click()
     page.get_by_text(re.compile(r"Deployed to prod: deployment \d+")).wait_for(timeout=120_000)
     _settled(page)
-    assert page.get_by_role("button", name="Approve…").count() == 0  # the form is gone after the decision
-    _shot(page, "validator-approved")
+    assert page.get_by_role("button", name="Countersign…").count() == 0  # the form is gone after the decision
+    _shot(page, "validator_2-countersigned")
+    page = pages["validator"]
 
     # The model answers through the prod endpoint; then it serves 300 more applicants.
     spec = german_credit_spec()
@@ -264,9 +370,11 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["predictions"][0]["values"][0][0] in ("Risk", "No Risk")
-        assert answer.json()["model_version_id"] == prod.model_version_id == int(mv_id)
-        # One decision, on the candidate the validator opened; the demo run's candidate still awaits review.
-        assert [d.model_version_id for d in governance.decisions(ctx, admin)] == [int(mv_id)]
+        assert answer.json()["model_version_id"] == prod.model_version_id == mv_id
+        # The rejection and the approval, each on the candidate the validator opened; the demo run's candidate
+        # still awaits review.
+        decided = sorted(d.model_version_id for d in governance.decisions(ctx, admin))
+        assert decided == sorted([rejected_id, mv_id])
         (waiting,) = governance.review_queue(ctx, admin)
         applicants = generate_german_credit(300, seed=5)
         scored = score_over_http(ctx, admin, prod.id, applicants, spec=spec, label="e2e traffic")
@@ -314,26 +422,23 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
 
     # Finding 2: the admin demotes the validator while their session is open, between Approve and Confirm.
     page = pages["validator"]
-    page.get_by_role("link", name="Review").click()
-    page.get_by_role("heading", name="Review").wait_for()
-    page.get_by_role("button", name="Back to the review queue").click()  # the last decision, until dismissed
-    _settled(page)
+    _open_candidate(page, waiting.model_version_id)
     page.get_by_label("Comment (required)").fill("Demo candidate reviewed.")
     page.get_by_role("button", name="Approve…").click()
-    page.get_by_role("button", name="Confirm and deploy").wait_for()
+    page.get_by_role("button", name="Confirm approval").wait_for()  # tier 1: its first signature
     ctx = open_context(Settings(data_dir=product.data_dir, serve_port=product.serve_port))
     try:
         admin = governance.get_principal(ctx, "demo_admin")
-        validator = next(u for u in governance.list_users(ctx, admin) if u.role == "validator")
+        validator = next(u for u in governance.list_users(ctx, admin) if u.username == DEMO_USERS["validator"])
         governance.set_role(ctx, admin, username=validator.username, role="manager")
-        page.get_by_role("button", name="Confirm and deploy").click()
+        page.get_by_role("button", name="Confirm approval").click()
         page.wait_for_timeout(3000)
         _shot(page, "validator-demoted-confirm-refused")
-        assert [d.model_version_id for d in governance.decisions(ctx, admin)] == [int(mv_id)]
+        assert sorted(d.model_version_id for d in governance.decisions(ctx, admin)) == decided
         assert [c.model_version_id for c in governance.review_queue(ctx, admin)] == [waiting.model_version_id]
         refused = governance.list_events(ctx, admin, action="action.refused", limit=5)
         assert any(e.actor == validator.username and e.details["action"] == "approve" for e in refused) or (
-            page.get_by_role("button", name="Confirm and deploy").count() == 0
+            page.get_by_role("button", name="Confirm approval").count() == 0
         )
     finally:
         ctx.close()
