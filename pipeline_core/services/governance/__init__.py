@@ -1,4 +1,5 @@
-"""Governance: approvals and rejections, the audit log, factsheets, validation reports, users, model documentation."""
+"""Governance: approvals and rejections, the audit log, factsheets, validation reports, users, model documentation,
+the model inventory and production history."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ from pipeline_core.services.governance._documentation import (
     write_documentation,
 )
 from pipeline_core.services.governance._factsheets import Factsheet, factsheet, factsheet_html, factsheet_json
+from pipeline_core.services.governance._history import (
+    PeriodCondition,
+    ProductionPeriod,
+    production_history,
+    served_on,
+)
+from pipeline_core.services.governance._inventory import ModelInfo, inventory, set_model_info, set_tier
 from pipeline_core.services.governance._queue import (
     Candidate,
     DecisionInfo,
@@ -57,8 +65,11 @@ __all__ = [
     "DocumentationInfo",
     "DocumentationWrite",
     "Factsheet",
+    "ModelInfo",
     "PendingApproval",
+    "PeriodCondition",
     "ProductionCheck",
+    "ProductionPeriod",
     "SectionText",
     "UserInfo",
     "add_first_admin",
@@ -79,13 +90,18 @@ __all__ = [
     "factsheet_json",
     "failed_critical",
     "get_principal",
+    "inventory",
     "list_events",
     "list_users",
     "production_check",
+    "production_history",
     "reject",
     "review_queue",
+    "served_on",
+    "set_model_info",
     "set_password",
     "set_role",
+    "set_tier",
     "user_count",
     "validation_report",
     "write_documentation",
