@@ -57,6 +57,7 @@ KNOWN = {
     "integrations sync",
     "documentation show",
     "documentation write",
+    "history",
 }
 
 
