@@ -1,4 +1,5 @@
-"""Overview page: empty states, then the inventory, prod history, alerts and decisions, for every role."""
+"""Overview page: empty states, then the inventory (one row per model), prod history, alerts and decisions, for every
+role."""
 
 from __future__ import annotations
 
@@ -20,7 +21,19 @@ from tests.processes import wait_for
 
 # Everyone opens the Overview (dashboard/navigation.py ROLE_PAGES): what it shows does not depend on the role.
 EVERYONE = ("dora", "vera", "max", "admin")
-INVENTORY = ["model", "id", "state", "spaces", "type", "ROC AUC", "by", "created"]
+INVENTORY = [
+    "model",
+    "tier",
+    "state",
+    "in production",
+    "risk level",
+    "open findings",
+    "next revalidation",
+    "oldest pending review",
+    "overdue",
+    "owner",
+    "business use",
+]
 
 
 def _overview(page: PageRunner, who: str) -> AppTest:
@@ -91,21 +104,31 @@ def test_an_empty_store_tells_each_role_its_next_step(page: PageRunner) -> None:
 def test_a_candidate_awaiting_review(page: PageRunner, candidate: int, live_ctx: ServiceContext) -> None:
     (mv,) = runs.list_model_versions(live_ctx, SYSTEM)
     assert mv.id == candidate
+    (info,) = governance.inventory(live_ctx, SYSTEM)
     for who in EVERYONE:
         at = _overview(page, who)
-        assert [(m.label, m.value) for m in at.metric] == [("awaiting review", "1")], who
-        assert _inventory(at) == [
-            {
-                "model": "german_credit v1",
-                "id": candidate,
-                "state": "awaiting review",
-                "spaces": "preprod",
-                "type": mv.model_type,
-                "ROC AUC": round(mv.metrics["roc_auc"], 4),
-                "by": "dora",
-                "created": mv.created_at.strftime("%Y-%m-%d %H:%M"),
-            }
+        assert [(m.label, m.value) for m in at.metric] == [
+            ("models", "1"),
+            ("in production", "0"),
+            ("awaiting a decision", "1"),
+            ("overdue", "0"),
         ], who
+        (row,) = _inventory(at)
+        assert row == {
+            "model": "german_credit",
+            "tier": "untiered (as 1)",
+            "state": "v1 awaiting review",
+            "in production": "–",
+            "risk level": info.risk_level,
+            "open findings": 0,
+            "next revalidation": "–",
+            "oldest pending review": row["oldest pending review"],
+            "overdue": 0,
+            "owner": "–",
+            "business use": "–",
+        }, who
+        assert row["oldest pending review"].endswith((" min", " h")), who
+        assert not at.error, who  # nothing overdue
         assert len(at.dataframe) == 1, who  # the inventory; no alerts and no decisions to list
         assert _section(at, "Production models over time") == [
             "info: Nothing is in production yet: a validator approves a candidate on the Review page."
@@ -121,17 +144,20 @@ def test_a_model_in_prod_after_an_approval(
 ) -> None:
     dep_id = in_prod
     (decision,) = governance.decisions(live_ctx, people["max"])
-    mv_id = decision.model_version_id
     for who in EVERYONE:
         at = _overview(page, who)
-        assert [(m.label, m.value) for m in at.metric] == [("in production", "1")], who
+        assert [(m.label, m.value) for m in at.metric] == [
+            ("models", "1"),
+            ("in production", "1"),
+            ("awaiting a decision", "0"),
+            ("overdue", "0"),
+        ], who
         (row,) = _inventory(at)
-        assert (row["model"], row["id"], row["state"], row["spaces"], row["by"]) == (
-            "german_credit v1",
-            mv_id,
-            "in production",
-            "preprod, prod",
-            "dora",
+        assert (row["model"], row["state"], row["in production"], row["oldest pending review"]) == (
+            "german_credit",
+            "v1 in production",
+            "v1",
+            "–",
         ), who
         assert _section(at, "Production models over time") == [
             f"markdown: **german_credit v1** · deployment {dep_id}",
