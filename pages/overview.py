@@ -98,7 +98,8 @@ def _forms(models: list[governance.ModelInfo]) -> None:
     tiers, info = ui.can(who, "set_tier"), ui.can(who, "set_model_info")
     if not (tiers or info):
         st.caption(
-            "A validator or an administrator sets a model's tier; its owner and business use are set by them or a data scientist."
+            "A validator or an administrator sets a model's tier; they or a data scientist set its owner and "
+            "business use."
         )
         return
     st.subheader("Tier, owner and business use")
