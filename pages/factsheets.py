@@ -54,6 +54,12 @@ def _approval(p: governance.ProductionPeriod) -> str:
     return f"approval {p.approval_id} by {p.approved_by} on {p.approved_at:%Y-%m-%d}{signed}"
 
 
+def _signers(p: governance.ProductionPeriod) -> str:
+    if p.approved_by is None:
+        return ui.MISSING
+    return p.approved_by + (f" + {p.countersigned_by}" if p.countersigned_by else "")
+
+
 def _evidence(p: governance.ProductionPeriod) -> str:
     return ", ".join(f"evaluation {i}" for i in p.evaluation_ids) or "no evaluation cited"
 
@@ -68,21 +74,17 @@ def production_history(model_name: str) -> None:
         # A caption, not an info box: the page's boxes are the external services' state (said once, at the end).
         st.caption(f"No version of {model_name} has served production yet.")
         return
+    # Seven short columns fit the page's width; the day picker's answer below has the rest (artifact, expiry, text).
     ui.records(
         [
             {
                 "version": f"v{p.version}",
-                "model version": p.model_version_id,
                 "from": ui.when(p.started_at),
                 "until": ui.when(p.ended_at) if p.ended_at else "still serving",
-                "why": p.reason,
-                "by": p.started_by,
-                "approved by": p.approved_by or ui.MISSING,
-                "approved": ui.when(p.approved_at),
-                "countersigned by": p.countersigned_by or ui.MISSING,
+                "how": f"{p.reason} by {p.started_by}",
+                "approved by": _signers(p),
                 "evidence": _evidence(p),
                 "conditions": len(p.conditions),
-                "approval expires": ui.MISSING if p.expires_at is None else f"{p.expires_at:%Y-%m-%d}",
             }
             for p in reversed(periods)  # newest first: what serves now is on top
         ]
@@ -110,9 +112,13 @@ def production_history(model_name: str) -> None:
         f"{served.started_by}), {until}.",
         f"- Approved: {_approval(served)}.",
         f"- Evidence: {_evidence(served)}.",
+        "- Approval expires: "
+        + ("no expiry on record" if served.expires_at is None else f"{served.expires_at:%Y-%m-%d}")
+        + ".",
     ]
     lines += [
-        f"- Condition {c.id} ({c.state}, {c.owner}, due {c.due_date:%Y-%m-%d}): {_plain(c.text)}"
+        f"- Condition {c.id} ({'overdue' if c.state == 'open' and c.due_date < today else c.state}, {c.owner}, "
+        f"due {c.due_date:%Y-%m-%d}): {_plain(c.text)}"
         for c in served.conditions
     ]
     st.container(border=True).markdown("\n".join(lines))

@@ -30,7 +30,7 @@ st.title("Overview")
 
 
 def _tier(tier: Tier | None) -> str:
-    return "untiered (as 1)" if tier is None else f"{int(tier)} ({tier.name.lower()})"
+    return "untiered" if tier is None else f"{int(tier)} ({tier.name.lower()})"
 
 
 def _age(age: timedelta | None) -> str:
@@ -45,18 +45,17 @@ def _age(age: timedelta | None) -> str:
 
 
 def _row(m: governance.ModelInfo) -> dict[str, Any]:
+    """The governance columns, short enough to fit the page's width together (owners: a table of their own)."""
     return {
         "model": m.name,
         "tier": _tier(m.tier),
         "state": f"v{m.newest_version} {m.state.replace('_', ' ')}",
-        "in production": ui.MISSING if m.production_version is None else f"v{m.production_version}",
-        "risk level": m.risk_level or ui.MISSING,
-        "open findings": m.open_findings,
-        "next revalidation": ui.MISSING if m.next_revalidation is None else f"{m.next_revalidation:%Y-%m-%d}",
-        "oldest pending review": _age(m.oldest_pending_age),
+        "in prod": ui.MISSING if m.production_version is None else f"v{m.production_version}",
+        "risk": m.risk_level or ui.MISSING,
+        "findings": m.open_findings,
+        "revalidate by": ui.MISSING if m.next_revalidation is None else f"{m.next_revalidation:%Y-%m-%d}",
+        "waiting": _age(m.oldest_pending_age),
         "overdue": len(m.overdue),
-        "owner": m.owner or ui.MISSING,
-        "business use": m.business_use or ui.MISSING,  # last: the widest, it takes the room that is left
     }
 
 
@@ -65,6 +64,20 @@ def _inventory_table(models: list[governance.ModelInfo]) -> None:
     late = {i for i, m in enumerate(models) if m.overdue}
     styled = frame.style.apply(lambda row: [OVERDUE_TINT if row.name in late else ""] * len(row), axis=1)
     st.dataframe(styled, hide_index=True, width="stretch")
+
+
+def _owners_table(models: list[governance.ModelInfo]) -> None:
+    ui.records(
+        [
+            {
+                "model": m.name,
+                "owner": m.owner or ui.MISSING,
+                "business use": m.business_use or ui.MISSING,
+                "why this tier": m.tier_reason or ui.MISSING,  # last: the widest, it takes the room that is left
+            }
+            for m in models
+        ]
+    )
 
 
 def _edited(ok: bool, message: str) -> None:
@@ -160,14 +173,17 @@ else:
     st.subheader("Inventory")
     if late:
         st.error(
-            "Overdue:\n"
+            "Overdue or due soon:\n"
             + "\n".join(f"- **{m.name}** (tier {int(m.effective_tier)}): {item}" for m in late for item in m.overdue)
         )
     _inventory_table(models)
     st.caption(
-        "State: the newest version's. Risk level: of its newest evaluation. Next revalidation: when the "
-        "production version's approval expires. An untiered model is governed as tier 1."
+        "State: the newest version's; risk: of its newest evaluation. Revalidate by: when the approval of the "
+        "version in production expires. Waiting: how long the oldest review of the model has waited for a "
+        "decision. An untiered model is governed as tier 1."
     )
+    st.markdown("**Owners and business use**")
+    _owners_table(models)
     _forms(models)
 
 st.subheader("Production models over time")

@@ -10,20 +10,7 @@ from pipeline_core.services.context import ServiceContext
 from tests.e2e.page_text import assert_readable
 from tests.pages.conftest import PageRunner
 
-COLUMNS = [
-    "version",
-    "model version",
-    "from",
-    "until",
-    "why",
-    "by",
-    "approved by",
-    "approved",
-    "countersigned by",
-    "evidence",
-    "conditions",
-    "approval expires",
-]
+COLUMNS = ["version", "from", "until", "how", "approved by", "evidence", "conditions"]
 
 
 def _history_section(at: object) -> list[str]:
@@ -47,17 +34,18 @@ def test_a_model_in_prod_shows_its_period_and_what_served_on_a_day(
         assert_readable(at, ("factsheets", who))
         (frame,) = [d.value for d in at.dataframe if list(d.value.columns) == COLUMNS]
         (row,) = frame.to_dict(orient="records")
-        assert (row["version"], row["model version"], row["until"], row["why"], row["approved by"]) == (
+        assert (row["version"], row["until"], row["how"], row["approved by"], row["conditions"]) == (
             "v1",
-            period.model_version_id,
             "still serving",
-            "approval",
+            "approval by vera",
             "vera",
+            0,
         ), who
         assert row["evidence"] == ", ".join(f"evaluation {i}" for i in period.evaluation_ids), who
         answer = [m.value for m in at.markdown if m.value.startswith("On ")]
         assert len(answer) == 1 and "**german_credit v1**" in answer[0], who
         assert f"- Approved: approval {period.approval_id} by vera on {period.approved_at:%Y-%m-%d}." in answer[0]
+        assert f"(model version {period.model_version_id}, artifact `{period.artifact_sha256[:12]}…`)" in answer[0]
 
     day = period.started_at.date() - timedelta(days=1)
     at.date_input(key="served-on-german_credit").set_value(day).run()

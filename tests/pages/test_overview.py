@@ -25,15 +25,14 @@ INVENTORY = [
     "model",
     "tier",
     "state",
-    "in production",
-    "risk level",
-    "open findings",
-    "next revalidation",
-    "oldest pending review",
+    "in prod",
+    "risk",
+    "findings",
+    "revalidate by",
+    "waiting",
     "overdue",
-    "owner",
-    "business use",
 ]
+OWNERS = ["model", "owner", "business use", "why this tier"]
 
 
 def _overview(page: PageRunner, who: str) -> AppTest:
@@ -116,20 +115,23 @@ def test_a_candidate_awaiting_review(page: PageRunner, candidate: int, live_ctx:
         (row,) = _inventory(at)
         assert row == {
             "model": "german_credit",
-            "tier": "untiered (as 1)",
+            "tier": "untiered",
             "state": "v1 awaiting review",
-            "in production": "–",
-            "risk level": info.risk_level,
-            "open findings": 0,
-            "next revalidation": "–",
-            "oldest pending review": row["oldest pending review"],
+            "in prod": "–",
+            "risk": info.risk_level,
+            "findings": 0,
+            "revalidate by": "–",
+            "waiting": row["waiting"],
             "overdue": 0,
-            "owner": "–",
-            "business use": "–",
         }, who
-        assert row["oldest pending review"].endswith((" min", " h")), who
+        assert row["waiting"].endswith((" min", " h")), who
+        owners = at.dataframe[1].value
+        assert list(owners.columns) == OWNERS, who
+        assert owners.to_dict(orient="records") == [
+            {"model": "german_credit", "owner": "–", "business use": "–", "why this tier": "–"}
+        ], who
         assert not at.error, who  # nothing overdue
-        assert len(at.dataframe) == 1, who  # the inventory; no alerts and no decisions to list
+        assert len(at.dataframe) == 2, who  # the inventory; no alerts and no decisions to list
         assert _section(at, "Production models over time") == [
             "info: Nothing is in production yet: a validator approves a candidate on the Review page."
             if who != "vera"
@@ -153,7 +155,7 @@ def test_a_model_in_prod_after_an_approval(
             ("overdue", "0"),
         ], who
         (row,) = _inventory(at)
-        assert (row["model"], row["state"], row["in production"], row["oldest pending review"]) == (
+        assert (row["model"], row["state"], row["in prod"], row["waiting"]) == (
             "german_credit",
             "v1 in production",
             "v1",
@@ -164,7 +166,7 @@ def test_a_model_in_prod_after_an_approval(
             "info: No production evaluation yet: run one on the Monitoring page, or wait for the worker's schedule.",
         ], who
         assert _section(at, "Open alerts") == ["success: No open alerts."], who
-        decisions = at.dataframe[1].value.to_dict(orient="records")
+        decisions = at.dataframe[2].value.to_dict(orient="records")
         assert decisions == [
             {
                 "model": "german_credit v1",
@@ -208,7 +210,7 @@ def test_an_alert_raised_by_a_failed_critical_check_in_prod(
         assert history[0] == f"markdown: **german_credit v1** · deployment {dep_id}", who
         assert at.get("plotly_chart"), who  # the metrics over time, drawn instead of the empty note
         assert not any("No production evaluation yet" in line for line in history), who
-        shown_alerts = at.dataframe[1].value.to_dict(orient="records")
+        shown_alerts = at.dataframe[2].value.to_dict(orient="records")
         assert [r["alert"] for r in shown_alerts] == sorted(alert_ids, reverse=True), who  # newest first
         for r in shown_alerts:
             alert = alerts[int(r["alert"])]
@@ -216,5 +218,5 @@ def test_an_alert_raised_by_a_failed_critical_check_in_prod(
             assert r["raised"] == alert.created_at.strftime("%Y-%m-%d %H:%M"), who
             assert "fails its critical threshold" in alert.message and "prod, evaluation" in alert.message
         assert not [s.value for s in at.success if s.value == "No open alerts."], who
-        decisions = at.dataframe[2].value
+        decisions = at.dataframe[3].value
         assert list(decisions["outcome"]) == ["approved"] and list(decisions["by"]) == ["vera"], who

@@ -53,14 +53,14 @@ def test_a_manager_reads_the_overdue_model_first_and_has_no_forms(
     # tier 3 and overdue comes before the untiered (tier 1) model that is not
     assert [(r["model"], r["tier"], r["overdue"]) for r in rows] == [
         (name, "3 (low)", 1),
-        ("scorecard_b", "untiered (as 1)", 0),
+        ("scorecard_b", "untiered", 0),
     ]
-    assert rows[0]["next revalidation"] == f"{expired:%Y-%m-%d}" and rows[0]["in production"] == "v1"
-    assert rows[1]["state"] == "v1 awaiting review" and rows[1]["oldest pending review"] != "–"
+    assert rows[0]["revalidate by"] == f"{expired:%Y-%m-%d}" and rows[0]["in prod"] == "v1"
+    assert rows[1]["state"] == "v1 awaiting review" and rows[1]["waiting"] != "–"
     (error,) = at.error
     assert error.value == (
-        f"Overdue:\n- **{name}** (tier 3): approval {decision.approval_id} of v1 expired on {expired:%Y-%m-%d}: "
-        "revalidation due"
+        f"Overdue or due soon:\n- **{name}** (tier 3): approval {decision.approval_id} of v1 expired on "
+        f"{expired:%Y-%m-%d}: revalidation due"
     )
     assert ("overdue", "1") in [(m.label, m.value) for m in at.metric]
     assert FORM_SUBHEADER not in [s.value for s in at.subheader] and not at.button
@@ -92,7 +92,7 @@ def test_a_validator_sets_the_tier_with_a_reason_then_the_owner_and_use(
     at.text_area(key=f"use-{name}").input("Retail loan origination, every application")
     at = _button(at, "Save owner and business use")
     assert f"{name}'s owner and business use are saved." in [s.value for s in at.success]
-    row = at.dataframe[0].value.to_dict(orient="records")[0]
+    row = at.dataframe[1].value.to_dict(orient="records")[0]  # the owners' table
     assert (row["owner"], row["business use"]) == ("dan", "Retail loan origination, every application")
 
 
