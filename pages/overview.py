@@ -133,9 +133,8 @@ def _forms(models: list[governance.ModelInfo]) -> None:
                 format_func=lambda t: _tier(Tier(t)),
                 key=f"tier-{name}",
             )
-            st.text_area(
-                "Reason (at least a sentence; audited)", value=chosen.tier_reason or "", key=f"tier-reason-{name}"
-            )
+            # Empty, not the last reason: a new tier is set for a reason of its own, and the audit keeps both.
+            st.text_area("Reason (at least a sentence; audited)", key=f"tier-reason-{name}")
             st.form_submit_button("Set tier", on_click=save_tier, args=(name,))
     else:
         st.caption("A validator or an administrator sets a model's tier, with a reason.")
