@@ -117,7 +117,7 @@ def production_history(model_name: str) -> None:
         + ".",
     ]
     lines += [
-        f"- Condition {c.id} ({'overdue' if c.state == 'open' and c.due_date < today else c.state}, {c.owner}, "
+        f"- Condition {c.id} ({'overdue' if c.overdue(today) else c.state}, {c.owner}, "
         f"due {c.due_date:%Y-%m-%d}): {_plain(c.text)}"
         for c in served.conditions
     ]

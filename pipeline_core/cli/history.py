@@ -50,7 +50,7 @@ def period_document(p: ProductionPeriod) -> dict[str, Any]:
         "countersigned_at": _stamp(p.countersigned_at),
         "expires_at": _stamp(p.expires_at),
         "conditions": [
-            {"id": c.id, "text": c.text, "owner": c.owner, "due_date": c.due_date.isoformat(), "state": c.state}
+            {"id": c.id, "text": c.text, "owner": c.owner, "due_date": c.due_date.isoformat(), "state": c.state.value}
             for c in p.conditions
         ],
         "evaluation_ids": list(p.evaluation_ids),

@@ -19,7 +19,7 @@ from pipeline_core.errors import NotFoundError
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.models import Approval, ApprovalCondition, Deployment, DeploymentRevision, ModelVersion
-from pipeline_core.vocabulary import Outcome, Space
+from pipeline_core.vocabulary import ConditionState, Outcome, Space
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,11 @@ class PeriodCondition:
     text: str
     owner: str
     due_date: date
-    state: str  # ConditionState
+    state: ConditionState
+
+    def overdue(self, today: date) -> bool:
+        """Open past its due date (derived, never stored)."""
+        return self.state == ConditionState.OPEN and self.due_date < today
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ def _conditions(session: Session, approval: Approval | None) -> tuple[PeriodCond
     rows = session.execute(
         select(ApprovalCondition).where(ApprovalCondition.approval_id == approval.id).order_by(ApprovalCondition.id)
     ).scalars()
-    return tuple(PeriodCondition(c.id, c.text, c.owner, c.due_date, c.state) for c in rows)
+    return tuple(PeriodCondition(c.id, c.text, c.owner, c.due_date, ConditionState(c.state)) for c in rows)
 
 
 def _ids(document: dict[str, object] | None, key: str) -> tuple[int, ...]:
