@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import streamlit as st
 
@@ -99,18 +100,31 @@ def form(
     integrity = bool(candidate.integrity_alerts)
     if integrity:
         st.info("Approve is disabled while the artifact's integrity check fails (see above); Reject stays open.")
-    blocking = list(candidate.blocking)
+    blocking = [b for b in candidate.blocking if b.overridable]
+    fixed = [b for b in candidate.blocking if not b.overridable]
+    st.caption(_policy_line(candidate))
+    if fixed:
+        st.error(
+            "Approval is blocked, and no override lifts it:\n\n"
+            + "\n".join(f"- {b.text}" for b in fixed)
+            + "\n\nAn open high-severity finding is closed on a later version or its risk accepted by a second "
+            "validator."
+        )
     if pending is not None:
+        what = (
+            f"overrides {', '.join(pending.overridden)}: “{pending.override}”"
+            if pending.overridden
+            else f"is the first of the {candidate.approvals_needed} independent approvals its tier needs"
+        )
         st.warning(
-            f"Approval {pending.approval_id} by {pending.decided_by} ({ui.when(pending.decided_at)}) overrides "
-            f"{', '.join(pending.overridden)}: “{pending.override}”. It awaits a second validator's countersign "
-            "before the production check can pass."
+            f"Approval {pending.approval_id} by {pending.decided_by} ({ui.when(pending.decided_at)}) {what}. It "
+            "awaits a second validator's countersign before the production check can pass."
         )
         if mine:
             st.info("You gave this approval: a second validator must countersign it. You may still reject it.")
     elif blocking:
         st.warning(
-            "Critical checks failed or could not be judged:\n\n"
+            "Blocking: critical checks that failed or could not be judged, required documentation not written:\n\n"
             + "\n".join(f"- {b.text}" for b in blocking)
             + "\n\nApproving needs an override naming each of them with a reason of at least a sentence, and "
             "then a second validator's countersign."
@@ -125,6 +139,7 @@ def form(
         keys = sorted({b.key for b in blocking})
         lifted = st.multiselect("Checks this override lifts (name each)", keys, key=f"override-checks-{token}")
         override = st.text_area("Override reason (at least a sentence)", key=f"override-{token}")
+    conditions = _conditions_editor(token) if pending is None else []
     st.caption(
         f"This decision is bound to model version {candidate.model_version_id}, artifact "
         f"{candidate.artifact_sha256[:12]}…, evaluations {evaluation_ids or 'none'} and model test runs "
@@ -132,7 +147,7 @@ def form(
     )
     approve_label = "Countersign…" if pending is not None else "Approve…"
     approve_col, reject_col = st.columns(2)
-    no_approve = bool(refused) or integrity or mine
+    no_approve = bool(refused) or integrity or mine or bool(fixed)
     if approve_col.button(approve_label, type="primary", disabled=no_approve, key="approve"):
         st.session_state[CONFIRMING] = token
     if reject_col.button("Reject", disabled=bool(refused), key="reject"):
@@ -164,7 +179,47 @@ def form(
             override=override,
             lifted=lifted,
             evaluation_ids=evaluation_ids,
+            conditions=conditions,
         )
+
+
+def _policy_line(candidate: governance.Candidate) -> str:
+    tier = f"Tier {int(candidate.tier)}" if candidate.tier else "Not tiered yet (judged as tier 1)"
+    needs = "two independent validators (an approval and a countersign)" if candidate.approvals_needed > 1 else "one"
+    months = f"; the approval stands {candidate.revalidation_months} months, then the model is revalidated"
+    return f"{tier}: approval needs {needs}{months if candidate.revalidation_months else ''}."
+
+
+MAX_FORM_CONDITIONS = 5
+
+
+def _conditions_editor(token: str) -> list[governance.ConditionInput]:
+    """Conditions of approval as typed: text, owner, due date, the finding it answers (optional)."""
+    count = int(
+        st.number_input(
+            "Conditions of approval", min_value=0, max_value=MAX_FORM_CONDITIONS, value=0, key=f"conditions-{token}"
+        )
+    )
+    found = []
+    for i in range(count):
+        box = st.container(border=True)
+        text = box.text_input(f"Condition {i + 1}: what must be done", key=f"condition-text-{token}-{i}")
+        owner_col, due_col, finding_col = box.columns(3)
+        owner = owner_col.text_input("Owner (account)", key=f"condition-owner-{token}-{i}")
+        due = due_col.date_input("Due date", value=None, key=f"condition-due-{token}-{i}")
+        finding = finding_col.number_input(
+            "Finding it answers (0: none)", min_value=0, step=1, value=0, key=f"condition-finding-{token}-{i}"
+        )
+        # Each typed row is handed on as typed (an empty or undated one too): the service names what is wrong.
+        found.append(
+            governance.ConditionInput(
+                text=text,
+                owner=owner,
+                due_date=due if isinstance(due, date) else None,  # type: ignore[arg-type]
+                finding_id=int(finding) or None,
+            )
+        )
+    return found
 
 
 def _refused_then_rerun(call: Callable[[], governance.ApprovalOutcome]) -> governance.ApprovalOutcome | None:
@@ -188,9 +243,11 @@ def _confirm(
     override: str,
     lifted: list[str],
     evaluation_ids: list[int],
+    conditions: list[governance.ConditionInput],
 ) -> None:
     pending = candidate.pending if candidate.state == ModelState.AWAITING_COUNTERSIGN else None
-    goes = "awaits a second validator's countersign" if override else "is deployed to production"
+    waits = pending is None and (bool(override) or candidate.approvals_needed > 1)
+    goes = "awaits a second validator's countersign" if waits else "is deployed to production"
     box = st.container(border=True)
     box.markdown(
         f"**Confirm: {'countersign' if pending else 'approve'} {candidate.name} v{candidate.version}** "
@@ -201,7 +258,7 @@ def _confirm(
     if no.button("Cancel", key="confirm-cancel"):
         st.session_state.pop(CONFIRMING, None)
         st.rerun()
-    if not yes.button("Confirm and deploy" if not override else "Confirm approval", type="primary", key="confirm"):
+    if not yes.button("Confirm approval" if waits else "Confirm and deploy", type="primary", key="confirm"):
         return
     with st.spinner("Recording the decision, running the production deployment check and deploying…"):
         if pending is not None:
@@ -228,6 +285,7 @@ def _confirm(
                     override_reason=override or None,
                     overrides=lifted or None,
                     request_id=token,
+                    conditions=conditions,
                 )
             )
     if outcome is None:

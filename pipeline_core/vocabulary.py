@@ -66,7 +66,8 @@ class ModelState(StrEnum):
 #   awaiting_countersign -> approved          countersign() by a second validator
 #   awaiting_countersign -> rejected          reject() by a validator who will not countersign
 #   approved -> in_production        approve()'s prod deployment, or deploy_approved() after a failed one
-#   in_production -> retired         another version replaced it in prod (an approval or a rollback)
+#   in_production -> retired         another version replaced it in prod (an approval or a rollback), or a
+#                                    revalidation retired it (deployments.withdraw_from_production)
 #   retired -> in_production         rollback() to it, or deploy_approved() of it (it holds a valid approval)
 #   trained -> failed                the run that registered it failed, was cancelled or was reaped (runs)
 #   in_preprod -> failed             the same after its pre-prod deployment; that deployment is put back

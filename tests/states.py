@@ -35,7 +35,6 @@ from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.datasets import count_payload, set_thresholds
 from pipeline_core.serving.server import BackgroundServer
 from pipeline_core.store.models import ModelVersion
-from pipeline_core.vocabulary import DocSection
 from tests.credentials import CHEAP_HASHER, PASSWORD
 from tests.ibm_fake import API_KEY as IBM_API_KEY
 from tests.ibm_fake import USER as IBM_USER
@@ -96,17 +95,6 @@ def add_people(ctx: ServiceContext) -> dict[str, Principal]:
         )
     set_thresholds(ctx, out["admin"], german_credit_spec(), TEST_SCALE_MINIMUMS)
     return out
-
-
-def write_all_documentation(ctx: ServiceContext, actor: Principal, model_version_id: int) -> None:
-    """Every documentation section of the version's model, written by ``actor`` (a data scientist), so that
-    a policy requiring documentation does not block the starting states' approvals."""
-    with ctx.db.read() as session:
-        mv = session.get(ModelVersion, model_version_id)
-        assert mv is not None
-        name = mv.name
-    texts = {section: f"{section.heading} of {name}, as the test suite documents it." for section in DocSection}
-    governance.write_documentation(ctx, actor, name, sections=texts, model_version_id=model_version_id)
 
 
 def _assert_closed(folder: Path) -> None:
@@ -188,7 +176,6 @@ class States:
             inputs = folder.parent / f"{folder.name}-input"
             inputs.mkdir()
             mv = make_candidate(ctx, people["dora"], inputs)
-            write_all_documentation(ctx, people["dora"], mv)
             dep = next(d for d in deployments.list_deployments(ctx, people["dora"]) if d.space == "preprod")
             # The smoke test scored 5 records and the evaluation the test split: let the payload
             # logger store them, so that tests counting records start from a settled number.

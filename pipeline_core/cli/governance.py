@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TextIO
 from pipeline_core.cli.deployments import write_deployment
 from pipeline_core.cli.identity import login
 from pipeline_core.cli.inputs import comment
+from pipeline_core.cli.policy import CONDITION
 from pipeline_core.cli.registry import Declarations, arg
 from pipeline_core.errors import ApprovalError, ConfigError, ExitCode, IntegrityError, exit_code_for
 
@@ -30,14 +31,21 @@ def review(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     for c in queue:
         out.write(
             f"model version {c.model_version_id}: {c.name} v{c.version} by {c.created_by}, {c.state}, "
+            f"tier {int(c.tier) if c.tier else 'not set (judged as 1)'}, {c.approvals_needed} validator(s), "
             f"ROC AUC {c.metrics.get('roc_auc', float('nan')):.4f}, evaluations {c.evaluation_ids}, "
             f"artifact {c.artifact_sha256}\n"
         )
         if c.pending is not None:
-            out.write(
-                f"  approval {c.pending.approval_id} by {c.pending.decided_by} overrides "
-                f"{', '.join(c.pending.overridden)} ({c.pending.override}); it awaits a second validator\n"
+            what = (
+                f"overrides {', '.join(c.pending.overridden)} ({c.pending.override})"
+                if c.pending.overridden
+                else f"is the first of {c.approvals_needed} its tier needs"
             )
+            out.write(
+                f"  approval {c.pending.approval_id} by {c.pending.decided_by} {what}; it awaits a second validator\n"
+            )
+        for b in c.blocking:
+            out.write(f"  blocking{'' if b.overridable else ' (not overridable)'}: {b.key}: {b.text}\n")
     return ExitCode.OK
 
 
@@ -59,7 +67,9 @@ def review(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
         dest="override_checks",
         help="a blocking check the override lifts, as monitor:metric (repeat for each one)",
     ),
-    help="approve a candidate (runs the production check and deploys to prod)",
+    CONDITION,
+    help="approve a candidate (runs the production check and deploys to prod; a tier-1 model's approval then "
+    "awaits a second validator's countersign)",
 )
 def approve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import governance
@@ -74,6 +84,7 @@ def approve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
         evidence=args.evidence or None,
         override_reason=args.override,
         overrides=args.override_checks,
+        conditions=args.conditions or (),
     )
     out.write(f"approval {outcome.approval_id} recorded for model version {args.model_version}\n")
     return _told(ctx, outcome, out)

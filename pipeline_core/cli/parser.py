@@ -31,6 +31,7 @@ GROUP_MODULES = (
     "pipeline_core.cli.deployments",
     "pipeline_core.cli.governance",
     "pipeline_core.cli.documentation",
+    "pipeline_core.cli.policy",
     "pipeline_core.cli.history",
     "pipeline_core.cli.monitoring",
     "pipeline_core.cli.integrations",

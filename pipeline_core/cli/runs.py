@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -188,9 +190,30 @@ def worker(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"worker {serving.id} serving {ctx.db.safe_url}\n")
     out.flush()
     with scoring_service(ctx, out):
-        done = serving.serve(stop, max_runs=args.max_runs)
+        done = serving.serve(stop, max_runs=args.max_runs, on_idle=due_sweeper(ctx))
     out.write(f"worker {serving.id} stopped after {done} run(s)\n")
     return ExitCode.OK
+
+
+def due_sweeper(ctx: ServiceContext, *, every: float = 600.0) -> Callable[[], None]:
+    """The worker's idle turn: alerts for expiring approvals and overdue conditions, at most every ``every`` s."""
+    import time
+
+    from pipeline_core.services import governance
+    from pipeline_core.services.authz import SYSTEM
+
+    due = [0.0]
+
+    def sweep() -> None:
+        if time.monotonic() < due[0]:
+            return
+        due[0] = time.monotonic() + every
+        try:
+            governance.sweep_due(ctx, SYSTEM)
+        except Exception:
+            logging.getLogger(__name__).exception("sweeping what is due failed")
+
+    return sweep
 
 
 @COMMANDS.command(

@@ -38,6 +38,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view": frozenset({*ROLES, SYSTEM_ROLE}),
     "approve": frozenset({Role.VALIDATOR}),
     "reject": frozenset({Role.VALIDATOR}),
+    # A condition is met when a validator has seen it met; a production model is revalidated by a validator.
+    "mark_condition_met": frozenset({Role.VALIDATOR}),
+    "revalidate": frozenset({Role.VALIDATOR}),
+    # Alerts of what is due (expiring approvals, overdue conditions): the worker's sweep, or anyone who governs.
+    "sweep_due": frozenset({Role.VALIDATOR, Role.MANAGER, Role.ADMIN, SYSTEM_ROLE}),
     # SYSTEM_ROLE: the pipeline's deployment of its candidate to pre-prod, and the keys it scores with.
     "deploy_nonprod": frozenset({Role.DATA_SCIENTIST, Role.ADMIN, SYSTEM_ROLE}),
     "deploy_candidate": frozenset({SYSTEM_ROLE}),

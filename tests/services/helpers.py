@@ -10,18 +10,27 @@ from sqlalchemy.orm import Session
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes
 from pipeline_core.params import RunParams
+from pipeline_core.services import governance
 from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
+from pipeline_core.services.governance import _documentation as governance_doc
+from pipeline_core.services.governance._inventory import tier_of
 from pipeline_core.services.runs import RunWorker, launch_file_run, model_version_for_run
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Approval, Deployment, DeploymentRevision, ModelVersion, Run
-from pipeline_core.vocabulary import ModelState, Outcome, RevisionReason, RunState
+from pipeline_core.store.models import Approval, Deployment, DeploymentRevision, ModelVersion, Run, User
+from pipeline_core.vocabulary import DocSection, ModelState, Outcome, RevisionReason, Role, RunState, Tier
 
 FAST = RunParams(max_iter=30, cv_folds=3)
 
 
-def make_candidate(ctx: ServiceContext, actor: Principal, folder: Path, *, seed: int = 7, rows: int = 600) -> int:
-    """Run the pipeline on generated data; return the model version now awaiting review."""
+def make_candidate(
+    ctx: ServiceContext, actor: Principal, folder: Path, *, seed: int = 7, rows: int = 600, governed: bool = True
+) -> int:
+    """Run the pipeline on generated data; return the model version now awaiting review.
+
+    ``governed``: its model is documented (by ``actor``) and tiered 3 unless already tiered (``govern``), so
+    that one validator's approval is final; a test of the tier or documentation rules passes False or
+    tiers it itself."""
     path = folder / f"credit_{seed}_{rows}.csv"
     path.write_bytes(frame_to_csv_bytes(generate_german_credit(rows, seed=seed)))
     run = launch_file_run(ctx, actor, str(path), spec=german_credit_spec(), params=FAST)
@@ -32,7 +41,44 @@ def make_candidate(ctx: ServiceContext, actor: Principal, folder: Path, *, seed:
     assert status == "succeeded", status
     mv = model_version_for_run(ctx, SYSTEM, run.id)
     assert mv is not None and mv.state == "awaiting_review"
+    if governed:
+        govern(ctx, actor, mv.id)
     return mv.id
+
+
+def write_all_documentation(ctx: ServiceContext, actor: Principal, model_version_id: int) -> None:
+    """Every documentation section of the version's model, written by ``actor`` (a data scientist)."""
+    with ctx.db.read() as session:
+        mv = session.get(ModelVersion, model_version_id)
+        assert mv is not None
+        name = mv.name
+    texts = {section: f"{section.heading} of {name}, as the test suite documents it." for section in DocSection}
+    governance.write_documentation(ctx, actor, name, sections=texts, model_version_id=model_version_id)
+
+
+def set_test_tier(ctx: ServiceContext, model_version_id: int, *, tier: Tier = Tier.LOW) -> None:
+    """Tier the version's model through the service, as the store's first admin."""
+    with ctx.db.read() as session:
+        mv = session.get(ModelVersion, model_version_id)
+        admin = session.execute(select(User).where(User.role == Role.ADMIN).order_by(User.id).limit(1)).scalar_one()
+        assert mv is not None
+        name, admin_name = mv.name, admin.username
+    reason = "The test suite tiers the models it builds itself."
+    governance.set_tier(ctx, Principal(admin_name, Role.ADMIN), name, tier=int(tier), reason=reason)
+
+
+def govern(ctx: ServiceContext, actor: Principal, model_version_id: int) -> None:
+    """What a governed model has before review: its documentation written (where not yet) and a tier (3, where
+    none was set)."""
+    with ctx.db.read() as session:
+        mv = session.get(ModelVersion, model_version_id)
+        assert mv is not None
+        documented = not governance_doc.read(session, mv.name, mv).missing(tuple(DocSection))
+        tiered = tier_of(session, mv.name) is not None
+    if not documented:
+        write_all_documentation(ctx, actor, model_version_id)
+    if not tiered:
+        set_test_tier(ctx, model_version_id)
 
 
 def copy_version(

@@ -64,7 +64,7 @@ def test_a_version_carries_forward_what_earlier_versions_wrote_and_keeps_what_wa
     v2 = _next_version(ctx, v1)
     # Written after v1's decision, for the newest version (v2): v1 keeps what its validator read.
     wrote = governance.write_documentation(
-        ctx, dora, name, sections={"limitations": "v2: retrained", DocSection.PURPOSE: "credit decisions"}
+        ctx, dora, name, sections={"limitations": "v2: retrained", "purpose": "credit decisions"}
     )
     assert wrote.written == (DocSection.PURPOSE, DocSection.LIMITATIONS)
     v1_doc = governance.documentation(ctx, people["vera"], name, model_version_id=v1)

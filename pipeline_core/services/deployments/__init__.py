@@ -35,6 +35,7 @@ from pipeline_core.services.deployments._endpoints import (
     scoring_path,
     served_model,
     serving_snapshot,
+    withdraw_from_production,
 )
 from pipeline_core.services.deployments._integrity import (
     INTEGRITY_MONITOR,
@@ -42,6 +43,7 @@ from pipeline_core.services.deployments._integrity import (
     IntegrityAlert,
     VerifiedArtifact,
     open_integrity_alerts,
+    raise_alert_once,
     verify_artifact,
 )
 from pipeline_core.services.deployments._scoring_client import score_over_http
@@ -75,6 +77,7 @@ __all__ = [
     "list_deployments",
     "list_keys",
     "open_integrity_alerts",
+    "raise_alert_once",
     "refusal_message",
     "revisions",
     "revoke_key",
@@ -87,4 +90,5 @@ __all__ = [
     "serving_verdicts",
     "verify_artifact",
     "withdraw_failed",
+    "withdraw_from_production",
 ]

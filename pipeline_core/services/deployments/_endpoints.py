@@ -668,6 +668,39 @@ def rollback(
     return _put(ctx, actor, target.model_version_id, Space.PROD, reason=RevisionReason.ROLLBACK, comment=said)
 
 
+def withdraw_from_production(ctx: ServiceContext, actor: Principal, model_version_id: int, *, reason: str) -> int:
+    """A revalidation's "retire": the prod deployment serving ``model_version_id`` taken down on its target, its
+    revision ended, its keys revoked, the version retired; the deployment's id.
+
+    The one way prod is taken down rather than replaced or rolled back, and only a validator's decision
+    (the governance area's revalidation) calls it; ``reason`` is that decision's, kept in the audit event.
+    """
+    require(ctx, actor, "revalidate")
+    said = reasons.sentence(reason, what="the reason for retiring a production model")
+    with ctx.db.read() as session:
+        found = session.execute(
+            select(Deployment).where(
+                Deployment.space == Space.PROD,
+                Deployment.status == DeploymentStatus.ACTIVE,
+                Deployment.model_version_id == model_version_id,
+            )
+        ).scalar_one_or_none()
+        if found is None:
+            raise ConflictError(f"model version {model_version_id} is not served in prod; there is nothing to retire")
+        served = _served(found)
+    if served is not None:  # taken down on the target first: if that fails, the store still says it is up
+        ctx.deployments.delete(served)
+    with ctx.db.write() as session:
+        dep = session.get(Deployment, found.id)
+        mv = session.get(ModelVersion, model_version_id)
+        if dep is None or dep.status != DeploymentStatus.ACTIVE or mv is None:
+            raise ConflictError(f"deployment {found.id} was changed while model version {model_version_id} retired")
+        # Checked, not stored: a served state is derived, and ending the prod revision is what retires it.
+        transition(mv.state, ModelState.RETIRED, what=f"model version {model_version_id}")
+        _retire(session, actor, dep, details={"retired_by_revalidation": True, "reason": said})
+        return dep.id
+
+
 def served_model(ctx: ServiceContext, actor: Principal, deployment_id: int) -> ServedModel | None:
     """Where the deployment target serves an active deployment (None for ones made before targets were recorded)."""
     require(ctx, actor, "view")

@@ -3,19 +3,24 @@ the model inventory and production history."""
 
 from __future__ import annotations
 
+from pipeline_core.services.governance._approval_policy import blocking_critical, failed_critical
 from pipeline_core.services.governance._approvals import (
     ApprovalOutcome,
     ProductionCheck,
     approve,
-    blocking_critical,
     countersign,
     deploy_approved,
-    failed_critical,
     production_check,
     reject,
 )
 from pipeline_core.services.governance._audit_log import AuditEventInfo, chain_status, list_events
 from pipeline_core.services.governance._blocking import Blocking
+from pipeline_core.services.governance._conditions import (
+    ConditionInfo,
+    ConditionInput,
+    list_conditions,
+    mark_condition_met,
+)
 from pipeline_core.services.governance._documentation import (
     DocumentationInfo,
     DocumentationWrite,
@@ -23,6 +28,7 @@ from pipeline_core.services.governance._documentation import (
     documentation,
     write_documentation,
 )
+from pipeline_core.services.governance._due import DueItem, sweep_due
 from pipeline_core.services.governance._factsheets import Factsheet, factsheet, factsheet_html, factsheet_json
 from pipeline_core.services.governance._history import (
     PeriodCondition,
@@ -40,6 +46,12 @@ from pipeline_core.services.governance._queue import (
     review_queue,
 )
 from pipeline_core.services.governance._reports import validation_report
+from pipeline_core.services.governance._revalidation import (
+    RevalidationCase,
+    RevalidationResult,
+    revalidate,
+    revalidation_case,
+)
 from pipeline_core.services.governance._users import (
     MIN_PASSWORD_LENGTH,
     UserInfo,
@@ -61,15 +73,20 @@ __all__ = [
     "AuditEventInfo",
     "Blocking",
     "Candidate",
+    "ConditionInfo",
+    "ConditionInput",
     "DecisionInfo",
     "DocumentationInfo",
     "DocumentationWrite",
+    "DueItem",
     "Factsheet",
     "ModelInfo",
     "PendingApproval",
     "PeriodCondition",
     "ProductionCheck",
     "ProductionPeriod",
+    "RevalidationCase",
+    "RevalidationResult",
     "SectionText",
     "UserInfo",
     "add_first_admin",
@@ -91,17 +108,22 @@ __all__ = [
     "failed_critical",
     "get_principal",
     "inventory",
+    "list_conditions",
     "list_events",
     "list_users",
+    "mark_condition_met",
     "production_check",
     "production_history",
     "reject",
+    "revalidate",
+    "revalidation_case",
     "review_queue",
     "served_on",
     "set_model_info",
     "set_password",
     "set_role",
     "set_tier",
+    "sweep_due",
     "user_count",
     "validation_report",
     "write_documentation",

@@ -6,11 +6,16 @@ evaluations, model test runs), and a decision whose any of these differs from th
 current state is refused. A form carries an id too: submitting it again (a double click) returns
 the first decision and never acts on another candidate.
 
-A critical check that failed *or could not be judged* (too few records) blocks approval. An override
-names each check it lifts and gives a reason of at least a sentence, and it takes four eyes: it is
-recorded as pending (the candidate awaits countersign) until a second validator, neither an author
-nor the first approver, countersigns it; only then does the production check pass and the version
-deploy. Separation of duties is by account (``_duties``).
+The model's materiality tier sets the policy (``_approval_policy``): a critical check that failed *or
+could not be judged* (too few records), a check the tier makes critical, a required documentation
+section not written block approval; an override names each it lifts and gives a reason of at least a
+sentence. An open high-severity finding blocks and is never overridden. An override, and every
+approval of a tier whose policy asks for two validators, takes four eyes: it is recorded as pending
+(the candidate awaits countersign) until a second validator, neither an author nor the first
+approver, countersigns it; only then does the production check pass and the version deploy.
+Separation of duties is by account (``_duties``). A final approval carries conditions (``_conditions``)
+and always an expiry, the tier's revalidation interval from the day it became final; the production
+check of an expired approval fails until a revalidation (``_revalidation``) renews it.
 
 The decision is taken under the store's write lock on the model version, so concurrent approvals of
 one candidate yield one approval and one deployment; the others are told it was already decided.
@@ -39,16 +44,18 @@ from pipeline_core.errors import (
     PermissionDenied,
     PipelineError,
 )
-from pipeline_core.results.evaluation import Evaluated, EvaluationReport
+from pipeline_core.policy import TierPolicy
 from pipeline_core.services import audit, authz, deployments, events, integrations, lookup, reasons
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import Checkpoint, DeploymentInfo
-from pipeline_core.services.governance import _duties
+from pipeline_core.services.governance import _conditions, _duties, _inventory
+from pipeline_core.services.governance._approval_policy import add_months, blocking_critical, expiry, policy_blocking
 from pipeline_core.services.governance._blocking import Blocking
+from pipeline_core.services.governance._conditions import ConditionInput
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, Evaluation, ModelTestRun, ModelVersion, username_key
-from pipeline_core.vocabulary import APPROVED_STATES, CheckStatus, EventKind, ModelState, Outcome, Space, transition
+from pipeline_core.vocabulary import APPROVED_STATES, ApprovalKind, EventKind, ModelState, Outcome, Space, transition
 
 _UNDECIDED = (ModelState.AWAITING_REVIEW, ModelState.AWAITING_COUNTERSIGN)
 _REQUEST_ID_LENGTH = 64
@@ -134,46 +141,6 @@ def _check_seen(
     return evaluations
 
 
-def _entries(ev: Evaluation | Evaluated) -> tuple[int, EvaluationReport]:
-    report = EvaluationReport.from_dict(ev.results) if isinstance(ev, Evaluation) else ev.report
-    return ev.id, report
-
-
-def _describe(name: str, value: float | None, threshold: float | None, status: CheckStatus, detail: str) -> str:
-    if status == CheckStatus.INSUFFICIENT:
-        return f"{name} could not be judged ({detail or 'insufficient data'})"
-    shown = "no value" if value is None else f"{value:.4f}"
-    return f"{name} {shown}" + ("" if threshold is None else f" fails threshold {threshold:.2f}")
-
-
-def blocking_critical(evaluations: Sequence[Evaluation | Evaluated]) -> list[Blocking]:
-    """Every critical check (or critical model test) that failed or could not be judged, per evaluation.
-
-    Unjudged is not passed: a critical ROC AUC on 60 records blocks approval as a failed one does.
-    """
-    found: list[Blocking] = []
-    for ev in evaluations:
-        ev_id, report = _entries(ev)
-        for check in (*report.failed_critical, *report.unjudged_critical):
-            m = check.metric
-            text = _describe(m.name, m.value, m.threshold, m.status, m.detail)
-            found.append(Blocking(f"{check.monitor}:{m.name}", f"{text} (evaluation {ev_id})"))
-        if report.risk is not None:
-            judged = {b.key for b in found}
-            for entry in report.risk.entries:
-                key = f"{entry.source}:{entry.name}"
-                unjudged_or_failed = entry.status in (CheckStatus.FAIL, CheckStatus.INSUFFICIENT)
-                if entry.critical and unjudged_or_failed and key not in judged:
-                    text = _describe(entry.name, entry.value, entry.threshold, entry.status, entry.detail)
-                    found.append(Blocking(key, f"{entry.source} {text} (evaluation {ev_id})"))
-    return found
-
-
-def failed_critical(evaluations: Sequence[Evaluation | Evaluated]) -> list[str]:
-    """'metric value < threshold (evaluation N)' for every critical check that failed or could not be judged."""
-    return [b.text for b in blocking_critical(evaluations)]
-
-
 def _check_override(blocking: list[Blocking], overrides: Sequence[str] | None, reason: str | None) -> list[str]:
     """The checks the override lifts (sorted), or the refusal: each blocking check named, none other."""
     keys = sorted({b.key for b in blocking})
@@ -238,6 +205,8 @@ def _decision_details(decision: Approval, mv: ModelVersion) -> dict[str, Any]:
         "countersigned_by": decision.countersigned_by,
         "countersign_comment": decision.countersign_comment,
         "request_id": decision.request_id,
+        "kind": decision.kind,
+        "expires_at": decision.expires_at.isoformat() if decision.expires_at else None,
     }
 
 
@@ -271,8 +240,15 @@ def _record_decision(
     override: str | None = None,
     overridden: list[str] | None = None,
     request_id: str | None = None,
+    policy: TierPolicy | None = None,
+    conditions: Sequence[ConditionInput] = (),
 ) -> tuple[Approval, int | None]:
-    """The decision, the candidate's move, its audit event and (when final) its outbox event, in one transaction."""
+    """The decision, its conditions, the candidate's move, its audit event and (when final) its outbox event,
+    in one transaction. ``policy`` is the tier's, recorded with the decision (what the countersign and the
+    production check hold it to)."""
+    now = utcnow()
+    if policy is not None:
+        seen = {**seen, "policy": _policy_record(policy)}
     decision = Approval(
         model_version_id=mv.id,
         artifact_sha256=mv.artifact_sha256,
@@ -283,11 +259,14 @@ def _record_decision(
         overridden=overridden or [],
         seen=seen,
         decided_by=actor.username,
-        decided_at=utcnow(),
+        decided_at=now,
         request_id=request_id,
+        kind=ApprovalKind.APPROVAL,
+        expires_at=expiry(now, policy) if policy is not None and outcome == Outcome.APPROVED else None,
     )
     session.add(decision)
     session.flush()
+    condition_ids = _conditions.record(session, actor, decision, mv, conditions)
     target = {
         Outcome.APPROVED: ModelState.APPROVED,
         Outcome.REJECTED: ModelState.REJECTED,
@@ -301,9 +280,29 @@ def _record_decision(
         action=action,
         object_type="model_version",
         object_id=mv.id,
-        details=_decision_details(decision, mv),
+        details={**_decision_details(decision, mv), "condition_ids": condition_ids},
     )
     return decision, None if outcome == Outcome.PENDING else _outbox(session, actor, mv, decision)
+
+
+def _policy_record(policy: TierPolicy) -> dict[str, Any]:
+    return {
+        "tier": int(policy.tier),
+        "approvals": policy.approvals,
+        "revalidation_months": policy.revalidation_months,
+        "critical_checks": list(policy.critical_checks),
+        "required_documentation": [str(s) for s in policy.required_documentation],
+    }
+
+
+def _recorded_policy(decision: Approval) -> dict[str, Any]:
+    """The policy an approval was decided under (empty for approvals from before tiers)."""
+    return dict((decision.seen or {}).get("policy") or {})
+
+
+def policy_of(ctx: ServiceContext, session: Session, mv: ModelVersion) -> TierPolicy:
+    """The policy of ``mv``'s model's tier, with the settings' overrides."""
+    return _inventory.policy_for(session, mv.name, ctx.settings.policies())
 
 
 @contextmanager
@@ -325,22 +324,54 @@ class _Asked:
     model_tests: Sequence[int] | None
     overrides: Sequence[str] | None
     override: str | None
+    conditions: Sequence[ConditionInput] = ()
+
+
+@dataclass(frozen=True)
+class _Approvable:
+    """What an approval would cite, override and oblige, under which policy."""
+
+    evaluations: list[Evaluation]
+    overridden: list[str]
+    policy: TierPolicy
+    conditions: list[ConditionInput]
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.overridden) or self.policy.approvals > 1
+
+
+def _refuse_fixed(mv: ModelVersion, blocking: Sequence[Blocking]) -> None:
+    """What no override lifts (an open high-severity finding): the refusal naming each item and the rule."""
+    fixed = [b for b in blocking if not b.overridable]
+    if fixed:
+        raise ApprovalError(
+            f"model version {mv.id} cannot be approved: "
+            + "; ".join(b.text for b in fixed)
+            + ". Policy: an open high-severity finding blocks approval; it is closed on a later version or its "
+            "risk accepted by a second validator, never overridden"
+        )
 
 
 def _approvable(
-    session: Session, actor: Principal, mv: ModelVersion, asked: _Asked
-) -> tuple[list[Evaluation], list[str]]:
+    ctx: ServiceContext, session: Session, actor: Principal, mv: ModelVersion, asked: _Asked
+) -> _Approvable:
     """What an approval of ``mv`` by ``actor`` would cite and override, or the ``PipelineError`` refusing it."""
     _check_decider(session, actor, mv, "approve")
     if mv.state != ModelState.AWAITING_REVIEW:
         raise ConflictError(
-            f"model version {mv.id} is {mv.state}: an approval with an override awaits a second validator's "
-            "countersign (countersign or reject it)"
+            f"model version {mv.id} is {mv.state}: its approval awaits a second validator's countersign "
+            "(countersign or reject it)"
         )
     evaluations = _check_seen(session, mv, asked.artifact_sha256, asked.evidence, asked.model_tests)
     if not evaluations:
         raise ApprovalError(f"model version {mv.id} has no pre-prod evaluation to cite")
-    return evaluations, _check_override(blocking_critical(evaluations), asked.overrides, asked.override)
+    policy = policy_of(ctx, session, mv)
+    blocking = policy_blocking(session, mv, policy, evaluations)
+    _refuse_fixed(mv, blocking)
+    conditions = _conditions.checked(session, asked.conditions, what=f"the approval of model version {mv.id}")
+    overridden = _check_override([b for b in blocking if b.overridable], asked.overrides, asked.override)
+    return _Approvable(evaluations, overridden, policy, conditions)
 
 
 def approve(
@@ -355,13 +386,16 @@ def approve(
     override_reason: str | None = None,
     overrides: Sequence[str] | None = None,
     request_id: str | None = None,
+    conditions: Sequence[ConditionInput] = (),
 ) -> ApprovalOutcome:
     """Approve the candidate's exact artifact, then run the production check and deploy to prod.
 
     ``evidence`` and ``model_tests`` are the evaluation and model test run ids the validator saw (the
     dashboard always sends them): the decision is refused if the candidate's now differ. With an
     override (``overrides`` naming each blocking check, ``override_reason`` a sentence) the approval is
-    pending until ``countersign``. ``request_id`` is the decision form's id: the same form again
+    pending until ``countersign``, as is every approval of a tier asking for two validators.
+    ``conditions`` oblige their owners by their due dates; an open medium-severity finding must be
+    named by one. ``request_id`` is the decision form's id: the same form again
     returns this decision (``repeated``). ``ModelIntegrityError`` if the artifact is missing, altered
     or does not load: nothing is approved, the refusal is recorded, the candidate awaits review still.
     """
@@ -378,6 +412,7 @@ def approve(
             override_reason=override_reason,
             overrides=overrides,
             request_id=request_id,
+            conditions=conditions,
         )
 
 
@@ -393,6 +428,7 @@ def _approve(
     override_reason: str | None,
     overrides: Sequence[str] | None,
     request_id: str | None,
+    conditions: Sequence[ConditionInput],
 ) -> ApprovalOutcome:
     if not comment or not comment.strip():
         raise ApprovalError("an approval needs a comment saying why")
@@ -401,13 +437,13 @@ def _approve(
     override = (
         reasons.sentence(override_reason, what="an override's reason") if (override_reason or "").strip() else None
     )
-    asked = _Asked(artifact_sha256, evidence, model_tests, overrides, override)
+    asked = _Asked(artifact_sha256, evidence, model_tests, overrides, override, tuple(conditions))
     # Every other refusal first (they need no artifact), then the artifact, outside a write transaction:
     # a failure is recorded in a transaction of its own, and nothing of the approval is written.
     with ctx.db.read() as session:
         repeat = _earlier(session, actor, model_version_id, form)
         if repeat is None:
-            _approvable(session, actor, lookup.model_version(session, model_version_id), asked)
+            _approvable(ctx, session, actor, lookup.model_version(session, model_version_id), asked)
     if repeat is not None:
         return _told_again(ctx, actor, repeat)
     deployments.verify_artifact(ctx, actor, model_version_id, at=Checkpoint.APPROVAL)
@@ -415,31 +451,38 @@ def _approve(
         repeat = _earlier(session, actor, model_version_id, form)  # a double click racing the first
         if repeat is None:
             mv = _candidate(session, model_version_id)  # again, authoritatively, under the write lock
-            evaluations, overridden = _approvable(session, actor, mv, asked)
+            found = _approvable(ctx, session, actor, mv, asked)
             _, tests = _current_evidence(session, mv)
             decision, event_id = _record_decision(
                 session,
                 actor,
                 mv,
-                Outcome.PENDING if overridden else Outcome.APPROVED,
+                Outcome.PENDING if found.pending else Outcome.APPROVED,
                 comment=comment.strip(),
-                evidence=[e.id for e in evaluations],
-                seen={"evaluation_ids": [e.id for e in evaluations], "model_test_run_ids": tests},
+                evidence=[e.id for e in found.evaluations],
+                seen={"evaluation_ids": [e.id for e in found.evaluations], "model_test_run_ids": tests},
                 override=override,
-                overridden=overridden,
+                overridden=found.overridden,
                 request_id=form,
+                policy=found.policy,
+                conditions=found.conditions,
             )
             approval_id = decision.id
     if repeat is not None:
         return _told_again(ctx, actor, repeat)
-    if overridden:
-        waiting = ProductionCheck(
-            False,
-            [f"the override of {', '.join(overridden)} awaits a second validator's countersign"],
-            approval_id,
-        )
+    if found.pending:
+        waiting = ProductionCheck(False, [_awaits(found.overridden, found.policy)], approval_id)
         return ApprovalOutcome(approval_id, waiting, pending=True)
     return _deploy_decided(ctx, actor, model_version_id, approval_id, event_id)
+
+
+def _awaits(overridden: Sequence[str], policy: TierPolicy) -> str:
+    if overridden:
+        return f"the override of {', '.join(overridden)} awaits a second validator's countersign"
+    return (
+        f"tier {int(policy.tier)} policy: a version needs {policy.approvals} independent validators' approvals; "
+        "it awaits a second validator's countersign"
+    )
 
 
 def _deploy_decided(
@@ -547,6 +590,11 @@ def _countersign(
         decision.countersigned_by = actor.username
         decision.countersigned_at = utcnow()
         decision.countersign_comment = said
+        # The interval the approval was given under: a tier changed since does not move its expiry.
+        months = (
+            _recorded_policy(decision).get("revalidation_months") or policy_of(ctx, session, mv).revalidation_months
+        )
+        decision.expires_at = add_months(decision.countersigned_at, int(months))
         mv.review_state = transition(mv.state, ModelState.APPROVED, what=f"model version {mv.id}")
         # The first approver's name stays the event's actor, so the record of who approved agrees with
         # it; the countersigner is in the details, with every other field of the decision.
@@ -574,9 +622,9 @@ def deploy_approved(ctx: ServiceContext, actor: Principal, model_version_id: int
 
 
 def production_check(ctx: ServiceContext, actor: Principal, model_version_id: int) -> ProductionCheck:
-    """An approval of this version *and* its artifact hash (countersigned when it overrides); cited
-    evaluations without blocking critical checks unless overridden; the stored artifact still hashes to
-    what was approved."""
+    """An approval of this version *and* its artifact hash (countersigned when it overrides or its tier asks
+    for two validators), not expired (or renewed by a revalidation since); cited evaluations without blocking
+    critical checks unless overridden; the stored artifact still hashes to what was approved."""
     require(ctx, actor, "view")
     reasons_: list[str] = []
     with ctx.db.read() as session:
@@ -586,7 +634,11 @@ def production_check(ctx: ServiceContext, actor: Principal, model_version_id: in
         approvals = list(
             session.execute(
                 select(Approval)
-                .where(Approval.model_version_id == mv.id, Approval.outcome.in_((Outcome.APPROVED, Outcome.PENDING)))
+                .where(
+                    Approval.model_version_id == mv.id,
+                    Approval.kind == ApprovalKind.APPROVAL,
+                    Approval.outcome.in_((Outcome.APPROVED, Outcome.PENDING)),
+                )
                 .order_by(Approval.id.desc())
             ).scalars()
         )
@@ -601,7 +653,12 @@ def production_check(ctx: ServiceContext, actor: Principal, model_version_id: in
                 reasons_.append(f"model version {mv.id} has no approval")
             return ProductionCheck(False, reasons_)
         if approval.outcome == Outcome.PENDING:
-            reasons_.append(f"approval {approval.id} overrides critical checks; it awaits a second validator")
+            why = "overrides critical checks" if approval.override_reason else "needs two validators by its tier"
+            reasons_.append(f"approval {approval.id} {why}; it awaits a second validator's countersign")
+        needed = int(_recorded_policy(approval).get("approvals") or 1)
+        if needed > 1 and approval.outcome == Outcome.APPROVED and not approval.countersigned_by:
+            reasons_.append(f"approval {approval.id} needs {needed} validators by its tier and has one")
+        reasons_ += _lapsed(session, mv, approval)
         cited = [session.get(Evaluation, i) for i in approval.evidence.get("evaluation_ids", [])]
         blocking = blocking_critical([e for e in cited if e is not None])
         # An override from before overrides named their checks lifted them all; it still needs four eyes.
@@ -620,6 +677,28 @@ def production_check(ctx: ServiceContext, actor: Principal, model_version_id: in
     except PipelineError as exc:  # the store could not be read: not the artifact's fault, still no
         reasons_.append(f"artifact check: {exc}")
     return ProductionCheck(not reasons_, reasons_ or ["approval, evidence and artifact hash all hold"], approval.id)
+
+
+def _lapsed(session: Session, mv: ModelVersion, approval: Approval) -> list[str]:
+    """Why ``approval`` no longer stands by time: expired and not renewed, or a revalidation retired the version."""
+    renewal = session.execute(
+        select(Approval)
+        .where(
+            Approval.model_version_id == mv.id, Approval.kind == ApprovalKind.REVALIDATION, Approval.id > approval.id
+        )
+        .order_by(Approval.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if renewal is not None and renewal.outcome == Outcome.REJECTED:
+        return [f"revalidation {renewal.id} retired model version {mv.id} on {renewal.decided_at.date().isoformat()}"]
+    standing = renewal or approval
+    if standing.expires_at is not None and standing.expires_at <= utcnow():
+        what = "revalidation" if standing is renewal else "approval"
+        return [
+            f"{what} {standing.id} of model version {mv.id} expired on {standing.expires_at.date().isoformat()}: "
+            "a revalidation must renew it before a new deployment"
+        ]
+    return []
 
 
 def reject(

@@ -249,7 +249,7 @@ def write_documentation(
     actor: Principal,
     model_name: str,
     *,
-    sections: Mapping[DocSection, str],
+    sections: Mapping[DocSection, str] | Mapping[str, str],  # by member or by word (forms, the CLI)
     model_version_id: int | None = None,
 ) -> DocumentationWrite:
     """Write ``sections`` of ``model_name``'s documentation for ``model_version_id`` (default its newest version).

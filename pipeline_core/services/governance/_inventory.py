@@ -29,10 +29,10 @@ from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.governance import _users
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, ApprovalCondition, AuditEvent, Evaluation, ModelRecord, ModelVersion
-from pipeline_core.vocabulary import ConditionState, ModelState, Outcome, Tier
+from pipeline_core.vocabulary import ConditionState, ModelState, Tier
 
 MAX_BUSINESS_USE = 2_000  # a paragraph; the documentation holds the rest
-EXPIRY_WARNING = timedelta(days=30)  # an approval expiring sooner than this is listed as overdue already
+EXPIRY_WARNING = timedelta(days=30)  # as _due's: an approval expiring sooner than this is listed as overdue already
 _PENDING = (ModelState.AWAITING_REVIEW, ModelState.AWAITING_COUNTERSIGN)
 
 
@@ -86,34 +86,29 @@ def _risk_level(session: Session, mv: ModelVersion) -> str | None:
 
 
 def _production_approval(session: Session, mv: ModelVersion) -> Approval | None:
-    """The newest final approval of the served artifact (a revalidation renews the first one)."""
-    return session.execute(
-        select(Approval)
-        .where(
-            Approval.model_version_id == mv.id,
-            Approval.artifact_sha256 == mv.artifact_sha256,
-            Approval.outcome == Outcome.APPROVED,
-        )
-        .order_by(Approval.decided_at.desc(), Approval.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    """The approvals row the served version stands on now (its approval, or a revalidation renewing it)."""
+    # Imported here: _revalidation imports _approvals, which imports this module.
+    from pipeline_core.services.governance._revalidation import standing
+
+    return standing(session, mv)
 
 
 def _overdue(session: Session, name: str, served: ModelVersion | None, approval: Approval | None) -> list[str]:
-    now = utcnow()
+    """What the due sweep (``_due.sweep_due``) alerts on, for this model, counted in days as it counts them."""
+    today = utcnow().date()
     out: list[str] = []
     if served is not None and approval is not None and approval.expires_at is not None:
-        what = f"approval {approval.id} of v{served.version}"
-        if approval.expires_at <= now:
-            out.append(f"{what} expired on {approval.expires_at:%Y-%m-%d}: revalidation due")
-        elif approval.expires_at - now <= EXPIRY_WARNING:
-            out.append(f"{what} expires on {approval.expires_at:%Y-%m-%d}: revalidation due soon")
+        what, expires = f"approval {approval.id} of v{served.version}", approval.expires_at.date()
+        if expires <= today:
+            out.append(f"{what} expired on {expires:%Y-%m-%d}: revalidation due")
+        elif expires - today <= EXPIRY_WARNING:
+            out.append(f"{what} expires on {expires:%Y-%m-%d}: revalidation due soon")
     late = session.execute(
         select(ApprovalCondition)
         .where(
             ApprovalCondition.model_name == name,
             ApprovalCondition.state == ConditionState.OPEN,
-            ApprovalCondition.due_date < now.date(),
+            ApprovalCondition.due_date < today,
         )
         .order_by(ApprovalCondition.due_date, ApprovalCondition.id)
     ).scalars()

@@ -13,11 +13,12 @@ from pipeline_core.services import authz, deployments, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.deployments import IntegrityAlert
-from pipeline_core.services.governance import _duties
-from pipeline_core.services.governance._approvals import blocking_critical
+from pipeline_core.services.governance import _duties, _inventory
+from pipeline_core.services.governance._approval_policy import policy_blocking
+from pipeline_core.services.governance._approvals import policy_of
 from pipeline_core.services.governance._blocking import Blocking
 from pipeline_core.store.models import Approval, Evaluation, ModelTestRun, ModelVersion
-from pipeline_core.vocabulary import ModelState, Outcome, Space
+from pipeline_core.vocabulary import ModelState, Outcome, Space, Tier
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,13 @@ class Candidate:
     model_test_run_ids: tuple[int, ...] = ()
     state: ModelState = ModelState.AWAITING_REVIEW
     pending: PendingApproval | None = None  # set when the state is awaiting countersign
-    # Critical checks of its pre-prod evaluations that failed or could not be judged: what an override must name.
+    # What blocks its approval under its tier's policy: critical checks of its pre-prod evaluations that failed
+    # or could not be judged and missing documentation (what an override must name), open high findings (not
+    # overridable).
     blocking: tuple[Blocking, ...] = ()
+    tier: Tier | None = None  # None: untiered, judged as tier 1
+    approvals_needed: int = 1  # independent validators its tier's policy asks for
+    revalidation_months: int = 0  # how long its approval will stand before a revalidation
 
 
 def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
@@ -64,6 +70,7 @@ def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
         )
         out = []
         for mv in mvs:
+            policy = policy_of(ctx, session, mv)
             evaluations = list(
                 session.execute(
                     select(Evaluation)
@@ -102,7 +109,10 @@ def review_queue(ctx: ServiceContext, actor: Principal) -> list[Candidate]:
                         pending.override_reason or "",
                         tuple(pending.overridden or ()),
                     ),
-                    blocking=tuple(blocking_critical(evaluations)),
+                    blocking=tuple(policy_blocking(session, mv, policy, evaluations)),
+                    tier=_inventory.tier_of(session, mv.name),
+                    approvals_needed=policy.approvals,
+                    revalidation_months=policy.revalidation_months,
                 )
             )
     return [
