@@ -58,6 +58,13 @@ KNOWN = {
     "documentation show",
     "documentation write",
     "history",
+    "conditions list",
+    "conditions met",
+    "due sweep",
+    "model info",
+    "model tier",
+    "revalidation decide",
+    "revalidation show",
 }
 
 

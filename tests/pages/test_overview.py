@@ -115,7 +115,7 @@ def test_a_candidate_awaiting_review(page: PageRunner, candidate: int, live_ctx:
         (row,) = _inventory(at)
         assert row == {
             "model": "german_credit",
-            "tier": "untiered",
+            "tier": "3 (low)",
             "state": "v1 awaiting review",
             "in prod": "–",
             "risk": info.risk_level,
@@ -128,7 +128,12 @@ def test_a_candidate_awaiting_review(page: PageRunner, candidate: int, live_ctx:
         owners = at.dataframe[1].value
         assert list(owners.columns) == OWNERS, who
         assert owners.to_dict(orient="records") == [
-            {"model": "german_credit", "owner": "–", "business use": "–", "why this tier": "–"}
+            {
+                "model": "german_credit",
+                "owner": "–",
+                "business use": "–",
+                "why this tier": "The test suite tiers the models it builds itself.",
+            }
         ], who
         assert not at.error, who  # nothing overdue
         assert len(at.dataframe) == 2, who  # the inventory; no alerts and no decisions to list

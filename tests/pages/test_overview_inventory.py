@@ -17,7 +17,7 @@ from tests.e2e.page_text import assert_readable
 from tests.pages.conftest import PageRunner
 from tests.services.helpers import copy_version
 
-REASON = "decides a small internal book of loans, so the least material tier"
+REASON = "decides a mid-sized book of consumer loans, so the middle tier"
 FORM_SUBHEADER = "Tier, owner and business use"
 
 
@@ -42,7 +42,6 @@ def test_a_manager_reads_the_overdue_model_first_and_has_no_forms(
     page: PageRunner, in_prod: int, live_ctx: ServiceContext, people: dict[str, Principal]
 ) -> None:
     name = _second_model(live_ctx, in_prod)
-    governance.set_tier(live_ctx, people["vera"], name, tier=3, reason=REASON)
     (decision,) = governance.decisions(live_ctx, people["max"])
     expired = utcnow() - timedelta(days=3)
     with live_ctx.db.write() as session:
@@ -74,19 +73,19 @@ def test_a_validator_sets_the_tier_with_a_reason_then_the_owner_and_use(
     name = info.name
     at = page("overview", "vera")
     assert FORM_SUBHEADER in [s.value for s in at.subheader]
-    at.selectbox(key=f"tier-{name}").set_value(3)
+    at.selectbox(key=f"tier-{name}").set_value(2)
     at.text_area(key=f"tier-reason-{name}").input("too short")
     at = _button(at, "Set tier")
     (refused,) = at.error
     assert refused.value.startswith(f"ConfigError: the reason for model {name!r}'s tier must be at least a sentence")
-    assert governance.inventory(live_ctx, people["vera"])[0].tier is None  # nothing was written
+    assert governance.inventory(live_ctx, people["vera"])[0].tier == Tier.LOW  # nothing was written
 
     at.text_area(key=f"tier-reason-{name}").input(REASON)
     at = _button(at, "Set tier")
-    assert [s.value for s in at.success] == [f"{name} is tier 3 now.", "No open alerts."]
-    assert at.dataframe[0].value.to_dict(orient="records")[0]["tier"] == "3 (low)"  # the table shows it at once
+    assert [s.value for s in at.success] == [f"{name} is tier 2 now.", "No open alerts."]
+    assert at.dataframe[0].value.to_dict(orient="records")[0]["tier"] == "2 (medium)"  # the table shows it at once
     told = governance.inventory(live_ctx, people["max"])[0]
-    assert (told.tier, told.tier_reason) == (Tier.LOW, REASON)
+    assert (told.tier, told.tier_reason) == (Tier.MEDIUM, REASON)
 
     at.selectbox(key=f"owner-{name}").set_value("dan")
     at.text_area(key=f"use-{name}").input("Retail loan origination, every application")

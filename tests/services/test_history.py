@@ -16,7 +16,6 @@ from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, ApprovalCondition, ModelVersion
 from pipeline_core.vocabulary import ConditionState
 from tests.services.helpers import make_candidate
-from tests.states import write_all_documentation
 
 REASON = "decides a small internal book of loans, so the least material tier"
 
@@ -39,9 +38,8 @@ def test_deploy_replace_rollback_then_what_served_when(
 ) -> None:
     first = make_candidate(live_ctx, people["dora"], tmp_path, seed=1)
     name = _mv(live_ctx, first).name
-    # One validator's approval suffices at tier 3, whatever the tier-1 policy asks of an untiered model.
+    # One validator's approval suffices at tier 3 (make_candidate documents the model too).
     governance.set_tier(live_ctx, people["vera"], name, tier=3, reason=REASON)
-    write_all_documentation(live_ctx, people["dora"], first)
     before = utcnow()
     assert governance.production_history(live_ctx, people["max"], name) == []
     first_approval = _approved(live_ctx, people["vera"], first, "v1")

@@ -16,7 +16,8 @@ from pipeline_core.store.models import Approval, ApprovalCondition, AuditEvent, 
 from pipeline_core.vocabulary import ConditionState, ModelState, Tier
 from tests.services.helpers import copy_version
 
-REASON = "decides a small internal book of loans, so the least material tier"
+REASON = "decides a mid-sized book of consumer loans, so the middle tier"
+TEST_TIER_REASON = "The test suite tiers the models it builds itself."
 
 
 def _only(ctx: ServiceContext, who: Principal) -> governance.ModelInfo:
@@ -24,9 +25,7 @@ def _only(ctx: ServiceContext, who: Principal) -> governance.ModelInfo:
     return info
 
 
-def test_a_candidate_untiered_awaiting_review(
-    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
-) -> None:
+def test_a_candidate_awaiting_review(live_ctx: ServiceContext, people: dict[str, Principal], candidate: int) -> None:
     info = _only(live_ctx, people["max"])
     (evaluation,) = monitoring.list_evaluations(live_ctx, people["max"], model_version_id=candidate)
     with live_ctx.db.read() as session:
@@ -43,13 +42,14 @@ def test_a_candidate_untiered_awaiting_review(
         candidate,
         ModelState.AWAITING_REVIEW,
     )
-    assert (info.tier, info.effective_tier, info.owner, info.business_use) == (None, Tier.HIGH, None, None)
+    assert (info.tier, info.effective_tier, info.owner, info.business_use) == (Tier.LOW, Tier.LOW, None, None)
+    assert info.tier_reason == TEST_TIER_REASON  # the test suite tiers the models it builds
     assert info.risk_level == evaluation.report.risk_level and info.risk_level is not None
     assert (info.open_findings, info.production_version, info.next_revalidation) == (0, None, None)
     assert (info.pending_reviews, info.oldest_pending_since, info.overdue) == (1, waiting, ())
     assert info.oldest_pending_age is not None and timedelta(0) <= info.oldest_pending_age < timedelta(hours=1)
 
-    governance.set_tier(live_ctx, people["vera"], mv.name, tier=3, reason=REASON)
+    governance.set_tier(live_ctx, people["vera"], mv.name, tier=2, reason=REASON)
     governance.set_model_info(live_ctx, people["dora"], mv.name, owner="dan", business_use="Retail loan origination")
     seen: list[tuple[bool, str]] = []
 
@@ -59,7 +59,7 @@ def test_a_candidate_untiered_awaiting_review(
 
     (told,) = governance.inventory(live_ctx, people["max"], open_findings=three)
     assert (told.tier, told.tier_reason, told.owner, told.business_use) == (
-        Tier.LOW,
+        Tier.MEDIUM,
         REASON,
         "dan",
         "Retail loan origination",
@@ -167,8 +167,11 @@ def test_overdue_models_come_first_then_by_tier_untiered_as_tier_1(
         other = copy_version(session, live)
         other.name, other.version = "other_model", 1
         name = live.name
-    governance.set_tier(live_ctx, people["vera"], name, tier=3, reason=REASON)
-    assert [m.name for m in governance.inventory(live_ctx, people["max"])] == ["other_model", name]  # tier 1 first
+    listed = governance.inventory(live_ctx, people["max"])
+    assert [(m.name, m.tier, m.effective_tier) for m in listed] == [
+        ("other_model", None, Tier.HIGH),  # untiered: governed as tier 1, so before the tier-3 model
+        (name, Tier.LOW, Tier.LOW),
+    ]
     _expire(live_ctx, _approval_in_prod(live_ctx, people["max"]), utcnow() - timedelta(days=1))
     listed = governance.inventory(live_ctx, people["dora"])
     assert [m.name for m in listed] == [name, "other_model"] and listed[0].overdue and not listed[1].overdue
