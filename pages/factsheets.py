@@ -1,12 +1,17 @@
-"""Factsheets: a model version's facts and lineage timeline; export as JSON or HTML; what the external services lack.
+"""Factsheets: a model version's facts and lineage timeline; export as JSON or HTML; the model's production
+history; what the external services lack.
 
-The last section lists every decision and pre-prod evaluation an external service (OpenScale, AI
-Factsheets) does not have yet: the integrations' deliveries still pending or failed, for every role.
+The production history is the model's (every version's periods in prod, with the approval each rests
+on), and a date picker answers "what served production on that day" (days in UTC, as the store keeps
+its times). The last section lists every decision and pre-prod evaluation an external service
+(OpenScale, AI Factsheets) does not have yet: the integrations' deliveries still pending or failed, for
+every role.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime
 
 import streamlit as st
 
@@ -39,6 +44,84 @@ def retry_now() -> None:
         )
     else:
         st.session_state[RETRIED] = (True, "Every update was delivered.")
+
+
+def _approval(p: governance.ProductionPeriod) -> str:
+    """Who approved a period's version, when, and who countersigned, in words."""
+    if p.approval_id is None:
+        return "no approval of this artifact on record"
+    signed = f", countersigned by {p.countersigned_by} on {p.countersigned_at:%Y-%m-%d}" if p.countersigned_by else ""
+    return f"approval {p.approval_id} by {p.approved_by} on {p.approved_at:%Y-%m-%d}{signed}"
+
+
+def _signers(p: governance.ProductionPeriod) -> str:
+    if p.approved_by is None:
+        return ui.MISSING
+    return p.approved_by + (f" + {p.countersigned_by}" if p.countersigned_by else "")
+
+
+def _evidence(p: governance.ProductionPeriod) -> str:
+    return ", ".join(f"evaluation {i}" for i in p.evaluation_ids) or "no evaluation cited"
+
+
+def production_history(model_name: str) -> None:
+    """The model's periods in production, and what served on the day the picker names."""
+    st.subheader("Production history")
+    periods = ui.act(lambda: governance.production_history(ctx, who, model_name))
+    if periods is None:
+        return
+    if not periods:
+        # A caption, not an info box: the page's boxes are the external services' state (said once, at the end).
+        st.caption(f"No version of {model_name} has served production yet.")
+        return
+    # Seven short columns fit the page's width; the day picker's answer below has the rest (artifact, expiry, text).
+    ui.records(
+        [
+            {
+                "version": f"v{p.version}",
+                "from": ui.when(p.started_at),
+                "until": ui.when(p.ended_at) if p.ended_at else "still serving",
+                "how": f"{p.reason} by {p.started_by}",
+                "approved by": _signers(p),
+                "evidence": _evidence(p),
+                "conditions": len(p.conditions),
+            }
+            for p in reversed(periods)  # newest first: what serves now is on top
+        ]
+    )
+    today = datetime.now(UTC).date()  # the store's days are UTC days
+    day = st.date_input(
+        "What served production on",
+        value=today,
+        max_value=today,
+        key=f"served-on-{model_name}",
+    )
+    if not isinstance(day, date):  # a range picker would hand a tuple; this one is a single day
+        return
+    asked = ui.act(lambda: (governance.served_on(ctx, who, model_name, day),))  # a 1-tuple: None is an answer
+    if asked is None:
+        return
+    (served,) = asked
+    if served is None:
+        st.markdown(f"Nothing of {model_name} served production on {day:%Y-%m-%d}.")
+        return
+    until = "still serving" if served.ended_at is None else f"until {ui.when(served.ended_at)}"
+    lines = [
+        f"On {day:%Y-%m-%d}, **{model_name} v{served.version}** (model version {served.model_version_id}, artifact "
+        f"`{served.artifact_sha256[:12]}…`) served production: from {ui.when(served.started_at)} ({served.reason} by "
+        f"{served.started_by}), {until}.",
+        f"- Approved: {_approval(served)}.",
+        f"- Evidence: {_evidence(served)}.",
+        "- Approval expires: "
+        + ("no expiry on record" if served.expires_at is None else f"{served.expires_at:%Y-%m-%d}")
+        + ".",
+    ]
+    lines += [
+        f"- Condition {c.id} ({'overdue' if c.overdue(today) else c.state}, {c.owner}, "
+        f"due {c.due_date:%Y-%m-%d}): {_plain(c.text)}"
+        for c in served.conditions
+    ]
+    st.container(border=True).markdown("\n".join(lines))
 
 
 def _plain(text: str) -> str:
@@ -155,6 +238,7 @@ name = f"factsheet-{model['name']}-v{model['version']}"
 a, b = st.columns(2)
 a.download_button("Export JSON", governance.factsheet_json(facts), file_name=f"{name}.json", mime="application/json")
 b.download_button("Export HTML", governance.factsheet_html(facts), file_name=f"{name}.html", mime="text/html")
+production_history(model["name"])
 
 st.subheader("External services")
 retried = st.session_state.pop(RETRIED, None)

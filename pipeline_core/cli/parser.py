@@ -34,6 +34,7 @@ GROUP_MODULES = (
     "pipeline_core.cli.policy",
     "pipeline_core.cli.evidence",
     "pipeline_core.cli.findings",
+    "pipeline_core.cli.history",
     "pipeline_core.cli.monitoring",
     "pipeline_core.cli.integrations",
 )

@@ -72,6 +72,7 @@ KNOWN = {
     "findings remediate",
     "findings close",
     "findings accept-risk",
+    "history",
 }
 
 

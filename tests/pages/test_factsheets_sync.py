@@ -118,7 +118,8 @@ def test_retry_now_delivers_and_the_page_says_all_is_in_sync(
         "Every update was delivered.",
         "In sync: AI Factsheets has every decision and pre-prod evaluation the store recorded.",
     ]
-    assert not at.warning and len(at.dataframe) == 5  # lineage, stages, deployments, evaluations, decisions
+    # lineage, stages, deployments, evaluations, decisions, production history
+    assert not at.warning and len(at.dataframe) == 6
     assert integrations.not_in_sync(live_ctx, people["vera"]) == []
     assert {c[0] for c in lagging.calls} == {"track", "record"}
 

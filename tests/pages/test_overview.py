@@ -1,4 +1,5 @@
-"""Overview page: empty states, then the inventory, prod history, alerts and decisions, for every role."""
+"""Overview page: empty states, then the inventory (one row per model), prod history, alerts and decisions, for every
+role."""
 
 from __future__ import annotations
 
@@ -20,7 +21,18 @@ from tests.processes import wait_for
 
 # Everyone opens the Overview (dashboard/navigation.py ROLE_PAGES): what it shows does not depend on the role.
 EVERYONE = ("dora", "vera", "max", "admin")
-INVENTORY = ["model", "id", "state", "spaces", "type", "ROC AUC", "by", "created"]
+INVENTORY = [
+    "model",
+    "tier",
+    "state",
+    "in prod",
+    "risk",
+    "findings",
+    "revalidate by",
+    "waiting",
+    "overdue",
+]
+OWNERS = ["model", "owner", "business use", "why this tier"]
 
 
 def _overview(page: PageRunner, who: str) -> AppTest:
@@ -91,22 +103,40 @@ def test_an_empty_store_tells_each_role_its_next_step(page: PageRunner) -> None:
 def test_a_candidate_awaiting_review(page: PageRunner, candidate: int, live_ctx: ServiceContext) -> None:
     (mv,) = runs.list_model_versions(live_ctx, SYSTEM)
     assert mv.id == candidate
+    (info,) = governance.inventory(live_ctx, SYSTEM)
     for who in EVERYONE:
         at = _overview(page, who)
-        assert [(m.label, m.value) for m in at.metric] == [("awaiting review", "1")], who
-        assert _inventory(at) == [
+        assert [(m.label, m.value) for m in at.metric] == [
+            ("models", "1"),
+            ("in production", "0"),
+            ("awaiting a decision", "1"),
+            ("overdue", "0"),
+        ], who
+        (row,) = _inventory(at)
+        assert row == {
+            "model": "german_credit",
+            "tier": "3 (low)",
+            "state": "v1 awaiting review",
+            "in prod": "–",
+            "risk": info.risk_level,
+            "findings": 0,
+            "revalidate by": "–",
+            "waiting": row["waiting"],
+            "overdue": 0,
+        }, who
+        assert row["waiting"].endswith((" min", " h")), who
+        owners = at.dataframe[1].value
+        assert list(owners.columns) == OWNERS, who
+        assert owners.to_dict(orient="records") == [
             {
-                "model": "german_credit v1",
-                "id": candidate,
-                "state": "awaiting review",
-                "spaces": "preprod",
-                "type": mv.model_type,
-                "ROC AUC": round(mv.metrics["roc_auc"], 4),
-                "by": "dora",
-                "created": mv.created_at.strftime("%Y-%m-%d %H:%M"),
+                "model": "german_credit",
+                "owner": "–",
+                "business use": "–",
+                "why this tier": "The test suite tiers the models it builds itself.",
             }
         ], who
-        assert len(at.dataframe) == 1, who  # the inventory; no alerts and no decisions to list
+        assert not at.error, who  # nothing overdue
+        assert len(at.dataframe) == 2, who  # the inventory; no alerts and no decisions to list
         assert _section(at, "Production models over time") == [
             "info: Nothing is in production yet: a validator approves a candidate on the Review page."
             if who != "vera"
@@ -121,24 +151,27 @@ def test_a_model_in_prod_after_an_approval(
 ) -> None:
     dep_id = in_prod
     (decision,) = governance.decisions(live_ctx, people["max"])
-    mv_id = decision.model_version_id
     for who in EVERYONE:
         at = _overview(page, who)
-        assert [(m.label, m.value) for m in at.metric] == [("in production", "1")], who
+        assert [(m.label, m.value) for m in at.metric] == [
+            ("models", "1"),
+            ("in production", "1"),
+            ("awaiting a decision", "0"),
+            ("overdue", "0"),
+        ], who
         (row,) = _inventory(at)
-        assert (row["model"], row["id"], row["state"], row["spaces"], row["by"]) == (
-            "german_credit v1",
-            mv_id,
-            "in production",
-            "preprod, prod",
-            "dora",
+        assert (row["model"], row["state"], row["in prod"], row["waiting"]) == (
+            "german_credit",
+            "v1 in production",
+            "v1",
+            "–",
         ), who
         assert _section(at, "Production models over time") == [
             f"markdown: **german_credit v1** · deployment {dep_id}",
             "info: No production evaluation yet: run one on the Monitoring page, or wait for the worker's schedule.",
         ], who
         assert _section(at, "Open alerts") == ["success: No open alerts."], who
-        decisions = at.dataframe[1].value.to_dict(orient="records")
+        decisions = at.dataframe[2].value.to_dict(orient="records")
         assert decisions == [
             {
                 "model": "german_credit v1",
@@ -182,7 +215,7 @@ def test_an_alert_raised_by_a_failed_critical_check_in_prod(
         assert history[0] == f"markdown: **german_credit v1** · deployment {dep_id}", who
         assert at.get("plotly_chart"), who  # the metrics over time, drawn instead of the empty note
         assert not any("No production evaluation yet" in line for line in history), who
-        shown_alerts = at.dataframe[1].value.to_dict(orient="records")
+        shown_alerts = at.dataframe[2].value.to_dict(orient="records")
         assert [r["alert"] for r in shown_alerts] == sorted(alert_ids, reverse=True), who  # newest first
         for r in shown_alerts:
             alert = alerts[int(r["alert"])]
@@ -190,5 +223,5 @@ def test_an_alert_raised_by_a_failed_critical_check_in_prod(
             assert r["raised"] == alert.created_at.strftime("%Y-%m-%d %H:%M"), who
             assert "fails its critical threshold" in alert.message and "prod, evaluation" in alert.message
         assert not [s.value for s in at.success if s.value == "No open alerts."], who
-        decisions = at.dataframe[2].value
+        decisions = at.dataframe[3].value
         assert list(decisions["outcome"]) == ["approved"] and list(decisions["by"]) == ["vera"], who

@@ -1,4 +1,5 @@
-"""Governance: approvals, the audit log, factsheets, reports, evidence packs, users, documentation, findings."""
+"""Governance: approvals, the audit log, factsheets, reports, evidence packs, users, documentation, findings,
+the model inventory and production history."""
 
 from __future__ import annotations
 
@@ -41,7 +42,13 @@ from pipeline_core.services.governance._findings import (
     propose_remediation,
     raise_finding,
 )
-from pipeline_core.services.governance._inventory import set_model_info, set_tier
+from pipeline_core.services.governance._history import (
+    PeriodCondition,
+    ProductionPeriod,
+    production_history,
+    served_on,
+)
+from pipeline_core.services.governance._inventory import ModelInfo, inventory, set_model_info, set_tier
 from pipeline_core.services.governance._queue import (
     Candidate,
     DecisionInfo,
@@ -93,9 +100,12 @@ __all__ = [
     "Factsheet",
     "FindingEvent",
     "FindingInfo",
+    "ModelInfo",
     "PackVerification",
     "PendingApproval",
+    "PeriodCondition",
     "ProductionCheck",
+    "ProductionPeriod",
     "RequiredDocumentation",
     "RevalidationCase",
     "RevalidationResult",
@@ -125,12 +135,14 @@ __all__ = [
     "failed_critical",
     "get_finding",
     "get_principal",
+    "inventory",
     "list_conditions",
     "list_events",
     "list_findings",
     "list_users",
     "mark_condition_met",
     "production_check",
+    "production_history",
     "propose_remediation",
     "raise_finding",
     "reject",
@@ -138,6 +150,7 @@ __all__ = [
     "revalidate",
     "revalidation_case",
     "review_queue",
+    "served_on",
     "set_model_info",
     "set_password",
     "set_role",

@@ -4,26 +4,164 @@ A model's row is made lazily, on the first set (a read of a model with no row se
 registering a version need not know of the inventory. Tiers are set by a validator or an admin with
 a reason, audited with the old and the new tier; owner and business use by anyone who builds or
 governs models (data scientist, validator, admin).
+
+``inventory`` is the manager's view of every model: its tier, where its newest version stands, when
+its production approval must be revalidated, how long its oldest review has waited, and what is
+overdue (an approval expired or expiring within ``EXPIRY_WARNING``, a condition open past its due
+date), overdue models first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline_core.errors import ConfigError, NotFoundError
 from pipeline_core.policy import DEFAULT_POLICIES, UNTIERED, TierPolicy
+from pipeline_core.results.evaluation import EvaluationReport
 from pipeline_core.services import audit, reasons
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.governance import _users
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import ModelRecord, ModelVersion
-from pipeline_core.vocabulary import Tier
+from pipeline_core.store.models import Approval, ApprovalCondition, AuditEvent, Evaluation, ModelRecord, ModelVersion
+from pipeline_core.vocabulary import ConditionState, ModelState, Tier
 
 MAX_BUSINESS_USE = 2_000  # a paragraph; the documentation holds the rest
+EXPIRY_WARNING = timedelta(days=30)  # as _due's: an approval expiring sooner than this is listed as overdue already
+_PENDING = (ModelState.AWAITING_REVIEW, ModelState.AWAITING_COUNTERSIGN)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model of the inventory as the manager's Overview shows it."""
+
+    name: str
+    owner: str | None
+    business_use: str | None
+    tier: Tier | None  # None: untiered, governed as tier 1 (``effective_tier``)
+    tier_reason: str | None
+    newest_version: int
+    newest_version_id: int
+    state: ModelState  # of the newest version
+    risk_level: str | None  # of the newest version's newest evaluation; None: not evaluated
+    open_findings: int
+    production_version: int | None  # the version in production; None: nothing is
+    next_revalidation: datetime | None  # its approval's expiry; None: nothing in production, or no expiry on record
+    pending_reviews: int
+    oldest_pending_since: datetime | None  # when the oldest version still awaiting a decision began to wait
+    oldest_pending_age: timedelta | None
+    overdue: tuple[str, ...]
+
+    @property
+    def effective_tier(self) -> Tier:
+        return self.tier or UNTIERED
+
+
+def _waiting_since(session: Session, mv: ModelVersion) -> datetime:
+    """When the version began to await review (its audit event), else when it was registered."""
+    since = session.execute(
+        select(func.max(AuditEvent.at)).where(
+            AuditEvent.action == "model_version.awaiting_review",
+            AuditEvent.object_type == "model_version",
+            AuditEvent.object_id == str(mv.id),
+        )
+    ).scalar_one_or_none()
+    return since or mv.created_at
+
+
+def _risk_level(session: Session, mv: ModelVersion) -> str | None:
+    newest = session.execute(
+        select(Evaluation.results)
+        .where(Evaluation.model_version_id == mv.id)
+        .order_by(Evaluation.created_at.desc(), Evaluation.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    level = None if newest is None else EvaluationReport.from_dict(newest).risk_level
+    return None if level is None else level.value
+
+
+def _production_approval(session: Session, mv: ModelVersion) -> Approval | None:
+    """The approvals row the served version stands on now (its approval, or a revalidation renewing it)."""
+    # Imported here: _revalidation imports _approvals, which imports this module.
+    from pipeline_core.services.governance._revalidation import standing
+
+    return standing(session, mv)
+
+
+def _overdue(session: Session, name: str, served: ModelVersion | None, approval: Approval | None) -> list[str]:
+    """What the due sweep (``_due.sweep_due``) alerts on, for this model, counted in days as it counts them."""
+    today = utcnow().date()
+    out: list[str] = []
+    if served is not None and approval is not None and approval.expires_at is not None:
+        what, expires = f"approval {approval.id} of v{served.version}", approval.expires_at.date()
+        if expires <= today:
+            out.append(f"{what} expired on {expires:%Y-%m-%d}: revalidation due")
+        elif expires - today <= EXPIRY_WARNING:
+            out.append(f"{what} expires on {expires:%Y-%m-%d}: revalidation due soon")
+    late = session.execute(
+        select(ApprovalCondition)
+        .where(
+            ApprovalCondition.model_name == name,
+            ApprovalCondition.state == ConditionState.OPEN,
+            ApprovalCondition.due_date < today,
+        )
+        .order_by(ApprovalCondition.due_date, ApprovalCondition.id)
+    ).scalars()
+    for c in late:
+        text = c.text if len(c.text) <= 60 else c.text[:59] + "…"
+        out.append(f"condition {c.id} ({c.owner}) was due {c.due_date:%Y-%m-%d}: {text}")
+    return out
+
+
+def _info(session: Session, name: str, versions: list[ModelVersion], findings: int) -> ModelInfo:
+    record = session.execute(select(ModelRecord).where(ModelRecord.name == name)).scalar_one_or_none()
+    newest = versions[-1]
+    served = next((v for v in reversed(versions) if v.state == ModelState.IN_PRODUCTION), None)
+    approval = None if served is None else _production_approval(session, served)
+    pending = [v for v in versions if v.state in _PENDING]
+    since = min((_waiting_since(session, v) for v in pending), default=None)
+    return ModelInfo(
+        name=name,
+        owner=None if record is None else record.owner,
+        business_use=None if record is None else record.business_use,
+        tier=None if record is None or record.tier is None else Tier(record.tier),
+        tier_reason=None if record is None else record.tier_reason,
+        newest_version=newest.version,
+        newest_version_id=newest.id,
+        state=ModelState(newest.state),
+        risk_level=_risk_level(session, newest),
+        open_findings=findings,
+        production_version=None if served is None else served.version,
+        next_revalidation=None if approval is None else approval.expires_at,
+        pending_reviews=len(pending),
+        oldest_pending_since=since,
+        oldest_pending_age=None if since is None else utcnow() - since,
+        overdue=tuple(_overdue(session, name, served, approval)),
+    )
+
+
+def inventory(
+    ctx: ServiceContext, actor: Principal, *, open_findings: Callable[[Session, str], int] | None = None
+) -> list[ModelInfo]:
+    """Every model that has a version, overdue ones first, then by tier (untiered as tier 1) and name.
+
+    ``open_findings(session, model_name)`` counts a model's open findings (the findings service's); None: 0.
+    """
+    require(ctx, actor, "view")
+    with ctx.db.read() as session:
+        by_name: dict[str, list[ModelVersion]] = {}
+        for mv in session.execute(select(ModelVersion).order_by(ModelVersion.name, ModelVersion.version)).scalars():
+            by_name.setdefault(mv.name, []).append(mv)
+        models = [
+            _info(session, name, versions, 0 if open_findings is None else open_findings(session, name))
+            for name, versions in by_name.items()
+        ]
+    return sorted(models, key=lambda m: (not m.overdue, int(m.effective_tier), m.name))
 
 
 def _record(session: Session, name: str) -> ModelRecord:
