@@ -175,3 +175,26 @@ def test_overdue_models_come_first_then_by_tier_untiered_as_tier_1(
     _expire(live_ctx, _approval_in_prod(live_ctx, people["max"]), utcnow() - timedelta(days=1))
     listed = governance.inventory(live_ctx, people["dora"])
     assert [m.name for m in listed] == [name, "other_model"] and listed[0].overdue and not listed[1].overdue
+
+
+def test_the_inventory_counts_the_models_open_findings(
+    live_ctx: ServiceContext, people: dict[str, Principal], candidate: int
+) -> None:
+    def raise_one(title: str) -> int:
+        return governance.raise_finding(
+            live_ctx,
+            people["vera"],
+            candidate,
+            title=title,
+            description="Seen in review.",
+            severity="low",
+            evidence_kind="free",
+            evidence_ref="",
+            owner="dora",
+            due_date=utcnow().date() + timedelta(days=30),
+        ).id
+
+    raise_one("Labels in the docs are terse")
+    raise_one("Feature names are cryptic")
+    (info,) = governance.inventory(live_ctx, people["max"])
+    assert info.open_findings == 2

@@ -321,6 +321,12 @@ def carried(session: Session, mv: ModelVersion) -> list[FindingInfo]:
     return _infos(session, rows)
 
 
+def open_count(session: Session, model_name: str) -> int:
+    """How many findings of ``model_name`` are open (an expired risk acceptance counts): the inventory's."""
+    rows = session.execute(select(Finding).where(Finding.model_name == model_name)).scalars().all()
+    return sum(1 for f in _infos(session, list(rows)) if f.is_open)
+
+
 def blocking(session: Session, mv: ModelVersion) -> list[Blocking]:
     """An item that no override lifts for every open high finding ``mv`` carries (its model's, raised on it or
     an earlier version, an expired risk acceptance included): remedy it or accept its risk first."""

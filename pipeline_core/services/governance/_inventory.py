@@ -26,7 +26,7 @@ from pipeline_core.results.evaluation import EvaluationReport
 from pipeline_core.services import audit, reasons
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
-from pipeline_core.services.governance import _users
+from pipeline_core.services.governance import _findings, _users
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Approval, ApprovalCondition, AuditEvent, Evaluation, ModelRecord, ModelVersion
 from pipeline_core.vocabulary import ConditionState, ModelState, Tier
@@ -150,7 +150,7 @@ def inventory(
 ) -> list[ModelInfo]:
     """Every model that has a version, overdue ones first, then by tier (untiered as tier 1) and name.
 
-    ``open_findings(session, model_name)`` counts a model's open findings (the findings service's); None: 0.
+    ``open_findings(session, model_name)`` counts a model's open findings (default: the findings area's count).
     """
     require(ctx, actor, "view")
     with ctx.db.read() as session:
@@ -158,7 +158,7 @@ def inventory(
         for mv in session.execute(select(ModelVersion).order_by(ModelVersion.name, ModelVersion.version)).scalars():
             by_name.setdefault(mv.name, []).append(mv)
         models = [
-            _info(session, name, versions, 0 if open_findings is None else open_findings(session, name))
+            _info(session, name, versions, (open_findings or _findings.open_count)(session, name))
             for name, versions in by_name.items()
         ]
     return sorted(models, key=lambda m: (not m.overdue, int(m.effective_tier), m.name))
