@@ -265,7 +265,9 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     page.get_by_role("link", name="Documentation").click()
     page.get_by_role("heading", name="Documentation", level=1).wait_for()
     for title in DOC_SECTION_TITLES.values():
-        page.get_by_label(title).fill(f"{title}: as the e2e data scientist documents german_credit.")
+        page.get_by_role("textbox", name=title, exact=True).fill(
+            f"{title}: as the e2e data scientist documents german_credit."
+        )
     page.get_by_role("button", name="Save documentation").click()
     page.get_by_text(re.compile(r"Saved: Purpose and intended use, ")).wait_for()
     _shot(page, "data_scientist-documentation-saved")
@@ -284,12 +286,14 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     page.get_by_role("heading", name="Findings", level=1).wait_for()
     form = page.locator('[data-testid="stForm"]').first
     _choose(page, form, 0, re.compile(rf"german_credit v{_version(product, rejected_id)} "))
-    form.get_by_label("Title").fill("Discrimination too thin for a tier-1 credit model")
-    form.get_by_label("Description").fill("ROC AUC barely clears its threshold on the held-out split.")
+    form.get_by_role("textbox", name="Title", exact=True).fill("Discrimination too thin for a tier-1 credit model")
+    form.get_by_role("textbox", name="Description", exact=True).fill(
+        "ROC AUC barely clears its threshold on the held-out split."
+    )
     _choose(page, form, 1, "high")
     _choose(page, form, 2, "check")
-    form.get_by_label("Evidence reference").fill("quality:roc_auc")
-    form.get_by_label("Owner").fill(DEMO_USERS["data_scientist"])
+    form.get_by_role("textbox", name="Evidence reference", exact=True).fill("quality:roc_auc")
+    form.get_by_role("textbox", name="Owner", exact=True).fill(DEMO_USERS["data_scientist"])
     form.get_by_role("button", name="Raise finding").click()
     raised = page.get_by_text(re.compile(r"Finding (\d+) raised on german_credit"))
     raised.wait_for()
@@ -299,7 +303,9 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     page.get_by_role("tab", name="Findings").click()
     page.get_by_text(re.compile(rf"finding {finding_id} .Discrimination too thin")).first.wait_for()
     assert page.get_by_role("button", name="Approve…").is_disabled()  # an open high finding: no override
-    page.get_by_label("Comment (required)").fill("Rejected: finding raised on discrimination; retrain and document.")
+    page.get_by_role("textbox", name="Comment (required)", exact=True).fill(
+        "Rejected: finding raised on discrimination; retrain and document."
+    )
     page.get_by_role("button", name="Reject").click()
     page.get_by_text(re.compile(rf"\(model version {rejected_id}\) rejected")).wait_for()
     _shot(page, "validator-rejected-with-finding")
@@ -308,7 +314,9 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     page = pages["data_scientist"]
     page.get_by_role("link", name="Findings").click()
     page.get_by_role("heading", name="Findings", level=1).wait_for()
-    page.get_by_label("Remediation").fill("Retrained on the full demo data with more iterations; see the new run.")
+    page.get_by_role("textbox", name="Remediation", exact=True).fill(
+        "Retrained on the full demo data with more iterations; see the new run."
+    )
     page.get_by_role("button", name="Propose remediation").click()
     page.get_by_text(f"Remediation of finding {finding_id} proposed.").wait_for()
     mv_id = _launch(page)
@@ -317,7 +325,9 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     page = pages["validator"]
     page.get_by_role("link", name="Findings").click()
     page.get_by_role("heading", name="Findings", level=1).wait_for()
-    page.get_by_label("Verification note").fill("ROC AUC passes on the retrained version's held-out split.")
+    page.get_by_role("textbox", name="Verification note", exact=True).fill(
+        "ROC AUC passes on the retrained version's held-out split."
+    )
     page.get_by_role("button", name="Close finding").click()
     page.get_by_text(re.compile(rf"Finding {finding_id} closed on version \d+\.")).wait_for()
     _shot(page, "validator-finding-closed")
@@ -325,12 +335,16 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     # Untiered, the model is judged as tier 1: two validators. The first approves with a condition.
     _open_candidate(page, mv_id)
     page.get_by_text("Not tiered yet (judged as tier 1): approval needs two independent validators").wait_for()
-    page.get_by_label("Conditions of approval").fill("1")
-    page.get_by_label("Conditions of approval").press("Enter")
-    page.get_by_label("Condition 1: what must be done").fill("Re-run the fairness monitor on Q1 production data")
-    page.get_by_label("Owner (account)").fill(DEMO_USERS["data_scientist"])
-    page.get_by_label("Owner (account)").press("Tab")
-    page.get_by_label("Comment (required)").fill("Quality, fairness and drift reviewed; approved with a condition.")
+    page.get_by_role("spinbutton", name="Conditions of approval").fill("1")
+    page.get_by_role("spinbutton", name="Conditions of approval").press("Enter")
+    page.get_by_role("textbox", name="Condition 1: what must be done", exact=True).fill(
+        "Re-run the fairness monitor on Q1 production data"
+    )
+    page.get_by_role("textbox", name="Owner (account)", exact=True).fill(DEMO_USERS["data_scientist"])
+    page.get_by_role("textbox", name="Owner (account)", exact=True).press("Tab")
+    page.get_by_role("textbox", name="Comment (required)", exact=True).fill(
+        "Quality, fairness and drift reviewed; approved with a condition."
+    )
     page.get_by_role("button", name="Approve…").click()
     confirm = page.get_by_role("button", name="Confirm approval")
     confirm.wait_for()
@@ -344,7 +358,9 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     page = pages["validator_2"] = _sign_in(browser, url, "validator_2")
     _open_candidate(page, mv_id)
     page.get_by_text(re.compile(r"is the first of the 2 independent approvals its tier needs")).wait_for()
-    page.get_by_label("Comment (required)").fill("Countersigned: I reviewed the same evidence and agree.")
+    page.get_by_role("textbox", name="Comment (required)", exact=True).fill(
+        "Countersigned: I reviewed the same evidence and agree."
+    )
     page.get_by_role("button", name="Countersign…").click()
     page.get_by_role("button", name="Confirm and deploy").click()
     page.get_by_text(re.compile(r"Deployed to prod: deployment \d+")).wait_for(timeout=120_000)
