@@ -8,7 +8,7 @@ above the table and its rows come first, tinted, so a manager reads what needs c
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -17,7 +17,7 @@ import streamlit as st
 from dashboard import ui
 from pipeline_core.errors import PipelineError
 from pipeline_core.services import deployments, governance, monitoring
-from pipeline_core.vocabulary import DeploymentStatus, Space, Tier
+from pipeline_core.vocabulary import DeploymentStatus, RevalidationOutcome, Space, Tier
 
 TRACKED = ("roc_auc", "disparate_impact", "share_of_drifted_features")
 EDITED = "overview-edited"  # what the last tier or owner form did: (succeeded?, message), shown once
@@ -104,6 +104,84 @@ def save_info(name: str) -> None:
         _edited(False, f"{type(exc).__name__}: {exc}")
         return
     _edited(True, f"{name}'s owner and business use are saved.")
+
+
+REVALIDATED = "overview-revalidated"
+
+
+def _revalidation(served: list[governance.ModelInfo]) -> None:
+    """A validator revalidates a production model on its production evidence: renew (with conditions) or retire."""
+    st.subheader("Revalidate a production model")
+    told = st.session_state.pop(REVALIDATED, None)
+    if told is not None:
+        st.success(told)
+    if not served:
+        st.caption("No model is in production: there is nothing to revalidate.")
+        return
+    by_name = {m.name: m for m in served}
+    name = st.selectbox("Production model", list(by_name), key="revalidate-model")
+    mv_id = by_name[name].production_version_id
+    assert mv_id is not None
+    case = ui.act(lambda: governance.revalidation_case(ctx, who, mv_id))
+    if case is None:
+        return
+    expiry = "no expiry on record" if case.expires_at is None else f"expires on {case.expires_at.date().isoformat()}"
+    (st.error if case.expired else st.caption)(
+        f"{case.model_name} v{case.version} (model version {case.model_version_id}) serves on approval "
+        f"{case.standing_approval_id}, which {'EXPIRED' if case.expired else expiry}"
+        + (f" on {case.expires_at.date().isoformat()}" if case.expired and case.expires_at else "")
+        + f". A renewal stands {case.revalidation_months} months."
+    )
+    ui.records(
+        [
+            {"evaluation": e.id, "space": e.space, "when": ui.when(e.created_at), "status": e.status}
+            for e in case.evaluations
+        ]
+    )
+    if case.open_conditions:
+        st.markdown(
+            "Open conditions: "
+            + "; ".join(f"{c.text} (owner {c.owner}, due {c.due_date.isoformat()})" for c in case.open_conditions)
+        )
+    with st.form(f"revalidate-{mv_id}"):
+        outcome = st.radio(
+            "Outcome",
+            [o.value for o in RevalidationOutcome],
+            format_func=lambda v: v.replace("_", " "),
+            horizontal=True,
+        )
+        comment = st.text_area("Why (at least a sentence; audited)")
+        text = st.text_input("Condition (renew with conditions)")
+        owner = st.text_input("Condition owner (account)")
+        due = st.date_input("Condition due date", value=date.today() + timedelta(days=90))
+        decided = st.form_submit_button("Decide the revalidation")
+    if decided:
+        conditions = (
+            [governance.ConditionInput(text=text, owner=owner, due_date=due)]
+            if outcome == RevalidationOutcome.RENEW_WITH_CONDITIONS
+            else []
+        )
+        result = ui.act(
+            lambda: governance.revalidate(
+                ctx,
+                who,
+                mv_id,
+                outcome=outcome,
+                comment=comment,
+                evidence=[e.id for e in case.evaluations],
+                conditions=conditions,
+            )
+        )
+        if result is not None:
+            st.session_state[REVALIDATED] = (
+                f"Revalidation {result.revalidation_id} of {name}: {result.outcome.value.replace('_', ' ')}"
+                + (
+                    f"; the approval now expires on {result.expires_at.date().isoformat()}."
+                    if result.expires_at
+                    else f"; prod deployment {result.retired_deployment_id} taken down."
+                )
+            )
+            st.rerun()
 
 
 def _forms(models: list[governance.ModelInfo]) -> None:
@@ -238,3 +316,7 @@ if recent:
     )
 else:
     ui.empty("No approvals or rejections yet.")
+
+# Last on the page: a validator's act on the production models shown above.
+if models and ui.can(who, "revalidate"):
+    _revalidation([m for m in models if m.production_version_id is not None])

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
 from pipeline_core.services import governance
 from pipeline_core.services.authz import Principal
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import Approval, Deployment, ModelVersion
+from pipeline_core.store.models import Approval, Deployment, Evaluation, ModelVersion
 from pipeline_core.vocabulary import Tier
 from tests.e2e.page_text import assert_readable
 from tests.pages.conftest import PageRunner
@@ -102,3 +102,42 @@ def test_a_data_scientist_sets_the_owner_but_not_the_tier(
     labels = [b.label for b in at.button]
     assert labels == ["Save owner and business use"]
     assert any(c.value == "A validator or an administrator sets a model's tier, with a reason." for c in at.caption)
+
+
+def test_a_validator_renews_an_expired_approval_from_the_overview(
+    page: PageRunner, live_ctx: ServiceContext, people: dict[str, Principal], in_prod: int
+) -> None:
+    with live_ctx.db.write() as session:
+        session.execute(update(Approval).values(expires_at=utcnow() - timedelta(days=3)))
+        dep = session.get(Deployment, in_prod)
+        assert dep is not None
+        newest = (
+            session.execute(select(Evaluation).where(Evaluation.model_version_id == dep.model_version_id))
+            .scalars()
+            .first()
+        )
+        assert newest is not None
+        session.add(
+            Evaluation(
+                model_version_id=dep.model_version_id,
+                deployment_id=in_prod,
+                space="prod",
+                results=newest.results,
+                data_window=newest.data_window,
+                status=newest.status,
+                created_at=utcnow(),
+            )
+        )
+    at = page("overview", "victor")
+    assert not at.exception
+    assert any("EXPIRED" in e.value for e in at.error)
+    at.radio[0].set_value("renew")
+    next(t for t in at.text_area if t.label == "Why (at least a sentence; audited)").set_value(
+        "The quarter's production evaluation holds; renewed."
+    )
+    _button(at, "Decide the revalidation")
+    assert not at.exception
+    assert any("Revalidation" in s.value and "the approval now expires on" in s.value for s in at.success)
+    assert governance.production_check(live_ctx, people["max"], dep.model_version_id).passed
+    manager = page("overview", "max")
+    assert not [s for s in manager.subheader if s.value == "Revalidate a production model"]

@@ -51,6 +51,7 @@ class ModelInfo:
     risk_level: str | None  # of the newest version's newest evaluation; None: not evaluated
     open_findings: int
     production_version: int | None  # the version in production; None: nothing is
+    production_version_id: int | None  # its model version id
     next_revalidation: datetime | None  # its approval's expiry; None: nothing in production, or no expiry on record
     pending_reviews: int
     oldest_pending_since: datetime | None  # when the oldest version still awaiting a decision began to wait
@@ -137,6 +138,7 @@ def _info(session: Session, name: str, versions: list[ModelVersion], findings: i
         risk_level=_risk_level(session, newest),
         open_findings=findings,
         production_version=None if served is None else served.version,
+        production_version_id=None if served is None else served.id,
         next_revalidation=None if approval is None else approval.expires_at,
         pending_reviews=len(pending),
         oldest_pending_since=since,
