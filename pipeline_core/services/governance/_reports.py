@@ -42,13 +42,12 @@ from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (
     Approval,
     ApprovalCondition,
-    Deployment,
     DeploymentRevision,
     Evaluation,
     ModelRecord,
     ModelVersion,
 )
-from pipeline_core.vocabulary import ConditionState, DeploymentStatus, Space
+from pipeline_core.vocabulary import ConditionState, Space
 
 
 def _model(mv: ModelVersion) -> ModelFacts:
@@ -139,17 +138,7 @@ def _findings(session: Session, mv: ModelVersion) -> tuple[FindingRow, ...]:
 
 def _production(session: Session, mv: ModelVersion) -> ProductionFacts | None:
     """The version the model's active prod deployment serves (as ``compare_with_production`` finds it)."""
-    serving = session.execute(
-        select(Deployment.id, ModelVersion)
-        .join(ModelVersion, ModelVersion.id == Deployment.model_version_id)
-        .where(
-            Deployment.space == Space.PROD.value,
-            Deployment.status == DeploymentStatus.ACTIVE.value,
-            Deployment.model_name == mv.name,
-        )
-        .order_by(Deployment.id.desc())
-        .limit(1)
-    ).one_or_none()
+    serving = lookup.in_production(session, mv.name)
     if serving is None:
         return None
     deployment_id, prod = serving

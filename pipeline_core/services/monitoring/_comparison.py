@@ -31,8 +31,7 @@ from pipeline_core.services.monitoring._evaluations import (
     model_frames,
     score_frame,
 )
-from pipeline_core.store.models import Dataset, Deployment, FeedbackRecord, ModelVersion
-from pipeline_core.vocabulary import DeploymentStatus, Space
+from pipeline_core.store.models import Dataset, FeedbackRecord
 
 
 @dataclass(frozen=True)
@@ -103,17 +102,7 @@ def compare_with_production(
     with ctx.db.read() as session:
         mv = lookup.model_version(session, model_version_id)
         candidate = ComparedModel("candidate", mv.id, mv.name, mv.version, mv.artifact_sha256)
-        serving = session.execute(
-            select(Deployment.id, ModelVersion)
-            .join(ModelVersion, ModelVersion.id == Deployment.model_version_id)
-            .where(
-                Deployment.space == Space.PROD.value,
-                Deployment.status == DeploymentStatus.ACTIVE.value,
-                Deployment.model_name == mv.name,
-            )
-            .order_by(Deployment.id.desc())
-            .limit(1)
-        ).one_or_none()
+        serving = lookup.in_production(session, mv.name)
         if serving is None:
             return None
         dep_id, prod_mv = serving
