@@ -106,6 +106,29 @@ def save_info(name: str) -> None:
     _edited(True, f"{name}'s owner and business use are saved.")
 
 
+def _conditions_table() -> None:
+    """The open conditions of approval, overdue first: what an approval obliges whom to do by when."""
+    st.markdown("**Open conditions of approval**")
+    conditions = governance.list_conditions(ctx, who, open_only=True)
+    if not conditions:
+        st.caption("No approval carries an open condition.")
+        return
+    ui.records(
+        [
+            {
+                "model": c.model_name,
+                "due": f"{c.due_date.isoformat()}{' (overdue)' if c.overdue else ''}",
+                "owner": c.owner,
+                "condition": c.text,
+                "finding": c.finding_id or "–",
+                "approval": c.approval_id,
+            }
+            for c in conditions
+        ],
+        every_row=True,
+    )
+
+
 REVALIDATED = "overview-revalidated"
 
 
@@ -261,6 +284,7 @@ else:
     )
     st.markdown("**Owners and business use**")
     _owners_table(models)
+    _conditions_table()
     _forms(models)
 
 st.subheader("Production models over time")
@@ -308,6 +332,7 @@ if recent:
                 "model": r.model,
                 "outcome": r.outcome,
                 "by": r.decided_by,
+                "countersigned by": r.countersigned_by or "–",
                 "when": ui.when(r.decided_at),
                 "why": r.comment,
             }

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -429,6 +430,12 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     page.get_by_role("link", name="Overview").click()
     page.get_by_text(f"deployment {prod.id}").first.wait_for()
     page.get_by_role("heading", name="Open alerts").wait_for()
+    # ... and the condition its approval carries, with its owner and due date.
+    condition_due = (date.today() + timedelta(days=90)).isoformat()
+    page.get_by_text("Open conditions of approval").wait_for()
+    conditions = " ".join(page.locator('[data-testid="stMain"] [role="gridcell"]').all_text_contents())
+    assert "Re-run the fairness monitor on Q1 production data" in conditions and condition_due in conditions
+    _shot(page, "manager-overview-conditions")
     # A page the manager may not open is not there at all: not in the sidebar, and its URL opens no review.
     assert page.get_by_role("link", name="Review").count() == 0
     page.goto(f"{url}/review")

@@ -177,6 +177,7 @@ def test_a_model_in_prod_after_an_approval(
                 "model": "german_credit v1",
                 "outcome": "approved",
                 "by": "vera",
+                "countersigned by": "–",
                 "when": decision.decided_at.strftime("%Y-%m-%d %H:%M"),
                 "why": "reviewed",
             }
