@@ -39,10 +39,10 @@ def pack_builder(ctx: ServiceContext, who: Principal, model_version_id: int) -> 
 def evidence_pack_button(
     ctx: ServiceContext, who: Principal, model_version_id: int, *, model_name: str, version: int
 ) -> None:
-    """A "Download evidence pack" button; greyed, saying why, for a role that may not export one."""
+    """An "Evidence pack (zip)" download button; greyed, saying why, for a role that may not export one."""
     refused = refusal(ctx, who, "export_evidence")
     st.download_button(
-        "Download evidence pack",
+        "Evidence pack (zip)",
         data=pack_builder(ctx, who, model_version_id),
         file_name=f"evidence-{model_name}-v{version}.zip",
         mime="application/zip",

@@ -466,21 +466,22 @@ st.divider()
 evaluation_id = evaluation.id
 # Built when a button is pressed: a report renders every chart, and is not needed on every view.
 report_name = f"validation-report-{candidate.name}-v{candidate.version}"
+st.markdown("**Download** the validation report of this evaluation, or the version's signed evidence pack")
 html_col, pdf_col, docx_col, pack_col = st.columns(4)
 html_col.download_button(
-    "Download the validation report (HTML)",
+    "Report (HTML)",
     lambda: governance.validation_report(ctx, who, chosen_id, evaluation_id=evaluation_id),
     file_name=f"{report_name}.html",
     mime="text/html",
 )
 pdf_col.download_button(
-    "Download as PDF",
+    "Report (PDF)",
     lambda: governance.validation_report(ctx, who, chosen_id, evaluation_id=evaluation_id, fmt="pdf"),
     file_name=f"{report_name}.pdf",
     mime="application/pdf",
 )
 docx_col.download_button(
-    "Download as DOCX",
+    "Report (DOCX)",
     lambda: governance.validation_report(ctx, who, chosen_id, evaluation_id=evaluation_id, fmt="docx"),
     file_name=f"{report_name}.docx",
     mime="application/vnd.openxmlformats-officedocument.wordprocessingml.document",

@@ -65,9 +65,10 @@ def test_the_summary_counts_warn_and_unjudged_apart_and_they_add_up(
         "Unjudged": "2",
     }
     assert [getattr(b, "label", None) for b in at.get("download_button")] == [
-        "Download the validation report (HTML)",
-        "Download as PDF",
-        "Download as DOCX",
+        "Report (HTML)",
+        "Report (PDF)",
+        "Report (DOCX)",
+        "Evidence pack (zip)",
     ]
 
 
