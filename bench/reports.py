@@ -7,8 +7,7 @@ versions 2-10 as the services would have registered them; versions 1-9 are rejec
 through the decision service (a decision history of nine, audited). Its first evaluation (every
 monitor's results, curves included) is copied so that versions 1-9 hold one each and version 10 holds
 41 (its pre-prod evaluation and 40 production windows): 50 in all. 20 findings are raised on the model
-when the findings table exists in this checkout (issue 17's helper F), else the bench says they were
-not seeded. Then, for version 10, median of ``--repeats``: the HTML report, every format the evidence
+through the findings service. Then, for version 10, median of ``--repeats``: the HTML report, every format the evidence
 pack renders (``_reports_for``), the whole pack, and verifying it. Prints the figures; asserts nothing.
 """
 
@@ -22,10 +21,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline_core.config import Settings
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
@@ -37,7 +34,6 @@ from pipeline_core.services.context import ServiceContext, open_context
 from pipeline_core.services.governance._evidence_pack import _reports_for
 from pipeline_core.services.runs import RunWorker, launch_file_run, model_version_for_run
 from pipeline_core.serving.server import BackgroundServer
-from pipeline_core.store import models
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import Evaluation, ModelVersion, Run
 from pipeline_core.vocabulary import ModelState, RunState
@@ -73,10 +69,10 @@ def setup(root: Path) -> tuple[ServiceContext, Principal, int]:
             sha = session.get(ModelVersion, mv_id).artifact_sha256  # type: ignore[union-attr]
         governance.reject(ctx, vera, mv_id, comment="Rejected by the benchmark, for a history.", artifact_sha256=sha)
     _evaluations(ctx, ids)
-    seeded = _findings(ctx, first.name, vera.username)
+    seeded = _findings(ctx, vera, ids)
     print(
         f"store: model {first.name!r}, {len(ids)} versions ({len(ids) - 1} rejected), {EVALUATIONS} evaluations, "
-        + (f"{seeded} findings" if seeded else "findings were not seeded (no findings table in this checkout)"),
+        f"{seeded} findings",
         flush=True,
     )
     return ctx, vera, ids[-1]
@@ -136,32 +132,23 @@ def _evaluations(ctx: ServiceContext, ids: list[int]) -> None:
             )
 
 
-def _findings(ctx: ServiceContext, model_name: str, raised_by: str) -> int:
-    """``FINDINGS`` findings on the model, when the findings table exists: only the columns it has are filled."""
-    table = getattr(models, "Finding", None)
-    if table is None:
-        return 0
-    columns = set(table.__table__.columns.keys())
-    wanted: dict[str, Any] = {
-        "model_name": model_name,
-        "raised_on_version": 1,
-        "description": "Seeded by the benchmark.",
-        "severity": "low",
-        "state": "open",
-        "owner": "bench_ds",
-        "raised_by": raised_by,
-        "due_date": date.today() + timedelta(days=30),
-        "created_at": utcnow(),
-        "updated_at": utcnow(),
-    }
-    try:
-        with ctx.db.write() as session:
-            for i in range(FINDINGS):
-                row = {k: v for k, v in wanted.items() if k in columns} | {"title": f"Benchmark finding {i + 1}"}
-                session.add(table(**row))
-    except (SQLAlchemyError, TypeError, ValueError) as exc:  # a table not of the contract's shape: say so, go on
-        print(f"findings were not seeded: {type(exc).__name__}: {str(exc)[:200]}")
-        return 0
+def _findings(ctx: ServiceContext, vera: Principal, ids: list[int]) -> int:
+    """``FINDINGS`` findings raised through the service, two per version, every severity but high (which would
+    block nothing here, the versions being decided), owned by the data scientist."""
+    severities = ("medium", "low")
+    for i in range(FINDINGS):
+        governance.raise_finding(
+            ctx,
+            vera,
+            ids[i % len(ids)],
+            title=f"Benchmark finding {i + 1}",
+            description="Seeded by the benchmark: a finding as a validator writes it, with its evidence.",
+            severity=severities[i % 2],
+            evidence_kind="free",
+            evidence_ref="",
+            owner="bench_ds",
+            due_date=date.today() + timedelta(days=30 + i),
+        )
     return FINDINGS
 
 

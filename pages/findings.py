@@ -15,7 +15,6 @@ import streamlit as st
 
 from dashboard import ui
 from pipeline_core.services import governance
-from pipeline_core.services.authz import same_account
 from pipeline_core.services.governance._findings import MAX_RISK_MONTHS, today
 from pipeline_core.services.runs import list_model_versions
 from pipeline_core.vocabulary import EvidenceKind, FindingSeverity
@@ -168,7 +167,7 @@ ui.records(
     ]
 )
 
-remediates = ui.can(who, "remediate_finding") and (who.role == "data_scientist" or same_account(who.username, f.owner))
+remediates = ui.can(who, "remediate_finding") and governance.may_remediate(who, f)
 if f.is_open and remediates:
     with st.form(f"remediate-{f.id}"):
         note = st.text_area(

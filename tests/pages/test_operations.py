@@ -339,7 +339,8 @@ def test_the_factsheet_of_a_model_in_prod_shows_its_lineage_and_decision(
             ("Trained by", "dora"),
             ("Evaluations", str(len(facts.evaluations))),
         ], who
-        lineage, stages, deployed, evaluated, decided = (d.value for d in at.dataframe)
+        lineage, stages, deployed, evaluated, decided, periods = (d.value for d in at.dataframe)
+        assert len(periods) == 1, who  # its production history: one period, still serving
         assert list(lineage["what"]) == [e["action"] for e in facts.timeline], who
         assert "model_version.approved" in set(lineage["what"]), who
         assert list(stages["stage"]) == [s["name"] for s in facts.run["stages"]], who
@@ -393,7 +394,10 @@ def test_the_factsheet_of_a_candidate_says_no_decision_was_taken(
         ], who
         assert list(evaluated["status"]) == [e["status"] for e in facts.evaluations], who
         captions = [c.value for c in at.caption][1:]  # after the artifact's
-        assert captions == ["No decision yet: the candidate awaits a validator's review."], who
+        assert captions == [
+            "No decision yet: the candidate awaits a validator's review.",
+            "No version of german_credit has served production yet.",
+        ], who
 
 
 def test_every_page_of_every_role_renders_on_a_populated_store(
@@ -409,7 +413,12 @@ def test_every_page_of_every_role_renders_on_a_populated_store(
             assert_readable(at, (role, name))
             # What each page is about, on this store: one model version, in prod since vera approved it.
             if name == "overview":
-                assert [(m.label, m.value) for m in at.metric] == [("in production", "1")], role
+                assert [(m.label, m.value) for m in at.metric] == [
+                    ("models", "1"),
+                    ("in production", "1"),
+                    ("awaiting a decision", "0"),
+                    ("overdue", "0"),
+                ], role
             elif name == "runs":
                 history = at.dataframe[0].value
                 assert list(history["status"]) == ["succeeded"] and list(history["by"]) == ["dora"], role

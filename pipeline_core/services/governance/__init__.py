@@ -39,6 +39,7 @@ from pipeline_core.services.governance._findings import (
     close_finding,
     get_finding,
     list_findings,
+    may_remediate,
     propose_remediation,
     raise_finding,
 )
@@ -141,6 +142,7 @@ __all__ = [
     "list_findings",
     "list_users",
     "mark_condition_met",
+    "may_remediate",
     "production_check",
     "production_history",
     "propose_remediation",

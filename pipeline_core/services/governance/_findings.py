@@ -545,6 +545,12 @@ def raise_finding(
             return _infos(session, [row])[0]
 
 
+def may_remediate(actor: Principal, finding: FindingInfo) -> bool:
+    """Whether ``actor`` is one who proposes ``finding``'s remediation: its owner, or a data scientist (what
+    ``propose_remediation`` checks again, against the store, when it is asked)."""
+    return actor.role == Role.DATA_SCIENTIST or authz.same_account(actor.username, finding.owner)
+
+
 def propose_remediation(ctx: ServiceContext, actor: Principal, finding_id: int, *, note: str) -> FindingInfo:
     """The finding's owner (or a data scientist) says how it was remedied: open -> remediation proposed."""
     current = require(ctx, actor, "remediate_finding")
