@@ -10,7 +10,8 @@ import streamlit as st
 
 from dashboard import ui
 from pipeline_core.data.german_credit import generate_german_credit
-from pipeline_core.services import deployments
+from pipeline_core.errors import PipelineError
+from pipeline_core.services import deployments, governance
 from pipeline_core.services.authz import PERMISSIONS
 from pipeline_core.services.deployments import score_over_http
 from pipeline_core.vocabulary import DeploymentStatus, Space
@@ -31,6 +32,19 @@ if not deps:
     ui.empty(f"No deployments yet. {step}")
     st.stop()
 
+
+def _standing(model_version_id: int) -> str:
+    """The prod version's approval as a person weighs it: when it must be revalidated, or that it expired."""
+    try:
+        case = governance.revalidation_case(ctx, who, model_version_id)
+    except PipelineError as exc:
+        return f"unknown: {exc}"
+    if case.expires_at is None:
+        return f"approval {case.standing_approval_id}, no expiry on record"
+    day = case.expires_at.date().isoformat()
+    return f"EXPIRED on {day}: revalidate" if case.expired else f"approval {case.standing_approval_id}, until {day}"
+
+
 base = ctx.settings.scoring_url.rstrip("/")
 for space in (Space.PROD, Space.PREPROD, Space.DEV):  # what is live first
     in_space = [d for d in deps if d.space == space]
@@ -44,6 +58,7 @@ for space in (Space.PROD, Space.PREPROD, Space.DEV):  # what is live first
                     "model version": d.model_version_id,
                     "endpoint": base + d.scoring_path,
                     "updated": ui.when(d.updated_at or d.created_at),
+                    **({"approval": _standing(d.model_version_id)} if space == Space.PROD else {}),
                 }
                 for d in in_space
             ]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 from streamlit import config as streamlit_config
 
 from dashboard.navigation import CATALOGUE, ROLE_PAGES
@@ -19,6 +21,8 @@ from pipeline_core.services.datasets import count_payload
 from pipeline_core.services.datasets import thresholds_in_force as in_force
 from pipeline_core.services.deployments import score_over_http
 from pipeline_core.services.monitoring import count_feedback, list_evaluations
+from pipeline_core.store.db import utcnow
+from pipeline_core.store.models import Approval
 from pipeline_core.vocabulary import AlertStatus, ModelState
 from tests.e2e.page_text import assert_readable, shown
 from tests.pages.conftest import PageRunner
@@ -75,6 +79,9 @@ def test_deployments_page_scores_a_record_and_guards_rollback(
     deps = {d.space: d for d in deployments.list_deployments(live_ctx, people["dora"])}
     assert [s.value for s in at.subheader] == ["prod", "preprod", "Score a record", "API keys"]  # no roll back
     base = live_ctx.settings.scoring_url.rstrip("/")
+    case = governance.revalidation_case(live_ctx, people["max"], deps["prod"].model_version_id)
+    assert case.expires_at is not None
+    expires = case.expires_at.date().isoformat()
     for table, space in zip(at.dataframe, ("prod", "preprod"), strict=True):
         d = deps[space]
         row = table.value.to_dict(orient="records")
@@ -85,6 +92,8 @@ def test_deployments_page_scores_a_record_and_guards_rollback(
                 "model version": d.model_version_id,
                 "endpoint": base + d.scoring_path,
                 "updated": (d.updated_at or d.created_at).strftime("%Y-%m-%d %H:%M"),
+                # A prod version's approval, until its tier's revalidation (tier 3: 36 months from the approval).
+                **({"approval": f"approval 1, until {expires}"} if space == "prod" else {}),
             }
         ], space
     assert deps["prod"].id == in_prod and deps["prod"].model_version_id == deps["preprod"].model_version_id
@@ -444,3 +453,13 @@ def test_admin_saves_thresholds(page: PageRunner, dash_ctx: ServiceContext, spec
     next(b for b in at.button if getattr(b, "label", "") == "Save thresholds").click().run()
     assert "Thresholds of german_credit saved." in at.success[0].value
     assert in_force(dash_ctx, SYSTEM, spec).thresholds.min_roc_auc == pytest.approx(0.65)
+
+
+def test_the_deployments_page_says_when_a_prod_approval_expired(
+    page: PageRunner, in_prod: int, live_ctx: ServiceContext
+) -> None:
+    with live_ctx.db.write() as session:
+        session.execute(update(Approval).values(expires_at=utcnow() - timedelta(days=1)))
+    at = page("deployments", "max")
+    (row,) = at.dataframe[0].value.to_dict(orient="records")
+    assert row["approval"] == f"EXPIRED on {(utcnow() - timedelta(days=1)).date().isoformat()}: revalidate"
