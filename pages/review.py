@@ -236,6 +236,20 @@ def _findings_and_conditions(ctx: ServiceContext, who: Principal, mv: governance
     )
 
 
+def _policy_rows(mv: governance.Candidate) -> list[tuple[str, str, str, str]]:
+    """What the tier's policy holds against the candidate beyond its evaluation, as summary rows: each required
+    documentation section not written (an unjudged item, as an unjudged critical check) and each open high
+    finding."""
+    rows = []
+    for b in mv.blocking:
+        source, _, what = b.key.partition(":")
+        if source == "documentation":
+            rows.append((source, what, tables.NOT_JUDGED, f"{b.text}; required by the tier's policy"))
+        elif source == "finding":
+            rows.append((source, what, "open", b.text))
+    return rows
+
+
 tabs = st.tabs(
     [
         "Summary",
@@ -275,7 +289,7 @@ with tabs[0]:
         "(each monitor's tab has its reported figures too)"
     )
     # Every row in view: a validator reads the whole list, and what scrolls inside a table is easily missed.
-    ui.records(tables.summary_rows(findings), every_row=True)
+    ui.records(tables.summary_rows(findings, policy=_policy_rows(candidate)), every_row=True)
 with tabs[1]:
     quality = findings.monitor(MonitorName.QUALITY)
     metrics_table(quality)

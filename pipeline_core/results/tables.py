@@ -78,13 +78,20 @@ def _summary_row(monitor: str, check: str, status: str, **cells: Any) -> Row:
     }
 
 
-def summary_rows(report: EvaluationReport, *, expected: Iterable[str] = tuple(MonitorName)) -> list[Row]:
+def summary_rows(
+    report: EvaluationReport,
+    *,
+    expected: Iterable[str] = tuple(MonitorName),
+    policy: Iterable[tuple[str, str, str, str]] = (),
+) -> list[Row]:
     """Every check of every monitor and every model test, the ones a decision turns on first.
 
     Failed and unjudged first (too few records, a monitor of ``expected`` the evaluation did not run, a model
     test that did not apply), the critical ones leading and a failure before an unjudged check; then warnings,
     then passes, critical first within each; else in the evaluation's order. Reported figures without a
-    threshold (accuracy, log loss…) are the monitors' tabs', not checks.
+    threshold (accuracy, log loss…) are the monitors' tabs', not checks. ``policy``: what the model's tier
+    policy adds beyond the evaluation, as (source, check, status, detail), each critical: a required
+    documentation section not written (not judged), an open high-severity finding.
     """
     rows = [
         _summary_row(
@@ -119,6 +126,9 @@ def summary_rows(report: EvaluationReport, *, expected: Iterable[str] = tuple(Mo
         )
         for e in tests
         if e.source not in ran
+    ]
+    rows += [
+        _summary_row(source, check, status, critical=True, detail=detail) for source, check, status, detail in policy
     ]
     return sorted(
         rows,

@@ -237,3 +237,8 @@ def test_a_model_without_documentation_has_every_required_section_flagged(
     assert [m.value for m in tab.markdown if m.value.endswith(":red[not written (required)]")] == [
         f"**{s.heading}**: :red[not written (required)]" for s in DocSection
     ]
+    # In the summary too, first: each missing section is an unjudged item, as an unjudged critical check is.
+    summary = _tab(at, "Summary").dataframe[0].value
+    first = summary.head(len(DocSection))
+    assert list(first["monitor"]) == ["documentation"] * len(DocSection)
+    assert list(first["check"]) == [s.value for s in DocSection] and set(first["status"]) == {"not judged"}

@@ -148,3 +148,21 @@ def test_summary_rows_carry_value_threshold_and_detail() -> None:
     }
     (few,) = tables.summary_rows(_report(MonitorResult("fairness", [FEW], 3, 8)), expected=())
     assert (few["value"], few["threshold"], few["detail"]) == (None, 0.8, "insufficient data: 3 < 8")
+
+
+def test_summary_rows_lead_with_what_the_tier_policy_holds_against_the_candidate() -> None:
+    policy = [
+        (
+            "documentation",
+            "purpose",
+            tables.NOT_JUDGED,
+            "documentation section 'Purpose and intended use' is not written",
+        ),
+        ("finding", "3", "open", "finding 3 'Thin data' (high) is open"),
+    ]
+    rows = tables.summary_rows(_report(MonitorResult("quality", [PASS_AUC], 120, 50)), expected=(), policy=policy)
+    assert [(r["monitor"], r["check"], r["status"], r["critical"]) for r in rows] == [
+        ("documentation", "purpose", "not judged", "yes"),
+        ("finding", "3", "open", "yes"),
+        ("quality", "roc_auc", "pass", "yes"),
+    ]
