@@ -434,9 +434,9 @@ def _flow(browser: Any, url: str, pages: dict[str, Any], problems: list[str], pr
     condition_due = (date.today() + timedelta(days=90)).isoformat()
     page.get_by_text("Open conditions of approval").wait_for()
     cells = page.locator('[data-testid="stMain"] [role="gridcell"]')
-    # The grid fills its accessible cells after it draws: wait for them, not for the heading.
-    cells.filter(has_text="Re-run the fairness monitor on Q1 production data").first.wait_for()
-    cells.filter(has_text=condition_due).first.wait_for()
+    # The grid draws on a canvas and fills its (hidden) accessible cells after: wait for them to be there.
+    cells.filter(has_text="Re-run the fairness monitor on Q1 production data").first.wait_for(state="attached")
+    cells.filter(has_text=condition_due).first.wait_for(state="attached")
     _shot(page, "manager-overview-conditions")
     # A page the manager may not open is not there at all: not in the sidebar, and its URL opens no review.
     assert page.get_by_role("link", name="Review").count() == 0
