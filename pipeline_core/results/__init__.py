@@ -32,13 +32,26 @@ class Metric:
     status: CheckStatus = CheckStatus.INFO
     critical: bool = False
     detail: str = ""
+    # The value's 95% confidence interval (lower, upper), where one was estimated (a seeded bootstrap).
+    interval: tuple[float, float] | None = None
+    # How many records the value was computed on (for a group metric: the smaller group's size).
+    records: int | None = None
 
     def __post_init__(self) -> None:
         # Documents and older callers hand plain strings; the verdict is always the vocabulary's member.
         object.__setattr__(self, "status", CheckStatus(self.status))
+        if self.interval is not None:
+            # A stored document holds the interval as a JSON list.
+            lower, upper = self.interval
+            object.__setattr__(self, "interval", (float(lower), float(upper)))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Without an interval or a count the document keeps the shape every earlier version stored.
+        out = asdict(self)
+        for optional in ("interval", "records"):
+            if out[optional] is None:
+                del out[optional]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Metric:
