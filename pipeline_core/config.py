@@ -106,6 +106,9 @@ class Settings:
     # Production evaluations the worker runs: every interval seconds (0: never), over at most this many records.
     evaluation_interval: float = 3600.0
     evaluation_max_records: int = 1_000_000
+    # A worker's claim on a due evaluation that has not finished after this many seconds (the worker died)
+    # may be taken over by another worker.
+    evaluation_claim_timeout: float = 900.0
     # Log lines on stderr from this level up (debug, info, warning, error); the CLI's --log-level overrides it.
     log_level: str = DEFAULT_LEVEL
     # Training data by path (`run --data`, the Runs page) is read only from inside these folders (symlinks
@@ -171,7 +174,13 @@ class Settings:
         object.__setattr__(self, "data_roots", _data_roots(self.data_roots, self.data_dir))
         if not self.scoring_url:
             object.__setattr__(self, "scoring_url", f"http://{self.serve_host}:{self.serve_port}")
-        for name in ("heartbeat_interval", "heartbeat_timeout", "poll_interval", "serving_refresh_interval"):
+        for name in (
+            "heartbeat_interval",
+            "heartbeat_timeout",
+            "poll_interval",
+            "serving_refresh_interval",
+            "evaluation_claim_timeout",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"setting {name} must be positive, got {getattr(self, name)!r}")
         if self.evaluation_interval < 0 or self.evaluation_max_records < 1:

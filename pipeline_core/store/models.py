@@ -766,3 +766,24 @@ class Finding(Base):
     accepted_reason: Mapped[str | None] = mapped_column(Text)
     accepted_expires_on: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EvaluationClaim(Base):
+    """A worker's claim on one scheduled evaluation of a deployment (migration 0017_c).
+
+    An evaluation falls due after the deployment's newest evaluation (``after_evaluation_id``, 0 before the
+    first); the pair is unique, so however many workers find it due at once, one inserts the claim and
+    evaluates. A claim whose evaluation could not run is deleted, so that a later turn tries again; one
+    left unfinished past ``evaluation_claim_timeout`` (its worker died) is taken over.
+    """
+
+    __tablename__ = "evaluation_claims"
+    __table_args__ = (UniqueConstraint("deployment_id", "after_evaluation_id", name="uq_evaluation_claims_due"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    after_evaluation_id: Mapped[int] = mapped_column(Integer)
+    claimed_by: Mapped[str] = mapped_column(String(160))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"))

@@ -24,7 +24,6 @@ from pipeline_core.services.monitoring._evaluations import (
     acknowledge_alert,
     checks,
     drifted_records,
-    due_deployments,
     evaluate_deployment,
     evaluate_externally,
     feedback_frame,
@@ -44,10 +43,17 @@ from pipeline_core.services.monitoring._feedback import (
     parse_feedback,
     upload_feedback,
 )
+from pipeline_core.services.monitoring._schedule import (
+    EvaluationClaimInfo,
+    claim_evaluation,
+    due_deployments,
+    evaluate_if_due,
+)
 
 __all__ = [
     "AlertInfo",
     "ComparedModel",
+    "EvaluationClaimInfo",
     "EvaluationError",
     "EvaluationInfo",
     "EvaluationOutcome",
@@ -58,12 +64,14 @@ __all__ = [
     "RetrainingRequestInfo",
     "acknowledge_alert",
     "checks",
+    "claim_evaluation",
     "compare_with_production",
     "count_feedback",
     "drifted_records",
     "due_deployments",
     "evaluate_deployment",
     "evaluate_externally",
+    "evaluate_if_due",
     "feedback_frame",
     "get_evaluation",
     "list_alerts",

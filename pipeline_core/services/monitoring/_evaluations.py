@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from threading import Lock
 from typing import Any, TypeVar
 
@@ -589,33 +589,6 @@ def evaluate_externally(
         report=found.report,
         retrain_on_failure=retrain_on_failure,
     )
-
-
-def due_deployments(ctx: ServiceContext, actor: Principal, *, interval: float) -> list[int]:
-    """Production deployments with traffic whose newest evaluation is older than ``interval`` seconds."""
-    require(ctx, actor, "view")
-    cutoff = utcnow() - timedelta(seconds=interval)
-    with ctx.db.read() as session:
-        deployments = (
-            session.execute(
-                select(Deployment.id).where(
-                    Deployment.space == Space.PROD.value, Deployment.status == DeploymentStatus.ACTIVE.value
-                )
-            )
-            .scalars()
-            .all()
-        )
-        due = []
-        for dep_id in deployments:
-            newest = session.execute(
-                select(Evaluation.created_at)
-                .where(Evaluation.deployment_id == dep_id)
-                .order_by(Evaluation.created_at.desc())
-                .limit(1)
-            ).scalar()
-            if newest is None or newest < cutoff:
-                due.append(dep_id)
-    return due
 
 
 def list_evaluations(

@@ -178,14 +178,18 @@ class RunWorker:
         window = PayloadWindow(max_records=self.ctx.settings.evaluation_max_records)
         for deployment_id in monitoring.due_deployments(self.ctx, self.principal, interval=interval):
             try:
-                outcome = monitoring.evaluate_deployment(self.ctx, SYSTEM, deployment_id, window=window)
+                # The claim makes it one evaluation per due time however many workers found it due.
+                outcome = monitoring.evaluate_if_due(
+                    self.ctx, SYSTEM, deployment_id, interval=interval, window=window, claimant=self.id
+                )
             except monitoring.EvaluationError as exc:
                 log.info("scheduled evaluation of deployment %d skipped: %s", deployment_id, exc)
                 continue
             except Exception:
                 log.exception("scheduled evaluation of deployment %d failed", deployment_id)
                 continue
-            done.append(outcome.evaluation_id)
+            if outcome is not None:
+                done.append(outcome.evaluation_id)
         return done
 
     def deliver_due(self) -> int:
