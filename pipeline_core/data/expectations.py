@@ -157,6 +157,11 @@ class Expectations:
             *((f"monotone[{m.feature}].margin", m.margin) for m in self.monotone),
         ):
             _unit(name, value)
+        if self.adversarial.margin >= 0.5:
+            raise DataError(
+                f"expectations: adversarial.margin = {self.adversarial.margin!r} is not below 0.5 "
+                "(a risk cannot be that far from 0.5: no decision would be attacked)"
+            )
         for name, number in (
             ("convergence_window", self.convergence_window),
             ("slice_min_records", self.slice_min_records),
