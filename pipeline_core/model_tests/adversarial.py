@@ -199,6 +199,8 @@ def _attack(
     states = [_State(i, (), 0.0) for i in range(len(attacked))]
     found: dict[int, tuple[_State, float]] = {}
     queries = 0
+    # A move is from the record's own value (a feature changes at most once), so each is listed once.
+    options = {d.feature: [d.moves(v) for v in attacked[d.feature].to_numpy(dtype=object)] for d in space}
     for _ in range(cfg.max_features):
         candidates = [
             _State(s.record, (*s.changes, (d.feature, v)), s.used + used)
@@ -206,7 +208,7 @@ def _attack(
             if s.record not in found
             for d in space
             if d.feature not in {f for f, _ in s.changes}
-            for v, used in d.moves(attacked[d.feature].iloc[s.record])
+            for v, used in options[d.feature][s.record]
         ]
         if not candidates:
             break
