@@ -107,7 +107,8 @@ def domains(spec: DataSpec, reference: pd.DataFrame, cfg: Adversarial) -> list[D
             low, high = max(low, declared[0]), min(high, declared[1])
         integral = bool(np.all(np.mod(values, 1) == 0))
         out.append(Domain(name, None, low, high, integral, cfg.max_relative_change * (high - low)))
-    return [d for d in out if d.categories is not None or d.budget > 0]
+    # A whole number whose budget is under one unit cannot move at all (InstallmentPercent, 1-6, by 5%).
+    return [d for d in out if d.categories is not None or (d.budget > 0 and d.budget >= (1 if d.integral else 0))]
 
 
 def adversarial(
@@ -158,7 +159,8 @@ def adversarial(
         "model_queries": queries,
         "seed": SEED,
         "mutable": [d.feature for d in space],
-        "held_fixed": [f for f in spec.feature_names if f not in {d.feature for d in space}],
+        "cannot_move_within_budget": [f for f in cfg.mutable if f not in {d.feature for d in space}],
+        "held_fixed": [f for f in spec.feature_names if f not in cfg.mutable],
         "valid_values": {d.feature: d.describe() for d in space},
         "flips_by_feature": dict(by_feature.most_common()),
         "smallest_flips": flips[:MAX_SHOWN],

@@ -143,6 +143,19 @@ def test_a_spec_without_mutable_features_skips_the_test(sound: Trained, credit: 
     assert verdict.status == "skip" and "declares no mutable feature" in verdict.summary
 
 
+def test_a_whole_number_whose_budget_is_under_one_unit_cannot_move(
+    fragile: Pipeline, credit: Credit, spec: DataSpec
+) -> None:
+    # InstallmentPercent runs 1-6 in training: 5% of that range is a quarter of a unit.
+    assert credit.train["InstallmentPercent"].agg(["min", "max"]).tolist() == [1, 6]
+    e = attack(fragile, credit, spec).evidence
+    assert e["mutable"] == ["LoanAmount", "LoanDuration", "Telephone"]
+    assert e["cannot_move_within_budget"] == ["InstallmentPercent"]
+    assert "InstallmentPercent" not in e["held_fixed"] and "Age" in e["held_fixed"]
+    wider = attack(fragile, credit, spec, max_relative_change=0.2).evidence
+    assert "InstallmentPercent" in wider["mutable"] and wider["cannot_move_within_budget"] == []
+
+
 def test_a_mutable_number_that_never_varies_in_training_cannot_move(
     sound: Trained, credit: Credit, spec: DataSpec
 ) -> None:

@@ -219,7 +219,8 @@ def test_the_model_tests_tab_shows_each_verdict_with_its_evidence(
         round(verdict.evidence["flip_rate"], 4)
     )
     said = [m.value for m in attack.markdown]
-    assert "**mutable**: LoanAmount, LoanDuration, InstallmentPercent, Telephone" in said
+    assert "**mutable**: LoanAmount, LoanDuration, Telephone" in said
+    assert "**cannot move within budget**: InstallmentPercent" in said
     assert any(m.startswith("**held fixed**: ") and "Age" in m and "Sex" in m and "ForeignWorker" in m for m in said)
     flips = verdict.evidence["smallest_flips"]
     assert flips and "**smallest flips**" in said
