@@ -121,7 +121,11 @@ def adversarial(
         return Verdict(name, "skip", f"spec '{spec.name}' declares no mutable feature to attack")
     space = domains(spec, reference, cfg)
     if not space:
-        return Verdict(name, "skip", f"no mutable feature of spec '{spec.name}' can move in the training data")
+        return Verdict(
+            name,
+            "skip",
+            f"no mutable feature of spec '{spec.name}' can move within the budget in the training data's range",
+        )
     risk, decision = risk_and_decision(model, held_out, spec)
     rng = np.random.default_rng(SEED)
     queries = len(held_out)

@@ -161,7 +161,7 @@ def test_a_mutable_number_that_never_varies_in_training_cannot_move(
 ) -> None:
     flat = Credit(credit.train.assign(LoanAmount=1000), credit.test)
     verdict = attack(sound.model, flat, spec, mutable=("LoanAmount",))
-    assert verdict.status == "skip" and "can move in the training data" in verdict.summary
+    assert verdict.status == "skip" and "can move within the budget in the training data" in verdict.summary
 
 
 def test_missing_values_are_not_moved(fragile: Pipeline, credit: Credit, spec: DataSpec) -> None:
