@@ -81,6 +81,12 @@ def main() -> None:
     for i, v in enumerate(last.verdicts):
         median = statistics.median(r.verdicts[i].seconds for r in reports)
         print(f"{v.name:22} {v.status:7} {'yes' if v.critical else '':8} {median:8.3f}  {v.summary}")
+    attack = last.verdict("adversarial").evidence
+    if attack:
+        print(
+            f"\nadversarial: {attack['model_queries']:,} model queries on {attack['records_attacked']} + "
+            f"{attack['reverse_records_attacked']} records; flips by feature {attack['flips_by_feature']}"
+        )
     totals = [r.seconds for r in reports]
     rest = totals[1:] or totals
     print(

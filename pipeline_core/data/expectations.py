@@ -27,6 +27,7 @@ MODEL_TESTS: tuple[str, ...] = (
     "directional",
     "robustness",
     "slice_regression",
+    "adversarial",
 )
 # The model's contract with its callers: a model failing one of these must not reach pre-prod.
 # Convergence is not among them: on small data the default booster overfits (its validation
@@ -84,6 +85,41 @@ class Robustness:
 
 
 @dataclass(frozen=True)
+class Adversarial:
+    """A black-box evasion attack's threat model: what an applicant may change, by how much, and the tolerance.
+
+    Only the ``mutable`` features move (an applicant can change them: the loan asked for, a
+    guarantor); every other feature is held as it is. A record may have at most ``max_features``
+    of them changed; a number moves by at most ``max_relative_change`` of its training range (and
+    stays in it, a whole number staying whole); a category becomes only one seen in training.
+    Only decisions made with a ``margin`` are attacked (a risk at least that far from 0.5): one on
+    the boundary flips under any change to any feature the model uses, which says nothing of the
+    model. Fails when more than ``tolerance`` of the unfavourable decisions attacked (at most
+    ``records`` of them, and as many favourable ones, reported apart) become favourable within
+    that budget. An empty ``mutable`` declares no threat model: the test is skipped.
+    """
+
+    mutable: tuple[str, ...] = ()
+    max_features: int = 2
+    max_relative_change: float = 0.05
+    margin: float = 0.20
+    tolerance: float = 0.10
+    records: int = 100
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.mutable, tuple) or not all(isinstance(f, str) and f for f in self.mutable):
+            raise DataError(f"expectations: adversarial.mutable = {self.mutable!r} is not a list of feature names")
+        if len(set(self.mutable)) != len(self.mutable):
+            raise DataError(f"expectations: adversarial.mutable {list(self.mutable)} names a feature twice")
+
+    def check_against(self, features: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+        """Refuse a mutable feature the spec does not have."""
+        for name in self.mutable:
+            if name not in features:
+                raise DataError(f"expectations: adversarial.mutable feature {name!r} is not in the spec")
+
+
+@dataclass(frozen=True)
 class Expectations:
     """Everything the model tests of one spec judge by; the defaults suit any binary classifier."""
 
@@ -91,6 +127,7 @@ class Expectations:
     invariant: tuple[Invariance, ...] = ()
     monotone: tuple[Monotone, ...] = ()
     robustness: Robustness = field(default_factory=Robustness)
+    adversarial: Adversarial = field(default_factory=Adversarial)
     # Convergence: the validation loss over the last ``convergence_window`` points of its
     # curve may rise by at most this share of its value; training loss must fall overall;
     # and the loss may end at most ``divergence_tolerance`` above its best (a curve that
@@ -112,16 +149,26 @@ class Expectations:
             ("slice_tolerance", self.slice_tolerance),
             ("robustness.relative", self.robustness.relative),
             ("robustness.tolerance", self.robustness.tolerance),
+            ("adversarial.max_relative_change", self.adversarial.max_relative_change),
+            ("adversarial.tolerance", self.adversarial.tolerance),
+            ("adversarial.margin", self.adversarial.margin),
             *((f"invariant[{i.feature}].tolerance", i.tolerance) for i in self.invariant),
             *((f"monotone[{m.feature}].tolerance", m.tolerance) for m in self.monotone),
             *((f"monotone[{m.feature}].margin", m.margin) for m in self.monotone),
         ):
             _unit(name, value)
+        if self.adversarial.margin >= 0.5:
+            raise DataError(
+                f"expectations: adversarial.margin = {self.adversarial.margin!r} is not below 0.5 "
+                "(a risk cannot be that far from 0.5: no decision would be attacked)"
+            )
         for name, number in (
             ("convergence_window", self.convergence_window),
             ("slice_min_records", self.slice_min_records),
             ("max_records", self.max_records),
             ("robustness.repeats", self.robustness.repeats),
+            ("adversarial.max_features", self.adversarial.max_features),
+            ("adversarial.records", self.adversarial.records),
         ):
             if isinstance(number, bool) or not isinstance(number, int) or number < 1:
                 raise DataError(f"expectations: {name} = {number!r} is not a whole number >= 1")
@@ -162,6 +209,7 @@ class Expectations:
                 raise DataError(f"expectations: monotone feature {m.feature!r} is not in the spec")
             if features[m.feature][0] != "numeric":
                 raise DataError(f"expectations: monotone feature {m.feature!r} is not numeric")
+        self.adversarial.check_against(features)
 
     def is_critical(self, test: str) -> bool:
         return test in self.critical
@@ -177,6 +225,7 @@ class Expectations:
                 invariant=tuple(Invariance(**i) for i in data.get("invariant", ())),
                 monotone=tuple(Monotone(**m) for m in data.get("monotone", ())),
                 robustness=Robustness(**data.get("robustness", {})),
+                adversarial=_adversarial_from_dict(data.get("adversarial", {})),
                 **{k: data[k] for k in _SCALARS if k in data},
                 critical=tuple(data.get("critical", DEFAULT_CRITICAL)),
             )
@@ -185,6 +234,16 @@ class Expectations:
 
 
 _SCALARS = ("convergence_window", "convergence_tolerance", "divergence_tolerance", "slice_tolerance", "slice_min_records", "max_records")
+
+
+def _adversarial_from_dict(data: dict[str, Any]) -> Adversarial:
+    # Specs stored before the adversarial test existed have no "adversarial": they declare no threat model.
+    if not isinstance(data, dict):
+        raise DataError(f"expectations: adversarial {data!r} is not a mapping")
+    mutable = data.get("mutable", ())
+    if not isinstance(mutable, list | tuple):
+        raise DataError(f"expectations: adversarial.mutable = {mutable!r} is not a list of feature names")
+    return Adversarial(**{**data, "mutable": tuple(mutable)})
 
 
 def _unit(name: str, value: object) -> None:

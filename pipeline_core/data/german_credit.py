@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr
 
-from pipeline_core.data.expectations import Case, Expectations, Invariance, Monotone
+from pipeline_core.data.expectations import Adversarial, Case, Expectations, Invariance, Monotone
 from pipeline_core.data.spec import DataSpec, FeatureSpec, GroupSpec, ProtectedAttribute, Thresholds
 
 COLUMNS: tuple[str, ...] = (
@@ -82,6 +82,14 @@ VALID_RANGES: dict[str, tuple[float, float]] = {
     "ExistingCreditsCount": (0, 20),
     "Dependents": (0, 20),
 }
+
+# What an applicant can change at no cost and without the bank checking it, to game the model: the loan's
+# terms (asking for a little less, a little shorter, a lower instalment) and a telephone. The balances,
+# savings, a guarantor, the loan's purpose and other instalment plans are facts the bank verifies against
+# documents or the credit bureau: changing them is another application, not an evasion. History
+# (CreditHistory, EmploymentDuration, ...), household, and Age, Sex, ForeignWorker are not the applicant's
+# to change.
+MUTABLE: tuple[str, ...] = ("LoanAmount", "LoanDuration", "InstallmentPercent", "Telephone")
 
 # Loading of each feature on the latent propensity (fitted, see module docstring).
 LOADINGS: dict[str, float] = {
@@ -172,6 +180,7 @@ def german_credit_expectations() -> Expectations:
             Monotone("LoanAmount", "increases_risk"),
             Monotone("LoanDuration", "increases_risk"),
         ),
+        adversarial=Adversarial(mutable=MUTABLE),
     )
 
 

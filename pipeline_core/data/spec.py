@@ -135,6 +135,14 @@ class DataSpec:
             )
         except DataError as exc:
             raise DataError(f"spec '{self.name}': {exc}") from exc
+        # A protected attribute is never the applicant's to change: an attack that moved it would
+        # test discrimination, which the invariance test and the fairness monitor judge.
+        for attr in self.protected:
+            if attr.name in self.expectations.adversarial.mutable:
+                raise DataError(
+                    f"spec '{self.name}': expectations: adversarial.mutable names protected attribute "
+                    f"'{attr.name}'; an applicant cannot change it"
+                )
 
     @property
     def feature_names(self) -> list[str]:

@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 
 from pipeline_core.data.expectations import MODEL_TESTS
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.model_tests import behaviour, engineering, regression
+from pipeline_core.model_tests import adversarial, behaviour, engineering, regression
 from pipeline_core.model_tests.results import ModelTestReport, Verdict
 
 SAMPLE_SEED = 20260603
@@ -43,7 +43,7 @@ def run_model_tests(
     production: Pipeline | None = None,
     production_name: str = "production model",
 ) -> ModelTestReport:
-    """Run the ten model tests of ``MODEL_TESTS`` on ``model``; criticality comes from the spec."""
+    """Run the eleven model tests of ``MODEL_TESTS`` on ``model``; criticality comes from the spec."""
     exp = spec.expectations
     n = min(exp.max_records, len(held_out))
     sample = held_out.sample(n=n, random_state=SAMPLE_SEED) if n < len(held_out) else held_out
@@ -80,6 +80,11 @@ def run_model_tests(
             reference=reference,
             expectations=exp,
             production_name=production_name,
+        ),
+        # Its own seeded sample, drawn per decision from all of held_out: the judged (unfavourable)
+        # decisions are a minority, and a record is named by its index in the data.
+        "adversarial": lambda: adversarial.adversarial(
+            model, spec=spec, held_out=held_out, reference=reference, expectations=exp
         ),
     }
     assert tuple(tests) == MODEL_TESTS

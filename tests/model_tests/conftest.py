@@ -197,3 +197,35 @@ def overconfident(sound: Trained, credit: Credit) -> Pipeline:
     model = Pipeline([("prep", sound.model.named_steps["prep"]), ("model", Overconfident(inner))])
     model.named_steps["model"].fit(None, None)
     return model
+
+
+@pytest.fixture(scope="session")
+def fragile(credit: Credit) -> Pipeline:
+    """A fully grown tree on labels that follow LoanDuration > 21 months: the applicants at 22-24 months
+    are sure refusals (risk 1) that asking for three months less (5% of the range) turns into grants."""
+    train = relabel(credit.train, (credit.train["LoanDuration"] > 21).to_numpy(), noise=0.0)
+    prep = build_preprocessor(SPEC, "random_forest")
+    model = Pipeline([("prep", prep), ("model", DecisionTreeClassifier(random_state=0))])
+    return model.fit(train[SPEC.feature_names], train[SPEC.target])
+
+
+@pytest.fixture(scope="session")
+def immutable_only(credit: Credit) -> Pipeline:
+    """Gradient boosting on labels that follow Age, CreditHistory and ForeignWorker only: nothing an applicant
+    can change moves it."""
+    train = credit.train
+    risk = ((train["Age"] < 30) | (train["CreditHistory"] == "outstanding_credit")) & (train["ForeignWorker"] == "yes")
+    relabelled = relabel(train, risk.to_numpy(), noise=0.0)
+    prep = ColumnTransformer(
+        [
+            (
+                "categorical",
+                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+                ["CreditHistory", "ForeignWorker", "Sex"],
+            ),
+            ("numeric", "passthrough", ["Age"]),
+        ],
+        verbose_feature_names_out=False,
+    )
+    model = Pipeline([("prep", prep), ("model", HistGradientBoostingClassifier(max_iter=50, random_state=0))])
+    return model.fit(relabelled[SPEC.feature_names], relabelled[SPEC.target])

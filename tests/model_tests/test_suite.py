@@ -131,6 +131,12 @@ BROKEN = [
         r"slice\(s\) regress against production model",
         lambda e: e["regressed_count"] > 0 and e["worst_slices"][0]["worst_loss"] > e["tolerance"],
     ),
+    (
+        "adversarial",
+        "fragile",
+        r"turns \d+\.\d% of 100 'Risk' decisions made with risk >= 0\.70 into 'No Risk' .*flips change LoanDuration",
+        lambda e: e["flip_rate"] > e["tolerance"] and e["smallest_flips"][0]["changes"][0]["feature"] == "LoanDuration",
+    ),
 ]
 
 

@@ -210,6 +210,22 @@ def test_the_model_tests_tab_shows_each_verdict_with_its_evidence(
     assert [round(float(df["flip_rate"][0]), 6) for df in shown if "flip_rate" in df.columns] == [
         round(f["flip_rate"], 6) for f in rates
     ]
+    # The adversarial test's evidence: its figures as facts, what the attack may change, the smallest flips.
+    verdict = stored.report.verdict("adversarial")
+    attack = next(e for label, e in expanders.items() if label.startswith("adversarial"))
+    assert attack.markdown[0].value == verdict.summary and "'Risk' decisions made with risk >= 0.70" in verdict.summary
+    facts = attack.dataframe[0].value
+    assert dict(zip(facts["fact"], facts["value"], strict=True))["flip_rate"] == str(
+        round(verdict.evidence["flip_rate"], 4)
+    )
+    said = [m.value for m in attack.markdown]
+    assert "**mutable**: LoanAmount, LoanDuration, Telephone" in said
+    assert "**cannot move within budget**: InstallmentPercent" in said
+    assert any(m.startswith("**held fixed**: ") and "Age" in m and "Sex" in m and "ForeignWorker" in m for m in said)
+    flips = verdict.evidence["smallest_flips"]
+    assert flips and "**smallest flips**" in said
+    first = next(d.value for d in attack.dataframe if "decision_before" in d.value.columns)
+    assert first["record"][0] == flips[0]["record"] and first["decision_after"][0] == "No Risk"
 
     next(b for b in tab.button if b.key == "rerun-model-tests").click().run()
     assert not at.exception

@@ -127,7 +127,9 @@ def test_a_stored_version_is_tested_against_production_through_the_cli(
     out = tmp_path / "tests.json"
     result = run_cli(["--user", "vera", "test-model", str(candidate), "--json", str(out)], ctx.settings.data_dir)
     lines = [line.split() for line in result.stdout.splitlines()[1:] if line.startswith("  ")]
-    assert [words[1].rstrip(":") for words in lines[:10]] == list(MODEL_TESTS), result.stdout + result.stderr
+    assert [words[1].rstrip(":") for words in lines[: len(MODEL_TESTS)]] == list(MODEL_TESTS), (
+        result.stdout + result.stderr
+    )
     any_failed = any(words[0] == "FAIL" for words in lines)
     assert result.returncode == (1 if any_failed else 0), result.stdout + result.stderr
     written = json.loads(out.read_text(encoding="utf-8"))
