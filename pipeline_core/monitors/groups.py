@@ -90,3 +90,68 @@ def scan_counts(
             yield count(name, f"{name} <= {edge:g}", 0, upto(edge))
         for lo, hi in pairwise(edges):
             yield count(name, f"{lo:g} < {name} <= {hi:g}", upto(lo), upto(hi))
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One feature's records split into disjoint groups: ``codes[i]`` is record i's group (-1: in none)."""
+
+    feature: str
+    codes: np.ndarray
+    labels: tuple[str, ...]
+
+
+def _configured_label(name: str, group: GroupSpec) -> str:
+    if group.range is not None:
+        return f"{group.range[0]:g} <= {name} <= {group.range[1]:g}"
+    return f"{name} = {group.describe()}" if len(group.values) == 1 else f"{name} in {{{group.describe()}}}"
+
+
+def configured_partition(column: pd.Series, name: str, monitored: GroupSpec, reference: GroupSpec) -> Partition:
+    """A protected attribute's monitored group (0) and reference group (1), as the spec configures them."""
+    codes = np.full(len(column), -1, dtype=np.int64)
+    codes[group_mask(column, reference)] = 1
+    codes[group_mask(column, monitored)] = 0
+    return Partition(name, codes, (_configured_label(name, monitored), _configured_label(name, reference)))
+
+
+def scan_partition(
+    current: pd.DataFrame, reference: pd.DataFrame, name: str, *, numeric: bool, bands: int
+) -> Partition:
+    """A feature's categories, or its quantile bands on the reference (the scan's bands, ``lo < x <= hi``)."""
+    if not numeric:
+        codes, labels = _category_codes(current[name])
+        return Partition(name, np.asarray(codes, dtype=np.int64), tuple(f"{name} = {label}" for label in labels))
+    values = pd.to_numeric(current[name], errors="coerce").to_numpy(dtype=float)
+    edges = np.unique(
+        np.quantile(pd.to_numeric(reference[name], errors="coerce").dropna(), np.linspace(0.0, 1.0, bands + 1))
+    )
+    codes = np.searchsorted(edges, values, side="left") - 1
+    # Outside the reference's range (or missing) a record is in no band, as the scan's bands count it.
+    codes[(codes < 0) | (codes >= len(edges) - 1) | np.isnan(values)] = -1
+    bands_text = tuple(f"{lo:g} < {name} <= {hi:g}" for lo, hi in pairwise(edges))
+    return Partition(name, codes.astype(np.int64), bands_text)
+
+
+@dataclass(frozen=True)
+class CrossCount:
+    """Every pair of one group of ``first`` and one of ``second``: records and favourable outcomes per pair."""
+
+    first: Partition
+    second: Partition
+    records: np.ndarray  # (groups of first, groups of second)
+    favourable: np.ndarray
+    redundant: np.ndarray  # the pair holds exactly the records of one of its two groups
+
+
+def cross_count(first: Partition, second: Partition, favourable: np.ndarray) -> CrossCount:
+    """The two partitions crossed with one ``bincount`` over combined codes (no mask per pair)."""
+    ka, kb = len(first.labels), len(second.labels)
+    valid = (first.codes >= 0) & (second.codes >= 0)
+    key = first.codes[valid] * kb + second.codes[valid]
+    records = np.bincount(key, minlength=ka * kb).reshape(ka, kb)
+    fav = np.bincount(key, weights=favourable[valid].astype(float), minlength=ka * kb).reshape(ka, kb)
+    in_first = np.bincount(first.codes[first.codes >= 0], minlength=ka)
+    in_second = np.bincount(second.codes[second.codes >= 0], minlength=kb)
+    redundant = (records == in_first[:, None]) | (records == in_second[None, :])
+    return CrossCount(first, second, records, fav, redundant)
