@@ -363,6 +363,7 @@ def _intersections(
     found = _Tested()
     partitions = _partitions(current, reference, spec, config.scan_bands)
     protected = {a.name for a in spec.protected}
+    position = {name: k for k, name in enumerate(spec.feature_names)}
     done: set[frozenset[int]] = set()
     described: set[str] = set()  # a configured group of one category is also that category's group
     for i, first in enumerate(partitions):
@@ -373,14 +374,16 @@ def _intersections(
             if second.feature == first.feature or pair in done:
                 continue
             done.add(pair)
-            cross = cross_count(first, second, favourable)
+            # The spec's feature order names a pair the same way whichever of its two sides is protected.
+            a_side, b_side = sorted((first, second), key=lambda p: position.get(p.feature, len(position)))
+            cross = cross_count(a_side, b_side, favourable)
             for a, b in zip(*np.nonzero((cross.records > 0) & ~cross.redundant), strict=True):
-                text = f"{first.labels[a]} & {second.labels[b]}"
+                text = f"{a_side.labels[a]} & {b_side.labels[b]}"
                 if text in described:
                     continue
                 described.add(text)
                 found.add(
-                    (first.feature, second.feature), text, float(cross.records[a, b]), float(cross.favourable[a, b])
+                    (a_side.feature, b_side.feature), text, float(cross.records[a, b]), float(cross.favourable[a, b])
                 )
     return found
 
