@@ -517,15 +517,16 @@ def evaluate_deployment(
     frames = model_frames(ctx, actor, mv_id)
     window = window or PayloadWindow()
     window = replace(window, model_version_id=mv_id)
+    # The feedback first: a batch that does not exist is the caller's mistake, whatever the payload holds.
+    feedback = feedback_frame(
+        ctx, actor, deployment_id, frames.spec, since=window.since, until=window.until, batch=window.feedback_batch
+    )
     current = read_payload(ctx, actor, deployment_id, window, scoring_ids=True)
     if current.empty:
         raise EvaluationError(
             f"deployment {deployment_id} has no scored records in the window "
             f"({window.describe()}); send scoring requests first"
         )
-    feedback = feedback_frame(
-        ctx, actor, deployment_id, frames.spec, since=window.since, until=window.until, batch=window.feedback_batch
-    )
     labelled = score_frame(frames.model, feedback, frames.spec) if len(feedback) else None
     config = config or SuiteConfig()
     tested_id, model_tests = _stored_model_tests(ctx, mv_id)
