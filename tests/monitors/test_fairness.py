@@ -173,7 +173,7 @@ def test_every_group_metric_carries_an_interval_around_its_value(spec: DataSpec)
     judged = [m for m in result.metrics if m.value is not None]
     assert len(judged) == 12  # Sex and Age: DI, SPD on the window; DI, SPD, EOD, AOD on the labels
     for m in judged:
-        assert m.interval is not None and m.interval[0] <= m.value <= m.interval[1], m
+        assert m.interval is not None and m.value is not None and m.interval[0] <= m.value <= m.interval[1], m
         assert m.records is not None and m.records >= spec.thresholds.fairness_min_records
     again = fairness(window, window, spec=spec, labelled=labelled)
     assert [m.interval for m in again.metrics] == [m.interval for m in result.metrics]  # seeded
