@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
+from dashboard.monitoring_fairness import render_fairness
 from pipeline_core.results import tables
 from pipeline_core.services import deployments, monitoring, runs
 from pipeline_core.services.datasets import PayloadWindow, count_payload
@@ -112,6 +113,8 @@ with history_box:
                 for e in history
             ]
         )
+
+render_fairness(ctx, who, dep.id)
 
 st.subheader("Alerts")
 alerts = [a for a in monitoring.list_alerts(ctx, who, status=None) if a.deployment_id == dep.id]

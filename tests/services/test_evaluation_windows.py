@@ -27,7 +27,7 @@ def _pick(scored: pd.DataFrame, *, sex: str, favoured: bool, n: int, skip: int =
     return chosen.iloc[skip : skip + n]
 
 
-def _batches(ctx: ServiceContext, mv_id: int, spec: DataSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+def labelled_batches(ctx: ServiceContext, mv_id: int, spec: DataSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Two labelled batches the deployed model scores so: ``fair``, everyone favoured (DI 1); ``biased``, half
     the women refused and every man favoured (DI 0.5)."""
     frames = monitoring.model_frames(ctx, SYSTEM, mv_id)
@@ -43,25 +43,32 @@ def _batches(ctx: ServiceContext, mv_id: int, spec: DataSpec) -> tuple[pd.DataFr
     return fair[[*spec.feature_names, spec.target]], biased[[*spec.feature_names, spec.target]]
 
 
+def store_scored_payload(ctx: ServiceContext, dep_id: int, spec: DataSpec, n: int = 400) -> int:
+    """``n`` generated records scored by the deployed model an hour ago, stored as the payload logger would;
+    returns the deployed model version."""
+    mv_id = deployments.get_deployment(ctx, SYSTEM, dep_id).model_version_id
+    frames = monitoring.model_frames(ctx, SYSTEM, mv_id)
+    payload = monitoring.score_frame(frames.model, generate_german_credit(n, seed=40), spec)
+    store_payload_frame(
+        ctx,
+        SYSTEM,
+        deployment_id=dep_id,
+        model_version_id=mv_id,
+        frame=payload[[*spec.feature_names, "prediction", "probability"]],
+        request_id="window-payload",
+        created_at=utcnow() - timedelta(hours=1),
+    )
+    return mv_id
+
+
 @pytest.fixture
 def two_batches(
     live_ctx: ServiceContext, people: dict[str, Principal], in_prod: int, spec: DataSpec
 ) -> tuple[str, str, datetime]:
     """Payload scored an hour ago, then the fair batch, then (after the returned instant) the biased one."""
     ctx = live_ctx
-    mv_id = deployments.get_deployment(ctx, SYSTEM, in_prod).model_version_id
-    frames = monitoring.model_frames(ctx, SYSTEM, mv_id)
-    payload = monitoring.score_frame(frames.model, generate_german_credit(400, seed=40), spec)
-    store_payload_frame(
-        ctx,
-        SYSTEM,
-        deployment_id=in_prod,
-        model_version_id=mv_id,
-        frame=payload[[*spec.feature_names, "prediction", "probability"]],
-        request_id="window-payload",
-        created_at=utcnow() - timedelta(hours=1),
-    )
-    fair, biased = _batches(ctx, mv_id, spec)
+    mv_id = store_scored_payload(ctx, in_prod, spec)
+    fair, biased = labelled_batches(ctx, mv_id, spec)
     first = monitoring.upload_feedback(ctx, people["dora"], in_prod, fair, source="fair.csv")
     between = utcnow()
     while utcnow() <= between:  # the next upload is stamped strictly after ``between``
