@@ -114,8 +114,6 @@ with history_box:
             ]
         )
 
-render_fairness(ctx, who, dep.id)
-
 st.subheader("Alerts")
 alerts = [a for a in monitoring.list_alerts(ctx, who, status=None) if a.deployment_id == dep.id]
 if not alerts:
@@ -174,3 +172,5 @@ elif st.button("Start retraining"):
             f"Retraining run {retrained.run_id} queued: {retrained.training_records} training + "
             f"{retrained.feedback_records} feedback records. It ends in review like any run."
         )
+
+render_fairness(ctx, who, dep.id)
