@@ -35,8 +35,8 @@ need ``fairness_min_records`` records in each group, equal opportunity that many
 records in each group, average odds that many of each truth in each group.
 
 The bias scan compares every category, quantile band and tail, and every pair of a protected
-attribute's group with another feature's group (``Sex = female & 18 <= Age <= 25``), with everyone
-else; only groups with at least ``fairness_min_records`` records inside and outside are tested. Each
+attribute's configured group with another feature's group (``Sex = female & 18 <= Age <= 25``), with
+everyone else; only groups with at least ``fairness_min_records`` records inside and outside are tested. Each
 is tested with a two-sided two-proportion z-test of its favourable rate against everyone else's,
 and the false discovery rate over all tested groups is controlled with Benjamini-Hochberg. The
 z-test, not Fisher's exact test: it is closed-form and vectorised over the hundreds of groups a scan
@@ -60,7 +60,9 @@ from scipy.stats import false_discovery_control, norm
 from pipeline_core.data.columns import PREDICTION
 from pipeline_core.data.spec import DataSpec, ProtectedAttribute
 from pipeline_core.monitors.groups import (
+    Columns,
     Partition,
+    as_categories,
     configured_partition,
     cross_count,
     group_mask,
@@ -346,7 +348,7 @@ def two_proportion_p_values(n_in: np.ndarray, fav_in: np.ndarray, n_out: np.ndar
     return np.where(se > 0, 2 * norm.sf(np.abs(z)), 1.0)
 
 
-def _partitions(current: pd.DataFrame, reference: pd.DataFrame, spec: DataSpec, bands: int) -> list[Partition]:
+def _partitions(current: Columns, reference: pd.DataFrame, spec: DataSpec, bands: int) -> list[Partition]:
     """What intersections are made of: each protected attribute's configured groups, then every feature's
     categories or bands."""
     out = [configured_partition(current[a.name], a.name, a.monitored, a.reference) for a in spec.protected]
@@ -356,19 +358,17 @@ def _partitions(current: pd.DataFrame, reference: pd.DataFrame, spec: DataSpec, 
 
 
 def _intersections(
-    current: pd.DataFrame, reference: pd.DataFrame, favourable: np.ndarray, *, spec: DataSpec, config: FairnessConfig
+    current: Columns, reference: pd.DataFrame, favourable: np.ndarray, *, spec: DataSpec, config: FairnessConfig
 ) -> _Tested:
-    """Every pair of a protected attribute's group with another feature's group: at most
-    2 x protected attributes x features crosses, one bincount each."""
+    """Each protected attribute's configured groups (monitored, reference) crossed with every other feature's
+    groups, the other protected attributes' configured groups included: at most protected attributes x features
+    crosses, one bincount each, so the scan stays linear in the records."""
     found = _Tested()
     partitions = _partitions(current, reference, spec, config.scan_bands)
-    protected = {a.name for a in spec.protected}
+    configured = len(spec.protected)  # the first partitions are the configured ones
     position = {name: k for k, name in enumerate(spec.feature_names)}
     done: set[frozenset[int]] = set()
-    described: set[str] = set()  # a configured group of one category is also that category's group
-    for i, first in enumerate(partitions):
-        if first.feature not in protected:
-            continue
+    for i, first in enumerate(partitions[:configured]):
         for j, second in enumerate(partitions):
             pair = frozenset((i, j))
             if second.feature == first.feature or pair in done:
@@ -378,12 +378,11 @@ def _intersections(
             a_side, b_side = sorted((first, second), key=lambda p: position.get(p.feature, len(position)))
             cross = cross_count(a_side, b_side, favourable)
             for a, b in zip(*np.nonzero((cross.records > 0) & ~cross.redundant), strict=True):
-                text = f"{a_side.labels[a]} & {b_side.labels[b]}"
-                if text in described:
-                    continue
-                described.add(text)
                 found.add(
-                    (a_side.feature, b_side.feature), text, float(cross.records[a, b]), float(cross.favourable[a, b])
+                    (a_side.feature, b_side.feature),
+                    f"{a_side.labels[a]} & {b_side.labels[b]}",
+                    float(cross.records[a, b]),
+                    float(cross.favourable[a, b]),
                 )
     return found
 
@@ -394,17 +393,21 @@ def bias_scan(
     """The single groups and the intersections with the lowest disparate impact (lowest first), and the
     summary: how many groups were tested, how many are significant after Benjamini-Hochberg."""
     minimum = spec.thresholds.fairness_min_records
+    # Categories coded once: the single groups and the intersections both count on the codes.
+    columns = {name: as_categories(current[name]) for name in spec.categorical} | {
+        name: current[name] for name in spec.numeric
+    }
     candidates = _Tested()
     seen: set[tuple[object, ...]] = set()
     for group in scan_counts(
-        current, reference, favourable, categorical=spec.categorical, numeric=spec.numeric, bands=config.scan_bands
+        columns, reference, favourable, categorical=spec.categorical, numeric=spec.numeric, bands=config.scan_bands
     ):
         if group.key in seen:  # the same records under another name (a top band and its tail)
             continue
         seen.add(group.key)
         candidates.add((group.feature,), group.description, float(group.records), group.favourable)
     singles = len(candidates.groups)
-    crossed = _intersections(current, reference, favourable, spec=spec, config=config)
+    crossed = _intersections(columns, reference, favourable, spec=spec, config=config)
     for k in range(len(crossed.groups)):
         candidates.add(crossed.features[k], crossed.groups[k], crossed.records[k], crossed.favourable[k])
     total, total_favourable = float(len(favourable)), float(favourable.sum())
