@@ -1,6 +1,6 @@
 """Benchmark: a production evaluation at 10,000 / 100,000 / 1,000,000 payload rows, beside Evidently and fairlearn.
 
-Usage: python bench/monitors.py [--sizes 10000,100000,1000000] [--repeats 3]
+Usage: python bench/monitors.py [--sizes 10000,100000,1000000] [--repeats 3] [--bootstrap-cost]
 
 One default model (5,000 generated rows, as bench/scoring.py) is deployed to pre-prod.
 For each size, that many drifted records (LoanAmount x1.5, a third more renters) are
@@ -15,6 +15,10 @@ Then, each in a fresh process so that peak memory is its own:
 - *Evidently*: ``DataDriftPreset`` (Wasserstein and Jensen-Shannon, threshold 0.1, the same
   column types) on the same payload against the same reference, after the same read;
 - *fairlearn*: ``MetricFrame`` with one metric (selection rate) by Sex, then by Age band.
+
+``--bootstrap-cost`` prints only what the bootstrap intervals (fairness's group metrics and ROC AUC) and
+the bias scan cost at each size, on generated records (``bootstrap_cost``); budget: <= 1 s of intervals
+at 100,000 records.
 
 It prints time and peak RSS (``ru_maxrss``) of each, whether the drifted-column verdicts
 agree, and the cost per 1,000 rows at each size (linear growth keeps it flat). Targets at
@@ -209,6 +213,62 @@ def child_fairlearn(ctx: ServiceContext, dep_id: int, mv_id: int, day: int) -> d
     return {"seconds_per_metric": per_metric, "ours_fairness": ours, "peak_mib": _peak_mib()}
 
 
+def bootstrap_cost(sizes: list[int], repeats: int) -> None:
+    """What the bootstrap intervals and the scan's test add to fairness and quality, printed per size.
+
+    The records are generated and scored at random (no store): the cost depends on counts, not on
+    the model. Each interval function is wrapped with a timer, so "intervals" is exactly their time.
+    """
+    from pipeline_core.data.german_credit import german_credit_spec
+    from pipeline_core.monitors import fairness as fairness_module
+    from pipeline_core.monitors import quality as quality_module
+
+    spec = german_credit_spec()
+    spent = {"intervals": 0.0}
+
+    def timed(function: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent["intervals"] += time.perf_counter() - started
+
+        return call
+
+    fairness_module.bootstrap_interval = timed(fairness_module.bootstrap_interval)
+    quality_module.roc_auc_interval = timed(quality_module.roc_auc_interval)
+    print("\n== bootstrap intervals (1,000 resamples) and the bias scan's test ==")
+    for n in sizes:
+        frame = generate_german_credit(n, seed=n)
+        rng = np.random.default_rng(n)
+        frame["probability"] = rng.random(n)
+        frame["prediction"] = np.where(frame["probability"] >= 0.5, spec.positive_label, spec.favourable_label)
+        labelled = frame.iloc[: min(n, 100_000)]
+        figures: dict[str, list[float]] = {"fairness": [], "quality": [], "intervals": [], "scan": []}
+        for _ in range(repeats):
+            spent["intervals"] = 0.0
+            started = time.perf_counter()
+            found = fairness_module.fairness(frame, frame, spec=spec, labelled=labelled)
+            figures["fairness"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            quality_module.quality(labelled, labelled, spec=spec)
+            figures["quality"].append(time.perf_counter() - started)
+            figures["intervals"].append(spent["intervals"])
+            started = time.perf_counter()
+            favourable = (frame["prediction"] == spec.favourable_label).to_numpy()
+            fairness_module.bias_scan(frame, frame, favourable, spec=spec, config=fairness_module.FairnessConfig())
+            figures["scan"].append(time.perf_counter() - started)
+        median = {k: statistics.median(v) for k, v in figures.items()}
+        summary = found.details["bias_scan_summary"]
+        print(
+            f"{n:>9,} records ({len(labelled):,} labelled): intervals {median['intervals']:.3f} s "
+            f"(14 group metrics + ROC AUC); fairness in all {median['fairness']:.3f} s, of it the bias scan "
+            f"{median['scan']:.3f} s ({summary['tested']} groups tested, {summary['tested_intersections']} of them "
+            f"intersections); quality {median['quality']:.3f} s; median of {repeats}"
+        )
+
+
 def run_child(kind: str, root: Path, dep_id: int, mv_id: int, day: int, repeats: int) -> dict[str, Any]:
     command = [
         sys.executable,
@@ -237,6 +297,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--bootstrap-cost", action="store_true", help="only what the intervals and the scan's test cost, per size"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--root", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--deployment", type=int, default=0, help=argparse.SUPPRESS)
@@ -255,6 +318,9 @@ def main() -> None:
         return
 
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.bootstrap_cost:
+        bootstrap_cost(sizes, args.repeats)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         dep_id, mv_id = setup(root, sizes)

@@ -26,7 +26,9 @@ CHECK_FAILED = exit_code_for(GateFailed)
     "evaluate",
     arg("--deployment", type=int, required=True),
     arg("--max-records", type=int, default=None, help="newest records read (default: settings)"),
-    arg("--since", default=None, help="only records scored since this ISO timestamp (UTC)"),
+    arg("--since", default=None, help="only records scored, and feedback uploaded, since this ISO timestamp (UTC)"),
+    arg("--until", default=None, help="only records scored, and feedback uploaded, until this ISO timestamp (UTC)"),
+    arg("--feedback-batch", default=None, help="only the feedback of this upload (its batch id) is labelled"),
     help="evaluate a deployment now on its payload and feedback",
 )
 def evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
@@ -35,7 +37,13 @@ def evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
 
     actor = login(ctx, args)
     since = timestamp(args.since) if args.since else None
-    window = PayloadWindow(since=since, max_records=args.max_records or ctx.settings.evaluation_max_records)
+    until = timestamp(args.until, option="--until") if args.until else None
+    window = PayloadWindow(
+        since=since,
+        until=until,
+        max_records=args.max_records or ctx.settings.evaluation_max_records,
+        feedback_batch=args.feedback_batch,
+    )
     outcome = monitoring.evaluate_deployment(ctx, actor, args.deployment, window=window)
     out.write(
         f"evaluation {outcome.evaluation_id} of deployment {args.deployment}: {outcome.status}, "

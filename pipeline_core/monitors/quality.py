@@ -2,10 +2,10 @@
 
 ``current`` and ``reference`` are frames with the spec's target (true label) and a
 ``probability`` column: the predicted probability of the spec's positive (unfavourable)
-label. ROC AUC is the critical metric (threshold from the spec); the reference's value is
-reported beside each metric so a drop is visible. The reference is the held-out test split (records
-the model never trained on): the training split's value is in-sample and would make every drop look
-larger than it is.
+label. ROC AUC is the critical metric (threshold from the spec), with its 95% bootstrap interval
+(``monitors.uncertainty``); the reference's value is reported beside each metric so a drop is visible.
+The reference is the held-out test split (records the model never trained on): the training split's
+value is in-sample and would make every drop look larger than it is.
 
 Beside the metrics, ``details["curves"]`` holds what the charts draw (ROC, precision-recall,
 calibration, score histogram per class) for the current frame, small enough to store with every
@@ -14,7 +14,7 @@ evaluation: at most ``MAX_POINTS`` points per curve, floats rounded to ``CURVE_D
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from sklearn.metrics import (
 
 from pipeline_core.data.columns import PROBABILITY
 from pipeline_core.data.spec import DataSpec
+from pipeline_core.monitors.uncertainty import UncertaintyConfig, roc_auc_interval
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
 
 MAX_POINTS = 200
@@ -43,6 +44,7 @@ CURVE_DIGITS = 6
 @dataclass(frozen=True, kw_only=True)
 class QualityConfig:
     decision_threshold: float = 0.5
+    uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
 
 
 def _keep(n: int, limit: int = MAX_POINTS) -> np.ndarray:
@@ -131,16 +133,17 @@ def quality(
         return MonitorResult("quality", [verdict], n, minimum)
     cur = _scores(current, spec, config.decision_threshold)
     ref = _scores(reference, spec, config.decision_threshold) if len(reference) else {}
-    metrics: list[Metric] = [
-        judged(
-            "roc_auc",
-            cur["roc_auc"],
-            spec.thresholds.min_roc_auc,
-            higher=True,
-            critical=True,
-            detail=f"held-out reference {ref.get('roc_auc', float('nan')):.4f}",
-        )
-    ]
+    roc_auc = judged(
+        "roc_auc",
+        cur["roc_auc"],
+        spec.thresholds.min_roc_auc,
+        higher=True,
+        critical=True,
+        detail=f"held-out reference {ref.get('roc_auc', float('nan')):.4f}",
+    )
+    truth = (current[spec.target].astype(str) == spec.positive_label).to_numpy()
+    interval = roc_auc_interval(truth, current[PROBABILITY].to_numpy(dtype=float), config=config.uncertainty)
+    metrics: list[Metric] = [replace(roc_auc, interval=interval, records=n)]
     for name in (
         "pr_auc",
         "accuracy",

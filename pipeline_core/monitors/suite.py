@@ -55,7 +55,7 @@ def evaluate(
     results = [
         # Beside each quality metric its held-out value: the training split's is in-sample and flatters the model.
         quality(labels, held_out if held_out is not None else reference, spec=spec, config=config.quality),
-        fairness(current, reference, spec=spec, config=config.fairness),
+        fairness(current, reference, spec=spec, labelled=labelled, config=config.fairness),
         drift(current, reference, spec=spec, config=config.drift, error_reference=held_out),
     ]
     if config.explain_enabled:

@@ -315,6 +315,18 @@ class EvaluationReport:
         return evidence.bias_scan(self._details(MonitorName.FAIRNESS))
 
     @property
+    def labelled_fairness_groups(self) -> tuple[evidence.GroupComparison, ...]:
+        return evidence.labelled_fairness_groups(self._details(MonitorName.FAIRNESS))
+
+    @property
+    def bias_scan_intersections(self) -> tuple[evidence.BiasSlice, ...]:
+        return evidence.bias_scan_intersections(self._details(MonitorName.FAIRNESS))
+
+    @property
+    def bias_scan_summary(self) -> evidence.BiasScanSummary | None:
+        return evidence.bias_scan_summary(self._details(MonitorName.FAIRNESS))
+
+    @property
     def drift_features(self) -> tuple[evidence.FeatureDrift, ...]:
         return evidence.drift_features(self._details(MonitorName.DRIFT))
 

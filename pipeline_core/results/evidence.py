@@ -22,6 +22,10 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 @dataclass(frozen=True)
 class ConfusionMatrix:
     """Counts at the decision threshold: rows are the true label, columns the predicted one."""
@@ -46,6 +50,8 @@ class GroupRates:
     favourable_rate: float
     tpr: float | None = None  # only when the true labels are known
     fpr: float | None = None
+    positives: int | None = None  # records whose true label is the favourable one (older documents: None)
+    negatives: int | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroupRates:
@@ -55,6 +61,8 @@ class GroupRates:
             float(data["favourable_rate"]),
             _float(data.get("tpr")),
             _float(data.get("fpr")),
+            _int(data.get("positives")),
+            _int(data.get("negatives")),
         )
 
 
@@ -82,18 +90,95 @@ class BiasSlice:
     others_favourable_rate: float
     disparate_impact: float
     below_threshold: bool
+    # The scan's test (documents before it: None): the group's p-value, its Benjamini-Hochberg adjusted value,
+    # and whether that is within the scan's false discovery rate.
+    others_records: int | None = None
+    p_value: float | None = None
+    q_value: float | None = None
+    significant: bool | None = None
+    features: tuple[str, ...] = ()  # two for an intersection
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BiasSlice:
+        feature = str(data.get("feature", ""))
+        significant = data.get("significant")
         return cls(
-            str(data.get("feature", "")),
+            feature,
             str(data["group"]),
             int(data["records"]),
             float(data["favourable_rate"]),
             float(data["others_favourable_rate"]),
             float(data["disparate_impact"]),
             bool(data["below_threshold"]),
+            _int(data.get("others_records")),
+            _float(data.get("p_value")),
+            _float(data.get("q_value")),
+            None if significant is None else bool(significant),
+            tuple(str(f) for f in data.get("features", (feature,) if feature else ())),
         )
+
+    @property
+    def intersection(self) -> bool:
+        return len(self.features) > 1
+
+
+@dataclass(frozen=True)
+class BiasScanSummary:
+    """How many groups the bias scan tested (enough records inside and out) and how many are significant."""
+
+    tested: int
+    tested_single: int
+    tested_intersections: int
+    significant: int
+    significant_below_threshold: int
+    min_records: int
+    fdr: float
+    test: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BiasScanSummary:
+        return cls(
+            int(data["tested"]),
+            int(data.get("tested_single", data["tested"])),
+            int(data.get("tested_intersections", 0)),
+            int(data["significant"]),
+            int(data.get("significant_below_threshold", 0)),
+            int(data.get("min_records", 0)),
+            float(data.get("fdr", 0.05)),
+            str(data.get("test", "")),
+        )
+
+    def describe(self) -> str:
+        return (
+            f"{self.tested} groups tested ({self.tested_single} single, {self.tested_intersections} intersections, "
+            f"at least {self.min_records} records inside and outside); {self.significant} significant at a false "
+            f"discovery rate of {self.fdr:g}, {self.significant_below_threshold} of them below the threshold"
+        )
+
+
+# The labelled subset's metrics are named disparate_impact[Sex|labelled]; the truth's (equal opportunity,
+# average odds) are computed on labelled records only and carry no suffix.
+LABELLED_SUFFIX = "|labelled"
+ON_LABELLED = ("equal_opportunity_difference", "average_odds_difference")
+
+
+@dataclass(frozen=True)
+class FairnessMetric:
+    """A fairness metric's name read: its kind, its attribute, and whether it is on the labelled records."""
+
+    kind: str  # disparate_impact, statistical_parity_difference, ...
+    attribute: str
+    labelled: bool
+
+    @classmethod
+    def parse(cls, name: str) -> FairnessMetric | None:
+        kind, bracket, rest = name.partition("[")
+        if not bracket or not rest.endswith("]"):
+            return None
+        inner = rest[:-1]
+        suffixed = inner.endswith(LABELLED_SUFFIX)
+        attribute = inner[: -len(LABELLED_SUFFIX)] if suffixed else inner
+        return cls(kind, attribute, suffixed or kind in ON_LABELLED)
 
 
 @dataclass(frozen=True)
@@ -324,6 +409,20 @@ def fairness_groups(details: Mapping[str, Any]) -> tuple[GroupComparison, ...]:
 
 def bias_scan(details: Mapping[str, Any]) -> tuple[BiasSlice, ...]:
     return tuple(BiasSlice.from_dict(g) for g in details.get("bias_scan", ()))
+
+
+def labelled_fairness_groups(details: Mapping[str, Any]) -> tuple[GroupComparison, ...]:
+    """The groups counted on the labelled records apart (production; empty in pre-prod and older documents)."""
+    return tuple(GroupComparison.from_dict(a, g) for a, g in details.get("labelled_groups", {}).items())
+
+
+def bias_scan_intersections(details: Mapping[str, Any]) -> tuple[BiasSlice, ...]:
+    return tuple(BiasSlice.from_dict(g) for g in details.get("bias_scan_intersections", ()))
+
+
+def bias_scan_summary(details: Mapping[str, Any]) -> BiasScanSummary | None:
+    found = details.get("bias_scan_summary")
+    return BiasScanSummary.from_dict(found) if found else None
 
 
 def drift_features(details: Mapping[str, Any]) -> tuple[FeatureDrift, ...]:

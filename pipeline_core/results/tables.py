@@ -17,6 +17,7 @@ from pipeline_core.results.evidence import (
     Contrastive,
     DataConsistency,
     DriftedRecord,
+    FairnessMetric,
     FeatureDrift,
     GroupComparison,
 )
@@ -211,4 +212,53 @@ def change_rows(contrastive: Contrastive) -> list[Row]:
     return [
         {"feature": c.feature, "from": c.before, "to": c.after, "probability after": _round(c.probability)}
         for c in contrastive.changes
+    ]
+
+
+def interval_text(interval: tuple[float, float] | None, digits: int = 3) -> str | None:
+    """A 95% interval as a reader sees it: ``0.912 to 1.034``."""
+    return None if interval is None else f"{interval[0]:.{digits}f} to {interval[1]:.{digits}f}"
+
+
+def fairness_metric_rows(report: EvaluationReport) -> list[Row]:
+    """Each protected attribute's group metrics with their intervals and group sizes: the whole window first,
+    then the labelled records (in pre-prod the test split is both, each metric once)."""
+    fairness = report.monitor(MonitorName.FAIRNESS)
+    rows = []
+    for m in fairness.metrics if fairness is not None else ():
+        read = FairnessMetric.parse(m.name)
+        if read is None:
+            continue
+        rows.append(
+            {
+                "attribute": read.attribute,
+                "on": "labelled records" if read.labelled else "whole window",
+                "metric": read.kind.replace("_", " "),
+                "value": _round(m.value),
+                "95% interval": interval_text(m.interval),
+                "records": m.records,
+                VERDICT: m.status.value,
+                "critical": _yes(m.critical),
+                "detail": m.detail,
+            }
+        )
+    return sorted(rows, key=lambda row: (row["attribute"], row["on"] != "whole window"))
+
+
+def scan_test_rows(scan: Iterable[BiasSlice]) -> list[Row]:
+    """The bias scan's groups with their test: records inside and outside, p-value, adjusted (q) value."""
+    return [
+        {
+            "group": g.group,
+            "records": g.records,
+            "others": g.others_records,
+            "favourable rate": _round(g.favourable_rate),
+            "others' rate": _round(g.others_favourable_rate),
+            "disparate impact": _round(g.disparate_impact),
+            "p-value": None if g.p_value is None else float(f"{g.p_value:.3g}"),
+            "q-value (BH)": None if g.q_value is None else float(f"{g.q_value:.3g}"),
+            "significant": "" if g.significant is None else _yes(g.significant),
+            "below threshold": _yes(g.below_threshold),
+        }
+        for g in scan
     ]

@@ -155,3 +155,16 @@ def test_curves_with_an_empty_reference_and_one_class(tiny_spec: DataSpec) -> No
     assert sum(stored["calibration"]["count"]) == 5 and sum(stored["scores"]["positive"]) == 5
     json.dumps(stored, allow_nan=False)
     assert MonitorResult.from_dict(result.to_dict()).details["curves"] == stored
+
+
+def test_roc_auc_carries_its_bootstrap_interval_and_records(tiny_spec: DataSpec) -> None:
+    rng = np.random.default_rng(11)
+    truth = rng.random(600) < 0.35
+    probability = np.clip(rng.normal(0.35 + 0.25 * truth, 0.2), 0, 1)
+    current = _frame(list(np.where(truth, "Risk", "No Risk")), list(probability))
+    auc = quality(current, current, spec=tiny_spec).metric("roc_auc")
+    assert auc.interval is not None and auc.interval[0] < auc.value < auc.interval[1]  # type: ignore[operator]
+    assert auc.records == 600
+    assert quality(current, current, spec=tiny_spec).metric("roc_auc").interval == auc.interval  # seeded
+    # Only ROC AUC has one: the other figures are reported as before.
+    assert all(m.interval is None for m in quality(current, current, spec=tiny_spec).metrics if m.name != "roc_auc")

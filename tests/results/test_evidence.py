@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline_core.data.columns import SCORING_ID
 from pipeline_core.results import evidence
@@ -133,3 +135,85 @@ def test_an_explanation_is_typed() -> None:
 
 def test_the_scoring_id_key_is_the_scored_frames_column() -> None:
     assert evidence.SCORING_ID == SCORING_ID
+
+
+OLD_SCAN = {  # a fairness document from before the scan's test: no p-values, no summary, no intersections
+    "bias_scan": [
+        {
+            "feature": "Age",
+            "group": "Age > 44",
+            "records": 900,
+            "favourable_rate": 0.4,
+            "others_favourable_rate": 0.7,
+            "disparate_impact": 0.5714,
+            "below_threshold": True,
+        }
+    ]
+}
+
+
+def test_an_old_bias_scan_still_reads_with_its_new_fields_empty() -> None:
+    (found,) = evidence.bias_scan(OLD_SCAN)
+    assert found.group == "Age > 44" and found.disparate_impact == pytest.approx(0.5714)
+    assert found.p_value is None and found.q_value is None and found.significant is None
+    assert found.features == ("Age",) and not found.intersection
+    assert evidence.bias_scan_summary(OLD_SCAN) is None
+    assert evidence.bias_scan_intersections(OLD_SCAN) == ()
+    assert evidence.labelled_fairness_groups(OLD_SCAN) == ()
+
+
+def test_the_scans_summary_and_intersections_are_typed() -> None:
+    details = {
+        "bias_scan_intersections": [
+            {
+                **OLD_SCAN["bias_scan"][0],
+                "feature": "Sex x Age",
+                "features": ["Sex", "Age"],
+                "group": "Sex = female & 18 <= Age <= 25",
+                "others_records": 4100,
+                "p_value": 1e-6,
+                "q_value": 4e-5,
+                "significant": True,
+            }
+        ],
+        "bias_scan_summary": {
+            "tested": 140,
+            "tested_single": 60,
+            "tested_intersections": 80,
+            "significant": 3,
+            "significant_below_threshold": 2,
+            "min_records": 100,
+            "fdr": 0.05,
+            "test": "two-sided two-proportion z-test, Benjamini-Hochberg",
+        },
+    }
+    (crossed,) = evidence.bias_scan_intersections(details)
+    assert crossed.intersection and crossed.significant and crossed.others_records == 4100
+    summary = evidence.bias_scan_summary(details)
+    assert summary is not None and (summary.tested, summary.significant) == (140, 3)
+    assert summary.describe().startswith("140 groups tested (60 single, 80 intersections, at least 100 records")
+
+
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        ("disparate_impact[Sex]", ("disparate_impact", "Sex", False)),
+        ("disparate_impact[Sex|labelled]", ("disparate_impact", "Sex", True)),
+        ("statistical_parity_difference[Age|labelled]", ("statistical_parity_difference", "Age", True)),
+        ("equal_opportunity_difference[Age]", ("equal_opportunity_difference", "Age", True)),
+        ("average_odds_difference[Foreign Worker]", ("average_odds_difference", "Foreign Worker", True)),
+        ("roc_auc", None),
+        ("disparate_impact[Sex", None),
+    ],
+)
+def test_a_fairness_metrics_name_reads_as_kind_attribute_and_subset(
+    name: str, read: tuple[str, str, bool] | None
+) -> None:
+    found = evidence.FairnessMetric.parse(name)
+    assert (None if found is None else (found.kind, found.attribute, found.labelled)) == read
+
+
+@given(st.text(min_size=1, max_size=20).filter(lambda t: "[" not in t and "]" not in t and "|" not in t))
+def test_any_attribute_name_survives_the_labelled_suffix(attribute: str) -> None:
+    found = evidence.FairnessMetric.parse(f"disparate_impact[{attribute}|labelled]")
+    assert found is not None and found.attribute == attribute and found.labelled

@@ -351,12 +351,28 @@ def store_payload_frame(
 
 @dataclass(frozen=True, kw_only=True)
 class PayloadWindow:
-    """Which scored records an evaluation reads: by time, model version, and at most ``max_records``."""
+    """Which records an evaluation reads: scored records by time, model version, and at most ``max_records``;
+    feedback by upload time (the same ``since`` / ``until``) and, with ``feedback_batch``, one upload alone.
+
+    ``since`` after ``until`` is refused (``DataError`` naming both): such a window holds nothing, and an
+    evaluation of nothing would read as one of everything gone quiet.
+    """
 
     since: datetime | None = None
     until: datetime | None = None
     model_version_id: int | None = None
     max_records: int | None = None
+    feedback_batch: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise DataError(
+                f"window since {self.since.isoformat()} is after until {self.until.isoformat()}: it holds no records"
+            )
+        if self.max_records is not None and self.max_records < 1:
+            raise DataError(f"window max_records {self.max_records} is not a whole number >= 1")
+        if self.feedback_batch is not None and not self.feedback_batch.strip():
+            raise DataError("window feedback_batch is blank: name an upload's batch id, or leave it out")
 
     def describe(self) -> str:
         """The window as a person reads it in a message (``to_dict`` is what an evaluation stores)."""
@@ -364,15 +380,19 @@ class PayloadWindow:
         until = f"until {self.until:%Y-%m-%d %H:%M:%S}" if self.until else "until now"
         version = f"model version {self.model_version_id}" if self.model_version_id else "every model version"
         newest = f", the newest {self.max_records:,} records" if self.max_records else ""
-        return f"{since} {until}, {version}{newest}"
+        batch = f", feedback of batch {self.feedback_batch} only" if self.feedback_batch else ""
+        return f"{since} {until}, {version}{newest}{batch}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "model_version_id": self.model_version_id,
             "max_records": self.max_records,
         }
+        if self.feedback_batch is not None:  # without one, the stored window keeps its earlier shape
+            out["feedback_batch"] = self.feedback_batch
+        return out
 
 
 def read_payload(

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import ConflictError, IntegrityError, NotFoundError, PipelineError
+from pipeline_core.errors import ConflictError, DataError, IntegrityError, NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
 from pipeline_core.model_tests.results import ModelTestReport
 from pipeline_core.monitors import suite
@@ -143,21 +143,47 @@ def _split(
 
 
 def feedback_frame(
-    ctx: ServiceContext, actor: Principal, deployment_id: int, spec: DataSpec, *, since: datetime | None = None
+    ctx: ServiceContext,
+    actor: Principal,
+    deployment_id: int,
+    spec: DataSpec,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch: str | None = None,
 ) -> pd.DataFrame:
-    """The deployment's feedback records: features and true label (as the spec's target)."""
+    """The deployment's feedback records: features and true label (as the spec's target).
+
+    Only those uploaded in [``since``, ``until``] and, with ``batch``, of that upload alone; a batch
+    this deployment never received is refused (``DataError`` naming it), not read as no feedback.
+    """
     require(ctx, actor, "view")
     query = select(FeedbackRecord.features, FeedbackRecord.label, FeedbackRecord.scoring_id).where(
         FeedbackRecord.deployment_id == deployment_id
     )
     if since is not None:
         query = query.where(FeedbackRecord.created_at >= since)
+    if until is not None:
+        query = query.where(FeedbackRecord.created_at <= until)
+    if batch is not None:
+        query = query.where(FeedbackRecord.batch_id == batch)
     with ctx.db.read() as session:
+        if batch is not None and not _has_batch(session, deployment_id, batch):
+            raise DataError(f"feedback batch {batch!r} does not exist for deployment {deployment_id}")
         rows = session.execute(query.order_by(FeedbackRecord.id)).all()
     frame = pd.DataFrame([r.features for r in rows], columns=spec.feature_names)
     frame[spec.target] = [r.label for r in rows]
     frame[SCORING_ID] = [r.scoring_id for r in rows]
     return frame
+
+
+def _has_batch(session: Session, deployment_id: int, batch: str) -> bool:
+    found = session.execute(
+        select(FeedbackRecord.id)
+        .where(FeedbackRecord.deployment_id == deployment_id, FeedbackRecord.batch_id == batch)
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 @dataclass(frozen=True)
@@ -481,7 +507,7 @@ def evaluate_deployment(
     window: PayloadWindow | None = None,
     config: SuiteConfig | None = None,
 ) -> EvaluationOutcome:
-    """Evaluate a deployment now on its payload ``window`` and all its feedback."""
+    """Evaluate a deployment now on its payload and feedback in ``window`` (feedback: by upload time and batch)."""
     require(ctx, actor, "evaluate_now")
     with ctx.db.read() as session:
         dep = session.get(Deployment, deployment_id)
@@ -490,8 +516,10 @@ def evaluate_deployment(
         mv_id, space = dep.model_version_id, dep.space
     frames = model_frames(ctx, actor, mv_id)
     window = window or PayloadWindow()
-    window = PayloadWindow(
-        since=window.since, until=window.until, model_version_id=mv_id, max_records=window.max_records
+    window = replace(window, model_version_id=mv_id)
+    # The feedback first: a batch that does not exist is the caller's mistake, whatever the payload holds.
+    feedback = feedback_frame(
+        ctx, actor, deployment_id, frames.spec, since=window.since, until=window.until, batch=window.feedback_batch
     )
     current = read_payload(ctx, actor, deployment_id, window, scoring_ids=True)
     if current.empty:
@@ -499,7 +527,6 @@ def evaluate_deployment(
             f"deployment {deployment_id} has no scored records in the window "
             f"({window.describe()}); send scoring requests first"
         )
-    feedback = feedback_frame(ctx, actor, deployment_id, frames.spec)
     labelled = score_frame(frames.model, feedback, frames.spec) if len(feedback) else None
     config = config or SuiteConfig()
     tested_id, model_tests = _stored_model_tests(ctx, mv_id)
