@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
+from dashboard.monitoring_drift import render_drift
 from pipeline_core.results import tables
 from pipeline_core.services import deployments, monitoring, runs
 from pipeline_core.services.datasets import PayloadWindow, count_payload
@@ -155,11 +156,12 @@ requests = [r for r in monitoring.list_retraining_requests(ctx, who) if r.deploy
 open_requests = [r for r in requests if r.status == RetrainingStatus.OPEN]
 if open_requests:
     request = open_requests[0]
+    # The evaluation's own list and words: the same numbers as its drift section, the CLI and the retraining run.
     st.warning(
-        f"Retraining request {request.id}: {request.reason}; {len(request.drifted_records)} drifted "
-        "records listed for labelling."
+        f"Retraining request {request.id}: {request.reason}; records to label (evaluation {request.evaluation_id}): "
+        f"{request.to_label.describe()}."
     )
-    ui.records(tables.drifted_record_rows(request.drifted_records[:50]))
+    ui.records(tables.drifted_record_rows(request.to_label.records[:50]))
 else:
     st.caption("No open retraining request. You can still retrain on the training data plus the feedback.")
 if not ui.can(who, "launch_run"):
@@ -171,3 +173,5 @@ elif st.button("Start retraining"):
             f"Retraining run {retrained.run_id} queued: {retrained.training_records} training + "
             f"{retrained.feedback_records} feedback records. It ends in review like any run."
         )
+
+render_drift(ctx, who, dep.id)

@@ -433,7 +433,7 @@ class RecordsToLabel:
         if self.not_estimated:
             return f"likely mispredicted records not estimated ({self.not_estimated})"
         if self.likely_mispredicted is None:
-            return ""
+            return f"{_plural(self.listed_likely, 'likely mispredicted record')} listed" if self.listed_likely else ""
         if self.likely_mispredicted == 0:
             return "no record estimated likely mispredicted"
         estimated = f"{_plural(self.likely_mispredicted, 'record')} estimated likely mispredicted"
