@@ -439,6 +439,8 @@ class RecordsToLabel:
         estimated = f"{_plural(self.likely_mispredicted, 'record')} estimated likely mispredicted"
         if self.listed_likely >= self.likely_mispredicted:
             return f"{estimated}, all listed"
+        if self.listed_likely == 1:
+            return f"{estimated}; the most likely is listed"
         return f"{estimated}; the {self.listed_likely} most likely are listed"
 
     def _inconsistent_part(self, *, alone: bool) -> str:

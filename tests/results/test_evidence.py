@@ -179,6 +179,11 @@ def _to_label(**counts: Any) -> dict[str, Any]:
             "no record estimated likely mispredicted: nothing to label",
         ),
         (
+            _to_label(likely_mispredicted=7, listed_likely=1),
+            "7 records estimated likely mispredicted; the most likely is listed: 1 to label",
+        ),
+        (_to_label(listed_likely=3), "3 likely mispredicted records listed: 3 to label"),
+        (
             _to_label(inconsistent=1, listed_inconsistent=1),
             "1 record that breaks a learned constraint: 1 to label",
         ),
