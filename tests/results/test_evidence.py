@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline_core.data.columns import SCORING_ID
 from pipeline_core.results import evidence
@@ -259,3 +261,36 @@ def test_multivariate_drift_and_production_importance_are_read_typed() -> None:
     )
     assert window is not None and window.records == 500 and window.features[0].reference_rank == 3
     assert evidence.production_importance({}) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    likely=st.one_of(st.none(), st.integers(0, 500)),
+    listed=st.integers(0, 100),
+    inconsistent=st.integers(0, 300),
+    already=st.integers(0, 50),
+    cap=st.integers(0, 20),
+)
+def test_the_sentence_always_ends_with_the_length_of_the_list(
+    likely: int | None, listed: int, inconsistent: int, already: int, cap: int
+) -> None:
+    listed = min(listed, likely) if likely is not None else listed
+    already = min(already, inconsistent, listed)
+    extra = min(cap, inconsistent - already)
+    found = evidence.records_to_label(
+        {
+            "to_label": _to_label(
+                likely_mispredicted=likely,
+                listed_likely=listed,
+                inconsistent=inconsistent,
+                inconsistent_already_listed=already,
+                listed_inconsistent=extra,
+            )
+        }
+    )
+    sentence = found.describe()
+    assert found.total == listed + extra
+    assert sentence.endswith(f": {found.total} to label") if found.total else sentence.endswith("nothing to label")
+    if likely is not None and likely > 0:
+        assert sentence.startswith(f"{likely} record")
+    assert "None" not in sentence and "  " not in sentence
