@@ -38,7 +38,8 @@ def render_drift(ctx: ServiceContext, who: Principal, deployment_id: int) -> Non
     ui.records(tables.drift_rows(report.drift_features))
     _importance(report)
     to_label = report.to_label
-    st.markdown(f"**Records to label**: {to_label.describe()}.")
+    sentence = to_label.describe()
+    st.markdown(f"**Records to label.** {sentence[0].upper()}{sentence[1:]}.")
     if to_label.records:
         shown = f"the first {SHOWN} of {to_label.total}" if to_label.total > SHOWN else f"all {to_label.total}"
         with st.expander(f"The records to label ({shown})"):

@@ -158,7 +158,7 @@ if open_requests:
     request = open_requests[0]
     # The evaluation's own list and words: the same numbers as its drift section, the CLI and the retraining run.
     st.warning(
-        f"Retraining request {request.id}: {request.reason}; records to label (evaluation {request.evaluation_id}): "
+        f"Retraining request {request.id}: {request.reason}; from evaluation {request.evaluation_id}, "
         f"{request.to_label.describe()}."
     )
     ui.records(tables.drifted_record_rows(request.to_label.records[:50]))

@@ -160,7 +160,7 @@ SHOWN_TO_LABEL = 20
 
 def _write_to_label(to_label: RecordsToLabel, out: TextIO) -> None:
     """The records to label in the words the evaluation and the Monitoring page use, then the first of them."""
-    out.write(f"records to label: {to_label.describe()}\n")
+    out.write(f"{to_label.describe()}\n")
     for r in to_label.records[:SHOWN_TO_LABEL]:
         out.write(f"  {r.scoring_id or f'record {r.record}'}: {r.why}\n")
     if to_label.total > SHOWN_TO_LABEL:

@@ -15,8 +15,9 @@ from tests.states import State
 
 
 def _lines_to_label(output: str) -> list[str]:
+    """The sentence about the records to label (the line ending "to label"), then the records listed under it."""
     lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("records to label: "))
+    start = next(i for i, line in enumerate(lines) if line.endswith(" to label"))
     end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("  ")), len(lines))
     return lines[start:end]
 
@@ -55,14 +56,14 @@ def test_the_evaluation_the_request_and_the_cli_count_the_same_records(
     assert main(["--user", "vera", "evaluate", "--deployment", str(dep_id)], out) == 1
     again = monitoring.list_evaluations(ctx, people["max"], deployment_id=dep_id, limit=1)[0].report.to_label
     evaluated = _lines_to_label(out.getvalue())
-    assert evaluated[0] == f"records to label: {again.describe()}"
+    assert evaluated[0] == again.describe()
     assert len(evaluated) == 1 + 20 + 1 and evaluated[-1] == f"  … the first 20 of {again.total} shown"
 
     # retrain the first request: the request's list (its evaluation's), in the words the evaluation used.
     retrained = io.StringIO()
     assert main(["--user", "dora", "retrain", "--request", str(request.id)], retrained) == 0
     shown = _lines_to_label(retrained.getvalue())
-    assert shown[0] == f"records to label: {sentence}"
+    assert shown[0] == sentence
     first = [f"  {r.scoring_id or f'record {r.record}'}: {r.why}" for r in to_label.records[:20]]
     assert shown[1:21] == first
 

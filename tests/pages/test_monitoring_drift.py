@@ -52,9 +52,9 @@ def test_the_drift_section_shows_the_newest_evaluation(
     assert at.get("plotly_chart")
     # The records to label: the evaluation's sentence, and the retraining request's warning says the same.
     sentence = report.to_label.describe()
-    assert f"**Records to label**: {sentence}." in text
+    assert f"**Records to label.** {sentence[0].upper()}{sentence[1:]}." in text
     (request,) = monitoring.list_retraining_requests(dash_ctx, people["max"], status="open")
-    assert f"records to label (evaluation {evaluation_id}): {sentence}." in " ".join(w.value for w in at.warning)
+    assert f"; from evaluation {evaluation_id}, {sentence}." in " ".join(w.value for w in at.warning)
     listed = next(f for f in frames[::-1] if "why" in f.columns)  # the section's own table comes last
     assert list(listed["record"]) == [r.record for r in report.to_label.records[:50]]
     assert request.to_label == report.to_label
