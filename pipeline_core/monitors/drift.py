@@ -271,11 +271,11 @@ def records_to_label(
     the CLI all read it (``results.evidence.RecordsToLabel``), so their numbers agree.
     """
     likely = list(drop["records"]) if drop is not None else []
-    listed = {int(r["record"]) for r in likely}
     bad = np.flatnonzero(inconsistent)
-    others = [int(i) for i in bad if int(i) not in listed]
+    # Vectorised: at a million records a large share may break a constraint.
+    others = bad[~np.isin(bad, np.array([int(r["record"]) for r in likely], dtype=bad.dtype))]
     extra = []
-    for i in others[: config.max_inconsistent_records]:
+    for i in (int(j) for j in others[: config.max_inconsistent_records]):
         row: dict[str, Any] = {"record": i, "reason": INCONSISTENT}
         if SCORING_ID in current.columns:
             row[SCORING_ID] = str(current[SCORING_ID].iloc[i])
