@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import ui
 from dashboard.monitoring_fairness import render_fairness
+from dashboard.monitoring_drift import render_drift
 from pipeline_core.results import tables
 from pipeline_core.services import deployments, monitoring, runs
 from pipeline_core.services.datasets import PayloadWindow, count_payload
@@ -156,11 +157,12 @@ requests = [r for r in monitoring.list_retraining_requests(ctx, who) if r.deploy
 open_requests = [r for r in requests if r.status == RetrainingStatus.OPEN]
 if open_requests:
     request = open_requests[0]
+    # The evaluation's own list and words: the same numbers as its drift section, the CLI and the retraining run.
     st.warning(
-        f"Retraining request {request.id}: {request.reason}; {len(request.drifted_records)} drifted "
-        "records listed for labelling."
+        f"Retraining request {request.id}: {request.reason}; from evaluation {request.evaluation_id}, "
+        f"{request.to_label.describe()}."
     )
-    ui.records(tables.drifted_record_rows(request.drifted_records[:50]))
+    ui.records(tables.drifted_record_rows(request.to_label.records[:50]))
 else:
     st.caption("No open retraining request. You can still retrain on the training data plus the feedback.")
 if not ui.can(who, "launch_run"):
@@ -174,3 +176,4 @@ elif st.button("Start retraining"):
         )
 
 render_fairness(ctx, who, dep.id)
+render_drift(ctx, who, dep.id)

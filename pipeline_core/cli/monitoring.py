@@ -15,6 +15,7 @@ from pipeline_core.errors import DataError, ExitCode, GateFailed, exit_code_for
 from pipeline_core.vocabulary import AlertStatus, CheckStatus
 
 if TYPE_CHECKING:
+    from pipeline_core.results.evidence import RecordsToLabel
     from pipeline_core.services.context import ServiceContext
 
 COMMANDS = Declarations()
@@ -68,6 +69,7 @@ def evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
             f"retraining request {outcome.retraining_request_id} created; "
             f"run 'retrain --request {outcome.retraining_request_id}'\n"
         )
+    _write_to_label(report.to_label, out)
     return CHECK_FAILED if outcome.status == CheckStatus.FAIL else ExitCode.OK
 
 
@@ -160,6 +162,19 @@ def feedback(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.OK
 
 
+# Shown of the list to label on a terminal; the whole list is the evaluation's (Monitoring page, --json).
+SHOWN_TO_LABEL = 20
+
+
+def _write_to_label(to_label: RecordsToLabel, out: TextIO) -> None:
+    """The records to label in the words the evaluation and the Monitoring page use, then the first of them."""
+    out.write(f"{to_label.describe()}\n")
+    for r in to_label.records[:SHOWN_TO_LABEL]:
+        out.write(f"  {r.scoring_id or f'record {r.record}'}: {r.why}\n")
+    if to_label.total > SHOWN_TO_LABEL:
+        out.write(f"  … the first {SHOWN_TO_LABEL} of {to_label.total} shown\n")
+
+
 @COMMANDS.command(
     "retrain",
     one_of(
@@ -181,11 +196,8 @@ def retrain(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
         + (f" (request {outcome.request_id})" if outcome.request_id else "")
         + "\n"
     )
-    if outcome.drifted_records:
-        out.write(f"{len(outcome.drifted_records)} drifted record(s) to label, e.g.:\n")
-        for r in outcome.drifted_records[:20]:
-            why = r.get("reason") or f"error probability {r['error_probability']:.3f}"
-            out.write(f"  {r.get('scoring_id', 'record ' + str(r['record']))}: {why}\n")
+    if outcome.request_id is not None:
+        _write_to_label(outcome.to_label, out)
     return execute_or_wait(ctx, actor, outcome.run_id, wait=args.wait, out=out)
 
 

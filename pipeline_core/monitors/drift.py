@@ -1,4 +1,4 @@
-"""Drift monitor: per-feature drift, share of drifted features, output drift, data consistency.
+"""Drift monitor: per-feature and multivariate drift, output drift, data consistency, the records to label.
 
 As Evidently does: categorical features (and integer ones with at most 10 distinct values
 in the reference) use the Jensen-Shannon distance of the category frequencies; numeric
@@ -9,6 +9,11 @@ does, the tests are the two-sample Kolmogorov-Smirnov test (numbers) and the chi
 test (categories), and a feature drifts when the p-value falls below 0.05. Categories are
 counted on integer codes with ``np.bincount``, which is what keeps a million rows cheap.
 
+Multivariate drift is a domain classifier's cross-validated ROC AUC at telling the window from the
+training data, with the features that tell them apart most (``monitors.domain``): a change in how
+features go together that no single feature shows. It is judged against ``max_multivariate_auc``
+(0.75), not critically.
+
 Data consistency counts records that break constraints learned from the reference:
 a category never seen there, or a number outside its range.
 
@@ -17,12 +22,14 @@ model trained on labelled held-out records (``error_reference``: features, true 
 the deployed model's prediction) learns where the deployed model errs; its mean predicted
 error on the current records (a random sample of ``max_scored_records`` of them when
 there are more), against the error rate it was trained on, is the estimated drop. The
-records it thinks most likely mispredicted are listed as the drifted records.
+records it thinks most likely mispredicted are listed for labelling, then records that break a learned
+constraint: one list (``records_to_label``, stored under ``"to_label"``) with the counts that explain its
+length, which the evaluation's display, the retraining request and the CLI all read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,7 +40,10 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
+from pipeline_core.monitors.domain import domain_classifier
 from pipeline_core.results import Metric, MonitorResult, insufficient, judged
+from pipeline_core.results.evidence import INCONSISTENT
+from pipeline_core.vocabulary import CheckStatus
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +59,14 @@ class DriftConfig:
     max_drifted_records: int = 100
     # The drop is a mean: estimated on a random sample of at most this many records (±0.002 at 200,000).
     max_scored_records: int = 200_000
+    # Multivariate drift (monitors.domain): a domain classifier's out-of-fold ROC AUC beyond this fails (not critical).
+    max_multivariate_auc: float = 0.75
+    multivariate_sample: int = 5000
+    multivariate_folds: int = 5
+    multivariate_resamples: int = 200
+    # The records to label: the most likely mispredicted (``max_drifted_records``), then at most this many more
+    # that break a learned constraint.
+    max_inconsistent_records: int = 20
     seed: int = 0
 
 
@@ -167,7 +185,18 @@ def drift(
     if PROBABILITY in current.columns and PROBABILITY in reference.columns:
         output = normed_wasserstein(reference[PROBABILITY], current[PROBABILITY])
         metrics.append(judged("output_drift", output, threshold, higher=False, detail="wasserstein_normed"))
-    consistency = data_consistency(current, reference, spec=spec)
+    multivariate = domain_classifier(
+        current,
+        reference,
+        spec=spec,
+        minimum=minimum,
+        sample=config.multivariate_sample,
+        folds=config.multivariate_folds,
+        resamples=config.multivariate_resamples,
+        seed=config.seed,
+    )
+    metrics.append(_multivariate_metric(multivariate, config))
+    inconsistent, consistency = _inconsistency(current, reference, spec=spec)
     metrics.append(
         Metric(
             "inconsistent_records_share",
@@ -175,7 +204,8 @@ def drift(
             detail=f"{consistency['records']} of {n} records break a learned constraint",
         )
     )
-    details: dict[str, Any] = {"features": features, "data_consistency": consistency}
+    details: dict[str, Any] = {"features": features, "multivariate": multivariate, "data_consistency": consistency}
+    drop: dict[str, Any] | None = None
     if error_reference is not None:
         drop = accuracy_drop(current, error_reference, spec=spec, config=config)
         details["accuracy_drop"] = drop
@@ -201,7 +231,67 @@ def drift(
                     f"{drop['reference_accuracy']:.4f} on held-out data",
                 )
             )
+    details["to_label"] = records_to_label(drop, inconsistent, current, config=config)
     return MonitorResult("drift", metrics, n, minimum, details)
+
+
+def _multivariate_metric(found: dict[str, Any], config: DriftConfig) -> Metric:
+    records = found["reference_records"] + found["current_records"]
+    if found["auc"] is None:
+        return Metric(
+            "multivariate_drift_auc",
+            None,
+            config.max_multivariate_auc,
+            "lower_is_better",
+            CheckStatus.INSUFFICIENT,
+            detail=found["reason"],
+            records=records,
+        )
+    top = ", ".join(f["feature"] for f in found["features"][:3])
+    metric = judged(
+        "multivariate_drift_auc",
+        found["auc"],
+        config.max_multivariate_auc,
+        higher=False,
+        detail=f"a classifier tells {found['current_records']} window records from {found['reference_records']} "
+        f"training records (0.5: it cannot); most telling: {top}",
+    )
+    lower, upper = found["interval"]
+    return replace(metric, interval=(lower, upper), records=records)
+
+
+def records_to_label(
+    drop: dict[str, Any] | None, inconsistent: np.ndarray, current: pd.DataFrame, *, config: DriftConfig
+) -> dict[str, Any]:
+    """The one list of records someone should label, with the counts that explain its length.
+
+    The likely mispredicted records the drop-in-accuracy detector listed (the most likely first, at most
+    ``max_drifted_records``), then the first records that break a learned constraint and are not listed already
+    (at most ``max_inconsistent_records``). The evaluation stores it once; its display, the retraining request and
+    the CLI all read it (``results.evidence.RecordsToLabel``), so their numbers agree.
+    """
+    likely = list(drop["records"]) if drop is not None else []
+    bad = np.flatnonzero(inconsistent)
+    # Vectorised: at a million records a large share may break a constraint.
+    others = bad[~np.isin(bad, np.array([int(r["record"]) for r in likely], dtype=bad.dtype))]
+    extra = []
+    for i in (int(j) for j in others[: config.max_inconsistent_records]):
+        row: dict[str, Any] = {"record": i, "reason": INCONSISTENT}
+        if SCORING_ID in current.columns:
+            row[SCORING_ID] = str(current[SCORING_ID].iloc[i])
+        extra.append(row)
+    estimated = drop is not None and drop["estimated_drop"] is not None
+    return {
+        "records": [*likely, *extra],
+        "likely_mispredicted": drop["likely_mispredicted"] if estimated and drop is not None else None,
+        "not_estimated": None if estimated or drop is None else drop.get("reason"),
+        "listed_likely": len(likely),
+        "max_likely": config.max_drifted_records,
+        "inconsistent": int(bad.size),
+        "inconsistent_already_listed": int(bad.size) - len(others),
+        "listed_inconsistent": len(extra),
+        "max_inconsistent": config.max_inconsistent_records,
+    }
 
 
 def _ordinal(frame: pd.DataFrame, spec: DataSpec, categories: dict[str, pd.Index]) -> np.ndarray:
@@ -283,6 +373,13 @@ def accuracy_drop(
 
 def data_consistency(current: pd.DataFrame, reference: pd.DataFrame, *, spec: DataSpec) -> dict[str, Any]:
     """Records with a category unseen in ``reference`` or a number outside its range, per column."""
+    return _inconsistency(current, reference, spec=spec)[1]
+
+
+def _inconsistency(
+    current: pd.DataFrame, reference: pd.DataFrame, *, spec: DataSpec
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Which records of ``current`` break a learned constraint, and ``data_consistency``'s findings."""
     bad = np.zeros(len(current), dtype=bool)
     columns: dict[str, dict[str, Any]] = {}
     for name in spec.categorical:
@@ -306,7 +403,7 @@ def data_consistency(current: pd.DataFrame, reference: pd.DataFrame, *, spec: Da
         if outside.any():
             columns[name] = {"out_of_range": int(outside.sum()), "range": [float(ref.min()), float(ref.max())]}
         bad |= outside
-    return {
+    return bad, {
         "records": int(bad.sum()),
         "share": float(bad.mean()) if len(bad) else 0.0,
         "columns": columns,

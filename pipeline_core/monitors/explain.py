@@ -1,7 +1,11 @@
-"""Explainability monitor: global importance, a local SHAP explanation, a contrastive explanation.
+"""Explainability monitor: global and production importance, a local SHAP explanation, a contrastive explanation.
 
 - *Global*: permutation importance (scikit-learn) of every input feature: how much ROC AUC
   on labelled held-out records drops when that feature's values are shuffled.
+- *Production*: which features drive the decisions on the evaluated records themselves, without
+  labels: the mean absolute change of the model's risk probability when one feature's values are
+  shuffled within a seeded sample of the window (every shuffled copy scored in one call), beside
+  the same measure on the held-out records, so the two rankings compare like with like.
 - *Local*: SHAP values of one record (shap's kernel explainer, model-agnostic), per
   input feature: categories are handed to shap as their index in the reference data and
   turned back into strings before the model sees them, so a one-hot-encoded feature gets
@@ -25,6 +29,7 @@ import pandas as pd
 import shap
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import DataError
@@ -49,6 +54,9 @@ class ExplainConfig:
     max_changes: int = 3
     decision_threshold: float = 0.5
     min_records: int = 30
+    # Production importance: a seeded sample of at most this many records, each feature shuffled this many times.
+    production_max_samples: int = 500
+    production_repeats: int = 3
     seed: int = 0
 
 
@@ -90,6 +98,71 @@ def global_importance(
     ]
     rows.sort(key=lambda r: -r["importance"])
     return rows
+
+
+def probability_sensitivity(
+    model: Classifier, frame: pd.DataFrame, *, spec: DataSpec, config: ExplainConfig
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per feature, the mean absolute change of the risk probability when it is shuffled within ``frame``.
+
+    Label-free, so it runs on production traffic. Returns the mean and the spread over the repeats,
+    in ``spec.feature_names`` order, and the number of records it was measured on.
+    """
+    n = min(config.production_max_samples, len(frame))
+    sample = frame.sample(n, random_state=config.seed) if len(frame) > n else frame
+    sample = sample[spec.feature_names].reset_index(drop=True)
+    base = risk(model, sample, spec)
+    rng = np.random.default_rng(config.seed)
+    copies = []
+    for _ in range(config.production_repeats):
+        for name in spec.feature_names:
+            shuffled = sample.copy()
+            shuffled[name] = sample[name].iloc[rng.permutation(n)].to_numpy()  # as values: no realigning by index
+            copies.append(shuffled)
+    scored = risk(model, pd.concat(copies, ignore_index=True), spec)
+    change = np.abs(scored.reshape(config.production_repeats, len(spec.feature_names), n) - base).mean(axis=2)
+    return change.mean(axis=0), change.std(axis=0), n
+
+
+def production_importance(
+    model: Classifier,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    spec: DataSpec,
+    config: ExplainConfig,
+) -> dict[str, Any]:
+    """Importance on ``current`` (the window) beside the same label-free measure on ``reference`` (held-out)."""
+    method = (
+        f"mean absolute change of the predicted probability of {spec.positive_label!r} when the feature is "
+        "shuffled within the records"
+    )
+    if len(current) < config.min_records:
+        return {
+            "method": method,
+            "records": len(current),
+            "features": [],
+            "reason": f"insufficient data: {len(current)} < {config.min_records}",
+        }
+    # One thread: a batch of a few tens of thousands of rows, where OpenMP's start-up and spin-waiting cost more
+    # than they save (measured with the default model: 0.36 s of CPU against 1.35 s on a busy machine).
+    with threadpool_limits(limits=1):
+        now, now_spread, n = probability_sensitivity(model, current, spec=spec, config=config)
+        then, _, m = probability_sensitivity(model, reference, spec=spec, config=config)
+    order, before = np.argsort(-now, kind="stable"), np.argsort(-then, kind="stable")
+    reference_rank = {int(j): r + 1 for r, j in enumerate(before)}
+    features = [
+        {
+            "feature": spec.feature_names[j],
+            "importance": float(now[j]),
+            "std": float(now_spread[j]),
+            "reference_importance": float(then[j]),
+            "rank": r + 1,
+            "reference_rank": reference_rank[int(j)],
+        }
+        for r, j in enumerate(order)
+    ]
+    return {"method": method, "records": n, "reference_records": m, "features": features}
 
 
 class _Codec:
@@ -254,7 +327,8 @@ def explainability(
     config: ExplainConfig | None = None,
     importance: list[dict[str, Any]] | None = None,
 ) -> MonitorResult:
-    """Global importance on labelled ``reference``; local and contrastive explanations of records of ``current``.
+    """Global importance on labelled ``reference``, production importance on ``current`` beside it; local and
+    contrastive explanations of records of ``current``.
 
     Global importance depends only on the model and ``reference``: pass ``importance`` computed
     earlier (``global_importance``) to reuse it across evaluations of the same model version.
@@ -280,6 +354,6 @@ def explainability(
                 "contrastive": contrastive(model, record, reference, spec=spec, config=config),
             }
         )
-    return MonitorResult(
-        "explainability", metrics, n, config.min_records, {"global_importance": importance, "explanations": explained}
-    )
+    window = production_importance(model, current, reference, spec=spec, config=config)
+    details = {"global_importance": importance, "production_importance": window, "explanations": explained}
+    return MonitorResult("explainability", metrics, n, config.min_records, details)

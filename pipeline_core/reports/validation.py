@@ -525,8 +525,8 @@ def _stability(report: EvaluationReport) -> Section:
             blocks.append(
                 Paragraph(
                     f"Drop in accuracy: estimated accuracy {readable(drop.estimated_accuracy)} against "
-                    f"{readable(drop.reference_accuracy)} on held-out data; "
-                    f"{drop.likely_mispredicted} records likely mispredicted."
+                    f"{readable(drop.reference_accuracy)} on held-out data. Records to label: "
+                    f"{report.to_label.describe()}."
                 )
             )
     return Section("Stability across segments", tuple(blocks))

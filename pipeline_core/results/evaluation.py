@@ -350,6 +350,19 @@ class EvaluationReport:
     def explanations(self) -> tuple[evidence.Explanation, ...]:
         return evidence.explanations(self._details(MonitorName.EXPLAINABILITY))
 
+    @property
+    def to_label(self) -> evidence.RecordsToLabel:
+        """The one list of records to label, with the counts that explain its length (``describe``)."""
+        return evidence.records_to_label(self._details(MonitorName.DRIFT))
+
+    @property
+    def multivariate_drift(self) -> evidence.MultivariateDrift | None:
+        return evidence.multivariate_drift(self._details(MonitorName.DRIFT))
+
+    @property
+    def production_importance(self) -> evidence.ProductionImportance | None:
+        return evidence.production_importance(self._details(MonitorName.EXPLAINABILITY))
+
     def to_dict(self) -> dict[str, Any]:
         monitors = {r.monitor: r.to_dict() for r in self.monitors}
         if self.risk is not None:

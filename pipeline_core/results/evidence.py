@@ -443,7 +443,12 @@ def accuracy_drop(details: Mapping[str, Any]) -> AccuracyDrop | None:
 
 
 def drifted_records(details: Mapping[str, Any]) -> tuple[DriftedRecord, ...]:
-    """Likely mispredicted records (by the drift detector), then inconsistent ones not already listed."""
+    """Likely mispredicted records (by the drift detector), then inconsistent ones not already listed.
+
+    The list the drift monitor built (``"to_label"``) where there is one; an older document's is rebuilt as it was.
+    """
+    if details.get("to_label") is not None:
+        return records_to_label(details).records
     drop = accuracy_drop(details)
     found = list(drop.records) if drop is not None else []
     listed = {r.record for r in found}
@@ -465,3 +470,190 @@ def explanations(details: Mapping[str, Any]) -> tuple[Explanation, ...]:
 def drifted_records_from(stored: Sequence[Mapping[str, Any]]) -> tuple[DriftedRecord, ...]:
     """A retraining request's stored list, typed."""
     return tuple(DriftedRecord.from_dict(r) for r in stored)
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+@dataclass(frozen=True)
+class RecordsToLabel:
+    """The one list of records someone should label, as the evaluation built it, and the counts behind its length.
+
+    ``likely_mispredicted`` is the detector's estimate over the whole window (None when it estimated nothing); the
+    list holds the ``listed_likely`` most likely of them, then ``listed_inconsistent`` records that break a learned
+    constraint and were not listed already. ``describe`` says so in the words every place that shows it uses.
+    """
+
+    records: tuple[DriftedRecord, ...] = ()
+    likely_mispredicted: int | None = None
+    not_estimated: str | None = None
+    listed_likely: int = 0
+    inconsistent: int = 0
+    inconsistent_already_listed: int = 0
+    listed_inconsistent: int = 0
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RecordsToLabel:
+        likely = data.get("likely_mispredicted")
+        reason = data.get("not_estimated")
+        return cls(
+            tuple(DriftedRecord.from_dict(r) for r in data.get("records", ())),
+            None if likely is None else int(likely),
+            None if reason is None else str(reason),
+            int(data.get("listed_likely", 0)),
+            int(data.get("inconsistent", 0)),
+            int(data.get("inconsistent_already_listed", 0)),
+            int(data.get("listed_inconsistent", 0)),
+        )
+
+    @classmethod
+    def rebuilt(cls, details: Mapping[str, Any]) -> RecordsToLabel:
+        """An older document's list (before the monitor stored one): the counts it can still tell."""
+        drop = accuracy_drop(details)
+        found = drifted_records(details)
+        likely = sum(1 for r in found if r.reason is None)
+        consistency = data_consistency(details)
+        return cls(
+            found,
+            drop.likely_mispredicted if drop is not None and drop.estimated_drop is not None else None,
+            drop.reason or None if drop is not None and drop.estimated_drop is None else None,
+            likely,
+            consistency.records if consistency is not None else 0,
+            0,
+            len(found) - likely,
+        )
+
+    @property
+    def total(self) -> int:
+        return len(self.records)
+
+    def _likely_part(self) -> str:
+        if self.not_estimated:
+            return f"likely mispredicted records not estimated ({self.not_estimated})"
+        if self.likely_mispredicted is None:
+            return f"{_plural(self.listed_likely, 'likely mispredicted record')} listed" if self.listed_likely else ""
+        if self.likely_mispredicted == 0:
+            return "no record estimated likely mispredicted"
+        estimated = f"{_plural(self.likely_mispredicted, 'record')} estimated likely mispredicted"
+        if self.listed_likely >= self.likely_mispredicted:
+            return f"{estimated}, all listed"
+        if self.listed_likely == 1:
+            return f"{estimated}; the most likely is listed"
+        return f"{estimated}; the {self.listed_likely} most likely are listed"
+
+    def _inconsistent_part(self, *, alone: bool) -> str:
+        if not self.inconsistent:
+            return ""
+        listed, others, before = self.listed_inconsistent, self.inconsistent - self.inconsistent_already_listed, ""
+        verb = "breaks" if (others if listed < others else listed) == 1 else "break"
+        if listed < others:
+            text = f"the first {listed} of the {others} {'records ' if alone else ''}that {verb} a learned constraint"
+        else:
+            text = f"{_plural(listed, 'record') if alone else listed} that {verb} a learned constraint"
+        if self.inconsistent_already_listed:
+            before = f" ({self.inconsistent_already_listed} more listed already as likely mispredicted)"
+        return text + before
+
+    def describe(self) -> str:
+        """E.g. "294 records estimated likely mispredicted; the 100 most likely are listed, plus 20 that break a
+        learned constraint: 120 to label"."""
+        likely = self._likely_part()
+        inconsistent = self._inconsistent_part(alone=not likely)
+        body = f"{likely}, plus {inconsistent}" if likely and inconsistent else likely or inconsistent
+        if not self.records:
+            return f"{body}: nothing to label" if body else "nothing to label"
+        return f"{body}: {self.total} to label"
+
+
+@dataclass(frozen=True)
+class MultivariateDrift:
+    """The domain classifier's verdict: how well the window can be told from the training data, and by what."""
+
+    auc: float | None
+    interval: tuple[float, float] | None
+    reference_records: int
+    current_records: int
+    features: tuple[FeatureImportance, ...] = ()  # most telling first
+    fold_auc: tuple[float, ...] = ()
+    sampled: bool = False
+    method: str = ""
+    importance_method: str = ""
+    reason: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MultivariateDrift:
+        bounds = data.get("interval")
+        return cls(
+            _float(data.get("auc")),
+            (float(bounds[0]), float(bounds[1])) if bounds else None,
+            int(data.get("reference_records", 0)),
+            int(data.get("current_records", 0)),
+            tuple(FeatureImportance.from_dict(f) for f in data.get("features", ())),
+            tuple(float(a) for a in data.get("fold_auc", ())),
+            bool(data.get("sampled", False)),
+            str(data.get("method", "")),
+            str(data.get("importance_method", "")),
+            str(data.get("reason", "")),
+        )
+
+
+@dataclass(frozen=True)
+class WindowImportance:
+    """One feature's label-free importance on the evaluated records beside the same measure on the held-out ones."""
+
+    feature: str
+    importance: float
+    std: float
+    reference_importance: float | None
+    rank: int
+    reference_rank: int | None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WindowImportance:
+        rank = data.get("reference_rank")
+        return cls(
+            str(data["feature"]),
+            float(data["importance"]),
+            float(data.get("std", 0.0)),
+            _float(data.get("reference_importance")),
+            int(data["rank"]),
+            None if rank is None else int(rank),
+        )
+
+
+@dataclass(frozen=True)
+class ProductionImportance:
+    """Which features drive the model's decisions on the evaluated window, and how that differs from training time."""
+
+    method: str
+    records: int
+    reference_records: int
+    features: tuple[WindowImportance, ...]  # by importance on the window, largest first
+    reason: str = ""  # why nothing was computed
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProductionImportance:
+        return cls(
+            str(data.get("method", "")),
+            int(data.get("records", 0)),
+            int(data.get("reference_records", 0)),
+            tuple(WindowImportance.from_dict(f) for f in data.get("features", ())),
+            str(data.get("reason", "")),
+        )
+
+
+def records_to_label(details: Mapping[str, Any]) -> RecordsToLabel:
+    """The drift monitor's list of records to label (rebuilt from an older document's parts)."""
+    found = details.get("to_label")
+    return RecordsToLabel.from_dict(found) if found is not None else RecordsToLabel.rebuilt(details)
+
+
+def multivariate_drift(details: Mapping[str, Any]) -> MultivariateDrift | None:
+    found = details.get("multivariate")
+    return MultivariateDrift.from_dict(found) if found else None
+
+
+def production_importance(details: Mapping[str, Any]) -> ProductionImportance | None:
+    found = details.get("production_importance")
+    return ProductionImportance.from_dict(found) if found else None

@@ -19,7 +19,10 @@ from pipeline_core.results.evidence import (
     DriftedRecord,
     FairnessMetric,
     FeatureDrift,
+    FeatureImportance,
     GroupComparison,
+    MultivariateDrift,
+    ProductionImportance,
 )
 from pipeline_core.vocabulary import CheckStatus
 
@@ -203,7 +206,8 @@ def consistency_rows(consistency: DataConsistency) -> list[Row]:
 
 
 def drifted_record_rows(records: Sequence[DriftedRecord]) -> list[Row]:
-    """Records to label and why: likely mispredicted, or breaking a learned constraint."""
+    """Records to label and why: likely mispredicted, or breaking a learned constraint (``RecordsToLabel.records``:
+    the evaluation's one list, whoever shows it)."""
     return [{"record": r.record, "scoring id": r.scoring_id, "why": r.why} for r in records]
 
 
@@ -261,4 +265,26 @@ def scan_test_rows(scan: Iterable[BiasSlice]) -> list[Row]:
             "below threshold": _yes(g.below_threshold),
         }
         for g in scan
+def multivariate_rows(drift: MultivariateDrift, *, top: int = 5) -> list[Row]:
+    """The features that tell the window from the training data most: the domain classifier's AUC drop."""
+    return [
+        {"feature": f.feature, "AUC drop when shuffled": _round(f.importance), "± across folds": _round(f.std)}
+        for f in drift.features[:top]
+    ]
+
+
+def importance_rows(window: ProductionImportance, training: Sequence[FeatureImportance] = ()) -> list[Row]:
+    """Each feature's importance on the window beside the same measure on held-out records, and the training-time
+    (ROC AUC drop) figure where there is one; in the window's order."""
+    at_training = {f.feature: f.importance for f in training}
+    return [
+        {
+            "feature": f.feature,
+            "rank now": f.rank,
+            "rank on held-out": f.reference_rank,
+            "on the window": _round(f.importance),
+            "on held-out": _round(f.reference_importance),
+            "training-time AUC drop": _round(at_training.get(f.feature)),
+        }
+        for f in window.features
     ]

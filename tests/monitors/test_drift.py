@@ -13,6 +13,7 @@ from scipy.stats import wasserstein_distance
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.monitors.drift import DriftConfig, data_consistency, drift, js_distance, normed_wasserstein
+from pipeline_core.results.evidence import INCONSISTENT
 
 
 def test_statistics_by_hand() -> None:
@@ -147,3 +148,44 @@ def test_a_small_reference_is_judged_by_p_values(spec: DataSpec) -> None:
     assert result.metric("drift[LoanAmount]").status == "fail" and result.metric("drift[LoanAmount]").threshold == 0.05
     shifted = {"LoanAmount", "Housing"}
     assert sum(f["drifted"] for n, f in features.items() if n not in shifted) <= 2  # p < 0.05 by chance: rare
+
+
+def test_one_list_to_label_and_the_counts_that_explain_its_length(spec: DataSpec) -> None:
+    """400 renters the model gets wrong, 50 owners (never wrong) aged 120: out of the training range."""
+    held_out = _error_reference(spec)
+    # Records of the reference itself, so that only the ages planted break a learned constraint.
+    renters = held_out.iloc[:400].assign(Housing="rent")
+    owners = held_out.iloc[400:450].assign(Housing="own", Age=120)
+    current = pd.concat([renters, owners], ignore_index=True)
+    current["scoring_id"] = [f"s-{i}" for i in range(len(current))]
+    details = drift(current, held_out, spec=spec, error_reference=held_out).details
+    to_label = details["to_label"]
+    assert to_label["likely_mispredicted"] == details["accuracy_drop"]["likely_mispredicted"] == 400
+    assert (to_label["listed_likely"], to_label["inconsistent"], to_label["listed_inconsistent"]) == (100, 50, 20)
+    assert to_label["inconsistent_already_listed"] == 0
+    records = to_label["records"]
+    assert records[:100] == details["accuracy_drop"]["records"]  # the most likely mispredicted, first
+    assert [r["record"] for r in records[100:]] == list(range(400, 420))  # then the first inconsistent ones
+    assert all(r["reason"] == INCONSISTENT and r["scoring_id"] == f"s-{r['record']}" for r in records[100:])
+
+
+def test_inconsistent_records_already_listed_are_counted_once(spec: DataSpec) -> None:
+    held_out = _error_reference(spec)
+    renters = held_out.iloc[:150].assign(Housing="rent")
+    renters.loc[:9, "Age"] = 120  # ten renters, likely mispredicted, also out of range
+    to_label = drift(
+        renters, held_out, spec=spec, error_reference=held_out, config=DriftConfig(max_drifted_records=200)
+    ).details["to_label"]
+    listed = [r["record"] for r in to_label["records"]]
+    assert len(listed) == len(set(listed)) == to_label["listed_likely"] == 150
+    assert to_label["inconsistent"] == to_label["inconsistent_already_listed"] == 10
+    assert to_label["listed_inconsistent"] == 0
+
+
+def test_without_a_detector_the_list_is_the_inconsistent_records(spec: DataSpec) -> None:
+    reference = generate_german_credit(500, seed=1)
+    current = reference.iloc[:200].copy()
+    current.loc[[5, 8], "Job"] = "astronaut"
+    to_label = drift(current, reference, spec=spec).details["to_label"]
+    assert to_label["likely_mispredicted"] is None and to_label["not_estimated"] is None
+    assert [r["record"] for r in to_label["records"]] == [5, 8] and to_label["listed_inconsistent"] == 2

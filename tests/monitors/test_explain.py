@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from pipeline_core.monitors.explain import (
     explainability,
     global_importance,
     local_explanation,
+    production_importance,
 )
 
 
@@ -112,3 +114,51 @@ def test_monitor_result_and_insufficient_data(labelled: pd.DataFrame, spec: Data
     assert result.details["explanations"][0]["contrastive"]["changes"]
     few = explainability(labelled.head(5), labelled.head(10), spec=spec, model=AMOUNT, config=CONFIG)
     assert few.status == "insufficient" and few.metrics[0].detail == "insufficient data: 10 < 30"
+
+
+def test_production_importance_ranks_the_feature_the_model_reads_above_one_it_ignores(
+    labelled: pd.DataFrame, spec: DataSpec
+) -> None:
+    window = generate_german_credit(600, seed=9)
+    found = production_importance(AMOUNT, window, labelled, spec=spec, config=CONFIG)
+    top, *rest = found["features"]
+    assert top["feature"] == "LoanAmount" and top["rank"] == 1 and top["reference_rank"] == 1
+    # A record's risk moves by 0.8 when its amount crosses 5,000 under the shuffle: in expectation 0.8 * 2q(1 - q)
+    # with q the share of amounts above 5,000 among the sampled records.
+    q = (window.sample(500, random_state=CONFIG.seed)["LoanAmount"] > 5000).mean()
+    assert top["importance"] == pytest.approx(0.8 * 2 * q * (1 - q), rel=0.15)
+    # Features the rule never reads: shuffling them changes no probability at all.
+    assert all(r["importance"] == 0.0 and r["reference_importance"] == 0.0 for r in rest)
+    assert found["records"] == 500 and found["reference_records"] == 400 and "shuffled" in found["method"]
+
+
+def test_production_importance_shows_what_changed_since_training(labelled: pd.DataFrame, spec: DataSpec) -> None:
+    """Every loan in the window is above 5,000: the amount no longer decides anything there, the housing does."""
+    model = Rule(
+        lambda f: np.where(pd.to_numeric(f["LoanAmount"]) > 5000, 0.6, 0.1)
+        + np.where(f["Housing"].astype(str) == "rent", 0.3, 0.0)
+    )
+    window = generate_german_credit(300, seed=9)
+    window["LoanAmount"] = 6000 + window["LoanAmount"]
+    found = {
+        r["feature"]: r for r in production_importance(model, window, labelled, spec=spec, config=CONFIG)["features"]
+    }
+    assert found["LoanAmount"]["importance"] == 0.0 and found["LoanAmount"]["reference_rank"] == 1
+    assert found["Housing"]["rank"] == 1 and found["Housing"]["importance"] > 0.0
+
+
+def test_production_importance_is_stored_beside_the_global_one(labelled: pd.DataFrame, spec: DataSpec) -> None:
+    window = generate_german_credit(100, seed=9)
+    result = explainability(window, labelled, spec=spec, model=AMOUNT, config=replace(CONFIG, explained_records=0))
+    stored = result.details["production_importance"]
+    assert stored["features"][0]["feature"] == "LoanAmount" and stored["records"] == 100
+    assert result.details["global_importance"][0]["feature"] == "LoanAmount"
+    few = explainability(
+        window.head(10), labelled, spec=spec, model=AMOUNT, config=replace(CONFIG, explained_records=0)
+    )
+    assert few.details["production_importance"] == {
+        "method": stored["method"],
+        "records": 10,
+        "features": [],
+        "reason": "insufficient data: 10 < 30",
+    }

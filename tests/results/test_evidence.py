@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline_core.data.columns import SCORING_ID
@@ -217,3 +217,160 @@ def test_a_fairness_metrics_name_reads_as_kind_attribute_and_subset(
 def test_any_attribute_name_survives_the_labelled_suffix(attribute: str) -> None:
     found = evidence.FairnessMetric.parse(f"disparate_impact[{attribute}|labelled]")
     assert found is not None and found.attribute == attribute and found.labelled
+def _to_label(**counts: Any) -> dict[str, Any]:
+    likely = [{"record": i, "error_probability": 0.9} for i in range(counts.pop("listed_likely", 0))]
+    extra = [{"record": 1000 + i, "reason": evidence.INCONSISTENT} for i in range(counts.pop("listed_inconsistent", 0))]
+    return {
+        "records": likely + extra,
+        "listed_likely": len(likely),
+        "listed_inconsistent": len(extra),
+        **counts,
+    }
+
+
+@pytest.mark.parametrize(
+    ("stored", "sentence"),
+    [
+        (
+            _to_label(likely_mispredicted=294, listed_likely=100, inconsistent=20, listed_inconsistent=20),
+            "294 records estimated likely mispredicted; the 100 most likely are listed, plus 20 that break a "
+            "learned constraint: 120 to label",
+        ),
+        (
+            _to_label(likely_mispredicted=60, listed_likely=60, inconsistent=35, listed_inconsistent=20),
+            "60 records estimated likely mispredicted, all listed, plus the first 20 of the 35 that break a "
+            "learned constraint: 80 to label",
+        ),
+        (
+            _to_label(
+                likely_mispredicted=60,
+                listed_likely=60,
+                inconsistent=8,
+                inconsistent_already_listed=3,
+                listed_inconsistent=5,
+            ),
+            "60 records estimated likely mispredicted, all listed, plus 5 that break a learned constraint "
+            "(3 more listed already as likely mispredicted): 65 to label",
+        ),
+        (
+            _to_label(likely_mispredicted=1, listed_likely=1),
+            "1 record estimated likely mispredicted, all listed: 1 to label",
+        ),
+        (
+            _to_label(likely_mispredicted=0, listed_likely=0),
+            "no record estimated likely mispredicted: nothing to label",
+        ),
+        (
+            _to_label(likely_mispredicted=7, listed_likely=1),
+            "7 records estimated likely mispredicted; the most likely is listed: 1 to label",
+        ),
+        (_to_label(listed_likely=3), "3 likely mispredicted records listed: 3 to label"),
+        (
+            _to_label(inconsistent=1, listed_inconsistent=1),
+            "1 record that breaks a learned constraint: 1 to label",
+        ),
+        (
+            _to_label(not_estimated="insufficient data: 30 < 50", inconsistent=2, listed_inconsistent=2),
+            "likely mispredicted records not estimated (insufficient data: 30 < 50), plus 2 that break a learned "
+            "constraint: 2 to label",
+        ),
+        (_to_label(), "nothing to label"),
+    ],
+)
+def test_the_list_to_label_says_why_it_has_the_length_it_has(stored: dict[str, Any], sentence: str) -> None:
+    found = evidence.records_to_label({"to_label": stored})
+    assert found.describe() == sentence
+    assert found.total == len(stored["records"]) == found.listed_likely + found.listed_inconsistent
+    # The drifted records of a document with a list are that list, whatever else the document holds.
+    assert evidence.drifted_records({**DRIFT, "to_label": stored}) == found.records
+
+
+def test_an_older_document_without_a_list_tells_what_it_can() -> None:
+    found = evidence.records_to_label(DRIFT)
+    assert found.records == evidence.drifted_records(DRIFT)
+    assert (found.likely_mispredicted, found.listed_likely, found.inconsistent, found.listed_inconsistent) == (
+        2,
+        2,
+        3,
+        2,
+    )
+    assert found.describe() == (
+        "2 records estimated likely mispredicted, all listed, plus the first 2 of the 3 that break a learned "
+        "constraint: 4 to label"
+    )
+    assert evidence.records_to_label({}).describe() == "nothing to label"
+
+
+def test_multivariate_drift_and_production_importance_are_read_typed() -> None:
+    drift = evidence.multivariate_drift(
+        {
+            "multivariate": {
+                "auc": 0.81,
+                "interval": [0.79, 0.83],
+                "reference_records": 5000,
+                "current_records": 4000,
+                "fold_auc": [0.8, 0.82],
+                "features": [{"feature": "LoanAmount", "importance": 0.2, "std": 0.01}],
+                "sampled": True,
+            }
+        }
+    )
+    assert drift is not None and drift.auc == 0.81 and drift.interval == (0.79, 0.83) and drift.sampled
+    assert drift.features == (evidence.FeatureImportance("LoanAmount", 0.2, 0.01),) and drift.fold_auc == (0.8, 0.82)
+    assert evidence.multivariate_drift({}) is None
+    unjudged = evidence.multivariate_drift({"multivariate": {"auc": None, "reason": "insufficient data: 60 < 100"}})
+    assert unjudged is not None and unjudged.auc is None and unjudged.interval is None and unjudged.reason
+    window = evidence.production_importance(
+        {
+            "production_importance": {
+                "method": "m",
+                "records": 500,
+                "reference_records": 400,
+                "features": [
+                    {
+                        "feature": "Age",
+                        "importance": 0.1,
+                        "std": 0.01,
+                        "reference_importance": 0.02,
+                        "rank": 1,
+                        "reference_rank": 3,
+                    },
+                ],
+            }
+        }
+    )
+    assert window is not None and window.records == 500 and window.features[0].reference_rank == 3
+    assert evidence.production_importance({}) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    likely=st.one_of(st.none(), st.integers(0, 500)),
+    listed=st.integers(0, 100),
+    inconsistent=st.integers(0, 300),
+    already=st.integers(0, 50),
+    cap=st.integers(0, 20),
+)
+def test_the_sentence_always_ends_with_the_length_of_the_list(
+    likely: int | None, listed: int, inconsistent: int, already: int, cap: int
+) -> None:
+    listed = min(listed, likely) if likely is not None else listed
+    already = min(already, inconsistent, listed)
+    extra = min(cap, inconsistent - already)
+    found = evidence.records_to_label(
+        {
+            "to_label": _to_label(
+                likely_mispredicted=likely,
+                listed_likely=listed,
+                inconsistent=inconsistent,
+                inconsistent_already_listed=already,
+                listed_inconsistent=extra,
+            )
+        }
+    )
+    sentence = found.describe()
+    assert found.total == listed + extra
+    assert sentence.endswith(f": {found.total} to label") if found.total else sentence.endswith("nothing to label")
+    if likely is not None and likely > 0:
+        assert sentence.startswith(f"{likely} record")
+    assert "None" not in sentence and "  " not in sentence

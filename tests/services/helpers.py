@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from pipeline_core.data.german_credit import generate_german_credit, german_credit_spec
 from pipeline_core.data.load import frame_to_csv_bytes
+from pipeline_core.monitors.suite import SuiteConfig
 from pipeline_core.params import RunParams
 from pipeline_core.services import governance
 from pipeline_core.services.authz import SYSTEM, Principal
@@ -167,3 +168,38 @@ def point_revision_at(ctx: ServiceContext, deployment_id: int, model_version_id:
             {"mv": model_version_id, "dep": deployment_id},
         )
         assert changed.rowcount == 1  # type: ignore[attr-defined]
+
+
+def evaluate_drifted_traffic(
+    ctx: ServiceContext, actor: Principal, deployment_id: int, *, records: int = 600, config: SuiteConfig | None = None
+) -> int:
+    """Prod's newest window made drifted and partly inconsistent, with feedback that contradicts the model, then
+    evaluated by ``actor``: the evaluation fails (ROC AUC) and raises a retraining request. Returns its id.
+
+    The payload is stored as the logger would (no scoring service), so the test needs only the ``in_prod`` state.
+    """
+    from datetime import timedelta
+
+    from pipeline_core.services import deployments, monitoring
+    from pipeline_core.services.datasets import store_payload_frame
+
+    dep = deployments.get_deployment(ctx, SYSTEM, deployment_id)
+    frames = monitoring.model_frames(ctx, SYSTEM, dep.model_version_id)
+    spec = frames.spec
+    traffic = generate_german_credit(records, seed=41)
+    traffic["LoanAmount"] = (traffic["LoanAmount"] * 2.5).round().astype(int)  # inflation: many out of range
+    traffic["Housing"] = "rent"
+    scored = monitoring.score_frame(frames.model, traffic, spec)
+    store_payload_frame(
+        ctx,
+        SYSTEM,
+        deployment_id=deployment_id,
+        model_version_id=dep.model_version_id,
+        frame=scored[[*spec.feature_names, "prediction", "probability"]],
+        request_id="drifted-traffic",
+        created_at=utcnow() + timedelta(seconds=1),
+    )
+    feedback = traffic.iloc[:150].copy()
+    feedback["Risk"] = ["No Risk" if p == "Risk" else "Risk" for p in scored["prediction"].iloc[:150]]
+    monitoring.upload_feedback(ctx, actor, deployment_id, feedback[[*spec.feature_names, spec.target]])
+    return monitoring.evaluate_deployment(ctx, actor, deployment_id, config=config).evaluation_id

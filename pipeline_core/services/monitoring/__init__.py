@@ -34,6 +34,7 @@ from pipeline_core.services.monitoring._evaluations import (
     model_frames,
     resolve_alert,
     results_document,
+    retraining_request,
     score_frame,
     store_evaluation,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "parse_feedback",
     "resolve_alert",
     "results_document",
+    "retraining_request",
     "score_frame",
     "store_evaluation",
     "upload_feedback",

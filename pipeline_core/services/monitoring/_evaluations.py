@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
@@ -34,8 +34,8 @@ from pipeline_core.monitors.explain import ExplainConfig, global_importance
 from pipeline_core.monitors.suite import SuiteConfig
 from pipeline_core.params import RunParams
 from pipeline_core.results import MonitorResult
-from pipeline_core.results.evaluation import EvaluationReport, RiskLevel
-from pipeline_core.results.evidence import DriftedRecord, drifted_records_from
+from pipeline_core.results.evaluation import EvaluationReport, MonitorName, RiskLevel
+from pipeline_core.results.evidence import DriftedRecord, RecordsToLabel, drifted_records_from, records_to_label
 from pipeline_core.services import audit, datasets, events, integrations, lookup, reasons
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
@@ -288,7 +288,11 @@ def _alert_info(row: Alert) -> AlertInfo:
 
 @dataclass(frozen=True)
 class RetrainingRequestInfo:
-    """Raised by a failed production evaluation, with the records someone should label; launched by a run."""
+    """Raised by a failed production evaluation, with the records someone should label; launched by a run.
+
+    ``to_label`` is its evaluation's one list with the counts that explain it (``describe``); ``drifted_records``
+    are that list's records, the very ones the evaluation shows.
+    """
 
     id: int
     deployment_id: int
@@ -300,20 +304,41 @@ class RetrainingRequestInfo:
     run_id: int | None
     created_at: datetime
     launched_by: str | None
+    to_label: RecordsToLabel
+
+
+def _request_to_label(session: Session, row: RetrainingRequest) -> RecordsToLabel:
+    """The request's records to label: its evaluation's list, read where the evaluation stored it.
+
+    An evaluation from before that list has it rebuilt from its parts (what the request stored then); a request
+    whose evaluation has no drift results at all keeps its own stored copy, with no counts beyond it.
+    """
+    evaluation = session.get(Evaluation, row.evaluation_id)
+    monitors = (evaluation.results.get("monitors") or {}) if evaluation is not None else {}
+    details = (monitors.get(MonitorName.DRIFT) or {}).get("details") or {}
+    if details:
+        return records_to_label(details)
+    stored = drifted_records_from(row.drifted_records)
+    inconsistent = sum(1 for r in stored if r.reason is not None)
+    return RecordsToLabel(stored, listed_likely=len(stored) - inconsistent, listed_inconsistent=inconsistent)
 
 
 def _request_info(row: RetrainingRequest) -> RetrainingRequestInfo:
+    session = object_session(row)
+    assert session is not None  # converted while its session is open (_newest_first, retraining_request)
+    to_label = _request_to_label(session, row)
     return RetrainingRequestInfo(
         row.id,
         row.deployment_id,
         row.model_version_id,
         row.evaluation_id,
         row.reason,
-        drifted_records_from(row.drifted_records),
+        to_label.records,
         RetrainingStatus(row.status),
         row.run_id,
         row.created_at,
         row.launched_by,
+        to_label,
     )
 
 
@@ -481,7 +506,8 @@ def _store(
             model_version_id=model_version_id,
             evaluation_id=evaluation.id,
             reason="; ".join(f"{c.metric.name} failed" for c in failed),
-            drifted_records=jsonable([r.to_dict() for r in report.drifted_records]),
+            # The evaluation holds the one list (read back from it); this copy is for readers of earlier versions.
+            drifted_records=jsonable([r.to_dict() for r in report.to_label.records]),
             status=RetrainingStatus.OPEN.value,
             created_at=utcnow(),
         )
@@ -707,6 +733,16 @@ def _move_alert(ctx: ServiceContext, actor: Principal, alert_id: int, to: AlertS
             details={"comment": said, "deployment_id": alert.deployment_id, "metric": alert.metric},
         )
         return _alert_info(alert)
+
+
+def retraining_request(ctx: ServiceContext, actor: Principal, request_id: int) -> RetrainingRequestInfo:
+    """One retraining request, with its evaluation's records to label."""
+    require(ctx, actor, "view")
+    with ctx.db.read() as session:
+        row = session.get(RetrainingRequest, request_id)
+        if row is None:
+            raise NotFoundError(f"retraining request {request_id} does not exist")
+        return _request_info(row)
 
 
 def list_retraining_requests(

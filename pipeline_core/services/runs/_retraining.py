@@ -4,12 +4,12 @@ The new training set is the deployed model's training data with every feedback r
 of the deployment appended, each with the true label someone uploaded; the model's own
 predictions are never used as labels. The set is registered as a dataset (so its bytes
 and lineage are kept like any other), and the run goes through the whole pipeline and
-ends in review like any run. The request's drifted records are returned for labelling.
+ends in review like any run. The request's records to label (its evaluation's one list) are returned with it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -19,7 +19,8 @@ from pipeline_core.data.load import frame_to_csv_bytes, parse_csv_bytes
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.errors import ConflictError, NotFoundError
 from pipeline_core.params import RunParams
-from pipeline_core.services import audit
+from pipeline_core.results.evidence import RecordsToLabel
+from pipeline_core.services import audit, monitoring
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import load_frame, register_dataset
@@ -31,12 +32,16 @@ from pipeline_core.vocabulary import RetrainingStatus
 
 @dataclass
 class RetrainOutcome:
+    """The run launched; ``to_label`` is the request's evaluation's list of records to label (empty without one),
+    ``drifted_records`` its records in their stored form."""
+
     run_id: int
     request_id: int | None
     dataset_id: int
     training_records: int
     feedback_records: int
     drifted_records: list[dict[str, Any]]
+    to_label: RecordsToLabel = field(default_factory=RecordsToLabel)
 
 
 def retrain(
@@ -81,8 +86,13 @@ def retrain(
         run = session.get(Run, mv.run_id)
         assert dataset is not None  # foreign key
         assert run is not None  # foreign key
-        drifted = list(request.drifted_records) if request is not None else []
         found_request_id = request.id if request is not None else None
+    # The same list the evaluation shows and the request holds, read from the one place it is stored.
+    to_label = (
+        monitoring.retraining_request(ctx, actor, found_request_id).to_label
+        if found_request_id is not None
+        else RecordsToLabel()
+    )
     spec = DataSpec.from_dict(dataset.spec)
     training = load_frame(ctx, actor, dataset)
     feedback = feedback_frame(ctx, actor, dep.id, spec)[[*spec.feature_names, spec.target]]
@@ -114,7 +124,8 @@ def retrain(
             object_id=new_run.id,
             details={"deployment_id": dep.id, "request_id": found_request_id, "feedback_records": len(feedback)},
         )
-    return RetrainOutcome(new_run.id, found_request_id, new_dataset.id, len(training), len(feedback), drifted)
+    drifted = [r.to_dict() for r in to_label.records]
+    return RetrainOutcome(new_run.id, found_request_id, new_dataset.id, len(training), len(feedback), drifted, to_label)
 
 
 def _set_request(
