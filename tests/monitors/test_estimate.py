@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -144,13 +145,11 @@ def test_refusals_say_why_and_carry_no_figure(
 ) -> None:
     fifty = replace(spec, thresholds=Thresholds(quality_min_records=50))
     result = estimate_performance(current, held_out, spec=fifty)
-    assert result.details["refused"] is not None
-    with pytest.raises(AssertionError, match=match):
-        raise AssertionError(result.details["refused"])
+    refused = result.details["refused"]
+    assert refused is not None and re.search(match, refused), refused
     assert result.details["confusion"] == {} and result.status == CheckStatus.INFO
     for m in result.metrics:
-        assert m.value is None and m.interval is None and m.detail.startswith("not estimated: ")
-        assert match.split(" ")[0].strip("\\(") in m.detail
+        assert m.value is None and m.interval is None and m.detail == f"not estimated: {refused}"
 
 
 def test_recalibration_corrects_a_mildly_off_model_and_says_so(spec: DataSpec) -> None:
@@ -164,10 +163,8 @@ def test_recalibration_corrects_a_mildly_off_model_and_says_so(spec: DataSpec) -
     plain = estimate_performance(current, held_out, spec=spec, config=config)
     fixed = estimate_performance(current, held_out, spec=spec, config=replace(config, recalibrate=True))
     assert fixed.details["calibration"]["recalibrated"] and "recalibrated (isotonic)" in fixed.metrics[0].detail
-    error = {
-        name: abs(r.metric("estimated_accuracy").value - realised) for name, r in (("plain", plain), ("fixed", fixed))
-    }  # type: ignore[operator]
-    assert error["fixed"] < error["plain"] and error["fixed"] < 0.02
+    errors = [abs(float(r.metric("estimated_accuracy").value or 0.0) - realised) for r in (plain, fixed)]
+    assert errors[1] < errors[0] and errors[1] < 0.02
 
 
 def test_calibration_of_a_perfect_model_by_hand() -> None:
