@@ -78,11 +78,14 @@ def _summary_row(monitor: str, check: str, status: str, **cells: Any) -> Row:
     }
 
 
+# The monitors whose absence leaves checks unjudged: the estimate judges nothing (it has no thresholds).
+CHECKING_MONITORS: tuple[str, ...] = tuple(name for name in MonitorName if name != MonitorName.ESTIMATE)
+
+
 def summary_rows(
     report: EvaluationReport,
     *,
-    # The estimate judges nothing (no thresholds): an evaluation without it misses no check.
-    expected: Iterable[str] = tuple(m for m in MonitorName if m != MonitorName.ESTIMATE),
+    expected: Iterable[str] = CHECKING_MONITORS,
     policy: Iterable[tuple[str, str, str, str]] = (),
 ) -> list[Row]:
     """Every check of every monitor and every model test, the ones a decision turns on first.

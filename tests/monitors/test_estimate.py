@@ -107,7 +107,7 @@ def test_on_calibrated_probabilities_the_estimate_is_close_to_the_realised_value
     assert checked["p_value"] > 0.01 and checked["recalibrated"] is False
 
 
-def _squashed(p: np.ndarray) -> np.ndarray:
+def _squashed(p: pd.Series) -> pd.Series:
     return 0.5 + 0.25 * (p - 0.5)
 
 
