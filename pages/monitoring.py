@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
+from dashboard.monitoring_estimate import render_estimate
 from pipeline_core.results import tables
 from pipeline_core.services import deployments, monitoring, runs
 from pipeline_core.services.datasets import PayloadWindow, count_payload
@@ -171,3 +172,6 @@ elif st.button("Start retraining"):
             f"Retraining run {retrained.run_id} queued: {retrained.training_records} training + "
             f"{retrained.feedback_records} feedback records. It ends in review like any run."
         )
+
+# Last: the sections above keep their places on the page.
+render_estimate(ctx, who, dep.id)
