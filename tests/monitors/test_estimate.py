@@ -152,19 +152,28 @@ def test_refusals_say_why_and_carry_no_figure(
         assert m.value is None and m.interval is None and m.detail == f"not estimated: {refused}"
 
 
-def test_recalibration_corrects_a_mildly_off_model_and_says_so(spec: DataSpec) -> None:
+@pytest.mark.parametrize("method", ["platt", "isotonic"])
+def test_recalibration_corrects_a_mildly_off_model_and_says_so(spec: DataSpec, method: str) -> None:
     rng = np.random.default_rng(10)
     truth_ref, truth_cur = rng.beta(2, 3, 2000), rng.beta(2, 3, 4000)
-    held_out = _labelled(truth_ref, seed=11).assign(probability=truth_ref**1.25)  # over-confident on "No Risk"
-    current = _labelled(truth_cur, seed=12).assign(probability=truth_cur**1.25)
+    held_out = _labelled(truth_ref, seed=11).assign(probability=truth_ref**1.5)  # too sure of "No Risk"
+    current = _labelled(truth_cur, seed=12).assign(probability=truth_cur**1.5)
     y = (current["Risk"] == "Risk").to_numpy()
     realised = float((y == (current["probability"] >= 0.5)).mean())
     config = EstimateConfig(max_calibration_error=0.2)
-    plain = estimate_performance(current, held_out, spec=spec, config=config)
-    fixed = estimate_performance(current, held_out, spec=spec, config=replace(config, recalibrate=True))
-    assert fixed.details["calibration"]["recalibrated"] and "recalibrated (isotonic)" in fixed.metrics[0].detail
+    plain = estimate_performance(current, held_out, spec=spec, config=replace(config, recalibration="none"))
+    fixed = estimate_performance(current, held_out, spec=spec, config=replace(config, recalibration=method))  # type: ignore[arg-type]
+    assert plain.details["calibration"]["recalibrated"] is False
+    checked = fixed.details["calibration"]
+    assert checked["recalibrated"] and checked["recalibration"] == method and checked["p_value"] < 0.01
+    assert checked["error_after"] < checked["expected_calibration_error"]
+    assert f"recalibrated ({method}: error " in fixed.metrics[0].detail
     errors = [abs(float(r.metric("estimated_accuracy").value or 0.0) - realised) for r in (plain, fixed)]
     assert errors[1] < errors[0] and errors[1] < 0.02
+    # The map's own error widens the interval beyond the labels' sampling alone.
+    intervals = [r.metric("estimated_roc_auc").interval or (0.0, 0.0) for r in (plain, fixed)]
+    widths = [upper - lower for lower, upper in intervals]
+    assert widths[1] > widths[0]
 
 
 def test_calibration_of_a_perfect_model_by_hand() -> None:
