@@ -25,6 +25,8 @@ from pipeline_core.monitors.estimate import (
     estimate_performance,
     expected_accuracy,
     expected_roc_auc,
+    fit_map,
+    logit,
 )
 from pipeline_core.monitors.suite import SuiteConfig, evaluate
 from pipeline_core.results import MonitorResult
@@ -241,3 +243,15 @@ def test_a_refused_estimate_round_trips(small_spec: DataSpec) -> None:
 
 
 _SPEC = german_credit_spec()
+
+
+def test_platt_map_is_scikit_learn_s_logistic_regression() -> None:
+    rng = np.random.default_rng(13)
+    truth = rng.beta(2, 3, 600)
+    y = rng.random(600) < truth
+    scores = truth**1.3
+    reference = LogisticRegression(C=1e9, max_iter=10_000, tol=1e-10).fit(logit(scores)[:, None], y)
+    mapped = fit_map(scores, y, "platt")(scores)
+    assert mapped == pytest.approx(reference.predict_proba(logit(scores)[:, None])[:, 1], abs=1e-6)
+    # A resample of one class has no finite fit: its rate.
+    assert fit_map(scores[:5], np.zeros(5, dtype=bool), "platt")(scores) == pytest.approx(np.full(600, 1e-6))
