@@ -21,7 +21,8 @@ CAPTION = (
     "Estimated from the model's probabilities on each evaluation's window, without labels (confidence-based "
     "performance estimation), after checking on the held-out test split that the probabilities are calibrated. "
     "The band is the 95% range the window's labels could give if the probabilities hold. Realised: the ROC AUC of "
-    "the feedback that labels records of that window (linked by scoring id), once it arrives."
+    "the feedback that labels records of that window (linked by scoring id), once it arrives; fewer labelled records "
+    "than the window spread wider, so it is compared with the band widened for their number."
 )
 
 
@@ -48,7 +49,8 @@ def estimate_rows(history: Sequence[EstimateVsRealised]) -> list[dict[str, Any]]
             "estimated ROC AUC": _rounded(h.estimated_roc_auc),
             "95% interval": _interval(h.estimated_roc_auc_interval),
             "realised ROC AUC": _rounded(h.realised_roc_auc),
-            "within interval": _covered(h),
+            "expected on the labelled": _interval(h.realised_interval),
+            "within it": _covered(h),
             "labelled": h.labelled,
             "estimated accuracy": _rounded(h.estimated_accuracy),
             "accuracy interval": _interval(h.estimated_accuracy_interval),

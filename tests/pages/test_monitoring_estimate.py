@@ -74,7 +74,8 @@ def test_the_section_shows_estimate_and_realised_values(
         assert row["estimated ROC AUC"] == pytest.approx(round(expected.estimated_roc_auc, 4))
         assert row["realised ROC AUC"] == pytest.approx(round(expected.realised_roc_auc, 4))
         assert row["95% interval"].count("–") == 1 and row["not estimated because"] == "–"
-        assert row["within interval"] == ("yes" if expected.roc_auc_covered else "no")
+        assert row["within it"] == ("yes" if expected.roc_auc_covered else "no")
+        assert row["expected on the labelled"].count("–") == 1
         assert at.get("plotly_chart") and not [w for w in at.warning if "did not estimate" in w.value]
         assert_readable(at, f"monitoring estimate as {who}")
 
@@ -130,5 +131,7 @@ def test_the_figure_draws_the_band_the_estimate_and_the_realised_points() -> Non
     assert list(line.y) == [0.74, 0.72] and list(points.y) == [0.8]
     rows = estimate_rows(history)
     assert [r["evaluation"] for r in rows] == [3, 2, 1]
-    assert rows[1]["within interval"] == "no" and rows[2]["within interval"] is None
+    # 90 of 500 labelled: the band widens by sqrt(500 / 90), to 0.72 -+ 0.0943: 0.8 is inside it.
+    assert rows[1]["expected on the labelled"] == "0.626 – 0.814" and rows[1]["within it"] == "yes"
+    assert rows[2]["within it"] is None and rows[2]["expected on the labelled"] is None
     assert rows[0]["not estimated because"] == "too few"

@@ -16,6 +16,7 @@ realisation: its quality monitor measured the same records with their labels.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,12 +62,27 @@ class EstimateVsRealised:
     realised_accuracy: float | None
 
     @property
-    def roc_auc_covered(self) -> bool | None:
-        """Whether the realised AUC fell inside the estimate's 95% interval (None: nothing to compare)."""
-        if self.realised_roc_auc is None or self.estimated_roc_auc_interval is None:
+    def realised_interval(self) -> tuple[float, float] | None:
+        """Where the realised AUC of the labelled records is expected to fall: the estimate's interval, widened.
+
+        The estimate's interval is the spread of the AUC of the whole window; the labelled records are
+        fewer, and an AUC's spread grows as one over the square root of the records: the half-width is
+        scaled by ``sqrt(records / labelled)`` (the labelled taken as a sample of the window).
+        """
+        if self.estimated_roc_auc is None or self.estimated_roc_auc_interval is None or not self.labelled:
             return None
         lower, upper = self.estimated_roc_auc_interval
-        return lower <= self.realised_roc_auc <= upper
+        scale = math.sqrt(max(self.records, self.labelled) / self.labelled)
+        below, above = (self.estimated_roc_auc - lower) * scale, (upper - self.estimated_roc_auc) * scale
+        return max(0.0, self.estimated_roc_auc - below), min(1.0, self.estimated_roc_auc + above)
+
+    @property
+    def roc_auc_covered(self) -> bool | None:
+        """Whether the realised AUC fell inside ``realised_interval`` (None: nothing to compare yet)."""
+        bounds = self.realised_interval
+        if self.realised_roc_auc is None or bounds is None:
+            return None
+        return bounds[0] <= self.realised_roc_auc <= bounds[1]
 
 
 @dataclass(frozen=True)
