@@ -30,6 +30,13 @@ def _interval(bounds: tuple[float, float] | None) -> str | None:
     return None if bounds is None else f"{bounds[0]:.3f} – {bounds[1]:.3f}"
 
 
+def _with_interval(value: float | None, bounds: tuple[float, float] | None) -> str | None:
+    """A value and its interval in one cell, so that the table stays narrow enough to read without scrolling."""
+    if value is None:
+        return None
+    return f"{value:.4f}" + (f" [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds is not None else "")
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -46,14 +53,12 @@ def estimate_rows(history: Sequence[EstimateVsRealised]) -> list[dict[str, Any]]
             "evaluation": h.evaluation_id,
             "when": ui.when(h.evaluated_at),
             "records": h.records,
-            "estimated ROC AUC": _rounded(h.estimated_roc_auc),
-            "95% interval": _interval(h.estimated_roc_auc_interval),
+            "estimated ROC AUC [95%]": _with_interval(h.estimated_roc_auc, h.estimated_roc_auc_interval),
+            "labelled": h.labelled,
             "realised ROC AUC": _rounded(h.realised_roc_auc),
             "expected on the labelled": _interval(h.realised_interval),
             "within it": _covered(h),
-            "labelled": h.labelled,
-            "estimated accuracy": _rounded(h.estimated_accuracy),
-            "accuracy interval": _interval(h.estimated_accuracy_interval),
+            "estimated accuracy [95%]": _with_interval(h.estimated_accuracy, h.estimated_accuracy_interval),
             "realised accuracy": _rounded(h.realised_accuracy),
             "not estimated because": h.refused,
         }
@@ -74,6 +79,7 @@ def estimate_figure(history: Sequence[EstimateVsRealised]) -> go.Figure:
                 x=times + times[::-1],
                 y=upper + lower[::-1],
                 fill="toself",
+                mode="lines",
                 fillcolor="rgba(31, 95, 168, 0.15)",
                 line={"width": 0},
                 hoverinfo="skip",

@@ -71,9 +71,11 @@ def test_the_section_shows_estimate_and_realised_values(
         row = rows[0]
         assert row["evaluation"] == evaluation and row["records"] == 300 and row["labelled"] == 150
         assert expected.estimated_roc_auc is not None and expected.realised_roc_auc is not None
-        assert row["estimated ROC AUC"] == pytest.approx(round(expected.estimated_roc_auc, 4))
+        assert expected.estimated_roc_auc_interval is not None
+        lower, upper = expected.estimated_roc_auc_interval
+        assert row["estimated ROC AUC [95%]"] == f"{expected.estimated_roc_auc:.4f} [{lower:.3f}, {upper:.3f}]"
         assert row["realised ROC AUC"] == pytest.approx(round(expected.realised_roc_auc, 4))
-        assert row["95% interval"].count("–") == 1 and row["not estimated because"] == "–"
+        assert row["not estimated because"] == "–"
         assert row["within it"] == ("yes" if expected.roc_auc_covered else "no")
         assert row["expected on the labelled"].count("–") == 1
         assert at.get("plotly_chart") and not [w for w in at.warning if "did not estimate" in w.value]
@@ -114,7 +116,7 @@ def test_a_refused_estimate_says_why(
     ]
     rows = at.dataframe[-1].value.to_dict(orient="records")
     assert [r["evaluation"] for r in rows] == [refused.evaluation_id, evaluation]  # newest first
-    assert rows[0]["not estimated because"] == reason and rows[0]["estimated ROC AUC"] == "–"
+    assert rows[0]["not estimated because"] == reason and rows[0]["estimated ROC AUC [95%]"] == "–"
     assert rows[0]["labelled"] == 150  # the labels are the window's, estimated or not
 
 
@@ -127,11 +129,13 @@ def test_the_figure_draws_the_band_the_estimate_and_the_realised_points() -> Non
     ]
     figure = estimate_figure(history)
     band, line, points = figure.data
-    assert list(band.y) == [0.78, 0.76, 0.68, 0.70] and band.fill == "toself"
+    assert list(band.y) == [0.78, 0.76, 0.68, 0.70] and band.fill == "toself" and band.mode == "lines"
     assert list(line.y) == [0.74, 0.72] and list(points.y) == [0.8]
     rows = estimate_rows(history)
     assert [r["evaluation"] for r in rows] == [3, 2, 1]
     # 90 of 500 labelled: the band widens by sqrt(500 / 90), to 0.72 -+ 0.0943: 0.8 is inside it.
     assert rows[1]["expected on the labelled"] == "0.626 – 0.814" and rows[1]["within it"] == "yes"
     assert rows[2]["within it"] is None and rows[2]["expected on the labelled"] is None
-    assert rows[0]["not estimated because"] == "too few"
+    assert rows[0]["not estimated because"] == "too few" and rows[0]["estimated ROC AUC [95%]"] is None
+    assert rows[2]["estimated ROC AUC [95%]"] == "0.7400 [0.700, 0.780]"
+    assert rows[1]["estimated accuracy [95%]"] == "0.6900"  # no interval stored: the value alone
