@@ -15,8 +15,9 @@ curve is (one sort of the scores, no Monte Carlo).
 
 Uncertainty: the 95% intervals are the sampling variation of the window's labels given its
 scores, labels drawn as Bernoulli(``p``): the exact Bernoulli variance for accuracy, the delta
-method on ``(sum(y * r), N)`` for the AUC. They do not cover a miscalibration; that is what the
-calibration check is for.
+method on ``(sum(y * r), N)`` for the AUC, plus the recalibration map's own error (below). They do
+not cover a miscalibration the check lets through, nor a change in how outcomes follow from the
+features (concept drift): CBPE assumes covariate shift, and only labels reveal the rest.
 
 Calibration is checked first on the held-out reference (labelled, never trained on): the
 expected calibration error over equal-mass bins, and the Hosmer-Lemeshow test (chi-squared
