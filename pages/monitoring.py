@@ -8,8 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
-from dashboard.monitoring_fairness import render_fairness
 from dashboard.monitoring_drift import render_drift
+from dashboard.monitoring_estimate import render_estimate
+from dashboard.monitoring_fairness import render_fairness
 from pipeline_core.results import tables
 from pipeline_core.services import deployments, monitoring, runs
 from pipeline_core.services.datasets import PayloadWindow, count_payload
@@ -177,3 +178,5 @@ elif st.button("Start retraining"):
 
 render_fairness(ctx, who, dep.id)
 render_drift(ctx, who, dep.id)
+# Last: the sections above keep their places on the page.
+render_estimate(ctx, who, dep.id)

@@ -15,8 +15,10 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline_core.data.columns import PROBABILITY
 from pipeline_core.data.spec import DataSpec
 from pipeline_core.monitors.drift import DriftConfig, drift
+from pipeline_core.monitors.estimate import EstimateConfig, estimate_performance
 from pipeline_core.monitors.explain import Classifier, ExplainConfig, explainability
 from pipeline_core.monitors.fairness import FairnessConfig, fairness
 from pipeline_core.monitors.mrm import risk_summary
@@ -35,6 +37,7 @@ class SuiteConfig:
     drift: DriftConfig = field(default_factory=DriftConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     explain_enabled: bool = True
+    estimate: EstimateConfig = field(default_factory=EstimateConfig)
 
 
 def evaluate(
@@ -49,7 +52,8 @@ def evaluate(
     config: SuiteConfig | None = None,
     importance: list[dict[str, Any]] | None = None,
 ) -> EvaluationReport:
-    """Quality, fairness, drift, explainability on the given frames, their risk summary and the verdict."""
+    """Quality, fairness, drift, explainability, the performance estimate on the given frames, their risk summary and
+    the verdict."""
     config = config or SuiteConfig()
     labels = labelled if labelled is not None else current.iloc[:0].assign(**{spec.target: pd.Series(dtype=str)})
     results = [
@@ -69,6 +73,9 @@ def evaluate(
                 importance=importance,
             )
         )
+    if held_out is not None and PROBABILITY in current.columns:
+        # Performance without labels, from the probabilities, once the held-out shows they are calibrated.
+        results.append(estimate_performance(current, held_out, spec=spec, config=config.estimate))
     return EvaluationReport.judge(results, risk_summary(results, model_tests=model_tests))
 
 

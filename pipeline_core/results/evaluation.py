@@ -44,6 +44,7 @@ class MonitorName(StrEnum):
     FAIRNESS = "fairness"
     DRIFT = "drift"
     EXPLAINABILITY = "explainability"
+    ESTIMATE = "estimate"
 
 
 class RiskLevel(StrEnum):
@@ -362,6 +363,11 @@ class EvaluationReport:
     @property
     def production_importance(self) -> evidence.ProductionImportance | None:
         return evidence.production_importance(self._details(MonitorName.EXPLAINABILITY))
+
+    @property
+    def estimate(self) -> evidence.PerformanceEstimate | None:
+        """The performance estimated without labels (None: not estimated, or an evaluation from before)."""
+        return evidence.performance_estimate(self.monitor(MonitorName.ESTIMATE))
 
     def to_dict(self) -> dict[str, Any]:
         monitors = {r.monitor: r.to_dict() for r in self.monitors}

@@ -1,4 +1,5 @@
-"""What the monitors found beyond their metrics, typed: confusion matrix, groups, bias scan, drift, explanations.
+"""What the monitors found beyond their metrics, typed: confusion matrix, groups, bias scan, drift, explanations,
+the performance estimate.
 
 A ``MonitorResult`` keeps its ``details`` as the plain JSON document it is stored as; these
 types read that document, so that the Review page, the validation report and the retraining
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from pipeline_core.results import MonitorResult
 
 # The scored frames' column (pipeline_core.data.columns.SCORING_ID): results sits beside data, not above it.
 SCORING_ID = "scoring_id"
@@ -657,3 +660,100 @@ def multivariate_drift(details: Mapping[str, Any]) -> MultivariateDrift | None:
 def production_importance(details: Mapping[str, Any]) -> ProductionImportance | None:
     found = details.get("production_importance")
     return ProductionImportance.from_dict(found) if found else None
+
+
+@dataclass(frozen=True)
+class ExpectedConfusion:
+    """The confusion matrix expected from the probabilities: sums of ``p`` and ``1 - p``, so not whole numbers."""
+
+    labels: tuple[str, ...]
+    threshold: float
+    tp: float
+    fp: float
+    tn: float
+    fn: float
+
+    @property
+    def matrix(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Rows the true label, columns the predicted one, as ``ConfusionMatrix``: favourable first."""
+        return ((self.tn, self.fp), (self.fn, self.tp))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExpectedConfusion:
+        return cls(
+            tuple(str(label) for label in data.get("labels", ())),
+            float(data["threshold"]),
+            float(data["tp"]),
+            float(data["fp"]),
+            float(data["tn"]),
+            float(data["fn"]),
+        )
+
+
+@dataclass(frozen=True)
+class CalibrationCheck:
+    """The held-out reference's calibration, checked before estimating."""
+
+    records: int
+    expected_calibration_error: float
+    max_calibration_error: float
+    hosmer_lemeshow: float
+    p_value: float
+    recalibrated: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CalibrationCheck:
+        return cls(
+            int(data["records"]),
+            float(data["expected_calibration_error"]),
+            float(data["max_calibration_error"]),
+            float(data["hosmer_lemeshow"]),
+            float(data["p_value"]),
+            bool(data.get("recalibrated", False)),
+        )
+
+
+@dataclass(frozen=True)
+class PerformanceEstimate:
+    """Performance expected without labels (the monitor "estimate"); ``refused`` says why there are no figures."""
+
+    records: int
+    roc_auc: float | None
+    roc_auc_interval: tuple[float, float] | None
+    accuracy: float | None
+    accuracy_interval: tuple[float, float] | None
+    precision: float | None
+    recall: float | None
+    confusion: ExpectedConfusion | None
+    calibration: CalibrationCheck | None
+    refused: str | None
+
+
+def performance_estimate(monitor: MonitorResult | None) -> PerformanceEstimate | None:
+    """The estimate monitor's figures and evidence, typed; None when the evaluation has no estimate."""
+    if monitor is None:
+        return None
+    metrics = {m.name: m for m in monitor.metrics}
+
+    def value(name: str) -> float | None:
+        found = metrics.get(name)
+        return None if found is None else _float(found.value)
+
+    def interval(name: str) -> tuple[float, float] | None:
+        found = metrics.get(name)
+        return None if found is None else found.interval
+
+    details = monitor.details
+    confusion, checked, refused = details.get("confusion"), details.get("calibration"), details.get("refused")
+    return PerformanceEstimate(
+        monitor.n_records,
+        value("estimated_roc_auc"),
+        interval("estimated_roc_auc"),
+        value("estimated_accuracy"),
+        interval("estimated_accuracy"),
+        value("estimated_precision"),
+        value("estimated_recall"),
+        ExpectedConfusion.from_dict(confusion) if confusion else None,
+        CalibrationCheck.from_dict(checked) if checked else None,
+        None if refused is None else str(refused),
+    )

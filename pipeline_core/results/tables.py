@@ -82,10 +82,14 @@ def _summary_row(monitor: str, check: str, status: str, **cells: Any) -> Row:
     }
 
 
+# The monitors whose absence leaves checks unjudged: the estimate judges nothing (it has no thresholds).
+CHECKING_MONITORS: tuple[str, ...] = tuple(name for name in MonitorName if name != MonitorName.ESTIMATE)
+
+
 def summary_rows(
     report: EvaluationReport,
     *,
-    expected: Iterable[str] = tuple(MonitorName),
+    expected: Iterable[str] = CHECKING_MONITORS,
     policy: Iterable[tuple[str, str, str, str]] = (),
 ) -> list[Row]:
     """Every check of every monitor and every model test, the ones a decision turns on first.
@@ -265,6 +269,9 @@ def scan_test_rows(scan: Iterable[BiasSlice]) -> list[Row]:
             "below threshold": _yes(g.below_threshold),
         }
         for g in scan
+    ]
+
+
 def multivariate_rows(drift: MultivariateDrift, *, top: int = 5) -> list[Row]:
     """The features that tell the window from the training data most: the domain classifier's AUC drop."""
     return [

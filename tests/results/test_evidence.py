@@ -217,6 +217,8 @@ def test_a_fairness_metrics_name_reads_as_kind_attribute_and_subset(
 def test_any_attribute_name_survives_the_labelled_suffix(attribute: str) -> None:
     found = evidence.FairnessMetric.parse(f"disparate_impact[{attribute}|labelled]")
     assert found is not None and found.attribute == attribute and found.labelled
+
+
 def _to_label(**counts: Any) -> dict[str, Any]:
     likely = [{"record": i, "error_probability": 0.9} for i in range(counts.pop("listed_likely", 0))]
     extra = [{"record": 1000 + i, "reason": evidence.INCONSISTENT} for i in range(counts.pop("listed_inconsistent", 0))]

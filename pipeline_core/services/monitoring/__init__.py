@@ -1,4 +1,5 @@
-"""Monitoring: evaluations, labelled feedback, alerts (acknowledged, then resolved), the comparison with production.
+"""Monitoring: evaluations, labelled feedback, alerts (acknowledged, then resolved), the comparison with production,
+estimates beside what came true.
 
 Every reader gets frozen DTOs: an ``EvaluationInfo`` carries its ``EvaluationReport``
 (``pipeline_core.results.evaluation``), an ``AlertInfo`` and a ``RetrainingRequestInfo`` their
@@ -14,6 +15,7 @@ from pipeline_core.services.monitoring._comparison import (
     ProductionComparison,
     compare_with_production,
 )
+from pipeline_core.services.monitoring._estimates import EstimateVsRealised, estimate_history
 from pipeline_core.services.monitoring._evaluations import (
     AlertInfo,
     EvaluationError,
@@ -54,6 +56,7 @@ from pipeline_core.services.monitoring._schedule import (
 __all__ = [
     "AlertInfo",
     "ComparedModel",
+    "EstimateVsRealised",
     "EvaluationClaimInfo",
     "EvaluationError",
     "EvaluationInfo",
@@ -70,6 +73,7 @@ __all__ = [
     "count_feedback",
     "drifted_records",
     "due_deployments",
+    "estimate_history",
     "evaluate_deployment",
     "evaluate_externally",
     "evaluate_if_due",
