@@ -1,13 +1,22 @@
-"""Monitoring: evaluations, labelled feedback, alerts (acknowledged, then resolved), the comparison with production.
+"""Monitoring: evaluations, labelled feedback, alerts and their notifications, the comparison with production.
 
 Every reader gets frozen DTOs: an ``EvaluationInfo`` carries its ``EvaluationReport``
 (``pipeline_core.results.evaluation``), an ``AlertInfo`` and a ``RetrainingRequestInfo`` their
-stored facts, a ``ProductionComparison`` the candidate and production scored on the same records;
-no caller sees a store row.
+stored facts (an alert's model version, occurrences and newest sighting), a ``DeliveryInfo`` how one
+notification of an alert to one channel went, a ``ProductionComparison`` the candidate and production
+scored on the same records; no caller sees a store row.
 """
 
 from __future__ import annotations
 
+from pipeline_core.services.monitoring._alerts import (
+    AlertInfo,
+    ChannelInfo,
+    acknowledge_alert,
+    alert_channels,
+    list_alerts,
+    resolve_alert,
+)
 from pipeline_core.services.monitoring._comparison import (
     ComparedModel,
     PairedComparison,
@@ -15,13 +24,11 @@ from pipeline_core.services.monitoring._comparison import (
     compare_with_production,
 )
 from pipeline_core.services.monitoring._evaluations import (
-    AlertInfo,
     EvaluationError,
     EvaluationInfo,
     EvaluationOutcome,
     ModelFrames,
     RetrainingRequestInfo,
-    acknowledge_alert,
     checks,
     drifted_records,
     due_deployments,
@@ -29,11 +36,9 @@ from pipeline_core.services.monitoring._evaluations import (
     evaluate_externally,
     feedback_frame,
     get_evaluation,
-    list_alerts,
     list_evaluations,
     list_retraining_requests,
     model_frames,
-    resolve_alert,
     results_document,
     score_frame,
     store_evaluation,
@@ -44,10 +49,21 @@ from pipeline_core.services.monitoring._feedback import (
     parse_feedback,
     upload_feedback,
 )
+from pipeline_core.services.monitoring._notifications import (
+    DeliveryFailure,
+    DeliveryInfo,
+    DeliveryRound,
+    deliver_notifications,
+    list_deliveries,
+)
 
 __all__ = [
     "AlertInfo",
+    "ChannelInfo",
     "ComparedModel",
+    "DeliveryFailure",
+    "DeliveryInfo",
+    "DeliveryRound",
     "EvaluationError",
     "EvaluationInfo",
     "EvaluationOutcome",
@@ -57,9 +73,11 @@ __all__ = [
     "ProductionComparison",
     "RetrainingRequestInfo",
     "acknowledge_alert",
+    "alert_channels",
     "checks",
     "compare_with_production",
     "count_feedback",
+    "deliver_notifications",
     "drifted_records",
     "due_deployments",
     "evaluate_deployment",
@@ -67,6 +85,7 @@ __all__ = [
     "feedback_frame",
     "get_evaluation",
     "list_alerts",
+    "list_deliveries",
     "list_evaluations",
     "list_retraining_requests",
     "model_frames",
