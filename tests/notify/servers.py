@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from email.message import Message
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import trustme
 from aiosmtpd.controller import Controller
@@ -36,13 +36,14 @@ SMTP_PASSWORD = "correct horse battery staple"
 class Inbox:
     """What the SMTP server received, and the sign-ins it saw."""
 
-    messages: list[Message] = field(default_factory=list)
+    messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     logins: list[tuple[str, bool]] = field(default_factory=list)  # (user, accepted)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
+        raw = envelope.original_content or envelope.content
+        self.messages.append(cast(EmailMessage, message_from_bytes(raw, policy=policy.default)))
         return "250 Message accepted for delivery"
 
 

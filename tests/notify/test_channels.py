@@ -42,7 +42,7 @@ def test_an_email_goes_over_starttls_signed_in(tmp_path: Path) -> None:
     )
     (mail,) = server.inbox.messages
     assert mail["Subject"].strip() == RAISED.subject and mail["From"] == "mlops@bank.example"
-    assert "german-credit v3" in mail.get_payload()
+    assert "german-credit v3" in mail.get_content()
     assert server.inbox.envelopes == [("mlops@bank.example", ["risk@bank.example", "validators@bank.example"])]
     assert server.inbox.logins == [(SMTP_USER, True)]
 
