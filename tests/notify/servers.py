@@ -18,7 +18,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import trustme
 from aiosmtpd.controller import Controller
@@ -43,7 +43,7 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         raw = envelope.original_content or envelope.content
-        self.messages.append(cast(EmailMessage, message_from_bytes(raw, policy=policy.default)))
+        self.messages.append(message_from_bytes(raw, policy=policy.default))
         return "250 Message accepted for delivery"
 
 
