@@ -22,8 +22,9 @@ STEPS = {
 }
 
 
-def alert_line(a: monitoring.AlertInfo) -> str:
-    """An alert as one line: its state, what it says, how often it was seen, and what those who handled it said."""
+def alert_line(a: monitoring.AlertInfo, deliveries: list[monitoring.DeliveryInfo] | None = None) -> str:
+    """An alert as one line: its state, what it says, how often it was seen, what those who handled it said,
+    and how its notifications went (``deliveries``, newest first)."""
     is_open = a.status == AlertStatus.OPEN
     icon = ":red[:material/error:]" if is_open else ":gray[:material/check_circle:]"
     state = {
@@ -35,6 +36,8 @@ def alert_line(a: monitoring.AlertInfo) -> str:
     said = [f"{a.acknowledged_by} acknowledged: {a.acknowledge_comment}"] if a.acknowledge_comment else []
     said += [f"{a.resolved_by} resolved: {a.resolve_comment}"] if a.resolve_comment else []
     notes = "".join(f"  \n:gray[{note}]" for note in said)
+    if deliveries:
+        notes += "  \n" + _notified(deliveries)
     return f"{icon} **alert {a.id}** · {ui.when(a.created_at)} · {state} · {a.message}{seen}{notes}"
 
 
@@ -73,9 +76,7 @@ def render_deployment_alerts(ctx: ServiceContext, who: Principal, dep: Deploymen
                 if moved is not None:
                     shown = moved
                     st.success(f"Alert {a.id} {moved.status}.")
-        line.markdown(alert_line(shown))
-        if by_alert.get(a.id):
-            st.markdown(_notified(by_alert[a.id]))
+        line.markdown(alert_line(shown, by_alert.get(a.id)))
 
 
 def render_version_alerts(ctx: ServiceContext, who: Principal, dep: DeploymentInfo) -> None:
