@@ -3,8 +3,9 @@
 A production evaluation reads a window of the deployment's payload (columnar chunks)
 and the feedback uploaded for it, scores the feedback with the deployed model, and runs
 the monitor preset against the model's training data; its risk summary counts the served
-version's newest stored model tests, as the pre-prod evaluation counts its run's. The evaluation, an alert per failed
-critical check and, when one failed, a retraining request listing the drifted records are
+version's newest stored model tests, as the pre-prod evaluation counts its run's. The evaluation, its alerts
+(``_alerts.raise_or_update``: raised, counted or resolved per deployment and check, each change's notifications
+queued) and, when a critical check failed, a retraining request listing the drifted records are
 written in one transaction. The pre-prod evaluation (the pipeline's *evaluate* stage)
 stores its result through ``store_evaluation`` the same way. What is stored is an
 ``EvaluationReport``'s document; what readers get back is that report in an ``EvaluationInfo``.
