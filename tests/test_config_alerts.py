@@ -3,9 +3,13 @@ secrets come from the environment or ``.streamlit/secrets.toml``'s ``[mlops]`` t
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline_core.config import Settings
 from pipeline_core.errors import ConfigError
@@ -88,3 +92,20 @@ def test_secrets_come_from_the_environment_or_the_secrets_file_never_mlops_toml(
     secrets.write_text("[mlops]\nalert_webhook_secret = 3\n")
     with pytest.raises(ConfigError, match="secret alert_webhook_secret must be a string"):
         Settings.load(env={}, config_file=config, secrets_file=secrets)
+
+
+@given(url=st.text(max_size=80), to=st.text(max_size=80))
+@settings(max_examples=200, deadline=None)
+def test_any_text_as_a_channel_setting_loads_or_is_a_config_error(tmp_path_factory: Any, url: str, to: str) -> None:
+    folder = tmp_path_factory.getbasetemp()
+    for values in (
+        {"alert_webhook_url": url, "alert_webhook_secret": "k"},
+        {**SMTP, "alert_smtp_to": to},
+        {**SMTP, "alert_smtp_from": to},
+    ):
+        said = ""
+        try:
+            Settings(data_dir=folder, **values)  # type: ignore[arg-type]
+        except ConfigError as exc:
+            said = str(exc)
+        assert not said or re.search(r"alert_(webhook|smtp)_\w+", said), said  # a refusal names the setting
