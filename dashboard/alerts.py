@@ -62,7 +62,7 @@ def render_deployment_alerts(ctx: ServiceContext, who: Principal, dep: Deploymen
         st.success("No alerts for this deployment.")
         return
     by_alert: dict[int, list[monitoring.DeliveryInfo]] = defaultdict(list)
-    for d in monitoring.list_deliveries(ctx, who, limit=None):
+    for d in monitoring.list_deliveries(ctx, who, deployment_id=dep.id, limit=None):
         by_alert[d.alert_id].append(d)
     for a in alerts:
         line = st.empty()  # filled after the step below, so that it shows the alert as it now stands

@@ -99,6 +99,8 @@ def test_email_and_webhook_both_say_raised_then_resolved(
     assert [c["@type"] for c in cards] == ["MessageCard", "MessageCard"]
     assert [c["themeColor"] for c in cards] == ["D93F0B", "2EA043"]
     rows = monitoring.list_deliveries(ctx, vera, alert_id=alert_id)
+    assert monitoring.list_deliveries(ctx, vera, deployment_id=dep) == rows
+    assert monitoring.list_deliveries(ctx, vera, deployment_id=dep + 100) == []
     assert {(d.notice, d.channel, d.status) for d in rows} == {
         (notice, channel, DeliveryStatus.DELIVERED) for notice in AlertNotice for channel in AlertChannel
     }

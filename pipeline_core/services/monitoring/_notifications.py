@@ -31,7 +31,7 @@ from pipeline_core.services import audit
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import utcnow
-from pipeline_core.store.models import AlertDelivery
+from pipeline_core.store.models import Alert, AlertDelivery
 from pipeline_core.vocabulary import AlertChannel, AlertNotice, DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -109,14 +109,17 @@ def list_deliveries(
     actor: Principal,
     *,
     alert_id: int | None = None,
+    deployment_id: int | None = None,
     status: str | None = None,
     limit: int | None = 500,
 ) -> list[DeliveryInfo]:
-    """Deliveries newest first, of one alert or all, only those in ``status`` (None: all)."""
+    """Deliveries newest first, of one alert (or of one deployment's alerts, or all), only those in ``status``."""
     require(ctx, actor, "view")
     query = select(AlertDelivery).order_by(AlertDelivery.id.desc())
     if alert_id is not None:
         query = query.where(AlertDelivery.alert_id == alert_id)
+    if deployment_id is not None:
+        query = query.join(Alert, Alert.id == AlertDelivery.alert_id).where(Alert.deployment_id == deployment_id)
     if status is not None:
         query = query.where(AlertDelivery.status == DeliveryStatus(status).value)
     if limit is not None:
