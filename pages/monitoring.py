@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import pandas as pd
 import streamlit as st
 
 from dashboard import ui
+from dashboard.alerts import render_deployment_alerts
 from dashboard.monitoring_drift import render_drift
 from dashboard.monitoring_estimate import render_estimate
 from dashboard.monitoring_fairness import render_fairness
 from pipeline_core.results import tables
 from pipeline_core.services import deployments, monitoring, runs
 from pipeline_core.services.datasets import PayloadWindow, count_payload
-from pipeline_core.vocabulary import AlertStatus, CheckStatus, DeploymentStatus, RetrainingStatus
-
-
-def _line(a: monitoring.AlertInfo) -> str:
-    """An alert as one line: its state, what it says, and what those who handled it said."""
-    is_open = a.status == AlertStatus.OPEN
-    icon = ":red[:material/error:]" if is_open else ":gray[:material/check_circle:]"
-    state = {
-        AlertStatus.OPEN: "open",
-        AlertStatus.ACKNOWLEDGED: f"acknowledged by {a.acknowledged_by or 'someone'}",
-        AlertStatus.RESOLVED: f"resolved by {a.resolved_by or 'someone'}",
-    }[a.status]
-    said = [f"{a.acknowledged_by} acknowledged: {a.acknowledge_comment}"] if a.acknowledge_comment else []
-    said += [f"{a.resolved_by} resolved: {a.resolve_comment}"] if a.resolve_comment else []
-    notes = "".join(f"  \n:gray[{note}]" for note in said)
-    return f"{icon} **alert {a.id}** · {ui.when(a.created_at)} · {state} · {a.message}{notes}"
-
-
-# Each alert moves one way, one step at a time, and each step says why in at least a sentence.
-STEPS = {
-    AlertStatus.OPEN: ("Acknowledge", "ack", "What you are doing about it", monitoring.acknowledge_alert),
-    AlertStatus.ACKNOWLEDGED: ("Resolve", "resolve", "How it ended", monitoring.resolve_alert),
-}
+from pipeline_core.vocabulary import CheckStatus, DeploymentStatus, RetrainingStatus
 
 ctx, who = ui.context(), ui.principal()
 st.title("Monitoring")
@@ -117,24 +94,7 @@ with history_box:
         )
 
 st.subheader("Alerts")
-alerts = [a for a in monitoring.list_alerts(ctx, who, status=None) if a.deployment_id == dep.id]
-if not alerts:
-    st.success("No alerts for this deployment.")
-
-
-for a in alerts:
-    line = st.empty()  # filled after the step below, so that it shows the alert as it now stands
-    shown = a
-    if a.status in STEPS and ui.can(who, "evaluate_now"):
-        label, key, prompt, move = STEPS[a.status]
-        said, press = st.columns([6, 1], vertical_alignment="bottom")
-        comment = said.text_input(f"{prompt} (alert {a.id}, at least a sentence)", key=f"{key}-comment-{a.id}")
-        if press.button(label, key=f"{key}-{a.id}"):
-            moved = ui.act(partial(move, ctx, who, a.id, comment=comment))
-            if moved is not None:
-                shown = moved
-                st.success(f"Alert {a.id} {moved.status}.")
-    line.markdown(_line(shown))
+render_deployment_alerts(ctx, who, dep)
 
 st.subheader("Feedback")
 stored = st.empty()  # filled after an upload, so that the count includes it

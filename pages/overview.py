@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import ui
+from dashboard.alerts import render_open_alerts, render_version_alerts
 from pipeline_core.errors import PipelineError
 from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.vocabulary import DeploymentStatus, RevalidationOutcome, Space, Tier
@@ -293,9 +294,12 @@ if not prod:
     step = "approve" if ui.can(who, "approve") else "a validator approves"
     ui.empty(f"Nothing is in production yet: {step} a candidate on the Review page.")
 for d in prod:
+    # Only the charted version's evaluations: a deployment replaced in place keeps its id across versions.
     rows = [
         {"evaluated": ev.created_at, "metric": c.metric.name, "value": c.metric.value}
-        for ev in monitoring.list_evaluations(ctx, who, deployment_id=d.id, limit=200)
+        for ev in monitoring.list_evaluations(
+            ctx, who, deployment_id=d.id, model_version_id=d.model_version_id, limit=200
+        )
         for c in ev.report.checks
         if c.metric.name.startswith(TRACKED) and c.metric.value is not None
     ]
@@ -305,24 +309,11 @@ for d in prod:
         st.plotly_chart(figure, key=f"history-{d.id}")
     else:
         ui.empty("No production evaluation yet: run one on the Monitoring page, or wait for the worker's schedule.")
+    render_version_alerts(ctx, who, d)
 
 # Stacked, not side by side: at 1280 px two columns would cut the decisions' reasons off.
 st.subheader("Open alerts")
-alerts = monitoring.list_alerts(ctx, who)
-if alerts:
-    ui.records(
-        [
-            {
-                "alert": a.id,
-                "raised": ui.when(a.created_at),
-                "deployment": a.deployment_id,
-                "message": a.message,
-            }
-            for a in alerts
-        ]
-    )
-else:
-    st.success("No open alerts.")
+render_open_alerts(ctx, who)
 st.subheader("Recent decisions")
 recent = governance.decisions(ctx, who, limit=10)
 if recent:

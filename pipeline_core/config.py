@@ -31,8 +31,18 @@ SECRETS = frozenset(
         "cos_api_key",
         "ibm_api_key",
         "audit_key",
+        # Alert channels: the SMTP account's password, the webhook's address (Slack's and Teams' carry their
+        # token in it) and the key its body is signed with.
+        "alert_smtp_password",
+        "alert_webhook_url",
+        "alert_webhook_secret",
     }
 )
+# Where secrets may also be kept, git-ignored, beside Streamlit's own: a ``[mlops]`` table of secret settings.
+SECRETS_FILE = Path(".streamlit") / "secrets.toml"
+SECRETS_TABLE = "mlops"
+WEBHOOK_FORMATS = ("json", "slack", "teams")
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,6 +160,25 @@ class Settings:
     policy_tier1_critical_checks: str = ""
     policy_tier2_critical_checks: str = ""
     policy_tier3_critical_checks: str = ""
+    # Alert notifications (README "Alerts"): each alert raised or resolved is sent to every channel set here.
+    # E-mail: an SMTP server reached with STARTTLS (never in clear), signed in when a username is set.
+    alert_smtp_host: str = ""  # empty: no e-mail
+    alert_smtp_port: int = 587
+    alert_smtp_username: str = ""  # empty: no sign-in; else the secret MLOPS_ALERT_SMTP_PASSWORD too
+    alert_smtp_password: str = field(default="", repr=False)
+    alert_smtp_from: str = ""
+    alert_smtp_to: str = ""  # addresses, comma-separated
+    alert_smtp_ca_bundle: str = ""  # PEM file of the server's CA; empty: the system's trust store
+    # Webhook: a POST of the alert in a format ("json", "slack", "teams"), signed with HMAC-SHA256 over
+    # "<timestamp>.<body>" with the shared secret. Both the URL and the secret are secrets.
+    alert_webhook_url: str = field(default="", repr=False)  # empty: no webhook; https (http only to loopback)
+    alert_webhook_secret: str = field(default="", repr=False)
+    alert_webhook_format: str = "json"
+    # Delivery: attempts per notification and channel, the wait after the first failure (doubled each time,
+    # at most an hour), and how long one attempt may take.
+    alert_delivery_max_attempts: int = 6
+    alert_delivery_backoff_seconds: float = 30.0
+    alert_delivery_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         self.policies()  # a bad policy setting fails at load, naming its key, not at the first approval
@@ -232,6 +261,60 @@ class Settings:
                 f"setting heartbeat_timeout ({self.heartbeat_timeout}) must exceed "
                 f"heartbeat_interval ({self.heartbeat_interval})"
             )
+        self._check_alert_channels()
+
+    def _check_alert_channels(self) -> None:
+        """A channel that is set is usable: a bad address or a missing secret fails at load, naming the setting."""
+        if self.alert_delivery_max_attempts < 1 or self.alert_delivery_backoff_seconds <= 0:
+            raise ConfigError(
+                "settings alert_delivery_max_attempts must be >= 1 and alert_delivery_backoff_seconds positive, got "
+                f"{self.alert_delivery_max_attempts!r} and {self.alert_delivery_backoff_seconds!r}"
+            )
+        if self.alert_delivery_timeout <= 0:
+            raise ConfigError(f"setting alert_delivery_timeout must be positive, got {self.alert_delivery_timeout!r}")
+        if self.alert_webhook_format not in WEBHOOK_FORMATS:
+            raise ConfigError(
+                f"setting alert_webhook_format {self.alert_webhook_format!r} is not one of {', '.join(WEBHOOK_FORMATS)}"
+            )
+        if self.alert_webhook_url:
+            _check_webhook_url(self.alert_webhook_url)
+            if not self.alert_webhook_secret:
+                raise ConfigError(
+                    "setting alert_webhook_url is set but the secret alert_webhook_secret is empty "
+                    "(MLOPS_ALERT_WEBHOOK_SECRET): receivers verify each body's signature with it"
+                )
+        elif self.alert_webhook_secret:
+            raise ConfigError("the secret alert_webhook_secret is set but alert_webhook_url is empty")
+        if not self.alert_smtp_host:
+            set_anyway = [
+                n for n in ("alert_smtp_username", "alert_smtp_password", "alert_smtp_to") if getattr(self, n)
+            ]
+            if set_anyway:
+                raise ConfigError(f"setting {set_anyway[0]} is set but alert_smtp_host is empty")
+            return
+        if not 0 < self.alert_smtp_port < 65536:
+            raise ConfigError(f"setting alert_smtp_port must be in 1-65535, got {self.alert_smtp_port!r}")
+        if not _address(self.alert_smtp_from):
+            raise ConfigError(f"setting alert_smtp_from {self.alert_smtp_from!r} is not an e-mail address")
+        recipients = self.alert_recipients()
+        if not recipients:
+            raise ConfigError("setting alert_smtp_to is empty: e-mail alerts need at least one address")
+        for address in recipients:
+            if not _address(address):
+                raise ConfigError(f"setting alert_smtp_to: {address!r} is not an e-mail address")
+        if bool(self.alert_smtp_username) != bool(self.alert_smtp_password):
+            missing = "the secret alert_smtp_password (MLOPS_ALERT_SMTP_PASSWORD)"
+            raise ConfigError(
+                f"setting alert_smtp_username is set but {missing} is empty"
+                if self.alert_smtp_username
+                else "the secret alert_smtp_password is set but alert_smtp_username is empty"
+            )
+        if self.alert_smtp_ca_bundle and not Path(self.alert_smtp_ca_bundle).expanduser().is_file():
+            raise ConfigError(f"setting alert_smtp_ca_bundle {self.alert_smtp_ca_bundle!r} is not a file")
+
+    def alert_recipients(self) -> tuple[str, ...]:
+        """The addresses of ``alert_smtp_to``."""
+        return tuple(a.strip() for a in self.alert_smtp_to.split(",") if a.strip())
 
     def policies(self) -> dict[Tier, TierPolicy]:
         """Each tier's policy: the defaults, with what these settings override; a bad value names its setting."""
@@ -254,8 +337,14 @@ class Settings:
         return found
 
     @classmethod
-    def load(cls, env: Mapping[str, str] | None = None, config_file: str | Path | None = None) -> Settings:
-        """Settings from ``mlops.toml`` (if present) overlaid with ``MLOPS_*`` variables."""
+    def load(
+        cls,
+        env: Mapping[str, str] | None = None,
+        config_file: str | Path | None = None,
+        secrets_file: str | Path | None = None,
+    ) -> Settings:
+        """Settings from ``mlops.toml`` (if present), secrets from ``.streamlit/secrets.toml``'s ``[mlops]`` table
+        (if present, or the file named by ``MLOPS_SECRETS_FILE``), all overlaid with ``MLOPS_*`` variables."""
         env = os.environ if env is None else env
         path = Path(config_file or env.get(f"{ENV_PREFIX}CONFIG", "mlops.toml"))
         values: dict[str, Any] = {}
@@ -272,6 +361,8 @@ class Settings:
                 )
         elif config_file is not None or f"{ENV_PREFIX}CONFIG" in env:
             raise ConfigError(f"config file {str(path)!r} does not exist")
+        named = secrets_file is not None or f"{ENV_PREFIX}SECRETS_FILE" in env
+        values.update(_secrets(Path(secrets_file or env.get(f"{ENV_PREFIX}SECRETS_FILE") or SECRETS_FILE), named))
         for f in fields(cls):
             key = f"{ENV_PREFIX}{f.name.upper()}"
             if key in env:
@@ -326,3 +417,58 @@ def _data_roots(roots: Any, data_dir: Path) -> tuple[Path, ...]:
     if not folders:
         return (data_dir / "datasets",)
     return tuple(Path(folder).expanduser().resolve() for folder in folders)
+
+
+def _secrets(path: Path, named: bool) -> dict[str, str]:
+    """The secret settings of ``path``'s ``[mlops]`` table (Streamlit's secrets file, git-ignored); {} without it.
+
+    Only secrets: a setting that is not one belongs in ``mlops.toml``, so that one file says how the product runs.
+    """
+    if not path.is_file():
+        if named:
+            raise ConfigError(f"secrets file {str(path)!r} does not exist")
+        return {}
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get(SECRETS_TABLE, {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"secrets file {str(path)!r} is not valid TOML: {exc}") from exc
+    if not isinstance(table, dict):
+        raise ConfigError(f"secrets file {str(path)!r}: [{SECRETS_TABLE}] must be a table of secret settings")
+    for key, value in table.items():
+        if key not in SECRETS:
+            raise ConfigError(
+                f"secrets file {str(path)!r} sets {key!r} in [{SECRETS_TABLE}], which is not a secret: "
+                "put it in mlops.toml"
+            )
+        if not isinstance(value, str):
+            raise ConfigError(f"secrets file {str(path)!r}: secret {key} must be a string")
+    return dict(table)
+
+
+def _address(text: str) -> bool:
+    """Whether ``text`` looks like one e-mail address (local@domain, no spaces, commas or angle brackets)."""
+    local, at, domain = text.strip().rpartition("@")
+    return bool(at and local and "." in domain and not any(c in text for c in " ,<>\t\r\n"))
+
+
+def _check_webhook_url(url: str) -> None:
+    """An absolute https URL (http only to this machine); the message never repeats it, as it carries a token."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise ConfigError(f"setting alert_webhook_url is not a URL: {exc}") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ConfigError(
+            f"setting alert_webhook_url must be an absolute https:// URL (scheme {parts.scheme or 'none'!r}, "
+            f"host {host or 'none'!r})"
+        )
+    if parts.scheme == "http" and host not in _LOOPBACK:
+        raise ConfigError(
+            f"setting alert_webhook_url must use https to reach {host!r}: http is allowed only to this machine"
+        )
+    if parts.username or parts.password:
+        raise ConfigError("setting alert_webhook_url must not carry a user name or password; sign with the secret")

@@ -22,6 +22,8 @@
     │   └── ScoringInputError  a scoring request's payload is unusable (carries the HTTP status)
     ├── ApprovalError          an approval, rejection or production check said no
     └── ExternalServiceError   an external service (IBM OpenScale, AI Factsheets, ...) failed or did not answer
+        └── NotificationError  an alert channel (SMTP server, webhook receiver) refused or did not answer
+            └── SignatureError a webhook body's signature or timestamp does not verify (a receiver's refusal)
 
 Wrap third-party failures with ``raise SomeError("... names the object ...") from exc``.
 
@@ -162,6 +164,14 @@ class ScoringInputError(DeploymentError):
 
 class ExternalServiceError(PipelineError):
     """An external service failed or did not answer; the message names the service and the call."""
+
+
+class NotificationError(ExternalServiceError):
+    """An alert channel refused a notification or did not answer; the message names the channel and the server."""
+
+
+class SignatureError(NotificationError):
+    """A webhook body's signature does not verify, or its timestamp is stale or malformed (a replay is refused)."""
 
 
 class ExitCode(IntEnum):

@@ -333,3 +333,17 @@ CONDITION_TRANSITIONS: Mapping[ConditionState, frozenset[ConditionState]] = {
     ConditionState.OPEN: frozenset({ConditionState.MET}),
     ConditionState.MET: frozenset(),
 }
+
+
+class AlertNotice(StrEnum):
+    """What a notification about an alert says happened to it (issue 18: alerts reach people)."""
+
+    RAISED = "raised"  # a critical check failed and no alert of its deployment and check was open
+    RESOLVED = "resolved"  # a later evaluation judged the check passed, or the deployment serves another version
+
+
+class AlertChannel(StrEnum):
+    """Where alert notifications go: configured in the settings, their secrets from the environment."""
+
+    EMAIL = "email"  # SMTP with STARTTLS
+    WEBHOOK = "webhook"  # an HTTPS POST signed with HMAC-SHA256 (JSON, Slack or Teams format)

@@ -1,4 +1,5 @@
-"""Monitoring commands: evaluate, evaluations list, alerts list|ack|resolve, feedback upload, retrain, test-model."""
+"""Monitoring commands: evaluate, evaluations list, alerts list|ack|resolve|deliveries|deliver, feedback upload,
+retrain, test-model."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pipeline_core.cli.identity import login
 from pipeline_core.cli.inputs import timestamp
 from pipeline_core.cli.registry import Declarations, arg, one_of
 from pipeline_core.errors import DataError, ExitCode, GateFailed, exit_code_for
-from pipeline_core.vocabulary import AlertStatus, CheckStatus
+from pipeline_core.vocabulary import AlertStatus, CheckStatus, DeliveryStatus
 
 if TYPE_CHECKING:
     from pipeline_core.results.evidence import RecordsToLabel
@@ -63,7 +64,7 @@ def evaluate(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
         for entry in risk.failed:
             out.write(f"    {entry.source}:{entry.name} failed{' (critical)' if entry.critical else ''}\n")
     for alert_id in outcome.alerts:
-        out.write(f"alert {alert_id} raised\n")
+        out.write(f"alert {alert_id} open: a critical check failed ('alerts list' counts its occurrences)\n")
     if outcome.retraining_request_id is not None:
         out.write(
             f"retraining request {outcome.retraining_request_id} created; "
@@ -96,7 +97,7 @@ def evaluations(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> i
     return ExitCode.OK
 
 
-ALERTS = COMMANDS.group("alerts", help="list, acknowledge or resolve alerts")
+ALERTS = COMMANDS.group("alerts", help="list, acknowledge or resolve alerts; their notifications' deliveries")
 COMMENT = arg("--comment", required=True, help="why, in at least a sentence (kept with the alert and audited)")
 
 
@@ -106,18 +107,22 @@ COMMENT = arg("--comment", required=True, help="why, in at least a sentence (kep
 def alerts_list(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
     from pipeline_core.services import monitoring
 
-    found = monitoring.list_alerts(ctx, login(ctx, args), status=None if args.all else AlertStatus.OPEN)
+    actor = login(ctx, args)
+    found = monitoring.list_alerts(ctx, actor, status=None if args.all else AlertStatus.OPEN)
     if not found:
         out.write("no open alerts\n" if not args.all else "no alerts\n")
     for a in found:
+        seen = f", seen {a.occurrences} times, last {a.last_seen_at:%Y-%m-%d %H:%M:%S}" if a.occurrences > 1 else ""
         out.write(
-            f"alert {a.id} [{a.status}] {a.created_at:%Y-%m-%d %H:%M:%S} deployment {a.deployment_id} "
-            f"model version {a.model_version_id}: {a.message}\n"
+            f"alert {a.id} [{a.status}] {a.created_at:%Y-%m-%d %H:%M:%S} {a.model} deployment {a.deployment_id}"
+            f"{seen}: {a.message}\n"
         )
         if a.acknowledged_by is not None:
             out.write(f"  acknowledged by {a.acknowledged_by}: {a.acknowledge_comment or '(no comment)'}\n")
         if a.resolved_by is not None:
             out.write(f"  resolved by {a.resolved_by}: {a.resolve_comment}\n")
+        for d in reversed(monitoring.list_deliveries(ctx, actor, alert_id=a.id)):
+            out.write(f"  notified: {d.describe()}\n")
     return ExitCode.OK
 
 
@@ -137,6 +142,46 @@ def alerts_resolve(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -
     monitoring.resolve_alert(ctx, login(ctx, args), args.alert, comment=args.comment)
     out.write(f"alert {args.alert} resolved\n")
     return ExitCode.OK
+
+
+@ALERTS.command(
+    "deliveries",
+    arg("--alert", type=int, default=None, help="only this alert's"),
+    arg("--status", choices=tuple(DeliveryStatus), default=None, help="only deliveries in this state"),
+    help="each notification of an alert to each channel: its state, attempts, last error, next attempt",
+)
+def alerts_deliveries(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import monitoring
+
+    actor = login(ctx, args)
+    channels = monitoring.alert_channels(ctx, actor)
+    out.write("channels: " + ("; ".join(c.description for c in channels) or "none configured (README: Alerts)") + "\n")
+    found = monitoring.list_deliveries(ctx, actor, alert_id=args.alert, status=args.status)
+    if not found:
+        out.write("no deliveries\n")
+    for d in found:
+        due = f", next attempt {d.next_attempt_at:%Y-%m-%d %H:%M:%S}" if d.next_attempt_at is not None else ""
+        done = f", delivered {d.delivered_at:%Y-%m-%d %H:%M:%S}" if d.delivered_at is not None else ""
+        out.write(f"delivery {d.id} alert {d.alert_id} {d.describe()}{due}{done}\n")
+    return ExitCode.OK
+
+
+@ALERTS.command(
+    "deliver",
+    arg("--force", action="store_true", help="also those that failed for good or are backing off"),
+    help="send the alert notifications due now (the worker does this between runs)",
+)
+def alerts_deliver(ctx: ServiceContext, args: argparse.Namespace, out: TextIO) -> int:
+    from pipeline_core.services import monitoring
+
+    done = monitoring.deliver_notifications(ctx, login(ctx, args), force=args.force, limit=1000)
+    out.write(f"{len(done.delivered)} notification(s) delivered, {len(done.failures)} failed\n")
+    for f in done.failures:
+        again = "given up: 'alerts deliver --force' retries it" if f.gave_up else "retried after back-off"
+        out.write(
+            f"  delivery {f.delivery_id} (alert {f.alert_id}, {f.channel}) attempt {f.attempts}: {f.error}; {again}\n"
+        )
+    return ExitCode.FAILED if done.failures else ExitCode.OK
 
 
 @COMMANDS.command(

@@ -56,6 +56,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Pushing the store's facts to the external services (subscriptions, records, decisions, retries):
     # whoever may run the monitors now; it changes nothing of ours.
     "sync_integrations": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN, SYSTEM_ROLE}),
+    # Sending the alert notifications due (the worker between runs; a person's "deliver now" after fixing a channel).
+    "deliver_alerts": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.ADMIN, SYSTEM_ROLE}),
     "manage_users": frozenset({Role.ADMIN}),
     # The product's own housekeeping, never a person: the scoring service's payload log, a worker
     # executing a queued run, marking failed the runs whose worker stopped beating.

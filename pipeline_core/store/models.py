@@ -47,9 +47,12 @@ from pipeline_core.errors import IntegrityError
 from pipeline_core.vocabulary import (
     DECIDED_STATES,
     SERVED_STATES,
+    AlertChannel,
+    AlertNotice,
     AlertStatus,
     ApprovalKind,
     CheckStatus,
+    DeliveryStatus,
     DeploymentStatus,
     DocSection,
     EvidenceKind,
@@ -517,7 +520,10 @@ class Alert(Base):
     """
 
     __tablename__ = "alerts"
-    __table_args__ = (one_of("alerts", "status", AlertStatus),)
+    __table_args__ = (
+        one_of("alerts", "status", AlertStatus),
+        Index("ix_alerts_deployment_id_monitor_metric", "deployment_id", "monitor", "metric"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"), index=True)
@@ -536,6 +542,12 @@ class Alert(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(128))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
     resolve_comment: Mapped[str | None] = mapped_column(Text)
+    # One alert per (deployment, check) while it is not resolved (migration 0017_a): a later failing evaluation
+    # counts one more occurrence and stamps when, which evaluation and what value it saw last.
+    occurrences: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"))
+    last_value: Mapped[float | None] = mapped_column(Float)
 
 
 class RetrainingRequest(Base):
@@ -787,3 +799,33 @@ class EvaluationClaim(Base):
     claimed_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"))
+
+
+class AlertDelivery(Base):
+    """One notification of an alert (raised, resolved) to one channel, and how its delivery went (migration 0017_a).
+
+    Queued in the transaction of the alert's change, with the message as it was then; sent by a dispatcher
+    that claims it by an UPDATE guarded by the status and attempts it read (as ``EventDelivery``).
+    ``next_attempt_at`` is when it may be tried (again), None once delivered or given up.
+    """
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        Index("ix_alert_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        one_of("alert_deliveries", "notice", AlertNotice),
+        one_of("alert_deliveries", "channel", AlertChannel),
+        one_of("alert_deliveries", "status", DeliveryStatus),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    notice: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -50,6 +50,8 @@ KNOWN = {
     "alerts list",
     "alerts ack",
     "alerts resolve",
+    "alerts deliveries",
+    "alerts deliver",
     "retrain",
     "test-model",
     "report",

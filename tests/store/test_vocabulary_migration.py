@@ -24,10 +24,13 @@ from pipeline_core.services.context import ServiceContext
 from pipeline_core.store.db import MIGRATIONS, Database, utcnow
 from pipeline_core.store.models import Base, ModelVersion, StageResult, User
 from pipeline_core.vocabulary import (
+    AlertChannel,
+    AlertNotice,
     AlertStatus,
     ApprovalKind,
     CheckStatus,
     ConditionState,
+    DeliveryStatus,
     DeploymentStatus,
     DocSection,
     EvidenceKind,
@@ -68,6 +71,9 @@ LATER_VOCABULARY: dict[tuple[str, str], type[StrEnum]] = {
     ("findings", "severity"): FindingSeverity,
     ("findings", "state"): FindingState,
     ("findings", "evidence_kind"): EvidenceKind,
+    ("alert_deliveries", "notice"): AlertNotice,
+    ("alert_deliveries", "channel"): AlertChannel,
+    ("alert_deliveries", "status"): DeliveryStatus,
 }
 # CHECKs over numbers, not words: a model's materiality tier is 1, 2, 3 or not yet set.
 NUMBER_CHECKS = {"ck_models_tier"}

@@ -1,14 +1,23 @@
-"""Monitoring: evaluations, labelled feedback, alerts (acknowledged, then resolved), the comparison with production,
+"""Monitoring: evaluations, labelled feedback, alerts and their notifications, the comparison with production,
 estimates beside what came true.
 
 Every reader gets frozen DTOs: an ``EvaluationInfo`` carries its ``EvaluationReport``
 (``pipeline_core.results.evaluation``), an ``AlertInfo`` and a ``RetrainingRequestInfo`` their
-stored facts, a ``ProductionComparison`` the candidate and production scored on the same records;
-no caller sees a store row.
+stored facts (an alert's model version, occurrences and newest sighting), a ``DeliveryInfo`` how one
+notification of an alert to one channel went, a ``ProductionComparison`` the candidate and production
+scored on the same records; no caller sees a store row.
 """
 
 from __future__ import annotations
 
+from pipeline_core.services.monitoring._alerts import (
+    AlertInfo,
+    ChannelInfo,
+    acknowledge_alert,
+    alert_channels,
+    list_alerts,
+    resolve_alert,
+)
 from pipeline_core.services.monitoring._comparison import (
     ComparedModel,
     PairedComparison,
@@ -17,24 +26,20 @@ from pipeline_core.services.monitoring._comparison import (
 )
 from pipeline_core.services.monitoring._estimates import EstimateVsRealised, estimate_history
 from pipeline_core.services.monitoring._evaluations import (
-    AlertInfo,
     EvaluationError,
     EvaluationInfo,
     EvaluationOutcome,
     ModelFrames,
     RetrainingRequestInfo,
-    acknowledge_alert,
     checks,
     drifted_records,
     evaluate_deployment,
     evaluate_externally,
     feedback_frame,
     get_evaluation,
-    list_alerts,
     list_evaluations,
     list_retraining_requests,
     model_frames,
-    resolve_alert,
     results_document,
     retraining_request,
     score_frame,
@@ -46,6 +51,13 @@ from pipeline_core.services.monitoring._feedback import (
     parse_feedback,
     upload_feedback,
 )
+from pipeline_core.services.monitoring._notifications import (
+    DeliveryFailure,
+    DeliveryInfo,
+    DeliveryRound,
+    deliver_notifications,
+    list_deliveries,
+)
 from pipeline_core.services.monitoring._schedule import (
     EvaluationClaimInfo,
     claim_evaluation,
@@ -55,7 +67,11 @@ from pipeline_core.services.monitoring._schedule import (
 
 __all__ = [
     "AlertInfo",
+    "ChannelInfo",
     "ComparedModel",
+    "DeliveryFailure",
+    "DeliveryInfo",
+    "DeliveryRound",
     "EstimateVsRealised",
     "EvaluationClaimInfo",
     "EvaluationError",
@@ -67,10 +83,12 @@ __all__ = [
     "ProductionComparison",
     "RetrainingRequestInfo",
     "acknowledge_alert",
+    "alert_channels",
     "checks",
     "claim_evaluation",
     "compare_with_production",
     "count_feedback",
+    "deliver_notifications",
     "drifted_records",
     "due_deployments",
     "estimate_history",
@@ -80,6 +98,7 @@ __all__ = [
     "feedback_frame",
     "get_evaluation",
     "list_alerts",
+    "list_deliveries",
     "list_evaluations",
     "list_retraining_requests",
     "model_frames",

@@ -3,8 +3,9 @@
 A production evaluation reads a window of the deployment's payload (columnar chunks)
 and the feedback uploaded for it, scores the feedback with the deployed model, and runs
 the monitor preset against the model's training data; its risk summary counts the served
-version's newest stored model tests, as the pre-prod evaluation counts its run's. The evaluation, an alert per failed
-critical check and, when one failed, a retraining request listing the drifted records are
+version's newest stored model tests, as the pre-prod evaluation counts its run's. The evaluation, its alerts
+(``_alerts.raise_or_update``: raised, counted or resolved per deployment and check, each change's notifications
+queued) and, when a critical check failed, a retraining request listing the drifted records are
 written in one transaction. The pre-prod evaluation (the pipeline's *evaluate* stage)
 stores its result through ``store_evaluation`` the same way. What is stored is an
 ``EvaluationReport``'s document; what readers get back is that report in an ``EvaluationInfo``.
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session, object_session
 
 from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
-from pipeline_core.errors import ConflictError, DataError, IntegrityError, NotFoundError, PipelineError
+from pipeline_core.errors import DataError, IntegrityError, NotFoundError, PipelineError
 from pipeline_core.model_io import load_model
 from pipeline_core.model_tests.results import ModelTestReport
 from pipeline_core.monitors import suite
@@ -36,15 +37,15 @@ from pipeline_core.params import RunParams
 from pipeline_core.results import MonitorResult
 from pipeline_core.results.evaluation import EvaluationReport, MonitorName, RiskLevel
 from pipeline_core.results.evidence import DriftedRecord, RecordsToLabel, drifted_records_from, records_to_label
-from pipeline_core.services import audit, datasets, events, integrations, lookup, reasons
+from pipeline_core.services import audit, datasets, events, integrations, lookup
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import PayloadWindow, load_frame, read_payload
 from pipeline_core.services.jsonable import jsonable
+from pipeline_core.services.monitoring import _alerts
 from pipeline_core.stages.validate import find_anomalies, validate
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import (
-    Alert,
     Dataset,
     Deployment,
     Evaluation,
@@ -54,7 +55,7 @@ from pipeline_core.store.models import (
     RetrainingRequest,
     Run,
 )
-from pipeline_core.vocabulary import AlertStatus, CheckStatus, DeploymentStatus, EventKind, RetrainingStatus, Space
+from pipeline_core.vocabulary import AlertChannel, CheckStatus, DeploymentStatus, EventKind, RetrainingStatus, Space
 
 T = TypeVar("T")
 
@@ -239,54 +240,6 @@ def _evaluation_info(row: Evaluation) -> EvaluationInfo:
 
 
 @dataclass(frozen=True)
-class AlertInfo:
-    """A critical threshold failed in an evaluation, or an artifact its integrity check (no evaluation then).
-
-    Open until someone acknowledges it, saying what they do about it; then resolved, saying how it ended.
-    """
-
-    id: int
-    evaluation_id: int | None
-    deployment_id: int | None
-    model_version_id: int
-    monitor: str
-    metric: str
-    value: float | None
-    threshold: float | None
-    message: str
-    status: AlertStatus
-    created_at: datetime
-    acknowledged_by: str | None
-    acknowledged_at: datetime | None
-    acknowledge_comment: str | None
-    resolved_by: str | None
-    resolved_at: datetime | None
-    resolve_comment: str | None
-
-
-def _alert_info(row: Alert) -> AlertInfo:
-    return AlertInfo(
-        row.id,
-        row.evaluation_id,
-        row.deployment_id,
-        row.model_version_id,
-        row.monitor,
-        row.metric,
-        row.value,
-        row.threshold,
-        row.message,
-        AlertStatus(row.status),
-        row.created_at,
-        row.acknowledged_by,
-        row.acknowledged_at,
-        row.acknowledge_comment,
-        row.resolved_by,
-        row.resolved_at,
-        row.resolve_comment,
-    )
-
-
-@dataclass(frozen=True)
 class RetrainingRequestInfo:
     """Raised by a failed production evaluation, with the records someone should label; launched by a run.
 
@@ -420,6 +373,7 @@ def store_evaluation(
             actor=actor.username,
             retrain_on_failure=retrain_on_failure,
             report=report,
+            channels=_alerts.channels_of(ctx),
         )
         if candidate_model_tests is None:
             return outcome
@@ -449,6 +403,7 @@ def _store(
     actor: str,
     retrain_on_failure: bool,
     report: EvaluationReport,
+    channels: Sequence[AlertChannel] = (),
 ) -> EvaluationOutcome:
     status = report.status.value
     evaluation = Evaluation(
@@ -471,34 +426,17 @@ def _store(
         object_id=evaluation.id,
         details={"model_version_id": model_version_id, "space": space, "status": status},
     )
-    alerts = []
     failed = report.failed_critical
-    for check in failed:
-        m = check.metric
-        alert = Alert(
-            evaluation_id=evaluation.id,
-            deployment_id=deployment_id,
-            model_version_id=model_version_id,
-            monitor=check.monitor,
-            metric=m.name,
-            value=m.value,
-            threshold=m.threshold,
-            message=f"{m.name} = {m.value:.4f} fails its critical threshold {m.threshold:.4f} "
-            f"({space}, evaluation {evaluation.id})",
-            status=AlertStatus.OPEN.value,
-            created_at=utcnow(),
-        )
-        session.add(alert)
-        session.flush()
-        alerts.append(alert.id)
-        audit.record(
-            session,
-            actor=actor,
-            action="alert.raised",
-            object_type="alert",
-            object_id=alert.id,
-            details={"metric": m.name, "evaluation_id": evaluation.id},
-        )
+    alerts = _alerts.raise_or_update(
+        session,
+        report=report,
+        evaluation_id=evaluation.id,
+        deployment_id=deployment_id,
+        model_version_id=model_version_id,
+        space=space,
+        actor=actor,
+        channels=channels,
+    )
     request_id = None
     if failed and retrain_on_failure and deployment_id is not None:
         request = RetrainingRequest(
@@ -680,59 +618,6 @@ def _newest_first(
         query = query.limit(limit)
     with ctx.db.read() as session:
         return [convert(row) for row in session.execute(query).scalars()]
-
-
-def list_alerts(ctx: ServiceContext, actor: Principal, *, status: str | None = AlertStatus.OPEN) -> list[AlertInfo]:
-    """Alerts newest first, only those in ``status`` (None: all)."""
-    require(ctx, actor, "view")
-    query = select(Alert)
-    if status is not None:
-        query = query.where(Alert.status == AlertStatus(status).value)
-    return _newest_first(ctx, query, Alert.id, _alert_info)
-
-
-def acknowledge_alert(ctx: ServiceContext, actor: Principal, alert_id: int, *, comment: str) -> AlertInfo:
-    """Mark an open alert seen by ``actor``, saying what they do about it (a sentence); returns it as it stands."""
-    return _move_alert(ctx, actor, alert_id, AlertStatus.ACKNOWLEDGED, comment)
-
-
-def resolve_alert(ctx: ServiceContext, actor: Principal, alert_id: int, *, comment: str) -> AlertInfo:
-    """Close an acknowledged alert, saying how it ended (at least a sentence); returns it as it stands."""
-    return _move_alert(ctx, actor, alert_id, AlertStatus.RESOLVED, comment)
-
-
-# An alert moves one way: open -> acknowledged -> resolved.
-_ALERT_FROM = {AlertStatus.ACKNOWLEDGED: AlertStatus.OPEN, AlertStatus.RESOLVED: AlertStatus.ACKNOWLEDGED}
-
-
-def _move_alert(ctx: ServiceContext, actor: Principal, alert_id: int, to: AlertStatus, comment: str) -> AlertInfo:
-    current = require(ctx, actor, "evaluate_now")
-    verb = "acknowledging" if to == AlertStatus.ACKNOWLEDGED else "resolving"
-    said = reasons.sentence(comment, what=f"the comment {verb} alert {alert_id}")
-    with ctx.db.write() as session:
-        alert = session.get(Alert, alert_id)
-        if alert is None:
-            raise NotFoundError(f"alert {alert_id} does not exist")
-        if alert.status != _ALERT_FROM[to]:
-            done = f" by {alert.resolved_by or alert.acknowledged_by}" if alert.status != AlertStatus.OPEN else ""
-            raise ConflictError(
-                f"alert {alert_id} is {alert.status}{done}; only an {_ALERT_FROM[to]} alert can be {to}"
-            )
-        now = utcnow()
-        alert.status = to.value
-        if to == AlertStatus.ACKNOWLEDGED:
-            alert.acknowledged_by, alert.acknowledged_at, alert.acknowledge_comment = current.username, now, said
-        else:
-            alert.resolved_by, alert.resolved_at, alert.resolve_comment = current.username, now, said
-        audit.record(
-            session,
-            actor=current.username,
-            action=f"alert.{to}",
-            object_type="alert",
-            object_id=alert_id,
-            details={"comment": said, "deployment_id": alert.deployment_id, "metric": alert.metric},
-        )
-        return _alert_info(alert)
 
 
 def retraining_request(ctx: ServiceContext, actor: Principal, request_id: int) -> RetrainingRequestInfo:

@@ -5,7 +5,8 @@ guarded by ``status = 'queued'``, so exactly one claimant sees its row change. W
 run executes, a heartbeat thread stamps it; a worker that dies stops stamping, and the
 reaper (run by every worker and by the CLI) fails the run after the timeout. Between
 runs, a worker also keeps the production evaluation schedule (``evaluation_interval``) and
-delivers the domain events still due to the external services (``integrations.deliver``).
+delivers the domain events still due to the external services (``integrations.deliver``) and the alert
+notifications still due to their channels (``monitoring.deliver_notifications``).
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ class RunWorker:
                     self.beat()
                     self.evaluate_due()
                     self.deliver_due()
+                    self.notify_due()
                     if on_idle:
                         on_idle()
                     stop.wait(self.ctx.settings.poll_interval)
@@ -202,6 +204,18 @@ class RunWorker:
             return len(integrations.deliver(self.ctx, self.principal))
         except Exception:
             log.exception("delivering the events due to the external services failed")
+            return 0
+
+    def notify_due(self) -> int:
+        """Send the alert notifications due (retries after back-off); how many attempts failed.
+
+        Between runs only, like the schedule. A failed attempt is recorded on its delivery and retried;
+        anything else (the store unreachable) is logged and tried again on the next idle turn.
+        """
+        try:
+            return len(monitoring.deliver_notifications(self.ctx, self.principal).failures)
+        except Exception:
+            log.exception("sending the alert notifications due failed")
             return 0
 
     def stop(self) -> None:
