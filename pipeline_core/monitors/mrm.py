@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pipeline_core.results import MonitorResult
+from pipeline_core.results import MonitorResult, is_test
 from pipeline_core.results.evaluation import RISK, RiskEntry, RiskLevel, RiskSummary, counted_status
 from pipeline_core.vocabulary import CheckStatus
 
@@ -37,7 +37,7 @@ def risk_summary(results: Sequence[MonitorResult], *, model_tests: Sequence[Mapp
         for result in results
         if result.monitor != RISK
         for m in result.metrics
-        if m.status in _JUDGED or (m.status == CheckStatus.INSUFFICIENT and m.critical)
+        if is_test(m)
     ]
     entries += [
         RiskEntry(
@@ -52,7 +52,7 @@ def risk_summary(results: Sequence[MonitorResult], *, model_tests: Sequence[Mapp
     failed = [e for e in entries if e.status == CheckStatus.FAIL]
     if any(e.critical for e in failed):
         level = RiskLevel.HIGH
-    elif failed or any(e.status == CheckStatus.INSUFFICIENT for e in entries):
+    elif failed or any(e.critical and e.status not in _JUDGED for e in entries if e.source != "model_tests"):
         level = RiskLevel.MEDIUM
     else:
         level = RiskLevel.LOW

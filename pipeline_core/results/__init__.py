@@ -78,6 +78,20 @@ def judged(
     )
 
 
+def is_test(metric: Metric) -> bool:
+    """A metric the risk summary counts and the Review page's summary lists: judged against a threshold, or one
+    that should have been (it has a threshold, or is critical, but too few records or no reference to judge by).
+
+    A figure reported without a threshold (accuracy, an equal opportunity difference on too few records) is
+    its monitor's, not a test.
+    """
+    return (
+        metric.status in (CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL)
+        or metric.threshold is not None
+        or (metric.critical and metric.status == CheckStatus.INSUFFICIENT)
+    )
+
+
 def insufficient(name: str, n: int, minimum: int, *, threshold: float | None = None, critical: bool = False) -> Metric:
     return Metric(
         name, None, threshold, "none", CheckStatus.INSUFFICIENT, critical, f"insufficient data: {n} < {minimum}"

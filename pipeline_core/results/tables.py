@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pipeline_core.results import Metric
+from pipeline_core.results import Metric, is_test
 from pipeline_core.results.evaluation import EvaluationReport, MonitorName, RiskSummary
 from pipeline_core.results.evidence import (
     BiasSlice,
@@ -66,8 +66,11 @@ _JUDGED = frozenset({CheckStatus.FAIL, CheckStatus.WARN, CheckStatus.PASS, Check
 
 
 def _is_check(m: Metric) -> bool:
-    """A metric judged against a threshold, or one that should have been (too few records); not a figure reported."""
-    return m.status in _JUDGED or m.threshold is not None
+    """A metric judged against a threshold, or one that should have been (too few records); not a figure reported.
+
+    The risk summary's rule (``results.is_test``), so that the summary lists exactly the tests it counts.
+    """
+    return is_test(m)
 
 
 def _summary_row(monitor: str, check: str, status: str, **cells: Any) -> Row:
