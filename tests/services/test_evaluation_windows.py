@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.data.spec import DataSpec
@@ -146,3 +148,17 @@ def test_a_window_that_cannot_be_read_is_refused_naming_the_value(
     with pytest.raises(DataError, match=match):
         _evaluate(live_ctx, people["vera"], in_prod, window())  # type: ignore[operator]
     assert np.isscalar(in_prod)
+
+
+@given(st.datetimes(), st.datetimes(), st.one_of(st.none(), st.text(max_size=8)))
+def test_any_window_is_refused_exactly_when_it_cannot_hold_a_record(
+    since: datetime, until: datetime, batch: str | None
+) -> None:
+    bad = since > until or (batch is not None and not batch.strip())
+    if bad:
+        with pytest.raises(DataError, match=r"since .* is after until|feedback_batch is blank"):
+            PayloadWindow(since=since, until=until, feedback_batch=batch)
+    else:
+        window = PayloadWindow(since=since, until=until, feedback_batch=batch)
+        assert ("feedback_batch" in window.to_dict()) == (batch is not None)
+        assert window.describe().startswith(f"from {since:%Y-%m-%d %H:%M:%S} until {until:%Y-%m-%d %H:%M:%S}")
