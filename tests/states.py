@@ -223,7 +223,6 @@ class States:
             ctx.close()
         return replace(base, name="in_prod", folder=folder, deployment_id=outcome.deployment.id)
 
-
     def _challenger(self, folder: Path) -> State:
         """``in_prod`` plus a second version of the model (dora's run on other data) awaiting review in pre-prod,
         and an API key of the prod deployment: what a shadow needs."""

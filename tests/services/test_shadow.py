@@ -177,7 +177,9 @@ def test_what_cannot_be_shadowed_is_refused_naming_why(
             mv.name = "other"
     expected = message.format(preprod=_preprod(ctx), live=live, prod=prod, challenger=challenger)
     with pytest.raises(error, match=expected):
-        deployments.start_shadow(ctx, dora, production_deployment_id=deployment, model_version_id=version, reason=reason)
+        deployments.start_shadow(
+            ctx, dora, production_deployment_id=deployment, model_version_id=version, reason=reason
+        )
 
 
 def test_a_candidate_no_longer_in_pre_prod_is_refused(
