@@ -2,7 +2,8 @@
 
 Every reader gets frozen DTOs: an ``EvaluationInfo`` carries its ``EvaluationReport``
 (``pipeline_core.results.evaluation``), an ``AlertInfo`` and a ``RetrainingRequestInfo`` their
-stored facts, a ``ProductionComparison`` the candidate and production scored on the same records;
+stored facts, a ``ProductionComparison`` the candidate and production scored on the same records, a
+``ShadowComparison`` production and its shadow candidate on the same production traffic;
 no caller sees a store row.
 """
 
@@ -44,10 +45,17 @@ from pipeline_core.services.monitoring._feedback import (
     parse_feedback,
     upload_feedback,
 )
+from pipeline_core.services.monitoring._shadow_comparison import (
+    EstimatedPerformance,
+    ShadowComparison,
+    estimated_performance,
+    shadow_comparison,
+)
 
 __all__ = [
     "AlertInfo",
     "ComparedModel",
+    "EstimatedPerformance",
     "EvaluationError",
     "EvaluationInfo",
     "EvaluationOutcome",
@@ -56,12 +64,14 @@ __all__ = [
     "PairedComparison",
     "ProductionComparison",
     "RetrainingRequestInfo",
+    "ShadowComparison",
     "acknowledge_alert",
     "checks",
     "compare_with_production",
     "count_feedback",
     "drifted_records",
     "due_deployments",
+    "estimated_performance",
     "evaluate_deployment",
     "evaluate_externally",
     "feedback_frame",
@@ -74,6 +84,7 @@ __all__ = [
     "resolve_alert",
     "results_document",
     "score_frame",
+    "shadow_comparison",
     "store_evaluation",
     "upload_feedback",
 ]
