@@ -75,7 +75,7 @@ def shadow_scorer(ctx: ServiceContext, limits: RequestLimits) -> ShadowScorer:
     return ShadowScorer(
         lambda outputs: store_shadow_outputs(ctx, SYSTEM, outputs),
         limits=limits,
-        max_requests=ctx.settings.shadow_queue_max_requests,
+        max_records=ctx.settings.shadow_queue_max_records,
     )
 
 

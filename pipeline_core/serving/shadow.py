@@ -1,8 +1,8 @@
 """Shadow scoring: a candidate scores production requests after their responses are sent, on a thread of its own.
 
-The scoring path only hands a scored request over (``submit``: a non-blocking put into a bounded
-queue, from a background task that runs once the response is sent). When the queue is full the
-request is dropped for the shadow and counted, never waited for: serving does not slow down because
+The scoring path only hands a scored request over (``submit``: a non-blocking put into a queue bounded
+by the records it holds, from a background task that runs once the response is sent). When the queue is
+full the request is dropped for the shadow and counted, never waited for: serving does not slow down because
 the shadow cannot keep up. One thread (at a lower OS priority) takes requests off the queue, parses
 each again against the shadow model's own spec, scores it and stores the answers in batches, keyed by
 the production scoring ids (``deployments.store_shadow_outputs``). Whatever the shadow model raises,
@@ -64,7 +64,7 @@ class ShadowStats:
     failed: int  # records whose shadow scoring raised
     dropped: int  # records not scored: the queue was full
     unstored: int  # records scored whose answers the store refused
-    pending: int  # requests waiting in the queue
+    pending: int  # records waiting in the queue
     last_error: str | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,20 +77,22 @@ class ShadowScorer:
         write: Writer,
         *,
         limits: RequestLimits | None = None,
-        max_requests: int = 1000,
+        max_records: int = 50_000,
         batch_size: int = 200,
         interval: float = 0.2,
         store_attempts: int = 3,
     ) -> None:
         self._write = write
         self._limits = limits or RequestLimits()
-        self._queue: queue.Queue[ShadowJob] = queue.Queue(maxsize=max_requests)
+        self._queue: queue.SimpleQueue[ShadowJob] = queue.SimpleQueue()
+        self._max_records = max_records
         self._batch_size = batch_size
         self._interval = interval
         self._store_attempts = store_attempts
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._outstanding = 0  # requests queued and not yet handled
+        self._queued_records = 0  # their records: what the bound applies to
         self._failures: dict[int, int] = {}  # per shadow, to thin out the log
         self.scored = 0
         self.failed = 0
@@ -108,12 +110,13 @@ class ShadowScorer:
         if self._stop.is_set():
             return False
         with self._lock:
-            try:
-                self._queue.put_nowait(job)
-            except queue.Full:
+            # An empty queue takes any request, so a bound below one request's size never drops them all.
+            if self._outstanding and self._queued_records + job.n_records > self._max_records:
                 self.dropped += job.n_records
                 return False
             self._outstanding += 1
+            self._queued_records += job.n_records
+            self._queue.put(job)
         return True
 
     # -- the shadow's thread --------------------------------------------------------------------
@@ -142,6 +145,7 @@ class ShadowScorer:
             finally:
                 with self._idle:
                     self._outstanding -= len(jobs)
+                    self._queued_records -= sum(j.n_records for j in jobs)
                     self._idle.notify_all()
 
     def _handle(self, jobs: list[ShadowJob]) -> None:
@@ -214,4 +218,4 @@ class ShadowScorer:
 
     @property
     def stats(self) -> ShadowStats:
-        return ShadowStats(self.scored, self.failed, self.dropped, self.unstored, self._queue.qsize(), self.last_error)
+        return ShadowStats(self.scored, self.failed, self.dropped, self.unstored, self._queued_records, self.last_error)

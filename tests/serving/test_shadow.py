@@ -150,7 +150,7 @@ def test_a_full_queue_drops_and_counts_without_blocking(states: States, tmp_path
         assert current is not None
     model = Blocking()
     slow = ShadowServing(1, 1, 2, "sha", replace(current.loaded, model=model, fast=None))
-    scorer = ShadowScorer(len, max_requests=2, interval=0.01)  # the store: counts what it is handed
+    scorer = ShadowScorer(len, max_records=2, interval=0.01)  # the store: counts what it is handed
     try:
         body = s.body(generate_german_credit(1, seed=1))
         jobs = [ShadowJob(slow, body, f"r{i}", 1, datetime(2026, 12, 2)) for i in range(6)]
