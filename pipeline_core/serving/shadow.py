@@ -3,9 +3,10 @@
 The scoring path only hands a scored request over (``submit``: a non-blocking put into a queue bounded
 by the records it holds, from a background task that runs once the response is sent). When the queue is
 full the request is dropped for the shadow and counted, never waited for: serving does not slow down because
-the shadow cannot keep up. One thread (at a lower OS priority) takes requests off the queue, parses
-each again against the shadow model's own spec, scores it and stores the answers in batches, keyed by
-the production scoring ids (``deployments.store_shadow_outputs``). Whatever the shadow model raises,
+the shadow cannot keep up. One thread (at a lower OS priority) takes what the queue holds every
+``interval`` seconds, parses each request again against the shadow model's own spec, scores them together
+in one vectorised call (each alone if that call raises, so that one bad request fails alone) and stores
+the answers in one batch, keyed by the production scoring ids (``deployments.store_shadow_outputs``). Whatever the shadow model raises,
 however slow it is, it fails only the shadow: the failure is counted and logged (the first of each
 shadow, then every ``LOG_EVERY``-th), and production's response and payload log were done before.
 """
@@ -22,7 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pipeline_core.scoring import LoadedModel, parse_payload, score
+import numpy as np
+import pandas as pd
+
+from pipeline_core.scoring import LoadedModel, parse_payload
 from pipeline_core.services.datasets import scoring_id
 from pipeline_core.services.deployments import ShadowOutput
 from pipeline_core.serving.request import RequestLimits
@@ -69,6 +73,15 @@ class ShadowStats:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def _probabilities(loaded: LoadedModel, rows: list[list[Any]]) -> np.ndarray:
+    """Each record's class probabilities, as ``scoring.score`` computes them (without its warnings: production's)."""
+    names = loaded.spec.feature_names
+    if loaded.fast is not None:
+        columns = dict(zip(names, zip(*rows, strict=True), strict=True))
+        return np.asarray(loaded.fast.predict_proba(columns, len(rows)))
+    return np.asarray(loaded.model.predict_proba(pd.DataFrame(rows, columns=names)))
 
 
 class ShadowScorer:
@@ -132,14 +145,15 @@ class ShadowScorer:
                 if self._stop.is_set():
                     return
                 continue
-            jobs = [first]
-            while len(jobs) < self._batch_size:
-                try:
-                    jobs.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            # Let a batch gather: one vectorised call for many small requests costs a fraction of a call each.
+            self._stop.wait(self._interval)
+            jobs = [first, *self._take(self._batch_size - 1)]
             try:
-                self._handle(jobs)
+                if self._stop.is_set():  # shutting down: what waits is not worth delaying the stop for
+                    with self._lock:
+                        self.dropped += sum(j.n_records for j in jobs)
+                else:
+                    self._handle(jobs)
             except Exception:  # the thread must outlive any surprise, or shadowing stops for all
                 log.exception("shadow scoring: a batch of %d requests failed unexpectedly", len(jobs))
             finally:
@@ -148,8 +162,22 @@ class ShadowScorer:
                     self._queued_records -= sum(j.n_records for j in jobs)
                     self._idle.notify_all()
 
+    def _take(self, most: int) -> list[ShadowJob]:
+        jobs: list[ShadowJob] = []
+        while len(jobs) < most:
+            try:
+                jobs.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return jobs
+
     def _handle(self, jobs: list[ShadowJob]) -> None:
-        outputs = [out for job in jobs if (out := self._score(job)) is not None]
+        outputs: list[ShadowOutput] = []
+        by_shadow: dict[int, list[ShadowJob]] = {}
+        for job in jobs:
+            by_shadow.setdefault(job.shadow.shadow_id, []).append(job)
+        for group in by_shadow.values():
+            outputs += self._score_together(group)
         if not outputs:
             return
         n = sum(len(o.scoring_ids) for o in outputs)
@@ -169,28 +197,64 @@ class ShadowScorer:
                 self.scored += n
             return
 
-    def _score(self, job: ShadowJob) -> ShadowOutput | None:
-        shadow = job.shadow
+    def _score_together(self, group: list[ShadowJob]) -> list[ShadowOutput]:
+        """One shadow's requests scored in one call; if that raises, each alone, so that one bad request fails alone."""
+        loaded = group[0].shadow.loaded
+        parsed: list[tuple[ShadowJob, list[list[Any]]]] = []
+        for job in group:
+            try:
+                parsed.append((job, self._rows(job, loaded)))
+            except Exception as exc:  # noqa: BLE001 - the shadow's spec refuses what production's took
+                self._failed(job, exc)
+        if not parsed:
+            return []
         try:
-            loaded = shadow.loaded
-            fields, values = parse_payload(
-                job.payload, loaded.spec, max_rows=self._limits.max_rows, max_fields=self._limits.max_fields
-            )
-            result = score(loaded, fields, values)
-            positive = loaded.classes.index(loaded.spec.positive_label)
-            if len(result.labels) != job.n_records:
-                raise ValueError(f"{len(result.labels)} answers for {job.n_records} records")
-            return ShadowOutput(
-                shadow_id=shadow.shadow_id,
-                model_version_id=shadow.model_version_id,
-                scoring_ids=tuple(scoring_id(job.request_id, i) for i in range(job.n_records)),
-                predictions=tuple(result.labels),
-                probabilities=tuple(float(p[positive]) for p in result.probabilities),
-                created_at=job.created_at,
-            )
+            return self._outputs(parsed, _probabilities(loaded, [row for _, rows in parsed for row in rows]))
         except Exception as exc:  # noqa: BLE001 - whatever the shadow model does, only the shadow fails
-            self._failed(job, exc)
-            return None
+            if len(parsed) == 1:
+                self._failed(parsed[0][0], exc)
+                return []
+        found = []
+        for job, rows in parsed:
+            try:
+                found += self._outputs([(job, rows)], _probabilities(loaded, rows))
+            except Exception as exc:  # noqa: BLE001 - as above, for this request alone
+                self._failed(job, exc)
+        return found
+
+    def _rows(self, job: ShadowJob, loaded: LoadedModel) -> list[list[Any]]:
+        """The request's records as the shadow model's spec reads them: checked, in its features' order."""
+        fields, values = parse_payload(
+            job.payload, loaded.spec, max_rows=self._limits.max_rows, max_fields=self._limits.max_fields
+        )
+        if len(values) != job.n_records:
+            raise ValueError(f"{len(values)} records for the {job.n_records} production scored")
+        position = {name: i for i, name in enumerate(fields)}
+        order = [position[name] for name in loaded.spec.feature_names]
+        return [[row[i] for i in order] for row in values]
+
+    @staticmethod
+    def _outputs(parsed: list[tuple[ShadowJob, list[list[Any]]]], proba: np.ndarray) -> list[ShadowOutput]:
+        loaded = parsed[0][0].shadow.loaded
+        if proba.shape[0] != sum(len(rows) for _, rows in parsed):
+            raise ValueError(f"{proba.shape[0]} answers for {sum(len(rows) for _, rows in parsed)} records")
+        labels = np.asarray(loaded.classes, dtype=object)[proba.argmax(axis=1)]
+        positive = proba[:, loaded.classes.index(loaded.spec.positive_label)]
+        out, start = [], 0
+        for job, rows in parsed:
+            end = start + len(rows)
+            out.append(
+                ShadowOutput(
+                    shadow_id=job.shadow.shadow_id,
+                    model_version_id=job.shadow.model_version_id,
+                    scoring_ids=tuple(scoring_id(job.request_id, i) for i in range(len(rows))),
+                    predictions=tuple(str(label) for label in labels[start:end]),
+                    probabilities=tuple(float(p) for p in positive[start:end]),
+                    created_at=job.created_at,
+                )
+            )
+            start = end
+        return out
 
     def _failed(self, job: ShadowJob, exc: Exception) -> None:
         shadow = job.shadow

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from pipeline_core.errors import ConfigError, ConflictError, NotFoundError, PermissionDenied, PipelineError
@@ -218,3 +220,22 @@ def test_answers_are_stored_by_scoring_id_and_read_back_once(
         deployments.store_shadow_outputs(live_ctx, people["dora"], [first])
     with pytest.raises(NotFoundError, match="shadow 999 does not exist"):
         deployments.shadow_outputs(live_ctx, people["max"], 999)
+
+
+@given(
+    deployment=st.one_of(st.integers(), st.just(2**63)),
+    version=st.one_of(st.integers(), st.just(-(2**70))),
+    reason=st.one_of(st.text(max_size=60), st.just(REASON)),
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_start_input_is_refused_with_an_error_that_names_it(
+    ctx: ServiceContext, people: dict[str, Principal], deployment: int, version: int, reason: str
+) -> None:
+    """An empty store: whatever the numbers and the reason, a ``PipelineError`` naming the problem, never a crash."""
+    with pytest.raises((ConfigError, NotFoundError)) as refused:
+        deployments.start_shadow(
+            ctx, people["dora"], production_deployment_id=deployment, model_version_id=version, reason=reason
+        )
+    assert "reason" in str(refused.value) or "does not exist" in str(refused.value)
+    with pytest.raises((ConfigError, NotFoundError)):
+        deployments.stop_shadow(ctx, people["dora"], deployment, reason=reason)

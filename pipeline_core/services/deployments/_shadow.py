@@ -98,6 +98,16 @@ class ShadowOutput:
     created_at: datetime
 
 
+INT64_MAX = 2**63 - 1
+
+
+def _known(value: int, what: str) -> int:
+    """``value`` if it can name a row; a number no database integer holds names nothing (``NotFoundError``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= INT64_MAX:
+        raise NotFoundError(f"{what} {value!r} does not exist")
+    return value
+
+
 def _info(session: Session, row: ShadowAssignment) -> ShadowInfo:
     mv = session.get(ModelVersion, row.model_version_id)
     assert mv is not None  # foreign key
@@ -188,6 +198,8 @@ def start_shadow(
     """
     current = require(ctx, actor, "shadow")
     said = reasons.sentence(reason, what=f"the reason for shadowing prod deployment {production_deployment_id}")
+    _known(production_deployment_id, "deployment")
+    _known(model_version_id, "model version")
     with ctx.db.read() as session:
         mv = lookup.model_version(session, model_version_id)
         _check_shadowable(session, production_deployment_id, mv)
@@ -230,6 +242,7 @@ def stop_shadow(ctx: ServiceContext, actor: Principal, shadow_id: int, *, reason
     """Stop shadow ``shadow_id``, saying why; what it said so far stays for the comparison."""
     current = require(ctx, actor, "shadow")
     said = reasons.sentence(reason, what=f"the reason for stopping shadow {shadow_id}")
+    _known(shadow_id, "shadow")
     with ctx.db.write() as session:
         row = session.get(ShadowAssignment, shadow_id)
         if row is None:
@@ -262,6 +275,7 @@ def list_shadows(
     require(ctx, actor, "view")
     query = select(ShadowAssignment).order_by(ShadowAssignment.id.desc())
     if production_deployment_id is not None:
+        _known(production_deployment_id, "deployment")
         query = query.where(ShadowAssignment.production_deployment_id == production_deployment_id)
     if model_version_id is not None:
         query = query.where(ShadowAssignment.model_version_id == model_version_id)
@@ -273,6 +287,7 @@ def list_shadows(
 
 def get_shadow(ctx: ServiceContext, actor: Principal, shadow_id: int) -> ShadowInfo:
     require(ctx, actor, "view")
+    _known(shadow_id, "shadow")
     with ctx.db.read() as session:
         row = session.get(ShadowAssignment, shadow_id)
         if row is None:
@@ -344,6 +359,7 @@ def shadow_outputs(ctx: ServiceContext, actor: Principal, shadow_id: int) -> pd.
     """What shadow ``shadow_id`` said: one row per production scoring id (``scoring_id``, ``prediction``,
     ``probability``), oldest first; empty (with those columns) before its first answer."""
     require(ctx, actor, "view")
+    _known(shadow_id, "shadow")
     with ctx.db.read() as session:
         if session.get(ShadowAssignment, shadow_id) is None:
             raise NotFoundError(f"shadow {shadow_id} does not exist")
