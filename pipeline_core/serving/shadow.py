@@ -6,9 +6,10 @@ full the request is dropped for the shadow and counted, never waited for: servin
 the shadow cannot keep up. One thread (at a lower OS priority) takes what the queue holds every
 ``interval`` seconds, parses each request again against the shadow model's own spec, scores them together
 in one vectorised call (each alone if that call raises, so that one bad request fails alone) and stores
-the answers in one batch, keyed by the production scoring ids (``deployments.store_shadow_outputs``). Whatever the shadow model raises,
-however slow it is, it fails only the shadow: the failure is counted and logged (the first of each
-shadow, then every ``LOG_EVERY``-th), and production's response and payload log were done before.
+the answers in one batch, keyed by the production scoring ids (``deployments.store_shadow_outputs``).
+Whatever the shadow model raises, however slow it is, it fails only the shadow: the failure is counted
+and logged (the first of each shadow, then every ``LOG_EVERY``-th), and production's response and
+payload log were done before.
 """
 
 from __future__ import annotations
