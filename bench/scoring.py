@@ -18,9 +18,14 @@ Then a load run per client count (16 and 64 concurrent clients, ``--load`` one-r
 requests in all): the service is killed (SIGKILL) half-way, started again (it replays its
 write-ahead log) and the store is read: acknowledged, stored, lost, 5xx and 503 answers,
 with the log and without it.
+Then the shadow run (``--shadow-only`` runs it alone): a model in prod and a second version in pre-prod,
+one service process, rounds alternating without and with the second version in the shadow of prod
+(started and stopped through the service between rounds): single-record p50/p95 and batch-of-1,000
+throughput of prod in both, and their ratios; the shadow's own counts (scored, dropped) at the end.
 Targets: ahead of MLflow everywhere; single p50 <= in-process p50 + 2 ms; batch throughput
 >= 50% of in-process; payload logging overhead <= 10%; write-ahead log overhead <= 10%;
-with the log, lost 0 and 5xx 0 (503s are back-pressure, counted apart).
+with the log, lost 0 and 5xx 0 (503s are back-pressure, counted apart); with a shadow, prod's p50, p95
+and throughput within noise of without (ratios near 1).
 """
 
 from __future__ import annotations
@@ -351,15 +356,159 @@ def log_call_cost(folder: Path, fields: list[str], rows: pd.DataFrame, calls: in
     return {name: statistics.median(t) * 1e6 for name, t in times.items()}
 
 
+SHADOW_REASON = "The benchmark measures production latency with and without a shadow candidate."
+
+
+def train(ctx: ServiceContext, ds: Any, data: Path) -> Any:
+    run = launch_file_run(ctx, ds, str(data), spec=german_credit_spec(), params=RunParams())
+    worker = RunWorker(ctx)
+    assert worker.claim(run.id)
+    assert worker.execute(run.id) == "succeeded"
+    worker.stop()
+    mv = model_version_for_run(ctx, SYSTEM, run.id)
+    assert mv is not None
+    return mv
+
+
+def prepare_shadow(root: Path) -> tuple[ServiceContext, int, int, str, Any]:
+    """A store with version 1 approved into prod and version 2 awaiting review in pre-prod; prod's key."""
+    from dataclasses import replace
+
+    from pipeline_core.vocabulary import DocSection
+
+    ctx = open_context(Settings(data_dir=root / "store", data_roots=(root,)))
+    admin = governance.add_first_admin(ctx, username="bench_admin", password=BENCH_PASSWORD)
+    ds = governance.add_user(ctx, admin, username="bench_ds", role="data_scientist", password=BENCH_PASSWORD)
+    val = governance.add_user(ctx, admin, username="bench_val", role="validator", password=BENCH_PASSWORD)
+    with BackgroundServer(ctx) as server:  # the deploy stage and the production check score through HTTP
+        ctx.settings = replace(ctx.settings, scoring_url=server.url)
+        versions = []
+        for seed in (0, 1):
+            data = root / f"credit-{seed}.csv"
+            data.write_bytes(frame_to_csv_bytes(generate_german_credit(5000, seed=seed)))
+            versions.append(train(ctx, ds, data))
+            if seed == 0:
+                mv = versions[0]
+                texts = {section: f"{section.heading} of the benchmark's model." for section in DocSection}
+                governance.write_documentation(ctx, ds, mv.name, sections=texts, model_version_id=mv.id)
+                governance.set_tier(ctx, admin, mv.name, tier=3, reason="The benchmark's model, tiered for the run.")
+                outcome = governance.approve(
+                    ctx, val, mv.id, comment="approved for the benchmark", artifact_sha256=mv.artifact_sha256
+                )
+                assert outcome.deployment is not None, outcome
+                prod = outcome.deployment.id
+    key = deployments.issue_key(ctx, ds, prod, label="bench")
+    return ctx, prod, versions[1].id, key, ds
+
+
+def shadow_figures(args: argparse.Namespace, applicants: pd.DataFrame) -> dict[str, Any]:
+    """Prod's latency and throughput in rounds without and with a shadow, one service process (module docstring)."""
+    spec = german_credit_spec()
+    singles, batch = applicants.iloc[:64], applicants.iloc[:1000]
+    make = wml_body(spec.feature_names)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        ctx, prod, candidate, key, ds = prepare_shadow(root)
+        port = free_port()
+        proc = start_service(root, port)
+        base = f"http://127.0.0.1:{port}"
+        url = base + deployments.scoring_path(prod)
+        one = [json.dumps(make(singles.iloc[[i]])).encode() for i in range(64)]
+        big = json.dumps(make(batch)).encode()
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        rounds: list[tuple[bool, dict[str, float]]] = []
+        try:
+            with httpx.Client(timeout=60, headers=headers) as client:
+
+                def shadowed(expected: bool) -> None:
+                    deadline = time.monotonic() + 30
+                    while bool(client.get(base + "/health/shadows").json()["scoring"]) != expected:
+                        if time.monotonic() > deadline:
+                            raise RuntimeError("the service did not pick up the shadow's start or stop")
+                        time.sleep(0.1)
+
+                for _ in range(30):  # warm-up
+                    client.post(url, content=one[0]).raise_for_status()
+                shadow_id = None
+                for i in range(2 * args.rounds):
+                    on = i % 2 == 1
+                    if on:
+                        shadow_id = deployments.start_shadow(
+                            ctx, ds, production_deployment_id=prod, model_version_id=candidate, reason=SHADOW_REASON
+                        ).id
+                    elif shadow_id is not None:
+                        deployments.stop_shadow(ctx, ds, shadow_id, reason=SHADOW_REASON)
+                    shadowed(on)
+                    single = []
+                    for j in range(max(1, args.single // args.rounds)):
+                        started = time.perf_counter()
+                        client.post(url, content=one[j % 64]).raise_for_status()
+                        single.append(time.perf_counter() - started)
+                    many = []
+                    for _ in range(max(1, args.batches // args.rounds)):
+                        started = time.perf_counter()
+                        client.post(url, content=big).raise_for_status()
+                        many.append(time.perf_counter() - started)
+                    rounds.append(
+                        (
+                            on,
+                            {
+                                "p50": percentile(single, 50),
+                                "p95": percentile(single, 95),
+                                "rows_per_s": len(batch) / statistics.median(many),
+                            },
+                        )
+                    )
+                stats = client.get(base + "/health/shadows").json()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+            ctx.close()
+    out: dict[str, Any] = {"rounds": rounds, "stats": stats}
+    for on in (False, True):
+        mine = [r for o, r in rounds if o == on]
+        out["with" if on else "without"] = {
+            k: statistics.median(r[k] for r in mine) for k in ("p50", "p95", "rows_per_s")
+        }
+    return out
+
+
+def print_shadow(found: dict[str, Any]) -> None:
+    off, on = found["without"], found["with"]
+    print("\nshadow: prod's answers without and with a shadow candidate (one service process, alternating rounds)")
+    print(f"  {'':<16} {'p50 ms':>8} {'p95 ms':>8} {'batch rows/s':>13}")
+    for name, fig in (("without shadow", off), ("with shadow", on)):
+        print(f"  {name:<16} {fig['p50']:8.2f} {fig['p95']:8.2f} {fig['rows_per_s']:13,.0f}")
+    print(
+        f"  ratio with/without: p50 {on['p50'] / off['p50']:.3f}, p95 {on['p95'] / off['p95']:.3f}, "
+        f"throughput {on['rows_per_s'] / off['rows_per_s']:.3f}   (target: within noise of 1)"
+    )
+    print("  per round:")
+    for i, (shadow_on, r) in enumerate(found["rounds"], 1):
+        print(
+            f"    {i:>3} {'with' if shadow_on else 'without':<8} p50 {r['p50']:6.2f}  p95 {r['p95']:6.2f}  "
+            f"{r['rows_per_s']:9,.0f} rows/s"
+        )
+    s = found["stats"]
+    print(
+        f"  the shadow scored {s['scored']:,} records, dropped {s['dropped']:,} (queue full), "
+        f"failed {s['failed']:,}, not stored {s['unstored']:,}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--single", type=int, default=1000)
     parser.add_argument("--batches", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; each figure is their median")
     parser.add_argument("--load", type=int, default=1200, help="one-record requests per load run (0: no load runs)")
+    parser.add_argument("--shadow-only", action="store_true", help="only the shadow run")
     args = parser.parse_args()
     spec = german_credit_spec()
     applicants = generate_german_credit(2000, seed=5)[spec.feature_names]
+    if args.shadow_only:
+        print_shadow(shadow_figures(args, applicants))
+        return
     singles, batch = applicants.iloc[:64], applicants.iloc[:1000]
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -503,6 +652,7 @@ def main() -> None:
         )
     else:
         print(f"  (MLflow not measured: {MLFLOW_VENV} is absent; `make bench-mlflow` creates it)")
+    print_shadow(shadow_figures(args, applicants))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard import decision, ui
+from dashboard import decision, review_shadow, ui
 from dashboard.evidence import evidence_pack_button
 from pipeline_core.monitors import figures
 from pipeline_core.monitors.figures import Absent, confusion_figure
@@ -475,6 +475,7 @@ def _rounded(value: float | None) -> float | None:
 
 with tabs[10]:
     compare_with_production(chosen_id)
+    review_shadow.render_shadow(ctx, who, candidate)
 
 st.divider()
 evaluation_id = evaluation.id

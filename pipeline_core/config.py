@@ -113,6 +113,9 @@ class Settings:
     payload_wal_segment_bytes: int = 4 << 20  # a segment is deleted once all its records are stored
     payload_queue_max_records: int = 200_000
     payload_retry_after: int = 1
+    # Shadow scoring (serving.shadow): at most this many production records wait for the shadow model;
+    # beyond that a request is dropped for the shadow (counted), never waited for.
+    shadow_queue_max_records: int = 50_000
     # Production evaluations the worker runs: every interval seconds (0: never), over at most this many records.
     evaluation_interval: float = 3600.0
     evaluation_max_records: int = 1_000_000
@@ -237,6 +240,8 @@ class Settings:
                 "settings payload_queue_max_records must be >= 1, payload_wal_segment_bytes >= 4096 "
                 "and payload_retry_after >= 1 (seconds)"
             )
+        if self.shadow_queue_max_records < 1:
+            raise ConfigError(f"setting shadow_queue_max_records must be >= 1, got {self.shadow_queue_max_records!r}")
         if self.artifact_backend not in ("local", "s3"):
             raise ConfigError(f"setting artifact_backend {self.artifact_backend!r} is not 'local' or 's3'")
         if self.artifact_backend == "s3" and not (self.s3_bucket and self.s3_endpoint):

@@ -119,7 +119,13 @@ def frame(frame_600: pd.DataFrame) -> pd.DataFrame:
 
 # Fixtures that stand for a starting state of the store, and the state each one starts from
 # (``ibm_candidate`` is the store and the fake Cloud Pak for Data of ``ibm_ctx``/``fake_cpd``).
-STATE_FIXTURES = {"candidate": "candidate", "live": "live", "in_prod": "in_prod", "ibm_candidate": "ibm_candidate"}
+STATE_FIXTURES = {
+    "candidate": "candidate",
+    "live": "live",
+    "in_prod": "in_prod",
+    "challenger": "challenger",
+    "ibm_candidate": "ibm_candidate",
+}
 
 
 @pytest.fixture(scope="session")
@@ -245,6 +251,14 @@ def in_prod(live_ctx: ServiceContext, people: dict[str, Principal], starting_sta
     """The prod deployment of dora's model version, approved by vera; the test's scoring service serves it."""
     assert starting_state.deployment_id is not None
     return starting_state.deployment_id
+
+
+@pytest.fixture
+def challenger(live_ctx: ServiceContext, people: dict[str, Principal], starting_state: State) -> int:
+    """A second version of dora's model awaiting review in pre-prod while the first serves in prod (``in_prod``);
+    the test's scoring service serves both, and ``starting_state.key`` opens the prod deployment."""
+    assert starting_state.challenger_id is not None
+    return starting_state.challenger_id
 
 
 @pytest.fixture(scope="session")

@@ -112,7 +112,8 @@ class State:
     people: dict[str, Principal] = field(default_factory=dict)
     model_version_id: int | None = None
     deployment_id: int | None = None  # the pre-prod deployment; in_prod: the prod one
-    key: str | None = None  # an API key of ``deployment_id`` (live)
+    key: str | None = None  # an API key of ``deployment_id`` (live, challenger)
+    challenger_id: int | None = None  # challenger: the second version, awaiting review in pre-prod
 
     def copy_to(self, data_dir: Path) -> None:
         shutil.copytree(self.folder, data_dir, dirs_exist_ok=True)
@@ -131,6 +132,7 @@ class States:
             "candidate": self._candidate,
             "live": self._live,
             "in_prod": self._in_prod,
+            "challenger": self._challenger,
         }
 
     def get(self, name: str) -> State:
@@ -220,6 +222,24 @@ class States:
             server.stop()
             ctx.close()
         return replace(base, name="in_prod", folder=folder, deployment_id=outcome.deployment.id)
+
+    def _challenger(self, folder: Path) -> State:
+        """``in_prod`` plus a second version of the model (dora's run on other data) awaiting review in pre-prod,
+        and an API key of the prod deployment: what a shadow needs."""
+        base = self.get("in_prod")
+        assert base.deployment_id is not None
+        ctx = self._open(folder, "in_prod")
+        server = BackgroundServer(ctx).start()
+        ctx.settings = replace(ctx.settings, scoring_url=server.url)
+        try:
+            inputs = folder.parent / f"{folder.name}-input"
+            inputs.mkdir()
+            challenger = make_candidate(ctx, base.people["dora"], inputs, seed=23)
+            key = deployments.issue_key(ctx, base.people["dora"], base.deployment_id, label="tests")
+        finally:
+            server.stop()
+            ctx.close()
+        return replace(base, name="challenger", folder=folder, key=key, challenger_id=challenger)
 
 
 def ibm_setup(fake: FakeCloudPak) -> dict[str, str]:

@@ -29,6 +29,7 @@ GROUP_MODULES = (
     "pipeline_core.cli.up",
     "pipeline_core.cli.users",
     "pipeline_core.cli.deployments",
+    "pipeline_core.cli.shadow",
     "pipeline_core.cli.governance",
     "pipeline_core.cli.documentation",
     "pipeline_core.cli.policy",

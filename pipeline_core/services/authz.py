@@ -79,6 +79,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "remediate_finding": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR, Role.MANAGER, Role.ADMIN}),
     "close_finding": frozenset({Role.VALIDATOR}),
     "accept_finding_risk": frozenset({Role.VALIDATOR}),
+    # A candidate scoring production traffic in the shadow (``deployments._shadow``): those who make and judge
+    # models gather the evidence; the scoring service stores what the shadow said (SYSTEM_ROLE, never a person).
+    "shadow": frozenset({Role.DATA_SCIENTIST, Role.VALIDATOR}),
+    "log_shadow": frozenset({SYSTEM_ROLE}),
 }
 
 

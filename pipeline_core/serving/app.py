@@ -5,6 +5,8 @@ deployment; ``GET /health``; OpenAPI docs at ``/docs``. Errors are JSON
 ``{"errors": [{"code": ..., "message": ...}]}`` (WML's shape) with a 4xx status; a
 request can never reach a 500 through its payload. A 200 means the request is logged
 durably (``payload_log``); a 503 with ``Retry-After`` means the log cannot keep it now.
+A deployment with an active shadow hands each request it answered 200 to the shadow scorer
+(``serving.shadow``) in a background task that runs after the response is sent.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -28,10 +31,11 @@ from pipeline_core.scoring import parse_payload, score
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext
 from pipeline_core.services.datasets import count_quarantined_payload, quarantine_payload, store_payload_batch
-from pipeline_core.services.deployments import hash_key
+from pipeline_core.services.deployments import hash_key, store_shadow_outputs
 from pipeline_core.serving.payload_log import PayloadLogger, PayloadLogRefused
 from pipeline_core.serving.registry import Registry
 from pipeline_core.serving.request import BodyRefused, RequestLimits, check_content_type, parse_json, read_body
+from pipeline_core.serving.shadow import ShadowJob, ShadowScorer
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,15 @@ def payload_logger(ctx: ServiceContext) -> PayloadLogger:
     )
 
 
+def shadow_scorer(ctx: ServiceContext, limits: RequestLimits) -> ShadowScorer:
+    """The shadow scorer of ``ctx``: its answers stored through the deployments service, as the system."""
+    return ShadowScorer(
+        lambda outputs: store_shadow_outputs(ctx, SYSTEM, outputs),
+        limits=limits,
+        max_records=ctx.settings.shadow_queue_max_records,
+    )
+
+
 def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload: bool | None = None) -> FastAPI:
     """The app over ``ctx``'s store; starts the deployment refresher and payload logger."""
     limits = RequestLimits.from_settings(ctx.settings, max_rows=max_rows)
@@ -73,6 +86,7 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
     registry = Registry(ctx, refresh_interval=ctx.settings.serving_refresh_interval)
     # Built (and its abandoned write-ahead logs replayed, by its writer thread) as the app is.
     logger = payload_logger(ctx) if log_payload else None
+    shadows = shadow_scorer(ctx, limits)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -81,6 +95,7 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
             yield
         finally:
             registry.stop()
+            shadows.close()
             if logger is not None:
                 logger.close()  # drain: nothing acknowledged is lost on a clean shutdown
 
@@ -92,6 +107,7 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
     )
     app.state.registry = registry
     app.state.payload_logger = logger
+    app.state.shadow_scorer = shadows
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -132,6 +148,22 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
             "problems": problems,
         }
 
+    @app.get("/health/shadows")
+    def shadow_health() -> dict[str, Any]:
+        # Apart from /health: a failing shadow is not production's degradation, and production's probe ignores it.
+        return {
+            "scoring": [
+                {
+                    "shadow_id": s.shadow_id,
+                    "deployment_id": s.production_deployment_id,
+                    "model_version_id": s.model_version_id,
+                }
+                for s in registry.shadows
+            ],
+            "integrity_failed": [r.to_dict() for r in registry.refused_shadows],
+            **shadows.stats.to_dict(),
+        }
+
     @app.post(
         "/ml/v4/deployments/{deployment_id}/predictions",
         responses={
@@ -157,7 +189,7 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
             return refused
         auth = request.headers.get("authorization")
         # Scoring is CPU work: off the event loop, so health checks and other requests keep flowing.
-        return await run_in_threadpool(_score, registry, logger, limits, deployment_id, auth, body)
+        return await run_in_threadpool(_score, registry, logger, shadows, limits, deployment_id, auth, body)
 
     return app
 
@@ -165,6 +197,7 @@ def create_app(ctx: ServiceContext, *, max_rows: int | None = None, log_payload:
 def _score(
     registry: Registry,
     logger: PayloadLogger | None,
+    shadows: ShadowScorer,
     limits: RequestLimits,
     deployment_id: int,
     authorization: str | None,
@@ -206,6 +239,7 @@ def _score(
     body_out = result.to_response()
     body_out["model_version_id"] = serving.model_version_id
     text = json.dumps(body_out)
+    created_at = datetime.now(UTC).replace(tzinfo=None)
     if logger is not None:
         # Before the answer: one append to the write-ahead log (a shared group commit) and to the queue;
         # the writer thread turns batches into columnar chunks.
@@ -219,7 +253,7 @@ def _score(
             "deployment_id": deployment_id,
             "model_version_id": serving.model_version_id,
             "n_records": len(values),
-            "created_at": datetime.now(UTC).replace(tzinfo=None),
+            "created_at": created_at,
             "fields": fields,
             "values": values,
             "predictions": result.labels,
@@ -231,4 +265,12 @@ def _score(
         except PayloadLogRefused as exc:  # not kept, so not acknowledged: the caller retries later
             headers = {"Retry-After": str(int(exc.retry_after))} if exc.status == 503 else None
             return _error(exc.status, exc.code, str(exc), headers)
-    return Response(text, media_type="application/json")
+    shadow = registry.shadow(deployment_id)
+    if shadow is None:
+        return Response(text, media_type="application/json")
+    job = ShadowJob(shadow, payload, result.request_id, len(values), created_at)
+
+    async def to_the_shadow() -> None:  # on the event loop once the response is sent: one non-blocking put
+        shadows.submit(job)
+
+    return Response(text, media_type="application/json", background=BackgroundTask(to_the_shadow))

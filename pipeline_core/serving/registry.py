@@ -18,6 +18,11 @@ its artifact, recorded in the audit chain; nowhere a failed one. A refused versi
 (its bytes are not even unpickled): the deployment keeps serving the version it served before, if
 this process had one, else its requests are answered 503 with the reason; ``/health`` lists it, and
 the refusal is recorded (audit event, alert) once while it lasts.
+
+Each refresh also reads the active shadows (``deployments.shadow_snapshot``) and loads each shadow
+model, integrity checked at the checkpoint "shadow" (a failure recorded once, the shadow then not
+scored, ``/health`` naming it). Shadows are read and loaded after, and apart from, the deployments:
+whatever goes wrong with a shadow, production's snapshot is already in place.
 """
 
 from __future__ import annotations
@@ -37,12 +42,15 @@ from pipeline_core.services.deployments import (
     Checkpoint,
     ServingEntry,
     ServingVerdict,
+    ShadowEntry,
     approval_of_served,
     refusal_message,
     serving_snapshot,
     serving_verdicts,
+    shadow_snapshot,
     verify_artifact,
 )
+from pipeline_core.serving.shadow import ShadowServing
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +108,9 @@ class Registry:
         self._unapproved: dict[int, Unapproved] = {}
         self._refusals: set[tuple[int, int, str]] = set()  # (deployment, version, reason) recorded by this process
         self._keys: dict[str, int] = {}
+        self._shadows: dict[int, ShadowServing] = {}  # by production deployment
+        self._shadow_refused: dict[int, Refused] = {}  # by production deployment: the shadow failed its check
+        self._shadow_recorded: set[tuple[int, str]] = set()  # (shadow, artifact) failures recorded by this process
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
         self._last_refresh = 0.0
@@ -195,8 +206,11 @@ class Registry:
                     log.error("deployment %s: model %s not loaded: %s", dep_id, entry.artifact_sha256, exc)
                     if current is not None:
                         serving[dep_id] = current
-            live = {s.artifact_sha256 for s in serving.values()}
+            shadows, shadow_refused = self._refresh_shadows(snapshot.deployments)
+            live = {s.artifact_sha256 for s in serving.values()} | {s.artifact_sha256 for s in shadows.values()}
             self._models = {sha: m for sha, m in self._models.items() if sha in live}
+            self._shadows = shadows
+            self._shadow_refused = shadow_refused
             self._recorded = {r for r in self._recorded if r[0] in snapshot.deployments}
             # Swap whole dicts: readers see either the old or the new mapping, never a mix.
             self._serving = serving
@@ -205,6 +219,72 @@ class Registry:
             self._refusals = refusals  # a refusal that ended and comes back is recorded again
             self._keys = dict(snapshot.keys)
             self._last_refresh = started
+
+    def _refresh_shadows(
+        self, deployments: dict[int, ServingEntry]
+    ) -> tuple[dict[int, ShadowServing], dict[int, Refused]]:
+        """The shadows to score with from now on, and those refused; on any failure to read them, those of before."""
+        try:
+            entries = shadow_snapshot(self.ctx, SYSTEM)
+        except Exception:
+            log.exception("reading the shadows failed; the shadows of the last refresh go on")
+            return dict(self._shadows), dict(self._shadow_refused)
+        shadows: dict[int, ShadowServing] = {}
+        refused: dict[int, Refused] = {}
+        for entry in entries:
+            dep_id = entry.production_deployment_id
+            production = deployments.get(dep_id)
+            if production is None or production.model_version_id == entry.model_version_id:
+                continue  # nothing to shadow: gone, or production serves the candidate itself now
+            current = self._shadows.get(dep_id)
+            if current is not None and (current.shadow_id, current.artifact_sha256) == (
+                entry.shadow_id,
+                entry.artifact_sha256,
+            ):
+                shadows[dep_id] = current
+                continue
+            try:
+                shadows[dep_id] = ShadowServing(
+                    entry.shadow_id, dep_id, entry.model_version_id, entry.artifact_sha256, self._load_shadow(entry)
+                )
+                self._shadow_recorded.discard((entry.shadow_id, entry.artifact_sha256))
+            except ModelIntegrityError as exc:
+                self._shadow_recorded.add((entry.shadow_id, entry.artifact_sha256))
+                refused[dep_id] = Refused(dep_id, entry.model_version_id, entry.artifact_sha256, str(exc))
+            except Exception as exc:  # noqa: BLE001 - a shadow that does not load shadows nothing; production serves
+                log.error("shadow %s: model %s not loaded: %s", entry.shadow_id, entry.artifact_sha256, exc)
+        return shadows, refused
+
+    def _load_shadow(self, entry: ShadowEntry) -> LoadedModel:
+        cached = self._models.get(entry.artifact_sha256)
+        if cached is not None:
+            return cached
+        verified = verify_artifact(
+            self.ctx,
+            SYSTEM,
+            entry.model_version_id,
+            at=Checkpoint.SHADOW,
+            deployment_id=entry.production_deployment_id,
+            record=(entry.shadow_id, entry.artifact_sha256) not in self._shadow_recorded,
+        )
+        loaded = LoadedModel.build(
+            verified.model, DataSpec.from_dict(entry.spec), training_ranges=entry.training_ranges
+        )
+        self._models[entry.artifact_sha256] = loaded
+        return loaded
+
+    def shadow(self, deployment_id: int) -> ShadowServing | None:
+        """The shadow scoring ``deployment_id``'s traffic, if any (no store read: the refresh keeps it current)."""
+        return self._shadows.get(deployment_id)
+
+    @property
+    def shadows(self) -> list[ShadowServing]:
+        return sorted(self._shadows.values(), key=lambda s: s.production_deployment_id)
+
+    @property
+    def refused_shadows(self) -> list[Refused]:
+        """Shadows whose model failed its integrity check: not scored, production unaffected."""
+        return sorted(self._shadow_refused.values(), key=lambda r: r.deployment_id)
 
     def _record_refusal(self, verdict: ServingVerdict) -> tuple[int, int, str]:
         """Record the gate's refusal (audit event, alert) the first time this process sees it; its key."""

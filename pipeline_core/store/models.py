@@ -39,6 +39,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
@@ -829,3 +830,53 @@ class AlertDelivery(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ShadowAssignment(Base):
+    """A candidate model version scoring a production deployment's traffic in the shadow (migration 0017_s).
+
+    Active while ``stopped_at`` is None; one active shadow per production deployment, which the partial
+    unique index makes the database itself refuse to break. ``artifact_sha256`` is the candidate's
+    artifact when the shadow started: the scoring service loads exactly it, verified.
+    """
+
+    __tablename__ = "shadow_assignments"
+    __table_args__ = (
+        Index(
+            "uq_shadow_assignments_active",
+            "production_deployment_id",
+            unique=True,
+            sqlite_where=text("stopped_at IS NULL"),
+            postgresql_where=text("stopped_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    production_deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    started_by: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    start_reason: Mapped[str] = mapped_column(Text)
+    stopped_by: Mapped[str | None] = mapped_column(String(128))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime)
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ShadowChunk(Base):
+    """What a shadow model said of many production records, in one columnar block (migration 0017_s).
+
+    Columns: the production scoring id, the shadow's prediction and its probability of the positive label;
+    the production payload (``PayloadChunk``) holds the inputs and production's answers under the same ids.
+    """
+
+    __tablename__ = "shadow_chunks"
+    __table_args__ = (Index("ix_shadow_chunks_shadow_id_id", "shadow_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shadow_id: Mapped[int] = mapped_column(ForeignKey("shadow_assignments.id"))
+    model_version_id: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(DateTime)
+    last_at: Mapped[datetime] = mapped_column(DateTime)
+    n_records: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

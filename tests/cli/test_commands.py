@@ -75,6 +75,10 @@ KNOWN = {
     "findings close",
     "findings accept-risk",
     "history",
+    "shadow start",
+    "shadow stop",
+    "shadow list",
+    "shadow compare",
 }
 
 

@@ -1,4 +1,5 @@
-"""Deployments: endpoints, keys (issue, list, revoke), revisions, rollback, serving and its gate, scoring, integrity."""
+"""Deployments: endpoints, keys (issue, list, revoke), revisions, rollback, serving and its gate, scoring, integrity,
+shadows."""
 
 from __future__ import annotations
 
@@ -47,12 +48,26 @@ from pipeline_core.services.deployments._integrity import (
     verify_artifact,
 )
 from pipeline_core.services.deployments._scoring_client import score_over_http
+from pipeline_core.services.deployments._shadow import (
+    SHADOWABLE,
+    ShadowEntry,
+    ShadowInfo,
+    ShadowOutput,
+    get_shadow,
+    list_shadows,
+    shadow_outputs,
+    shadow_snapshot,
+    start_shadow,
+    stop_shadow,
+    store_shadow_outputs,
+)
 from pipeline_core.services.deployments._withdraw import Withdrawal, withdraw_failed
 
 __all__ = [
     "APPROVAL_MONITOR",
     "INTEGRITY_MONITOR",
     "KEY_PREFIX",
+    "SHADOWABLE",
     "Checkpoint",
     "DeployResult",
     "DeploymentInfo",
@@ -63,6 +78,9 @@ __all__ = [
     "ServingEntry",
     "ServingSnapshot",
     "ServingVerdict",
+    "ShadowEntry",
+    "ShadowInfo",
+    "ShadowOutput",
     "VerifiedArtifact",
     "Withdrawal",
     "approval_of_served",
@@ -72,10 +90,12 @@ __all__ = [
     "deploy_to_production",
     "deployment_spec",
     "get_deployment",
+    "get_shadow",
     "hash_key",
     "issue_key",
     "list_deployments",
     "list_keys",
+    "list_shadows",
     "open_integrity_alerts",
     "raise_alert_once",
     "refusal_message",
@@ -88,6 +108,11 @@ __all__ = [
     "served_model",
     "serving_snapshot",
     "serving_verdicts",
+    "shadow_outputs",
+    "shadow_snapshot",
+    "start_shadow",
+    "stop_shadow",
+    "store_shadow_outputs",
     "verify_artifact",
     "withdraw_failed",
     "withdraw_from_production",

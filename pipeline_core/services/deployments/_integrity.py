@@ -46,6 +46,7 @@ class Checkpoint(StrEnum):
     ROLLBACK = "rollback"  # rollback() in prod
     RUN_FAILED = "run_failed"  # a dev or pre-prod deployment put back from a failed version (withdraw_failed())
     SERVING = "serving"  # the scoring service loading a deployment's model
+    SHADOW = "shadow"  # the scoring service loading a candidate to score production traffic in the shadow
 
 
 # What the alert says the failure stopped.
@@ -56,6 +57,7 @@ STOPPED = {
     Checkpoint.ROLLBACK: "the rollback was refused",
     Checkpoint.RUN_FAILED: "it was not put back in place of a failed version",
     Checkpoint.SERVING: "the scoring service does not serve it",
+    Checkpoint.SHADOW: "the scoring service does not score production traffic with it in the shadow",
 }
 
 

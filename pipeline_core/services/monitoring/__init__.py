@@ -5,7 +5,9 @@ Every reader gets frozen DTOs: an ``EvaluationInfo`` carries its ``EvaluationRep
 (``pipeline_core.results.evaluation``), an ``AlertInfo`` and a ``RetrainingRequestInfo`` their
 stored facts (an alert's model version, occurrences and newest sighting), a ``DeliveryInfo`` how one
 notification of an alert to one channel went, a ``ProductionComparison`` the candidate and production
-scored on the same records; no caller sees a store row.
+scored on the same records, a
+``ShadowComparison`` production and its shadow candidate on the same production traffic; no caller sees a
+store row.
 """
 
 from __future__ import annotations
@@ -64,6 +66,12 @@ from pipeline_core.services.monitoring._schedule import (
     due_deployments,
     evaluate_if_due,
 )
+from pipeline_core.services.monitoring._shadow_comparison import (
+    EstimatedPerformance,
+    ShadowComparison,
+    estimated_performance,
+    shadow_comparison,
+)
 
 __all__ = [
     "AlertInfo",
@@ -73,6 +81,7 @@ __all__ = [
     "DeliveryInfo",
     "DeliveryRound",
     "EstimateVsRealised",
+    "EstimatedPerformance",
     "EvaluationClaimInfo",
     "EvaluationError",
     "EvaluationInfo",
@@ -82,6 +91,7 @@ __all__ = [
     "PairedComparison",
     "ProductionComparison",
     "RetrainingRequestInfo",
+    "ShadowComparison",
     "acknowledge_alert",
     "alert_channels",
     "checks",
@@ -92,6 +102,7 @@ __all__ = [
     "drifted_records",
     "due_deployments",
     "estimate_history",
+    "estimated_performance",
     "evaluate_deployment",
     "evaluate_externally",
     "evaluate_if_due",
@@ -107,6 +118,7 @@ __all__ = [
     "results_document",
     "retraining_request",
     "score_frame",
+    "shadow_comparison",
     "store_evaluation",
     "upload_feedback",
 ]
