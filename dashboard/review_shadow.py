@@ -103,6 +103,12 @@ def _controls(
             )
 
 
+def _estimated(value: float | None, band: tuple[float, float] | None) -> float | str | None:
+    """An estimate with its interval where it has one, as one cell."""
+    shown = _figure(value)
+    return shown if band is None or value is None else f"{shown} [{band[0]:.3f}, {band[1]:.3f}]"
+
+
 def _figure(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -161,8 +167,16 @@ def _comparison(found: ShadowComparison) -> None:
                 "shadow": _figure(realised[1]),
             }
         )
+        bands = [
+            e.roc_auc_interval if pick == "roc_auc" else None
+            for e in (found.estimated_production, found.estimated_shadow)
+        ]
         rows.append(
-            {"figure": f"estimated {metric}", "production": _figure(estimated[0]), "shadow": _figure(estimated[1])}
+            {
+                "figure": f"estimated {metric}" + (" [95% interval]" if pick == "roc_auc" else ""),
+                "production": _estimated(estimated[0], bands[0]),
+                "shadow": _estimated(estimated[1], bands[1]),
+            }
         )
     st.markdown("**Performance** where feedback labelled the records, and estimated from the probabilities")
     ui.records(rows, every_row=True)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from pipeline_core.data.german_credit import generate_german_credit
-from pipeline_core.services import deployments, governance
+from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.services.authz import SYSTEM, Principal
 from pipeline_core.services.context import ServiceContext
 from tests.pages.conftest import PageRunner
@@ -63,7 +63,9 @@ def test_the_comparison_shows_both_models_on_the_same_records(
     assert shown["Decisions agree"].endswith("%")
     text = _section_text(at)
     assert f"Shadow {shadow.id} is active" in text and "started by dora" in text
-    assert "estimate: not available" in text
+    found = monitoring.shadow_comparison(live_ctx, people["vera"], shadow.id)
+    for note in (found.estimated_production.note, found.estimated_shadow.note):
+        assert note in text  # what each estimate rests on, or why it was refused
     tables = [t.value for t in at.dataframe]
     fairness = next(t for t in tables if "attribute" in t.columns)
     assert set(fairness["attribute"]) == {"Sex", "Age"}

@@ -11,9 +11,10 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from pipeline_core.data.german_credit import generate_german_credit
 from pipeline_core.errors import NotFoundError
+from pipeline_core.monitors.estimate import estimate_performance
+from pipeline_core.results.evidence import performance_estimate
 from pipeline_core.services import monitoring
 from pipeline_core.services.authz import SYSTEM
-from pipeline_core.services.monitoring._shadow_comparison import NOT_AVAILABLE
 from tests.serving.shadowed import shadowed
 from tests.states import States
 
@@ -61,7 +62,14 @@ def test_both_models_on_identical_traffic(states: States, tmp_path: Path) -> Non
         assert (sex.monitored_records, sex.reference_records) == (int(women.sum()), int(men.sum()))
 
         assert sum(found.report.histogram.production) == sum(found.report.histogram.shadow) == 150
-        assert found.estimated_production.note == found.estimated_shadow.note == NOT_AVAILABLE
+        # The shadow's estimate is the evaluations' own, on its answers, checked against its own held-out split.
+        expected = performance_estimate(estimate_performance(own, frames.held_out, spec=frames.spec))
+        assert expected is not None and not expected.refused
+        assert found.estimated_shadow.roc_auc == pytest.approx(expected.roc_auc)
+        assert found.estimated_shadow.roc_auc_interval == pytest.approx(expected.roc_auc_interval)
+        assert found.estimated_shadow.accuracy == pytest.approx(expected.accuracy)
+        assert found.estimated_shadow.note.startswith("estimated from the probabilities of 150 records")
+        assert found.estimated_production.roc_auc is not None
 
         # Requests the shadow never answered (its queue was full, its model failed) are counted, not compared.
         s.registry.shadow = lambda _deployment_id: None  # type: ignore[method-assign,assignment]  # as if never handed over

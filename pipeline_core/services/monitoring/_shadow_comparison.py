@@ -4,8 +4,8 @@ The records compared are the production records the shadow answered (its answers
 production payload by scoring id); production records of the shadow's period it has no answer for
 (dropped by a full queue, or its model failed) are counted and said. Labels are the production
 deployment's linked feedback, joined by scoring id. The figures are ``monitors.shadow``'s; the
-estimated performance of both (no labels needed) is ``estimated_performance``, the one call site of the
-performance estimate.
+estimated performance of both (no labels needed) is ``estimated_performance``: the evaluations' own estimate,
+each model checked for calibration on its own held-out split.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from sqlalchemy import func, select
 
 from pipeline_core.data.columns import PREDICTION, PROBABILITY, SCORING_ID
 from pipeline_core.data.spec import DataSpec
+from pipeline_core.monitors.estimate import estimate_performance
 from pipeline_core.monitors.shadow import SHADOW_PREDICTION, SHADOW_PROBABILITY, ShadowReport, compare_shadow
+from pipeline_core.results.evidence import performance_estimate
 from pipeline_core.services import deployments
 from pipeline_core.services.authz import Principal, require
 from pipeline_core.services.context import ServiceContext
@@ -27,8 +29,6 @@ from pipeline_core.services.deployments import ShadowInfo
 from pipeline_core.services.monitoring._evaluations import feedback_frame, model_frames
 from pipeline_core.store.db import utcnow
 from pipeline_core.store.models import PayloadBatch
-
-NOT_AVAILABLE = "estimate: not available"
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,17 @@ class ShadowComparison:
 
 
 def estimated_performance(current: pd.DataFrame, held_out: pd.DataFrame, *, spec: DataSpec) -> EstimatedPerformance:
-    """The one call site of the performance estimate (issue 18's contract: ``monitors.estimate.estimate_performance``
-    over ``current``, a model's answers, and ``held_out``, its scored test split); until that monitor exists, none.
-    """
-    return EstimatedPerformance(None, None, None, NOT_AVAILABLE)
+    """A model's performance on ``current`` (its answers) estimated without labels, after checking its calibration
+    on ``held_out`` (its scored test split): the evaluations' own estimate (``monitors.estimate``), or why not."""
+    found = performance_estimate(estimate_performance(current, held_out, spec=spec))
+    if found is None or found.refused:
+        return EstimatedPerformance(None, None, None, f"estimate refused: {found.refused if found else 'no estimate'}")
+    checked = found.calibration
+    basis = f"estimated from the probabilities of {found.records:,} records"
+    if checked is not None:
+        basis += f"; held-out calibration error {checked.expected_calibration_error:.3f}"
+        basis += ", recalibrated on the held-out" if checked.recalibrated else ""
+    return EstimatedPerformance(found.roc_auc, found.roc_auc_interval, found.accuracy, basis)
 
 
 def _records_between(ctx: ServiceContext, deployment_id: int, since: datetime, until: datetime | None) -> int:
