@@ -75,10 +75,18 @@ def styled(figure: go.Figure, *, height: int = 340) -> go.Figure:
     return figure
 
 
-def over_time(frame: pd.DataFrame, *, x: str, y: str, color: str) -> go.Figure:
+def over_time(frame: pd.DataFrame, *, x: str, y: str, color: str, band: tuple[str, str] | None = None) -> go.Figure:
     """One line per ``color`` over the times in ``x``. A single time is drawn inside the hour around it:
-    left to plotly, the axis of one point spans a millisecond, ticked in fractions of a second."""
-    figure = px.line(frame, x=x, y=y, color=color, markers=True)
+    left to plotly, the axis of one point spans a millisecond, ticked in fractions of a second.
+
+    ``band``: the columns of each value's 95% interval (lower, upper), drawn as error bars where known.
+    """
+    if band is not None and frame[list(band)].notna().any().any():
+        lower, upper = band
+        spread = frame.assign(_above=frame[upper] - frame[y], _below=frame[y] - frame[lower])
+        figure = px.line(spread, x=x, y=y, color=color, markers=True, error_y="_above", error_y_minus="_below")
+    else:
+        figure = px.line(frame, x=x, y=y, color=color, markers=True)
     times = pd.to_datetime(frame[x])
     # Minutes repeat on every tick when the evaluations are minutes apart: then show the seconds, not the date.
     short = times.max() - times.min() < pd.Timedelta(hours=1)

@@ -70,13 +70,14 @@ with history_box:
         ui.empty("No evaluation of this deployment yet: send it traffic, then press Evaluate now.")
     else:
         rows = [
-            {"evaluated": e.created_at, "metric": c.metric.name, "value": c.metric.value}
+            tables.tracked_row(e.created_at, c.monitor, c.metric)
             for e in history
             for c in e.report.checks
             if c.metric.critical and c.metric.value is not None
         ]
         if rows:
-            figure = ui.over_time(pd.DataFrame(rows), x="evaluated", y="value", color="metric")
+            # Error bars: each critical check's 95% interval, where the evaluation estimated one.
+            figure = ui.over_time(pd.DataFrame(rows), x="evaluated", y="value", color="metric", band=("lower", "upper"))
             st.plotly_chart(figure, key="monitoring-history")
         ui.records(
             [
@@ -136,7 +137,12 @@ elif st.button("Start retraining"):
             f"{retrained.feedback_records} feedback records. It ends in review like any run."
         )
 
-render_fairness(ctx, who, dep.id)
-render_drift(ctx, who, dep.id)
-# Last: the sections above keep their places on the page.
-render_estimate(ctx, who, dep.id)
+# The newest evaluation in detail, last: the sections above keep their places on the page.
+st.subheader("The newest evaluation in detail")
+fairness_tab, drift_tab, estimate_tab = st.tabs(["Fairness", "Drift and importance", "Performance without labels"])
+with fairness_tab:
+    render_fairness(ctx, who, dep.id)
+with drift_tab:
+    render_drift(ctx, who, dep.id)
+with estimate_tab:
+    render_estimate(ctx, who, dep.id)

@@ -17,10 +17,11 @@ import streamlit as st
 from dashboard import ui
 from dashboard.alerts import render_open_alerts, render_version_alerts
 from pipeline_core.errors import PipelineError
+from pipeline_core.results import tables
 from pipeline_core.services import deployments, governance, monitoring
 from pipeline_core.vocabulary import DeploymentStatus, RevalidationOutcome, Space, Tier
 
-TRACKED = ("roc_auc", "disparate_impact", "share_of_drifted_features")
+TRACKED = ("roc_auc", "estimated_roc_auc", "disparate_impact", "share_of_drifted_features", "multivariate_drift_auc")
 EDITED = "overview-edited"  # what the last tier or owner form did: (succeeded?, message), shown once
 MODEL_KEY = "overview-model"
 NO_OWNER = "(no owner)"
@@ -295,18 +296,23 @@ if not prod:
     ui.empty(f"Nothing is in production yet: {step} a candidate on the Review page.")
 for d in prod:
     # Only the charted version's evaluations: a deployment replaced in place keeps its id across versions.
+    charted = monitoring.list_evaluations(ctx, who, deployment_id=d.id, model_version_id=d.model_version_id, limit=200)
     rows = [
-        {"evaluated": ev.created_at, "metric": c.metric.name, "value": c.metric.value}
-        for ev in monitoring.list_evaluations(
-            ctx, who, deployment_id=d.id, model_version_id=d.model_version_id, limit=200
-        )
+        tables.tracked_row(ev.created_at, c.monitor, c.metric)
+        for ev in charted
         for c in ev.report.checks
         if c.metric.name.startswith(TRACKED) and c.metric.value is not None
     ]
     st.markdown(f"**{d.model_name} v{d.model_version}** · deployment {d.id}")
     if rows:
-        figure = ui.over_time(pd.DataFrame(rows), x="evaluated", y="value", color="metric")
+        figure = ui.over_time(pd.DataFrame(rows), x="evaluated", y="value", color="metric", band=("lower", "upper"))
         st.plotly_chart(figure, key=f"history-{d.id}")
+        newest = charted[0]
+        st.caption(
+            f"Evaluation {newest.id} ({ui.when(newest.created_at)}): each figure with its 95% interval (a seeded "
+            "bootstrap, or the estimate's own) and the records it rests on; the bars in the chart are the same."
+        )
+        ui.records(tables.newest_figure_rows(newest.report, TRACKED), every_row=True)
     else:
         ui.empty("No production evaluation yet: run one on the Monitoring page, or wait for the worker's schedule.")
     render_version_alerts(ctx, who, d)

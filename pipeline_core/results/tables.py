@@ -298,3 +298,35 @@ def importance_rows(window: ProductionImportance, training: Sequence[FeatureImpo
         }
         for f in window.features
     ]
+
+
+def tracked_row(evaluated: Any, monitor: str, metric: Metric) -> Row:
+    """One figure of one evaluation for a chart over time: its value, its 95% interval's ends (None where it has
+    none) and the records it rests on."""
+    lower, upper = metric.interval if metric.interval is not None else (None, None)
+    return {
+        "evaluated": evaluated,
+        "metric": metric.name,
+        "value": metric.value,
+        "lower": lower,
+        "upper": upper,
+        "records": metric.records,
+        "monitor": monitor,
+    }
+
+
+def newest_figure_rows(report: EvaluationReport, names: Iterable[str]) -> list[Row]:
+    """The figures named (by prefix) of one evaluation with their 95% intervals, records and verdicts."""
+    prefixes = tuple(names)
+    return [
+        {
+            "figure": c.metric.name,
+            "value": _round(c.metric.value),
+            "95% interval": interval_text(c.metric.interval),
+            # As text: a column of counts with gaps would otherwise be read as floats (60.0).
+            "records": None if c.metric.records is None else f"{c.metric.records:,}",
+            VERDICT: c.metric.status.value,
+        }
+        for c in report.checks
+        if c.metric.name.startswith(prefixes) and c.metric.value is not None
+    ]

@@ -55,3 +55,28 @@ def test_before_any_evaluation_the_section_says_how_to_get_one(page: PageRunner,
     at = page("monitoring", "vera")
     assert not at.exception
     assert "No fairness results for this deployment yet: evaluate it to see them." in [i.value for i in at.info]
+
+
+def test_the_overview_shows_the_newest_figures_with_their_intervals_and_the_charts_error_bars(
+    page: PageRunner, judged_batch: int, in_prod: int
+) -> None:
+    at = page("overview", "max")
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "95% interval" in d.value.columns)
+    by_figure = table.set_index("figure")
+    assert {"disparate_impact[Sex]", "disparate_impact[Sex|labelled]"} <= set(by_figure.index)
+    labelled = by_figure.loc["disparate_impact[Sex|labelled]"]
+    assert str(labelled["value"]) == "0.5" and str(labelled["records"]) == "60" and " to " in labelled["95% interval"]
+    assert f"Evaluation {judged_batch} (" in " ".join(c.value for c in at.caption)
+    figure = at.get("plotly_chart")[0].proto.spec
+    assert '"error_y"' in figure and '"arrayminus"' in figure  # the intervals drawn as bars
+
+
+def test_the_monitoring_charts_critical_checks_with_their_intervals(
+    page: PageRunner, judged_batch: int, in_prod: int
+) -> None:
+    at = page("monitoring", "vera", state={})
+    assert not at.exception
+    assert [t.label for t in at.tabs][-3:] == ["Fairness", "Drift and importance", "Performance without labels"]
+    history = at.get("plotly_chart")[0].proto.spec
+    assert '"error_y"' in history and "disparate_impact[Sex|labelled]" in history
