@@ -256,6 +256,10 @@ def fairness_metric_rows(report: EvaluationReport) -> list[Row]:
     return sorted(rows, key=lambda row: (row["attribute"], row["on"] != "whole window"))
 
 
+def _p_text(p: float | None) -> str | None:
+    return None if p is None else f"{p:.2g}"
+
+
 def scan_test_rows(scan: Iterable[BiasSlice]) -> list[Row]:
     """The bias scan's groups with their test: records inside and outside, p-value, adjusted (q) value."""
     return [
@@ -266,8 +270,9 @@ def scan_test_rows(scan: Iterable[BiasSlice]) -> list[Row]:
             "favourable rate": _round(g.favourable_rate),
             "others' rate": _round(g.others_favourable_rate),
             "disparate impact": _round(g.disparate_impact),
-            "p-value": None if g.p_value is None else float(f"{g.p_value:.3g}"),
-            "q-value (BH)": None if g.q_value is None else float(f"{g.q_value:.3g}"),
+            # As text in scientific notation: a p-value of 1e-12 must not read as a row of zeros.
+            "p-value": _p_text(g.p_value),
+            "q-value (BH)": _p_text(g.q_value),
             "significant": "" if g.significant is None else _yes(g.significant),
             "below threshold": _yes(g.below_threshold),
         }
