@@ -4,12 +4,11 @@ table with its vocabulary CHECKs on both engines, and the way back down."""
 from __future__ import annotations
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline_core.store.db import MIGRATIONS, Database
+from pipeline_core.store.db import Database
+from tests.store.migrating import downgrade
 from tests.store.test_vocabulary_migration import _populate
 
 POPULATED_AT = "0007"
@@ -19,14 +18,6 @@ INSERT = (
     "INSERT INTO alert_deliveries (alert_id, notice, channel, message, status, attempts, created_at) "
     "VALUES (:alert, 'raised', :channel, '{}', 'pending', 0, '2026-12-02 10:00:00')"
 )
-
-
-def _downgrade(db: Database, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with db.migration_connection() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def test_alerts_counted_deliveries_checked_and_down(fresh_url: str) -> None:
@@ -46,7 +37,7 @@ def test_alerts_counted_deliveries_checked_and_down(fresh_url: str) -> None:
         session.execute(text(INSERT), {"alert": alert, "channel": "pigeon"})
     with db.read() as session:
         assert session.execute(text("SELECT count(*) FROM alert_deliveries")).scalar_one() == 1
-    _downgrade(db, BEFORE)
+    downgrade(db, BEFORE)
     assert "alert_deliveries" not in inspect(db.engine).get_table_names()
     assert "occurrences" not in {c["name"] for c in inspect(db.engine).get_columns("alerts")}
     db.migrate(THIS)

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline_core.store.db import MIGRATIONS, Database
+from pipeline_core.store.db import Database
+from tests.store.migrating import downgrade
 from tests.store.test_vocabulary_migration import _populate
 
 POPULATED_AT = "0007"
 BEFORE = "0016_p"
 THIS = "0016_d"
-
-
-def _downgrade(db: Database, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with db.migration_connection() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def test_documentation_table_up_append_only_and_down(fresh_url: str) -> None:
@@ -50,7 +41,7 @@ def test_documentation_table_up_append_only_and_down(fresh_url: str) -> None:
             ),
             {"mv": mv},
         )
-    _downgrade(db, BEFORE)
+    downgrade(db, BEFORE)
     assert "model_documentation" not in inspect(db.engine).get_table_names()
     db.migrate(THIS)
     assert "model_documentation" in inspect(db.engine).get_table_names()

@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
@@ -15,9 +13,10 @@ from pipeline_core.config import Settings
 from pipeline_core.services import monitoring
 from pipeline_core.services.authz import SYSTEM
 from pipeline_core.services.context import ServiceContext, open_context
-from pipeline_core.store.db import MIGRATIONS, Database, utcnow
+from pipeline_core.store.db import Database, utcnow
 from pipeline_core.store.models import Dataset, Deployment, Evaluation, EvaluationClaim, Run
 from pipeline_core.vocabulary import ModelState, Space
+from tests.store.migrating import downgrade
 from tests.store.test_concurrency import race
 from tests.store.test_derived_state import _dataset_and_runs, _version
 
@@ -141,14 +140,6 @@ def test_a_finished_claim_is_never_taken_again(ctx: ServiceContext) -> None:
     assert monitoring.claim_evaluation(ctx, SYSTEM, dep_id, interval=HOUR) is None
 
 
-def _downgrade(db: Database, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with db.migration_connection() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-
 def test_the_claims_table_goes_up_and_down(fresh_url: str) -> None:
     db = Database(fresh_url)
     db.migrate("0017_c")
@@ -156,6 +147,6 @@ def test_the_claims_table_goes_up_and_down(fresh_url: str) -> None:
     assert {"deployment_id", "after_evaluation_id", "claimed_by", "claimed_at", "finished_at"} <= columns
     uniques = inspect(db.engine).get_unique_constraints("evaluation_claims")
     assert [u["column_names"] for u in uniques] == [["deployment_id", "after_evaluation_id"]]
-    _downgrade(db, "0016_f")
+    downgrade(db, "0016_f")
     assert "evaluation_claims" not in inspect(db.engine).get_table_names()
     db.dispose()

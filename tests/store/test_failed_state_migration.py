@@ -9,27 +9,18 @@ from __future__ import annotations
 import re
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline_core.errors import StoreError
-from pipeline_core.store.db import MIGRATIONS, Database
+from pipeline_core.store.db import Database
 from pipeline_core.store.models import ModelVersion
+from tests.store.migrating import downgrade
 from tests.store.test_vocabulary_migration import _populate
 
 POPULATED_AT = "0007"  # the schema _populate writes through
 BEFORE = "0015_o"
 THIS = "0015_C"
-
-
-def _downgrade(db: Database, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with db.migration_connection() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def _words(db: Database, table: str, column: str) -> set[str]:
@@ -58,13 +49,13 @@ def test_failed_versions_and_run_failed_revisions_up_and_down(fresh_url: str) ->
         StoreError,
         match=rf"model_versions {mv} \(state 'failed'\); deployment_revisions {revisions} \(reason 'run_failed'\)",
     ):
-        _downgrade(db, BEFORE)
+        downgrade(db, BEFORE)
     with db.read() as session:  # refused as a whole: still at this revision
         assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == THIS
     with db.write() as session:
         session.execute(text("UPDATE model_versions SET state = 'rejected'"))
         session.execute(text("UPDATE deployment_revisions SET reason = 'rollback'"))
-    _downgrade(db, BEFORE)
+    downgrade(db, BEFORE)
     assert "failed" not in _words(db, "model_versions", "state")
     with pytest.raises(SQLAlchemyError, match="ck_model_versions_state"), db.write() as session:
         session.execute(text("UPDATE model_versions SET state = 'failed'"))

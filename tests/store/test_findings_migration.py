@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline_core.store.db import MIGRATIONS, Database
+from pipeline_core.store.db import Database
+from tests.store.migrating import downgrade
 from tests.store.test_vocabulary_migration import _populate
 
 POPULATED_AT = "0007"
@@ -20,14 +19,6 @@ INSERT = (
     ":severity, 'open', 'check', 'quality:roc_auc', 'dora', '2027-01-01', 'vera', '2026-12-02 10:00:00', "
     "'2026-12-02 10:00:00')"
 )
-
-
-def _downgrade(db: Database, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with db.migration_connection() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def test_findings_table_up_checked_and_down(fresh_url: str) -> None:
@@ -43,7 +34,7 @@ def test_findings_table_up_checked_and_down(fresh_url: str) -> None:
         session.execute(text(INSERT), {"mv": mv, "severity": "critical"})
     with db.read() as session:
         assert session.execute(text("SELECT count(*) FROM findings")).scalar_one() == 1
-    _downgrade(db, BEFORE)
+    downgrade(db, BEFORE)
     assert "findings" not in inspect(db.engine).get_table_names()
     db.migrate(THIS)
     assert "findings" in inspect(db.engine).get_table_names()

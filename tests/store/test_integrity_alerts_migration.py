@@ -10,29 +10,20 @@ from __future__ import annotations
 import re
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline_core.errors import StoreError
-from pipeline_core.store.db import MIGRATIONS, Database, utcnow
+from pipeline_core.store.db import Database, utcnow
 from pipeline_core.store.models import Alert
 from pipeline_core.vocabulary import AlertStatus
+from tests.store.migrating import downgrade
 from tests.store.test_vocabulary_migration import _populate
 
 POPULATED_AT = "0007"  # the schema _populate writes through
 BEFORE = "0010"
 # The alert words at 0012 (0015_o adds "resolved").
 AT_0012 = {"open", "acknowledged"}
-
-
-def _downgrade(db: Database, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with db.migration_connection() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def _nullable(db: Database) -> bool:
@@ -67,7 +58,7 @@ def test_alerts_without_an_evaluation_up_and_down(fresh_url: str) -> None:
         )
         integrity_id = session.execute(text("SELECT max(id) FROM alerts")).scalar_one()
     with pytest.raises(StoreError, match=rf"alerts {integrity_id} have no evaluation .* migrate down again"):
-        _downgrade(db, BEFORE)
+        downgrade(db, BEFORE)
     with db.read() as session:  # refused as a whole: still at 0012, the alert still there
         assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0012"
         assert (
@@ -75,7 +66,7 @@ def test_alerts_without_an_evaluation_up_and_down(fresh_url: str) -> None:
         )
     with db.write() as session:
         session.execute(delete(Alert).where(Alert.id == integrity_id))
-    _downgrade(db, BEFORE)
+    downgrade(db, BEFORE)
     assert not _nullable(db) and _status_words(db) == AT_0012
     with pytest.raises(SQLAlchemyError), db.write() as session:
         session.execute(
